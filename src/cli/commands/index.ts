@@ -1,0 +1,5 @@
+// The subcommands, in the order `hoard --help` lists them. One file each.
+import type { Command } from 'commander';
+import { registerFsck } from './fsck.ts';
+
+export const commands: ReadonlyArray<(program: Command) => void> = [registerFsck];

@@ -1,0 +1,44 @@
+// Keys of the three keyspaces. CAS ids are content hashes (verified on put); AC ids are
+// action digests' hashes (the value is an ActionResult or, in raw-AC mode, opaque bytes);
+// raw ids are opaque strings from other tools' protocols (Turborepo, Nx, ccache, Gradle).
+// `namespace` separates instances (Bazel URL prefixes, REAPI instance names); '' is the default.
+import { ErrorCode, HoardError } from './errors.ts';
+
+export type Keyspace = 'cas' | 'ac' | 'raw';
+export const KEYSPACES: readonly Keyspace[] = ['cas', 'ac', 'raw'];
+
+export interface Key {
+  readonly keyspace: Keyspace;
+  readonly namespace: string;
+  readonly id: string;
+}
+
+export const MAX_ID_BYTES = 1024;
+export const MAX_NAMESPACE_BYTES = 1024;
+
+export function casKey(hash: string, namespace = ''): Key {
+  return { keyspace: 'cas', namespace, id: hash };
+}
+
+export function acKey(hash: string, namespace = ''): Key {
+  return { keyspace: 'ac', namespace, id: hash };
+}
+
+export function rawKey(id: string, namespace = ''): Key {
+  return { keyspace: 'raw', namespace, id };
+}
+
+/** Checks the parts every store relies on; protocol-specific checks live in the frontends. */
+export function checkKey(key: Key): void {
+  if (Buffer.byteLength(key.id) === 0 || Buffer.byteLength(key.id) > MAX_ID_BYTES) {
+    throw new HoardError(ErrorCode.InvalidArgument, `key id must be 1..${MAX_ID_BYTES} bytes`);
+  }
+  if (Buffer.byteLength(key.namespace) > MAX_NAMESPACE_BYTES) {
+    throw new HoardError(ErrorCode.InvalidArgument, `namespace must be at most ${MAX_NAMESPACE_BYTES} bytes`);
+  }
+}
+
+/** A stable text form, used in logs and as the map key of simple stores. */
+export function keyString(key: Key): string {
+  return `${key.keyspace}\u0000${key.namespace}\u0000${key.id}`;
+}

@@ -1,0 +1,76 @@
+// Consumes a put body: counts bytes, hashes them for CAS keys, and enforces the declared
+// size as the bytes arrive (an oversize body fails at the first extra byte, not at the end).
+// The sink sees each chunk once; the verdict comes after the last one.
+import type { Hash } from 'node:crypto';
+import { createHasher, type DigestFunction } from './digest.ts';
+import { ErrorCode, HoardError, toHoardError } from './errors.ts';
+
+export interface ReceiveOptions {
+  /** Declared size; undefined when the sender did not say (raw keys only). */
+  readonly size?: number;
+  /** Expected content hash (CAS); undefined means "don't hash". */
+  readonly hash?: string;
+  readonly digestFunction?: DigestFunction;
+  readonly signal?: AbortSignal;
+  /** Refuse bodies over this many bytes, whatever was declared. */
+  readonly maxBytes?: number;
+}
+
+export interface Received {
+  readonly size: number;
+}
+
+/**
+ * Feeds every chunk of `body` to `sink` (awaited, so a slow disk applies back-pressure),
+ * then checks size and hash. Throws HoardError: SizeMismatch, DigestMismatch, TooLarge, Aborted.
+ */
+export async function receive(
+  body: Uint8Array | AsyncIterable<Uint8Array>,
+  options: ReceiveOptions,
+  sink: (chunk: Uint8Array) => void | Promise<void>,
+): Promise<Received> {
+  const hasher: Hash | undefined = options.hash === undefined ? undefined : createHasher(options.digestFunction);
+  const limit = options.size ?? options.maxBytes ?? Number.POSITIVE_INFINITY;
+  let total = 0;
+  const take = async (chunk: Uint8Array): Promise<void> => {
+    total += chunk.byteLength;
+    if (total > limit) {
+      if (options.size !== undefined) {
+        throw new HoardError(ErrorCode.SizeMismatch, `received more than the declared ${options.size} bytes`);
+      }
+      throw new HoardError(ErrorCode.TooLarge, `entry exceeds the limit of ${limit} bytes`);
+    }
+    hasher?.update(chunk);
+    const pending = sink(chunk);
+    if (pending) await pending;
+  };
+  try {
+    if (body instanceof Uint8Array) {
+      await take(body);
+    } else {
+      for await (const chunk of body) {
+        options.signal?.throwIfAborted();
+        await take(chunk);
+      }
+    }
+    options.signal?.throwIfAborted();
+  } catch (err) {
+    throw toHoardError(err);
+  }
+  if (options.size !== undefined && total !== options.size) {
+    throw new HoardError(
+      ErrorCode.SizeMismatch,
+      `received ${total} bytes but ${options.size} were declared: the body was truncated`,
+    );
+  }
+  if (hasher && options.hash !== undefined) {
+    const actual = hasher.digest('hex');
+    if (actual !== options.hash) {
+      throw new HoardError(
+        ErrorCode.DigestMismatch,
+        `content hashes to ${actual}, not to the ${options.hash} it was uploaded as`,
+      );
+    }
+  }
+  return { size: total };
+}

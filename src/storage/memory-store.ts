@@ -1,0 +1,146 @@
+// An in-memory store: the reference implementation of the Store contract, used by unit
+// tests and as a small hot tier. LRU order is the Map's insertion order (a touch re-inserts).
+import { Readable } from 'node:stream';
+import { ErrorCode, HoardError } from '../core/errors.ts';
+import { checkKey, keyString, type Key } from '../core/keys.ts';
+import { receive } from '../core/receive.ts';
+import { isEmptyBlobKey } from './empty-blob.ts';
+import { resolveRange } from './range.ts';
+import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from './store.ts';
+
+export interface MemoryStoreOptions {
+  /** Bound on stored bytes; 0 = unbounded. */
+  readonly maxBytes?: number;
+}
+
+export class MemoryStore implements Store {
+  readonly #entries = new Map<string, Buffer>();
+  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #maxBytes: number;
+  #bytes = 0;
+  #evictions = 0;
+  #closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#maxBytes = options.maxBytes ?? 0;
+  }
+
+  async has(keys: readonly Key[]): Promise<boolean[]> {
+    return keys.map((k) => isEmptyBlobKey(k) || this.#touch(keyString(k)) !== undefined);
+  }
+
+  async stat(key: Key): Promise<number | undefined> {
+    if (isEmptyBlobKey(key)) return 0;
+    return this.#touch(keyString(key))?.byteLength;
+  }
+
+  async get(key: Key, options: ReadOptions = {}): Promise<Entry | undefined> {
+    const data = isEmptyBlobKey(key) ? Buffer.alloc(0) : this.#touch(keyString(key));
+    if (data === undefined) return undefined;
+    const { start, end } = resolveRange(data.byteLength, options.offset, options.limit);
+    return { size: data.byteLength, stream: Readable.from([data.subarray(start, end)], { objectMode: false }) };
+  }
+
+  async getBytes(key: Key): Promise<Buffer | undefined> {
+    if (isEmptyBlobKey(key)) return Buffer.alloc(0);
+    return this.#touch(keyString(key));
+  }
+
+  async put(key: Key, body: Body, options: PutOptions = {}): Promise<PutOutcome> {
+    this.#checkOpen();
+    checkKey(key);
+    if (key.keyspace === 'cas' && options.size === undefined) {
+      throw new HoardError(ErrorCode.InvalidArgument, 'a CAS put needs the declared size');
+    }
+    const id = keyString(key);
+    // Single flight per CAS key: later puts wait for the first and then drain.
+    while (key.keyspace === 'cas') {
+      if (isEmptyBlobKey(key) || this.#entries.has(id)) {
+        await drain(body);
+        return 'exists';
+      }
+      const pending = this.#inflight.get(id);
+      if (!pending) break;
+      await pending.catch(() => undefined);
+    }
+    const work = this.#receiveAndPublish(key, id, body, options);
+    if (key.keyspace === 'cas') this.#inflight.set(id, work);
+    try {
+      await work;
+      return 'created';
+    } finally {
+      if (this.#inflight.get(id) === work) this.#inflight.delete(id);
+    }
+  }
+
+  async #receiveAndPublish(key: Key, id: string, body: Body, options: PutOptions): Promise<void> {
+    const chunks: Uint8Array[] = [];
+    const { size } = await receive(
+      body,
+      { size: options.size, hash: key.keyspace === 'cas' ? key.id : undefined, signal: options.signal, maxBytes: this.#maxBytes || undefined },
+      (c) => {
+        chunks.push(Buffer.from(c));
+      },
+    );
+    const data = Buffer.concat(chunks, size);
+    this.#makeRoom(data.byteLength, id);
+    const old = this.#entries.get(id);
+    if (old) this.#bytes -= old.byteLength;
+    this.#entries.delete(id);
+    this.#entries.set(id, data);
+    this.#bytes += data.byteLength;
+  }
+
+  async delete(key: Key): Promise<boolean> {
+    const id = keyString(key);
+    const data = this.#entries.get(id);
+    if (!data) return false;
+    this.#entries.delete(id);
+    this.#bytes -= data.byteLength;
+    return true;
+  }
+
+  usage(): StoreUsage {
+    return { bytes: this.#bytes, maxBytes: this.#maxBytes, entries: this.#entries.size, evictions: this.#evictions };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#inflight.values());
+    this.#closed = true;
+  }
+
+  #touch(id: string): Buffer | undefined {
+    const data = this.#entries.get(id);
+    if (data === undefined) return undefined;
+    this.#entries.delete(id);
+    this.#entries.set(id, data);
+    return data;
+  }
+
+  #makeRoom(incoming: number, replacing: string): void {
+    if (this.#maxBytes === 0) return;
+    if (incoming > this.#maxBytes) {
+      throw new HoardError(ErrorCode.InsufficientStorage, `entry of ${incoming} bytes exceeds the store's bound of ${this.#maxBytes}`);
+    }
+    const reclaimed = this.#entries.get(replacing)?.byteLength ?? 0;
+    for (const [id, data] of this.#entries) {
+      if (this.#bytes - reclaimed + incoming <= this.#maxBytes) break;
+      if (id === replacing) continue;
+      this.#entries.delete(id);
+      this.#bytes -= data.byteLength;
+      this.#evictions++;
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new HoardError(ErrorCode.Unavailable, 'the store is closed');
+  }
+}
+
+/** Reads and discards a body whose bytes are not needed (the entry already exists). */
+export async function drain(body: Body): Promise<void> {
+  if (body instanceof Uint8Array) return;
+  for await (const _ of body) {
+    // discard
+  }
+}

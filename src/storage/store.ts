@@ -1,0 +1,83 @@
+// The store contract every tier implements (memory, disk, S3, and wrappers around them).
+// It knows keys and bytes only: no HTTP status, no protobuf type. Frontends map outcomes
+// and HoardError codes to their wire protocol.
+import type { Readable } from 'node:stream';
+import type { Key } from '../core/keys.ts';
+
+/** Where a put's bytes come from. A Node Readable is an AsyncIterable and fits. */
+export type Body = Uint8Array | AsyncIterable<Uint8Array>;
+
+export interface PutOptions {
+  /**
+   * The size the sender declared (Content-Length, digest size). Fewer or more bytes fail
+   * with SizeMismatch and publish nothing. Required for CAS keys.
+   */
+  readonly size?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * `created`: this call published the entry. `exists`: an equal CAS entry was already
+ * there (or another concurrent put of it won); the body was drained, not stored twice.
+ */
+export type PutOutcome = 'created' | 'exists';
+
+export interface ReadOptions {
+  /** First byte to return; must be 0..size. */
+  readonly offset?: number;
+  /** Most bytes to return; 0 or undefined means "to the end". */
+  readonly limit?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A readable entry. `stream` yields bytes [offset, offset+limit) and must be consumed or
+ * destroyed by the caller: until then the store keeps those bytes readable even if the
+ * entry is evicted or overwritten meanwhile.
+ */
+export interface Entry {
+  /** The whole entry's size, whatever range was asked for. */
+  readonly size: number;
+  readonly stream: Readable;
+}
+
+export interface StoreUsage {
+  /** Bytes on the medium, counted as the store really uses them. */
+  readonly bytes: number;
+  /** The configured bound; 0 means unbounded. */
+  readonly maxBytes: number;
+  readonly entries: number;
+  readonly evictions: number;
+}
+
+export interface Store {
+  /**
+   * Which of `keys` are present and readable, in order. Present entries are refreshed
+   * in the LRU. Never true for an entry a following read cannot serve (rule 1).
+   */
+  has(keys: readonly Key[]): Promise<boolean[]>;
+
+  /** The entry's size, or undefined on a miss. Refreshes it. */
+  stat(key: Key): Promise<number | undefined>;
+
+  /** A miss is `undefined`. Throws OutOfRange for an offset beyond the size. */
+  get(key: Key, options?: ReadOptions): Promise<Entry | undefined>;
+
+  /** The whole entry in memory, for small values (AC entries, trees). */
+  getBytes(key: Key, options?: { readonly signal?: AbortSignal }): Promise<Buffer | undefined>;
+
+  /**
+   * Receives, verifies (CAS: hash and size) and publishes atomically (rule 1): the entry
+   * is readable only after all of it is durable. Any failure publishes nothing.
+   * AC and raw puts replace an existing value; CAS puts of a present blob return `exists`.
+   */
+  put(key: Key, body: Body, options?: PutOptions): Promise<PutOutcome>;
+
+  /** Removes an entry; false when it was not there. */
+  delete(key: Key): Promise<boolean>;
+
+  usage(): StoreUsage;
+
+  /** Finishes in-flight writes, makes everything durable, releases files. */
+  close(): Promise<void>;
+}

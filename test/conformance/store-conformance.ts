@@ -1,0 +1,190 @@
+// One conformance suite for the Store contract, run against every implementation
+// (memory, disk, and later tiers). Each case pins a promise the frontends rely on.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { buffer } from 'node:stream/consumers';
+import { describe, it } from 'node:test';
+import { digestOf, emptyHash } from '../../src/core/digest.ts';
+import { isHoardError } from '../../src/core/errors.ts';
+import { acKey, casKey, rawKey } from '../../src/core/keys.ts';
+import type { Store } from '../../src/storage/store.ts';
+
+export interface StoreFactory {
+  /** A fresh, empty store; `maxBytes` 0 = unbounded. */
+  (options: { maxBytes: number }): Promise<Store>;
+}
+
+async function* chunked(data: Buffer, size: number, delayMs = 0): AsyncGenerator<Buffer> {
+  for (let i = 0; i < data.length; i += size) {
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+    yield data.subarray(i, i + size);
+  }
+}
+
+async function* cutAfter(data: Buffer, bytes: number): AsyncGenerator<Buffer> {
+  yield data.subarray(0, bytes);
+  throw Object.assign(new Error('client went away'), { code: 'ECONNRESET' });
+}
+
+async function readAll(store: Store, key: ReturnType<typeof casKey>, offset?: number, limit?: number): Promise<Buffer | undefined> {
+  const entry = await store.get(key, { offset, limit });
+  return entry ? buffer(entry.stream) : undefined;
+}
+
+export function storeConformance(name: string, make: StoreFactory): void {
+  describe(`Store conformance: ${name}`, () => {
+    const withStore = (maxBytes: number, fn: (s: Store) => Promise<void>) => async () => {
+      const store = await make({ maxBytes });
+      try {
+        await fn(store);
+      } finally {
+        await store.close();
+      }
+    };
+
+    it('round-trips a CAS blob byte for byte, streamed in chunks', withStore(0, async (s) => {
+      const data = randomBytes(300_000);
+      const d = digestOf(data);
+      assert.equal(await s.put(casKey(d.hash), chunked(data, 7_001), { size: d.sizeBytes }), 'created');
+      assert.deepEqual(await readAll(s, casKey(d.hash)), data);
+      assert.equal(await s.stat(casKey(d.hash)), data.length);
+      assert.deepEqual(await s.has([casKey(d.hash)]), [true]);
+    }));
+
+    it('answers a miss with undefined, not an error', withStore(0, async (s) => {
+      const k = casKey(digestOf(Buffer.from('never stored')).hash);
+      assert.equal(await s.get(k), undefined);
+      assert.equal(await s.getBytes(k), undefined);
+      assert.equal(await s.stat(k), undefined);
+      assert.deepEqual(await s.has([k]), [false]);
+    }));
+
+    it('rejects content that does not match its digest and stores nothing', withStore(0, async (s) => {
+      const good = Buffer.from('the real content');
+      const d = digestOf(good);
+      await assert.rejects(s.put(casKey(d.hash), Buffer.from('something else!'), { size: 15 }), (e) => isHoardError(e, 'digest_mismatch'));
+      assert.deepEqual(await s.has([casKey(d.hash)]), [false]);
+      assert.equal(await s.put(casKey(d.hash), good, { size: good.length }), 'created');
+    }));
+
+    it('rejects a body shorter or longer than declared and stores nothing', withStore(0, async (s) => {
+      const data = randomBytes(10_000);
+      const d = digestOf(data);
+      await assert.rejects(s.put(casKey(d.hash), data.subarray(0, 9_000), { size: 10_000 }), (e) => isHoardError(e, 'size_mismatch'));
+      await assert.rejects(s.put(casKey(d.hash), data, { size: 9_999 }), (e) => isHoardError(e, 'size_mismatch'));
+      await assert.rejects(s.put(rawKey('r1'), data.subarray(0, 10), { size: 11 }), (e) => isHoardError(e, 'size_mismatch'));
+      assert.deepEqual(await s.has([casKey(d.hash), rawKey('r1')]), [false, false]);
+    }));
+
+    it('publishes nothing when the sender vanishes mid-stream; the same key uploads fine afterwards', withStore(0, async (s) => {
+      const data = randomBytes(200_000);
+      const d = digestOf(data);
+      await assert.rejects(s.put(casKey(d.hash), cutAfter(data, 50_000), { size: d.sizeBytes }), (e) => isHoardError(e, 'aborted'));
+      assert.deepEqual(await s.has([casKey(d.hash)]), [false]);
+      assert.equal(await s.put(casKey(d.hash), chunked(data, 65_536), { size: d.sizeBytes }), 'created');
+      assert.deepEqual(await readAll(s, casKey(d.hash)), data);
+    }));
+
+    it('always has the empty blob, and accepts its upload', withStore(0, async (s) => {
+      const k = casKey(emptyHash());
+      assert.deepEqual(await s.has([k]), [true]);
+      assert.equal((await readAll(s, k))?.length, 0);
+      assert.equal(await s.put(k, Buffer.alloc(0), { size: 0 }), 'exists');
+      const raw = rawKey('empty-raw');
+      assert.equal(await s.put(raw, Buffer.alloc(0), { size: 0 }), 'created');
+      assert.equal((await s.getBytes(raw))?.length, 0);
+    }));
+
+    it('stores one copy when 100 puts of one blob race, and all of them succeed', withStore(0, async (s) => {
+      const data = randomBytes(150_000);
+      const d = digestOf(data);
+      const outcomes = await Promise.all(
+        Array.from({ length: 100 }, () => s.put(casKey(d.hash), chunked(data, 16_384, 1), { size: d.sizeBytes })),
+      );
+      assert.equal(outcomes.filter((o) => o === 'created').length, 1);
+      assert.equal(outcomes.filter((o) => o === 'exists').length, 99);
+      assert.deepEqual(await readAll(s, casKey(d.hash)), data);
+      assert.equal(s.usage().entries, 1);
+    }));
+
+    it('serves ranges and rejects offsets past the end', withStore(0, async (s) => {
+      const data = randomBytes(50_000);
+      const d = digestOf(data);
+      await s.put(casKey(d.hash), data, { size: data.length });
+      assert.deepEqual(await readAll(s, casKey(d.hash), 1_000), data.subarray(1_000));
+      assert.deepEqual(await readAll(s, casKey(d.hash), 1_000, 10), data.subarray(1_000, 1_010));
+      assert.deepEqual(await readAll(s, casKey(d.hash), 49_990, 100), data.subarray(49_990));
+      assert.equal((await readAll(s, casKey(d.hash), 50_000))?.length, 0);
+      await assert.rejects(s.get(casKey(d.hash), { offset: 50_001 }), (e) => isHoardError(e, 'out_of_range'));
+      await assert.rejects(s.get(casKey(d.hash), { offset: -1 }), (e) => isHoardError(e, 'out_of_range'));
+    }));
+
+    it('keeps keyspaces and namespaces apart, and lets AC and raw values be replaced', withStore(0, async (s) => {
+      const id = digestOf(Buffer.from('x')).hash;
+      await s.put(acKey(id), Buffer.from('one'), { size: 3 });
+      await s.put(acKey(id, 'other/instance'), Buffer.from('two'), { size: 3 });
+      await s.put(rawKey(id), Buffer.from('three'), { size: 5 });
+      assert.equal((await s.getBytes(acKey(id)))?.toString(), 'one');
+      assert.equal((await s.getBytes(acKey(id, 'other/instance')))?.toString(), 'two');
+      assert.equal((await s.getBytes(rawKey(id)))?.toString(), 'three');
+      assert.equal(await s.getBytes(casKey(id)), undefined);
+      assert.equal(await s.put(acKey(id), Buffer.from('replaced'), { size: 8 }), 'created');
+      assert.equal((await s.getBytes(acKey(id)))?.toString(), 'replaced');
+      assert.equal(s.usage().entries, 3);
+    }));
+
+    it('deletes entries', withStore(0, async (s) => {
+      await s.put(rawKey('gone'), Buffer.from('bye'), { size: 3 });
+      assert.equal(await s.delete(rawKey('gone')), true);
+      assert.equal(await s.delete(rawKey('gone')), false);
+      assert.equal(await s.getBytes(rawKey('gone')), undefined);
+    }));
+
+    it('evicts the least recently used entries first when full', withStore(64 * 1024, async (s) => {
+      const blobs = Array.from({ length: 6 }, () => randomBytes(10 * 1024));
+      const keys = blobs.map((b) => casKey(digestOf(b).hash));
+      for (let i = 0; i < 4; i++) await s.put(keys[i]!, blobs[i]!, { size: blobs[i]!.length });
+      // Touch 0 by reading and 1 by an existence check: 2 and 3 become the oldest.
+      assert.ok(await readAll(s, keys[0]!));
+      assert.deepEqual(await s.has([keys[1]!]), [true]);
+      for (let i = 4; i < 6; i++) await s.put(keys[i]!, blobs[i]!, { size: blobs[i]!.length });
+      // Fill until something must go.
+      const extra = Array.from({ length: 2 }, () => randomBytes(10 * 1024));
+      for (const b of extra) await s.put(casKey(digestOf(b).hash), b, { size: b.length });
+      const present = await s.has(keys);
+      assert.ok(s.usage().bytes <= 64 * 1024, `usage ${s.usage().bytes} within bound`);
+      assert.ok(s.usage().evictions > 0);
+      assert.equal(present[2], false, 'least recently used blob 2 was evicted');
+      assert.equal(present[3], false, 'next least recently used blob 3 was evicted');
+      assert.equal(present[0], true, 'recently read blob 0 survives');
+      assert.equal(present[1], true, 'recently checked blob 1 survives');
+      assert.equal(present[5], true, 'newest blob 5 survives');
+    }));
+
+    it('refuses an entry larger than the whole store with insufficient_storage', withStore(32 * 1024, async (s) => {
+      const big = randomBytes(40 * 1024);
+      await assert.rejects(s.put(casKey(digestOf(big).hash), big, { size: big.length }), (e) => isHoardError(e, 'insufficient_storage') || isHoardError(e, 'too_large'));
+      assert.equal(s.usage().entries, 0);
+    }));
+
+    it('keeps serving a stream that started before its entry was evicted', withStore(96 * 1024, async (s) => {
+      const first = randomBytes(40 * 1024);
+      const fk = casKey(digestOf(first).hash);
+      await s.put(fk, first, { size: first.length });
+      const entry = await s.get(fk);
+      assert.ok(entry);
+      // Push the first blob out while its stream is still unread.
+      for (let i = 0; i < 5; i++) {
+        const b = randomBytes(40 * 1024);
+        await s.put(casKey(digestOf(b).hash), b, { size: b.length });
+      }
+      assert.deepEqual(await s.has([fk]), [false]);
+      assert.deepEqual(await buffer(entry.stream), first);
+    }));
+
+    it('rejects a CAS put without a declared size', withStore(0, async (s) => {
+      const data = Buffer.from('abc');
+      await assert.rejects(s.put(casKey(digestOf(data).hash), data), (e) => isHoardError(e, 'invalid_argument'));
+    }));
+  });
+}
