@@ -1,0 +1,155 @@
+// The server's Prometheus metrics, one registry per running server (tests start many
+// servers in one process, so nothing is registered globally). Frontends record through
+// the small methods below; they memoise label children so the hot path does one Map
+// lookup and an add, not prom-client's label hashing per request.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Keyspace } from '../core/keys.ts';
+import type { StoreUsage } from '../storage/store.ts';
+
+/** The wire protocol a metric is about: 'http' (Bazel HTTP, ccache), 'grpc' (REAPI), ... */
+export type Protocol = string;
+export type LookupResult = 'hit' | 'miss';
+
+/** Anything that can report store usage; a Store fits. */
+export interface UsageSource {
+  usage(): StoreUsage;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** Content type of `render()`'s text, for the /metrics response. */
+  readonly contentType: string;
+  /** One finished request: counts it by status and records its duration. */
+  request(protocol: Protocol, method: string, code: string | number, seconds: number): void;
+  /** One cache lookup answered as a hit or a miss. */
+  lookup(protocol: Protocol, keyspace: Keyspace, result: LookupResult): void;
+  bytesReceived(protocol: Protocol, bytes: number): void;
+  bytesSent(protocol: Protocol, bytes: number): void;
+  /** A failed request, by HoardError code or another short stable cause. */
+  error(protocol: Protocol, cause: string): void;
+  /** Store gauges are read from `source.usage()` at scrape time; the last source wins. */
+  observeStore(source: UsageSource): void;
+  /** Lookups so far, for /status's hit rate. */
+  lookupTotals(): { hits: number; misses: number };
+  render(): Promise<string>;
+}
+
+export interface MetricsOptions {
+  /** Also export Node's process metrics (CPU, memory, event-loop lag). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+interface Inc {
+  inc(value?: number): void;
+}
+interface Observe {
+  observe(value: number): void;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'hoard_' });
+
+  const requests = new Counter({
+    name: 'hoard_requests_total',
+    help: 'Requests answered, by protocol, method and status code',
+    labelNames: ['protocol', 'method', 'code'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'hoard_request_duration_seconds',
+    help: 'Time from request start to the last response byte',
+    labelNames: ['protocol', 'method'] as const,
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const lookups = new Counter({
+    name: 'hoard_cache_lookups_total',
+    help: 'Cache lookups by protocol, keyspace and result (hit|miss)',
+    labelNames: ['protocol', 'keyspace', 'result'] as const,
+    registers,
+  });
+  const received = new Counter({
+    name: 'hoard_bytes_received_total',
+    help: 'Body bytes received from clients',
+    labelNames: ['protocol'] as const,
+    registers,
+  });
+  const sent = new Counter({
+    name: 'hoard_bytes_sent_total',
+    help: 'Body bytes sent to clients',
+    labelNames: ['protocol'] as const,
+    registers,
+  });
+  const errors = new Counter({
+    name: 'hoard_errors_total',
+    help: 'Failed requests by protocol and cause (a stable error code)',
+    labelNames: ['protocol', 'cause'] as const,
+    registers,
+  });
+
+  let source: UsageSource | undefined;
+  const storeGauge = (name: string, help: string, pick: (u: StoreUsage) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        if (source) this.set(pick(source.usage()));
+      },
+    });
+  };
+  storeGauge('hoard_store_bytes', 'Bytes the store uses on its medium', (u) => u.bytes);
+  storeGauge('hoard_store_max_bytes', 'Configured store size bound (0 = unbounded)', (u) => u.maxBytes);
+  storeGauge('hoard_store_entries', 'Entries in the store', (u) => u.entries);
+  storeGauge('hoard_store_evictions', 'Entries evicted since the store was opened', (u) => u.evictions);
+
+  // Label children, memoised by their joined label values.
+  const children = new Map<string, Inc | Observe>();
+  const child = <T extends Inc | Observe>(id: string, make: () => T): T => {
+    let c = children.get(id) as T | undefined;
+    if (c === undefined) {
+      c = make();
+      children.set(id, c);
+    }
+    return c;
+  };
+  let hits = 0;
+  let misses = 0;
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    request(protocol, method, code, seconds) {
+      const status = String(code);
+      child<Inc>(`r\0${protocol}\0${method}\0${status}`, () => requests.labels(protocol, method, status)).inc();
+      child<Observe>(`d\0${protocol}\0${method}`, () => duration.labels(protocol, method)).observe(seconds);
+    },
+    lookup(protocol, keyspace, result) {
+      if (result === 'hit') hits++;
+      else misses++;
+      child<Inc>(`l\0${protocol}\0${keyspace}\0${result}`, () => lookups.labels(protocol, keyspace, result)).inc();
+    },
+    bytesReceived(protocol, bytes) {
+      if (bytes > 0) child<Inc>(`i\0${protocol}`, () => received.labels(protocol)).inc(bytes);
+    },
+    bytesSent(protocol, bytes) {
+      if (bytes > 0) child<Inc>(`o\0${protocol}`, () => sent.labels(protocol)).inc(bytes);
+    },
+    error(protocol, cause) {
+      child<Inc>(`e\0${protocol}\0${cause}`, () => errors.labels(protocol, cause)).inc();
+    },
+    observeStore(s) {
+      source = s;
+    },
+    lookupTotals() {
+      return { hits, misses };
+    },
+    render() {
+      return registry.metrics();
+    },
+  };
+}
