@@ -1,0 +1,205 @@
+// The disk store's in-memory index: slot key (32 bytes) -> location, with an intrusive LRU
+// list. Struct-of-typed-arrays instead of a Map of objects keeps it near 70 bytes per entry
+// (a JS object per blob costs several times that), so a million blobs index in ~70 MB.
+// Not safe for concurrent mutation across awaits: the disk store mutates it synchronously.
+
+/** `segment` value for entries stored in a file of their own. */
+export const OWN_FILE = 0xffffffff;
+
+const NONE = -1;
+const KEY_BYTES = 32;
+const KEY_WORDS = KEY_BYTES / 4;
+
+export class EntryIndex {
+  #cap = 0;
+  #count = 0;
+  #keys = new Uint32Array(0); // KEY_WORDS per entry
+  #segment = new Uint32Array(0);
+  #offset = new Float64Array(0);
+  #size = new Float64Array(0);
+  #prev = new Int32Array(0); // towards the LRU tail
+  #next = new Int32Array(0); // towards the MRU head; doubles as the free list link
+  #table = new Int32Array(0); // open addressing, linear probing, entry id or NONE
+  #mask = 0;
+  #head = NONE; // most recently used
+  #tail = NONE; // least recently used
+  #free = NONE;
+  #used = 0; // high-water mark of entry ids handed out
+  readonly #probe = new Uint32Array(KEY_WORDS);
+  readonly #probeBytes = new Uint8Array(this.#probe.buffer);
+
+  constructor(initialCapacity = 1024) {
+    this.#grow(Math.max(16, initialCapacity));
+  }
+
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Bytes held by the index's arrays, for the memory-per-blob figure. */
+  get memoryBytes(): number {
+    return this.#keys.byteLength + this.#segment.byteLength + this.#offset.byteLength + this.#size.byteLength +
+      this.#prev.byteLength + this.#next.byteLength + this.#table.byteLength;
+  }
+
+  /** Entry id for `slot`, or -1. Does not touch the LRU. */
+  find(slot: Uint8Array): number {
+    this.#probeBytes.set(slot);
+    const p = this.#probe;
+    let i = p[0]! & this.#mask;
+    for (;;) {
+      const id = this.#table[i]!;
+      if (id === NONE) return NONE;
+      if (this.#keyEquals(id, p)) return id;
+      i = (i + 1) & this.#mask;
+    }
+  }
+
+  /** Inserts or replaces `slot` and makes it the most recently used. Returns its id. */
+  set(slot: Uint8Array, segment: number, offset: number, size: number): number {
+    let id = this.find(slot);
+    if (id === NONE) {
+      id = this.#allocate();
+      this.#keys.set(this.#probe, id * KEY_WORDS);
+      this.#insertIntoTable(id);
+      this.#count++;
+      this.#linkHead(id);
+    } else {
+      this.touch(id);
+    }
+    this.#segment[id] = segment;
+    this.#offset[id] = offset;
+    this.#size[id] = size;
+    return id;
+  }
+
+  /** Moves an entry to a new location without changing its LRU position (compaction). */
+  relocate(id: number, segment: number, offset: number): void {
+    this.#segment[id] = segment;
+    this.#offset[id] = offset;
+  }
+
+  remove(id: number): void {
+    this.#removeFromTable(id);
+    this.#unlink(id);
+    this.#count--;
+    this.#next[id] = this.#free;
+    this.#segment[id] = 0;
+    this.#free = id;
+  }
+
+  touch(id: number): void {
+    if (this.#head === id) return;
+    this.#unlink(id);
+    this.#linkHead(id);
+  }
+
+  segment(id: number): number {
+    return this.#segment[id]!;
+  }
+  offset(id: number): number {
+    return this.#offset[id]!;
+  }
+  entrySize(id: number): number {
+    return this.#size[id]!;
+  }
+  /** The slot key of an entry, as a fresh 32-byte Buffer. */
+  slot(id: number): Buffer {
+    return Buffer.from(this.#keys.buffer, id * KEY_BYTES, KEY_BYTES).subarray();
+  }
+
+  /** The least recently used entry, or -1. */
+  get lruTail(): number {
+    return this.#tail;
+  }
+  /** The next entry towards the most recently used end, or -1. */
+  newer(id: number): number {
+    return this.#next[id]!;
+  }
+  /** Ids from least to most recently used. Do not mutate while iterating. */
+  *lruOrder(): Generator<number> {
+    for (let id = this.#tail; id !== NONE; id = this.#next[id]!) yield id;
+  }
+
+  #keyEquals(id: number, p: Uint32Array): boolean {
+    const k = this.#keys;
+    const base = id * KEY_WORDS;
+    for (let w = 0; w < KEY_WORDS; w++) if (k[base + w] !== p[w]) return false;
+    return true;
+  }
+
+  #allocate(): number {
+    if (this.#free !== NONE) {
+      const id = this.#free;
+      this.#free = this.#next[id]!;
+      return id;
+    }
+    if (this.#used === this.#cap) this.#grow(Math.ceil(this.#cap * 1.5));
+    return this.#used++;
+  }
+
+  #linkHead(id: number): void {
+    this.#next[id] = NONE;
+    this.#prev[id] = this.#head;
+    if (this.#head !== NONE) this.#next[this.#head] = id;
+    this.#head = id;
+    if (this.#tail === NONE) this.#tail = id;
+  }
+
+  #unlink(id: number): void {
+    const prev = this.#prev[id]!;
+    const next = this.#next[id]!;
+    if (prev !== NONE) this.#next[prev] = next;
+    else this.#tail = next;
+    if (next !== NONE) this.#prev[next] = prev;
+    else this.#head = prev;
+  }
+
+  #insertIntoTable(id: number): void {
+    let i = this.#keys[id * KEY_WORDS]! & this.#mask;
+    while (this.#table[i] !== NONE) i = (i + 1) & this.#mask;
+    this.#table[i] = id;
+  }
+
+  /** Backward-shift deletion keeps probe chains intact without tombstones. */
+  #removeFromTable(id: number): void {
+    const mask = this.#mask;
+    let i = this.#keys[id * KEY_WORDS]! & mask;
+    while (this.#table[i] !== id) i = (i + 1) & mask;
+    let hole = i;
+    for (let j = (hole + 1) & mask; this.#table[j] !== NONE; j = (j + 1) & mask) {
+      const other = this.#table[j]!;
+      const home = this.#keys[other * KEY_WORDS]! & mask;
+      // Move `other` into the hole if its home is not cyclically within (hole, j].
+      const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!inRange) {
+        this.#table[hole] = other;
+        hole = j;
+      }
+    }
+    this.#table[hole] = NONE;
+  }
+
+  #grow(cap: number): void {
+    const copy = <T extends Uint32Array | Int32Array | Float64Array>(old: T, make: (n: number) => T, n: number): T => {
+      const a = make(n);
+      a.set(old);
+      return a;
+    };
+    this.#keys = copy(this.#keys, (n) => new Uint32Array(n), cap * KEY_WORDS);
+    this.#segment = copy(this.#segment, (n) => new Uint32Array(n), cap);
+    this.#offset = copy(this.#offset, (n) => new Float64Array(n), cap);
+    this.#size = copy(this.#size, (n) => new Float64Array(n), cap);
+    this.#prev = copy(this.#prev, (n) => new Int32Array(n), cap);
+    this.#next = copy(this.#next, (n) => new Int32Array(n), cap);
+    this.#cap = cap;
+    let tableSize = 16;
+    while (tableSize < cap * 2) tableSize *= 2;
+    if (tableSize !== this.#table.length) {
+      this.#table = new Int32Array(tableSize).fill(NONE);
+      this.#mask = tableSize - 1;
+      // Rehash live entries: walk the LRU list (free ids are not in it).
+      for (let id = this.#tail; id !== NONE; id = this.#next[id]!) this.#insertIntoTable(id);
+    }
+  }
+}

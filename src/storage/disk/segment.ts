@@ -1,0 +1,92 @@
+// A segment file: small entries appended back to back by the store's single writer.
+// Readers pin a segment while they read from it, so removing a segment (after eviction or
+// compaction) unlinks its name at once but closes the descriptor only when the last reader
+// is done: a read that started never sees its bytes vanish.
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { segmentPath } from './layout.ts';
+
+export class Segment {
+  readonly id: number;
+  readonly path: string;
+  readonly #fh: FileHandle;
+  /** Bytes in the file (appended so far). */
+  size: number;
+  /** Bytes of entries the index still points at. */
+  live = 0;
+  /** Being compacted away: its bytes count as freed, it is removed once the moves land. */
+  retiring = false;
+  #readers = 0;
+  #removed = false;
+
+  private constructor(id: number, path: string, fh: FileHandle, size: number) {
+    this.id = id;
+    this.path = path;
+    this.#fh = fh;
+    this.size = size;
+  }
+
+  static async open(dir: string, id: number, create: boolean): Promise<Segment> {
+    const p = segmentPath(dir, id);
+    const fh = await open(p, create ? 'wx+' : 'r+');
+    const { size } = await fh.stat();
+    return new Segment(id, p, fh, size);
+  }
+
+  get dead(): number {
+    return this.size - this.live;
+  }
+
+  /** Writes `buffers` at the end of the file. Writer only. */
+  async append(buffers: Buffer[], position: number): Promise<void> {
+    let pos = position;
+    let rest = buffers;
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.#fh.writev(rest, pos);
+      pos += bytesWritten;
+      rest = skipBytes(rest, bytesWritten);
+    }
+  }
+
+  async sync(): Promise<void> {
+    await this.#fh.datasync();
+  }
+
+  /** Reads `length` bytes at `position` into a new buffer; pins the segment meanwhile. */
+  async read(position: number, length: number): Promise<Buffer> {
+    this.#readers++;
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await this.#fh.read(buf, done, length - done, position + done);
+        if (bytesRead === 0) throw new Error(`segment ${this.id} is shorter than its index says`);
+        done += bytesRead;
+      }
+      return buf;
+    } finally {
+      this.#readers--;
+      if (this.#removed && this.#readers === 0) await this.#fh.close().catch(() => undefined);
+    }
+  }
+
+  /** Unlinks the file; the descriptor closes once no reader holds it. */
+  async remove(): Promise<void> {
+    if (this.#removed) return;
+    this.#removed = true;
+    await unlink(this.path).catch(() => undefined);
+    if (this.#readers === 0) await this.#fh.close().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#removed) await this.#fh.close().catch(() => undefined);
+  }
+}
+
+function skipBytes(buffers: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  let left = n;
+  while (i < buffers.length && left >= buffers[i]!.length) left -= buffers[i++]!.length;
+  const rest = buffers.slice(i);
+  if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
+  return rest;
+}
