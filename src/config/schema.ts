@@ -1,0 +1,95 @@
+// The one schema of `hoard serve`'s configuration. Every option has a camelCase key here,
+// a `--kebab-case` flag, a `kebab-case` (or snake_case/camelCase) config-file key and a
+// `HOARD_UPPER_SNAKE` environment variable; all four are derived from the key, so adding
+// an option is one entry in OPTIONS and one line in the schema. Names follow bazel-remote
+// where it has one (dir, max size, http/grpc address).
+import { z } from 'zod';
+import { parseAddress, parseDuration, parseSize, parseSwitch, type ListenAddress } from './units.ts';
+
+/** Wraps a units parser as a zod transform whose failure message is the parser's. */
+function parsed<T>(parse: (v: unknown) => T) {
+  return z.union([z.string(), z.number(), z.boolean()]).transform((v, ctx): T => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: (iss) => `${JSON.stringify(iss.input)} is not one of ${values.join(', ')}` });
+}
+
+const size = parsed(parseSize);
+const duration = parsed(parseDuration);
+const onOff = parsed(parseSwitch);
+const address = parsed(parseAddress);
+/** '' (or 'off') disables the listener. */
+const optionalAddress = parsed((v): ListenAddress | undefined => (v === '' || v === 'off' || v === false ? undefined : parseAddress(v)));
+const prefixList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((p) => p.trim().replace(/^\/+|\/+$/g, '')).filter((p) => p !== ''));
+
+export const configSchema = z.strictObject({
+  dir: z.string().min(1, 'must not be empty').prefault('./hoard-data'),
+  maxSize: size.prefault('10GiB'),
+  httpAddress: address.prefault('127.0.0.1:8080'),
+  grpcAddress: optionalAddress.prefault('127.0.0.1:9092'),
+  logLevel: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
+  logFormat: oneOf(['json', 'pretty']).prefault('json'),
+  accessLog: onOff.prefault('on'),
+  durability: oneOf(['fsync', 'none']).prefault('fsync'),
+  httpPrefix: oneOf(['namespace', 'ignore']).prefault('namespace'),
+  acMode: oneOf(['validate', 'raw']).prefault('validate'),
+  rawAcPrefixes: prefixList.prefault([]),
+  acCompleteness: onOff.prefault('on'),
+  drainTimeout: duration.prefault('30s'),
+  keepAliveTimeout: duration.prefault('120s'),
+  headersTimeout: duration.prefault('30s'),
+  bodyIdleTimeout: duration.prefault('60s'),
+  maxBlobSize: size.prefault(0),
+  debugCloseConnections: onOff.prefault('off'),
+});
+
+/** The validated, frozen configuration handed down from `hoard serve` to every layer. */
+export type Config = Readonly<z.output<typeof configSchema>>;
+export type ConfigKey = keyof z.input<typeof configSchema>;
+
+export interface OptionDoc {
+  readonly key: ConfigKey;
+  /** Placeholder for the flag's value; undefined for a bare switch (`--flag` = on). */
+  readonly arg?: string;
+  readonly description: string;
+}
+
+/** Every option, in `hoard serve --help` order. */
+export const OPTIONS: readonly OptionDoc[] = [
+  { key: 'dir', arg: 'path', description: 'store directory (default ./hoard-data)' },
+  { key: 'maxSize', arg: 'size', description: 'store size bound, e.g. 50GiB, 500MB (default 10GiB)' },
+  { key: 'httpAddress', arg: 'host:port', description: 'HTTP listen address; port 0 = free port (default 127.0.0.1:8080)' },
+  { key: 'grpcAddress', arg: 'host:port', description: "gRPC listen address; '' disables (default 127.0.0.1:9092)" },
+  { key: 'logLevel', arg: 'level', description: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  { key: 'logFormat', arg: 'format', description: 'json|pretty (default json)' },
+  { key: 'accessLog', arg: 'on|off', description: 'one log line per request (default on)' },
+  { key: 'durability', arg: 'mode', description: 'fsync|none: fsync before acknowledging a write (default fsync)' },
+  { key: 'httpPrefix', arg: 'mode', description: 'namespace|ignore: whether a URL prefix before ac/ cas/ is a namespace (default namespace)' },
+  { key: 'acMode', arg: 'mode', description: 'validate|raw: raw accepts any AC body (ccache layout=bazel) (default validate)' },
+  { key: 'rawAcPrefixes', arg: 'list', description: 'comma-separated URL prefixes whose /ac/ entries are raw bytes (e.g. ccache)' },
+  { key: 'acCompleteness', arg: 'on|off', description: 'AC hit only when every referenced blob is present (default on)' },
+  { key: 'drainTimeout', arg: 'duration', description: 'on SIGTERM, time in-flight requests get to finish (default 30s)' },
+  { key: 'keepAliveTimeout', arg: 'duration', description: 'idle keep-alive connection lifetime (default 120s)' },
+  { key: 'headersTimeout', arg: 'duration', description: 'time a client gets to send request headers (default 30s)' },
+  { key: 'bodyIdleTimeout', arg: 'duration', description: 'abort an upload after this long without progress (default 60s)' },
+  { key: 'maxBlobSize', arg: 'size', description: 'largest single entry accepted; 0 = only the store bound (default 0)' },
+  { key: 'debugCloseConnections', description: 'testing only: close the connection after every response' },
+];
+
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export function envName(key: string): string {
+  return `HOARD_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
