@@ -1,0 +1,8 @@
+#include <iostream>
+
+#include "src/greeting.h"
+
+int main() {
+  std::cout << greeting(12) << std::endl;
+  return 0;
+}
