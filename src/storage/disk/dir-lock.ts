@@ -20,7 +20,7 @@ export async function lockDir(dir: string): Promise<DirLock> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+    if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
       throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${owner}`);
     }
     await unlink(file).catch(() => undefined); // stale: its owner died

@@ -85,12 +85,29 @@ type WriterOp =
   | { kind: 'delete'; slot: Buffer; done: Deferred<boolean> };
 
 interface Move {
-  readonly id: number;
   readonly slot: Buffer;
+  readonly size: number;
   readonly from: number;
   readonly fromOffset: number;
   readonly to: number;
   readonly toOffset: number;
+}
+
+/** What one group commit has decided so far. */
+interface Batch {
+  /** Eviction and move records, journaled before the puts. */
+  readonly frames: Buffer[];
+  /** Put and delete records of the batch's own ops. */
+  readonly putFrames: Buffer[];
+  /** Unlinks and segment removals, run once the journal no longer references the bytes. */
+  readonly afterSync: (() => Promise<void>)[];
+  readonly appends: { data: Buffer; record: EncodedRecord }[];
+  readonly moves: Move[];
+  /** Segments that received copies in this batch: their entries' moves are not published
+   *  yet, so they must not be compacted away in the same batch. */
+  readonly touched: Set<number>;
+  /** Bytes the batch will add to the disk (data and journal records) not yet counted. */
+  pendingBytes: number;
 }
 
 interface Deferred<T = void> {
@@ -112,6 +129,7 @@ class DiskStoreImpl implements DiskStore {
   #active!: Segment;
   #journal!: FileHandle;
   #journalSize = 0;
+  #journalRecords = 0;
   #lock!: DirLock;
   #ownFileBytes = 0; // footprint of entries in files of their own
   #liveBytes = 0; // sizes of all indexed entries
@@ -218,12 +236,13 @@ class DiskStoreImpl implements DiskStore {
     // dangling entries; otherwise cut the torn tail and append.
     const rewrite = tornBytesCut > 0 || dangling.length > 0 || records.length > 2 * this.#index.size + 10_000 || image.length === 0;
     if (rewrite) {
-      await this.#rewriteJournal(image, positions);
+      await this.#rewriteJournal(image, (id) => positions.get(id));
     } else if (validLength < image.length) {
       await truncate(jpath, validLength);
     }
     this.#journal = await open(jpath, 'a');
     this.#journalSize = (await this.#journal.stat()).size;
+    this.#journalRecords = rewrite ? this.#index.size : records.length;
     this.#active = await Segment.open(this.dir, maxSegment + 1, true);
     this.#segments.set(this.#active.id, this.#active);
 
@@ -237,11 +256,15 @@ class DiskStoreImpl implements DiskStore {
     };
   }
 
-  /** Writes a fresh journal holding one put per live entry, in LRU order, then swaps it in. */
-  async #rewriteJournal(image: Buffer, positions: Map<number, number>): Promise<void> {
+  /**
+   * Writes a fresh journal holding one put per live entry, in LRU order (so a restart keeps
+   * the recency order), with moves folded in, then swaps it in atomically.
+   */
+  async #rewriteJournal(image: Buffer, putPosition: (id: number) => number | undefined): Promise<void> {
     const parts: Buffer[] = [JOURNAL_MAGIC];
     for (const id of this.#index.lruOrder()) {
-      const pos = positions.get(id)!;
+      const pos = putPosition(id);
+      if (pos === undefined) continue;
       const len = image.readUInt32LE(pos);
       const frame = Buffer.from(image.subarray(pos, pos + 8 + len));
       const rec = { frame };
@@ -474,15 +497,13 @@ class DiskStoreImpl implements DiskStore {
 
   /** One group commit: make room, append data, sync, journal, sync, publish, clean up. */
   async #commit(batch: WriterOp[]): Promise<void> {
-    const frames: Buffer[] = [];
-    const afterSync: (() => Promise<void>)[] = [];
-    const moves: Move[] = [];
+    const b: Batch = { frames: [], putFrames: [], afterSync: [], appends: [], moves: [], touched: new Set(), pendingBytes: 0 };
     const accepted: WriterOp[] = [];
-    const appends: { data: Buffer; record: EncodedRecord }[] = [];
-
     for (const op of batch) {
-      const need = op.kind === 'append' ? op.data.length : op.kind === 'reserve' ? op.bytes : 0;
-      if (need > 0 && !(await this.#makeRoom(need, frames, afterSync, appends, moves))) {
+      // Room for the data and for the op's own journal record.
+      const frame = op.kind === 'append' || op.kind === 'publish' ? op.record.frame.length : 0;
+      const need = (op.kind === 'append' ? op.data.length : op.kind === 'reserve' ? op.bytes : 0) + frame;
+      if (need > 0 && !(await this.#makeRoom(need, b))) {
         op.done.reject(new HoardError(ErrorCode.InsufficientStorage, `no room for ${need} bytes even after eviction (bound ${this.#maxBytes})`));
         continue;
       }
@@ -491,61 +512,67 @@ class DiskStoreImpl implements DiskStore {
         op.done.resolve();
         continue;
       }
-      if (op.kind === 'append') appends.push({ data: op.data, record: op.record });
+      if (op.kind === 'append') b.appends.push({ data: op.data, record: op.record });
+      b.pendingBytes += need;
       accepted.push(op);
     }
 
     // 1. Data first, durable before any record points at it.
-    const touched = await this.#appendToSegments(appends);
+    const touched = await this.#appendToSegments(b.appends);
     if (this.#fsync) await Promise.all([...touched].map((s) => s.sync()));
 
-    // 2. Then the journal: evictions and moves, puts, deletes, in that order.
+    // 2. Then the journal: evictions and moves, then puts, then deletes. Puts after the
+    //    evictions, so an eviction of a value a put in this batch replaces cannot win on replay.
     for (const op of accepted) {
-      if (op.kind === 'append' || op.kind === 'publish') frames.push(seal(op.record));
-      else if (op.kind === 'delete') frames.push(seal(encodeDelete(op.slot)));
+      if (op.kind === 'append' || op.kind === 'publish') b.putFrames.push(seal(op.record));
+      else if (op.kind === 'delete') b.putFrames.push(seal(encodeDelete(op.slot)));
     }
+    const frames = [...b.frames, ...b.putFrames];
     if (frames.length > 0) {
       const bytes = Buffer.concat(frames);
       await this.#journal.write(bytes);
       this.#journalSize += bytes.length;
+      this.#journalRecords += frames.length;
       if (this.#fsync) await this.#journal.datasync();
     }
 
     // 3. Publish, in journal order, so memory matches what a replay would build.
-    for (const m of moves) {
+    for (const m of b.moves) {
       const id = this.#index.find(m.slot);
       if (id >= 0 && this.#index.segment(id) === m.from && this.#index.offset(id) === m.fromOffset) {
         this.#index.relocate(id, m.to, m.toOffset);
-        this.#segments.get(m.from)!.live -= this.#index.entrySize(id);
-        this.#segments.get(m.to)!.live += this.#index.entrySize(id);
+      } else {
+        // Evicted or replaced meanwhile: the copy is dead space.
+        this.#segments.get(m.to)!.live -= m.size;
+        this.#retireIfEmpty(m.to, b.afterSync);
       }
     }
     for (const seg of [...this.#segments.values()]) {
       if (!seg.retiring) continue;
       this.#segments.delete(seg.id);
-      afterSync.push(() => seg.remove());
+      b.afterSync.push(() => seg.remove());
     }
     for (const op of accepted) {
       if (op.kind === 'append') {
-        this.#forget(op.slot, afterSync);
+        this.#forget(op.slot, b.afterSync);
         const seg = this.#segmentIdOf(op.record);
         this.#index.set(op.slot, seg, op.record.frame.readDoubleLE(8 + 37), op.data.length);
-        this.#segments.get(seg)!.live += op.data.length;
         this.#liveBytes += op.data.length;
         op.done.resolve();
       } else if (op.kind === 'publish') {
-        this.#forget(op.slot, afterSync);
+        this.#forget(op.slot, b.afterSync);
         this.#index.set(op.slot, OWN_FILE, op.generation, op.size);
         this.#reserved -= op.reserved;
         this.#ownFileBytes += diskFootprint(op.size);
         this.#liveBytes += op.size;
         op.done.resolve();
       } else if (op.kind === 'delete') {
-        op.done.resolve(this.#forget(op.slot, afterSync));
+        op.done.resolve(this.#forget(op.slot, b.afterSync));
       }
     }
     // 4. Only now may bytes the journal no longer references go.
-    for (const clean of afterSync) await clean();
+    for (const clean of b.afterSync) await clean();
+    if (this.#journalRecords > 2 * this.#index.size + 100_000) await this.#compactJournal();
   }
 
   #segmentIdOf(record: EncodedRecord): number {
@@ -570,6 +597,7 @@ class DiskStoreImpl implements DiskStore {
         setLocation(a.record, seg.id, seg.size);
         buffers.push(a.data);
         seg.size += a.data.length;
+        seg.live += a.data.length; // counted now, so eviction in this batch cannot retire it
       }
       await seg.append(buffers, start);
       touched.add(seg);
@@ -614,77 +642,77 @@ class DiskStoreImpl implements DiskStore {
    * is the problem, compacts the segment with the most dead bytes while dead space is.
    * Returns false when even an empty store could not hold it.
    */
-  async #makeRoom(
-    need: number,
-    frames: Buffer[],
-    afterSync: (() => Promise<void>)[],
-    appends: { data: Buffer; record: EncodedRecord }[],
-    moves: Move[],
-  ): Promise<boolean> {
+  async #makeRoom(need: number, b: Batch): Promise<boolean> {
     if (this.#maxBytes === 0) return true;
     if (need > this.#maxBytes) return false;
-    let pending = 0;
-    for (const a of appends) pending += a.data.length;
-    const pendingAppends = () => pending;
     const retiring = new Set<number>();
-    let guard = 0;
-    while (this.#diskBytes() + pendingAppends() + need > this.#maxBytes) {
-      if (++guard > 1_000_000) return false;
-      const liveOver = this.#liveBytes + this.#reserved + pendingAppends() + need > this.#maxBytes * LIVE_TARGET;
-      const victim = liveOver ? undefined : this.#compactionVictim(retiring);
+    while (this.#diskBytes() + b.pendingBytes + need > this.#maxBytes) {
+      const liveOver = this.#liveBytes + this.#reserved + b.pendingBytes + need > this.#maxBytes * LIVE_TARGET;
+      let victim = liveOver ? undefined : this.#compactionVictim(retiring, b.touched);
+      const id = this.#index.lruTail;
+      if (!victim && id < 0) victim = this.#compactionVictim(retiring, b.touched);
       if (victim) {
         retiring.add(victim.id);
-        await this.#compact(victim, frames, moves);
+        await this.#compact(victim, b);
         continue;
       }
-      const id = this.#index.lruTail;
-      if (id < 0) {
-        const fallback = this.#compactionVictim(retiring);
-        if (!fallback) return false;
-        retiring.add(fallback.id);
-        await this.#compact(fallback, frames, moves);
-        continue;
-      }
+      if (id < 0) return false;
       const slot = this.#index.slot(id);
-      frames.push(seal(encodeDelete(slot)));
-      this.#forget(slot, afterSync);
+      const del = seal(encodeDelete(slot));
+      b.frames.push(del);
+      b.pendingBytes += del.length;
+      this.#forget(slot, b.afterSync);
       this.#evictions++;
-      // A segment emptied by eviction is removed after the sync; count it as freed now.
     }
     return true;
   }
 
-  #compactionVictim(exclude: Set<number>): Segment | undefined {
+  #compactionVictim(exclude: Set<number>, touched: Set<number>): Segment | undefined {
     let best: Segment | undefined;
     for (const s of this.#segments.values()) {
-      if (s === this.#active || s.retiring || exclude.has(s.id) || s.dead === 0) continue;
+      if (s === this.#active || s.retiring || exclude.has(s.id) || touched.has(s.id) || s.dead === 0) continue;
       if (!best || s.dead > best.dead) best = s;
     }
     return best;
   }
 
-  /** Copies a segment's live entries forward (as appends with move records) and retires it. */
-  async #compact(
-    seg: Segment,
-    frames: Buffer[],
-    moves: Move[],
-  ): Promise<void> {
-    const live: number[] = [];
-    for (const id of this.#index.lruOrder()) if (this.#index.segment(id) === seg.id) live.push(id);
-    const copies: { data: Buffer; record: EncodedRecord; id: number; slot: Buffer; offset: number }[] = [];
-    for (const id of live) {
+  /** Copies a segment's live entries forward (with move records) and retires it. */
+  async #compact(seg: Segment, b: Batch): Promise<void> {
+    const copies: { data: Buffer; record: EncodedRecord; slot: Buffer; offset: number }[] = [];
+    for (const id of this.#index.lruOrder()) {
+      if (this.#index.segment(id) !== seg.id) continue;
       const offset = this.#index.offset(id);
-      copies.push({ data: await seg.read(offset, this.#index.entrySize(id)), record: encodeMove(this.#index.slot(id)), id, slot: this.#index.slot(id), offset });
+      const slot = this.#index.slot(id);
+      copies.push({ data: await seg.read(offset, this.#index.entrySize(id)), record: encodeMove(slot), slot, offset });
     }
-    // Write the copies now so the moves' frames can carry their final location.
+    // Written now, so each move record can carry its final location.
     const placed = await this.#appendToSegments(copies);
+    for (const p of placed) b.touched.add(p.id);
     if (this.#fsync) await Promise.all([...placed].map((s) => s.sync()));
     for (const c of copies) {
-      frames.push(seal(c.record));
-      moves.push({ id: c.id, slot: c.slot, from: seg.id, fromOffset: c.offset, to: this.#segmentIdOf(c.record), toOffset: c.record.frame.readDoubleLE(8 + 37) });
+      const frame = seal(c.record);
+      b.frames.push(frame);
+      b.pendingBytes += frame.length;
+      b.moves.push({ slot: c.slot, size: c.data.length, from: seg.id, fromOffset: c.offset, to: this.#segmentIdOf(c.record), toOffset: c.record.frame.readDoubleLE(8 + 37) });
     }
     // Removed once the moves are published (see #commit); counted as freed from now on.
     seg.retiring = true;
+  }
+
+  /** Runtime journal rewrite, from the writer: the journal had become mostly history. */
+  async #compactJournal(): Promise<void> {
+    const jpath = journalPath(this.dir);
+    const image = await readFile(jpath);
+    const { records, positions } = scanJournal(image);
+    const latestPut = new Map<string, number>();
+    for (let i = 0; i < records.length; i++) {
+      if (records[i]!.op === Op.Put) latestPut.set(records[i]!.slot.toString('latin1'), positions[i]!);
+    }
+    await this.#journal.close();
+    await this.#rewriteJournal(image, (id) => latestPut.get(this.#index.slot(id).toString('latin1')));
+    this.#journal = await open(jpath, 'a');
+    this.#journalSize = (await this.#journal.stat()).size;
+    this.#journalRecords = this.#index.size;
   }
 
   async #syncDir(dir: string): Promise<void> {
