@@ -1,0 +1,66 @@
+// grpc-js service definitions built straight from hoard's protobufjs Root (src/core/proto.ts),
+// the same Root the AC completeness check decodes with. We do not go through
+// @grpc/proto-loader: its toObject() copy per message costs on the ByteStream hot path,
+// whereas protobufjs' decode keeps `bytes` fields as zero-copy views of the received Buffer.
+// The price is that decoded messages are protobufjs instances: unset scalars read as
+// defaults, int64 fields are Long objects (use `int64()`), and empty bytes may be `[]`.
+import type { ServiceDefinition, MethodDefinition } from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import { protoRoot, REAPI } from '../../core/proto.ts';
+
+export const SERVICE_NAMES = {
+  capabilities: `${REAPI}.Capabilities`,
+  actionCache: `${REAPI}.ActionCache`,
+  cas: `${REAPI}.ContentAddressableStorage`,
+  byteStream: 'google.bytestream.ByteStream',
+} as const;
+
+/** An int64 field as protobufjs decodes it: a Long when the `long` package is loaded. */
+export type Int64 = number | { toNumber(): number };
+
+/** int64 → number. Values beyond 2^53 lose precision; callers range-check sizes anyway. */
+export function int64(v: Int64 | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'number' ? v : v.toNumber();
+}
+
+/** A `bytes` field as a Buffer view (protobufjs uses `[]` for an unset field). */
+export function bytesOf(v: Uint8Array | readonly number[] | null | undefined): Buffer {
+  if (!v || v.length === 0) return EMPTY;
+  if (Buffer.isBuffer(v)) return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return Buffer.from(v as number[]);
+}
+const EMPTY = Buffer.alloc(0);
+
+const cache = new Map<string, ServiceDefinition>();
+
+/** The grpc-js definition of one service; method keys are the proto method names. */
+export function serviceDefinition(fullName: string): ServiceDefinition {
+  const hit = cache.get(fullName);
+  if (hit) return hit;
+  const service = protoRoot().lookupService(fullName);
+  const def: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methodsArray) {
+    method.resolve();
+    const req = method.resolvedRequestType as protobuf.Type;
+    const res = method.resolvedResponseType as protobuf.Type;
+    def[method.name] = {
+      path: `/${fullName}/${method.name}`,
+      requestStream: method.requestStream === true,
+      responseStream: method.responseStream === true,
+      requestSerialize: (v: unknown) => encode(req, v),
+      requestDeserialize: (b: Buffer) => req.decode(b),
+      responseSerialize: (v: unknown) => encode(res, v),
+      responseDeserialize: (b: Buffer) => res.decode(b),
+      originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
+    };
+  }
+  cache.set(fullName, def);
+  return def;
+}
+
+function encode(type: protobuf.Type, value: unknown): Buffer {
+  const bytes = type.encode(value as protobuf.Message).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

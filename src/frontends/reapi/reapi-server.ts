@@ -1,0 +1,83 @@
+// The REAPI gRPC listener: a grpc-js Server carrying Capabilities, ActionCache,
+// ContentAddressableStorage and ByteStream over one Store. This file owns transport
+// concerns only (limits, keepalive, bind, drain); protocol logic lives in the services.
+import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Metrics } from '../../metrics/metrics.ts';
+import type { Store } from '../../storage/store.ts';
+import { capabilitiesService } from './capabilities-service.ts';
+import { serviceDefinition, SERVICE_NAMES } from './grpc-definitions.ts';
+import { resolveReapiOptions, type ReapiConfig } from './reapi-options.ts';
+import type { ReapiContext } from './request-context.ts';
+
+export interface ReapiServerOptions {
+  readonly store: Store;
+  /** host:port to listen on; port 0 picks a free port (see the returned address). */
+  readonly address: string;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  readonly config?: ReapiConfig;
+}
+
+export interface ReapiServer {
+  /** host:port actually bound. */
+  readonly address: string;
+  /**
+   * Stops accepting calls and lets in-flight calls (uploads included) finish; calls still
+   * running after `deadlineMs` milliseconds are cancelled (rule 3: drain before close).
+   * Resolves when the listener is closed. The store is not closed: its owner closes it.
+   */
+  shutdown(deadlineMs: number): Promise<void>;
+}
+
+export async function startReapiServer(options: ReapiServerOptions): Promise<ReapiServer> {
+  const ctx: ReapiContext = {
+    store: options.store,
+    options: resolveReapiOptions(options.config),
+    logger: options.logger,
+    metrics: options.metrics,
+  };
+  const server = new Server({
+    'grpc.max_receive_message_length': ctx.options.maxReceiveMessageSize,
+    'grpc.max_send_message_length': -1,
+    // Ping idle clients so dead peers are noticed, but never cut a live call: keepalive
+    // pings ride alongside long uploads, and idle connections get a clean GOAWAY (which
+    // clients answer by reconnecting) rather than a silent drop.
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_connection_idle_ms': 10 * 60_000,
+  });
+  const services: [string, UntypedServiceImplementation][] = [[SERVICE_NAMES.capabilities, capabilitiesService(ctx)]];
+  for (const [name, impl] of services) server.addService(serviceDefinition(name), impl);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  const address = withPort(options.address, port);
+  options.logger?.info({ address }, 'REAPI gRPC listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    shutdown(deadlineMs: number): Promise<void> {
+      closing ??= drain(server, deadlineMs);
+      return closing;
+    },
+  };
+}
+
+function drain(server: Server, deadlineMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => server.forceShutdown(), Math.max(0, deadlineMs));
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function withPort(address: string, port: number): string {
+  const i = address.lastIndexOf(':');
+  return `${i < 0 ? address : address.slice(0, i)}:${port}`;
+}

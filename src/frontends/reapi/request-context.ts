@@ -1,0 +1,74 @@
+// What every REAPI service shares: the store, the frozen options, and the request-level
+// checks that are the same for every RPC (instance name → namespace, digest_function,
+// Digest messages). Services stay free of these details.
+import type { Logger } from 'pino';
+import { checkDigest, type Digest } from '../../core/digest.ts';
+import { ErrorCode, HoardError } from '../../core/errors.ts';
+import type { Metrics } from '../../metrics/metrics.ts';
+import type { Store } from '../../storage/store.ts';
+import { int64, type Int64 } from './grpc-definitions.ts';
+import type { ReapiOptions } from './reapi-options.ts';
+
+export interface ReapiContext {
+  readonly store: Store;
+  readonly options: ReapiOptions;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+}
+
+/** DigestFunction.Value numbers (protocols.md §2.3). */
+export const DigestFunctionValue = { UNKNOWN: 0, SHA256: 1 } as const;
+const FUNCTION_NAMES = ['UNKNOWN', 'SHA256', 'SHA1', 'MD5', 'VSO', 'SHA384', 'SHA512', 'MURMUR3', 'SHA256TREE', 'BLAKE3', 'GITSHA1'];
+
+/** Compressor.Value numbers. */
+export const CompressorValue = { IDENTITY: 0, ZSTD: 1 } as const;
+const COMPRESSOR_NAMES = ['IDENTITY', 'ZSTD', 'DEFLATE', 'BROTLI'];
+
+export function namespaceOf(ctx: ReapiContext, instanceName: string | undefined): string {
+  return ctx.options.instanceNamespacing ? (instanceName ?? '') : '';
+}
+
+/**
+ * Unset (UNKNOWN) means "infer from the hash length": SHA-256 lengths pass, anything
+ * else fails the hash check later with its own message. Any other function is refused.
+ */
+export function checkDigestFunction(value: number | undefined): void {
+  const v = value ?? 0;
+  if (v === DigestFunctionValue.UNKNOWN || v === DigestFunctionValue.SHA256) return;
+  const name = FUNCTION_NAMES[v] ?? `#${v}`;
+  throw new HoardError(ErrorCode.Unsupported, `digest_function ${name} is not supported: this server supports SHA256`);
+}
+
+export function compressorName(v: number): string {
+  return COMPRESSOR_NAMES[v] ?? `#${v}`;
+}
+
+export interface DigestMsg {
+  hash?: string;
+  sizeBytes?: Int64;
+}
+
+/** A request's Digest message, validated (InvalidArgument naming `field`). */
+export function digestFrom(msg: DigestMsg | null | undefined, field: string): Digest {
+  if (!msg) throw new HoardError(ErrorCode.InvalidArgument, `${field} is missing`);
+  const d: Digest = { hash: msg.hash ?? '', sizeBytes: int64(msg.sizeBytes) };
+  try {
+    checkDigest(d);
+  } catch (err) {
+    throw new HoardError(ErrorCode.InvalidArgument, `${field}: ${(err as Error).message}`);
+  }
+  return d;
+}
+
+/** A Digest for a response message. */
+export function digestMsg(d: Digest): { hash: string; sizeBytes: number } {
+  return { hash: d.hash, sizeBytes: d.sizeBytes };
+}
+
+/** Refuses blobs above the configured max_cas_blob_size_bytes (INVALID_ARGUMENT, §2.6). */
+export function checkBlobSize(ctx: ReapiContext, d: Digest): void {
+  const max = ctx.options.maxBlobSize;
+  if (max > 0 && d.sizeBytes > max) {
+    throw new HoardError(ErrorCode.TooLarge, `blob ${d.hash}/${d.sizeBytes} is larger than this server's max_cas_blob_size_bytes of ${max}`);
+  }
+}
