@@ -1,0 +1,111 @@
+// Wire details of the REAPI transport kept out of the client logic: protobuf (de)serializers
+// from hoard's own .proto files (core/proto.ts, the same schema the server decodes),
+// ByteStream resource names (protocols.md §2.5) and the mapping of gRPC statuses to
+// ClientErrors (§2.4, §3.2).
+import type { ServiceError } from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import { ErrorCode, type ErrorCode as Code } from '../core/errors.ts';
+import type { Digest } from '../core/digest.ts';
+import { protoType, REAPI } from '../core/proto.ts';
+import { ClientError } from './client-error.ts';
+
+export interface Codec<T> {
+  readonly serialize: (value: T) => Buffer;
+  readonly deserialize: (bytes: Buffer) => T;
+}
+
+/** A codec for a protobuf message type, on plain objects with camelCase fields and Number longs. */
+export function codec<T extends object>(typeName: string): Codec<T> {
+  let type: protobuf.Type | undefined;
+  const t = (): protobuf.Type => (type ??= protoType(typeName));
+  return {
+    serialize: (value) => Buffer.from(t().encode(t().fromObject(value)).finish()),
+    deserialize: (bytes) => t().toObject(t().decode(bytes), { longs: Number, enums: Number, defaults: true, bytes: Buffer }) as T,
+  };
+}
+
+/** Passes bytes through untouched: GetActionResult's answer is handed to the caller still encoded. */
+export const rawCodec: Codec<Buffer> = { serialize: (b) => b, deserialize: (b) => b };
+
+export interface DigestMsg {
+  hash: string;
+  sizeBytes: number;
+}
+
+export const toDigestMsg = (d: Digest): DigestMsg => ({ hash: d.hash, sizeBytes: d.sizeBytes });
+export const fromDigestMsg = (m: DigestMsg): Digest => ({ hash: m.hash, sizeBytes: Number(m.sizeBytes) });
+
+export const CODECS = {
+  capabilitiesRequest: codec<{ instanceName: string }>(`${REAPI}.GetCapabilitiesRequest`),
+  capabilities: codec<ServerCapabilitiesMsg>(`${REAPI}.ServerCapabilities`),
+  findMissingRequest: codec<{ instanceName: string; blobDigests: DigestMsg[] }>(`${REAPI}.FindMissingBlobsRequest`),
+  findMissingResponse: codec<{ missingBlobDigests: DigestMsg[] }>(`${REAPI}.FindMissingBlobsResponse`),
+  getActionResultRequest: codec<{ instanceName: string; actionDigest: DigestMsg }>(`${REAPI}.GetActionResultRequest`),
+  readRequest: codec<{ resourceName: string; readOffset: number; readLimit: number }>('google.bytestream.ReadRequest'),
+  readResponse: codec<{ data: Buffer }>('google.bytestream.ReadResponse'),
+  writeRequest: codec<{ resourceName: string; writeOffset: number; finishWrite: boolean; data: Uint8Array }>('google.bytestream.WriteRequest'),
+  writeResponse: codec<{ committedSize: number }>('google.bytestream.WriteResponse'),
+  queryWriteStatusRequest: codec<{ resourceName: string }>('google.bytestream.QueryWriteStatusRequest'),
+  queryWriteStatusResponse: codec<{ committedSize: number; complete: boolean }>('google.bytestream.QueryWriteStatusResponse'),
+} as const;
+
+/** UpdateActionResultRequest with an already-encoded ActionResult (decoded once to embed it). */
+export function encodeUpdateActionResult(instanceName: string, actionDigest: Digest, encodedResult: Uint8Array): Buffer {
+  const arType = protoType(`${REAPI}.ActionResult`);
+  const req = protoType(`${REAPI}.UpdateActionResultRequest`);
+  const msg = req.create({ instanceName, actionDigest: toDigestMsg(actionDigest), actionResult: arType.decode(encodedResult) });
+  return Buffer.from(req.encode(msg).finish());
+}
+
+export interface ServerCapabilitiesMsg {
+  cacheCapabilities?: {
+    digestFunctions: number[];
+    actionCacheUpdateCapabilities?: { updateEnabled: boolean };
+    maxBatchTotalSizeBytes: number;
+    supportedCompressors: number[];
+  };
+  lowApiVersion?: { major: number; minor: number };
+  highApiVersion?: { major: number; minor: number };
+}
+
+export const DIGEST_FUNCTION_NAMES = ['unknown', 'sha256', 'sha1', 'md5', 'vso', 'sha384', 'sha512', 'murmur3', 'sha256tree', 'blake3', 'gitsha1'];
+export const COMPRESSOR_NAMES = ['identity', 'zstd', 'deflate', 'brotli'];
+
+const prefix = (instance: string): string => (instance ? `${instance}/` : '');
+
+export function readResourceName(instance: string, d: Digest): string {
+  return `${prefix(instance)}blobs/${d.hash}/${d.sizeBytes}`;
+}
+
+export function writeResourceName(instance: string, uuid: string, d: Digest): string {
+  return `${prefix(instance)}uploads/${uuid}/blobs/${d.hash}/${d.sizeBytes}`;
+}
+
+// gRPC codes, numeric (§2.4).
+export const Status = { NOT_FOUND: 5, INVALID_ARGUMENT: 3, OUT_OF_RANGE: 11, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14, UNIMPLEMENTED: 12, CANCELLED: 1 } as const;
+
+function codeFor(grpcCode: number): Code {
+  if (grpcCode === Status.INVALID_ARGUMENT) return ErrorCode.InvalidArgument;
+  if (grpcCode === Status.OUT_OF_RANGE) return ErrorCode.OutOfRange;
+  if (grpcCode === Status.RESOURCE_EXHAUSTED) return ErrorCode.InsufficientStorage;
+  if (grpcCode === Status.CANCELLED) return ErrorCode.Aborted;
+  if (grpcCode === Status.UNAVAILABLE) return ErrorCode.Unavailable;
+  return ErrorCode.Internal;
+}
+
+const CONNECT_FAILURE = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|No connection established|Name resolution failed/;
+const DROPPED = /ECONNRESET|EPIPE|Connection dropped|GOAWAY|Stream refused|socket closed/i;
+
+/** Maps a grpc-js ServiceError to a ClientError naming the server and the RPC. */
+export function grpcError(err: unknown, server: string, rpc: string, signal?: AbortSignal): ClientError {
+  if (err instanceof ClientError) return err;
+  const e = err as Partial<ServiceError>;
+  const code = typeof e.code === 'number' ? e.code : 2;
+  const details = e.details ?? (err instanceof Error ? err.message : String(err));
+  if (signal?.aborted) return new ClientError(`${rpc} on ${server} was aborted`, { server, kind: 'aborted', grpcCode: code, cause: err });
+  if (code === Status.UNAVAILABLE && CONNECT_FAILURE.test(details)) {
+    return new ClientError(`cannot connect to ${server}: ${details}`, { server, kind: 'connect', grpcCode: code, cause: err });
+  }
+  const kind = code === Status.UNAVAILABLE && DROPPED.test(details) ? 'dropped' : 'status';
+  return new ClientError(`${rpc} on ${server}: gRPC status ${code}${details ? `: ${details}` : ''}`, { server, kind, grpcCode: code, code: codeFor(code), cause: err });
+}

@@ -1,0 +1,91 @@
+// The client library's public vocabulary: one CacheClient over both transports (Bazel HTTP
+// cache and REAPI gRPC). A miss is a value (`undefined` / `false`), never an exception; every
+// call takes an AbortSignal; failures are HoardErrors (ClientError) with stable codes.
+import type { Readable } from 'node:stream';
+import type { Digest } from '../core/digest.ts';
+
+/** Bytes to upload. A factory can be reopened at an offset, so a broken upload can be retried or resumed; a one-shot stream cannot. */
+export type BodySource = Uint8Array | { open(offset: number): Readable | AsyncIterable<Uint8Array> };
+
+export interface Progress {
+  readonly operation: string;
+  readonly digest: Digest;
+  /** Bytes moved so far in this transfer (including a resumed offset). */
+  readonly bytes: number;
+  readonly total: number;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  /** Called as bytes move, at most once per chunk. */
+  readonly onProgress?: (p: Progress) => void;
+}
+
+export interface GetOptions extends CallOptions {
+  /** Start at this byte; the bytes before it are skipped (not verified: only a read from 0 is hash-checked). */
+  readonly offset?: number;
+}
+
+export interface ServerCapabilities {
+  readonly protocol: 'http' | 'grpc';
+  readonly digestFunctions: readonly string[];
+  readonly actionCacheUpdate: boolean;
+  /** 0 = no limit advertised. */
+  readonly maxBatchTotalSizeBytes: number;
+  readonly compressors: readonly string[];
+  readonly apiVersion?: { low: string; high: string };
+}
+
+export type ClientEvent =
+  | { readonly type: 'connect'; readonly server: string; readonly reconnect: boolean }
+  | { readonly type: 'disconnect'; readonly server: string; readonly reason: string }
+  | { readonly type: 'retry'; readonly server: string; readonly operation: string; readonly attempt: number; readonly delayMs: number; readonly reason: string }
+  | { readonly type: 'reconnected'; readonly server: string; readonly operation: string; readonly after: string }
+  | { readonly type: 'resume'; readonly server: string; readonly operation: string; readonly offset: number };
+
+export interface RetryOptions {
+  /** Attempts after the first (default 5, like Bazel's --remote_retries). 0 disables retries. */
+  readonly retries?: number;
+  /** First backoff delay (default 100 ms); doubles each attempt, ±10% jitter. */
+  readonly baseDelayMs?: number;
+  /** Backoff cap (default 5 s). */
+  readonly maxDelayMs?: number;
+}
+
+export interface ClientOptions {
+  /** Concurrent operations (and, for HTTP, connections). Default 32. */
+  readonly concurrency?: number;
+  /** Fail a transfer that makes no progress for this long (default 60 s, like Bazel's --remote_timeout). */
+  readonly idleTimeoutMs?: number;
+  /** Give up connecting after this long (default 10 s). */
+  readonly connectTimeoutMs?: number;
+  readonly retry?: RetryOptions;
+  /** REAPI instance name (gRPC only; for HTTP, put a path prefix in the URL). */
+  readonly instanceName?: string;
+  /** Extra request headers / gRPC metadata, e.g. authorization. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Observability hook: connects, disconnects, retries, reconnects, resumes. */
+  readonly onEvent?: (e: ClientEvent) => void;
+  /** gRPC ByteStream chunk size (default 64 KiB). */
+  readonly chunkSize?: number;
+}
+
+export interface CacheClient {
+  /** The server as given (without credentials), for messages. */
+  readonly server: string;
+  readonly protocol: 'http' | 'grpc';
+  capabilities(opts?: CallOptions): Promise<ServerCapabilities>;
+  /** The subset of `digests` the server lacks. */
+  findMissing(digests: readonly Digest[], opts?: CallOptions): Promise<Digest[]>;
+  has(digest: Digest, opts?: CallOptions): Promise<boolean>;
+  /** Uploads a CAS blob; resolves only once the server acknowledged it (rule 3). */
+  put(digest: Digest, body: BodySource, opts?: CallOptions): Promise<void>;
+  /** A CAS blob as a stream that errors if the bytes do not match the digest; undefined on a miss. */
+  get(digest: Digest, opts?: GetOptions): Promise<Readable | undefined>;
+  /** A CAS blob in memory (small blobs), verified; undefined on a miss. */
+  getBytes(digest: Digest, opts?: CallOptions): Promise<Uint8Array | undefined>;
+  /** The encoded ActionResult stored under the Action digest; undefined on a miss. */
+  getActionResult(actionDigest: Digest, opts?: CallOptions): Promise<Uint8Array | undefined>;
+  putActionResult(actionDigest: Digest, encodedActionResult: Uint8Array, opts?: CallOptions): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,18 @@
+// hoard's public API. Curated: what is exported here is supported; everything else is
+// internal and may change.
+
+// Client library: one CacheClient over Bazel HTTP and REAPI gRPC.
+export { createClient } from './client/create-client.ts';
+export { HttpCacheClient } from './client/http-client.ts';
+export { GrpcCacheClient } from './client/grpc-client.ts';
+export { ClientError, type FailureKind } from './client/client-error.ts';
+export { OPERATIONS, safetyOf, isTransient, type Safety } from './client/retry-policy.ts';
+export { fileSource } from './client/transfer.ts';
+export type { BodySource, CacheClient, CallOptions, ClientEvent, ClientOptions, GetOptions, Progress, RetryOptions, ServerCapabilities } from './client/types.ts';
+
+// Shared vocabulary.
+export { type Digest, digestOf, formatDigest } from './core/digest.ts';
+export { HoardError, ErrorCode, isHoardError } from './core/errors.ts';
+
+// Fault injection, for testing any cache.
+export { startFaultProxy, type FaultPlan, type FaultProxy } from './check/fault-proxy.ts';
