@@ -28,7 +28,7 @@ import { resolveRange } from '../range.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
 import { EntryIndex, OWN_FILE } from './entry-index.ts';
-import { encodeDelete, encodeMove, encodePut, JOURNAL_MAGIC, Op, scanJournal, seal, setLocation, type EncodedRecord } from './journal.ts';
+import { encodeDelete, encodeMove, encodePut, JOURNAL_MAGIC, Op, replayJournal, scanJournal, seal, setLocation, type EncodedRecord } from './journal.ts';
 import { blobPath, blobsDir, diskFootprint, journalPath, parseSegmentName, segmentsDir, tmpDir } from './layout.ts';
 import { Segment } from './segment.ts';
 import { slotOf } from './slot.ts';
@@ -176,24 +176,21 @@ class DiskStoreImpl implements DiskStore {
       if (err.code === 'ENOENT') return Buffer.alloc(0);
       throw err;
     });
-    const { records, validLength } = scanJournal(image);
-    const tornBytesCut = image.length - validLength;
-    const positions = new Map<number, number>(); // entry id -> journal offset of its put
-    const scan = scanJournal(image);
-    for (let i = 0; i < records.length; i++) {
-      const rec = records[i]!;
-      const id = this.#index.find(rec.slot);
-      if (rec.op === Op.Put) {
-        const newId = this.#index.set(rec.slot, rec.segment, rec.offset, rec.size);
-        positions.set(newId, scan.positions[i]!);
-        if (rec.segment === OWN_FILE) this.#generation = Math.max(this.#generation, rec.offset);
-      } else if (rec.op === Op.Move) {
-        if (id >= 0) this.#index.relocate(id, rec.segment, rec.offset);
-      } else if (id >= 0) {
-        this.#index.remove(id);
-        positions.delete(id);
+    const positions: number[] = []; // entry id -> journal offset of its latest put
+    let journalRecords = 0;
+    const validLength = replayJournal(image, (op, slot, segment, offset, size, position) => {
+      journalRecords++;
+      if (op === Op.Put) {
+        positions[this.#index.set(slot, segment, offset, size)] = position;
+        if (segment === OWN_FILE && offset > this.#generation) this.#generation = offset;
+        return;
       }
-    }
+      const id = this.#index.find(slot);
+      if (id < 0) return;
+      if (op === Op.Move) this.#index.relocate(id, segment, offset);
+      else this.#index.remove(id);
+    });
+    const tornBytesCut = image.length - validLength;
 
     // Open segments; drop index entries whose bytes are not there (defence in depth:
     // with durability=fsync the journal never runs ahead of the data).
@@ -220,10 +217,7 @@ class DiskStoreImpl implements DiskStore {
       }
       this.#liveBytes += size;
     }
-    for (const id of dangling) {
-      this.#index.remove(id);
-      positions.delete(id);
-    }
+    for (const id of dangling) this.#index.remove(id);
     for (const seg of [...this.#segments.values()]) {
       if (seg.live === 0) {
         this.#segments.delete(seg.id);
@@ -234,21 +228,21 @@ class DiskStoreImpl implements DiskStore {
 
     // Rewrite the journal when it is mostly history, or when it had a torn tail or
     // dangling entries; otherwise cut the torn tail and append.
-    const rewrite = tornBytesCut > 0 || dangling.length > 0 || records.length > 2 * this.#index.size + 10_000 || image.length === 0;
+    const rewrite = tornBytesCut > 0 || dangling.length > 0 || journalRecords > 2 * this.#index.size + 10_000 || image.length === 0;
     if (rewrite) {
-      await this.#rewriteJournal(image, (id) => positions.get(id));
+      await this.#rewriteJournal(image, (id) => positions[id]);
     } else if (validLength < image.length) {
       await truncate(jpath, validLength);
     }
     this.#journal = await open(jpath, 'a');
     this.#journalSize = (await this.#journal.stat()).size;
-    this.#journalRecords = rewrite ? this.#index.size : records.length;
+    this.#journalRecords = rewrite ? this.#index.size : journalRecords;
     this.#active = await Segment.open(this.dir, maxSegment + 1, true);
     this.#segments.set(this.#active.id, this.#active);
 
     this.recovery = {
       entries: this.#index.size,
-      journalRecords: records.length,
+      journalRecords,
       tornBytesCut,
       danglingEntriesDropped: dangling.length,
       journalRewritten: rewrite,

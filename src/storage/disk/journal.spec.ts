@@ -5,7 +5,13 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { rawKey } from '../../core/keys.ts';
-import { encodeDelete, encodeMove, encodePut, JOURNAL_MAGIC, Op, scanJournal, seal, setLocation } from './journal.ts';
+import { encodeDelete, encodeMove, encodePut, JOURNAL_MAGIC, Op, replayJournal, scanJournal, seal, setLocation } from './journal.ts';
+
+function replayCount(buf: Buffer): [number, number] {
+  let n = 0;
+  const len = replayJournal(buf, () => n++);
+  return [n, len];
+}
 
 const slot = (n: number): Buffer => createHash('sha256').update(`s${n}`).digest();
 
@@ -45,6 +51,7 @@ describe('journal', () => {
         const { records, validLength } = scanJournal(image.subarray(0, cut));
         const whole = ends.filter((e) => e <= cut).length;
         assert.equal(records.length, whole);
+        assert.deepEqual(replayCount(image.subarray(0, cut)), [whole, validLength], 'the open path agrees');
         assert.equal(validLength, cut < JOURNAL_MAGIC.length ? 0 : whole === 0 ? JOURNAL_MAGIC.length : ends[whole - 1]);
       }),
       { numRuns: 500 },
@@ -66,6 +73,7 @@ describe('journal', () => {
           // Everything before the victim survives intact; the victim and what follows go.
           assert.equal(records.length, victim);
           assert.equal(validLength, start);
+          assert.deepEqual(replayCount(damaged), [victim, start], 'the open path agrees');
         },
       ),
       { numRuns: 500 },
