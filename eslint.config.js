@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'test/e2e/workspaces/**', '**/bazel-*/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'test/e2e/workspaces/**', '**/bazel-*/**', '!src/frontends/bazel-http/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,0 +1,174 @@
+// Bazel's HTTP remote cache protocol (protocols.md §1): GET/HEAD/PUT on
+// `<prefix>/ac/<sha256>` and `<prefix>/cas/<sha256>`. Status codes are exactly the ones
+// Bazel understands: hit 200, miss 404, PUT success 200 and nothing else, bad input 400
+// with a short text body, too large 413, store full 507 (via the one status table).
+//
+// CAS PUT bodies stream into the store, which hashes and size-checks them on the way in
+// and publishes only a whole, verified, durable blob (rule 1); the 200 is sent only after
+// that (rule 3). AC PUT bodies must decode as an ActionResult unless the AC is raw (ccache
+// layout=bazel writes its own bytes there). AC GETs answer a hit only when every blob the
+// result references is present (rule 6).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decodeActionResult } from '../../core/action-result.ts';
+import { checkHash } from '../../core/digest.ts';
+import { ErrorCode, HoardError } from '../../core/errors.ts';
+import { acKey, casKey, type Key } from '../../core/keys.ts';
+import { getCompleteActionResult } from '../../storage/action-cache.ts';
+import type { HttpContext } from '../http/http-context.ts';
+import { resolveRangeHeader } from '../http/range-header.ts';
+import { sendEmpty, sendEntry, sendError, sendText, writeHead } from '../http/respond.ts';
+
+export const PROTOCOL = 'http';
+const ALLOW = 'GET, HEAD, PUT';
+/** ActionResults are small messages; a larger AC body is refused before buffering it. */
+const MAX_ACTION_RESULT_BYTES = 16 * 1024 * 1024;
+
+export interface BazelHttpOptions {
+  /** 'namespace': the URL prefix before ac/ or cas/ separates instances; 'ignore': one store. */
+  readonly httpPrefix: 'namespace' | 'ignore';
+  /** 'raw': accept and return any AC bytes, without completeness checks. */
+  readonly acMode: 'validate' | 'raw';
+  /** URL prefixes (no slashes at either end) whose AC entries are raw, e.g. a ccache prefix. */
+  readonly rawAcPrefixes: readonly string[];
+  readonly acCompleteness: boolean;
+}
+
+export interface BazelPath {
+  readonly keyspace: 'ac' | 'cas';
+  readonly hash: string;
+  /** The segments before ac/ or cas/, joined by '/'; '' when there are none. */
+  readonly prefix: string;
+}
+
+/** Recognises `<prefix>/ac/<x>` and `<prefix>/cas/<x>`; the hash is checked later (400). */
+export function matchBazelPath(segments: readonly string[]): BazelPath | undefined {
+  const n = segments.length;
+  if (n < 2) return undefined;
+  const kind = segments[n - 2];
+  if (kind !== 'ac' && kind !== 'cas') return undefined;
+  return { keyspace: kind, hash: segments[n - 1]!, prefix: n === 2 ? '' : segments.slice(0, n - 2).join('/') };
+}
+
+export type BazelHttpHandler = (req: IncomingMessage, res: ServerResponse, path: BazelPath) => Promise<void>;
+
+export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptions): BazelHttpHandler {
+  const rawPrefixes = new Set(options.rawAcPrefixes);
+  const { store, metrics } = ctx;
+
+  const miss = (req: IncomingMessage, res: ServerResponse, keyspace: 'ac' | 'cas'): void => {
+    metrics.lookup(PROTOCOL, keyspace, 'miss');
+    sendText(req, res, ctx, 404, 'not found');
+  };
+
+  async function put(req: IncomingMessage, res: ServerResponse, key: Key, raw: boolean): Promise<void> {
+    const declared = req.headers['content-length'];
+    if (declared === undefined) {
+      sendText(req, res, ctx, 411, 'invalid_argument: a Content-Length header is required (chunked uploads are not part of the protocol)');
+      return;
+    }
+    const size = Number(declared);
+    if (ctx.maxEntryBytes > 0 && size > ctx.maxEntryBytes) {
+      throw new HoardError(ErrorCode.TooLarge, `entry of ${size} bytes exceeds the limit of ${ctx.maxEntryBytes} bytes`);
+    }
+    if (key.keyspace === 'ac' && !raw) {
+      if (size > MAX_ACTION_RESULT_BYTES) {
+        throw new HoardError(ErrorCode.TooLarge, `an ActionResult of ${size} bytes exceeds ${MAX_ACTION_RESULT_BYTES} bytes`);
+      }
+      const body = await readSmallBody(req, size);
+      decodeActionResult(body);
+      await store.put(key, body, { size });
+    } else {
+      await store.put(key, req, { size });
+    }
+    metrics.bytesReceived(PROTOCOL, size);
+    sendEmpty(req, res, ctx, 200);
+  }
+
+  async function getCas(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
+    const range = req.headers.range;
+    if (req.method === 'HEAD' || range !== undefined) {
+      const size = await store.stat(key);
+      if (size === undefined) return miss(req, res, 'cas');
+      const r = resolveRangeHeader(range, size);
+      if (r.kind === 'unsatisfiable') {
+        sendText(req, res, ctx, 416, `out_of_range: the entry has ${size} bytes`, { 'content-range': `bytes */${size}` });
+        return;
+      }
+      if (req.method === 'HEAD') {
+        metrics.lookup(PROTOCOL, 'cas', 'hit');
+        writeHead(req, res, ctx, 200, { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', 'content-length': size });
+        res.end();
+        return;
+      }
+      if (r.kind === 'partial') {
+        const length = r.end - r.start + 1;
+        const part = await store.get(key, { offset: r.start, limit: length });
+        if (part === undefined) return miss(req, res, 'cas');
+        metrics.lookup(PROTOCOL, 'cas', 'hit');
+        metrics.bytesSent(PROTOCOL, length);
+        const headers = { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', 'content-range': `bytes ${r.start}-${r.end}/${size}` };
+        return sendEntry(req, res, ctx, 206, part, length, headers);
+      }
+    }
+    const entry = await store.get(key);
+    if (entry === undefined) return miss(req, res, 'cas');
+    metrics.lookup(PROTOCOL, 'cas', 'hit');
+    metrics.bytesSent(PROTOCOL, entry.size);
+    return sendEntry(req, res, ctx, 200, entry, entry.size, { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' });
+  }
+
+  async function getAc(req: IncomingMessage, res: ServerResponse, key: Key, raw: boolean): Promise<void> {
+    if (raw) {
+      const entry = await store.get(key);
+      if (entry === undefined) return miss(req, res, 'ac');
+      metrics.lookup(PROTOCOL, 'ac', 'hit');
+      if (req.method === 'GET') metrics.bytesSent(PROTOCOL, entry.size);
+      return sendEntry(req, res, ctx, 200, entry, entry.size, { 'content-type': 'application/octet-stream' });
+    }
+    const bytes = options.acCompleteness
+      ? await getCompleteActionResult(store, key.id, { namespace: key.namespace })
+      : await store.getBytes(key);
+    if (bytes === undefined) return miss(req, res, 'ac');
+    metrics.lookup(PROTOCOL, 'ac', 'hit');
+    writeHead(req, res, ctx, 200, { 'content-type': 'application/octet-stream', 'content-length': bytes.byteLength });
+    if (req.method === 'HEAD') {
+      res.end();
+    } else {
+      metrics.bytesSent(PROTOCOL, bytes.byteLength);
+      res.end(bytes);
+    }
+  }
+
+  return async function handleBazelHttp(req, res, path) {
+    try {
+      const method = req.method;
+      if (method !== 'GET' && method !== 'HEAD' && method !== 'PUT') {
+        sendText(req, res, ctx, 405, `method ${method} is not allowed here; use ${ALLOW}`, { allow: ALLOW });
+        return;
+      }
+      checkHash(path.hash);
+      const namespace = options.httpPrefix === 'ignore' ? '' : path.prefix;
+      const raw = path.keyspace === 'ac' && (options.acMode === 'raw' || rawPrefixes.has(path.prefix));
+      const key = path.keyspace === 'cas' ? casKey(path.hash, namespace) : acKey(path.hash, namespace);
+      if (method === 'PUT') await put(req, res, key, raw);
+      else if (path.keyspace === 'cas') await getCas(req, res, key);
+      else await getAc(req, res, key, raw);
+    } catch (err) {
+      sendError(req, res, ctx, PROTOCOL, err);
+    }
+  };
+}
+
+/** Reads a body already bounded by `size` (Node enforces Content-Length framing). */
+async function readSmallBody(req: IncomingMessage, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
+    chunks.push(chunk);
+  }
+  if (total !== size) {
+    throw new HoardError(ErrorCode.SizeMismatch, `received ${total} bytes but ${size} were declared: the body was truncated`);
+  }
+  return Buffer.concat(chunks, total);
+}

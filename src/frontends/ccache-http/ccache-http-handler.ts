@@ -1,0 +1,95 @@
+// ccache's built-in HTTP remote storage (protocols.md §6.1) on the same listener as Bazel:
+// GET/HEAD/PUT/DELETE on `<prefix>/<2 hex>/<38 hex>` (layout=subdirs, the default) or
+// `<prefix>/<40 hex>` (layout=flat). Both name the same 40-hex ccache key, so the two
+// layouts share entries. ccache keys are not content digests: they live in the raw
+// keyspace, unverified, namespaced by the prefix like Bazel's. Any 2xx is success to
+// ccache; a miss is a 404, which ccache does not count as an error.
+//
+// layout=bazel (`<prefix>/ac/<64 hex>`) goes through the Bazel frontend: its bytes are not
+// ActionResults, so the server needs `--ac-mode raw` or the prefix in `--raw-ac-prefixes`.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { rawKey, type Key } from '../../core/keys.ts';
+import { ErrorCode, HoardError } from '../../core/errors.ts';
+import type { HttpContext } from '../http/http-context.ts';
+import { sendEmpty, sendEntry, sendError, sendText } from '../http/respond.ts';
+
+export const PROTOCOL = 'ccache';
+const ALLOW = 'GET, HEAD, PUT, DELETE';
+const HEX40 = /^[0-9a-f]{40}$/;
+const HEX2 = /^[0-9a-f]{2}$/;
+const HEX38 = /^[0-9a-f]{38}$/;
+/** Raw ids carry their tool's name, so one namespace can hold several tools' keys. */
+const ID_PREFIX = 'ccache:';
+
+export interface CcachePath {
+  /** The 40-hex ccache key. */
+  readonly key: string;
+  readonly prefix: string;
+}
+
+export function matchCcachePath(segments: readonly string[]): CcachePath | undefined {
+  const n = segments.length;
+  const last = segments[n - 1];
+  if (last === undefined) return undefined;
+  if (HEX40.test(last)) return { key: last, prefix: segments.slice(0, n - 1).join('/') };
+  const dir = segments[n - 2];
+  if (dir !== undefined && HEX2.test(dir) && HEX38.test(last)) {
+    return { key: dir + last, prefix: segments.slice(0, n - 2).join('/') };
+  }
+  return undefined;
+}
+
+export interface CcacheHttpOptions {
+  readonly httpPrefix: 'namespace' | 'ignore';
+}
+
+export type CcacheHttpHandler = (req: IncomingMessage, res: ServerResponse, path: CcachePath) => Promise<void>;
+
+export function createCcacheHttpHandler(ctx: HttpContext, options: CcacheHttpOptions): CcacheHttpHandler {
+  const { store, metrics } = ctx;
+
+  async function put(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
+    const declared = req.headers['content-length'];
+    const size = declared === undefined ? undefined : Number(declared);
+    if (size !== undefined && ctx.maxEntryBytes > 0 && size > ctx.maxEntryBytes) {
+      throw new HoardError(ErrorCode.TooLarge, `entry of ${size} bytes exceeds the limit of ${ctx.maxEntryBytes} bytes`);
+    }
+    // Without Content-Length (chunked) the store bounds the body by its own limit.
+    await store.put(key, req, { size });
+    if (size !== undefined) metrics.bytesReceived(PROTOCOL, size);
+    sendEmpty(req, res, ctx, 200);
+  }
+
+  async function get(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
+    const entry = await store.get(key);
+    if (entry === undefined) {
+      metrics.lookup(PROTOCOL, 'raw', 'miss');
+      sendText(req, res, ctx, 404, 'not found');
+      return;
+    }
+    metrics.lookup(PROTOCOL, 'raw', 'hit');
+    if (req.method === 'GET') metrics.bytesSent(PROTOCOL, entry.size);
+    await sendEntry(req, res, ctx, 200, entry, entry.size, { 'content-type': 'application/octet-stream' });
+  }
+
+  return async function handleCcacheHttp(req, res, path) {
+    try {
+      const key = rawKey(ID_PREFIX + path.key, options.httpPrefix === 'ignore' ? '' : path.prefix);
+      switch (req.method) {
+        case 'GET':
+        case 'HEAD':
+          return await get(req, res, key);
+        case 'PUT':
+          return await put(req, res, key);
+        case 'DELETE':
+          if (await store.delete(key)) sendEmpty(req, res, ctx, 200);
+          else sendText(req, res, ctx, 404, 'not found');
+          return;
+        default:
+          sendText(req, res, ctx, 405, `method ${req.method} is not allowed here; use ${ALLOW}`, { allow: ALLOW });
+      }
+    } catch (err) {
+      sendError(req, res, ctx, PROTOCOL, err);
+    }
+  };
+}

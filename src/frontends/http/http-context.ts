@@ -1,0 +1,24 @@
+// What an HTTP frontend gets from the server layer: the store, metrics, a logger, and the
+// server's connection policy. Frontends never see the listener itself (thin adapters over
+// a neutral core: the listener routes, the frontends speak the protocol).
+import type { Metrics } from '../../metrics/metrics.ts';
+import type { Store } from '../../storage/store.ts';
+
+/** The part of a pino logger the frontends use. */
+export interface FrontendLogger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface HttpContext {
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly logger: FrontendLogger;
+  /**
+   * True when every response from now on must close its connection: the server is
+   * draining, or `--debug-close-connections` is on. Read at header-writing time.
+   */
+  closeConnections(): boolean;
+  /** Largest single entry accepted (the store bound and --max-blob-size); 0 = unbounded. */
+  readonly maxEntryBytes: number;
+}

@@ -1,0 +1,82 @@
+// Writing responses for the HTTP frontends. Rule 4, server side: a connection that will
+// close says `Connection: close` in the response it is sending, and Node closes it only
+// after that response is fully written. `closeAfter` is the one place that decides.
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { toHoardError } from '../../core/errors.ts';
+import type { Entry } from '../../storage/store.ts';
+import type { HttpContext } from './http-context.ts';
+import { HTTP_STATUS } from './status.ts';
+
+/** Unread request bodies up to this size are drained so the connection can be reused. */
+const DRAINABLE_BODY_BYTES = 64 * 1024;
+
+/**
+ * Whether this response must end its connection: the server said so (draining, debug
+ * flag), or a large request body is still unread (reading it only to throw it away would
+ * cost the client the upload time; closing is cheaper and the client is told first).
+ */
+export function closeAfter(req: IncomingMessage, ctx: HttpContext): boolean {
+  if (ctx.closeConnections()) return true;
+  if (req.complete) return false;
+  const declared = req.headers['content-length'];
+  if (declared === undefined) return req.headers['transfer-encoding'] !== undefined;
+  return Number(declared) > DRAINABLE_BODY_BYTES;
+}
+
+/** Writes the status line and headers, adding `Connection: close` when `closeAfter` says so. */
+export function writeHead(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number, headers: OutgoingHttpHeaders): void {
+  if (closeAfter(req, ctx)) headers['connection'] = 'close';
+  res.writeHead(status, headers);
+}
+
+/** A short text answer (Bazel caps PUT response bodies at 10 KiB; keep them small). */
+export function sendText(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number, text: string, extra?: OutgoingHttpHeaders): void {
+  const body = text.length > 2000 ? `${text.slice(0, 2000)}...\n` : `${text}\n`;
+  const headers: OutgoingHttpHeaders = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...extra,
+  };
+  writeHead(req, res, ctx, status, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** An empty success answer with exactly this status (Bazel PUT: 200). */
+export function sendEmpty(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number): void {
+  writeHead(req, res, ctx, status, { 'content-length': 0 });
+  res.end();
+}
+
+/**
+ * Maps any failure to its status through the one table. When the headers are already
+ * out (a read failed mid-body) the only honest signal left is cutting the connection:
+ * the client sees fewer bytes than Content-Length and discards the response.
+ */
+export function sendError(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, protocol: string, err: unknown): void {
+  const e = toHoardError(err);
+  ctx.metrics.error(protocol, e.code);
+  const status = HTTP_STATUS[e.code];
+  if (status >= 500) ctx.logger.error({ err: e, method: req.method, url: req.url }, 'request failed');
+  if (res.headersSent) {
+    res.destroy(e);
+    return;
+  }
+  if (res.destroyed) return;
+  sendText(req, res, ctx, status, `${e.code}: ${e.message}`);
+}
+
+/**
+ * Streams an entry as the response body, with Content-Length. The stream is owned here
+ * from now on: it is consumed or destroyed whatever happens. HEAD sends headers only.
+ */
+export async function sendEntry(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number, entry: Entry, length: number, headers: OutgoingHttpHeaders): Promise<void> {
+  headers['content-length'] = length;
+  writeHead(req, res, ctx, status, headers);
+  if (req.method === 'HEAD' || length === 0) {
+    entry.stream.destroy();
+    res.end();
+    return;
+  }
+  await pipeline(entry.stream, res);
+}

@@ -1,0 +1,49 @@
+// The gRPC listener: an adapter over the REAPI frontend's server (src/frontends/reapi),
+// giving start-server.ts the same drain/abort shape as the HTTP listener.
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { formatAddress, type ListenAddress } from '../config/units.ts';
+import { startReapiServer } from '../frontends/reapi/reapi-server.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { Store } from '../storage/store.ts';
+
+export interface GrpcListenerOptions {
+  readonly config: Config;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly address: ListenAddress;
+}
+
+export interface GrpcListener {
+  /** host:port of the bound socket. */
+  readonly address: string;
+  /** Stops accepting, lets in-flight calls finish until `deadline` (epoch ms), then cancels the rest. */
+  shutdown(deadline: number): Promise<void>;
+  abort(): void;
+}
+
+export async function startGrpcListener(options: GrpcListenerOptions): Promise<GrpcListener> {
+  const { config } = options;
+  const address = formatAddress(options.address);
+  let reapi;
+  try {
+    reapi = await startReapiServer({
+      store: options.store,
+      address,
+      logger: options.logger,
+      metrics: options.metrics,
+      config: {
+        acCompleteness: config.acCompleteness,
+        maxBlobSize: config.maxBlobSize,
+      },
+    });
+  } catch (err) {
+    throw new Error(`cannot listen on gRPC address ${address}: ${(err as Error).message}`, { cause: err });
+  }
+  return {
+    address: reapi.address,
+    shutdown: (deadline) => reapi.shutdown(Math.max(0, deadline - Date.now())),
+    abort: () => void reapi.shutdown(0),
+  };
+}

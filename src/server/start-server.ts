@@ -1,0 +1,121 @@
+// Starts a whole hoard server from a validated config: opens the store, starts the HTTP
+// listener (Bazel HTTP, ccache, admin endpoints) and the gRPC REAPI listener, and owns
+// the lifecycle. Embeddable: tests start many in one process; nothing here touches
+// process signals or exits (that is ./signals.ts, used by `hoard serve`).
+//
+// Shutdown order (rule 3): stop accepting on every listener, let in-flight streams finish
+// until the drain deadline, cut the rest (the store publishes nothing partial), and only
+// then close the store, which finishes its writes and makes them durable.
+import type { Logger } from 'pino';
+import pkg from '../../package.json' with { type: 'json' };
+import type { Config } from '../config/schema.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { openDiskStore, type DiskStore } from '../storage/disk/disk-store.ts';
+import { startGrpcListener, type GrpcListener } from './grpc-listener.ts';
+import { startHttpListener, type HttpListener } from './http-listener.ts';
+import { createLogger } from './logger.ts';
+
+export const VERSION: string = pkg.version;
+
+export interface StartOptions {
+  /** Defaults to a pino logger built from config.logLevel/logFormat. */
+  readonly logger?: Logger;
+}
+
+export interface RunningServer {
+  readonly config: Config;
+  readonly store: DiskStore;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** http://host:port of the HTTP listener. */
+  readonly httpUrl: string;
+  /** host:port of the gRPC listener, undefined when disabled or not available. */
+  readonly grpcAddress: string | undefined;
+  readonly startedAt: Date;
+  /** True from the first shutdown call on. */
+  readonly draining: boolean;
+  /** Drains within config.drainTimeout (or `drainMs`), then closes the store. Idempotent. */
+  shutdown(drainMs?: number): Promise<void>;
+  /** Cuts every connection at once, without waiting (second signal). */
+  abort(): void;
+  /** Writes out buffered log lines. */
+  flushLogs(): void;
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const own = options.logger === undefined ? createLogger(config) : undefined;
+  const logger = options.logger ?? own!.logger;
+  const startedAt = new Date();
+  const metrics = createMetrics();
+  const store = await openDiskStore({ dir: config.dir, maxBytes: config.maxSize, durability: config.durability });
+  metrics.observeStore(store);
+
+  let draining = false;
+  let http: HttpListener | undefined;
+  let grpc: GrpcListener | undefined;
+  try {
+    http = await startHttpListener({
+      config,
+      store,
+      metrics,
+      logger,
+      admin: {
+        version: VERSION,
+        startedAt,
+        metrics,
+        storeDir: store.dir,
+        usage: () => store.usage(),
+        isDraining: () => draining,
+        listeners: () => ({ http: http?.url, grpc: grpc?.address }),
+      },
+    });
+    if (config.grpcAddress !== undefined) {
+      grpc = await startGrpcListener({ config, store, metrics, logger, address: config.grpcAddress });
+    }
+  } catch (err) {
+    if (http) await http.drain(Date.now());
+    await store.close();
+    throw err;
+  }
+
+  const usage = store.usage();
+  logger.info(
+    { http: http.url, grpc: grpc?.address, dir: store.dir, maxBytes: usage.maxBytes, bytes: usage.bytes, entries: usage.entries, version: VERSION },
+    'hoard started',
+  );
+
+  let shutdownPromise: Promise<void> | undefined;
+  const listeners = { http, grpc };
+  return {
+    config,
+    store,
+    metrics,
+    logger,
+    httpUrl: http.url,
+    grpcAddress: grpc?.address,
+    startedAt,
+    get draining() {
+      return draining;
+    },
+    shutdown(drainMs = config.drainTimeout) {
+      shutdownPromise ??= (async () => {
+        draining = true;
+        const deadline = Date.now() + drainMs;
+        logger.info({ drainMs, inflight: listeners.http.inflight() }, 'shutting down: draining in-flight requests');
+        await Promise.all([listeners.http.drain(deadline), listeners.grpc?.shutdown(deadline)]);
+        await store.close();
+        logger.info('hoard stopped: store closed');
+        own?.flush();
+      })();
+      return shutdownPromise;
+    },
+    abort() {
+      draining = true;
+      listeners.http.destroy();
+      listeners.grpc?.abort();
+    },
+    flushLogs() {
+      own?.flush();
+    },
+  };
+}
