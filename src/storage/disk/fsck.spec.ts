@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { digestOf } from '../../core/digest.ts';
+import { casKey, rawKey } from '../../core/keys.ts';
+import { openDiskStore } from './disk-store.ts';
+import { fsckDiskStore } from './fsck.ts';
+
+test('fsck finds corrupt and missing entries, quarantines, reconciles, and is clean afterwards', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoard-fsck-'));
+  try {
+    const small = [randomBytes(1000), randomBytes(2000), randomBytes(3000)];
+    const large = [randomBytes(100_000), randomBytes(120_000)];
+    const opts = { dir, maxBytes: 0, smallEntryBytes: 64 * 1024 };
+    let s = await openDiskStore(opts);
+    for (const b of [...small, ...large]) await s.put(casKey(digestOf(b).hash), b, { size: b.length });
+    await s.put(rawKey('tool-key'), Buffer.from('opaque value'), { size: 12 });
+    await s.close();
+
+    // Flip a byte inside small[1] (second entry of the first segment), lose large[0]'s file,
+    // and leave an orphan file behind as a crash would.
+    const seg = path.join(dir, 'segments', (await readdir(path.join(dir, 'segments'))).sort()[0]!);
+    const fh = await open(seg, 'r+');
+    await fh.write(Buffer.from([small[1]![10]! ^ 0xff]), 0, 1, 1000 + 10);
+    await fh.close();
+    const blobDirs = await readdir(path.join(dir, 'blobs'));
+    const files = (await Promise.all(blobDirs.map(async (d) => (await readdir(path.join(dir, 'blobs', d))).map((f) => path.join(dir, 'blobs', d, f))))).flat();
+    assert.equal(files.length, 2);
+    const lost = files[0]!;
+    await unlink(lost);
+    await writeFile(path.join(dir, 'blobs', blobDirs[0]!, `${'ab'.repeat(32)}-1`), 'orphan');
+
+    const report = await fsckDiskStore(dir);
+    assert.equal(report.clean, false);
+    assert.equal(report.entries, 6);
+    assert.equal(report.verified, 4);
+    assert.deepEqual(report.problems.map((p) => p.problem).sort(), ['corrupt', 'missing']);
+    assert.equal(report.problems.find((p) => p.problem === 'corrupt')?.key.id, digestOf(small[1]!).hash);
+    assert.equal(report.orphanFilesRemoved, 1);
+    assert.equal((await readdir(path.join(dir, 'quarantine'))).length, 1);
+
+    s = await openDiskStore(opts);
+    const keys = [...small, ...large].map((b) => casKey(digestOf(b).hash));
+    const present = await s.has(keys);
+    await s.close();
+    assert.deepEqual(present.slice(0, 3), [true, false, true], 'the corrupt small entry is gone');
+    assert.equal(present.filter(Boolean).length, 3, 'the corrupt and the missing entries are gone, the rest stay');
+
+    const again = await fsckDiskStore(dir);
+    assert.equal(again.clean, true);
+    assert.equal(again.verified, 4);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('fsck refuses to run beside a live store', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoard-fsck-'));
+  const s = await openDiskStore({ dir, maxBytes: 0 });
+  try {
+    await assert.rejects(fsckDiskStore(dir), /in use by process/);
+  } finally {
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
