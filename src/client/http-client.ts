@@ -178,7 +178,10 @@ export class HttpCacheClient implements CacheClient {
 
   async #send(method: string, rel: string, signal: AbortSignal | undefined, headers: Record<string, string> = {}, body?: Readable, internal?: AbortSignal): Promise<Response> {
     try {
-      const res = await this.#pool.request({ method, path: this.#path(rel), headers: { ...this.#headers, ...headers }, body, signal });
+      // undici closes after every HEAD by default (servers that wrongly send a body); we keep
+      // the connection only if the server explicitly said keep-alive, which undici checks.
+      const reset = method === 'HEAD' ? false : undefined;
+      const res = await this.#pool.request({ method, path: this.#path(rel), headers: { ...this.#headers, ...headers }, body, signal, reset });
       return { status: res.statusCode, body: res.body };
     } catch (err) {
       if (internal?.aborted) throw internal.reason;
