@@ -1,0 +1,186 @@
+// HTTP benchmark (issue 3): the Bazel HTTP cache protocol against hoard and, side by side
+// in the same run, nginx WebDAV (when installed) and bazel-remote (when --bazel-remote PATH
+// is given). Small requests are driven by wrk (lean C), large blobs by a lean Node client;
+// every figure carries the CPU shares of server, generator and the rest of the machine.
+//
+//   ./node_modules/.bin/node bench/http.ts [--seconds 10] [--bazel-remote PATH] [--quick]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { blobFamily } from './lib/blobs.ts';
+import { prefill, transfer } from './lib/http-load.ts';
+import { mb } from './lib/report.ts';
+import { formatSize, newSection, parseSize, ratioGoal, renderSection, type Section } from './lib/section.ts';
+import { startBazelRemote, startHoard, startNginx, type Target } from './lib/targets.ts';
+import { getScript, putScript, runWrk, wrkBinary, writeHashFile } from './lib/wrk.ts';
+
+export interface HttpBenchOptions {
+  readonly seconds: number;
+  readonly connections: number;
+  readonly wrkThreads: number;
+  readonly smallSize: number;
+  readonly getBlobs: number;
+  readonly largeSize: number;
+  readonly largeCount: number;
+  readonly largeConcurrency: number;
+  readonly bazelRemote?: string;
+  readonly nginx: boolean;
+  readonly hoardArgs: readonly string[];
+}
+
+/** bazel-remote v2.4.3 on this machine, quoted from issue 3 (never shown as measured). */
+export const HTTP_REFERENCE = { get: 15_500, put: 900, largePut: 180, largeGet: 640 };
+
+export const HTTP_DEFAULTS: HttpBenchOptions = {
+  seconds: 10, connections: 32, wrkThreads: 2, smallSize: 4096, getBlobs: 2000,
+  largeSize: 64 * 2 ** 20, largeCount: 8, largeConcurrency: 2, nginx: true, hoardArgs: [],
+};
+
+export const HTTP_QUICK: Partial<HttpBenchOptions> = { seconds: 1, getBlobs: 50, largeSize: 2 ** 20, largeCount: 4 };
+
+export async function runHttpBench(o: HttpBenchOptions, log: (line: string) => void = console.error): Promise<Section> {
+  const small = formatSize(o.smallSize);
+  const large = formatSize(o.largeSize);
+  const w = {
+    get: `${small} GET (${o.connections} conn)`,
+    put: `${small} PUT distinct (${o.connections} conn)`,
+    largePut: `${large} PUT (${o.largeConcurrency} streams)`,
+    largeGet: `${large} GET (${o.largeConcurrency} streams)`,
+  };
+  const s = newSection('HTTP (Bazel HTTP cache protocol)');
+  if (!wrkBinary()) s.notes.push('wrk not installed: small-request figures skipped (apt-get install -y wrk)');
+  const starters: (() => Promise<Target | undefined>)[] = [() => startHoard({ grpc: false, extraArgs: o.hoardArgs })];
+  if (o.nginx) starters.push(() => startNginx());
+  if (o.bazelRemote) starters.push(() => startBazelRemote(o.bazelRemote as string));
+
+  // Enough precomputed distinct bodies for a generous rate over the whole run.
+  const putCount = Math.max(1000, Math.ceil(40_000 * o.seconds));
+  const smallFamily = blobFamily(o.smallSize);
+  const largeFamily = blobFamily(o.largeSize);
+  const hashDir = await mkdtemp(path.join(tmpdir(), 'hoard-bench-hashes-'));
+  const hashFile = path.join(hashDir, 'put-hashes.txt');
+  try {
+    if (wrkBinary()) await writeHashFile(smallFamily, putCount, hashFile);
+    for (const start of starters) {
+      let target: Target | undefined;
+      try {
+        target = await start();
+      } catch (err) {
+        s.notes.push(`a server did not start: ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
+        log(`http: start failed: ${(err as Error).message}`);
+        continue;
+      }
+      if (!target) continue;
+      log(`http: ${target.describe}`);
+      s.notes.push(`${target.name}: ${target.describe}`);
+      try {
+        await benchTarget(target, o, s, w, { smallFamily, largeFamily, hashFile, putCount }, log);
+      } catch (err) {
+        s.notes.push(`${target.name}: run failed: ${(err as Error).message.split('\n')[0]}`);
+        log(`http: ${target.name} failed: ${(err as Error).stack ?? String(err)}`);
+      } finally {
+        await target.stop();
+      }
+    }
+  } finally {
+    await rm(hashDir, { recursive: true, force: true });
+  }
+  // The issue's figures are for 4 KiB / 32 connections / 64 MiB: quote them only for that shape.
+  const sameShape = o.smallSize === 4096 && o.connections === 32 && o.largeSize === 64 * 2 ** 20;
+  const ref = sameShape ? HTTP_REFERENCE : undefined;
+  if (ref && !s.rows.some((r) => r.target === 'bazel-remote')) {
+    for (const [key, unit] of [['get', 'req/s'], ['put', 'req/s'], ['largePut', 'MB/s'], ['largeGet', 'MB/s']] as const) {
+      s.rows.push({ workload: w[key], target: 'bazel-remote', value: ref[key], unit, reference: true, detail: 'v2.4.3, issue 3' });
+    }
+  }
+  ratioGoal(s, w.get, 'bazel-remote', 1, ref?.get);
+  ratioGoal(s, w.put, 'bazel-remote', 5, ref?.put);
+  ratioGoal(s, w.largePut, 'bazel-remote', 2, ref?.largePut);
+  s.notes.push('MB = 10^6 bytes. CPU shares are of the whole machine (all cores = 100%): gen = load generator, srv = server, other = everything else running meanwhile.');
+  return s;
+}
+
+async function benchTarget(
+  t: Target,
+  o: HttpBenchOptions,
+  s: Section,
+  w: Record<'get' | 'put' | 'largePut' | 'largeGet', string>,
+  data: { smallFamily: ReturnType<typeof blobFamily>; largeFamily: ReturnType<typeof blobFamily>; hashFile: string; putCount: number },
+  log: (line: string) => void,
+): Promise<void> {
+  const base = t.httpUrl as string;
+  if (wrkBinary()) {
+    // GET set: blobs putCount.. of the small family (the PUT phase uses 0..putCount-1).
+    await prefill(base, data.smallFamily, data.putCount, o.getBlobs);
+    const paths = Array.from({ length: o.getBlobs }, (_, i) => `/cas/${data.smallFamily.hash(data.putCount + i)}`);
+    const get = await runWrk({ url: base, script: getScript(paths), seconds: o.seconds, connections: o.connections, threads: o.wrkThreads, serverPids: t.pids });
+    s.rows.push({
+      workload: w.get, target: t.name, value: get.perSecond, unit: 'req/s', cpu: get.cpu,
+      detail: `p95 ${get.p95ms.toFixed(2)} ms, ${get.requests} reqs`,
+      warning: get.errors ? `${get.errors} errors/non-2xx` : undefined,
+    });
+    log(`http: ${t.name} ${w.get}: ${Math.round(get.perSecond)} req/s`);
+
+    const put = await runWrk({
+      url: base, script: putScript(data.smallFamily, '/cas/', data.hashFile, data.putCount, o.wrkThreads),
+      seconds: o.seconds, connections: o.connections, threads: o.wrkThreads, serverPids: t.pids,
+    });
+    const repeated = put.requests > data.putCount;
+    s.rows.push({
+      workload: w.put, target: t.name, value: put.perSecond, unit: 'req/s', cpu: put.cpu,
+      detail: `p95 ${put.p95ms.toFixed(2)} ms, ${put.requests} reqs`,
+      warning: put.errors ? `${put.errors} errors/non-2xx` : repeated ? `more requests than ${data.putCount} distinct bodies` : undefined,
+    });
+    log(`http: ${t.name} ${w.put}: ${Math.round(put.perSecond)} req/s`);
+  }
+
+  const common = { base, family: data.largeFamily, from: 0, count: o.largeCount, concurrency: o.largeConcurrency, serverPids: t.pids };
+  const lp = await transfer({ ...common, method: 'PUT' });
+  s.rows.push({
+    workload: w.largePut, target: t.name, value: lp.mbPerSecond, unit: 'MB/s', cpu: lp.cpu,
+    detail: `${lp.ops} blobs, ${mb(o.largeSize * lp.ops).toFixed(0)} MB, p95 ${lp.p95ms.toFixed(0)} ms`,
+    warning: lp.failures ? `${lp.failures} failed` : undefined,
+  });
+  log(`http: ${t.name} ${w.largePut}: ${lp.mbPerSecond.toFixed(0)} MB/s`);
+  const lg = await transfer({ ...common, method: 'GET' });
+  s.rows.push({
+    workload: w.largeGet, target: t.name, value: lg.mbPerSecond, unit: 'MB/s', cpu: lg.cpu,
+    detail: `${lg.ops} blobs, p95 ${lg.p95ms.toFixed(0)} ms`,
+    warning: lg.failures ? `${lg.failures} failed` : undefined,
+  });
+  log(`http: ${t.name} ${w.largeGet}: ${lg.mbPerSecond.toFixed(0)} MB/s`);
+}
+
+export function parseHttpArgs(argv: readonly string[]): HttpBenchOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      seconds: { type: 'string' }, connections: { type: 'string' }, 'wrk-threads': { type: 'string' },
+      'get-blobs': { type: 'string' }, 'large-size': { type: 'string' }, 'large-count': { type: 'string' },
+      'large-concurrency': { type: 'string' }, 'bazel-remote': { type: 'string' }, 'no-nginx': { type: 'boolean' },
+      'hoard-arg': { type: 'string', multiple: true }, quick: { type: 'boolean' },
+    },
+    strict: false,
+  });
+  const base = { ...HTTP_DEFAULTS, ...(values.quick ? HTTP_QUICK : {}) };
+  const num = (v: unknown, d: number) => (typeof v === 'string' ? Number(v) : d);
+  return {
+    ...base,
+    seconds: num(values.seconds, base.seconds),
+    connections: num(values.connections, base.connections),
+    wrkThreads: num(values['wrk-threads'], base.wrkThreads),
+    getBlobs: num(values['get-blobs'], base.getBlobs),
+    largeSize: typeof values['large-size'] === 'string' ? parseSize(values['large-size']) : base.largeSize,
+    largeCount: num(values['large-count'], base.largeCount),
+    largeConcurrency: num(values['large-concurrency'], base.largeConcurrency),
+    bazelRemote: typeof values['bazel-remote'] === 'string' ? values['bazel-remote'] : undefined,
+    nginx: !values['no-nginx'],
+    hoardArgs: (values['hoard-arg'] as string[] | undefined) ?? [],
+  };
+}
+
+if (import.meta.main) {
+  const section = await runHttpBench(parseHttpArgs(process.argv.slice(2)));
+  process.stdout.write(renderSection(section));
+}

@@ -1,0 +1,72 @@
+// Printing benchmark results: one row per (workload, target) with the figure, the CPU
+// shares measured beside it, and ratios hoard/peer computed from rows of the same run.
+import { type CpuShares, formatShares } from './cpu.ts';
+
+/** One measured figure. `value` is in `unit` (req/s, MB/s, blobs/s, calls/s, s, B/blob). */
+export interface Row {
+  readonly workload: string;
+  /** Who served it: 'hoard', 'nginx', 'bazel-remote', or a baseline like 'sha256'. */
+  readonly target: string;
+  readonly value: number;
+  readonly unit: string;
+  /** Extra figures (p95 ms, errors, counts) shown after the value. */
+  readonly detail?: string;
+  readonly cpu?: CpuShares;
+  /** True for figures quoted from an issue rather than measured in this run. */
+  readonly reference?: boolean;
+  /** Set when the run was not clean (errors, non-distinct bodies): the figure is suspect. */
+  readonly warning?: string;
+}
+
+export function formatNumber(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const abs = Math.abs(n);
+  if (abs >= 1000) return Math.round(n).toLocaleString('en-US');
+  if (abs >= 100) return n.toFixed(0);
+  if (abs >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+/** Pads columns to the widest cell; the first row is the header. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  const line = (r: readonly string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const out = [line(rows[0] ?? [])];
+  out.push(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows.slice(1)) out.push(line(r));
+  return out.join('\n');
+}
+
+/**
+ * Renders rows grouped by workload. For each workload with a 'hoard' row, every other
+ * target gets a "hoard/<target>" ratio; reference rows are labelled as not measured here.
+ */
+export function renderRows(title: string, rows: readonly Row[]): string {
+  const header = ['workload', 'target', 'value', 'unit', 'hoard/x', 'cpu (of machine)', 'detail'];
+  const body: string[][] = [header];
+  for (const r of rows) {
+    const hoard = rows.find((h) => h.workload === r.workload && h.target === 'hoard' && !h.reference);
+    const ratio = hoard && r !== hoard && r.value > 0 && r.unit === hoard.unit ? `${(hoard.value / r.value).toFixed(2)}x` : '';
+    const target = r.reference ? `${r.target} (reference, not measured here)` : r.target;
+    const detail = [r.detail, r.warning ? `WARNING: ${r.warning}` : undefined].filter(Boolean).join('; ');
+    body.push([r.workload, target, formatNumber(r.value), r.unit, ratio, r.cpu ? formatShares(r.cpu) : '', detail]);
+  }
+  return `\n== ${title} ==\n${table(body)}\n`;
+}
+
+/** Latency percentiles (ms) from a list of durations (ms). */
+export function percentile(sortedMs: readonly number[], p: number): number {
+  if (sortedMs.length === 0) return 0;
+  const i = Math.min(sortedMs.length - 1, Math.max(0, Math.ceil((p / 100) * sortedMs.length) - 1));
+  return sortedMs[i] ?? 0;
+}
+
+export function summarizeLatency(ms: number[]): { p50: number; p95: number; p99: number } {
+  ms.sort((a, b) => a - b);
+  return { p50: percentile(ms, 50), p95: percentile(ms, 95), p99: percentile(ms, 99) };
+}
+
+export function mb(bytes: number): number {
+  return bytes / 1e6;
+}

@@ -1,0 +1,174 @@
+// The servers a benchmark compares: hoard (always), nginx with WebDAV PUT (when installed)
+// and bazel-remote (when a binary path is given). Each runs as its own process on
+// 127.0.0.1 with a fresh temporary directory, with access logging off for all of them so
+// no one pays for logs the others skip, and is stopped by PID.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawnHoard } from '../../test/helpers/spawn-server.ts';
+import { type Child, freePort, startChild, waitForPort } from './processes.ts';
+
+export interface Target {
+  readonly name: 'hoard' | 'nginx' | 'bazel-remote';
+  /** Base URL for the Bazel HTTP cache protocol (…/cas/<hash>, …/ac/<hash>). */
+  readonly httpUrl?: string;
+  /** host:port for REAPI gRPC, when the target speaks it. */
+  readonly grpcTarget?: string;
+  /** Processes whose CPU counts as the server's. */
+  readonly pids: readonly number[];
+  /** One line saying what runs (version, settings) for the results. */
+  readonly describe: string;
+  stop(): Promise<void>;
+}
+
+async function scratch(name: string, baseDir?: string): Promise<string> {
+  const parent = baseDir ?? tmpdir();
+  await mkdir(parent, { recursive: true });
+  return mkdtemp(path.join(parent, `hoard-bench-${name}-`));
+}
+
+function withCleanup(child: Child, dir: string, keep: boolean): () => Promise<void> {
+  return async () => {
+    await child.stop();
+    if (!keep) await rm(dir, { recursive: true, force: true });
+  };
+}
+
+/**
+ * `hoard serve` as a child process via the shared test helper (Node 24, free ports, parsed
+ * listening lines, stopped by PID). `extraArgs` go last, so they override the defaults.
+ */
+export async function startHoard(options: { grpc?: boolean; extraArgs?: readonly string[]; baseDir?: string; keep?: boolean } = {}): Promise<Target> {
+  const dir = await scratch('hoard', options.baseDir);
+  const args = ['--max-size', '64GiB', '--access-log', 'off', '--log-level', 'warn', ...(options.extraArgs ?? [])];
+  const hoard = await spawnHoard(args, { dir: path.join(dir, 'store'), grpc: options.grpc ?? true });
+  return {
+    name: 'hoard',
+    httpUrl: hoard.httpUrl,
+    grpcTarget: hoard.grpcTarget,
+    pids: [hoard.pid],
+    describe: `hoard serve (node ${process.version}) ${args.join(' ')}`,
+    async stop() {
+      await hoard.dispose();
+      if (!options.keep) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The nginx binary when installed (Debian nginx-light has the DAV module), else undefined. */
+export function nginxBinary(): string | undefined {
+  for (const p of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) if (existsSync(p)) return p;
+  return undefined;
+}
+
+function nginxVersion(bin: string): string {
+  try {
+    return execFileSync(bin, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() || 'nginx';
+  } catch (err) {
+    // nginx -v prints to stderr.
+    const e = err as { stderr?: string };
+    return e.stderr?.trim() ?? 'nginx';
+  }
+}
+
+/**
+ * nginx serving a directory with WebDAV PUT under /cas/ and /ac/: the "plain file server"
+ * baseline. It neither verifies hashes nor fsyncs, so it bounds what HTTP plumbing costs.
+ * `workers` defaults to one per core, nginx's usual setting.
+ */
+export async function startNginx(options: { workers?: number | 'auto'; baseDir?: string; keep?: boolean } = {}): Promise<Target | undefined> {
+  const bin = nginxBinary();
+  if (!bin) return undefined;
+  const dir = await scratch('nginx', options.baseDir);
+  const root = path.join(dir, 'root');
+  await mkdir(path.join(root, 'cas'), { recursive: true });
+  await mkdir(path.join(root, 'ac'), { recursive: true });
+  await mkdir(path.join(dir, 'tmp'), { recursive: true });
+  const port = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  const t = (p: string) => path.join(dir, 'tmp', p);
+  const running = process.getuid?.() === 0 ? 'user root;' : '';
+  await writeFile(conf, `${running}
+daemon off;
+worker_processes ${options.workers ?? 'auto'};
+pid ${path.join(dir, 'nginx.pid')};
+error_log ${path.join(dir, 'error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${t('body')};
+  proxy_temp_path ${t('proxy')};
+  fastcgi_temp_path ${t('fastcgi')};
+  uwsgi_temp_path ${t('uwsgi')};
+  scgi_temp_path ${t('scgi')};
+  client_max_body_size 0;
+  client_body_buffer_size 128k;
+  keepalive_requests 1000000;
+  keepalive_timeout 120s;
+  sendfile on;
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    location / {
+      dav_methods PUT DELETE;
+      create_full_put_path on;
+      dav_access user:rw;
+    }
+  }
+}
+`);
+  const child = startChild(bin, ['-c', conf, '-p', dir]);
+  try {
+    await waitForPort(port, child);
+  } catch (err) {
+    await child.stop(2000);
+    throw err;
+  }
+  // Workers are children of the master: their CPU is the server's CPU.
+  const workers = (): number[] => {
+    try {
+      return execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  return {
+    name: 'nginx',
+    httpUrl: `http://127.0.0.1:${port}`,
+    pids: [child.pid, ...workers()],
+    describe: `${nginxVersion(bin)} WebDAV PUT, worker_processes ${options.workers ?? 'auto'}, no fsync, no hash check`,
+    stop: withCleanup(child, dir, options.keep ?? false),
+  };
+}
+
+/** bazel-remote from a binary path (not installable here: only when the user gives one). */
+export async function startBazelRemote(bin: string, options: { baseDir?: string; keep?: boolean } = {}): Promise<Target> {
+  const dir = await scratch('bazel-remote', options.baseDir);
+  const httpPort = await freePort();
+  const grpcPort = await freePort();
+  const args = [
+    '--dir', path.join(dir, 'cache'),
+    '--max_size', '64',
+    '--http_address', `127.0.0.1:${httpPort}`,
+    '--grpc_address', `127.0.0.1:${grpcPort}`,
+    '--access_log_level', 'none',
+  ];
+  const child = startChild(bin, args);
+  try {
+    await waitForPort(httpPort, child);
+    await waitForPort(grpcPort, child);
+  } catch (err) {
+    await child.stop(2000);
+    throw err;
+  }
+  return {
+    name: 'bazel-remote',
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    grpcTarget: `127.0.0.1:${grpcPort}`,
+    pids: [child.pid],
+    describe: `bazel-remote ${bin} ${args.join(' ')}`,
+    stop: withCleanup(child, dir, options.keep ?? false),
+  };
+}
