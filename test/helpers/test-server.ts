@@ -1,0 +1,63 @@
+// An in-process hoard server on a free port and a fresh temporary store, for integration
+// tests that do not need a separate process (those use spawn-server.ts).
+import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { startServer, type RunningServer } from '../../src/server/start-server.ts';
+
+export interface TestServer {
+  readonly server: RunningServer;
+  readonly url: string;
+  readonly dir: string;
+  close(): Promise<void>;
+}
+
+/** `flags` are camelCase config keys with flag-style values, e.g. { maxBlobSize: '1KiB' }. */
+export async function startTestServer(flags: Record<string, unknown> = {}): Promise<TestServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'hoard-it-'));
+  const config = await loadConfig({
+    env: {},
+    flags: { dir, httpAddress: '127.0.0.1:0', grpcAddress: '', logLevel: 'silent', accessLog: 'off', durability: 'none', ...flags },
+  });
+  const server = await startServer(config);
+  return {
+    server,
+    url: server.httpUrl,
+    dir,
+    async close() {
+      await server.shutdown(1000);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function sha256(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/**
+ * One request with node:http and no pooling, the path sent exactly as given (fetch would
+ * normalise `..` and percent-encodings away, which the traversal tests must not).
+ */
+export function rawRequest(url: string, method: string, path: string, body?: Uint8Array, headers: OutgoingHttpHeaders = {}): Promise<RawResponse> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -1,0 +1,49 @@
+// ccache's HTTP remote storage layouts against a real listening server (protocols.md §6.1).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { rawRequest, sha256, startTestServer, type TestServer } from '../helpers/test-server.ts';
+
+let s: TestServer;
+before(async () => {
+  s = await startTestServer({ rawAcPrefixes: 'ccache-bazel' });
+});
+after(() => s.close());
+
+const key = sha256('ccache key').slice(0, 40);
+
+test('layout=subdirs and layout=flat name the same raw entry; GET/HEAD/PUT/DELETE', async () => {
+  const entry = Buffer.from('ccache result, not a digest of anything');
+  assert.equal((await rawRequest(s.url, 'GET', `/cc/${key.slice(0, 2)}/${key.slice(2)}`)).status, 404);
+  const put = await rawRequest(s.url, 'PUT', `/cc/${key.slice(0, 2)}/${key.slice(2)}`, entry, { 'content-type': 'application/octet-stream' });
+  assert.equal(put.status, 200);
+  const head = await rawRequest(s.url, 'HEAD', `/cc/${key}`);
+  assert.equal(head.status, 200);
+  assert.equal(head.headers['content-length'], String(entry.length));
+  assert.deepEqual((await rawRequest(s.url, 'GET', `/cc/${key}`)).body, entry);
+  // Overwrite is allowed (raw keys are not content-addressed).
+  const second = Buffer.from('newer');
+  assert.equal((await rawRequest(s.url, 'PUT', `/cc/${key}`, second)).status, 200);
+  assert.deepEqual((await rawRequest(s.url, 'GET', `/cc/${key.slice(0, 2)}/${key.slice(2)}`)).body, second);
+  // Another prefix is another namespace.
+  assert.equal((await rawRequest(s.url, 'GET', `/other/${key}`)).status, 404);
+  assert.equal((await rawRequest(s.url, 'DELETE', `/cc/${key}`)).status, 200);
+  assert.equal((await rawRequest(s.url, 'GET', `/cc/${key}`)).status, 404);
+  assert.equal((await rawRequest(s.url, 'DELETE', `/cc/${key}`)).status, 404);
+  const post = await rawRequest(s.url, 'POST', `/cc/${key}`, entry);
+  assert.equal(post.status, 405);
+  assert.equal(post.headers['allow'], 'GET, HEAD, PUT, DELETE');
+});
+
+test('a prefix-less key and a chunked upload work', async () => {
+  const entry = Buffer.from('chunked body');
+  const r = await rawRequest(s.url, 'PUT', `/${key}`, entry, { 'transfer-encoding': 'chunked' });
+  assert.equal(r.status, 200);
+  assert.deepEqual((await rawRequest(s.url, 'GET', `/${key}`)).body, entry);
+});
+
+test('layout=bazel under a raw AC prefix stores ccache bytes under /ac/', async () => {
+  const padded = key + key.slice(0, 24);
+  const entry = Buffer.from([1, 2, 3, 0xff]);
+  assert.equal((await rawRequest(s.url, 'PUT', `/ccache-bazel/ac/${padded}`, entry)).status, 200);
+  assert.deepEqual((await rawRequest(s.url, 'GET', `/ccache-bazel/ac/${padded}`)).body, entry);
+});

@@ -1,0 +1,145 @@
+// Connection semantics (rules 3, 4, 7): keep-alive announced and honoured, a connection
+// the server closes says so in a response that arrives whole before the close, a client
+// that vanishes mid-upload publishes nothing, and a large unread body is refused cleanly.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { casKey } from '../../src/core/keys.ts';
+import { RawConnection } from '../helpers/raw-http.ts';
+import { rawRequest, sha256, startTestServer } from '../helpers/test-server.ts';
+
+function get(agent: Agent, url: string, path: string): Promise<{ status: number; reused: boolean; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('keep-alive: announced with its timeout, and a second request reuses the connection', async () => {
+  const s = await startTestServer({ keepAliveTimeout: '90s' });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const first = await get(agent, s.url, `/cas/${sha256('a')}`);
+    assert.equal(first.headers['keep-alive'], 'timeout=90');
+    assert.equal(first.headers['connection'], 'keep-alive');
+    const second = await get(agent, s.url, `/cas/${sha256('b')}`);
+    assert.equal(second.reused, true);
+  } finally {
+    agent.destroy();
+    await s.close();
+  }
+});
+
+test('--debug-close-connections: every response says Connection: close and arrives whole before the close', async () => {
+  const s = await startTestServer({ debugCloseConnections: true });
+  try {
+    const blob = randomBytes(3 * 1024 * 1024);
+    const h = sha256(blob);
+    assert.equal((await rawRequest(s.url, 'PUT', `/cas/${h}`, blob)).status, 200);
+    for (let i = 0; i < 3; i++) {
+      const c = await RawConnection.open(s.url);
+      await c.writeHead('GET', `/cas/${h}`, { connection: 'keep-alive' });
+      const r = await c.readResponse();
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['connection'], 'close');
+      assert.equal(r.body.length, blob.length);
+      assert.ok(r.body.equals(blob));
+      await c.closed;
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+test('a client that disconnects mid-upload publishes nothing, and the same key uploads fine afterwards', async () => {
+  const s = await startTestServer();
+  try {
+    const blob = randomBytes(1024 * 1024);
+    const h = sha256(blob);
+    const c = await RawConnection.open(s.url);
+    await c.writeHead('PUT', `/cas/${h}`, { 'content-length': blob.length });
+    await c.write(blob.subarray(0, 400 * 1024));
+    await sleep(50);
+    c.destroy();
+    // Wait until the server has accounted for the aborted request.
+    for (let i = 0; i < 100 && !(await s.server.metrics.render()).includes('code="aborted"'); i++) await sleep(20);
+    assert.match(await s.server.metrics.render(), /hoard_requests_total\{protocol="http",method="PUT",code="aborted"\} 1/);
+    assert.equal(await s.server.store.stat(casKey(h)), undefined);
+    assert.equal((await rawRequest(s.url, 'GET', `/cas/${h}`)).status, 404);
+    assert.equal((await rawRequest(s.url, 'PUT', `/cas/${h}`, blob)).status, 200);
+    const back = await rawRequest(s.url, 'GET', `/cas/${h}`);
+    assert.ok(back.body.equals(blob));
+  } finally {
+    await s.close();
+  }
+});
+
+test('a refused upload with a large unread body says Connection: close; a small one keeps the connection', async () => {
+  const s = await startTestServer();
+  try {
+    const c = await RawConnection.open(s.url);
+    await c.writeHead('PUT', '/cas/not-a-hash', { 'content-length': 50 * 1024 * 1024 });
+    const r = await c.readResponse();
+    assert.equal(r.status, 400);
+    assert.equal(r.headers['connection'], 'close');
+    await c.closed;
+
+    const k = await RawConnection.open(s.url);
+    await k.writeHead('PUT', '/cas/not-a-hash', { 'content-length': 5 });
+    await k.write('hello');
+    const small = await k.readResponse();
+    assert.equal(small.status, 400);
+    assert.notEqual(small.headers['connection'], 'close');
+    await k.writeHead('GET', `/cas/${sha256('x')}`);
+    assert.equal((await k.readResponse()).status, 404);
+    k.destroy();
+  } finally {
+    await s.close();
+  }
+});
+
+test('a stalled upload is cut after --body-idle-timeout and publishes nothing', async () => {
+  const s = await startTestServer({ bodyIdleTimeout: '300ms' });
+  try {
+    const blob = randomBytes(64 * 1024);
+    const h = sha256(blob);
+    const c = await RawConnection.open(s.url);
+    // A first request, so the stalled one runs on a reused keep-alive connection (Node
+    // re-arms socket timers between requests; the idle bound must survive that).
+    await c.writeHead('GET', `/cas/${h}`);
+    assert.equal((await c.readResponse()).status, 404);
+    await c.writeHead('PUT', `/cas/${h}`, { 'content-length': blob.length });
+    await c.write(blob.subarray(0, 1000));
+    const started = Date.now();
+    await c.closed;
+    assert.ok(Date.now() - started < 5000);
+    assert.equal(await s.server.store.stat(casKey(h)), undefined);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a slow upload that keeps making progress is not cut', async () => {
+  const s = await startTestServer({ bodyIdleTimeout: '300ms' });
+  try {
+    const blob = randomBytes(8 * 1024);
+    const h = sha256(blob);
+    const c = await RawConnection.open(s.url);
+    await c.writeHead('PUT', `/cas/${h}`, { 'content-length': blob.length });
+    // 8 chunks, 150 ms apart: 1.2 s in total, far beyond the idle timeout.
+    for (let i = 0; i < 8; i++) {
+      await c.write(blob.subarray(i * 1024, (i + 1) * 1024));
+      await sleep(150);
+    }
+    assert.equal((await c.readResponse()).status, 200);
+    c.destroy();
+  } finally {
+    await s.close();
+  }
+});

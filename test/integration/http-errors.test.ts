@@ -1,0 +1,74 @@
+// Store failures reach the client as the status of the one table (507 full, 500 internal,
+// 503 unavailable) with the connection left usable, and the process keeps serving.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { ErrorCode, HoardError } from '../../src/core/errors.ts';
+import { HTTP_STATUS } from '../../src/frontends/http/status.ts';
+import { createMetrics } from '../../src/metrics/metrics.ts';
+import { startHttpListener, type HttpListener } from '../../src/server/http-listener.ts';
+import { MemoryStore } from '../../src/storage/memory-store.ts';
+import type { Body, PutOptions, PutOutcome } from '../../src/storage/store.ts';
+import type { Key } from '../../src/core/keys.ts';
+import { rawRequest, sha256 } from '../helpers/test-server.ts';
+
+/** A memory store whose puts fail with `failWith` (after draining the body) while it is set. */
+class FailingStore extends MemoryStore {
+  failWith: ErrorCode | undefined;
+  override async put(key: Key, body: Body, options?: PutOptions): Promise<PutOutcome> {
+    if (this.failWith !== undefined) {
+      for await (const _ of body as AsyncIterable<Uint8Array>) void _;
+      throw new HoardError(this.failWith, `store says ${this.failWith}`);
+    }
+    return super.put(key, body, options);
+  }
+}
+
+let listener: HttpListener;
+const store = new FailingStore();
+before(async () => {
+  const config = await loadConfig({ env: {}, flags: { httpAddress: '127.0.0.1:0', grpcAddress: '', accessLog: 'off' } });
+  const metrics = createMetrics({ processMetrics: false });
+  listener = await startHttpListener({
+    config,
+    store,
+    metrics,
+    logger: pino({ level: 'silent' }),
+    admin: {
+      version: 'test',
+      startedAt: new Date(),
+      metrics,
+      storeDir: '',
+      usage: () => store.usage(),
+      isDraining: () => false,
+      listeners: () => ({}),
+    },
+  });
+});
+after(() => listener.drain(Date.now()));
+
+test('every error code has a status, and client errors are never 5xx', () => {
+  for (const code of Object.values(ErrorCode)) assert.ok(HTTP_STATUS[code] >= 400, code);
+  for (const code of [ErrorCode.InvalidArgument, ErrorCode.DigestMismatch, ErrorCode.SizeMismatch, ErrorCode.TooLarge, ErrorCode.OutOfRange]) {
+    assert.ok(HTTP_STATUS[code] < 500, code);
+  }
+});
+
+test('a full store is 507, an internal failure 500, shutdown 503; the server keeps serving', async () => {
+  const blob = Buffer.from('payload');
+  const h = sha256(blob);
+  for (const [code, status] of [
+    [ErrorCode.InsufficientStorage, 507],
+    [ErrorCode.Internal, 500],
+    [ErrorCode.Unavailable, 503],
+  ] as const) {
+    store.failWith = code;
+    const r = await rawRequest(listener.url, 'PUT', `/cas/${h}`, blob);
+    assert.equal(r.status, status, code);
+    assert.match(r.body.toString(), new RegExp(code));
+  }
+  store.failWith = undefined;
+  assert.equal((await rawRequest(listener.url, 'PUT', `/cas/${h}`, blob)).status, 200);
+  assert.equal((await rawRequest(listener.url, 'GET', `/cas/${h}`)).status, 200);
+});
