@@ -38,6 +38,13 @@ export function table(rows: readonly (readonly string[])[]): string {
   return out.join('\n');
 }
 
+/** "1.23x" = hoard's figure over this row's, same workload and unit; '' for hoard itself. */
+export function ratioCell(rows: readonly Row[], r: Row): string {
+  const hoard = rows.find((h) => h.workload === r.workload && h.target === 'hoard' && !h.reference);
+  if (!hoard || r === hoard || r.value <= 0 || r.unit !== hoard.unit) return '';
+  return `${(hoard.value / r.value).toFixed(2)}x${hoard.warning || r.warning ? ' (suspect)' : ''}`;
+}
+
 /**
  * Renders rows grouped by workload. For each workload with a 'hoard' row, every other
  * target gets a "hoard/<target>" ratio; reference rows are labelled as not measured here.
@@ -46,8 +53,7 @@ export function renderRows(title: string, rows: readonly Row[]): string {
   const header = ['workload', 'target', 'value', 'unit', 'hoard/x', 'cpu (of machine)', 'detail'];
   const body: string[][] = [header];
   for (const r of rows) {
-    const hoard = rows.find((h) => h.workload === r.workload && h.target === 'hoard' && !h.reference);
-    const ratio = hoard && r !== hoard && r.value > 0 && r.unit === hoard.unit ? `${(hoard.value / r.value).toFixed(2)}x` : '';
+    const ratio = ratioCell(rows, r);
     const target = r.reference ? `${r.target} (reference, not measured here)` : r.target;
     const detail = [r.detail, r.warning ? `WARNING: ${r.warning}` : undefined].filter(Boolean).join('; ');
     body.push([r.workload, target, formatNumber(r.value), r.unit, ratio, r.cpu ? formatShares(r.cpu) : '', detail]);

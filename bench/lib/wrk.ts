@@ -120,7 +120,8 @@ export async function runWrk(options: {
     return {
       requests: j.requests,
       seconds,
-      perSecond: j.requests / seconds,
+      // Only good responses count toward the rate: errors must not look like throughput.
+      perSecond: Math.max(0, j.requests - j.errors) / seconds,
       bytesRead: j.bytes,
       errors: j.errors,
       p50ms: j.p50 / 1000,

@@ -1,0 +1,197 @@
+// gRPC benchmark (issue 4): REAPI CAS and ByteStream against hoard and, side by side in
+// the same run, bazel-remote when --bazel-remote PATH is given. The generator is a lean
+// grpc-js client in this process (pre-encoded requests, identity (de)serializers); its CPU
+// share is reported beside every figure.
+//
+//   ./node_modules/.bin/node bench/grpc.ts [--bs-count 10000] [--bazel-remote PATH] [--quick]
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { blobFamily, type BlobFamily } from './lib/blobs.ts';
+import { startCpuSampler, type CpuShares } from './lib/cpu.ts';
+import { BenchClient, type Digest } from './lib/grpc-load.ts';
+import { pool } from './lib/pool.ts';
+import { summarizeLatency } from './lib/report.ts';
+import { formatSize, newSection, ratioGoal, renderSection, type Section, thresholdGoal } from './lib/section.ts';
+import { startBazelRemote, startHoard, type Target } from './lib/targets.ts';
+
+export interface GrpcBenchOptions {
+  readonly fmbCalls: number;
+  readonly fmbDigests: number;
+  readonly fmbConcurrency: number;
+  readonly batchCalls: number;
+  readonly batchBlobs: number;
+  readonly batchSize: number;
+  readonly batchConcurrency: number;
+  readonly bsCount: number;
+  readonly bsSize: number;
+  readonly bsConcurrency: number;
+  readonly channels: number;
+  readonly bazelRemote?: string;
+  readonly hoardArgs: readonly string[];
+}
+
+/** bazel-remote v2.4.3 on this machine, quoted from issue 4 (never shown as measured). */
+export const GRPC_REFERENCE = { fmb: 950, write: 570, read: 2750 };
+
+export const GRPC_DEFAULTS: GrpcBenchOptions = {
+  fmbCalls: 3000, fmbDigests: 1000, fmbConcurrency: 8, batchCalls: 200, batchBlobs: 100, batchSize: 4096, batchConcurrency: 8,
+  bsCount: 10_000, bsSize: 128 * 1024, bsConcurrency: 32, channels: 1, hoardArgs: [],
+};
+export const GRPC_QUICK: Partial<GrpcBenchOptions> = { fmbCalls: 40, batchCalls: 5, bsCount: 200 };
+
+interface Measured { perSecond: number; seconds: number; failures: number; firstError?: string; p50: number; p95: number; cpu: CpuShares }
+
+/** Runs count calls of `task` with `concurrency` in flight; failures are counted, not thrown. */
+async function measure(count: number, concurrency: number, serverPids: readonly number[], task: (i: number) => Promise<boolean>): Promise<Measured> {
+  let failures = 0;
+  let firstError: string | undefined;
+  const sampler = startCpuSampler({ serverPids, generatorInProcess: true });
+  const t0 = performance.now();
+  const latencies = await pool(count, concurrency, async (i) => {
+    try {
+      if (!(await task(i))) failures++;
+    } catch (err) {
+      failures++;
+      firstError ??= (err as Error).message;
+    }
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = sampler.stop();
+  const lat = summarizeLatency(latencies);
+  // Only successful operations count toward the rate: a failing server must not look fast.
+  return { perSecond: (count - failures) / seconds, seconds, failures, firstError, p50: lat.p50, p95: lat.p95, cpu };
+}
+
+function warn(m: Measured): string | undefined {
+  return m.failures ? `${m.failures} failed${m.firstError ? ` (${m.firstError.slice(0, 120)})` : ''}` : undefined;
+}
+
+export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => void = console.error): Promise<Section> {
+  const s = newSection('gRPC (REAPI CAS + ByteStream)');
+  const w = {
+    fmb: `FindMissingBlobs ${o.fmbDigests} digests, ${o.fmbConcurrency} in flight`,
+    batch: `BatchUpdateBlobs ${o.batchBlobs}×${formatSize(o.batchSize)}, ${o.batchConcurrency} in flight`,
+    write: `ByteStream Write ${formatSize(o.bsSize)}, ${o.bsConcurrency} streams`,
+    read: `ByteStream Read ${formatSize(o.bsSize)}, ${o.bsConcurrency} streams`,
+  };
+  const starters: (() => Promise<Target>)[] = [() => startHoard({ extraArgs: o.hoardArgs })];
+  if (o.bazelRemote) starters.push(() => startBazelRemote(o.bazelRemote as string));
+  const small = blobFamily(o.batchSize);
+  const big = blobFamily(o.bsSize);
+  for (const start of starters) {
+    let target: Target;
+    try {
+      target = await start();
+    } catch (err) {
+      s.notes.push(`a server did not start: ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
+      continue;
+    }
+    log(`grpc: ${target.describe}`);
+    s.notes.push(`${target.name}: ${target.describe}`);
+    const client = new BenchClient(target.grpcTarget as string, o.channels);
+    try {
+      await benchTarget(target, client, o, s, w, small, big, log);
+    } catch (err) {
+      s.notes.push(`${target.name}: run failed: ${(err as Error).message.split('\n')[0]}`);
+    } finally {
+      client.close();
+      await target.stop();
+    }
+  }
+  const sameShape = o.fmbDigests === 1000 && o.bsSize === 128 * 1024 && o.bsConcurrency === 32;
+  const ref = sameShape ? GRPC_REFERENCE : undefined;
+  if (ref && !s.rows.some((r) => r.target === 'bazel-remote')) {
+    s.rows.push({ workload: w.fmb, target: 'bazel-remote', value: ref.fmb, unit: 'calls/s', reference: true, detail: 'v2.4.3, issue 4' });
+    s.rows.push({ workload: w.write, target: 'bazel-remote', value: ref.write, unit: 'writes/s', reference: true, detail: 'v2.4.3, issue 4' });
+    s.rows.push({ workload: w.read, target: 'bazel-remote', value: ref.read, unit: 'reads/s', reference: true, detail: 'v2.4.3, issue 4' });
+  }
+  const hoardWrite = s.rows.find((r) => r.workload === w.write && r.target === 'hoard');
+  thresholdGoal(s, `${w.write} (hoard)`, hoardWrite && !hoardWrite.warning ? hoardWrite.value : undefined, 'writes/s', { min: 2500 });
+  ratioGoal(s, w.fmb, 'bazel-remote', 1, ref?.fmb);
+  ratioGoal(s, w.read, 'bazel-remote', 1, ref?.read);
+  s.notes.push(`generator: grpc-js in the bench process over ${o.channels} HTTP/2 connection(s); its CPU is "gen".`);
+  return s;
+}
+
+async function benchTarget(
+  t: Target, client: BenchClient, o: GrpcBenchOptions, s: Section, w: Record<'fmb' | 'batch' | 'write' | 'read', string>,
+  small: BlobFamily, big: BlobFamily, log: (line: string) => void,
+): Promise<void> {
+  // BatchUpdateBlobs: distinct 4 KiB blobs, batchBlobs per call; bodies made before timing.
+  const batches = Array.from({ length: o.batchCalls }, (_, c) =>
+    Array.from({ length: o.batchBlobs }, (_, k) => {
+      const i = c * o.batchBlobs + k;
+      return { digest: { hash: small.hash(i), sizeBytes: o.batchSize }, data: small.bytes(i) };
+    }));
+  const batch = await measure(o.batchCalls, o.batchConcurrency, t.pids, async (c) => (await client.batchUpdate(batches[c] ?? [])) === 0);
+  s.rows.push({
+    workload: w.batch, target: t.name, value: batch.perSecond * o.batchBlobs, unit: 'blobs/s', cpu: batch.cpu,
+    detail: `${batch.perSecond.toFixed(0)} calls/s, p95 ${batch.p95.toFixed(1)} ms`, warning: warn(batch),
+  });
+  log(`grpc: ${t.name} ${w.batch}: ${Math.round(batch.perSecond * o.batchBlobs)} blobs/s`);
+
+  // FindMissingBlobs: half the digests uploaded above (present), half never uploaded.
+  const uploaded = batches.flat().map((b) => b.digest);
+  const requests = Array.from({ length: 8 }, (_, r) => {
+    const digests: Digest[] = [];
+    for (let k = 0; k < o.fmbDigests; k++) {
+      const present = k % 2 === 0 && uploaded.length > 0;
+      digests.push(present ? (uploaded[(r * o.fmbDigests + k) % uploaded.length] as Digest) : { hash: randomBytes(32).toString('hex'), sizeBytes: 4096 });
+    }
+    return { req: BenchClient.findMissingRequest(digests), missing: digests.filter((_, k) => !(k % 2 === 0 && uploaded.length > 0)).length };
+  });
+  const fmb = await measure(o.fmbCalls, o.fmbConcurrency, t.pids, async (i) => {
+    const r = requests[i % requests.length];
+    return r !== undefined && (await client.findMissing(r.req)) === r.missing;
+  });
+  s.rows.push({
+    workload: w.fmb, target: t.name, value: fmb.perSecond, unit: 'calls/s', cpu: fmb.cpu,
+    detail: `p50 ${fmb.p50.toFixed(1)} ms, p95 ${fmb.p95.toFixed(1)} ms`, warning: warn(fmb),
+  });
+  log(`grpc: ${t.name} ${w.fmb}: ${Math.round(fmb.perSecond)} calls/s`);
+
+  // ByteStream Write then Read of the same distinct blobs.
+  const digests = Array.from({ length: o.bsCount }, (_, i) => ({ hash: big.hash(i), sizeBytes: o.bsSize }));
+  const buffers = Array.from({ length: o.bsConcurrency }, () => big.bytes(0));
+  let slot = 0;
+  const write = await measure(o.bsCount, o.bsConcurrency, t.pids, async (i) => {
+    // The request is encoded (copied) synchronously inside write(), so a buffer per call
+    // in flight is enough: rotate through bsConcurrency of them.
+    const buf = big.fill(buffers[slot++ % buffers.length] as Buffer, i);
+    return (await client.write(digests[i] as Digest, buf)) === o.bsSize;
+  });
+  s.rows.push({
+    workload: w.write, target: t.name, value: write.perSecond, unit: 'writes/s', cpu: write.cpu,
+    detail: `${((write.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${write.p50.toFixed(1)} ms, p95 ${write.p95.toFixed(1)} ms`, warning: warn(write),
+  });
+  log(`grpc: ${t.name} ${w.write}: ${Math.round(write.perSecond)} writes/s`);
+  const read = await measure(o.bsCount, o.bsConcurrency, t.pids, async (i) => (await client.read(digests[i] as Digest)) === o.bsSize);
+  s.rows.push({
+    workload: w.read, target: t.name, value: read.perSecond, unit: 'reads/s', cpu: read.cpu,
+    detail: `${((read.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${read.p50.toFixed(1)} ms, p95 ${read.p95.toFixed(1)} ms`, warning: warn(read),
+  });
+  log(`grpc: ${t.name} ${w.read}: ${Math.round(read.perSecond)} reads/s`);
+}
+
+export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
+  const names = ['fmb-calls', 'fmb-digests', 'fmb-concurrency', 'batch-calls', 'batch-blobs', 'batch-concurrency', 'bs-count', 'bs-concurrency', 'channels'] as const;
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'bazel-remote': { type: 'string' }, 'hoard-arg': { type: 'string', multiple: true }, quick: { type: 'boolean' } },
+    strict: false,
+  });
+  const b = { ...GRPC_DEFAULTS, ...(values.quick ? GRPC_QUICK : {}) };
+  const num = (k: (typeof names)[number], d: number) => (typeof values[k] === 'string' ? Number(values[k]) : d);
+  return {
+    ...b,
+    fmbCalls: num('fmb-calls', b.fmbCalls), fmbDigests: num('fmb-digests', b.fmbDigests), fmbConcurrency: num('fmb-concurrency', b.fmbConcurrency),
+    batchCalls: num('batch-calls', b.batchCalls), batchBlobs: num('batch-blobs', b.batchBlobs), batchConcurrency: num('batch-concurrency', b.batchConcurrency),
+    bsCount: num('bs-count', b.bsCount), bsConcurrency: num('bs-concurrency', b.bsConcurrency), channels: num('channels', b.channels),
+    bazelRemote: typeof values['bazel-remote'] === 'string' ? values['bazel-remote'] : undefined,
+    hoardArgs: (values['hoard-arg'] as string[] | undefined) ?? [],
+  };
+}
+
+if (import.meta.main) {
+  process.stdout.write(renderSection(await runGrpcBench(parseGrpcArgs(process.argv.slice(2)))));
+}

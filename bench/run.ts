@@ -1,0 +1,71 @@
+// Runs the benchmarks (store, http, grpc, or a subset with --only) one after another,
+// prints every section, and optionally writes the results as JSON (--json FILE) and as a
+// Markdown fragment for bench/RESULTS.md (--md FILE). Other options pass through to the
+// sections (each script documents its own; e.g. --quick, --bazel-remote PATH, --keep DIR).
+//
+//   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc] [--quick] [--json F] [--md F]
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { parseGrpcArgs, runGrpcBench } from './grpc.ts';
+import { parseHttpArgs, runHttpBench } from './http.ts';
+import { renderSectionMarkdown } from './lib/markdown.ts';
+import { renderSection, type Section } from './lib/section.ts';
+import { parseStoreArgs, runStoreBench } from './store-scale.ts';
+
+const ALL = ['store', 'http', 'grpc'] as const;
+type Part = (typeof ALL)[number];
+
+export interface RunMeta {
+  readonly date: string;
+  readonly command: string;
+  readonly machine: string;
+  readonly loadBefore: string;
+  readonly loadAfter?: string;
+}
+
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function runAll(argv: readonly string[], log: (line: string) => void = console.error): Promise<{ meta: RunMeta; sections: Section[] }> {
+  const { values } = parseArgs({ args: [...argv], options: { only: { type: 'string' } }, strict: false });
+  const only = typeof values.only === 'string' ? values.only.split(',').map((p) => p.trim()) : [...ALL];
+  const unknown = only.filter((p) => !(ALL as readonly string[]).includes(p));
+  if (unknown.length) throw new Error(`--only takes ${ALL.join(', ')}; got ${unknown.join(', ')}`);
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const meta: RunMeta = {
+    date: new Date().toISOString(),
+    command: `./node_modules/.bin/node bench/run.ts ${argv.join(' ')}`.trim(),
+    machine: `${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, ${process.platform}`,
+    loadBefore: loadAverage(),
+  };
+  const sections: Section[] = [];
+  const runners: Record<Part, () => Promise<Section>> = {
+    store: () => runStoreBench(parseStoreArgs(argv), log),
+    http: () => runHttpBench(parseHttpArgs(argv), log),
+    grpc: () => runGrpcBench(parseGrpcArgs(argv), log),
+  };
+  for (const part of ALL) {
+    if (!only.includes(part)) continue;
+    log(`bench: ${part}…`);
+    const section = await runners[part]();
+    sections.push(section);
+    process.stdout.write(renderSection(section));
+  }
+  return { meta: { ...meta, loadAfter: loadAverage() }, sections };
+}
+
+if (import.meta.main) {
+  const argv = process.argv.slice(2);
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'string' }, md: { type: 'string' } }, strict: false });
+  const { meta, sections } = await runAll(argv);
+  process.stdout.write(`\n${meta.date} · ${meta.machine} · load average before ${meta.loadBefore}, after ${meta.loadAfter}\n`);
+  if (typeof values.json === 'string') await writeFile(values.json, JSON.stringify({ meta, sections }, null, 2));
+  if (typeof values.md === 'string') await writeFile(values.md, [`Run ${meta.date}: \`${meta.command}\``, `Machine: ${meta.machine}; load average before ${meta.loadBefore}, after ${meta.loadAfter}.`, ...sections.map(renderSectionMarkdown)].join('\n\n') + '\n');
+}
