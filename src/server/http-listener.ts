@@ -118,11 +118,12 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     tracked[PROTO] = 'http';
     inflight++;
     res.once('close', onResponseClose);
-    // Progress-based body/download timeout; Node resets it to keepAliveTimeout after the response.
-    req.socket.setTimeout(config.bodyIdleTimeout);
     route(req, tracked).catch((err: unknown) => sendError(req, res, ctx, 'http', err));
   });
   server.keepAliveTimeout = config.keepAliveTimeout;
+  // The socket idle timer: Node arms it for every request (also on reused connections)
+  // and switches to keepAliveTimeout between requests, so it bounds a stalled upload or
+  // download by lack of progress, not by total time.
   server.timeout = config.bodyIdleTimeout;
 
   await new Promise<void>((resolve, reject) => {

@@ -26,6 +26,7 @@ class FailingStore extends MemoryStore {
 }
 
 let listener: HttpListener;
+let draining = false;
 const store = new FailingStore();
 before(async () => {
   const config = await loadConfig({ env: {}, flags: { httpAddress: '127.0.0.1:0', grpcAddress: '', accessLog: 'off' } });
@@ -41,7 +42,7 @@ before(async () => {
       metrics,
       storeDir: '',
       usage: () => store.usage(),
-      isDraining: () => false,
+      isDraining: () => draining,
       listeners: () => ({}),
     },
   });
@@ -71,4 +72,17 @@ test('a full store is 507, an internal failure 500, shutdown 503; the server kee
   store.failWith = undefined;
   assert.equal((await rawRequest(listener.url, 'PUT', `/cas/${h}`, blob)).status, 200);
   assert.equal((await rawRequest(listener.url, 'GET', `/cas/${h}`)).status, 200);
+});
+
+test('/readyz answers 503 while the server drains, /healthz stays 200', async () => {
+  assert.equal((await rawRequest(listener.url, 'GET', '/readyz')).status, 200);
+  draining = true;
+  try {
+    const r = await rawRequest(listener.url, 'GET', '/readyz');
+    assert.equal(r.status, 503);
+    assert.equal(r.body.toString(), 'draining\n');
+    assert.equal((await rawRequest(listener.url, 'GET', '/healthz')).status, 200);
+  } finally {
+    draining = false;
+  }
 });
