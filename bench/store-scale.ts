@@ -32,10 +32,13 @@ export interface StoreBenchOptions {
   readonly largeSize: number;
   readonly largeCount: number;
   readonly fillConcurrency: number;
+  /** Which measurements: (a) index, (b) small, (c) large. */
+  readonly parts: readonly ('index' | 'small' | 'large')[];
 }
 
 export const STORE_DEFAULTS: StoreBenchOptions = {
   blobs: 1_000_000, base: tmpdir(), smallCount: 50_000, smallConcurrency: 64, largeSize: 64 * 2 ** 20, largeCount: 4, fillConcurrency: 256,
+  parts: ['index', 'small', 'large'],
 };
 export const STORE_QUICK: Partial<StoreBenchOptions> = { blobs: 2_000, smallCount: 1_000, largeSize: 4 * 2 ** 20, largeCount: 2 };
 
@@ -92,61 +95,9 @@ export async function runStoreBench(o: StoreBenchOptions, log: (line: string) =>
   const s = newSection('Store (openDiskStore, in-process)');
   const scratch = await mkdtemp(path.join(o.base, 'hoard-bench-store-'));
   try {
-    // (a) index scale
-    const fillDir = o.keep ?? path.join(scratch, 'fill');
-    const marker = await ensureFilled(fillDir, o, s, log);
-    const open = await measureOpen(fillDir, marker);
-    const n = marker.count;
-    s.rows.push({
-      workload: `open + first read, ${n} blobs`, target: 'hoard', value: open.openSeconds + open.firstReadSeconds, unit: 's',
-      detail: `open ${open.openSeconds.toFixed(3)} s + first read ${open.firstReadSeconds.toFixed(3)} s; reopened with ${open.entries} entries`,
-      warning: open.entries < n ? `store reopened with ${open.entries} of ${n} entries` : open.probeOk ? undefined : 'first read did not return the probe blob',
-    });
-    s.rows.push({
-      workload: `index memory per blob, ${n} blobs`, target: 'hoard', value: open.indexBytes / Math.max(1, open.entries), unit: 'B/blob',
-      detail: `heap+external ${(open.indexBytes / 2 ** 20).toFixed(1)} MiB over the base after opening; rss +${(open.rssBytes / 2 ** 20).toFixed(0)} MiB`,
-      warning: open.entries < n ? `only ${open.entries} entries` : undefined,
-    });
-    thresholdGoal(s, `open + first read with ${n} blobs`, open.entries >= n ? open.openSeconds + open.firstReadSeconds : undefined, 's', { max: 2 });
-    thresholdGoal(s, 'index memory per blob', open.entries >= n && n > 0 ? open.indexBytes / n : undefined, 'B/blob', { max: 150 });
-
-    // (b) small puts, default durability
-    const small = await openDiskStore({ dir: path.join(scratch, 'small'), maxBytes: 0 });
-    const fam = blobFamily(4096);
-    const hashes = Array.from({ length: o.smallCount }, (_, i) => fam.hash(i));
-    let sampler = startCpuSampler({ generatorInProcess: true });
-    let t0 = performance.now();
-    const put = await putMany(small, o.smallCount, o.smallConcurrency, (i) => ({ hash: hashes[i] as string, body: fam.bytes(i), size: 4096 }));
-    const smallSeconds = (performance.now() - t0) / 1000;
-    const smallCpu = sampler.stop();
-    await small.close();
-    const lat = summarizeLatency(put.latencies);
-    s.rows.push({
-      workload: `4 KiB put, ${o.smallConcurrency} in flight, default durability`, target: 'hoard', value: o.smallCount / smallSeconds, unit: 'blobs/s', cpu: smallCpu,
-      detail: `${o.smallCount} blobs, p50 ${lat.p50.toFixed(2)} ms, p95 ${lat.p95.toFixed(2)} ms`, warning: put.notCreated ? `${put.notCreated} not 'created'` : undefined,
-    });
-    thresholdGoal(s, '4 KiB put throughput', o.smallCount / smallSeconds, 'blobs/s', { min: 10_000 });
-
-    // (c) large streamed puts vs the two baselines, over the same bytes
-    const big = blobFamily(o.largeSize);
-    const buffer = big.bytes(0);
-    const mbTotal = (o.largeSize * o.largeCount) / 1e6;
-    const shaMBs = mbTotal / timeSha256(buffer, o.largeCount);
-    const wfDir = path.join(scratch, 'write-fsync');
-    await mkdir(wfDir);
-    const writeMBs = mbTotal / (await timeWriteFsync(wfDir, buffer, o.largeCount));
-    const large = await openDiskStore({ dir: path.join(scratch, 'large'), maxBytes: 0 });
-    sampler = startCpuSampler({ generatorInProcess: true });
-    t0 = performance.now();
-    const lput = await putMany(large, o.largeCount, 1, (i) => ({ hash: big.hash(i), body: chunks(big.fill(buffer, i)), size: o.largeSize }));
-    const putMBs = mbTotal / ((performance.now() - t0) / 1000);
-    const largeCpu = sampler.stop();
-    await large.close();
-    const label = `${formatSize(o.largeSize)} streamed put, sequential`;
-    s.rows.push({ workload: label, target: 'hoard', value: putMBs, unit: 'MB/s', cpu: largeCpu, detail: `${o.largeCount} blobs`, warning: lput.notCreated ? `${lput.notCreated} not 'created'` : undefined });
-    s.rows.push({ workload: label, target: 'sha256 (1 core)', value: shaMBs, unit: 'MB/s', detail: 'createHash over the same bytes' });
-    s.rows.push({ workload: label, target: 'write+fsync', value: writeMBs, unit: 'MB/s', detail: 'node fs, same bytes, same disk' });
-    thresholdGoal(s, 'large put / min(sha256, write+fsync)', putMBs / Math.min(shaMBs, writeMBs), '×', { min: 0.7 });
+    if (o.parts.includes('index')) await indexScale(o, s, scratch, log);
+    if (o.parts.includes('small')) await smallPuts(o, s, scratch);
+    if (o.parts.includes('large')) await largePuts(o, s, scratch);
     s.notes.push('Store figures run in-process: "gen" CPU is this process, store included.');
     return s;
   } finally {
@@ -154,12 +105,74 @@ export async function runStoreBench(o: StoreBenchOptions, log: (line: string) =>
   }
 }
 
+/** (a) open time and index memory with o.blobs entries. */
+async function indexScale(o: StoreBenchOptions, s: Section, scratch: string, log: (line: string) => void): Promise<void> {
+  const fillDir = o.keep ?? path.join(scratch, 'fill');
+  const marker = await ensureFilled(fillDir, o, s, log);
+  const open = await measureOpen(fillDir, marker);
+  const n = marker.count;
+  s.rows.push({
+    workload: `open + first read, ${n} blobs`, target: 'hoard', value: open.openSeconds + open.firstReadSeconds, unit: 's',
+    detail: `open ${open.openSeconds.toFixed(3)} s + first read ${open.firstReadSeconds.toFixed(3)} s; reopened with ${open.entries} entries`,
+    warning: open.entries < n ? `store reopened with ${open.entries} of ${n} entries` : open.probeOk ? undefined : 'first read did not return the probe blob',
+  });
+  s.rows.push({
+    workload: `index memory per blob, ${n} blobs`, target: 'hoard', value: open.indexBytes / Math.max(1, open.entries), unit: 'B/blob',
+    detail: `heap+external ${(open.indexBytes / 2 ** 20).toFixed(1)} MiB over the base after opening; rss +${(open.rssBytes / 2 ** 20).toFixed(0)} MiB`,
+    warning: open.entries < n ? `only ${open.entries} entries` : undefined,
+  });
+  thresholdGoal(s, `open + first read with ${n} blobs`, open.entries >= n ? open.openSeconds + open.firstReadSeconds : undefined, 's', { max: 2 });
+  thresholdGoal(s, 'index memory per blob', open.entries >= n && n > 0 ? open.indexBytes / n : undefined, 'B/blob', { max: 150 });
+}
+
+/** (b) 4 KiB puts with the default durability. */
+async function smallPuts(o: StoreBenchOptions, s: Section, scratch: string): Promise<void> {
+  const small = await openDiskStore({ dir: path.join(scratch, 'small'), maxBytes: 0 });
+  const fam = blobFamily(4096);
+  const hashes = Array.from({ length: o.smallCount }, (_, i) => fam.hash(i));
+  const sampler = startCpuSampler({ generatorInProcess: true });
+  const t0 = performance.now();
+  const put = await putMany(small, o.smallCount, o.smallConcurrency, (i) => ({ hash: hashes[i] as string, body: fam.bytes(i), size: 4096 }));
+  const smallSeconds = (performance.now() - t0) / 1000;
+  const smallCpu = sampler.stop();
+  await small.close();
+  const lat = summarizeLatency(put.latencies);
+  s.rows.push({
+    workload: `4 KiB put, ${o.smallConcurrency} in flight, default durability`, target: 'hoard', value: o.smallCount / smallSeconds, unit: 'blobs/s', cpu: smallCpu,
+    detail: `${o.smallCount} blobs, p50 ${lat.p50.toFixed(2)} ms, p95 ${lat.p95.toFixed(2)} ms`, warning: put.notCreated ? `${put.notCreated} not 'created'` : undefined,
+  });
+  thresholdGoal(s, '4 KiB put throughput', o.smallCount / smallSeconds, 'blobs/s', { min: 10_000 });
+}
+
+/** (c) large streamed puts vs the two baselines, over the same bytes. */
+async function largePuts(o: StoreBenchOptions, s: Section, scratch: string): Promise<void> {
+  const big = blobFamily(o.largeSize);
+  const buffer = big.bytes(0);
+  const mbTotal = (o.largeSize * o.largeCount) / 1e6;
+  const shaMBs = mbTotal / timeSha256(buffer, o.largeCount);
+  const wfDir = path.join(scratch, 'write-fsync');
+  await mkdir(wfDir);
+  const writeMBs = mbTotal / (await timeWriteFsync(wfDir, buffer, o.largeCount));
+  const large = await openDiskStore({ dir: path.join(scratch, 'large'), maxBytes: 0 });
+  const sampler = startCpuSampler({ generatorInProcess: true });
+  const t0 = performance.now();
+  const lput = await putMany(large, o.largeCount, 1, (i) => ({ hash: big.hash(i), body: chunks(big.fill(buffer, i)), size: o.largeSize }));
+  const putMBs = mbTotal / ((performance.now() - t0) / 1000);
+  const largeCpu = sampler.stop();
+  await large.close();
+  const label = `${formatSize(o.largeSize)} streamed put, sequential`;
+  s.rows.push({ workload: label, target: 'hoard', value: putMBs, unit: 'MB/s', cpu: largeCpu, detail: `${o.largeCount} blobs`, warning: lput.notCreated ? `${lput.notCreated} not 'created'` : undefined });
+  s.rows.push({ workload: label, target: 'sha256 (1 core)', value: shaMBs, unit: 'MB/s', detail: 'createHash over the same bytes' });
+  s.rows.push({ workload: label, target: 'write+fsync', value: writeMBs, unit: 'MB/s', detail: 'node fs, same bytes, same disk' });
+  thresholdGoal(s, 'large put / min(sha256, write+fsync)', putMBs / Math.min(shaMBs, writeMBs), '×', { min: 0.7 });
+}
+
 export function parseStoreArgs(argv: readonly string[]): StoreBenchOptions {
   const { values } = parseArgs({
     args: [...argv],
     options: {
       blobs: { type: 'string' }, keep: { type: 'string' }, base: { type: 'string' }, 'small-count': { type: 'string' },
-      'small-concurrency': { type: 'string' }, 'large-size': { type: 'string' }, 'large-count': { type: 'string' }, quick: { type: 'boolean' },
+      'small-concurrency': { type: 'string' }, 'large-size': { type: 'string' }, 'large-count': { type: 'string' }, quick: { type: 'boolean' }, parts: { type: 'string' },
     },
     strict: false,
   });
@@ -174,6 +187,7 @@ export function parseStoreArgs(argv: readonly string[]): StoreBenchOptions {
     smallConcurrency: num(values['small-concurrency'], b.smallConcurrency),
     largeSize: typeof values['large-size'] === 'string' ? parseSize(values['large-size']) : b.largeSize,
     largeCount: num(values['large-count'], b.largeCount),
+    parts: typeof values.parts === 'string' ? (values.parts.split(',') as StoreBenchOptions['parts']) : b.parts,
   };
 }
 
