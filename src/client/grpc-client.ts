@@ -251,16 +251,23 @@ export class GrpcCacheClient implements CacheClient {
     opts.signal?.addEventListener('abort', cancel, { once: true });
     const it = (call as AsyncIterable<{ data: Buffer }>)[Symbol.asyncIterator]();
     let first: IteratorResult<{ data: Buffer }>;
+    let idle: ClientError | undefined;
+    const firstTimer = setTimeout(() => {
+      idle = new ClientError(`${this.server} sent nothing for ${this.#idleMs} ms`, { server: this.server, kind: 'timeout' });
+      call.cancel();
+    }, this.#idleMs);
     try {
       first = await it.next();
     } catch (err) {
       opts.signal?.removeEventListener('abort', cancel);
+      if (idle) throw idle;
       const e = grpcError(err, this.server, 'Read', opts.signal);
       if (e.grpcCode === Status.NOT_FOUND) return undefined;
       throw e;
+    } finally {
+      clearTimeout(firstTimer);
     }
     const server = this.server;
-    let idle: ClientError | undefined;
     async function* rest(): AsyncGenerator<Uint8Array> {
       try {
         if (first.done) return;
