@@ -2,5 +2,8 @@
 import type { Command } from 'commander';
 import { registerFsck } from './fsck.ts';
 import { registerServe } from './serve.ts';
+import { registerPut } from './put.ts';
+import { registerGet } from './get.ts';
+import { registerStat } from './stat.ts';
 
-export const commands: ReadonlyArray<(program: Command) => void> = [registerServe, registerFsck];
+export const commands: ReadonlyArray<(program: Command) => void> = [registerServe, registerFsck, registerPut, registerGet, registerStat];

@@ -1,0 +1,120 @@
+// What the client commands of the CLI (put, get, stat, bench, check) share: the flags that
+// build a CacheClient, digest argument parsing, and terminal progress bars that appear only
+// on a TTY and only for transfers that take longer than a second.
+import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { checkDigest, formatDigest, type Digest } from '../core/digest.ts';
+import { ErrorCode, HoardError } from '../core/errors.ts';
+import type { ClientEvent, ClientOptions, Progress } from './types.ts';
+
+export interface ClientFlags {
+  server: string;
+  header?: string[];
+  instanceName?: string;
+  timeout?: string;
+  retries?: string;
+  verbose?: boolean;
+}
+
+export function addClientFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption('-s, --server <url>', 'the cache: http[s]://host:port[/prefix] or grpc[s]://host:port')
+    .option('-H, --header <name=value...>', 'extra request header / gRPC metadata (repeatable)')
+    .option('--instance-name <name>', 'REAPI instance name (gRPC)')
+    .addOption(new Option('--timeout <ms>', 'fail a transfer that makes no progress for this long').default('60000'))
+    .addOption(new Option('--retries <n>', 'retries of safe operations on transient failures').default('5'))
+    .option('-v, --verbose', 'log reconnects and retries to stderr');
+}
+
+export function clientOptions(flags: ClientFlags, extra: ClientOptions = {}): ClientOptions {
+  const headers: Record<string, string> = {};
+  for (const h of flags.header ?? []) {
+    const eq = h.indexOf('=');
+    if (eq <= 0) throw new HoardError(ErrorCode.InvalidArgument, `--header ${JSON.stringify(h)}: expected name=value`);
+    headers[h.slice(0, eq).trim().toLowerCase()] = h.slice(eq + 1);
+  }
+  const onEvent = flags.verbose ? (e: ClientEvent) => process.stderr.write(`hoard: ${describeEvent(e)}\n`) : undefined;
+  return {
+    headers,
+    instanceName: flags.instanceName,
+    idleTimeoutMs: positiveInt(flags.timeout ?? '60000', '--timeout'),
+    retry: { retries: nonNegativeInt(flags.retries ?? '5', '--retries') },
+    onEvent,
+    ...extra,
+  };
+}
+
+export function describeEvent(e: ClientEvent): string {
+  switch (e.type) {
+    case 'connect':
+      return `${e.reconnect ? 'reconnected' : 'connected'} to ${e.server}`;
+    case 'disconnect':
+      return `connection to ${e.server} closed (${e.reason})`;
+    case 'retry':
+      return `retrying ${e.operation} on ${e.server} in ${e.delayMs} ms (attempt ${e.attempt}): ${e.reason}`;
+    case 'reconnected':
+      return `${e.operation} succeeded on a new connection to ${e.server} after: ${e.after}`;
+    case 'resume':
+      return `resuming ${e.operation} on ${e.server} at byte ${e.offset}`;
+  }
+}
+
+export function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new HoardError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(v)}: expected a positive integer`);
+  return n;
+}
+
+export function nonNegativeInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new HoardError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(v)}: expected a non-negative integer`);
+  return n;
+}
+
+/** Parses HASH/SIZE (or HASH-SIZE); throws InvalidArgument with a usable message. */
+export function parseDigestArg(arg: string): Digest {
+  const m = /^([0-9a-fA-F]+)[/-](\d+)$/.exec(arg.trim());
+  if (!m) throw new HoardError(ErrorCode.InvalidArgument, `digest ${JSON.stringify(arg)}: expected HASH/SIZE, e.g. e3b0c442...b855/0`);
+  const d = { hash: (m[1] as string).toLowerCase(), sizeBytes: Number(m[2]) };
+  checkDigest(d);
+  return d;
+}
+
+/**
+ * Progress bars on stderr: a bar appears for a transfer once it has run for a second, and
+ * never when stderr is not a terminal (scripts and logs stay clean).
+ */
+export class TransferBars {
+  readonly #enabled: boolean;
+  readonly #bars = new Map<string, { started: number; bar?: cliProgress.SingleBar }>();
+  #multi: cliProgress.MultiBar | undefined;
+
+  constructor(enabled = process.stderr.isTTY === true) {
+    this.#enabled = enabled;
+  }
+
+  /** Pass as a call's onProgress. */
+  readonly onProgress = (p: Progress): void => {
+    if (!this.#enabled) return;
+    const key = `${p.operation} ${formatDigest(p.digest)}`;
+    let entry = this.#bars.get(key);
+    if (!entry) this.#bars.set(key, (entry = { started: Date.now() }));
+    if (!entry.bar && Date.now() - entry.started < 1000) return;
+    if (!entry.bar) {
+      this.#multi ??= new cliProgress.MultiBar(
+        { stream: process.stderr, format: ' {label} [{bar}] {percentage}% {value}/{total} bytes', hideCursor: true, clearOnComplete: false },
+        cliProgress.Presets.shades_classic,
+      );
+      entry.bar = this.#multi.create(p.total, p.bytes, { label: `${p.operation} ${p.digest.hash.slice(0, 12)}` });
+    }
+    entry.bar.update(p.bytes);
+  };
+
+  stop(): void {
+    this.#multi?.stop();
+  }
+}
+
+export function usageError(cmd: Command, err: unknown): never {
+  cmd.error(`error: ${err instanceof Error ? err.message : String(err)}`, { exitCode: 2, code: 'hoard.usage' });
+}

@@ -1,0 +1,65 @@
+// hoard put / get / stat against a real `hoard serve` (spawnHoard), as a script would use
+// them: digests on stdout, exit codes 0 (ok), 1 (miss or failure), 2 (usage).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { digestOf, formatDigest } from '../../src/core/digest.ts';
+import { MAIN, NODE_BIN, spawnHoard } from '../helpers/spawn-server.ts';
+
+function hoard(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(NODE_BIN, [MAIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('hoard put/stat/get against hoard serve over HTTP: digests, verified download, trustworthy exit codes', async () => {
+  const server = await spawnHoard([], { grpc: false });
+  const dir = await mkdtemp(join(tmpdir(), 'hoard-cli-'));
+  try {
+    const a = randomBytes(100_000);
+    const b = Buffer.from('hello hoard\n');
+    await writeFile(join(dir, 'a'), a);
+    await writeFile(join(dir, 'b'), b);
+    const put = await hoard(['put', join(dir, 'a'), join(dir, 'b'), '--server', server.httpUrl]);
+    assert.equal(put.code, 0, put.stderr);
+    assert.deepEqual(put.stdout.trim().split('\n'), [`${formatDigest(digestOf(a))}  ${join(dir, 'a')}`, `${formatDigest(digestOf(b))}  ${join(dir, 'b')}`]);
+
+    const absent = formatDigest(digestOf(Buffer.from('absent')));
+    const stat = await hoard(['stat', formatDigest(digestOf(a)), absent, '--server', server.httpUrl]);
+    assert.equal(stat.code, 1);
+    assert.equal(stat.stdout, `present ${formatDigest(digestOf(a))}\nmissing ${absent}\n`);
+    assert.equal((await hoard(['stat', formatDigest(digestOf(b)), '--server', server.httpUrl])).code, 0);
+
+    const get = await hoard(['get', formatDigest(digestOf(a)), '--server', server.httpUrl, '-o', join(dir, 'out')]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.ok((await readFile(join(dir, 'out'))).equals(a));
+
+    const miss = await hoard(['get', absent, '--server', server.httpUrl, '-o', join(dir, 'miss')]);
+    assert.equal(miss.code, 1);
+    assert.match(miss.stderr, /not found on http:\/\/127\.0\.0\.1:\d+/);
+    await assert.rejects(readFile(join(dir, 'miss')));
+
+    assert.equal((await hoard(['get', 'not-a-digest', '--server', server.httpUrl, '-o', join(dir, 'x')])).code, 2);
+    assert.equal((await hoard(['put', '--server', server.httpUrl])).code, 2);
+  } finally {
+    await server.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('hoard stat against a dead server: exit 1 quickly, message naming the server', async () => {
+  const server = await spawnHoard([], { grpc: false });
+  const url = server.httpUrl;
+  await server.dispose();
+  const t0 = Date.now();
+  const r = await hoard(['stat', formatDigest(digestOf(Buffer.from('x'))), '--server', url]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`cannot connect to ${url.replace(/[./]/g, '\\$&')}`));
+  assert.ok(Date.now() - t0 < 5000);
+});
