@@ -83,3 +83,77 @@ export function uploadName(data: Uint8Array, instance = '', uuid: string = rando
 }
 
 export type { Metadata };
+
+export interface WriteMsg {
+  resourceName?: string;
+  writeOffset: number;
+  finishWrite?: boolean;
+  data?: Uint8Array;
+}
+
+type StreamFn = (cb: (err: ServiceError | null, res: unknown) => void) => {
+  write(m: unknown): boolean;
+  end(): void;
+  cancel(): void;
+  on(ev: string, fn: (...a: unknown[]) => void): void;
+};
+
+/** A client-streaming Write: sends `msgs` (or a generator's), half-closes, resolves committed_size. */
+export function writeMessages(bs: Client, msgs: Iterable<WriteMsg>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const call = (bs as unknown as Record<string, StreamFn>)['Write']!.call(bs, (err, res) =>
+      err ? reject(err) : resolve(Number((res as { committedSize: unknown }).committedSize)),
+    );
+    call.on('error', () => undefined);
+    for (const m of msgs) call.write(m);
+    call.end();
+  });
+}
+
+/** The message sequence of one upload: `data` from `offset`, in `chunk`-byte messages. */
+export function* chunks(name: string, data: Uint8Array, { chunk = 16 * 1024, offset = 0, finish = true } = {}): Generator<WriteMsg> {
+  let first = true;
+  let at = offset;
+  if (data.byteLength === offset) {
+    yield { resourceName: name, writeOffset: offset, finishWrite: finish };
+    return;
+  }
+  while (at < data.byteLength) {
+    const end = Math.min(data.byteLength, at + chunk);
+    yield { resourceName: first ? name : '', writeOffset: at, data: data.subarray(at, end), finishWrite: finish && end === data.byteLength };
+    first = false;
+    at = end;
+  }
+}
+
+/** Opens a Write call to drive by hand (for cuts and mid-stream behaviour). */
+export function openWrite(bs: Client): { call: ReturnType<StreamFn>; result: Promise<number> } {
+  let call!: ReturnType<StreamFn>;
+  const result = new Promise<number>((resolve, reject) => {
+    call = (bs as unknown as Record<string, StreamFn>)['Write']!.call(bs, (err, res) =>
+      err ? reject(err) : resolve(Number((res as { committedSize: unknown }).committedSize)),
+    );
+  });
+  call.on('error', () => undefined);
+  result.catch(() => undefined);
+  return { call, result };
+}
+
+type ServerStreamFn = (req: unknown, opts?: unknown) => { on(ev: string, fn: (...a: unknown[]) => void): void; cancel(): void };
+
+/** A server-streaming call collected whole; rejects with the status error. */
+export function collect<T>(client: Client, method: string, req: unknown, deadlineMs = 5000): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const call = (client as unknown as Record<string, ServerStreamFn>)[method]!.call(client, req, { deadline: Date.now() + deadlineMs });
+    const out: T[] = [];
+    call.on('data', (m) => out.push(m as T));
+    call.on('error', (e) => reject(e));
+    call.on('end', () => resolve(out));
+  });
+}
+
+/** ByteStream.Read of a resource, concatenated. */
+export async function readAll(bs: Client, resourceName: string, readOffset = 0, readLimit = 0): Promise<Buffer> {
+  const msgs = await collect<{ data: Uint8Array }>(bs, 'Read', { resourceName, readOffset, readLimit });
+  return Buffer.concat(msgs.map((m) => Buffer.from(m.data)));
+}

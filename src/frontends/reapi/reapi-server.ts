@@ -5,8 +5,13 @@ import { Server, ServerCredentials, type UntypedServiceImplementation } from '@g
 import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics/metrics.ts';
 import type { Store } from '../../storage/store.ts';
+import { actionCacheService } from './action-cache-service.ts';
+import { byteStreamService } from './bytestream-service.ts';
 import { capabilitiesService } from './capabilities-service.ts';
+import { casService } from './cas-service.ts';
 import { serviceDefinition, SERVICE_NAMES } from './grpc-definitions.ts';
+import { PartialUploads } from './partial-uploads.ts';
+import { PublishedBlobs } from './published-blobs.ts';
 import { resolveReapiOptions, type ReapiConfig } from './reapi-options.ts';
 import type { ReapiContext } from './request-context.ts';
 
@@ -31,11 +36,20 @@ export interface ReapiServer {
 }
 
 export async function startReapiServer(options: ReapiServerOptions): Promise<ReapiServer> {
+  const resolved = resolveReapiOptions(options.config);
+  const partials = new PartialUploads({
+    dir: resolved.partialUploadDir,
+    maxBytes: resolved.partialUploadMaxBytes,
+    maxAgeMs: resolved.partialUploadMaxAgeMs,
+    logger: options.logger,
+  });
   const ctx: ReapiContext = {
     store: options.store,
-    options: resolveReapiOptions(options.config),
+    options: resolved,
     logger: options.logger,
     metrics: options.metrics,
+    published: new PublishedBlobs(),
+    partials,
   };
   const server = new Server({
     'grpc.max_receive_message_length': ctx.options.maxReceiveMessageSize,
@@ -48,12 +62,24 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_connection_idle_ms': 10 * 60_000,
   });
-  const services: [string, UntypedServiceImplementation][] = [[SERVICE_NAMES.capabilities, capabilitiesService(ctx)]];
+  const services: [string, UntypedServiceImplementation][] = [
+    [SERVICE_NAMES.capabilities, capabilitiesService(ctx)],
+    [SERVICE_NAMES.actionCache, actionCacheService(ctx)],
+    [SERVICE_NAMES.cas, casService(ctx)],
+    [SERVICE_NAMES.byteStream, byteStreamService(ctx)],
+  ];
   for (const [name, impl] of services) server.addService(serviceDefinition(name), impl);
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
-  });
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(options.address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+  } catch (err) {
+    server.forceShutdown();
+    await partials.close();
+    throw err;
+  }
   const address = withPort(options.address, port);
   options.logger?.info({ address }, 'REAPI gRPC listening');
 
@@ -61,7 +87,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
   return {
     address,
     shutdown(deadlineMs: number): Promise<void> {
-      closing ??= drain(server, deadlineMs);
+      closing ??= drain(server, deadlineMs).then(() => partials.close());
       return closing;
     },
   };

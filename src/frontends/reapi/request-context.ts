@@ -7,6 +7,8 @@ import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 import type { Store } from '../../storage/store.ts';
 import { int64, type Int64 } from './grpc-definitions.ts';
+import type { PartialUploads } from './partial-uploads.ts';
+import type { PublishedBlobs } from './published-blobs.ts';
 import type { ReapiOptions } from './reapi-options.ts';
 
 export interface ReapiContext {
@@ -14,6 +16,8 @@ export interface ReapiContext {
   readonly options: ReapiOptions;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
+  readonly published: PublishedBlobs;
+  readonly partials: PartialUploads;
 }
 
 /** DigestFunction.Value numbers (protocols.md §2.3). */

@@ -1,0 +1,80 @@
+// ByteStream.Read (protocols.md §2.6): blobs/ and compressed-blobs/zstd/ resources, from
+// read_offset (uncompressed, also for zstd) for read_limit bytes (0 = to the end; must be
+// 0 for compressed reads). Data goes out in messages of at most readChunkSize bytes,
+// paced by the client (write() back-pressure). Every error, including one after data was
+// sent, reaches the client as a status (failStream, §8).
+import { once } from 'node:events';
+import { pipeline, type Readable } from 'node:stream';
+import { status, type ServerWritableStream } from '@grpc/grpc-js';
+import { ErrorCode, HoardError } from '../../core/errors.ts';
+import { casKey } from '../../core/keys.ts';
+import { int64, type Int64 } from './grpc-definitions.ts';
+import { failStream, recordCall } from './handlers.ts';
+import { namespaceOf, type ReapiContext } from './request-context.ts';
+import { parseReadResourceName } from './resource-name.ts';
+import { grpcError, toServiceError } from './status.ts';
+import { createCompressor } from './zstd.ts';
+
+export interface ReadRequest {
+  resourceName: string;
+  readOffset: Int64;
+  readLimit: Int64;
+}
+
+export function readHandler(ctx: ReapiContext): (call: ServerWritableStream<ReadRequest, unknown>) => void {
+  return (call) => {
+    const started = performance.now();
+    const ac = new AbortController();
+    call.on('cancelled', () => ac.abort());
+    call.on('error', () => ac.abort());
+    streamBlob(ctx, call, ac.signal).then(
+      () => {
+        recordCall(ctx, 'Read', started, null);
+        call.end();
+      },
+      (err: unknown) => {
+        const se = toServiceError(err);
+        recordCall(ctx, 'Read', started, se);
+        if (!ac.signal.aborted) failStream(call, se);
+      },
+    );
+  };
+}
+
+async function streamBlob(ctx: ReapiContext, call: ServerWritableStream<ReadRequest, unknown>, signal: AbortSignal): Promise<void> {
+  const req = call.request;
+  const res = parseReadResourceName(req.resourceName);
+  const offset = int64(req.readOffset);
+  const limit = int64(req.readLimit);
+  const size = res.digest.sizeBytes;
+  if (offset < 0 || offset > size) throw new HoardError(ErrorCode.OutOfRange, `read_offset ${offset} is outside the blob of ${size} bytes`);
+  if (limit < 0) throw new HoardError(ErrorCode.InvalidArgument, `read_limit ${limit} is negative (0 means no limit)`);
+  const compressed = res.compression !== 'identity';
+  if (compressed && limit !== 0) {
+    throw new HoardError(ErrorCode.InvalidArgument, `read_limit must be 0 for a compressed-blobs read, got ${limit}`);
+  }
+  const entry = await ctx.store.get(casKey(res.digest.hash, namespaceOf(ctx, res.instanceName)), { offset, limit, signal });
+  ctx.metrics?.lookup('grpc', 'cas', entry === undefined ? 'miss' : 'hit');
+  if (entry === undefined) throw grpcError(status.NOT_FOUND, `blob ${res.digest.hash}/${size} is not in the cache`);
+  let source: Readable = entry.stream;
+  try {
+    if (entry.size !== size) {
+      throw new HoardError(ErrorCode.InvalidArgument, `blob ${res.digest.hash} has ${entry.size} bytes, not the ${size} the resource name says`);
+    }
+    if (compressed) source = pipeline(entry.stream, createCompressor(ctx.options.zstdLevel), () => undefined);
+    const max = ctx.options.readChunkSize;
+    let sent = 0;
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      signal.throwIfAborted();
+      for (let at = 0; at < chunk.byteLength; at += max) {
+        const data = at === 0 && chunk.byteLength <= max ? chunk : chunk.subarray(at, at + max);
+        sent += data.byteLength;
+        if (!call.write({ data })) await once(call, 'drain', { signal });
+      }
+    }
+    ctx.metrics?.bytesSent('grpc', sent);
+  } finally {
+    source.destroy();
+    entry.stream.destroy();
+  }
+}

@@ -1,0 +1,39 @@
+// google.bytestream.ByteStream as REAPI uses it: Read and Write live in their own files;
+// QueryWriteStatus is here. It never answers NOT_FOUND for an upload it has not seen
+// (Bazel does not retry NOT_FOUND, §2.6): a fresh upload is {0, false}.
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { casKey } from '../../core/keys.ts';
+import { readHandler } from './bytestream-read.ts';
+import { uploadId, writeHandler } from './bytestream-write.ts';
+import { unary } from './handlers.ts';
+import { namespaceOf, type ReapiContext } from './request-context.ts';
+import { parseWriteResourceName } from './resource-name.ts';
+
+interface QueryWriteStatusRequest {
+  resourceName: string;
+}
+interface QueryWriteStatusResponse {
+  committedSize: number;
+  complete: boolean;
+}
+
+export function byteStreamService(ctx: ReapiContext): UntypedServiceImplementation {
+  async function queryWriteStatus(req: QueryWriteStatusRequest): Promise<QueryWriteStatusResponse> {
+    const res = parseWriteResourceName(req.resourceName);
+    const ns = namespaceOf(ctx, res.instanceName);
+    const compressed = res.compression !== 'identity';
+    if ((await ctx.store.has([casKey(res.digest.hash, ns)]))[0]) {
+      // Same convention as an early-ended Write: -1 when the size in compressed bytes is unknown.
+      return { committedSize: compressed ? -1 : res.digest.sizeBytes, complete: true };
+    }
+    // Compressed uploads are not spooled: they restart at 0.
+    const committed = compressed ? 0 : (ctx.partials.committed(uploadId(ns, res)) ?? 0);
+    return { committedSize: committed, complete: false };
+  }
+
+  return {
+    Read: readHandler(ctx),
+    Write: writeHandler(ctx),
+    QueryWriteStatus: unary(ctx, 'QueryWriteStatus', queryWriteStatus),
+  };
+}

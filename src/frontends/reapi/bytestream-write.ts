@@ -1,0 +1,170 @@
+// ByteStream.Write for REAPI uploads (protocols.md §2.6), the path seed 004 is about.
+// Rule 3: the WriteResponse is sent only after store.put resolved, i.e. the blob was
+// received whole, verified and durably published. A stream that ends without
+// finish_write, fails an offset check, or is cancelled makes the put fail, so nothing is
+// published; an uncompressed upload's received bytes stay in the partial-upload spool so
+// the client can resume at QueryWriteStatus's committed_size. Messages are pulled one at
+// a time as the store consumes them, so a slow disk back-pressures the client (no blob
+// is ever buffered whole here).
+import type { sendUnaryData, ServerReadableStream } from '@grpc/grpc-js';
+import { ErrorCode, HoardError, isHoardError } from '../../core/errors.ts';
+import { casKey } from '../../core/keys.ts';
+import type { Body } from '../../storage/store.ts';
+import { bytesOf, int64, type Int64 } from './grpc-definitions.ts';
+import { recordCall } from './handlers.ts';
+import { checkBlobSize, namespaceOf, type ReapiContext } from './request-context.ts';
+import { parseWriteResourceName, type BlobResource } from './resource-name.ts';
+import { toServiceError } from './status.ts';
+import { MessageReader } from './message-reader.ts';
+import { decompressStream } from './zstd.ts';
+
+export interface WriteRequest {
+  resourceName: string;
+  writeOffset: Int64;
+  finishWrite: boolean;
+  data?: Uint8Array;
+}
+export interface WriteResponse {
+  committedSize: number;
+}
+
+/** The partial-upload id of a resource: namespace, upload id and digest. */
+export function uploadId(ns: string, r: BlobResource): string {
+  return `${ns}\u0000${r.uuid ?? ''}\u0000${r.digest.hash}/${r.digest.sizeBytes}`;
+}
+
+export function writeHandler(ctx: ReapiContext): (call: ServerReadableStream<WriteRequest, WriteResponse>, cb: sendUnaryData<WriteResponse>) => void {
+  return (call, callback) => {
+    const started = performance.now();
+    const ac = new AbortController();
+    call.on('cancelled', () => ac.abort(new HoardError(ErrorCode.Aborted, 'the client cancelled the Write')));
+    // A listener must exist: a transport error on an unobserved stream would crash the process.
+    call.on('error', (err) => ac.abort(err));
+    handleWrite(ctx, call, ac.signal).then(
+      (res) => {
+        recordCall(ctx, 'Write', started, null);
+        callback(null, res);
+      },
+      (err: unknown) => {
+        const se = toServiceError(err);
+        recordCall(ctx, 'Write', started, se);
+        callback(se);
+      },
+    );
+  };
+}
+
+async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>, callSignal: AbortSignal): Promise<WriteResponse> {
+  const reader = new MessageReader(call);
+  const first = await reader.next(callSignal);
+  if (first === undefined) throw new HoardError(ErrorCode.InvalidArgument, 'the Write stream ended before its first message');
+  const res = parseWriteResourceName(first.resourceName);
+  checkBlobSize(ctx, res.digest);
+  const ns = namespaceOf(ctx, res.instanceName);
+  const key = casKey(res.digest.hash, ns);
+  const size = res.digest.sizeBytes;
+  const compressed = res.compression !== 'identity';
+  // REAPI: a blob that is already present ends the upload at once, without error.
+  const existing: WriteResponse = { committedSize: compressed ? -1 : size };
+  const id = uploadId(ns, res);
+  const startOffset = int64(first.writeOffset);
+  if (startOffset < 0) throw new HoardError(ErrorCode.OutOfRange, `write_offset ${startOffset} is negative`);
+
+  if ((await ctx.store.has([key]))[0]) {
+    await ctx.partials.discard(id);
+    return existing;
+  }
+  const spool = !compressed && size >= ctx.options.partialUploadMinBytes ? await ctx.partials.acquire(id, callSignal) : undefined;
+  const committed = spool?.size ?? 0;
+  if (startOffset !== committed) {
+    await spool?.settle(true);
+    const why = compressed ? 'compressed uploads are not resumable and start at write_offset 0' : `the committed size is ${committed} (see QueryWriteStatus)`;
+    throw new HoardError(ErrorCode.InvalidArgument, `first write_offset ${startOffset} does not match: ${why}`);
+  }
+
+  // Another writer may publish the same blob while this one streams: stop at once then.
+  const stop = new AbortController();
+  const signal = AbortSignal.any([callSignal, stop.signal]);
+  let existed = false;
+  const unwatch = ctx.published.watch(key, () => {
+    existed = true;
+    stop.abort(new HoardError(ErrorCode.Aborted, 'the blob was published by another upload'));
+  });
+  let finished = false;
+  let received = 0; // bytes on the wire in this call (compressed bytes for zstd)
+
+  const firstMsg: WriteRequest = first;
+  async function* wire(): AsyncGenerator<Uint8Array> {
+    let msg: WriteRequest = firstMsg;
+    for (;;) {
+      if (msg.resourceName && msg.resourceName !== firstMsg.resourceName) {
+        throw new HoardError(ErrorCode.InvalidArgument, `resource_name changed mid-stream to ${JSON.stringify(msg.resourceName.slice(0, 300))}`);
+      }
+      const offset = int64(msg.writeOffset);
+      if (offset !== startOffset + received) {
+        throw new HoardError(ErrorCode.InvalidArgument, `write_offset ${offset} does not follow the ${startOffset + received} bytes written so far`);
+      }
+      const data = bytesOf(msg.data);
+      if (data.byteLength > 0) {
+        received += data.byteLength;
+        if (!compressed && startOffset + received > size) {
+          throw new HoardError(ErrorCode.SizeMismatch, `received more than the ${size} bytes the resource name declares`);
+        }
+        await spool?.append(data);
+        yield data;
+      }
+      if (msg.finishWrite) {
+        finished = true;
+        return;
+      }
+      const next = await reader.next(signal);
+      if (next === undefined) {
+        throw new HoardError(ErrorCode.Aborted, `the Write stream ended before finish_write, after ${startOffset + received} bytes; resume from QueryWriteStatus's committed_size`);
+      }
+      msg = next;
+    }
+  }
+
+  let body: Body;
+  if (compressed) body = decompressStream(wire(), size, signal);
+  else body = concat(spool?.prefix(signal), wire());
+  const put = ctx.store.put(key, body, { size, signal });
+  try {
+    // Race the put against the "published by another writer" notice: some stores wait for
+    // a concurrent put of the same key without reading our body, so its abort alone
+    // might not end the call promptly.
+    const published = new Promise<'published'>((resolve) => stop.signal.addEventListener('abort', () => resolve('published'), { once: true }));
+    const outcome = await Promise.race([put, published]);
+    if (outcome === 'published') {
+      put.catch(() => undefined);
+      void put.then(
+        () => spool?.settle(false),
+        () => spool?.settle(false),
+      );
+      return existing;
+    }
+    ctx.published.published(key);
+    await spool?.settle(false);
+    ctx.metrics?.bytesReceived('grpc', received);
+    return compressed ? { committedSize: received } : { committedSize: size };
+  } catch (err) {
+    if (existed) {
+      await spool?.settle(false);
+      return existing;
+    }
+    // Keep the spooled prefix only when the stream was cut; bad data is dropped.
+    await spool?.settle(!finished && isCut(err));
+    throw err;
+  } finally {
+    unwatch();
+  }
+}
+
+function isCut(err: unknown): boolean {
+  return isHoardError(err, ErrorCode.Aborted) || (err instanceof Error && err.name === 'AbortError');
+}
+
+async function* concat(prefix: AsyncIterable<Uint8Array> | undefined, rest: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  if (prefix) yield* prefix;
+  yield* rest;
+}

@@ -1,0 +1,119 @@
+// ContentAddressableStorage.GetTree: the Directory graph under a root, breadth-first,
+// each directory once, streamed in pages. NOT_FOUND only when the root is missing; a
+// missing or undecodable subdirectory is left out (with its subtree). Page tokens are the
+// count of directories already sent: the walk order is deterministic for given store
+// contents, so a continuation re-walks and skips (a cache's trees are small enough).
+import { once } from 'node:events';
+import { status, type ServerWritableStream } from '@grpc/grpc-js';
+import type { Digest } from '../../core/digest.ts';
+import { ErrorCode, HoardError } from '../../core/errors.ts';
+import { casKey } from '../../core/keys.ts';
+import { protoType, REAPI } from '../../core/proto.ts';
+import { int64 } from './grpc-definitions.ts';
+import { failStream, recordCall } from './handlers.ts';
+import { checkDigestFunction, digestFrom, namespaceOf, type DigestMsg, type ReapiContext } from './request-context.ts';
+import { grpcError, toServiceError } from './status.ts';
+
+interface GetTreeRequest {
+  instanceName: string;
+  rootDigest?: DigestMsg;
+  pageSize: number;
+  pageToken: string;
+  digestFunction: number;
+}
+interface DirectoryMsg {
+  directories?: { digest?: DigestMsg }[];
+}
+
+const DEFAULT_PAGE_SIZE = 1000;
+const MAX_PAGE_SIZE = 10_000;
+/** Encoded bytes per page: under the 4 MiB inbound limit of older clients. */
+const PAGE_BYTES = 3 * 1024 * 1024;
+const TOKEN = /^o([0-9]{1,9})$/;
+
+export function getTreeHandler(ctx: ReapiContext): (call: ServerWritableStream<GetTreeRequest, unknown>) => void {
+  return (call) => {
+    const started = performance.now();
+    const ac = new AbortController();
+    call.on('cancelled', () => ac.abort());
+    streamTree(ctx, call, ac.signal).then(
+      () => {
+        recordCall(ctx, 'GetTree', started, null);
+        call.end();
+      },
+      (err: unknown) => {
+        const se = toServiceError(err);
+        recordCall(ctx, 'GetTree', started, se);
+        if (!ac.signal.aborted) failStream(call, se);
+      },
+    );
+  };
+}
+
+async function streamTree(ctx: ReapiContext, call: ServerWritableStream<GetTreeRequest, unknown>, signal: AbortSignal): Promise<void> {
+  const req = call.request;
+  checkDigestFunction(req.digestFunction);
+  const root = digestFrom(req.rootDigest, 'root_digest');
+  const ns = namespaceOf(ctx, req.instanceName);
+  const pageSize = req.pageSize > 0 ? Math.min(req.pageSize, MAX_PAGE_SIZE) : req.pageSize === 0 ? DEFAULT_PAGE_SIZE : -1;
+  if (pageSize < 0) throw grpcError(status.INVALID_ARGUMENT, `page_size ${req.pageSize} must not be negative`);
+  const skip = parseToken(req.pageToken);
+  const Directory = protoType(`${REAPI}.Directory`);
+
+  const rootBytes = await ctx.store.getBytes(casKey(root.hash, ns), { signal });
+  if (rootBytes === undefined) throw grpcError(status.NOT_FOUND, `root directory ${root.hash}/${root.sizeBytes} is not in the cache`);
+
+  let sent = skip;
+  let page: unknown[] = [];
+  let pageBytes = 0;
+  const flush = async (last: boolean): Promise<void> => {
+    const msg = { directories: page, nextPageToken: last ? '' : `o${sent}` };
+    page = [];
+    pageBytes = 0;
+    if (!call.write(msg)) await once(call, 'drain', { signal });
+  };
+
+  const seen = new Set<string>([root.hash]);
+  let queue: { bytes: Buffer }[] = [{ bytes: rootBytes }];
+  let index = 0;
+  while (queue.length > 0) {
+    const next: { bytes: Buffer }[] = [];
+    for (const { bytes } of queue) {
+      signal.throwIfAborted();
+      let dir: DirectoryMsg;
+      try {
+        dir = Directory.decode(bytes) as unknown as DirectoryMsg;
+      } catch {
+        if (index === 0) throw new HoardError(ErrorCode.InvalidArgument, `root ${root.hash} is not a Directory message`);
+        continue;
+      }
+      if (index++ >= skip) {
+        if (page.length > 0 && (page.length >= pageSize || pageBytes + bytes.byteLength > PAGE_BYTES)) await flush(false);
+        page.push(dir);
+        pageBytes += bytes.byteLength;
+        sent++;
+      }
+      for (const child of dir.directories ?? []) {
+        const d = childDigest(child.digest);
+        if (!d || seen.has(d.hash)) continue;
+        seen.add(d.hash);
+        const b = await ctx.store.getBytes(casKey(d.hash, ns), { signal });
+        if (b !== undefined) next.push({ bytes: b });
+      }
+    }
+    queue = next;
+  }
+  await flush(true);
+}
+
+function childDigest(m: DigestMsg | undefined): Digest | undefined {
+  if (!m?.hash) return undefined;
+  return { hash: m.hash, sizeBytes: int64(m.sizeBytes) };
+}
+
+function parseToken(token: string): number {
+  if (!token) return 0;
+  const m = TOKEN.exec(token);
+  if (!m) throw grpcError(status.INVALID_ARGUMENT, `page_token ${JSON.stringify(token.slice(0, 100))} was not issued by this server`);
+  return Number(m[1]);
+}

@@ -1,0 +1,204 @@
+// The spool of interrupted uncompressed ByteStream uploads, so a client can ask
+// QueryWriteStatus for the committed offset and resume instead of starting over.
+// A spool is private to this frontend and is NEVER visible in the store: on resumption
+// its bytes are streamed, followed by the new data, into one store.put that verifies the
+// whole blob (rule 1). Bounded in bytes and age; the oldest idle spools go first. Only one
+// Write owns a spool at a time (a retry waits for the cut call it replaces to let go).
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+
+export interface PartialUploadsOptions {
+  readonly dir: string;
+  readonly maxBytes: number;
+  readonly maxAgeMs: number;
+  readonly logger?: Logger;
+}
+
+interface SpoolEntry {
+  readonly file: string;
+  size: number;
+  touched: number;
+  active: boolean;
+}
+
+const SUFFIX = '.partial';
+
+export class PartialUploads {
+  readonly #opts: PartialUploadsOptions;
+  readonly #entries = new Map<string, SpoolEntry>();
+  readonly #owners = new Map<string, Promise<void>>();
+  readonly #sweeper: NodeJS.Timeout;
+  #bytes = 0;
+  #ready: Promise<void>;
+
+  constructor(opts: PartialUploadsOptions) {
+    this.#opts = opts;
+    this.#ready = this.#init();
+    this.#sweeper = setInterval(() => this.#evict(0), Math.min(60_000, Math.max(1000, opts.maxAgeMs / 4)));
+    this.#sweeper.unref();
+  }
+
+  /** Spools from an earlier process are not indexed, so they are removed at start. */
+  async #init(): Promise<void> {
+    await fs.mkdir(this.#opts.dir, { recursive: true });
+    for (const name of await fs.readdir(this.#opts.dir)) {
+      if (name.endsWith(SUFFIX)) await fs.rm(path.join(this.#opts.dir, name), { force: true });
+    }
+  }
+
+  /** Bytes kept for `id` (live while a Write appends), or undefined when none. */
+  committed(id: string): number | undefined {
+    return this.#entries.get(id)?.size;
+  }
+
+  /**
+   * Exclusive use of `id`'s spool for one Write, waiting for a previous owner (typically
+   * the cut call a retry replaces) to release it. The spool may be empty (size 0).
+   */
+  async acquire(id: string, signal: AbortSignal): Promise<Spool> {
+    await this.#ready;
+    for (let owner = this.#owners.get(id); owner; owner = this.#owners.get(id)) {
+      await raceAbort(owner, signal);
+    }
+    let release!: () => void;
+    this.#owners.set(id, new Promise<void>((r) => (release = r)));
+    let entry = this.#entries.get(id);
+    if (!entry) {
+      const file = path.join(this.#opts.dir, createHash('sha256').update(id).digest('hex') + SUFFIX);
+      entry = { file, size: 0, touched: Date.now(), active: true };
+      this.#entries.set(id, entry);
+    }
+    entry.active = true;
+    return new Spool(this, id, entry, () => {
+      this.#owners.delete(id);
+      release();
+    });
+  }
+
+  /** Drops `id`'s spool unless a Write owns it (a blob that now exists needs none). */
+  async discard(id: string): Promise<void> {
+    const e = this.#entries.get(id);
+    if (e && !e.active) await this.#drop(id, e);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await this.#ready.catch(() => undefined);
+    for (const [id, e] of this.#entries) await this.#drop(id, e);
+  }
+
+  /** Makes room for `incoming` more bytes; false when even eviction cannot. */
+  reserve(incoming: number): boolean {
+    this.#evict(incoming);
+    if (this.#bytes + incoming > this.#opts.maxBytes) return false;
+    this.#bytes += incoming;
+    return true;
+  }
+
+  /** Returns a reservation whose bytes were not written after all. */
+  unreserve(bytes: number): void {
+    this.#bytes -= bytes;
+  }
+
+  async #drop(id: string, e: SpoolEntry): Promise<void> {
+    if (this.#entries.get(id) !== e) return;
+    this.#entries.delete(id);
+    this.#bytes -= e.size;
+    await fs.rm(e.file, { force: true }).catch((err: unknown) => this.#opts.logger?.warn({ err }, 'could not remove a partial upload'));
+  }
+
+  #evict(incoming: number): void {
+    const now = Date.now();
+    // Map order is creation order, close enough to "oldest first" for a bounded spool.
+    for (const [id, e] of this.#entries) {
+      if (e.active) continue;
+      const old = now - e.touched > this.#opts.maxAgeMs;
+      if (!old && this.#bytes + incoming <= this.#opts.maxBytes) continue;
+      void this.#drop(id, e);
+    }
+  }
+
+  /** Called by a Spool when its Write ends. */
+  async settle(id: string, e: SpoolEntry, keep: boolean): Promise<void> {
+    e.active = false;
+    e.touched = Date.now();
+    if (!keep || e.size === 0) await this.#drop(id, e);
+    else this.#evict(0);
+  }
+}
+
+/** One Write's handle on its spool: append as data arrives, replay the prefix, settle. */
+export class Spool {
+  readonly #owner: PartialUploads;
+  readonly #id: string;
+  readonly #entry: SpoolEntry;
+  readonly #release: () => void;
+  #handle: fs.FileHandle | undefined;
+  /** Set once spooling failed or hit the bound: the upload goes on, no longer resumable past here. */
+  #stopped = false;
+
+  constructor(owner: PartialUploads, id: string, entry: SpoolEntry, release: () => void) {
+    this.#owner = owner;
+    this.#id = id;
+    this.#entry = entry;
+    this.#release = release;
+  }
+
+  /** Bytes kept: the offset a resumed Write continues from. */
+  get size(): number {
+    return this.#entry.size;
+  }
+
+  /** The kept bytes, for replay into the store ahead of the new data. */
+  prefix(signal: AbortSignal): Readable | undefined {
+    if (this.#entry.size === 0) return undefined;
+    return createReadStream(this.#entry.file, { start: 0, end: this.#entry.size - 1, signal });
+  }
+
+  /** Appends at the committed offset; a failure only stops spooling, never the upload. */
+  async append(chunk: Uint8Array): Promise<void> {
+    if (this.#stopped) return;
+    if (!this.#owner.reserve(chunk.byteLength)) {
+      this.#stopped = true;
+      return;
+    }
+    try {
+      this.#handle ??= await fs.open(this.#entry.file, this.#entry.size === 0 ? 'w' : 'r+');
+      await this.#handle.write(chunk, 0, chunk.byteLength, this.#entry.size);
+      this.#entry.size += chunk.byteLength;
+    } catch {
+      this.#owner.unreserve(chunk.byteLength);
+      this.#stopped = true;
+    }
+  }
+
+  /** keep: the upload was cut and may resume; otherwise the spool is deleted. */
+  async settle(keep: boolean): Promise<void> {
+    try {
+      await this.#handle?.close();
+      this.#handle = undefined;
+      await this.#owner.settle(this.#id, this.#entry, keep);
+    } finally {
+      this.#release();
+    }
+  }
+}
+
+function raceAbort(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      () => resolve(),
+    );
+  });
+}
