@@ -15,9 +15,12 @@ import { sendEmpty, sendEntry, sendError, sendText } from '../http/respond.ts';
 
 export const PROTOCOL = 'ccache';
 const ALLOW = 'GET, HEAD, PUT, DELETE';
-const HEX40 = /^[0-9a-f]{40}$/;
+// ccache up to 4.x (Debian 12 ships 4.7.5) writes its 20-byte key as 2 hex digits followed by
+// 31 base32hex digits ([0-9a-v]), e.g. `b8/ccdnf7fsrpja0bqg6js8itg2f6j1o4e`, not as 40 hex;
+// both spellings are accepted (test/e2e/ccache.test.ts drives the real client).
+const HEX40 = /^(?:[0-9a-f]{40}|[0-9a-f]{2}[0-9a-v]{31})$/;
 const HEX2 = /^[0-9a-f]{2}$/;
-const HEX38 = /^[0-9a-f]{38}$/;
+const HEX38 = /^(?:[0-9a-f]{38}|[0-9a-v]{31})$/;
 /** Raw ids carry their tool's name, so one namespace can hold several tools' keys. */
 const ID_PREFIX = 'ccache:';
 
