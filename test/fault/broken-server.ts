@@ -3,8 +3,8 @@
 // only whole blobs, answers AC hits only when every referenced blob is present, serves the
 // empty blob, honours Range). Each fault switches on one real-world bug so tests can show
 // that `hoard check` reports exactly that failure:
-//  - publishPartial: an upload cut mid-body is stored as if complete (seed 004), and
-//    uploads are not hash-checked;
+//  - publishPartial: an upload cut mid-body is stored as if complete (seed 004; whole
+//    uploads are still hash-checked, so only this one bug shows);
 //  - acWithoutBlobs: AC hits are answered even when referenced blobs are missing (rule 6);
 //  - closeEveryResponse: `Connection: close` on every response (seed 000's server side).
 import http from 'node:http';
@@ -95,7 +95,7 @@ export async function startStandInCache(faults: StandInFaults = {}, port = 0): P
     });
     req.on('end', () => {
       const body = Buffer.concat(parts);
-      if (kind === 'cas' && !state.faults.publishPartial && createHash('sha256').update(body).digest('hex') !== hash) {
+      if (kind === 'cas' && createHash('sha256').update(body).digest('hex') !== hash) {
         return reply(res, 400, `body does not hash to ${hash}`);
       }
       store.set(hash, body);

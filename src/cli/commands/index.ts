@@ -5,5 +5,6 @@ import { registerServe } from './serve.ts';
 import { registerPut } from './put.ts';
 import { registerGet } from './get.ts';
 import { registerStat } from './stat.ts';
+import { registerCheck } from './check.ts';
 
-export const commands: ReadonlyArray<(program: Command) => void> = [registerServe, registerFsck, registerPut, registerGet, registerStat];
+export const commands: ReadonlyArray<(program: Command) => void> = [registerServe, registerFsck, registerPut, registerGet, registerStat, registerCheck];

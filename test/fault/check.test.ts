@@ -1,0 +1,69 @@
+// `hoard check` against hoard itself (a real `hoard serve`, HTTP and gRPC) passes every
+// check; against the deliberately broken STAND-IN server it reports exactly the planted bugs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { MAIN, NODE_BIN, spawnHoard } from '../helpers/spawn-server.ts';
+import { ALL_CHECKS, runChecks } from '../../src/check/run-checks.ts';
+import { startStandInCache } from './broken-server.ts';
+
+function hoardCheck(server: string): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(NODE_BIN, [MAIN, 'check', '--server', server, '--scale', '0.3'], { timeout: 120_000 }, (err, stdout) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout });
+    });
+  });
+}
+
+test('hoard check against hoard serve: every check passes over HTTP and gRPC, exit 0', async () => {
+  const server = await spawnHoard();
+  try {
+    for (const url of [server.httpUrl, `grpc://${server.grpcTarget}`]) {
+      const r = await hoardCheck(url);
+      assert.equal(r.code, 0, r.stdout);
+      assert.match(r.stdout, new RegExp(`OK: ${ALL_CHECKS.length} passed, 0 failed, 0 not applicable`));
+    }
+  } finally {
+    await server.dispose();
+  }
+});
+
+test('hoard check against a stand-in correct cache: all pass', async () => {
+  const server = await startStandInCache();
+  try {
+    const report = await runChecks({ server: server.url, scale: 0.3 });
+    assert.ok(report.ok, JSON.stringify(report.results.filter((r) => r.status !== 'pass')));
+  } finally {
+    await server.close();
+  }
+});
+
+test('hoard check against a broken stand-in (publishes cut uploads, AC hits with missing blobs): exactly those two fail, exit 1', async () => {
+  const server = await startStandInCache({ publishPartial: true, acWithoutBlobs: true });
+  try {
+    const report = await runChecks({ server: server.url, scale: 0.3 });
+    const failed = report.results.filter((r) => r.status === 'fail').map((r) => r.id);
+    assert.deepEqual(failed.sort(), ['ac-completeness', 'cut-uploads']);
+    assert.equal(report.ok, false);
+    const cli = await hoardCheck(server.url);
+    assert.equal(cli.code, 1);
+    assert.match(cli.stdout, /FAILED: \d+ passed, 2 failed/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('hoard check: each planted bug alone is reported alone', async () => {
+  for (const [fault, id] of [
+    ['publishPartial', 'cut-uploads'],
+    ['acWithoutBlobs', 'ac-completeness'],
+  ] as const) {
+    const server = await startStandInCache({ [fault]: true });
+    try {
+      const report = await runChecks({ server: server.url, scale: 0.3, only: ['cut-uploads', 'ac-completeness', 'digest-mismatch'] });
+      assert.deepEqual(report.results.filter((r) => r.status === 'fail').map((r) => r.id), [id]);
+    } finally {
+      await server.close();
+    }
+  }
+});
