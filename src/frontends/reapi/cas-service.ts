@@ -119,7 +119,13 @@ export function casService(ctx: ReapiContext): UntypedServiceImplementation {
 }
 
 function entryData(compressor: number, data: Buffer, d: Digest): Buffer {
-  if (compressor === CompressorValue.IDENTITY) return data;
+  if (compressor === CompressorValue.IDENTITY) {
+    // Checked here, not only by the store: a put of a present digest does not read its body.
+    if (data.byteLength !== d.sizeBytes) {
+      throw new HoardError(ErrorCode.SizeMismatch, `blob has ${data.byteLength} bytes but its digest says ${d.sizeBytes}`);
+    }
+    return data;
+  }
   if (compressor === CompressorValue.ZSTD) return decompressBounded(data, d.sizeBytes);
   throw new HoardError(ErrorCode.Unsupported, `compressor ${compressorName(compressor)} is not supported for batch uploads: use IDENTITY or ZSTD`);
 }

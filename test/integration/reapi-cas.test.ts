@@ -1,0 +1,109 @@
+// ContentAddressableStorage: FindMissingBlobs at scale, per-item Batch* statuses, whole-
+// request limits, digest_function handling, and GetTree paging.
+import { status } from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { casKey } from '../../src/core/keys.ts';
+import { protoType, REAPI } from '../../src/core/proto.ts';
+import { blob, codeOf, collect, sha256, startHarness, unary, type Harness } from './reapi-harness.ts';
+
+let h: Harness;
+before(async () => {
+  h = await startHarness({ maxBatchTotalSize: 1024 * 1024 });
+});
+after(() => h.close());
+
+const EMPTY = { hash: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', sizeBytes: 0 };
+const dg = (b: Uint8Array): { hash: string; sizeBytes: number } => ({ hash: sha256(b), sizeBytes: b.byteLength });
+type Missing = { missingBlobDigests: { hash: string }[] };
+type Statuses = { responses: { status: { code: number; message: string }; data?: Uint8Array }[] };
+
+test('FindMissingBlobs answers for 5,000 digests in one call; the empty blob is never missing', async () => {
+  const blobs = Array.from({ length: 5000 }, (_, i) => blob(32, 100 + i));
+  await Promise.all(blobs.filter((_, i) => i % 2 === 0).map((b) => h.store.put(casKey(sha256(b)), b, { size: b.byteLength })));
+  const res = await unary<Missing>(h.cas, 'FindMissingBlobs', { blobDigests: [...blobs.map(dg), EMPTY], digestFunction: 1 });
+  const expected = blobs.filter((_, i) => i % 2 === 1).map((b) => sha256(b));
+  assert.deepEqual(res.missingBlobDigests.map((d) => d.hash), expected);
+});
+
+test('FindMissingBlobs refuses malformed digests and unsupported digest functions by name', async () => {
+  assert.equal(await codeOf(unary(h.cas, 'FindMissingBlobs', { blobDigests: [{ hash: 'xyz', sizeBytes: 1 }] })), status.INVALID_ARGUMENT);
+  assert.equal(await codeOf(unary(h.cas, 'FindMissingBlobs', { blobDigests: [{ hash: 'a'.repeat(64), sizeBytes: -1 }] })), status.INVALID_ARGUMENT);
+  const err = await unary(h.cas, 'FindMissingBlobs', { blobDigests: [], digestFunction: 9 }).catch((e: { code: number; details: string }) => e);
+  assert.equal((err as { code: number }).code, status.INVALID_ARGUMENT);
+  assert.match((err as { details: string }).details, /BLAKE3/);
+});
+
+test('BatchUpdateBlobs: each blob succeeds or fails on its own', async () => {
+  const good = blob(1000, 1);
+  const existing = blob(500, 2);
+  await h.store.put(casKey(sha256(existing)), existing, { size: 500 });
+  const res = await unary<Statuses>(h.cas, 'BatchUpdateBlobs', {
+    requests: [
+      { digest: dg(good), data: good },
+      { digest: dg(blob(1000, 3)), data: blob(1000, 4) }, // digest mismatch
+      { digest: { hash: sha256(good), sizeBytes: 999 }, data: good }, // wrong size
+      { digest: { hash: 'nothex', sizeBytes: 3 }, data: Buffer.from('abc') },
+      { digest: dg(existing), data: blob(500, 5) }, // wrong bytes for a present digest
+      { digest: dg(existing), data: existing },
+      { digest: EMPTY, data: Buffer.alloc(0) },
+    ],
+  });
+  assert.deepEqual(
+    res.responses.map((r) => r.status.code),
+    [status.OK, status.INVALID_ARGUMENT, status.INVALID_ARGUMENT, status.INVALID_ARGUMENT, status.INVALID_ARGUMENT, status.OK, status.OK],
+  );
+  assert.ok(res.responses.slice(1, 5).every((r) => r.status.message.length > 10));
+  assert.deepEqual(await h.store.has([casKey(sha256(good)), casKey(sha256(blob(1000, 3))), casKey(sha256(blob(1000, 4)))]), [true, false, false]);
+});
+
+test('Batch calls above max_batch_total_size_bytes are INVALID_ARGUMENT as a whole', async () => {
+  const big = blob(600 * 1024, 6);
+  const two = { requests: [{ digest: dg(big), data: big }, { digest: dg(big), data: big }] };
+  assert.equal(await codeOf(unary(h.cas, 'BatchUpdateBlobs', two)), status.INVALID_ARGUMENT);
+  assert.equal(await codeOf(unary(h.cas, 'BatchReadBlobs', { digests: [dg(big), dg(big)] })), status.INVALID_ARGUMENT);
+});
+
+test('BatchReadBlobs: data for present blobs, NOT_FOUND per missing blob, empty blob always there', async () => {
+  const a = blob(2000, 7);
+  await h.store.put(casKey(sha256(a)), a, { size: 2000 });
+  const res = await unary<Statuses>(h.cas, 'BatchReadBlobs', { digests: [dg(a), dg(blob(10, 8)), EMPTY, { hash: sha256(a), sizeBytes: 1999 }] });
+  assert.deepEqual(res.responses.map((r) => r.status.code), [status.OK, status.NOT_FOUND, status.OK, status.INVALID_ARGUMENT]);
+  assert.ok(Buffer.from(res.responses[0]!.data!).equals(a));
+  assert.equal(res.responses[2]!.data!.length, 0);
+});
+
+test('GetTree streams every present directory once, in pages, resumable by page token', async () => {
+  const Directory = protoType(`${REAPI}.Directory`);
+  const put = async (msg: object): Promise<{ hash: string; sizeBytes: number }> => {
+    const bytes = Buffer.from(Directory.encode(msg).finish());
+    await h.store.put(casKey(sha256(bytes)), bytes, { size: bytes.byteLength });
+    return dg(bytes);
+  };
+  const leaf = (n: string) => ({ files: [{ name: n, digest: dg(blob(5, n.length)) }] });
+  const l1 = await put(leaf('a'));
+  const l2 = await put(leaf('bb'));
+  const l3 = await put(leaf('ccc'));
+  const missing = { hash: 'f'.repeat(64), sizeBytes: 10 };
+  const m1 = await put({ directories: [{ name: 'x', digest: l1 }, { name: 'y', digest: l2 }] });
+  const m2 = await put({ directories: [{ name: 'gone', digest: missing }, { name: 'x', digest: l1 }, { name: 'z', digest: l3 }] });
+  const root = await put({ directories: [{ name: 'm1', digest: m1 }, { name: 'm2', digest: m2 }] });
+
+  type Page = { directories: unknown[]; nextPageToken: string };
+  const all = await collect<Page>(h.cas, 'GetTree', { rootDigest: root });
+  assert.equal(all.length, 1);
+  assert.equal(all[0]!.directories.length, 6, 'root, m1, m2, three leaves; the missing one left out');
+  assert.equal(all[0]!.nextPageToken, '');
+
+  const paged = await collect<Page>(h.cas, 'GetTree', { rootDigest: root, pageSize: 4 });
+  assert.deepEqual(paged.map((p) => p.directories.length), [4, 2]);
+  assert.notEqual(paged[0]!.nextPageToken, '');
+  const rest = await collect<Page>(h.cas, 'GetTree', { rootDigest: root, pageSize: 4, pageToken: paged[0]!.nextPageToken });
+  assert.deepEqual(rest.map((p) => p.directories.length), [2]);
+  assert.deepEqual(rest[0]!.directories, paged[1]!.directories);
+
+  assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: missing })), status.NOT_FOUND);
+  assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, pageToken: 'bogus' })), status.INVALID_ARGUMENT);
+  assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, pageSize: -1 })), status.INVALID_ARGUMENT);
+  assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, digestFunction: 10 })), status.INVALID_ARGUMENT);
+});
