@@ -16,3 +16,7 @@ export { HoardError, ErrorCode, isHoardError } from './core/errors.ts';
 
 // Fault injection, for testing any cache.
 export { startFaultProxy, type FaultPlan, type FaultProxy } from './check/fault-proxy.ts';
+
+// Load generation and the conformance/fault report, for bench/ and for embedding.
+export { runBench, SCENARIOS, type BenchOptions, type BenchReport, type ScenarioResult } from './client/load-generator.ts';
+export { runChecks, ALL_CHECKS, type CheckReport, type CheckResult } from './check/run-checks.ts';

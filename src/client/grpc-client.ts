@@ -107,6 +107,7 @@ export class GrpcCacheClient implements CacheClient {
         digest,
         offset: opts.offset ?? 0,
         retry: this.#ctx('cas.get', opts),
+        verify: opts.verify,
         onBytes: opts.onProgress && ((bytes) => opts.onProgress?.({ operation: 'cas.get', digest, bytes, total: digest.sizeBytes })),
         open: (at) => this.#read(digest, at, opts),
       });

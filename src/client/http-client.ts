@@ -95,6 +95,7 @@ export class HttpCacheClient implements CacheClient {
       digest,
       offset,
       retry: this.#ctx('cas.get', opts),
+        verify: opts.verify,
       onBytes: opts.onProgress && ((bytes) => opts.onProgress?.({ operation: 'cas.get', digest, bytes, total: digest.sizeBytes })),
       open: async (at) => {
         const headers: Record<string, string> = at > 0 ? { range: `bytes=${at}-` } : {};

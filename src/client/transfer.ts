@@ -62,6 +62,8 @@ export interface DownloadSpec {
   /** Opens the blob at `offset`: undefined on a miss. Failures must be ClientErrors to be retried. */
   readonly open: (offset: number) => Promise<AsyncIterable<Uint8Array> | undefined>;
   readonly onBytes?: (total: number) => void;
+  /** Default true; only a read from offset 0 can be verified. */
+  readonly verify?: boolean;
 }
 
 /**
@@ -78,7 +80,7 @@ export async function openDownload(spec: DownloadSpec): Promise<Readable | undef
 }
 
 async function* resumingBytes(spec: DownloadSpec, first: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const verify = spec.offset === 0;
+  const verify = spec.offset === 0 && spec.verify !== false;
   const hasher = verify ? createHasher() : undefined;
   let position = spec.offset;
   let current: AsyncIterable<Uint8Array> = first;

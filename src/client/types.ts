@@ -24,6 +24,8 @@ export interface CallOptions {
 export interface GetOptions extends CallOptions {
   /** Start at this byte; the bytes before it are skipped (not verified: only a read from 0 is hash-checked). */
   readonly offset?: number;
+  /** Hash-check a read from 0 (default true). Off only for load generation, where hashing would cost the server's CPU. */
+  readonly verify?: boolean;
 }
 
 export interface ServerCapabilities {

@@ -6,5 +6,6 @@ import { registerPut } from './put.ts';
 import { registerGet } from './get.ts';
 import { registerStat } from './stat.ts';
 import { registerCheck } from './check.ts';
+import { registerBench } from './bench.ts';
 
-export const commands: ReadonlyArray<(program: Command) => void> = [registerServe, registerFsck, registerPut, registerGet, registerStat, registerCheck];
+export const commands: ReadonlyArray<(program: Command) => void> = [registerServe, registerFsck, registerPut, registerGet, registerStat, registerCheck, registerBench];
