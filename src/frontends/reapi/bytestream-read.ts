@@ -25,14 +25,17 @@ export function readHandler(ctx: ReapiContext): (call: ServerWritableStream<Read
   return (call) => {
     const started = performance.now();
     const ac = new AbortController();
-    call.on('cancelled', () => ac.abort());
-    call.on('error', () => ac.abort());
+    let done = false; // grpc-js reports 'cancelled' for finished calls too: ignore those
+    call.on('cancelled', () => done || ac.abort());
+    call.on('error', () => done || ac.abort());
     streamBlob(ctx, call, ac.signal).then(
       () => {
+        done = true;
         recordCall(ctx, 'Read', started, null);
         call.end();
       },
       (err: unknown) => {
+        done = true;
         const se = toServiceError(err);
         recordCall(ctx, 'Read', started, se);
         if (!ac.signal.aborted) failStream(call, se);

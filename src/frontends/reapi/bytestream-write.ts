@@ -37,15 +37,20 @@ export function writeHandler(ctx: ReapiContext): (call: ServerReadableStream<Wri
   return (call, callback) => {
     const started = performance.now();
     const ac = new AbortController();
-    call.on('cancelled', () => ac.abort(new HoardError(ErrorCode.Aborted, 'the client cancelled the Write')));
+    let done = false;
+    // grpc-js also reports 'cancelled' when a finished call's stream closes: ignore it then
+    // (building an abort reason per call showed up in profiles).
+    call.on('cancelled', () => done || ac.abort(new HoardError(ErrorCode.Aborted, 'the client cancelled the Write')));
     // A listener must exist: a transport error on an unobserved stream would crash the process.
-    call.on('error', (err) => ac.abort(err));
+    call.on('error', (err) => done || ac.abort(err));
     handleWrite(ctx, call, ac.signal).then(
       (res) => {
+        done = true;
         recordCall(ctx, 'Write', started, null);
         callback(null, res);
       },
       (err: unknown) => {
+        done = true;
         const se = toServiceError(err);
         recordCall(ctx, 'Write', started, se);
         callback(se);
@@ -143,6 +148,7 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
       );
       return existing;
     }
+    unwatch(); // before announcing, so this upload does not hear its own notice
     ctx.published.published(key);
     await spool?.settle(false);
     ctx.metrics?.bytesReceived('grpc', received);

@@ -35,13 +35,16 @@ export function getTreeHandler(ctx: ReapiContext): (call: ServerWritableStream<G
   return (call) => {
     const started = performance.now();
     const ac = new AbortController();
-    call.on('cancelled', () => ac.abort());
+    let done = false; // grpc-js reports 'cancelled' for finished calls too: ignore those
+    call.on('cancelled', () => done || ac.abort());
     streamTree(ctx, call, ac.signal).then(
       () => {
+        done = true;
         recordCall(ctx, 'GetTree', started, null);
         call.end();
       },
       (err: unknown) => {
+        done = true;
         const se = toServiceError(err);
         recordCall(ctx, 'GetTree', started, se);
         if (!ac.signal.aborted) failStream(call, se);

@@ -30,13 +30,16 @@ export function unary<Req, Res>(
   return (call, callback) => {
     const started = performance.now();
     const ac = new AbortController();
-    call.on('cancelled', () => ac.abort());
+    let done = false; // grpc-js reports 'cancelled' for finished calls too: ignore those
+    call.on('cancelled', () => done || ac.abort());
     fn(call.request, ac.signal).then(
       (res) => {
+        done = true;
         recordCall(ctx, method, started, null);
         callback(null, res);
       },
       (err: unknown) => {
+        done = true;
         const se = toServiceError(err);
         recordCall(ctx, method, started, se);
         callback(se);
