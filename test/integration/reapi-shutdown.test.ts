@@ -1,0 +1,41 @@
+// shutdown(deadline) drains (rule 3): an upload in flight when shutdown starts completes
+// and is published; one still stalled at the deadline is cut and publishes nothing.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { casKey } from '../../src/core/keys.ts';
+import { blob, chunks, codeOf, openWrite, sha256, startHarness, uploadName } from './reapi-harness.ts';
+
+test('an upload in flight when shutdown starts finishes and is published before the listener closes', async () => {
+  const h = await startHarness();
+  const data = blob(500_000, 41);
+  const msgs = [...chunks(uploadName(data), data)];
+  const w = openWrite(h.bs);
+  for (const m of msgs.slice(0, 10)) w.call.write(m);
+  await new Promise((r) => setTimeout(r, 50));
+  let closed = false;
+  const stopping = h.server.shutdown(10_000).then(() => (closed = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(closed, false, 'shutdown waits for the in-flight upload');
+  for (const m of msgs.slice(10)) w.call.write(m);
+  w.call.end();
+  assert.equal(await w.result, data.byteLength);
+  await stopping;
+  assert.deepEqual(await h.store.has([casKey(sha256(data))]), [true]);
+  await h.close();
+});
+
+test('an upload still stalled at the deadline is cut and publishes nothing', async () => {
+  const h = await startHarness();
+  const data = blob(500_000, 42);
+  const w = openWrite(h.bs);
+  for (const m of [...chunks(uploadName(data), data)].slice(0, 5)) w.call.write(m);
+  await new Promise((r) => setTimeout(r, 50));
+  const t0 = performance.now();
+  await h.server.shutdown(200);
+  const took = performance.now() - t0;
+  assert.ok(took >= 150 && took < 2000, `shutdown took ${took} ms for a 200 ms deadline`);
+  assert.notEqual(await codeOf(w.result), 0);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(await h.store.has([casKey(sha256(data))]), [false]);
+  await h.close();
+});
