@@ -124,6 +124,10 @@ test('a Write of a present blob ends at once with the full size, even with more 
   call.write(chunks(uploadName(data), data).next().value);
   assert.equal(await result, 200_000);
   call.cancel();
+  // The same hash with another size is a wrong digest, not a present blob.
+  const wrong = `uploads/${randomUUID()}/blobs/${sha256(data)}/199999`;
+  assert.equal(await codeOf(writeMessages(h.bs, chunks(wrong, data.subarray(0, 199_999)))), status.INVALID_ARGUMENT);
+  assert.equal(await codeOf(unary(h.bs, 'QueryWriteStatus', { resourceName: wrong })), status.INVALID_ARGUMENT);
 });
 
 test('a Write whose blob another upload completes mid-stream ends early with the full size', async () => {

@@ -4,7 +4,7 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { casKey } from '../../core/keys.ts';
 import { readHandler } from './bytestream-read.ts';
-import { uploadId, writeHandler } from './bytestream-write.ts';
+import { uploadId, writeHandler, wrongSize } from './bytestream-write.ts';
 import { unary } from './handlers.ts';
 import { namespaceOf, type ReapiContext } from './request-context.ts';
 import { parseWriteResourceName } from './resource-name.ts';
@@ -22,7 +22,9 @@ export function byteStreamService(ctx: ReapiContext): UntypedServiceImplementati
     const res = parseWriteResourceName(req.resourceName);
     const ns = namespaceOf(ctx, res.instanceName);
     const compressed = res.compression !== 'identity';
-    if ((await ctx.store.has([casKey(res.digest.hash, ns)]))[0]) {
+    const present = await ctx.store.stat(casKey(res.digest.hash, ns));
+    if (present !== undefined) {
+      if (present !== res.digest.sizeBytes) throw wrongSize(res.digest.hash, present, res.digest.sizeBytes);
       // Same convention as an early-ended Write: -1 when the size in compressed bytes is unknown.
       return { committedSize: compressed ? -1 : res.digest.sizeBytes, complete: true };
     }

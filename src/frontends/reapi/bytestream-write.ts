@@ -75,7 +75,10 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
   const startOffset = int64(first.writeOffset);
   if (startOffset < 0) throw new HoardError(ErrorCode.OutOfRange, `write_offset ${startOffset} is negative`);
 
-  if ((await ctx.store.has([key]))[0]) {
+  const present = await ctx.store.stat(key);
+  if (present !== undefined) {
+    // A hash is never shared by two sizes: a different size means the digest is wrong.
+    if (present !== size) throw wrongSize(res.digest.hash, present, size);
     await ctx.partials.discard(id);
     return existing;
   }
@@ -164,6 +167,10 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
   } finally {
     unwatch();
   }
+}
+
+export function wrongSize(hash: string, actual: number, declared: number): HoardError {
+  return new HoardError(ErrorCode.SizeMismatch, `blob ${hash} has ${actual} bytes, not the ${declared} the resource name declares`);
 }
 
 function isCut(err: unknown): boolean {
