@@ -141,6 +141,19 @@ export class GrpcCacheClient implements CacheClient {
     this.#client.close();
   }
 
+  /**
+   * grpc-js answers calls made during its reconnect backoff with the LAST connect error,
+   * even when the server is back (e.g. restarted). So a connect failure gets one bounded
+   * reconnect attempt (at most 1.5 s): if the channel becomes ready, the failure is
+   * reported as a dropped connection, which the retry policy repeats at once; if not,
+   * the connect error stands and retrying stops (a dead server still fails fast).
+   */
+  async #recheck(e: ClientError): Promise<ClientError> {
+    if (e.kind !== 'connect') return e;
+    const ready = await new Promise<boolean>((resolve) => this.#client.waitForReady(Date.now() + 1500, (err) => resolve(!err)));
+    return ready ? new ClientError(`${e.message} (the channel has reconnected since)`, { server: this.server, kind: 'dropped', grpcCode: e.grpcCode, cause: e }) : e;
+  }
+
   #ctx(operation: string, opts: CallOptions): RetryContext {
     return { operation, server: this.server, retry: this.#opts.retry, onEvent: this.#opts.onEvent, signal: opts.signal };
   }
@@ -160,7 +173,7 @@ export class GrpcCacheClient implements CacheClient {
             const deadline = Date.now() + this.#idleMs; // a unary call moves no bytes in between: idle = whole call
             const call = this.#client.makeUnaryRequest(path, req.serialize, res.deserialize, value, this.#metadata(), { deadline }, (err, out) => {
               opts.signal?.removeEventListener('abort', cancel);
-              if (err) reject(grpcError(err, this.server, path.split('/').pop() ?? path, opts.signal));
+              if (err) void this.#recheck(grpcError(err, this.server, path.split('/').pop() ?? path, opts.signal)).then(reject);
               else resolve(out as Res);
             });
             const cancel = (): void => call.cancel();
@@ -195,7 +208,7 @@ export class GrpcCacheClient implements CacheClient {
     const done = new Promise<number>((resolve, reject) => {
       const call = this.#client.makeClientStreamRequest(BS + '/Write', CODECS.writeRequest.serialize, CODECS.writeResponse.deserialize, this.#metadata(), {}, (err, res) => {
         opts.signal?.removeEventListener('abort', cancel);
-        if (err) reject(idleError ?? grpcError(err, this.server, 'Write', opts.signal));
+        if (err) void this.#recheck(idleError ?? grpcError(err, this.server, 'Write', opts.signal)).then(reject);
         else resolve(Number(res?.committedSize ?? 0));
       });
       const cancel = (): void => call.cancel();
@@ -264,7 +277,7 @@ export class GrpcCacheClient implements CacheClient {
       if (idle) throw idle;
       const e = grpcError(err, this.server, 'Read', opts.signal);
       if (e.grpcCode === Status.NOT_FOUND) return undefined;
-      throw e;
+      throw await this.#recheck(e);
     } finally {
       clearTimeout(firstTimer);
     }
