@@ -7,6 +7,7 @@
 import type { ServiceDefinition, MethodDefinition } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { protoRoot, REAPI } from '../../core/proto.ts';
+import { decodeFindMissingRequest, encodeFindMissingResponse } from './fast-codecs.ts';
 
 export const SERVICE_NAMES = {
   capabilities: `${REAPI}.Capabilities`,
@@ -35,6 +36,14 @@ const EMPTY = Buffer.alloc(0);
 
 const cache = new Map<string, ServiceDefinition>();
 
+/** Server-side codecs that replace protobufjs on hot methods (see fast-codecs.ts). */
+const FAST: Readonly<Record<string, Partial<MethodDefinition<unknown, unknown>>>> = {
+  [`/${REAPI}.ContentAddressableStorage/FindMissingBlobs`]: {
+    requestDeserialize: decodeFindMissingRequest,
+    responseSerialize: (v: unknown) => encodeFindMissingResponse(v as Parameters<typeof encodeFindMissingResponse>[0]),
+  },
+};
+
 /** The grpc-js definition of one service; method keys are the proto method names. */
 export function serviceDefinition(fullName: string): ServiceDefinition {
   const hit = cache.get(fullName);
@@ -45,8 +54,9 @@ export function serviceDefinition(fullName: string): ServiceDefinition {
     method.resolve();
     const req = method.resolvedRequestType as protobuf.Type;
     const res = method.resolvedResponseType as protobuf.Type;
+    const path = `/${fullName}/${method.name}`;
     def[method.name] = {
-      path: `/${fullName}/${method.name}`,
+      path,
       requestStream: method.requestStream === true,
       responseStream: method.responseStream === true,
       requestSerialize: (v: unknown) => encode(req, v),
@@ -54,6 +64,7 @@ export function serviceDefinition(fullName: string): ServiceDefinition {
       responseSerialize: (v: unknown) => encode(res, v),
       responseDeserialize: (b: Buffer) => res.decode(b),
       originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
+      ...FAST[path],
     };
   }
   cache.set(fullName, def);

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { isHoardError } from '../../core/errors.ts';
+import { protoType, REAPI } from '../../core/proto.ts';
+import { decodeFindMissingRequest, encodeFindMissingResponse } from './fast-codecs.ts';
+
+const Req = protoType(`${REAPI}.FindMissingBlobsRequest`);
+const Res = protoType(`${REAPI}.FindMissingBlobsResponse`);
+const digest = fc.record({ hash: fc.stringMatching(/^[0-9a-f]{0,64}$/), sizeBytes: fc.nat({ max: Number.MAX_SAFE_INTEGER }) });
+
+test('agrees with protobufjs on FindMissingBlobs requests and replies', () => {
+  fc.assert(
+    fc.property(fc.string(), fc.array(digest, { maxLength: 50 }), fc.nat({ max: 10 }), (instanceName, generated, digestFunction) => {
+      const blobDigests = generated.map((d) => ({ hash: d.hash, sizeBytes: d.sizeBytes }));
+      const bytes = Buffer.from(Req.encode({ instanceName, blobDigests, digestFunction }).finish());
+      assert.deepEqual(decodeFindMissingRequest(bytes), { instanceName, blobDigests, digestFunction });
+      // Ours omits default fields (size 0) where protobufjs writes them: compare decoded.
+      const ours = Res.decode(encodeFindMissingResponse({ missingBlobDigests: blobDigests })) as unknown as { missingBlobDigests: { hash: string; sizeBytes: unknown }[] };
+      assert.deepEqual(ours.missingBlobDigests.map((d) => ({ hash: d.hash, sizeBytes: Number(d.sizeBytes) })), blobDigests);
+    }),
+  );
+});
+
+test('skips unknown fields and refuses truncated input', () => {
+  // field 9 (varint 5), then instance_name "ab": unknown fields must be ignored.
+  assert.equal(decodeFindMissingRequest(Buffer.from([0x48, 0x05, 0x0a, 0x02, 0x61, 0x62])).instanceName, 'ab');
+  const good = Buffer.from(Req.encode({ blobDigests: [{ hash: 'a'.repeat(64), sizeBytes: 3 }] }).finish());
+  for (const cut of [1, 5, good.byteLength - 1]) {
+    assert.throws(() => decodeFindMissingRequest(good.subarray(0, cut)), (e) => isHoardError(e, 'invalid_argument'));
+  }
+  // A negative int64 size decodes to a number checkDigest will refuse, never throws here.
+  const neg = Buffer.from(Req.encode({ blobDigests: [{ hash: 'a', sizeBytes: -1 }] }).finish());
+  assert.ok(decodeFindMissingRequest(neg).blobDigests[0]!.sizeBytes > Number.MAX_SAFE_INTEGER);
+});
