@@ -146,3 +146,29 @@ test('rule 5: transient 503s are retried with backoff, 404 is a miss, 400 is fin
     await server.close();
   }
 });
+
+test('a download cut mid-body resumes with Range at the bytes received and verifies (stand-in server)', async () => {
+  const server = await startStandInCache();
+  const big = randomBytes(1_000_000);
+  const d = digestOf(big);
+  server.cas.set(d.hash, big);
+  const ranges: string[] = [];
+  server.intercept = (req) => {
+    ranges.push(req.headers.range ?? '');
+    return false;
+  };
+  const proxy = await startFaultProxy({ host: '127.0.0.1', port: server.port }, { cutAfterBytes: (conn) => (conn === 0 ? 300_000 : undefined), cutDirection: 'downstream' });
+  const rec = recorder();
+  const client = new HttpCacheClient(new URL(proxy.url('http')), { onEvent: rec.onEvent });
+  try {
+    const got = await client.getBytes(d);
+    assert.ok(got && Buffer.from(got).equals(big));
+    const resume = rec.events.find((e) => e.type === 'resume');
+    assert.ok(resume && resume.type === 'resume' && resume.offset > 0 && resume.offset < 300_000);
+    assert.deepEqual(ranges, ['', `bytes=${resume.offset}-`]);
+  } finally {
+    await client.close();
+    await proxy.close();
+    await server.close();
+  }
+});
