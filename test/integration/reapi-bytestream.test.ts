@@ -1,6 +1,6 @@
 // ByteStream Read / Write / QueryWriteStatus against a live server: round trips, the
 // REAPI early-end rules, and every error code of protocols.md §2.6 (rule 7).
-import { status } from '@grpc/grpc-js';
+import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -167,4 +167,36 @@ test('an oversized message is RESOURCE_EXHAUSTED and the server keeps serving', 
   assert.equal(code, status.RESOURCE_EXHAUSTED);
   const small = blob(100, 13);
   assert.equal(await writeMessages(h.bs, chunks(uploadName(small), small)), 100);
+});
+
+test('bytes that are not the request message are INVALID_ARGUMENT on every RPC kind, not INTERNAL', async () => {
+  const raw = new Client(h.server.address, credentials.createInsecure());
+  const id = (b: Buffer): Buffer => b;
+  const junk = Buffer.from([0x12, 0x50, 1]); // field 2, length 80, then one byte: truncated
+  const unaryCode = (path: string): Promise<number> =>
+    new Promise((resolve) => raw.makeUnaryRequest(path, id, id, junk, (err: ServiceError | null) => resolve(err?.code ?? 0)));
+  try {
+    for (const path of [
+      '/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs',
+      '/build.bazel.remote.execution.v2.ContentAddressableStorage/BatchUpdateBlobs',
+      '/build.bazel.remote.execution.v2.ActionCache/UpdateActionResult',
+      '/google.bytestream.ByteStream/QueryWriteStatus',
+    ]) {
+      assert.equal(await unaryCode(path), status.INVALID_ARGUMENT, path);
+    }
+    const readCode = await new Promise<number>((resolve) => {
+      const s = raw.makeServerStreamRequest('/google.bytestream.ByteStream/Read', id, id, junk);
+      s.on('data', () => undefined);
+      s.on('error', (e: ServiceError) => resolve(e.code));
+    });
+    assert.equal(readCode, status.INVALID_ARGUMENT);
+    const writeCode = await new Promise<number>((resolve) => {
+      const s = raw.makeClientStreamRequest('/google.bytestream.ByteStream/Write', id, id, (e: ServiceError | null) => resolve(e?.code ?? 0));
+      s.write(junk);
+      s.end();
+    });
+    assert.equal(writeCode, status.INVALID_ARGUMENT);
+  } finally {
+    raw.close();
+  }
 });

@@ -8,7 +8,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
-import { int64, type Int64 } from './grpc-definitions.ts';
+import { int64, wellFormed, type Int64 } from './grpc-definitions.ts';
 import { failStream, recordCall } from './handlers.ts';
 import { namespaceOf, type ReapiContext } from './request-context.ts';
 import { parseReadResourceName } from './resource-name.ts';
@@ -45,7 +45,7 @@ export function readHandler(ctx: ReapiContext): (call: ServerWritableStream<Read
 }
 
 async function streamBlob(ctx: ReapiContext, call: ServerWritableStream<ReadRequest, unknown>, signal: AbortSignal): Promise<void> {
-  const req = call.request;
+  const req = wellFormed(call.request);
   const res = parseReadResourceName(req.resourceName);
   const offset = int64(req.readOffset);
   const limit = int64(req.readLimit);

@@ -10,7 +10,7 @@ import type { sendUnaryData, ServerReadableStream } from '@grpc/grpc-js';
 import { ErrorCode, HoardError, isHoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import type { Body } from '../../storage/store.ts';
-import { bytesOf, int64, type Int64 } from './grpc-definitions.ts';
+import { bytesOf, int64, wellFormed, type Int64 } from './grpc-definitions.ts';
 import { recordCall } from './handlers.ts';
 import { checkBlobSize, namespaceOf, type ReapiContext } from './request-context.ts';
 import { parseWriteResourceName, type BlobResource } from './resource-name.ts';
@@ -61,7 +61,7 @@ export function writeHandler(ctx: ReapiContext): (call: ServerReadableStream<Wri
 
 async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>, callSignal: AbortSignal): Promise<WriteResponse> {
   const reader = new MessageReader(call);
-  const first = await reader.next(callSignal);
+  const first = wellFormed(await reader.next(callSignal));
   if (first === undefined) throw new HoardError(ErrorCode.InvalidArgument, 'the Write stream ended before its first message');
   const res = parseWriteResourceName(first.resourceName);
   checkBlobSize(ctx, res.digest);
@@ -125,7 +125,7 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
         finished = true;
         return;
       }
-      const next = await reader.next(signal);
+      const next = wellFormed(await reader.next(signal));
       if (next === undefined) {
         throw new HoardError(ErrorCode.Aborted, `the Write stream ended before finish_write, after ${startOffset + received} bytes; resume from QueryWriteStatus's committed_size`);
       }

@@ -9,7 +9,7 @@ import type { Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { protoType, REAPI } from '../../core/proto.ts';
-import { int64 } from './grpc-definitions.ts';
+import { int64, wellFormed } from './grpc-definitions.ts';
 import { failStream, recordCall } from './handlers.ts';
 import { checkDigestFunction, digestFrom, namespaceOf, type DigestMsg, type ReapiContext } from './request-context.ts';
 import { grpcError, toServiceError } from './status.ts';
@@ -54,7 +54,7 @@ export function getTreeHandler(ctx: ReapiContext): (call: ServerWritableStream<G
 }
 
 async function streamTree(ctx: ReapiContext, call: ServerWritableStream<GetTreeRequest, unknown>, signal: AbortSignal): Promise<void> {
-  const req = call.request;
+  const req = wellFormed(call.request);
   checkDigestFunction(req.digestFunction);
   const root = digestFrom(req.rootDigest, 'root_digest');
   const ns = namespaceOf(ctx, req.instanceName);

@@ -6,6 +6,7 @@
 // defaults, int64 fields are Long objects (use `int64()`), and empty bytes may be `[]`.
 import type { ServiceDefinition, MethodDefinition } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
+import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { protoRoot, REAPI } from '../../core/proto.ts';
 import { decodeFindMissingRequest, encodeFindMissingResponse } from './fast-codecs.ts';
 
@@ -34,6 +35,33 @@ export function bytesOf(v: Uint8Array | readonly number[] | null | undefined): B
 }
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * What a request deserializer returns for bytes that are not the message: grpc-js would
+ * answer a throwing deserializer with INTERNAL (which Bazel retries); handlers turn this
+ * into INVALID_ARGUMENT via `wellFormed()` (rule 7).
+ */
+export class MalformedMessage {
+  readonly description: string;
+  constructor(typeName: string, cause: unknown) {
+    this.description = `malformed ${typeName} message: ${(cause as Error)?.message ?? String(cause)}`;
+  }
+}
+
+export function wellFormed<T>(msg: T | MalformedMessage): T {
+  if (msg instanceof MalformedMessage) throw new HoardError(ErrorCode.InvalidArgument, msg.description);
+  return msg;
+}
+
+function tolerant(typeName: string, decode: (b: Buffer) => unknown): (b: Buffer) => unknown {
+  return (b) => {
+    try {
+      return decode(b);
+    } catch (err) {
+      return new MalformedMessage(typeName, err);
+    }
+  };
+}
+
 const cache = new Map<string, ServiceDefinition>();
 
 /** Server-side codecs that replace protobufjs on hot methods (see fast-codecs.ts). */
@@ -60,12 +88,14 @@ export function serviceDefinition(fullName: string): ServiceDefinition {
       requestStream: method.requestStream === true,
       responseStream: method.responseStream === true,
       requestSerialize: (v: unknown) => encode(req, v),
-      requestDeserialize: (b: Buffer) => req.decode(b),
+      requestDeserialize: tolerant(req.name, (b: Buffer) => req.decode(b)),
       responseSerialize: (v: unknown) => encode(res, v),
       responseDeserialize: (b: Buffer) => res.decode(b),
       originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
       ...FAST[path],
     };
+    const fast = FAST[path]?.requestDeserialize;
+    if (fast) def[method.name]!.requestDeserialize = tolerant(req.name, fast);
   }
   cache.set(fullName, def);
   return def;

@@ -2,6 +2,7 @@
 // thrown or returned, becomes exactly one gRPC status (rule 7: never a crash, never a
 // hang), and each call is counted in the metrics and logged when it fails unexpectedly.
 import { status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { wellFormed } from './grpc-definitions.ts';
 import { toServiceError } from './status.ts';
 import type { ReapiContext } from './request-context.ts';
 
@@ -32,7 +33,8 @@ export function unary<Req, Res>(
     const ac = new AbortController();
     let done = false; // grpc-js reports 'cancelled' for finished calls too: ignore those
     call.on('cancelled', () => done || ac.abort());
-    fn(call.request, ac.signal).then(
+    const run = async (): Promise<Res> => fn(wellFormed(call.request), ac.signal);
+    run().then(
       (res) => {
         done = true;
         recordCall(ctx, method, started, null);
