@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { isHoardError } from '../../core/errors.ts';
 import { protoType, REAPI } from '../../core/proto.ts';
-import { decodeFindMissingRequest, encodeFindMissingResponse } from './fast-codecs.ts';
+import { decodeFindMissingRequest, encodeFindMissingResponse, encodeReadResponse } from './fast-codecs.ts';
 
 const Req = protoType(`${REAPI}.FindMissingBlobsRequest`);
 const Res = protoType(`${REAPI}.FindMissingBlobsResponse`);
@@ -32,4 +32,12 @@ test('skips unknown fields and refuses truncated input', () => {
   // A negative int64 size decodes to a number checkDigest will refuse, never throws here.
   const neg = Buffer.from(Req.encode({ blobDigests: [{ hash: 'a', sizeBytes: -1 }] }).finish());
   assert.ok(decodeFindMissingRequest(neg).blobDigests[0]!.sizeBytes > Number.MAX_SAFE_INTEGER);
+});
+
+test('ReadResponse encodes exactly as protobufjs does', () => {
+  const ReadResponse = protoType('google.bytestream.ReadResponse');
+  for (const size of [0, 1, 127, 128, 16_383, 16_384, 300_000]) {
+    const data = Buffer.alloc(size, 7);
+    assert.ok(encodeReadResponse({ data }).equals(Buffer.from(ReadResponse.encode({ data }).finish())), `size ${size}`);
+  }
 });
