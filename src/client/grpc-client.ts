@@ -9,7 +9,6 @@
 // UNIMPLEMENTED / NOT_FOUND), and the retry starts at 0.
 import grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.ts';
 import { ClientError } from './client-error.ts';
@@ -204,22 +203,23 @@ export class GrpcCacheClient implements CacheClient {
   }
 
   async #write(resourceName: string, digest: Digest, body: BodySource, offset: number, opts: CallOptions): Promise<void> {
-    let idleError: ClientError | undefined;
+    // A failure on our side (idle watchdog, unreadable source) cancels the call; the caller
+    // then hears that failure, not the CANCELLED status it causes.
+    let localError: Error | undefined;
     const done = new Promise<number>((resolve, reject) => {
       const call = this.#client.makeClientStreamRequest(BS + '/Write', CODECS.writeRequest.serialize, CODECS.writeResponse.deserialize, this.#metadata(), {}, (err, res) => {
         opts.signal?.removeEventListener('abort', cancel);
-        if (err) void this.#recheck(idleError ?? grpcError(err, this.server, 'Write', opts.signal)).then(reject);
+        if (localError) reject(localError);
+        else if (err) void this.#recheck(grpcError(err, this.server, 'Write', opts.signal)).then(reject);
         else resolve(Number(res?.committedSize ?? 0));
       });
       const cancel = (): void => call.cancel();
       opts.signal?.addEventListener('abort', cancel, { once: true });
-      void this.#send(call, resourceName, digest, body, offset, opts, (e) => {
-        idleError = e;
+      const fail = (e: unknown): void => {
+        localError = e instanceof Error ? e : new Error(String(e));
         call.cancel();
-      }).catch((e: unknown) => {
-        idleError = e instanceof ClientError ? e : undefined;
-        call.cancel();
-      });
+      };
+      void this.#send(call, resourceName, digest, body, offset, opts, fail).catch(fail);
     });
     const committed = await done;
     // The server may end early because the blob already exists: full size (or -1 if compressed).
@@ -239,7 +239,7 @@ export class GrpcCacheClient implements CacheClient {
     for await (const chunk of chunks) {
       if (serverDone) return;
       if (pending) {
-        if (!this.#writeMsg(call, resourceName, first, position, false, pending)) await once(call, 'drain');
+        if (!this.#writeMsg(call, resourceName, first, position, false, pending)) await drainOrEnd(call);
         first = false;
         position += pending.byteLength;
         opts.onProgress?.({ operation: 'cas.put', digest, bytes: position, total: digest.sizeBytes });
@@ -303,4 +303,17 @@ export class GrpcCacheClient implements CacheClient {
       },
     });
   }
+}
+
+/** Waits until the call can take more, or has ended (the server may finish early). */
+function drainOrEnd(call: WriteCall): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.off('drain', done);
+      call.off('status', done);
+      resolve();
+    };
+    call.once('drain', done);
+    call.once('status', done);
+  });
 }
