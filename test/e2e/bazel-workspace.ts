@@ -3,7 +3,8 @@
 // - one private --output_user_root per workspace, so tests never share or disturb a user's
 //   Bazel server; every command uses the same startup options, so they reuse one server;
 // - never --ignore_all_rc_files (Debian's /etc/bazel/bazelrc sets the install base), but
-//   --disk_cache= so a user's rc file cannot answer from a local disk cache instead of hoard;
+//   --disk_cache= so a user's rc file cannot answer from a local disk cache instead of hoard,
+//   and the remote cache behaviour flags spelled out;
 // - every build is salted through the action environment, so the first build is always cold;
 // - dispose() shuts the Bazel server down by command, then by the PID it recorded, and removes
 //   the directory. Nothing is ever killed by name.
@@ -73,6 +74,11 @@ export async function createBazelWorkspace(): Promise<BazelWorkspace> {
       `--action_env=SALT=${opts.salt}`,
       `--host_action_env=SALT=${opts.salt}`,
       `--remote_cache=${opts.remoteCache}`,
+      // Explicit, so a user's ~/.bazelrc cannot change what the assertions mean; opts.flags
+      // come later and win (e.g. --remote_download_minimal).
+      '--remote_accept_cached',
+      '--remote_upload_local_results',
+      '--remote_download_outputs=all',
       `--execution_log_json_file=${execLog}`,
       ...(opts.flags ?? []),
       '--',
