@@ -1,12 +1,11 @@
-// The REAPI v2 transport over @grpc/grpc-js: Capabilities, FindMissingBlobs, ByteStream
-// Read/Write/QueryWriteStatus for CAS bytes, ActionCache for AC entries.
+// The REAPI v2 transport over @grpc/grpc-js: Capabilities, FindMissingBlobs, ActionCache,
+// and CAS bytes over ByteStream (bytestream.ts). Every call runs under the retry policy of
+// its operation (retry-policy.ts) and the client's concurrency limit.
 //
-// Uploads (rule 3 and rule 5): a Write succeeds only when the server's WriteResponse
-// arrives with committed_size equal to the blob size (or the server ended early because it
-// already had the blob); writing the last byte is not success. A Write broken mid-stream
-// asks QueryWriteStatus for the committed offset and resumes there with the same resource
-// name, instead of starting over; a server without partial uploads answers 0 (or
-// UNIMPLEMENTED / NOT_FOUND), and the retry starts at 0.
+// Uploads resume (rule 5): a Write broken mid-stream asks QueryWriteStatus for the committed
+// offset and the next attempt continues there with the same resource name, instead of
+// starting over; a server without partial uploads answers 0 (or UNIMPLEMENTED / NOT_FOUND),
+// and the retry starts at 0.
 import grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -15,10 +14,9 @@ import { ClientError } from './client-error.ts';
 import { CODECS, COMPRESSOR_NAMES, DIGEST_FUNCTION_NAMES, encodeUpdateActionResult, fromDigestMsg, grpcError, rawCodec, readResourceName, Status, toDigestMsg, writeResourceName, type Codec } from './grpc-codec.ts';
 import { Limiter } from './limiter.ts';
 import { withRetry, type RetryContext } from './retry-policy.ts';
-import { collect, openDownload, sourceChunks, watched } from './transfer.ts';
+import { collect, openDownload } from './transfer.ts';
+import { byteStreamRead, byteStreamWrite, type ByteStreamContext } from './bytestream.ts';
 import type { BodySource, CacheClient, CallOptions, ClientOptions, GetOptions, ServerCapabilities } from './types.ts';
-
-type WriteCall = grpc.ClientWritableStream<{ resourceName: string; writeOffset: number; finishWrite: boolean; data: Uint8Array }>;
 
 const CAS = '/build.bazel.remote.execution.v2.ContentAddressableStorage';
 const AC = '/build.bazel.remote.execution.v2.ActionCache';
@@ -34,6 +32,7 @@ export class GrpcCacheClient implements CacheClient {
   readonly #limiter: Limiter;
   readonly #idleMs: number;
   readonly #chunkSize: number;
+  readonly #bs: ByteStreamContext;
 
   constructor(url: URL, opts: ClientOptions = {}) {
     this.server = `${url.protocol}//${url.host}`;
@@ -50,6 +49,14 @@ export class GrpcCacheClient implements CacheClient {
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1000,
     });
+    this.#bs = {
+      client: this.#client,
+      server: this.server,
+      idleMs: this.#idleMs,
+      chunkSize: this.#chunkSize,
+      metadata: () => this.#metadata(),
+      recheck: (e) => this.#recheck(e),
+    };
   }
 
   async capabilities(opts: CallOptions = {}): Promise<ServerCapabilities> {
@@ -92,7 +99,7 @@ export class GrpcCacheClient implements CacheClient {
             offset = status.committedSize;
             if (offset > 0) this.#opts.onEvent?.({ type: 'resume', server: this.server, operation: 'bytestream.write', offset });
           }
-          await this.#write(resource, digest, body, offset, opts);
+          await byteStreamWrite(this.#bs, resource, digest, body, offset, opts);
         }),
       opts.signal,
     );
@@ -108,7 +115,7 @@ export class GrpcCacheClient implements CacheClient {
         retry: this.#ctx('cas.get', opts),
         verify: opts.verify,
         onBytes: opts.onProgress && ((bytes) => opts.onProgress?.({ operation: 'cas.get', digest, bytes, total: digest.sizeBytes })),
-        open: (at) => this.#read(digest, at, opts),
+        open: (at) => byteStreamRead(this.#bs, readResourceName(this.#instance, digest), at, opts),
       });
     } finally {
       if (!stream) release();
@@ -201,119 +208,4 @@ export class GrpcCacheClient implements CacheClient {
       });
     });
   }
-
-  async #write(resourceName: string, digest: Digest, body: BodySource, offset: number, opts: CallOptions): Promise<void> {
-    // A failure on our side (idle watchdog, unreadable source) cancels the call; the caller
-    // then hears that failure, not the CANCELLED status it causes.
-    let localError: Error | undefined;
-    const done = new Promise<number>((resolve, reject) => {
-      const call = this.#client.makeClientStreamRequest(BS + '/Write', CODECS.writeRequest.serialize, CODECS.writeResponse.deserialize, this.#metadata(), {}, (err, res) => {
-        opts.signal?.removeEventListener('abort', cancel);
-        if (localError) reject(localError);
-        else if (err) void this.#recheck(grpcError(err, this.server, 'Write', opts.signal)).then(reject);
-        else resolve(Number(res?.committedSize ?? 0));
-      });
-      const cancel = (): void => call.cancel();
-      opts.signal?.addEventListener('abort', cancel, { once: true });
-      const fail = (e: unknown): void => {
-        localError = e instanceof Error ? e : new Error(String(e));
-        call.cancel();
-      };
-      void this.#send(call, resourceName, digest, body, offset, opts, fail).catch(fail);
-    });
-    const committed = await done;
-    // The server may end early because the blob already exists: full size (or -1 if compressed).
-    if (committed !== digest.sizeBytes) {
-      throw new ClientError(`Write of ${digest.hash}/${digest.sizeBytes} to ${this.server} ended with committed_size ${committed}`, { server: this.server, kind: 'protocol' });
-    }
-  }
-
-  async #send(call: WriteCall, resourceName: string, digest: Digest, body: BodySource, offset: number, opts: CallOptions, onIdle: (e: ClientError) => void): Promise<void> {
-    let position = offset;
-    let first = true;
-    let serverDone = false;
-    call.once('status', () => (serverDone = true)); // ended early (already exists) or failed
-    const chunks = watched(sourceChunks(body, offset, this.#chunkSize), { idleMs: this.#idleMs, server: this.server, onIdle });
-    let pending: Uint8Array | undefined;
-    // Hold one chunk back so the last message carries finish_write=true with the last bytes.
-    for await (const chunk of chunks) {
-      if (serverDone) return;
-      if (pending) {
-        if (!this.#writeMsg(call, resourceName, first, position, false, pending)) await drainOrEnd(call);
-        first = false;
-        position += pending.byteLength;
-        opts.onProgress?.({ operation: 'cas.put', digest, bytes: position, total: digest.sizeBytes });
-      }
-      pending = chunk;
-    }
-    if (serverDone) return;
-    this.#writeMsg(call, resourceName, first, position, true, pending ?? new Uint8Array());
-    position += pending?.byteLength ?? 0;
-    opts.onProgress?.({ operation: 'cas.put', digest, bytes: position, total: digest.sizeBytes });
-    // Half-close only after finish_write; success still waits for the WriteResponse (rule 3).
-    call.end();
-  }
-
-  #writeMsg(call: WriteCall, resourceName: string, first: boolean, writeOffset: number, finishWrite: boolean, data: Uint8Array): boolean {
-    return call.write({ resourceName: first ? resourceName : '', writeOffset, finishWrite, data });
-  }
-
-  /** Opens a ByteStream Read at `offset`: undefined on NOT_FOUND, else the data chunks. */
-  async #read(digest: Digest, offset: number, opts: CallOptions): Promise<AsyncIterable<Uint8Array> | undefined> {
-    const call = this.#client.makeServerStreamRequest(`${BS}/Read`, CODECS.readRequest.serialize, CODECS.readResponse.deserialize, { resourceName: readResourceName(this.#instance, digest), readOffset: offset, readLimit: 0 }, this.#metadata(), {});
-    const cancel = (): void => call.cancel();
-    opts.signal?.addEventListener('abort', cancel, { once: true });
-    const it = (call as AsyncIterable<{ data: Buffer }>)[Symbol.asyncIterator]();
-    let first: IteratorResult<{ data: Buffer }>;
-    let idle: ClientError | undefined;
-    const firstTimer = setTimeout(() => {
-      idle = new ClientError(`${this.server} sent nothing for ${this.#idleMs} ms`, { server: this.server, kind: 'timeout' });
-      call.cancel();
-    }, this.#idleMs);
-    try {
-      first = await it.next();
-    } catch (err) {
-      opts.signal?.removeEventListener('abort', cancel);
-      if (idle) throw idle;
-      const e = grpcError(err, this.server, 'Read', opts.signal);
-      if (e.grpcCode === Status.NOT_FOUND) return undefined;
-      throw await this.#recheck(e);
-    } finally {
-      clearTimeout(firstTimer);
-    }
-    const server = this.server;
-    async function* rest(): AsyncGenerator<Uint8Array> {
-      try {
-        if (first.done) return;
-        yield first.value.data;
-        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value.data;
-      } catch (err) {
-        throw idle ?? grpcError(err, server, 'Read', opts.signal);
-      } finally {
-        opts.signal?.removeEventListener('abort', cancel);
-        call.cancel();
-      }
-    }
-    return watched(rest(), {
-      idleMs: this.#idleMs,
-      server,
-      onIdle: (e) => {
-        idle = e;
-        call.cancel();
-      },
-    });
-  }
-}
-
-/** Waits until the call can take more, or has ended (the server may finish early). */
-function drainOrEnd(call: WriteCall): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      call.off('drain', done);
-      call.off('status', done);
-      resolve();
-    };
-    call.once('drain', done);
-    call.once('status', done);
-  });
 }
