@@ -97,3 +97,28 @@ test('seed 000: a proxy closing silently after every keep-alive response: 64 × 
     await server.close();
   }
 });
+
+test('rule 4: a response body abandoned half-read never leaves its connection in the pool (stand-in server)', async () => {
+  const server = await startStandInCache();
+  const big = randomBytes(2_000_000);
+  const bigDigest = digestOf(big);
+  const small = randomBytes(1000);
+  const smallDigest = digestOf(small);
+  server.cas.set(bigDigest.hash, big);
+  server.cas.set(smallDigest.hash, small);
+  let connections = 0;
+  const client = new HttpCacheClient(new URL(server.url), { concurrency: 1, retry: { retries: 0 }, onEvent: (e) => void (e.type === 'connect' && connections++) });
+  try {
+    for (let i = 0; i < 20; i++) {
+      const stream = await client.get(bigDigest);
+      assert.ok(stream);
+      for await (const _ of stream) break; // read one chunk, then walk away
+      const got = await client.getBytes(smallDigest); // the only connection slot: must be a fresh, clean one
+      assert.ok(got && Buffer.from(got).equals(small));
+    }
+    assert.ok(connections >= 20, `${connections} connections for 20 abandoned bodies`);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
