@@ -56,7 +56,7 @@ test('a server that stops sending fails the read after the idle timeout, with a 
   try {
     const t0 = Date.now();
     await assert.rejects(client.getBytes(digestOf(Buffer.alloc(1000))), (e: unknown) => e instanceof ClientError && e.kind === 'timeout');
-    assert.ok(Date.now() - t0 < 2000);
+    assert.ok(Date.now() - t0 < 4000, `took ${Date.now() - t0} ms`); // undici checks body timeouts on a coarse tick
   } finally {
     await client.close();
     await server.close();
