@@ -89,6 +89,8 @@ export class PartialUploads {
     clearInterval(this.#sweeper);
     await this.#ready.catch(() => undefined);
     for (const [id, e] of this.#entries) await this.#drop(id, e);
+    // Leave no empty directory behind (a non-empty one holds someone else's files: keep it).
+    await fs.rmdir(this.#opts.dir).catch(() => undefined);
   }
 
   /** Makes room for `incoming` more bytes; false when even eviction cannot. */

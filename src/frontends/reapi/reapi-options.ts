@@ -1,5 +1,6 @@
 // The REAPI frontend's options, defaulted and frozen once at start. The config module
 // parses user input; this only fills defaults and checks the relations between limits.
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
@@ -28,7 +29,11 @@ export interface ReapiConfig {
   readonly readChunkSize?: number;
   /** Total inlined stdout/stderr/file bytes in one GetActionResult reply. Default 3 MiB. */
   readonly inlineBudget?: number;
-  /** Where interrupted uploads are spooled for resumption. Default <tmpdir>/hoard-partial-<pid>. */
+  /**
+   * Where interrupted uploads are spooled for resumption; one server per directory (it
+   * clears stale spools at start). Default <tmpdir>/hoard-partial-<pid>-<random>, so
+   * several servers in one process (tests) never share one.
+   */
   readonly partialUploadDir?: string;
   /** Bound on spooled bytes; the oldest partial uploads are dropped first. Default 1 GiB. */
   readonly partialUploadMaxBytes?: number;
@@ -51,7 +56,7 @@ export function resolveReapiOptions(config: ReapiConfig = {}): ReapiOptions {
     maxReceiveMessageSize: config.maxReceiveMessageSize ?? 8 * MiB,
     readChunkSize: config.readChunkSize ?? 256 * KiB,
     inlineBudget: config.inlineBudget ?? 3 * MiB,
-    partialUploadDir: config.partialUploadDir ?? path.join(os.tmpdir(), `hoard-partial-${process.pid}`),
+    partialUploadDir: config.partialUploadDir ?? path.join(os.tmpdir(), `hoard-partial-${process.pid}-${randomBytes(4).toString('hex')}`),
     partialUploadMaxBytes: config.partialUploadMaxBytes ?? 1 * GiB,
     partialUploadMaxAgeMs: config.partialUploadMaxAgeMs ?? 60 * 60 * 1000,
     partialUploadMinBytes: config.partialUploadMinBytes ?? 1 * MiB,
