@@ -95,7 +95,8 @@ export class PartialUploads {
 
   /** Makes room for `incoming` more bytes; false when even eviction cannot. */
   reserve(incoming: number): boolean {
-    this.#evict(incoming);
+    // Per chunk, so only walk the spools when over the bound; age is the sweeper's job.
+    if (this.#bytes + incoming > this.#opts.maxBytes) this.#evict(incoming);
     if (this.#bytes + incoming > this.#opts.maxBytes) return false;
     this.#bytes += incoming;
     return true;
