@@ -36,6 +36,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
   const unknown = (opts.only ?? []).filter((id) => !ALL_CHECKS.some((c) => c.id === id));
   if (unknown.length) throw new Error(`unknown check ${unknown.join(', ')}; known: ${ALL_CHECKS.map((c) => c.id).join(', ')}`);
   const selected = opts.only?.length ? ALL_CHECKS.filter((c) => opts.only?.includes(c.id)) : ALL_CHECKS;
+  await preflight(opts);
   const results: CheckResult[] = [];
   for (const check of selected) {
     const ctx = new CheckContext(opts);
@@ -54,6 +55,18 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
   }
   const count = (s: CheckStatus): number => results.filter((r) => r.status === s).length;
   return { server: opts.server, results, passed: count('pass'), failed: count('fail'), notApplicable: count('n/a'), ok: count('fail') === 0 };
+}
+
+/** One cheap call first: an unreachable server is one clear error, not ten failed checks. */
+async function preflight(opts: RunChecksOptions): Promise<void> {
+  const ctx = new CheckContext(opts);
+  try {
+    const client = ctx.client({ retry: { retries: 1 } });
+    if (client.protocol === 'grpc') await client.capabilities();
+    else await client.has({ hash: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', sizeBytes: 0 });
+  } finally {
+    await ctx.close();
+  }
 }
 
 export function formatRow(r: CheckResult): string {

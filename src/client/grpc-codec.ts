@@ -101,7 +101,7 @@ export function grpcError(err: unknown, server: string, rpc: string, signal?: Ab
   if (err instanceof ClientError) return err;
   const e = err as Partial<ServiceError>;
   const code = typeof e.code === 'number' ? e.code : 2;
-  const details = e.details ?? (err instanceof Error ? err.message : String(err));
+  const details = (e.details ?? (err instanceof Error ? err.message : String(err))).replace(/\.?\s*Resolution note:\s*$/, '');
   if (signal?.aborted) return new ClientError(`${rpc} on ${server} was aborted`, { server, kind: 'aborted', grpcCode: code, cause: err });
   if (code === Status.UNAVAILABLE && CONNECT_FAILURE.test(details)) {
     return new ClientError(`cannot connect to ${server}: ${details}`, { server, kind: 'connect', grpcCode: code, cause: err });

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { addClientFlags, clientOptions, usageError, type ClientFlags } from '../../client/cli-support.ts';
-import { ALL_CHECKS, formatRow, formatSummary, runChecks, TABLE_HEADER } from '../../check/run-checks.ts';
+import { ALL_CHECKS, formatRow, formatSummary, runChecks, TABLE_HEADER, type CheckResult } from '../../check/run-checks.ts';
 
 export function registerCheck(program: Command): void {
   addClientFlags(program.command('check').description('conformance and fault report for any remote cache (exit 0 only if all applicable checks pass)'))
@@ -23,8 +23,12 @@ export function registerCheck(program: Command): void {
         usageError(this, err);
       }
       const only = flags.only?.split(',').map((s) => s.trim()).filter(Boolean);
-      process.stdout.write(`${TABLE_HEADER}\n`);
-      const report = await runChecks({ server: flags.server, clientOptions: opts, scale, only, onResult: (r) => process.stdout.write(`${formatRow(r)}\n`) });
+      let rows = 0;
+      const onResult = (r: CheckResult): void => {
+        if (rows++ === 0) process.stdout.write(`${TABLE_HEADER}\n`);
+        process.stdout.write(`${formatRow(r)}\n`);
+      };
+      const report = await runChecks({ server: flags.server, clientOptions: opts, scale, only, onResult });
       process.stdout.write(`${formatSummary(report)}\n`);
       if (flags.json) await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
       process.exitCode = report.ok ? 0 : 1;
