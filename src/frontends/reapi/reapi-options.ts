@@ -41,6 +41,10 @@ export interface ReapiConfig {
   readonly partialUploadMaxAgeMs?: number;
   /** Uploads smaller than this are not spooled (restarting them is cheaper). Default 1 MiB. */
   readonly partialUploadMinBytes?: number;
+  /** A connection with no call for this long gets a GOAWAY (clients reconnect). Default 10 min. */
+  readonly connectionIdleMs?: number;
+  /** Server keepalive ping interval on a connection; its timeout is a third of it. Default 60 s. */
+  readonly keepaliveMs?: number;
   /** zstd level for compressed reads. Default 1 (fast; clients verify the digest anyway). */
   readonly zstdLevel?: number;
 }
@@ -60,6 +64,8 @@ export function resolveReapiOptions(config: ReapiConfig = {}): ReapiOptions {
     partialUploadMaxBytes: config.partialUploadMaxBytes ?? 1 * GiB,
     partialUploadMaxAgeMs: config.partialUploadMaxAgeMs ?? 60 * 60 * 1000,
     partialUploadMinBytes: config.partialUploadMinBytes ?? 1 * MiB,
+    connectionIdleMs: config.connectionIdleMs ?? 10 * 60_000,
+    keepaliveMs: config.keepaliveMs ?? 60_000,
     zstdLevel: config.zstdLevel ?? 1,
   };
   if (o.maxBatchTotalSize <= 0 || o.maxBatchTotalSize >= o.maxReceiveMessageSize) {

@@ -57,10 +57,10 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     // Ping idle clients so dead peers are noticed, but never cut a live call: keepalive
     // pings ride alongside long uploads, and idle connections get a clean GOAWAY (which
     // clients answer by reconnecting) rather than a silent drop.
-    'grpc.keepalive_time_ms': 60_000,
-    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.keepalive_time_ms': resolved.keepaliveMs,
+    'grpc.keepalive_timeout_ms': Math.ceil(resolved.keepaliveMs / 3),
     'grpc.keepalive_permit_without_calls': 1,
-    'grpc.max_connection_idle_ms': 10 * 60_000,
+    'grpc.max_connection_idle_ms': resolved.connectionIdleMs,
   });
   const services: [string, UntypedServiceImplementation][] = [
     [SERVICE_NAMES.capabilities, capabilitiesService(ctx)],
