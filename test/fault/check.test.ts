@@ -67,3 +67,14 @@ test('hoard check: each planted bug alone is reported alone', async () => {
     }
   }
 });
+
+test('hoard check against a dead server: exit 1 with one clear message naming it', async () => {
+  const server = await startStandInCache();
+  const url = server.url;
+  await server.close();
+  const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(NODE_BIN, [MAIN, 'check', '--server', url], { timeout: 30_000 }, (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }));
+  });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim(), `hoard: cannot connect to ${url}: connection refused (ECONNREFUSED)`);
+});
