@@ -16,7 +16,7 @@ import { acKey, casKey, type Key } from '../../core/keys.ts';
 import { getCompleteActionResult } from '../../storage/action-cache.ts';
 import type { HttpContext } from '../http/http-context.ts';
 import { resolveRangeHeader } from '../http/range-header.ts';
-import { sendEmpty, sendEntry, sendError, sendText, writeHead } from '../http/respond.ts';
+import { sendEmpty, sendEntry, sendError, sendStored, sendText, writeHead } from '../http/respond.ts';
 
 export const PROTOCOL = 'http';
 const ALLOW = 'GET, HEAD, PUT';
@@ -86,18 +86,12 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
 
   async function getCas(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
     const range = req.headers.range;
-    if (req.method === 'HEAD' || range !== undefined) {
+    if (range !== undefined && req.method === 'GET') {
       const size = await store.stat(key);
       if (size === undefined) return miss(req, res, 'cas');
       const r = resolveRangeHeader(range, size);
       if (r.kind === 'unsatisfiable') {
         sendText(req, res, ctx, 416, `out_of_range: the entry has ${size} bytes`, { 'content-range': `bytes */${size}` });
-        return;
-      }
-      if (req.method === 'HEAD') {
-        metrics.lookup(PROTOCOL, 'cas', 'hit');
-        writeHead(req, res, ctx, 200, { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', 'content-length': size });
-        res.end();
         return;
       }
       if (r.kind === 'partial') {
@@ -110,20 +104,19 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
         return sendEntry(req, res, ctx, 206, part, length, headers);
       }
     }
-    const entry = await store.get(key);
-    if (entry === undefined) return miss(req, res, 'cas');
+    const sent = await sendStored(req, res, ctx, store, key, { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' });
+    if (sent === undefined) return miss(req, res, 'cas');
     metrics.lookup(PROTOCOL, 'cas', 'hit');
-    metrics.bytesSent(PROTOCOL, entry.size);
-    return sendEntry(req, res, ctx, 200, entry, entry.size, { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' });
+    if (req.method === 'GET') metrics.bytesSent(PROTOCOL, sent);
   }
 
   async function getAc(req: IncomingMessage, res: ServerResponse, key: Key, raw: boolean): Promise<void> {
     if (raw) {
-      const entry = await store.get(key);
-      if (entry === undefined) return miss(req, res, 'ac');
+      const sent = await sendStored(req, res, ctx, store, key, { 'content-type': 'application/octet-stream' });
+      if (sent === undefined) return miss(req, res, 'ac');
       metrics.lookup(PROTOCOL, 'ac', 'hit');
-      if (req.method === 'GET') metrics.bytesSent(PROTOCOL, entry.size);
-      return sendEntry(req, res, ctx, 200, entry, entry.size, { 'content-type': 'application/octet-stream' });
+      if (req.method === 'GET') metrics.bytesSent(PROTOCOL, sent);
+      return;
     }
     const bytes = options.acCompleteness
       ? await getCompleteActionResult(store, key.id, { namespace: key.namespace })

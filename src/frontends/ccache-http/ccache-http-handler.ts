@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { rawKey, type Key } from '../../core/keys.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { HttpContext } from '../http/http-context.ts';
-import { sendEmpty, sendEntry, sendError, sendText } from '../http/respond.ts';
+import { sendEmpty, sendError, sendStored, sendText } from '../http/respond.ts';
 
 export const PROTOCOL = 'ccache';
 const ALLOW = 'GET, HEAD, PUT, DELETE';
@@ -64,15 +64,14 @@ export function createCcacheHttpHandler(ctx: HttpContext, options: CcacheHttpOpt
   }
 
   async function get(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
-    const entry = await store.get(key);
-    if (entry === undefined) {
+    const sent = await sendStored(req, res, ctx, store, key, { 'content-type': 'application/octet-stream' });
+    if (sent === undefined) {
       metrics.lookup(PROTOCOL, 'raw', 'miss');
       sendText(req, res, ctx, 404, 'not found');
       return;
     }
     metrics.lookup(PROTOCOL, 'raw', 'hit');
-    if (req.method === 'GET') metrics.bytesSent(PROTOCOL, entry.size);
-    await sendEntry(req, res, ctx, 200, entry, entry.size, { 'content-type': 'application/octet-stream' });
+    if (req.method === 'GET') metrics.bytesSent(PROTOCOL, sent);
   }
 
   return async function handleCcacheHttp(req, res, path) {
