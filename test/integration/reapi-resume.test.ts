@@ -40,13 +40,22 @@ test('a cancelled Write publishes nothing, reports its committed offset, and res
   const kept = await committed(h, name);
   assert.deepEqual(kept, { size: 20 * 16384, complete: false });
 
-  // Resuming at a different offset is refused and keeps the spool.
-  assert.equal(await codeOf(writeMessages(h.bs, chunks(name, data, { offset: kept.size - 16384 }))), status.INVALID_ARGUMENT);
+  // Resuming past the committed size is refused and keeps the spool.
+  assert.equal(await codeOf(writeMessages(h.bs, chunks(name, data, { offset: kept.size + 16384 }))), status.INVALID_ARGUMENT);
   assert.equal((await committed(h, name)).size, kept.size);
 
   assert.equal(await writeMessages(h.bs, chunks(name, data, { offset: kept.size })), data.byteLength);
   assert.ok((await readAll(h.bs, `ci/blobs/${sha256(data)}/${data.byteLength}`)).equals(data));
   assert.deepEqual(await committed(h, name), { size: data.byteLength, complete: true });
+});
+
+test('a resume from less than the committed size is accepted: the extra bytes are sent again', async () => {
+  const data = blob(400_000, 28);
+  const name = uploadName(data);
+  await codeOf(writeMessages(h.bs, [...chunks(name, data, { finish: false })].slice(0, 10)));
+  assert.equal((await committed(h, name)).size, 10 * 16384);
+  assert.equal(await writeMessages(h.bs, chunks(name, data, { offset: 4 * 16384 })), data.byteLength);
+  assert.ok((await readAll(h.bs, `blobs/${sha256(data)}/${data.byteLength}`)).equals(data));
 });
 
 test('a Write half-closed before finish_write is ABORTED and can be resumed', async () => {

@@ -84,7 +84,8 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
   }
   const spool = !compressed && size >= ctx.options.partialUploadMinBytes ? await ctx.partials.acquire(id, callSignal) : undefined;
   const committed = spool?.size ?? 0;
-  if (startOffset !== committed) {
+  if (spool && startOffset < committed) spool.truncate(startOffset);
+  else if (startOffset !== committed) {
     await spool?.settle(true);
     const why = compressed ? 'compressed uploads are not resumable and start at write_offset 0' : `the committed size is ${committed} (see QueryWriteStatus)`;
     throw new HoardError(ErrorCode.InvalidArgument, `first write_offset ${startOffset} does not match: ${why}`);

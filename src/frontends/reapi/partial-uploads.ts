@@ -179,6 +179,16 @@ export class Spool {
     }
   }
 
+  /**
+   * Forgets the bytes past `offset`: a client may resume from less than it was told (it
+   * asked while the cut call's last messages were still arriving), and resending is safe.
+   */
+  truncate(offset: number): void {
+    if (offset >= this.#entry.size) return;
+    this.#owner.unreserve(this.#entry.size - offset);
+    this.#entry.size = offset;
+  }
+
   /** keep: the upload was cut and may resume; otherwise the spool is deleted. */
   async settle(keep: boolean): Promise<void> {
     try {
