@@ -93,7 +93,7 @@ for (const maxBytes of [0, 96 * 1024]) {
           await rm(dir, { recursive: true, force: true });
         }
       }),
-      { numRuns: maxBytes === 0 ? 20 : 100 },
+      { numRuns: maxBytes === 0 ? 20 : 100, ...(process.env.HOARD_MODEL_SEED ? { seed: Number(process.env.HOARD_MODEL_SEED), path: process.env.HOARD_MODEL_PATH } : {}) },
     );
   });
 }

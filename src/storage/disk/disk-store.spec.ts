@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { digestOf } from '../../core/digest.ts';
 import { isHoardError } from '../../core/errors.ts';
-import { acKey, casKey } from '../../core/keys.ts';
+import { acKey, casKey, rawKey } from '../../core/keys.ts';
 import { storeConformance } from '../../../test/conformance/store-conformance.ts';
 import { openDiskStore, type DiskStore } from './disk-store.ts';
 
@@ -43,6 +43,20 @@ describe('DiskStore recovery and bounds', () => {
       assert.equal((await s.getBytes(acKey('a'.repeat(64))))?.toString(), 'result');
       assert.equal(s.recovery.entries, 4);
     } finally {
+      await s.close();
+    }
+  });
+
+  it('keeps a zero-length raw entry across restarts (it owns no segment bytes)', async () => {
+    // Found by the model test: the entry's segment looked empty and was removed on open.
+    const dir = await freshDir();
+    let s = await openDiskStore({ dir, maxBytes: 0 });
+    await s.put(rawKey('empty-value'), Buffer.alloc(0), { size: 0 });
+    await s.close();
+    for (let i = 0; i < 2; i++) {
+      s = await openDiskStore({ dir, maxBytes: 0 });
+      assert.equal((await s.getBytes(rawKey('empty-value')))?.length, 0, `after restart ${i + 1}`);
+      await s.put(rawKey('empty-value'), Buffer.alloc(0), { size: 0 });
       await s.close();
     }
   });

@@ -15,7 +15,7 @@
 // still holds live entries frees nothing until the segment is compacted (its live entries
 // copied forward), which the writer does when dead space, not live data, is the problem.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
@@ -27,11 +27,16 @@ import { drain } from '../memory-store.ts';
 import { resolveRange } from '../range.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
-import { EntryIndex, OWN_FILE } from './entry-index.ts';
-import { encodeDelete, encodeMove, encodePut, JOURNAL_MAGIC, Op, replayJournal, scanJournal, seal, setLocation, type EncodedRecord } from './journal.ts';
-import { blobPath, blobsDir, diskFootprint, journalPath, parseSegmentName, segmentsDir, tmpDir } from './layout.ts';
+import { EntryIndex, NO_BYTES, OWN_FILE } from './entry-index.ts';
+import { encodeDelete, encodeMove, encodePut, Op, scanJournal, seal, setLocation, type EncodedRecord } from './journal.ts';
+import { rewriteJournal } from './journal-rewrite.ts';
+import { blobPath, diskFootprint, journalPath, tmpDir } from './layout.ts';
+import { recoverStore, type RecoveryReport } from './recovery.ts';
 import { Segment } from './segment.ts';
 import { slotOf } from './slot.ts';
+import { syncDir } from './sync-dir.ts';
+
+export type { RecoveryReport } from './recovery.ts';
 
 export type Durability = 'fsync' | 'none';
 
@@ -58,15 +63,6 @@ export interface DiskStore extends Store {
   readonly recovery: RecoveryReport;
   /** Bytes held by the in-memory index. */
   readonly indexMemoryBytes: number;
-}
-
-export interface RecoveryReport {
-  readonly entries: number;
-  readonly journalRecords: number;
-  readonly tornBytesCut: number;
-  readonly danglingEntriesDropped: number;
-  readonly journalRewritten: boolean;
-  readonly openMs: number;
 }
 
 export async function openDiskStore(options: DiskStoreOptions): Promise<DiskStore> {
@@ -122,7 +118,7 @@ class DiskStoreImpl implements DiskStore {
   readonly #smallEntryBytes: number;
   readonly #segmentBytes: number;
   readonly #index = new EntryIndex(1024);
-  readonly #segments = new Map<number, Segment>();
+  #segments = new Map<number, Segment>();
   readonly #inflight = new Map<string, Promise<unknown>>();
   readonly #queue: WriterOp[] = [];
   #writer: Promise<void> | undefined;
@@ -167,115 +163,16 @@ class DiskStoreImpl implements DiskStore {
   }
 
   async #recover(started: number): Promise<void> {
-    // Uploads in progress at a crash are debris: nothing references them.
-    await rm(tmpDir(this.dir), { recursive: true, force: true });
-    await Promise.all([tmpDir(this.dir), segmentsDir(this.dir), blobsDir(this.dir)].map((d) => mkdir(d, { recursive: true })));
-
-    const jpath = journalPath(this.dir);
-    const image = await readFile(jpath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return Buffer.alloc(0);
-      throw err;
-    });
-    const positions: number[] = []; // entry id -> journal offset of its latest put
-    let journalRecords = 0;
-    const validLength = replayJournal(image, (op, slot, segment, offset, size, position) => {
-      journalRecords++;
-      if (op === Op.Put) {
-        positions[this.#index.set(slot, segment, offset, size)] = position;
-        if (segment === OWN_FILE && offset > this.#generation) this.#generation = offset;
-        return;
-      }
-      const id = this.#index.find(slot);
-      if (id < 0) return;
-      if (op === Op.Move) this.#index.relocate(id, segment, offset);
-      else this.#index.remove(id);
-    });
-    const tornBytesCut = image.length - validLength;
-
-    // Open segments; drop index entries whose bytes are not there (defence in depth:
-    // with durability=fsync the journal never runs ahead of the data).
-    let maxSegment = 0;
-    for (const name of await readdir(segmentsDir(this.dir))) {
-      const id = parseSegmentName(name);
-      if (id === undefined) continue;
-      this.#segments.set(id, await Segment.open(this.dir, id, false));
-      maxSegment = Math.max(maxSegment, id);
-    }
-    const dangling: number[] = [];
-    for (const id of this.#index.lruOrder()) {
-      const segId = this.#index.segment(id);
-      const size = this.#index.entrySize(id);
-      if (segId === OWN_FILE) {
-        this.#ownFileBytes += diskFootprint(size);
-      } else {
-        const seg = this.#segments.get(segId);
-        if (!seg || this.#index.offset(id) + size > seg.size) {
-          dangling.push(id);
-          continue;
-        }
-        seg.live += size;
-      }
-      this.#liveBytes += size;
-    }
-    for (const id of dangling) this.#index.remove(id);
-    for (const seg of [...this.#segments.values()]) {
-      if (seg.live === 0) {
-        this.#segments.delete(seg.id);
-        await seg.remove();
-      }
-    }
-    this.#generation = Math.max(this.#generation, Date.now()) + 1;
-
-    // Rewrite the journal when it is mostly history, or when it had a torn tail or
-    // dangling entries; otherwise cut the torn tail and append.
-    const rewrite = tornBytesCut > 0 || dangling.length > 0 || journalRecords > 2 * this.#index.size + 10_000 || image.length === 0;
-    if (rewrite) {
-      await this.#rewriteJournal(image, (id) => positions[id]);
-    } else if (validLength < image.length) {
-      await truncate(jpath, validLength);
-    }
-    this.#journal = await open(jpath, 'a');
-    this.#journalSize = (await this.#journal.stat()).size;
-    this.#journalRecords = rewrite ? this.#index.size : journalRecords;
-    this.#active = await Segment.open(this.dir, maxSegment + 1, true);
-    this.#segments.set(this.#active.id, this.#active);
-
-    this.recovery = {
-      entries: this.#index.size,
-      journalRecords,
-      tornBytesCut,
-      danglingEntriesDropped: dangling.length,
-      journalRewritten: rewrite,
-      openMs: Math.round(performance.now() - started),
-    };
-  }
-
-  /**
-   * Writes a fresh journal holding one put per live entry, in LRU order (so a restart keeps
-   * the recency order), with moves folded in, then swaps it in atomically.
-   */
-  async #rewriteJournal(image: Buffer, putPosition: (id: number) => number | undefined): Promise<void> {
-    const parts: Buffer[] = [JOURNAL_MAGIC];
-    for (const id of this.#index.lruOrder()) {
-      const pos = putPosition(id);
-      if (pos === undefined) continue;
-      const len = image.readUInt32LE(pos);
-      const frame = Buffer.from(image.subarray(pos, pos + 8 + len));
-      const rec = { frame };
-      setLocation(rec, this.#index.segment(id), this.#index.offset(id)); // moves folded in
-      parts.push(seal(rec));
-    }
-    const jpath = journalPath(this.dir);
-    const next = `${jpath}.new`;
-    const fh = await open(next, 'w');
-    try {
-      await fh.writev(parts);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(next, jpath);
-    await this.#syncDir(this.dir);
+    const r = await recoverStore(this.dir, this.#index, started);
+    this.#segments = r.segments;
+    this.#active = r.active;
+    this.#journal = r.journal;
+    this.#journalSize = r.journalSize;
+    this.#journalRecords = r.journalRecords;
+    this.#ownFileBytes = r.ownFileBytes;
+    this.#liveBytes = r.liveBytes;
+    this.#generation = r.generation;
+    this.recovery = r.report;
   }
 
   // ---- reads -----------------------------------------------------------------------------
@@ -310,6 +207,7 @@ class DiskStoreImpl implements DiskStore {
     const size = this.#index.entrySize(id);
     const { start, end } = resolveRange(size, options.offset, options.limit);
     const segId = this.#index.segment(id);
+    if (segId === NO_BYTES) return { size: 0, stream: Readable.from([], { objectMode: false }) };
     if (segId !== OWN_FILE) {
       const data = await this.#segments.get(segId)!.read(this.#index.offset(id) + start, end - start);
       return { size, stream: Readable.from([data], { objectMode: false }) };
@@ -415,7 +313,7 @@ class DiskStoreImpl implements DiskStore {
       const final = blobPath(this.dir, slot, generation);
       await mkdir(path.dirname(final), { recursive: true });
       await rename(tmp, final);
-      if (this.#fsync) await this.#syncDir(path.dirname(final));
+      if (this.#fsync) await syncDir(path.dirname(final));
       setLocation(record, OWN_FILE, generation);
       await this.#enqueue<void>((done) => ({ kind: 'publish', slot, record, size, generation, reserved: diskFootprint(reserved), done })).catch(
         async (err) => {
@@ -576,6 +474,8 @@ class DiskStoreImpl implements DiskStore {
   /** Appends each entry to the active segment, rolling to a new segment when full. */
   async #appendToSegments(appends: { data: Buffer; record: EncodedRecord }[]): Promise<Set<Segment>> {
     const touched = new Set<Segment>();
+    for (const a of appends) if (a.data.length === 0) setLocation(a.record, NO_BYTES, 0);
+    appends = appends.filter((a) => a.data.length > 0);
     let i = 0;
     while (i < appends.length) {
       if (this.#active.size > 0 && this.#active.size + appends[i]!.data.length > this.#segmentBytes) {
@@ -605,7 +505,9 @@ class DiskStoreImpl implements DiskStore {
     if (id < 0) return false;
     const size = this.#index.entrySize(id);
     const segId = this.#index.segment(id);
-    if (segId === OWN_FILE) {
+    if (segId === NO_BYTES) {
+      // nothing on disk
+    } else if (segId === OWN_FILE) {
       const file = blobPath(this.dir, slot, this.#index.offset(id));
       this.#ownFileBytes -= diskFootprint(size);
       afterSync.push(() => unlink(file).catch(() => undefined));
@@ -703,19 +605,10 @@ class DiskStoreImpl implements DiskStore {
       if (records[i]!.op === Op.Put) latestPut.set(records[i]!.slot.toString('latin1'), positions[i]!);
     }
     await this.#journal.close();
-    await this.#rewriteJournal(image, (id) => latestPut.get(this.#index.slot(id).toString('latin1')));
+    await rewriteJournal(this.dir, image, this.#index, (id) => latestPut.get(this.#index.slot(id).toString('latin1')));
     this.#journal = await open(jpath, 'a');
     this.#journalSize = (await this.#journal.stat()).size;
     this.#journalRecords = this.#index.size;
-  }
-
-  async #syncDir(dir: string): Promise<void> {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
   }
 
   #checkOpen(): void {

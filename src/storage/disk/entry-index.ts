@@ -5,6 +5,8 @@
 
 /** `segment` value for entries stored in a file of their own. */
 export const OWN_FILE = 0xffffffff;
+/** `segment` value for zero-length entries: nothing on disk but their journal record. */
+export const NO_BYTES = 0xfffffffe;
 
 const NONE = -1;
 const KEY_BYTES = 32;

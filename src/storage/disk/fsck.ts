@@ -10,7 +10,7 @@ import { crc32 } from 'node:zlib';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
 import { lockDir } from './dir-lock.ts';
-import { OWN_FILE } from './entry-index.ts';
+import { NO_BYTES, OWN_FILE } from './entry-index.ts';
 import { encodeDelete, Op, scanJournal, seal, type PutRecord } from './journal.ts';
 import { blobPath, blobsDir, journalPath, parseSegmentName, quarantineDir, segmentPath, segmentsDir, tmpDir } from './layout.ts';
 
@@ -100,7 +100,7 @@ export async function fsckDiskStore(dir: string, options: FsckOptions = {}): Pro
       const usedSegments = new Set<number>();
       for (const e of live.values()) {
         if (e.segment === OWN_FILE) keep.add(path.basename(blobPath(dir, e.put.slot, e.offset)));
-        else usedSegments.add(e.segment);
+        else if (e.segment !== NO_BYTES) usedSegments.add(e.segment);
       }
       for (const sub of await readdir(blobsDir(dir)).catch(() => [])) {
         for (const name of await readdir(path.join(blobsDir(dir), sub)).catch(() => [])) {
@@ -125,6 +125,7 @@ export async function fsckDiskStore(dir: string, options: FsckOptions = {}): Pro
 
 async function readEntry(dir: string, e: Live, segments: Map<number, Awaited<ReturnType<typeof open>>>): Promise<Buffer | undefined> {
   try {
+    if (e.segment === NO_BYTES) return Buffer.alloc(0);
     if (e.segment === OWN_FILE) return await readFile(blobPath(dir, e.put.slot, e.offset));
     let fh = segments.get(e.segment);
     if (!fh) {
