@@ -20,3 +20,11 @@ export { startFaultProxy, type FaultPlan, type FaultProxy } from './check/fault-
 // Load generation and the conformance/fault report, for bench/ and for embedding.
 export { runBench, SCENARIOS, type BenchOptions, type BenchReport, type ScenarioResult } from './client/load-generator.ts';
 export { runChecks, ALL_CHECKS, type CheckReport, type CheckResult } from './check/run-checks.ts';
+
+// Storage, for embedding hoard's store in another program.
+export type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from './storage/store.ts';
+export { MemoryStore } from './storage/memory-store.ts';
+export { openDiskStore, type DiskStore, type DiskStoreOptions, type Durability } from './storage/disk/disk-store.ts';
+export { fsckDiskStore, type FsckReport } from './storage/disk/fsck.ts';
+export { getCompleteActionResult } from './storage/action-cache.ts';
+export { acKey, casKey, rawKey, type Key, type Keyspace } from './core/keys.ts';
