@@ -30,7 +30,7 @@ import { lockDir, type DirLock } from './dir-lock.ts';
 import { EntryIndex, NO_BYTES, OWN_FILE } from './entry-index.ts';
 import { encodeDelete, encodeMove, encodePut, Op, scanJournal, seal, setLocation, type EncodedRecord } from './journal.ts';
 import { rewriteJournal } from './journal-rewrite.ts';
-import { blobPath, diskFootprint, journalPath, tmpDir } from './layout.ts';
+import { blobPath, diskFootprint, journalPath, segmentsDir, tmpDir } from './layout.ts';
 import { recoverStore, type RecoveryReport } from './recovery.ts';
 import { Segment } from './segment.ts';
 import { slotOf } from './slot.ts';
@@ -133,6 +133,7 @@ class DiskStoreImpl implements DiskStore {
   #evictions = 0;
   #generation = 0;
   #closed = false;
+  readonly #blobDirs = new Set<string>();
   recovery!: RecoveryReport;
 
   constructor(options: DiskStoreOptions) {
@@ -311,7 +312,7 @@ class DiskStoreImpl implements DiskStore {
       const record = encodePut(slot, key, size, crc);
       const generation = this.#generation++;
       const final = blobPath(this.dir, slot, generation);
-      await mkdir(path.dirname(final), { recursive: true });
+      await this.#ensureBlobDir(path.dirname(final));
       await rename(tmp, final);
       if (this.#fsync) await syncDir(path.dirname(final));
       setLocation(record, OWN_FILE, generation);
@@ -480,6 +481,8 @@ class DiskStoreImpl implements DiskStore {
     while (i < appends.length) {
       if (this.#active.size > 0 && this.#active.size + appends[i]!.data.length > this.#segmentBytes) {
         const next = await Segment.open(this.dir, this.#active.id + 1, true);
+        // The new name must be durable before a journal record points into the file.
+        if (this.#fsync) await syncDir(segmentsDir(this.dir));
         this.#segments.set(next.id, next);
         this.#active = next;
       }
@@ -609,6 +612,14 @@ class DiskStoreImpl implements DiskStore {
     this.#journal = await open(jpath, 'a');
     this.#journalSize = (await this.#journal.stat()).size;
     this.#journalRecords = this.#index.size;
+  }
+
+  /** Creates blobs/<xx>/ once, durably (the directory's own name is synced in its parent). */
+  async #ensureBlobDir(dir: string): Promise<void> {
+    if (this.#blobDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    if (this.#fsync) await syncDir(path.dirname(dir));
+    this.#blobDirs.add(dir);
   }
 
   #checkOpen(): void {

@@ -9,6 +9,7 @@ import { Op, replayJournal } from './journal.ts';
 import { rewriteJournal } from './journal-rewrite.ts';
 import { blobsDir, diskFootprint, journalPath, parseSegmentName, segmentsDir, tmpDir } from './layout.ts';
 import { Segment } from './segment.ts';
+import { syncDir } from './sync-dir.ts';
 
 export interface RecoveryReport {
   readonly entries: number;
@@ -105,6 +106,7 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
 
   const journal = await open(jpath, 'a');
   const active = await Segment.open(dir, maxSegment + 1, true);
+  await syncDir(segmentsDir(dir)); // its name durable before any record points into it
   segments.set(active.id, active);
   return {
     segments,
