@@ -109,7 +109,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       res[PROTO] = 'ccache';
       return ccache(req, res, c);
     }
-    sendText(req, res, ctx, 400, 'invalid_argument: not a cache path; expected <prefix>/ac/<sha256>, <prefix>/cas/<sha256>, or a ccache key <prefix>/<2 hex>/<38 hex> or <prefix>/<40 hex>');
+    sendText(req, res, ctx, 400, 'invalid_argument: not a cache path; expected <prefix>/ac/<sha256>, <prefix>/cas/<sha256>, or a ccache key <prefix>/<2 hex>/<rest> or <prefix>/<key>');
   }
 
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: config.headersTimeout, connectionsCheckingInterval: 1000 }, (req, res) => {

@@ -47,3 +47,13 @@ test('layout=bazel under a raw AC prefix stores ccache bytes under /ac/', async 
   assert.equal((await rawRequest(s.url, 'PUT', `/ccache-bazel/ac/${padded}`, entry)).status, 200);
   assert.deepEqual((await rawRequest(s.url, 'GET', `/ccache-bazel/ac/${padded}`)).body, entry);
 });
+
+test('ccache 4.x key spelling (2 hex + 31 base32hex) works in both layouts', async () => {
+  const dir = 'b8';
+  const rest = 'ccdnf7fsrpja0bqg6js8itg2f6j1o4e';
+  const entry = Buffer.from('base32hex-keyed entry');
+  assert.equal((await rawRequest(s.url, 'PUT', `/cc/${dir}/${rest}`, entry)).status, 200);
+  assert.deepEqual((await rawRequest(s.url, 'GET', `/cc/${dir}${rest}`)).body, entry);
+  // Letters beyond base32hex's alphabet are not a key.
+  assert.equal((await rawRequest(s.url, 'GET', `/cc/${dir}/${rest.replace('c', 'z')}`)).status, 400);
+});

@@ -1,7 +1,7 @@
 // ccache's built-in HTTP remote storage (protocols.md §6.1) on the same listener as Bazel:
-// GET/HEAD/PUT/DELETE on `<prefix>/<2 hex>/<38 hex>` (layout=subdirs, the default) or
-// `<prefix>/<40 hex>` (layout=flat). Both name the same 40-hex ccache key, so the two
-// layouts share entries. ccache keys are not content digests: they live in the raw
+// GET/HEAD/PUT/DELETE on `<prefix>/<2>/<rest>` (layout=subdirs, the default) or
+// `<prefix>/<key>` (layout=flat). Both name the same ccache key, so the two layouts share
+// entries. ccache keys are not content digests: they live in the raw
 // keyspace, unverified, namespaced by the prefix like Bazel's. Any 2xx is success to
 // ccache; a miss is a 404, which ccache does not count as an error.
 //
@@ -18,14 +18,14 @@ const ALLOW = 'GET, HEAD, PUT, DELETE';
 // ccache up to 4.x (Debian 12 ships 4.7.5) writes its 20-byte key as 2 hex digits followed by
 // 31 base32hex digits ([0-9a-v]), e.g. `b8/ccdnf7fsrpja0bqg6js8itg2f6j1o4e`, not as 40 hex;
 // both spellings are accepted (test/e2e/ccache.test.ts drives the real client).
-const HEX40 = /^(?:[0-9a-f]{40}|[0-9a-f]{2}[0-9a-v]{31})$/;
-const HEX2 = /^[0-9a-f]{2}$/;
-const HEX38 = /^(?:[0-9a-f]{38}|[0-9a-v]{31})$/;
+const FLAT_KEY = /^(?:[0-9a-f]{40}|[0-9a-f]{2}[0-9a-v]{31})$/;
+const SUBDIR = /^[0-9a-f]{2}$/;
+const SUBDIR_REST = /^(?:[0-9a-f]{38}|[0-9a-v]{31})$/;
 /** Raw ids carry their tool's name, so one namespace can hold several tools' keys. */
 const ID_PREFIX = 'ccache:';
 
 export interface CcachePath {
-  /** The 40-hex ccache key. */
+  /** The ccache key as ccache spells it (40 hex, or 2 hex + 31 base32hex). */
   readonly key: string;
   readonly prefix: string;
 }
@@ -34,9 +34,9 @@ export function matchCcachePath(segments: readonly string[]): CcachePath | undef
   const n = segments.length;
   const last = segments[n - 1];
   if (last === undefined) return undefined;
-  if (HEX40.test(last)) return { key: last, prefix: segments.slice(0, n - 1).join('/') };
+  if (FLAT_KEY.test(last)) return { key: last, prefix: segments.slice(0, n - 1).join('/') };
   const dir = segments[n - 2];
-  if (dir !== undefined && HEX2.test(dir) && HEX38.test(last)) {
+  if (dir !== undefined && SUBDIR.test(dir) && SUBDIR_REST.test(last)) {
     return { key: dir + last, prefix: segments.slice(0, n - 2).join('/') };
   }
   return undefined;
