@@ -32,6 +32,7 @@ import { encodeDelete, encodeMove, encodePut, Op, scanJournal, seal, setLocation
 import { rewriteJournal } from './journal-rewrite.ts';
 import { blobPath, diskFootprint, journalPath, segmentsDir, tmpDir } from './layout.ts';
 import { recoverStore, type RecoveryReport } from './recovery.ts';
+import { ReadCache } from './read-cache.ts';
 import { Segment } from './segment.ts';
 import { slotOf } from './slot.ts';
 import { syncDir } from './sync-dir.ts';
@@ -53,6 +54,8 @@ export interface DiskStoreOptions {
   readonly durability?: Durability;
   /** Entries up to this size are packed into segments; larger ones get a file each. */
   readonly smallEntryBytes?: number;
+  /** Memory for recently used entries of up to 64 KiB (default 64 MiB; 0 disables). */
+  readonly readCacheBytes?: number;
   /** A segment is sealed once it reaches this size. */
   readonly segmentBytes?: number;
 }
@@ -134,6 +137,7 @@ class DiskStoreImpl implements DiskStore {
   #generation = 0;
   #closed = false;
   readonly #blobDirs = new Set<string>();
+  readonly #cache: ReadCache;
   recovery!: RecoveryReport;
 
   constructor(options: DiskStoreOptions) {
@@ -141,6 +145,7 @@ class DiskStoreImpl implements DiskStore {
     this.#maxBytes = options.maxBytes;
     this.#fsync = (options.durability ?? 'fsync') === 'fsync';
     this.#smallEntryBytes = options.smallEntryBytes ?? DEFAULT_SMALL_ENTRY;
+    this.#cache = new ReadCache(options.readCacheBytes ?? 64 * 1024 * 1024);
     const fitted = this.#maxBytes > 0 ? Math.floor(this.#maxBytes / 16) : 64 * 1024 * 1024;
     this.#segmentBytes = options.segmentBytes ?? Math.max(this.#smallEntryBytes, Math.min(64 * 1024 * 1024, fitted));
   }
@@ -210,8 +215,8 @@ class DiskStoreImpl implements DiskStore {
     const segId = this.#index.segment(id);
     if (segId === NO_BYTES) return { size: 0, stream: Readable.from([], { objectMode: false }) };
     if (segId !== OWN_FILE) {
-      const data = await this.#segments.get(segId)!.read(this.#index.offset(id) + start, end - start);
-      return { size, stream: Readable.from([data], { objectMode: false }) };
+      const data = await this.#readSegmentEntry(slot, id);
+      return { size, stream: Readable.from([start === 0 && end === size ? data : data.subarray(start, end)], { objectMode: false }) };
     }
     // Open first: once we hold the descriptor, eviction can unlink the name but not the bytes.
     let fh: FileHandle;
@@ -229,11 +234,33 @@ class DiskStoreImpl implements DiskStore {
   }
 
   async getBytes(key: Key, options: { signal?: AbortSignal } = {}): Promise<Buffer | undefined> {
+    if (isEmptyBlobKey(key)) return Buffer.alloc(0);
+    const slot = slotOf(key);
+    const id = this.#index.find(slot);
+    if (id < 0) return undefined;
+    this.#index.touch(id);
+    const segId = this.#index.segment(id);
+    if (segId === NO_BYTES) return Buffer.alloc(0);
+    if (segId !== OWN_FILE) return this.#readSegmentEntry(slot, id);
     const entry = await this.get(key, options);
     if (!entry) return undefined;
     const chunks: Buffer[] = [];
     for await (const c of entry.stream) chunks.push(c as Buffer);
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  }
+
+  /** A whole segment entry, from the cache or the segment (then cached if still current). */
+  async #readSegmentEntry(slot: Buffer, id: number): Promise<Buffer> {
+    const cacheKey = slot.toString('latin1');
+    const cached = this.#cache.get(cacheKey);
+    if (cached) return cached;
+    const segId = this.#index.segment(id);
+    const offset = this.#index.offset(id);
+    const data = await this.#segments.get(segId)!.read(offset, this.#index.entrySize(id));
+    // Cache only if the entry was not replaced or moved while we read.
+    const now = this.#index.find(slot);
+    if (now >= 0 && this.#index.segment(now) === segId && this.#index.offset(now) === offset) this.#cache.set(cacheKey, data);
+    return data;
   }
 
   // ---- writes ----------------------------------------------------------------------------
@@ -450,6 +477,7 @@ class DiskStoreImpl implements DiskStore {
         this.#forget(op.slot, b.afterSync);
         const seg = this.#segmentIdOf(op.record);
         this.#index.set(op.slot, seg, op.record.frame.readDoubleLE(8 + 37), op.data.length);
+        this.#cache.set(op.slot.toString('latin1'), op.data);
         this.#liveBytes += op.data.length;
         op.done.resolve();
       } else if (op.kind === 'publish') {
@@ -506,6 +534,7 @@ class DiskStoreImpl implements DiskStore {
   #forget(slot: Buffer, afterSync: (() => Promise<void>)[]): boolean {
     const id = this.#index.find(slot);
     if (id < 0) return false;
+    this.#cache.delete(slot.toString('latin1'));
     const size = this.#index.entrySize(id);
     const segId = this.#index.segment(id);
     if (segId === NO_BYTES) {
