@@ -31,7 +31,11 @@ export class ReadCache {
   set(slot: string, data: Buffer): void {
     if (data.length > this.#maxEntryBytes || this.#maxBytes === 0) return;
     this.delete(slot);
-    const own = data.byteOffset === 0 && data.buffer.byteLength === data.length ? data : Buffer.from(data);
+    let own = data;
+    if (data.byteOffset !== 0 || data.buffer.byteLength !== data.length) {
+      own = Buffer.allocUnsafeSlow(data.length); // unpooled: its own backing store
+      data.copy(own);
+    }
     this.#entries.set(slot, own);
     this.#bytes += own.length;
     for (const [k, v] of this.#entries) {
