@@ -1,5 +1,6 @@
 // The gRPC listener: an adapter over the REAPI frontend's server (src/frontends/reapi),
 // giving start-server.ts the same drain/abort shape as the HTTP listener.
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { formatAddress, type ListenAddress } from '../config/units.ts';
@@ -36,6 +37,9 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
       config: {
         acCompleteness: config.acCompleteness,
         maxBlobSize: config.maxBlobSize,
+        // Interrupted uploads kept for resumption live beside the store, on the same disk
+        // (the REAPI frontend bounds them and clears earlier processes' spools at start).
+        partialUploadDir: path.join(config.dir, 'partial'),
       },
     });
   } catch (err) {
