@@ -25,8 +25,12 @@ export class MemoryStore implements Store {
     this.#maxBytes = options.maxBytes ?? 0;
   }
 
-  async has(keys: readonly Key[]): Promise<boolean[]> {
-    return keys.map((k) => isEmptyBlobKey(k) || this.#touch(keyString(k)) !== undefined);
+  async has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
+    return keys.map((k, i) => {
+      if (isEmptyBlobKey(k)) return sizes === undefined || sizes[i] === 0;
+      const data = this.#touch(keyString(k));
+      return data !== undefined && (sizes === undefined || sizes[i] === data.byteLength);
+    });
   }
 
   async stat(key: Key): Promise<number | undefined> {

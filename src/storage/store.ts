@@ -54,8 +54,10 @@ export interface Store {
   /**
    * Which of `keys` are present and readable, in order. Present entries are refreshed
    * in the LRU. Never true for an entry a following read cannot serve (rule 1).
+   * With `sizes` (parallel to `keys`), an entry of another size counts as absent: a CAS
+   * digest is its hash and its size.
    */
-  has(keys: readonly Key[]): Promise<boolean[]>;
+  has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]>;
 
   /** The entry's size, or undefined on a miss. Refreshes it. */
   stat(key: Key): Promise<number | undefined>;

@@ -59,6 +59,14 @@ export function storeConformance(name: string, make: StoreFactory): void {
       assert.deepEqual(await s.has([k]), [false]);
     }));
 
+    it('counts a present hash with another size as absent when sizes are given', withStore(0, async (s) => {
+      const data = Buffer.from('sized content');
+      const d = digestOf(data);
+      await s.put(casKey(d.hash), data, { size: data.length });
+      assert.deepEqual(await s.has([casKey(d.hash), casKey(d.hash), casKey(emptyHash())], [data.length, data.length + 1, 0]), [true, false, true]);
+      assert.deepEqual(await s.has([casKey(emptyHash())], [5]), [false]);
+    }));
+
     it('rejects content that does not match its digest and stores nothing', withStore(0, async (s) => {
       const good = Buffer.from('the real content');
       const d = digestOf(good);

@@ -26,6 +26,14 @@ test('FindMissingBlobs answers for 5,000 digests in one call; the empty blob is 
   assert.deepEqual(res.missingBlobDigests.map((d) => d.hash), expected);
 });
 
+test('FindMissingBlobs reports a present hash with the wrong size as missing (the size is part of the digest)', async () => {
+  const b = blob(64, 7);
+  await h.store.put(casKey(sha256(b)), b, { size: b.byteLength });
+  const res = await unary<Missing>(h.cas, 'FindMissingBlobs', { blobDigests: [dg(b), { hash: sha256(b), sizeBytes: 65 }] });
+  assert.deepEqual(res.missingBlobDigests.map((d) => d.hash), [sha256(b)]);
+  assert.equal(res.missingBlobDigests.length, 1);
+});
+
 test('FindMissingBlobs refuses malformed digests and unsupported digest functions by name', async () => {
   assert.equal(await codeOf(unary(h.cas, 'FindMissingBlobs', { blobDigests: [{ hash: 'xyz', sizeBytes: 1 }] })), status.INVALID_ARGUMENT);
   assert.equal(await codeOf(unary(h.cas, 'FindMissingBlobs', { blobDigests: [{ hash: 'a'.repeat(64), sizeBytes: -1 }] })), status.INVALID_ARGUMENT);

@@ -49,6 +49,7 @@ export function casService(ctx: ReapiContext): UntypedServiceImplementation {
     const ns = namespaceOf(ctx, req.instanceName);
     const msgs = req.blobDigests;
     const keys = new Array(msgs.length);
+    const sizes = new Array<number>(msgs.length);
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
       const hash = m.hash ?? '';
@@ -56,10 +57,12 @@ export function casService(ctx: ReapiContext): UntypedServiceImplementation {
       // Fast path for the common well-formed digest; digestFrom throws the precise error.
       if (!(size > 0 && Number.isSafeInteger(size) && isValidHash(hash))) digestFrom(m, `blob_digests[${i}]`);
       keys[i] = casKey(hash, ns);
+      sizes[i] = size;
     }
     // `has` refreshes present blobs in the LRU: a FindMissingBlobs extends their lifetime.
-    // The store answers true for the empty blob, so it is never reported missing.
-    const present = await store.has(keys);
+    // The store answers true for the empty blob, so it is never reported missing. The size
+    // is part of the digest: a present hash with another size is missing.
+    const present = await store.has(keys, sizes);
     const missingBlobDigests: DigestMsg[] = [];
     for (let i = 0; i < msgs.length; i++) if (!present[i]) missingBlobDigests.push(msgs[i]!);
     return { missingBlobDigests };

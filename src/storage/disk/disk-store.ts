@@ -183,11 +183,11 @@ class DiskStoreImpl implements DiskStore {
 
   // ---- reads -----------------------------------------------------------------------------
 
-  async has(keys: readonly Key[]): Promise<boolean[]> {
-    return keys.map((k) => {
-      if (isEmptyBlobKey(k)) return true;
+  async has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
+    return keys.map((k, i) => {
+      if (isEmptyBlobKey(k)) return sizes === undefined || sizes[i] === 0;
       const id = this.#index.find(slotOf(k));
-      if (id < 0) return false;
+      if (id < 0 || (sizes !== undefined && this.#index.entrySize(id) !== sizes[i])) return false;
       this.#index.touch(id);
       return true;
     });
