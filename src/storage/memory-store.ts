@@ -6,6 +6,7 @@ import { checkKey, keyString, type Key } from '../core/keys.ts';
 import { receive } from '../core/receive.ts';
 import { isEmptyBlobKey } from './empty-blob.ts';
 import { resolveRange } from './range.ts';
+import { SingleFlight } from './single-flight.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from './store.ts';
 
 export interface MemoryStoreOptions {
@@ -15,7 +16,7 @@ export interface MemoryStoreOptions {
 
 export class MemoryStore implements Store {
   readonly #entries = new Map<string, Buffer>();
-  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #flights = new SingleFlight();
   readonly #maxBytes: number;
   #bytes = 0;
   #evictions = 0;
@@ -57,24 +58,14 @@ export class MemoryStore implements Store {
       throw new HoardError(ErrorCode.InvalidArgument, 'a CAS put needs the declared size');
     }
     const id = keyString(key);
-    // Single flight per CAS key: later puts wait for the first and then drain.
-    while (key.keyspace === 'cas') {
-      if (isEmptyBlobKey(key) || this.#entries.has(id)) {
-        await drain(body);
-        return 'exists';
-      }
-      const pending = this.#inflight.get(id);
-      if (!pending) break;
-      await pending.catch(() => undefined);
-    }
-    const work = this.#receiveAndPublish(key, id, body, options);
-    if (key.keyspace === 'cas') this.#inflight.set(id, work);
-    try {
-      await work;
+    if (key.keyspace !== 'cas') {
+      await this.#receiveAndPublish(key, id, body, options);
       return 'created';
-    } finally {
-      if (this.#inflight.get(id) === work) this.#inflight.delete(id);
     }
+    return this.#flights.put(id, body, () => isEmptyBlobKey(key) || this.#entries.has(id), async () => {
+      await this.#receiveAndPublish(key, id, body, options);
+      return 'created';
+    });
   }
 
   async #receiveAndPublish(key: Key, id: string, body: Body, options: PutOptions): Promise<void> {
@@ -109,7 +100,7 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.#inflight.values());
+    await this.#flights.settled();
     this.#closed = true;
   }
 
@@ -138,13 +129,5 @@ export class MemoryStore implements Store {
 
   #checkOpen(): void {
     if (this.#closed) throw new HoardError(ErrorCode.Unavailable, 'the store is closed');
-  }
-}
-
-/** Reads and discards a body whose bytes are not needed (the entry already exists). */
-export async function drain(body: Body): Promise<void> {
-  if (body instanceof Uint8Array) return;
-  for await (const _ of body) {
-    // discard
   }
 }

@@ -23,8 +23,8 @@ import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
 import { checkKey, type Key } from '../../core/keys.ts';
 import { receive } from '../../core/receive.ts';
 import { isEmptyBlobKey } from '../empty-blob.ts';
-import { drain } from '../memory-store.ts';
 import { resolveRange } from '../range.ts';
+import { SingleFlight } from '../single-flight.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
 import { EntryIndex, NO_BYTES, OWN_FILE } from './entry-index.ts';
@@ -122,7 +122,7 @@ class DiskStoreImpl implements DiskStore {
   readonly #segmentBytes: number;
   readonly #index = new EntryIndex(1024);
   #segments = new Map<number, Segment>();
-  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #flights = new SingleFlight();
   readonly #queue: WriterOp[] = [];
   #writer: Promise<void> | undefined;
   #active!: Segment;
@@ -277,24 +277,8 @@ class DiskStoreImpl implements DiskStore {
     const slot = slotOf(key);
     if (key.keyspace !== 'cas') return this.#write(key, slot, body, options);
 
-    // CAS: single flight per blob. Later puts wait for the first, then drain their body.
-    const flightKey = slot.toString('latin1');
-    for (;;) {
-      if (isEmptyBlobKey(key) || this.#index.find(slot) >= 0) {
-        await drain(body);
-        return 'exists';
-      }
-      const pending = this.#inflight.get(flightKey);
-      if (!pending) break;
-      await pending.catch(() => undefined);
-    }
-    const work = this.#write(key, slot, body, options);
-    this.#inflight.set(flightKey, work);
-    try {
-      return await work;
-    } finally {
-      this.#inflight.delete(flightKey);
-    }
+    // CAS: single flight per blob (rule 1: concurrent uploads of one digest are safe).
+    return this.#flights.put(slot.toString('latin1'), body, () => isEmptyBlobKey(key) || this.#index.find(slot) >= 0, () => this.#write(key, slot, body, options));
   }
 
   async #write(key: Key, slot: Buffer, body: Body, options: PutOptions): Promise<PutOutcome> {
@@ -380,7 +364,7 @@ class DiskStoreImpl implements DiskStore {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    await Promise.allSettled(this.#inflight.values());
+    await this.#flights.settled();
     this.#closed = true;
     while (this.#writer) await this.#writer;
     await this.#journal.close();

@@ -1,0 +1,44 @@
+// Rule 1's "concurrent uploads of the same digest are safe": one put of a CAS blob writes,
+// the others wait for it. When it succeeds they drain their own bodies and report
+// `exists`; when it fails (a bad upload cannot spoil a good one) the next waiter writes.
+import type { Body, PutOutcome } from './store.ts';
+
+export class SingleFlight {
+  readonly #inflight = new Map<string, Promise<unknown>>();
+
+  /**
+   * Runs `write` unless `present()` says the blob is there (now, or once the put in flight
+   * for `id` has finished), in which case `body` is drained and the answer is `exists`.
+   */
+  async put(id: string, body: Body, present: () => boolean, write: () => Promise<PutOutcome>): Promise<PutOutcome> {
+    for (;;) {
+      if (present()) {
+        await drain(body);
+        return 'exists';
+      }
+      const pending = this.#inflight.get(id);
+      if (!pending) break;
+      await pending.catch(() => undefined);
+    }
+    const work = write();
+    this.#inflight.set(id, work);
+    try {
+      return await work;
+    } finally {
+      this.#inflight.delete(id);
+    }
+  }
+
+  /** Settles when every put in flight has. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.#inflight.values());
+  }
+}
+
+/** Reads and discards a body whose bytes are not needed (the entry already exists). */
+export async function drain(body: Body): Promise<void> {
+  if (body instanceof Uint8Array) return;
+  for await (const _ of body) {
+    // discard
+  }
+}
