@@ -26,6 +26,8 @@ export interface GrpcBenchOptions {
   readonly bsSize: number;
   readonly bsConcurrency: number;
   readonly channels: number;
+  /** Client HTTP/2 receive window (bytes); 1 MiB like Bazel's grpc-java. */
+  readonly window: number;
   readonly bazelRemote?: string;
   readonly hoardArgs: readonly string[];
 }
@@ -35,7 +37,7 @@ export const GRPC_REFERENCE = { fmb: 950, write: 570, read: 2750 };
 
 export const GRPC_DEFAULTS: GrpcBenchOptions = {
   fmbCalls: 3000, fmbDigests: 1000, fmbConcurrency: 8, batchCalls: 200, batchBlobs: 100, batchSize: 4096, batchConcurrency: 8,
-  bsCount: 10_000, bsSize: 128 * 1024, bsConcurrency: 32, channels: 1, hoardArgs: [],
+  bsCount: 10_000, bsSize: 128 * 1024, bsConcurrency: 32, channels: 1, window: 2 ** 20, hoardArgs: [],
 };
 export const GRPC_QUICK: Partial<GrpcBenchOptions> = { fmbCalls: 40, batchCalls: 5, bsCount: 200 };
 
@@ -88,7 +90,7 @@ export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => v
     }
     log(`grpc: ${target.describe}`);
     s.notes.push(`${target.name}: ${target.describe}`);
-    const client = new BenchClient(target.grpcTarget as string, o.channels);
+    const client = new BenchClient(target.grpcTarget as string, o.channels, o.window);
     try {
       await benchTarget(target, client, o, s, w, small, big, log);
     } catch (err) {
@@ -109,7 +111,7 @@ export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => v
   thresholdGoal(s, `${w.write} (hoard)`, hoardWrite && !hoardWrite.warning ? hoardWrite.value : undefined, 'writes/s', { min: 2500 });
   ratioGoal(s, w.fmb, 'bazel-remote', 1, ref?.fmb);
   ratioGoal(s, w.read, 'bazel-remote', 1, ref?.read);
-  s.notes.push(`generator: grpc-js in the bench process over ${o.channels} HTTP/2 connection(s); its CPU is "gen".`);
+  s.notes.push(`generator: grpc-js in the bench process over ${o.channels} HTTP/2 connection(s), receive window ${formatSize(o.window)}; its CPU is "gen".`);
   return s;
 }
 
@@ -174,7 +176,7 @@ async function benchTarget(
 }
 
 export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
-  const names = ['fmb-calls', 'fmb-digests', 'fmb-concurrency', 'batch-calls', 'batch-blobs', 'batch-concurrency', 'bs-count', 'bs-concurrency', 'channels'] as const;
+  const names = ['fmb-calls', 'fmb-digests', 'fmb-concurrency', 'batch-calls', 'batch-blobs', 'batch-concurrency', 'bs-count', 'bs-concurrency', 'channels', 'window'] as const;
   const { values } = parseArgs({
     args: [...argv],
     options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'bazel-remote': { type: 'string' }, 'hoard-arg': { type: 'string', multiple: true }, quick: { type: 'boolean' } },
@@ -186,7 +188,7 @@ export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
     ...b,
     fmbCalls: num('fmb-calls', b.fmbCalls), fmbDigests: num('fmb-digests', b.fmbDigests), fmbConcurrency: num('fmb-concurrency', b.fmbConcurrency),
     batchCalls: num('batch-calls', b.batchCalls), batchBlobs: num('batch-blobs', b.batchBlobs), batchConcurrency: num('batch-concurrency', b.batchConcurrency),
-    bsCount: num('bs-count', b.bsCount), bsConcurrency: num('bs-concurrency', b.bsConcurrency), channels: num('channels', b.channels),
+    bsCount: num('bs-count', b.bsCount), bsConcurrency: num('bs-concurrency', b.bsConcurrency), channels: num('channels', b.channels), window: num('window', b.window),
     bazelRemote: typeof values['bazel-remote'] === 'string' ? values['bazel-remote'] : undefined,
     hoardArgs: (values['hoard-arg'] as string[] | undefined) ?? [],
   };
