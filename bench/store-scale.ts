@@ -84,7 +84,13 @@ async function ensureFilled(dir: string, o: StoreBenchOptions, s: Section, log: 
 /** Runs the open measurement in a fresh process so nothing of the fill stays in memory. */
 async function measureOpen(dir: string, marker: FillMarker): Promise<OpenMeasurement> {
   const self = fileURLToPath(import.meta.url);
-  const child = startChild(process.execPath, ['--expose-gc', self, '--phase', 'open', '--dir', path.join(dir, 'store'), '--probe', marker.probe, '--probe-size', String(marker.probeSize)]);
+  // Besides the timed probe, the first, the last and a spread of blobs are read back.
+  const filler = Buffer.from(marker.fillerHex, 'hex');
+  const n = marker.count;
+  const picks = [...new Set([0, n - 1, ...Array.from({ length: 30 }, (_, k) => Math.floor((k * n) / 30))])].filter((i) => i >= 0);
+  const checks = picks.map((i) => sha256Hex(tinyBlob(marker.salt, i, filler))).join(',');
+  const args = ['--expose-gc', self, '--phase', 'open', '--dir', path.join(dir, 'store'), '--probe', marker.probe, '--probe-size', String(marker.probeSize), '--checks', checks];
+  const child = startChild(process.execPath, args);
   const { code } = await child.exited;
   const m = child.output().match(/OPENJSON (\{.*\})/);
   if (code !== 0 || !m?.[1]) throw new Error(`open phase failed (exit ${code}):\n${child.output().slice(-2000)}`);
@@ -113,8 +119,12 @@ async function indexScale(o: StoreBenchOptions, s: Section, scratch: string, log
   const n = marker.count;
   s.rows.push({
     workload: `open + first read, ${n} blobs`, target: 'hoard', value: open.openSeconds + open.firstReadSeconds, unit: 's',
-    detail: `open ${open.openSeconds.toFixed(3)} s + first read ${open.firstReadSeconds.toFixed(3)} s; reopened with ${open.entries} entries`,
-    warning: open.entries < n ? `store reopened with ${open.entries} of ${n} entries` : open.probeOk ? undefined : 'first read did not return the probe blob',
+    detail: `open ${open.openSeconds.toFixed(3)} s + first read ${open.firstReadSeconds.toFixed(3)} s; reopened with ${open.entries} entries; ${open.checksOk}/${open.checks} spot reads intact`,
+    warning: open.entries < n
+      ? `store reopened with ${open.entries} of ${n} entries`
+      : !open.probeOk
+        ? 'first read did not return the probe blob'
+        : open.checksOk < open.checks ? `${open.checks - open.checksOk} of ${open.checks} spot reads failed` : undefined,
   });
   s.rows.push({
     workload: `index memory per blob, ${n} blobs`, target: 'hoard', value: open.indexBytes / Math.max(1, open.entries), unit: 'B/blob',
@@ -194,8 +204,9 @@ export function parseStoreArgs(argv: readonly string[]): StoreBenchOptions {
 if (import.meta.main) {
   const argv = process.argv.slice(2);
   if (argv[0] === '--phase' && argv[1] === 'open') {
-    const { values } = parseArgs({ args: argv.slice(2), options: { dir: { type: 'string' }, probe: { type: 'string' }, 'probe-size': { type: 'string' } } });
-    const m = await openAndMeasure(values.dir as string, values.probe as string, Number(values['probe-size']));
+    const { values } = parseArgs({ args: argv.slice(2), options: { dir: { type: 'string' }, probe: { type: 'string' }, 'probe-size': { type: 'string' }, checks: { type: 'string' } } });
+    const checks = typeof values.checks === 'string' && values.checks ? values.checks.split(',') : [];
+    const m = await openAndMeasure(values.dir as string, values.probe as string, Number(values['probe-size']), checks);
     process.stdout.write(`OPENJSON ${JSON.stringify(m)}\n`);
   } else {
     process.stdout.write(renderSection(await runStoreBench(parseStoreArgs(argv))));

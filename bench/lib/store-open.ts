@@ -17,6 +17,9 @@ export interface OpenMeasurement {
   readonly entries: number;
   /** The first read returned the expected bytes (length and hash). */
   readonly probeOk: boolean;
+  /** Of the extra `checks` (read after the measurement, untimed), how many read back intact. */
+  readonly checksOk: number;
+  readonly checks: number;
 }
 
 function collect(): void {
@@ -31,7 +34,11 @@ function footprint(): { managed: number; rss: number } {
   return { managed: m.heapUsed + m.external, rss: m.rss };
 }
 
-export async function openAndMeasure(dir: string, probeHash: string, probeSize: number): Promise<OpenMeasurement> {
+/**
+ * Opens the store at `dir`, times open + one read of `probeHash`, measures memory, then
+ * reads every hash of `checks` (untimed) to confirm the reopened index serves what it counts.
+ */
+export async function openAndMeasure(dir: string, probeHash: string, probeSize: number, checks: readonly string[] = []): Promise<OpenMeasurement> {
   // Warm-up on an empty store: module loading and first-call compilation are part of the
   // fixed base, not of the per-blob cost, and not what an operator waits for on restart.
   const empty = await mkdtemp(path.join(tmpdir(), 'hoard-bench-empty-'));
@@ -58,6 +65,11 @@ export async function openAndMeasure(dir: string, probeHash: string, probeSize: 
   collect();
   const after = footprint();
   const entries = store.usage().entries;
+  let checksOk = 0;
+  for (const h of checks) {
+    const bytes = await store.getBytes(casKey(h));
+    if (bytes && createHash('sha256').update(bytes).digest('hex') === h) checksOk++;
+  }
   await store.close();
   return {
     openSeconds: (t1 - t0) / 1000,
@@ -66,5 +78,7 @@ export async function openAndMeasure(dir: string, probeHash: string, probeSize: 
     rssBytes: after.rss - before.rss,
     entries,
     probeOk: entry !== undefined && size === probeSize && hash.digest('hex') === probeHash,
+    checksOk,
+    checks: checks.length,
   };
 }
