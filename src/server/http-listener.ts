@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { formatAddress } from '../config/units.ts';
 import { createBazelHttpHandler, matchBazelPath } from '../frontends/bazel-http/bazel-http-handler.ts';
-import { createCcacheHttpHandler, matchCcachePath } from '../frontends/ccache-http/ccache-http-handler.ts';
+import { createCcacheHttpHandler, isCcacheKeyUnderAc, matchCcachePath } from '../frontends/ccache-http/ccache-http-handler.ts';
 import type { HttpContext } from '../frontends/http/http-context.ts';
 import { parsePathSegments } from '../frontends/http/request-path.ts';
 import { sendError, sendText } from '../frontends/http/respond.ts';
@@ -102,7 +102,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     } catch (err) {
       return sendError(req, res, ctx, 'http', err);
     }
-    const b = matchBazelPath(segments);
+    const b = isCcacheKeyUnderAc(segments) ? undefined : matchBazelPath(segments);
     if (b !== undefined) return bazel(req, res, b);
     const c = matchCcachePath(segments);
     if (c !== undefined) {

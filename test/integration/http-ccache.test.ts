@@ -57,3 +57,15 @@ test('ccache 4.x key spelling (2 hex + 31 base32hex) works in both layouts', asy
   // Letters beyond base32hex's alphabet are not a key.
   assert.equal((await rawRequest(s.url, 'GET', `/cc/${dir}/${rest.replace('c', 'z')}`)).status, 400);
 });
+
+test('a ccache key whose first two digits are "ac" is a ccache entry, not a Bazel AC path', async () => {
+  // Found by the real ccache in CI: key ac790t… in layout=subdirs is PUT to <prefix>/ac/790t…
+  const entry = Buffer.from('ccache entry that is not an ActionResult');
+  for (const rest of ['790t62vvktte2pj97el06glu2tcoac8', sha256('x').slice(0, 38)]) {
+    assert.equal((await rawRequest(s.url, 'GET', `/cc/ac/${rest}`)).status, 404);
+    assert.equal((await rawRequest(s.url, 'PUT', `/cc/ac/${rest}`, entry)).status, 200);
+    assert.deepEqual((await rawRequest(s.url, 'GET', `/cc/ac${rest}`)).body, entry);
+  }
+  // A Bazel AC path keeps its own rules: a malformed hash is still a 400 there.
+  assert.equal((await rawRequest(s.url, 'GET', '/cc/ac/not-a-hash')).status, 400);
+});
