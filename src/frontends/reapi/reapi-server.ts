@@ -62,6 +62,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_connection_idle_ms': resolved.connectionIdleMs,
   });
+  widenFlowControlWindows(server);
   const services: [string, UntypedServiceImplementation][] = [
     [SERVICE_NAMES.capabilities, capabilitiesService(ctx)],
     [SERVICE_NAMES.actionCache, actionCacheService(ctx)],
@@ -80,6 +81,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     await partials.close();
     throw err;
   }
+  widenConnectionWindows(server);
   const address = withPort(options.address, port);
   options.logger?.info({ address }, 'REAPI gRPC listening');
 
@@ -106,4 +108,32 @@ function drain(server: Server, deadlineMs: number): Promise<void> {
 function withPort(address: string, port: number): string {
   const i = address.lastIndexOf(':');
   return `${i < 0 ? address : address.slice(0, i)}:${port}`;
+}
+
+// HTTP/2 flow control. grpc-js gives a server no option for its receive windows, so they
+// stay at the protocol default of 64 KiB per stream and per connection: 32 concurrent
+// 128 KiB uploads on one connection then crawl, one window update at a time. These reach
+// into grpc-js internals (checked to exist, so a grpc-js that renames them only loses the
+// tuning, not correctness). Memory stays bounded: a window is credit the client may send
+// ahead, and the store applies back-pressure by not reading.
+const STREAM_WINDOW = 1024 * 1024;
+const CONNECTION_WINDOW = 16 * 1024 * 1024;
+
+interface GrpcServerInternals {
+  commonServerOptions?: { settings?: Record<string, unknown> };
+  http2Servers?: Map<{ on(event: 'session', listener: (session: { setLocalWindowSize?(n: number): void }) => void): void }, unknown>;
+}
+
+function widenFlowControlWindows(server: Server): void {
+  const internals = server as unknown as GrpcServerInternals;
+  if (internals.commonServerOptions) {
+    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: STREAM_WINDOW };
+  }
+}
+
+function widenConnectionWindows(server: Server): void {
+  const internals = server as unknown as GrpcServerInternals;
+  for (const http2Server of internals.http2Servers?.keys() ?? []) {
+    http2Server.on('session', (session) => session.setLocalWindowSize?.(CONNECTION_WINDOW));
+  }
 }
