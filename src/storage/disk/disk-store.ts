@@ -33,6 +33,7 @@ import { rewriteJournal } from './journal-rewrite.ts';
 import { blobPath, diskFootprint, journalPath, segmentsDir, tmpDir } from './layout.ts';
 import { recoverStore, type RecoveryReport } from './recovery.ts';
 import { ReadCache } from './read-cache.ts';
+import { PipelinedFileWriter } from './pipelined-file-writer.ts';
 import { Segment } from './segment.ts';
 import { slotOf } from './slot.ts';
 import { syncDir } from './sync-dir.ts';
@@ -303,20 +304,19 @@ class DiskStoreImpl implements DiskStore {
     if (reserved > 0) await this.#enqueue<void>((done) => ({ kind: 'reserve', bytes: diskFootprint(reserved), done }));
     const tmp = path.join(tmpDir(this.dir), randomBytes(12).toString('hex'));
     let fh: FileHandle | undefined;
+    let writer: PipelinedFileWriter | undefined;
     try {
       fh = await open(tmp, 'wx');
-      const handle = fh;
+      writer = new PipelinedFileWriter(fh);
+      const sink = writer;
+      // CAS bytes are verified by their hash (fsck re-hashes them); raw ones carry a crc32.
+      const raw = key.keyspace !== 'cas';
       let crc = 0;
-      let position = 0;
-      const { size } = await receive(body, this.#receiveOptions(key, options), async (c) => {
-        crc = crc32(c, crc);
-        let done = 0;
-        while (done < c.byteLength) {
-          const { bytesWritten } = await handle.write(c, done, c.byteLength - done, position);
-          done += bytesWritten;
-          position += bytesWritten;
-        }
+      const { size } = await receive(body, this.#receiveOptions(key, options), (c) => {
+        if (raw) crc = crc32(c, crc);
+        return sink.push(c);
       });
+      await writer.finish();
       if (this.#fsync) await fh.sync();
       await fh.close();
       fh = undefined;
@@ -335,6 +335,7 @@ class DiskStoreImpl implements DiskStore {
       );
       return 'created';
     } catch (err) {
+      await writer?.abandon();
       if (fh) await fh.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
       if (reserved > 0) this.#reserved -= diskFootprint(reserved);
