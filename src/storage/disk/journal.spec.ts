@@ -83,4 +83,10 @@ describe('journal', () => {
   it('refuses a file that is not a hoard journal', () => {
     assert.throws(() => scanJournal(Buffer.from('definitely not a journal')), /hoard header/);
   });
+
+  it('refuses an older format by name, on both read paths, instead of reading it as empty', () => {
+    const old = Buffer.concat([Buffer.from('HOARDJ01'), Buffer.alloc(64)]);
+    assert.throws(() => scanJournal(old), /format 01 .* reads format 02/);
+    assert.throws(() => replayJournal(old, () => undefined), /format 01 .* reads format 02/);
+  });
 });

@@ -8,7 +8,11 @@ import { crc32 } from 'node:zlib';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { Key, Keyspace } from '../../core/keys.ts';
 
-export const JOURNAL_MAGIC = Buffer.from('HOARDJ01');
+// The last two characters are the format version. 02: CAS entries of the default namespace
+// are indexed under their digest bytes (01 hashed every key), so a 01 index names nothing a
+// 02 store would look up; it is refused with a message instead of being read as empty.
+export const JOURNAL_MAGIC = Buffer.from('HOARDJ02');
+const FORMAT_FAMILY = JOURNAL_MAGIC.subarray(0, 6);
 const FRAME_HEADER = 8;
 const MAX_PAYLOAD = 8 * 1024;
 
@@ -156,20 +160,23 @@ export function replayJournal(
 
 function checkHeader(buf: Buffer): void {
   const head = buf.subarray(0, JOURNAL_MAGIC.length);
-  if (!JOURNAL_MAGIC.subarray(0, head.length).equals(head)) {
-    throw new HoardError(ErrorCode.Corrupt, 'the journal does not start with a hoard header: is this a hoard store directory?');
+  if (JOURNAL_MAGIC.subarray(0, head.length).equals(head)) return;
+  if (head.length === JOURNAL_MAGIC.length && head.subarray(0, FORMAT_FAMILY.length).equals(FORMAT_FAMILY)) {
+    const found = head.subarray(FORMAT_FAMILY.length).toString('latin1');
+    const wanted = JOURNAL_MAGIC.subarray(FORMAT_FAMILY.length).toString('latin1');
+    throw new HoardError(
+      ErrorCode.Corrupt,
+      `the store was written in format ${found} and this hoard reads format ${wanted}; it has no converter for it: start with an empty directory (a cache refills itself)`,
+    );
   }
+  throw new HoardError(ErrorCode.Corrupt, 'the journal does not start with a hoard header: is this a hoard store directory?');
 }
 
 /** Parses a whole journal image. Throws only when the header is not a hoard journal. */
 export function scanJournal(buf: Buffer): ScanResult {
   if (buf.length === 0) return { records: [], validLength: 0, positions: [] };
-  if (buf.length < JOURNAL_MAGIC.length || !buf.subarray(0, JOURNAL_MAGIC.length).equals(JOURNAL_MAGIC)) {
-    if (JOURNAL_MAGIC.subarray(0, buf.length).equals(buf.subarray(0, JOURNAL_MAGIC.length))) {
-      return { records: [], validLength: 0, positions: [] }; // torn while writing the header
-    }
-    throw new HoardError(ErrorCode.Corrupt, 'the journal does not start with a hoard header: is this a hoard store directory?');
-  }
+  checkHeader(buf);
+  if (buf.length < JOURNAL_MAGIC.length) return { records: [], validLength: 0, positions: [] }; // torn while writing the header
   const records: JournalRecord[] = [];
   const positions: number[] = [];
   let pos = JOURNAL_MAGIC.length;
