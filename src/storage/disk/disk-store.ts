@@ -77,6 +77,8 @@ export async function openDiskStore(options: DiskStoreOptions): Promise<DiskStor
 
 const DEFAULT_SMALL_ENTRY = 1024 * 1024;
 const LIVE_TARGET = 0.95; // evict until live data leaves this much room; the rest feeds compaction
+// A large put fdatasyncs as it goes, so the disk drains while later bytes hash.
+const FLUSH_EVERY_BYTES = 8 * 1024 * 1024;
 
 type WriterOp =
   | { kind: 'append'; slot: Buffer; record: EncodedRecord; data: Buffer; done: Deferred }
@@ -307,7 +309,7 @@ class DiskStoreImpl implements DiskStore {
     let writer: PipelinedFileWriter | undefined;
     try {
       fh = await open(tmp, 'wx');
-      writer = new PipelinedFileWriter(fh);
+      writer = new PipelinedFileWriter(fh, { flushEveryBytes: this.#fsync ? FLUSH_EVERY_BYTES : 0 });
       const sink = writer;
       // CAS bytes are verified by their hash (fsck re-hashes them); raw ones carry a crc32.
       const raw = key.keyspace !== 'cas';

@@ -69,6 +69,8 @@ describe('journal', () => {
           const end = ends[victim]!;
           const damaged = Buffer.from(image);
           for (const [at, xor] of flips) damaged[start + (at % (end - start))]! ^= xor;
+          // Two flips of one byte by the same mask cancel out: that is no damage at all.
+          fc.pre(!damaged.equals(image));
           const { records, validLength } = scanJournal(damaged);
           // Everything before the victim survives intact; the victim and what follows go.
           assert.equal(records.length, victim);

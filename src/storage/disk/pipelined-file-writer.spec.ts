@@ -15,11 +15,11 @@ after(() => rm(dir, { recursive: true, force: true }));
 test('the file holds exactly the pushed bytes, in order, for any chunking and batch size', async () => {
   let n = 0;
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 40 }), fc.integer({ min: 1, max: 8192 }), async (chunks, batch) => {
+    fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 40 }), fc.integer({ min: 1, max: 8192 }), fc.constantFrom(0, 1, 5000), async (chunks, batch, flushEveryBytes) => {
       const file = path.join(dir, `f${n++}`);
       const fh = await open(file, 'wx');
       try {
-        const w = new PipelinedFileWriter(fh, batch);
+        const w = new PipelinedFileWriter(fh, { batchBytes: batch, flushEveryBytes });
         for (const c of chunks) await w.push(c);
         await w.finish();
       } finally {
@@ -39,7 +39,7 @@ test('a failed write surfaces at the next push or finish, never as an unhandled 
   const onUnhandled = (e: unknown): void => void unhandled.push(e);
   process.on('unhandledRejection', onUnhandled);
   try {
-    const w = new PipelinedFileWriter(fh, 4);
+    const w = new PipelinedFileWriter(fh, { batchBytes: 4 });
     await w.push(Buffer.from('12345')); // starts a write that fails (EBADF: opened read-only)
     await new Promise((r) => setTimeout(r, 50));
     await assert.rejects(w.finish(), /EBADF|bad file/i);
