@@ -43,7 +43,10 @@ function withCleanup(child: Child, dir: string, keep: boolean): () => Promise<vo
 export async function startHoard(options: { grpc?: boolean; extraArgs?: readonly string[]; baseDir?: string; keep?: boolean } = {}): Promise<Target> {
   const dir = await scratch('hoard', options.baseDir);
   const args = ['--max-size', '64GiB', '--access-log', 'off', '--log-level', 'warn', ...(options.extraArgs ?? [])];
-  const hoard = await spawnHoard(args, { dir: path.join(dir, 'store'), grpc: options.grpc ?? true });
+  // HOARD_BENCH_SERVER_NODE_OPTIONS reaches only the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const serverNodeOptions = process.env.HOARD_BENCH_SERVER_NODE_OPTIONS;
+  const env = serverNodeOptions ? { NODE_OPTIONS: serverNodeOptions } : undefined;
+  const hoard = await spawnHoard(args, { dir: path.join(dir, 'store'), grpc: options.grpc ?? true, env });
   return {
     name: 'hoard',
     httpUrl: hoard.httpUrl,

@@ -3,6 +3,7 @@
 // plumbed through as a name so BLAKE3 can join SHA-256 without changing call sites.
 import { createHash, type Hash } from 'node:crypto';
 import { ErrorCode, HoardError } from './errors.ts';
+import { isLowerHex } from './hex.ts';
 
 export type DigestFunction = 'sha256';
 export const DIGEST_FUNCTIONS: readonly DigestFunction[] = ['sha256'];
@@ -18,7 +19,6 @@ const EMPTY_HASH: Record<DigestFunction, string> = {
   sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
 };
 
-const LOWER_HEX = /^[0-9a-f]+$/;
 
 export function hexLength(fn: DigestFunction): number {
   return HEX_LENGTH[fn];
@@ -34,7 +34,7 @@ export function isEmptyDigest(d: Digest, fn: DigestFunction = DEFAULT_DIGEST_FUN
 
 /** True when `hash` is lowercase hex of the right length for `fn`. */
 export function isValidHash(hash: string, fn: DigestFunction = DEFAULT_DIGEST_FUNCTION): boolean {
-  return hash.length === HEX_LENGTH[fn] && LOWER_HEX.test(hash);
+  return isLowerHex(hash, HEX_LENGTH[fn]);
 }
 
 /** Throws InvalidArgument with a message a person can act on. */

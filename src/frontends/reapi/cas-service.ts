@@ -2,7 +2,7 @@
 // lives in get-tree.ts). Batch items succeed or fail independently; only a request that
 // breaks the whole call (bad digest function, over max_batch_total_size_bytes) fails it.
 import { status, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { hashBytes, isValidHash, type Digest } from '../../core/digest.ts';
+import { DEFAULT_DIGEST_FUNCTION, hashBytes, hexLength, isValidHash, type Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { getTreeHandler } from './get-tree.ts';
@@ -23,7 +23,8 @@ import { compressBytes, decompressBounded } from './zstd.ts';
 
 interface FindMissingRequest {
   instanceName: string;
-  blobDigests: DigestMsg[];
+  // lowerHex: set by the fast decoder (fast-codecs.ts) when it checked the hash's bytes.
+  blobDigests: (DigestMsg & { lowerHex?: boolean })[];
   digestFunction: number;
 }
 interface BatchUpdateRequest {
@@ -54,8 +55,10 @@ export function casService(ctx: ReapiContext): UntypedServiceImplementation {
       const m = msgs[i]!;
       const hash = m.hash ?? '';
       const size = int64(m.sizeBytes);
-      // Fast path for the common well-formed digest; digestFrom throws the precise error.
-      if (!(size > 0 && Number.isSafeInteger(size) && isValidHash(hash))) digestFrom(m, `blob_digests[${i}]`);
+      // Fast path for the common well-formed digest (the fast decoder checked its bytes);
+      // digestFrom throws the precise error.
+      const hexOk = m.lowerHex === true ? hash.length === hexLength(DEFAULT_DIGEST_FUNCTION) : isValidHash(hash);
+      if (!(size > 0 && Number.isSafeInteger(size) && hexOk)) digestFrom(m, `blob_digests[${i}]`);
       keys[i] = casKey(hash, ns);
       sizes[i] = size;
     }

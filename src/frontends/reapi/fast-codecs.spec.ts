@@ -7,17 +7,30 @@ import { decodeFindMissingRequest, encodeFindMissingResponse, encodeReadResponse
 
 const Req = protoType(`${REAPI}.FindMissingBlobsRequest`);
 const Res = protoType(`${REAPI}.FindMissingBlobsResponse`);
-const digest = fc.record({ hash: fc.stringMatching(/^[0-9a-f]{0,64}$/), sizeBytes: fc.nat({ max: Number.MAX_SAFE_INTEGER }) });
+const digest = fc.record({ hash: fc.oneof(fc.stringMatching(/^[0-9a-f]{0,64}$/), fc.string({ maxLength: 70 })), sizeBytes: fc.nat({ max: Number.MAX_SAFE_INTEGER }) });
 
 test('agrees with protobufjs on FindMissingBlobs requests and replies', () => {
   fc.assert(
     fc.property(fc.string(), fc.array(digest, { maxLength: 50 }), fc.nat({ max: 10 }), (instanceName, generated, digestFunction) => {
       const blobDigests = generated.map((d) => ({ hash: d.hash, sizeBytes: d.sizeBytes }));
       const bytes = Buffer.from(Req.encode({ instanceName, blobDigests, digestFunction }).finish());
-      assert.deepEqual(decodeFindMissingRequest(bytes), { instanceName, blobDigests, digestFunction });
+      const decoded = decodeFindMissingRequest(bytes);
+      assert.equal(decoded.instanceName, instanceName);
+      assert.equal(decoded.digestFunction, digestFunction);
+      const plain = (d: { hash: string; sizeBytes: unknown }) => ({ hash: d.hash, sizeBytes: Number(d.sizeBytes) });
+      // A valid hash is ASCII, where latin1 and UTF-8 agree; others must at least not pass as hex.
+      decoded.blobDigests.forEach((d, i) => {
+        const hex = /^[0-9a-f]*$/.test(blobDigests[i]!.hash);
+        assert.equal(d.lowerHex, hex, JSON.stringify(blobDigests[i]!.hash));
+        if (hex) assert.deepEqual(plain(d), blobDigests[i]);
+      });
+      assert.equal(decoded.blobDigests.length, blobDigests.length);
       // Ours omits default fields (size 0) where protobufjs writes them: compare decoded.
-      const ours = Res.decode(encodeFindMissingResponse({ missingBlobDigests: blobDigests })) as unknown as { missingBlobDigests: { hash: string; sizeBytes: unknown }[] };
-      assert.deepEqual(ours.missingBlobDigests.map((d) => ({ hash: d.hash, sizeBytes: Number(d.sizeBytes) })), blobDigests);
+      // Both encodings: from plain objects, and echoing the decoded request's own bytes.
+      for (const missingBlobDigests of [blobDigests, decoded.blobDigests]) {
+        const ours = Res.decode(encodeFindMissingResponse({ missingBlobDigests })) as unknown as { missingBlobDigests: { hash: string; sizeBytes: unknown }[] };
+        assert.deepEqual(ours.missingBlobDigests.map(plain), blobDigests);
+      }
     }),
   );
 });

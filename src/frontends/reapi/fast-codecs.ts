@@ -13,7 +13,18 @@ import { ErrorCode, HoardError } from '../../core/errors.ts';
 export interface PlainDigest {
   hash: string;
   sizeBytes: number;
+  /** Set by the decoder: the hash is all lower-case hex digits (its length is not checked). */
+  lowerHex?: boolean;
+  /** Set by the decoder: the Digest's own encoding, echoed as is when it is reported missing. */
+  source?: Buffer;
+  start?: number;
+  end?: number;
 }
+
+// 1 for the bytes of lower-case hex digits: checking bytes here is cheaper than checking the
+// string later (FindMissingBlobs carries thousands of digests).
+const LOWER_HEX_BYTE = new Uint8Array(256);
+for (const c of '0123456789abcdef') LOWER_HEX_BYTE[c.charCodeAt(0)] = 1;
 
 export interface FindMissingRequestPlain {
   instanceName: string;
@@ -88,14 +99,19 @@ export function decodeFindMissingRequest(buf: Buffer): FindMissingRequestPlain {
 
 function decodeDigest(buf: Buffer, start: number, end: number): PlainDigest {
   const c = new Cursor(buf, start, end);
-  const d: PlainDigest = { hash: '', sizeBytes: 0 };
+  const d: PlainDigest = { hash: '', sizeBytes: 0, lowerHex: true, source: buf, start, end };
   while (c.pos < end) {
     const tag = c.varint();
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
     if (field === 1 && wire === 2) {
       const s = c.span();
-      d.hash = buf.toString('utf8', s, c.pos);
+      let hex = 1;
+      for (let i = s; i < c.pos; i++) hex &= LOWER_HEX_BYTE[buf[i]!]!;
+      d.lowerHex = hex === 1;
+      // latin1 is a plain byte copy; a valid hash is ASCII, so it reads the same as UTF-8,
+      // and an invalid one (any byte >= 0x80) is rejected by the hex check either way.
+      d.hash = buf.toString('latin1', s, c.pos);
     } else if (field === 2 && wire === 0) {
       d.sizeBytes = c.varint();
     } else {
@@ -111,8 +127,12 @@ export function encodeFindMissingResponse(msg: { missingBlobDigests: readonly Pl
   const lens = new Array<number>(digests.length);
   for (let i = 0; i < digests.length; i++) {
     const d = digests[i]!;
-    const hashLen = Buffer.byteLength(d.hash);
-    const inner = 1 + varintSize(hashLen) + hashLen + (d.sizeBytes === 0 ? 0 : 1 + varintSize(d.sizeBytes));
+    let inner: number;
+    if (d.source !== undefined) inner = d.end! - d.start!;
+    else {
+      const hashLen = Buffer.byteLength(d.hash);
+      inner = 1 + varintSize(hashLen) + hashLen + (d.sizeBytes === 0 ? 0 : 1 + varintSize(d.sizeBytes));
+    }
     lens[i] = inner;
     total += 1 + varintSize(inner) + inner;
   }
@@ -122,6 +142,11 @@ export function encodeFindMissingResponse(msg: { missingBlobDigests: readonly Pl
     const d = digests[i]!;
     out[pos++] = 0x12; // field 2, length-delimited
     pos = writeVarint(out, pos, lens[i]!);
+    if (d.source !== undefined) {
+      // The request's own bytes for this Digest (unknown fields included, as protobuf keeps them).
+      pos += d.source.copy(out, pos, d.start, d.end);
+      continue;
+    }
     out[pos++] = 0x0a; // Digest.hash
     pos = writeVarint(out, pos, Buffer.byteLength(d.hash));
     pos += out.write(d.hash, pos, 'utf8');

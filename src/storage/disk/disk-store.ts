@@ -35,7 +35,7 @@ import { recoverStore, type RecoveryReport } from './recovery.ts';
 import { ReadCache } from './read-cache.ts';
 import { PipelinedFileWriter } from './pipelined-file-writer.ts';
 import { Segment } from './segment.ts';
-import { slotOf } from './slot.ts';
+import { lookupSlot, SLOT_BYTES, slotOf } from './slot.ts';
 import { syncDir } from './sync-dir.ts';
 
 export type { RecoveryReport } from './recovery.ts';
@@ -187,9 +187,10 @@ class DiskStoreImpl implements DiskStore {
   // ---- reads -----------------------------------------------------------------------------
 
   async has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
+    const scratch = Buffer.allocUnsafe(SLOT_BYTES);
     return keys.map((k, i) => {
       if (isEmptyBlobKey(k)) return sizes === undefined || sizes[i] === 0;
-      const id = this.#index.find(slotOf(k));
+      const id = this.#index.find(lookupSlot(k, scratch));
       if (id < 0 || (sizes !== undefined && this.#index.entrySize(id) !== sizes[i])) return false;
       this.#index.touch(id);
       return true;
@@ -198,7 +199,7 @@ class DiskStoreImpl implements DiskStore {
 
   async stat(key: Key): Promise<number | undefined> {
     if (isEmptyBlobKey(key)) return 0;
-    const id = this.#index.find(slotOf(key));
+    const id = this.#index.find(lookupSlot(key, Buffer.allocUnsafe(SLOT_BYTES)));
     if (id < 0) return undefined;
     this.#index.touch(id);
     return this.#index.entrySize(id);

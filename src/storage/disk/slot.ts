@@ -5,11 +5,27 @@
 //   no Hash object per lookup). A raw or AC slot cannot equal a CAS digest unless sha256
 //   has a preimage, so keyspaces cannot collide.
 import { hash } from 'node:crypto';
+import { decodeLowerHex } from '../../core/hex.ts';
 import type { Key } from '../../core/keys.ts';
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+export const SLOT_BYTES = 32;
 
+/** The slot of `key` in a new buffer (kept by the index). */
 export function slotOf(key: Key): Buffer {
-  if (key.keyspace === 'cas' && key.namespace === '' && SHA256_HEX.test(key.id)) return Buffer.from(key.id, 'hex');
+  const out = Buffer.allocUnsafe(SLOT_BYTES);
+  return digestSlot(key, out) ? out : hashedSlot(key);
+}
+
+/** The slot of `key` in `scratch` (or a new buffer), for a lookup that does not keep it. */
+export function lookupSlot(key: Key, scratch: Buffer): Buffer {
+  return digestSlot(key, scratch) ? scratch : hashedSlot(key);
+}
+
+function hashedSlot(key: Key): Buffer {
   return hash('sha256', `${key.keyspace}\u0000${key.namespace}\u0000${key.id}`, 'buffer');
+}
+
+/** A default-namespace CAS id of 64 lower-case hex digits decodes into `out`; others are hashed. */
+function digestSlot(key: Key, out: Buffer): boolean {
+  return key.keyspace === 'cas' && key.namespace === '' && decodeLowerHex(key.id, out);
 }
