@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -64,6 +64,37 @@ test('fsck refuses to run beside a live store', async () => {
     await assert.rejects(fsckDiskStore(dir), /in use by process/);
   } finally {
     await s.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('fsck streams large files: a corrupt one is moved to quarantine whole, the rest verify', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoard-fsck-'));
+  try {
+    const big = [randomBytes(3 * 1024 * 1024 + 5), randomBytes(2 * 1024 * 1024)];
+    const opts = { dir, maxBytes: 0, smallEntryBytes: 64 * 1024 };
+    let s = await openDiskStore(opts);
+    for (const b of big) await s.put(casKey(digestOf(b).hash), b, { size: b.length });
+    await s.put(rawKey('big-raw'), big[1]!, { size: big[1]!.length });
+    await s.close();
+    const blobDirs = await readdir(path.join(dir, 'blobs'));
+    const files = (await Promise.all(blobDirs.map(async (d) => (await readdir(path.join(dir, 'blobs', d))).map((f) => path.join(dir, 'blobs', d, f))))).flat();
+    const victim = (await Promise.all(files.map(async (f) => ({ f, size: (await stat(f)).size })))).find((x) => x.size === big[0]!.length)!.f;
+    const fh = await open(victim, 'r+');
+    await fh.write(Buffer.from([big[0]![2_000_000]! ^ 1]), 0, 1, 2_000_000);
+    await fh.close();
+
+    const report = await fsckDiskStore(dir);
+    assert.equal(report.verified, 2);
+    assert.deepEqual(report.problems.map((p) => [p.problem, p.key.id]), [['corrupt', digestOf(big[0]!).hash]]);
+    const quarantined = await readdir(path.join(dir, 'quarantine'));
+    assert.equal(quarantined.length, 1);
+    assert.equal((await stat(path.join(dir, 'quarantine', quarantined[0]!))).size, big[0]!.length, 'the whole file, moved');
+    s = await openDiskStore(opts);
+    assert.deepEqual(await s.has(big.map((b) => casKey(digestOf(b).hash))), [false, true]);
+    await s.close();
+    assert.equal((await fsckDiskStore(dir)).clean, true);
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });

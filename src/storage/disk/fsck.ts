@@ -4,7 +4,8 @@
 // from a crash between publishing a file and journaling it). Holds the directory lock, so
 // it refuses to run beside a live server.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
@@ -65,20 +66,19 @@ export async function fsckDiskStore(dir: string, options: FsckOptions = {}): Pro
     const removals: Buffer[] = [];
     let verified = 0;
     let done = 0;
-    const segments = new Map<number, Awaited<ReturnType<typeof open>>>();
+    const segments = new Map<number, FileHandle>();
     try {
       for (const [, e] of live) {
         options.onProgress?.(done++, live.size);
         const key = e.put.key();
-        const data = await readEntry(dir, e, segments);
-        const verdict = data === undefined ? 'missing' : check(key, e.put, data);
-        if (verdict === undefined) {
+        const found = await verify(dir, e, key, segments);
+        if (found.verdict === undefined) {
           verified++;
           continue;
         }
-        problems.push({ key, problem: data === undefined ? 'missing' : 'corrupt', detail: verdict });
+        problems.push({ key, problem: found.missing ? 'missing' : 'corrupt', detail: found.verdict });
         if (!repair) continue;
-        if (data !== undefined) await quarantine(dir, key, data);
+        if (!found.missing) await quarantine(dir, key, e.segment === OWN_FILE ? blobPath(dir, e.put.slot, e.offset) : found.data!);
         removals.push(seal(encodeDelete(e.put.slot)));
         if (e.segment === OWN_FILE) await unlink(blobPath(dir, e.put.slot, e.offset)).catch(() => undefined);
       }
@@ -123,20 +123,30 @@ export async function fsckDiskStore(dir: string, options: FsckOptions = {}): Pro
   }
 }
 
-async function readEntry(dir: string, e: Live, segments: Map<number, Awaited<ReturnType<typeof open>>>): Promise<Buffer | undefined> {
+interface Verified {
+  /** undefined: the entry verified; otherwise what is wrong. */
+  readonly verdict: string | undefined;
+  readonly missing?: boolean;
+  /** A segment entry's bytes, for the quarantine. */
+  readonly data?: Buffer;
+}
+
+async function verify(dir: string, e: Live, key: Key, segments: Map<number, FileHandle>): Promise<Verified> {
   try {
-    if (e.segment === NO_BYTES) return Buffer.alloc(0);
-    if (e.segment === OWN_FILE) return await readFile(blobPath(dir, e.put.slot, e.offset));
+    if (e.segment === NO_BYTES) return { verdict: check(key, e.put, Buffer.alloc(0)) };
+    // Own files are checked as a stream: a blob may be larger than memory (or than a Buffer).
+    if (e.segment === OWN_FILE) return { verdict: await checkFile(blobPath(dir, e.put.slot, e.offset), key, e.put) };
     let fh = segments.get(e.segment);
     if (!fh) {
       fh = await open(segmentPath(dir, e.segment), 'r');
       segments.set(e.segment, fh);
     }
-    const buf = Buffer.alloc(e.put.size);
-    const { bytesRead } = await fh.read(buf, 0, e.put.size, e.offset);
-    return bytesRead === e.put.size ? buf : undefined;
+    const data = Buffer.alloc(e.put.size);
+    const { bytesRead } = await fh.read(data, 0, e.put.size, e.offset);
+    if (bytesRead !== e.put.size) return { verdict: `${bytesRead} bytes in the segment, expected ${e.put.size}`, missing: true };
+    return { verdict: check(key, e.put, data), data };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { verdict: 'its file is gone', missing: true };
     throw err;
   }
 }
@@ -151,8 +161,28 @@ function check(key: Key, put: PutRecord, data: Buffer): string | undefined {
   return crc === put.dataCrc ? undefined : `crc32 ${crc.toString(16)}, expected ${put.dataCrc.toString(16)}`;
 }
 
-async function quarantine(dir: string, key: Key, data: Buffer): Promise<void> {
+async function checkFile(file: string, key: Key, put: PutRecord): Promise<string | undefined> {
+  const hash = key.keyspace === 'cas' ? createHash('sha256') : undefined;
+  let crc = 0;
+  let size = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (hash) hash.update(chunk);
+    else crc = crc32(chunk, crc);
+  }
+  if (size !== put.size) return `size ${size}, expected ${put.size}`;
+  if (hash) {
+    const actual = hash.digest('hex');
+    return actual === key.id ? undefined : `content hashes to ${actual}`;
+  }
+  return crc === put.dataCrc ? undefined : `crc32 ${crc.toString(16)}, expected ${put.dataCrc.toString(16)}`;
+}
+
+/** Sets corrupt bytes aside: a segment entry's bytes are copied, an own file is moved. */
+async function quarantine(dir: string, key: Key, bytes: Buffer | string): Promise<void> {
   await mkdir(quarantineDir(dir), { recursive: true });
   const safe = `${key.keyspace}-${key.id}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
-  await writeFile(path.join(quarantineDir(dir), `${safe}-${Date.now()}`), data);
+  const target = path.join(quarantineDir(dir), `${safe}-${Date.now()}`);
+  if (typeof bytes === 'string') await rename(bytes, target);
+  else await writeFile(target, bytes);
 }
