@@ -62,7 +62,6 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_connection_idle_ms': resolved.connectionIdleMs,
   });
-  widenFlowControlWindows(server);
   const services: [string, UntypedServiceImplementation][] = [
     [SERVICE_NAMES.capabilities, capabilitiesService(ctx)],
     [SERVICE_NAMES.actionCache, actionCacheService(ctx)],
@@ -110,25 +109,18 @@ function withPort(address: string, port: number): string {
   return `${i < 0 ? address : address.slice(0, i)}:${port}`;
 }
 
-// HTTP/2 flow control. grpc-js gives a server no option for its receive windows, so they
-// stay at the protocol default of 64 KiB per stream and per connection: 32 concurrent
-// 128 KiB uploads on one connection then crawl, one window update at a time. These reach
-// into grpc-js internals (checked to exist, so a grpc-js that renames them only loses the
-// tuning, not correctness). Memory stays bounded: a window is credit the client may send
-// ahead, and the store applies back-pressure by not reading.
-const STREAM_WINDOW = 1024 * 1024;
+// HTTP/2 flow control. grpc-js gives a server no option for its receive windows, so the
+// connection's stays at the protocol default of 64 KiB, shared by every stream on it: 32
+// concurrent 128 KiB uploads on one connection then crawl, one window update at a time.
+// This widens the connection window through grpc-js internals (checked to exist, so a
+// grpc-js that renames them only loses the tuning, not correctness). Each stream keeps the
+// default 64 KiB: a wider one measured no faster, and it let a client push a megabyte
+// ahead of what the server had consumed, so a cut upload resumed from further back.
+// Memory stays bounded: a window is credit the client may send ahead.
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
 
 interface GrpcServerInternals {
-  commonServerOptions?: { settings?: Record<string, unknown> };
   http2Servers?: Map<{ on(event: 'session', listener: (session: { setLocalWindowSize?(n: number): void }) => void): void }, unknown>;
-}
-
-function widenFlowControlWindows(server: Server): void {
-  const internals = server as unknown as GrpcServerInternals;
-  if (internals.commonServerOptions) {
-    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: STREAM_WINDOW };
-  }
 }
 
 function widenConnectionWindows(server: Server): void {
