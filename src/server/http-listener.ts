@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { formatAddress } from '../config/units.ts';
 import { createBazelHttpHandler, matchBazelPath } from '../frontends/bazel-http/bazel-http-handler.ts';
-import { createCcacheHttpHandler, isCcacheKeyUnderAc, matchCcachePath } from '../frontends/ccache-http/ccache-http-handler.ts';
+import { createCcacheHttpHandler, matchCcachePath } from '../frontends/ccache-http/ccache-http-handler.ts';
 import type { HttpContext } from '../frontends/http/http-context.ts';
 import { parsePathSegments } from '../frontends/http/request-path.ts';
 import { sendError, sendText } from '../frontends/http/respond.ts';
@@ -102,13 +102,15 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     } catch (err) {
       return sendError(req, res, ctx, 'http', err);
     }
-    const b = isCcacheKeyUnderAc(segments) ? undefined : matchBazelPath(segments);
-    if (b !== undefined) return bazel(req, res, b);
+    // ccache first: its key shapes (40 hex, 2 + 38 hex, 2 hex + 31 base32hex) never fit a
+    // Bazel hash (64 hex), and Bazel stays the catch-all that gives a bad hash its 400.
     const c = matchCcachePath(segments);
     if (c !== undefined) {
       res[PROTO] = 'ccache';
       return ccache(req, res, c);
     }
+    const b = matchBazelPath(segments);
+    if (b !== undefined) return bazel(req, res, b);
     sendText(req, res, ctx, 400, 'invalid_argument: not a cache path; expected <prefix>/ac/<sha256>, <prefix>/cas/<sha256>, or a ccache key <prefix>/<2 hex>/<rest> or <prefix>/<key>');
   }
 

@@ -69,3 +69,14 @@ test('a ccache key whose first two digits are "ac" is a ccache entry, not a Baze
   // A Bazel AC path keeps its own rules: a malformed hash is still a 400 there.
   assert.equal((await rawRequest(s.url, 'GET', '/cc/ac/not-a-hash')).status, 400);
 });
+
+test('a layout=flat key under a prefix ending in ac or cas is a ccache entry', async () => {
+  const entry = Buffer.from('flat ccache entry under an ac/ or cas/ directory');
+  for (const dir of ['ac', 'cas']) {
+    assert.equal((await rawRequest(s.url, 'PUT', `/x/${dir}/${key}`, entry)).status, 200);
+    assert.deepEqual((await rawRequest(s.url, 'GET', `/x/${dir}/${key.slice(0, 2)}/${key.slice(2)}`)).body, entry);
+  }
+  // A 64-hex Bazel path is never a ccache key, and a bad Bazel hash is still a precise 400.
+  assert.equal((await rawRequest(s.url, 'GET', `/x/cas/${sha256('absent')}`)).status, 404);
+  assert.match((await rawRequest(s.url, 'GET', `/x/cas/${key}0`)).body.toString(), /^invalid_argument/);
+});

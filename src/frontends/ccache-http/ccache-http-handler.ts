@@ -42,16 +42,6 @@ export function matchCcachePath(segments: readonly string[]): CcachePath | undef
   return undefined;
 }
 
-/**
- * True when a path is a layout=subdirs ccache key under the directory `ac`, which Bazel's
- * `<prefix>/ac/<hash>` route would otherwise claim. The shapes are disjoint (a Bazel hash is
- * 64 hex digits, a ccache key's rest is 38 hex or 31 base32hex), so it goes to ccache.
- */
-export function isCcacheKeyUnderAc(segments: readonly string[]): boolean {
-  const n = segments.length;
-  return segments[n - 2] === 'ac' && SUBDIR_REST.test(segments[n - 1] ?? '');
-}
-
 export interface CcacheHttpOptions {
   readonly httpPrefix: 'namespace' | 'ignore';
 }
