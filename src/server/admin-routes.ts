@@ -2,7 +2,9 @@
 // process answers), /readyz (it should get traffic: not while draining), /status (JSON:
 // version, uptime, store usage, hit rate). They are exact paths, so they never collide
 // with cache paths, which always end in ac/<hash>, cas/<hash> or a ccache key.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { HttpContext } from '../frontends/http/http-context.ts';
+import { writeHead } from '../frontends/http/respond.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { StoreUsage } from '../storage/store.ts';
 
@@ -25,30 +27,31 @@ export function adminPath(target: string): string | undefined {
   return ADMIN_PATHS.has(path) ? path : undefined;
 }
 
-function send(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string, close: boolean): void {
-  const headers: Record<string, string | number> = { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' };
-  if (close) headers['connection'] = 'close';
-  res.writeHead(status, headers);
+/**
+ * Admin bodies go out whole (writeHead, not sendText: /metrics can exceed sendText's cap);
+ * writeHead decides the connection's fate like every other response (rule 4).
+ */
+function send(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number, type: string, body: string, extra?: OutgoingHttpHeaders): void {
+  writeHead(req, res, ctx, status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-export async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, state: AdminState, close: boolean): Promise<void> {
+export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, path: string, state: AdminState): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('allow', 'GET, HEAD');
-    send(req, res, 405, 'text/plain; charset=utf-8', `method ${req.method} is not allowed here; use GET, HEAD\n`, close);
+    send(req, res, ctx, 405, 'text/plain; charset=utf-8', `method ${req.method} is not allowed here; use GET, HEAD\n`, { allow: 'GET, HEAD' });
     return;
   }
   switch (path) {
     case '/healthz':
-      return send(req, res, 200, 'text/plain; charset=utf-8', 'ok\n', close);
+      return send(req, res, ctx, 200, 'text/plain; charset=utf-8', 'ok\n');
     case '/readyz':
       return state.isDraining()
-        ? send(req, res, 503, 'text/plain; charset=utf-8', 'draining\n', close)
-        : send(req, res, 200, 'text/plain; charset=utf-8', 'ready\n', close);
+        ? send(req, res, ctx, 503, 'text/plain; charset=utf-8', 'draining\n')
+        : send(req, res, ctx, 200, 'text/plain; charset=utf-8', 'ready\n');
     case '/metrics':
-      return send(req, res, 200, state.metrics.contentType, await state.metrics.render(), close);
+      return send(req, res, ctx, 200, state.metrics.contentType, await state.metrics.render());
     case '/status':
-      return send(req, res, 200, 'application/json', `${JSON.stringify(status(state), null, 2)}\n`, close);
+      return send(req, res, ctx, 200, 'application/json', `${JSON.stringify(status(state), null, 2)}\n`);
   }
 }
 

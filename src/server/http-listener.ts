@@ -94,7 +94,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     const admin_ = adminPath(target);
     if (admin_ !== undefined) {
       res[PROTO] = 'admin';
-      return handleAdmin(req, res, admin_, admin, ctx.closeConnections());
+      return handleAdmin(req, res, ctx, admin_, admin);
     }
     let segments: string[];
     try {

@@ -62,3 +62,20 @@ test('an upload in flight when the drain starts completes, and its response says
   await stopping;
   await s.close();
 });
+
+test('an admin answer to a request with a large unread body says Connection: close and closes', { timeout: 10_000 }, async () => {
+  const s = await startTestServer();
+  const c = await RawConnection.open(s.url);
+  try {
+    // 50 MiB declared, none sent: reading it only to throw it away would keep the client waiting.
+    await c.writeHead('POST', '/status', { 'content-length': 50 * 1024 * 1024 });
+    const r = await c.readResponse();
+    assert.equal(r.status, 405);
+    assert.equal(r.headers['allow'], 'GET, HEAD');
+    assert.equal(r.headers['connection'], 'close');
+    await c.closed;
+  } finally {
+    c.destroy();
+    await s.close();
+  }
+});
