@@ -6,6 +6,7 @@
 //   ./node_modules/.bin/node bench/grpc.ts [--bs-count 10000] [--bazel-remote PATH] [--quick]
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { numberOption } from './lib/args.ts';
 import { blobFamily, type BlobFamily } from './lib/blobs.ts';
 import { startCpuSampler, type CpuShares } from './lib/cpu.ts';
 import { BenchClient, type Digest } from './lib/grpc-load.ts';
@@ -183,7 +184,7 @@ export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
     strict: false,
   });
   const b = { ...GRPC_DEFAULTS, ...(values.quick ? GRPC_QUICK : {}) };
-  const num = (k: (typeof names)[number], d: number) => (typeof values[k] === 'string' ? Number(values[k]) : d);
+  const num = (k: (typeof names)[number], d: number) => numberOption(k, values[k], d);
   return {
     ...b,
     fmbCalls: num('fmb-calls', b.fmbCalls), fmbDigests: num('fmb-digests', b.fmbDigests), fmbConcurrency: num('fmb-concurrency', b.fmbConcurrency),

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { numberOption } from './lib/args.ts';
 import { blobFamily } from './lib/blobs.ts';
 import { prefill, transfer } from './lib/http-load.ts';
 import { mb } from './lib/report.ts';
@@ -164,16 +165,16 @@ export function parseHttpArgs(argv: readonly string[]): HttpBenchOptions {
     strict: false,
   });
   const base = { ...HTTP_DEFAULTS, ...(values.quick ? HTTP_QUICK : {}) };
-  const num = (v: unknown, d: number) => (typeof v === 'string' ? Number(v) : d);
+  const num = (name: string, fallback: number) => numberOption(name, values[name as keyof typeof values], fallback);
   return {
     ...base,
-    seconds: num(values.seconds, base.seconds),
-    connections: num(values.connections, base.connections),
-    wrkThreads: num(values['wrk-threads'], base.wrkThreads),
-    getBlobs: num(values['get-blobs'], base.getBlobs),
+    seconds: num('seconds', base.seconds),
+    connections: num('connections', base.connections),
+    wrkThreads: num('wrk-threads', base.wrkThreads),
+    getBlobs: num('get-blobs', base.getBlobs),
     largeSize: typeof values['large-size'] === 'string' ? parseSize(values['large-size']) : base.largeSize,
-    largeCount: num(values['large-count'], base.largeCount),
-    largeConcurrency: num(values['large-concurrency'], base.largeConcurrency),
+    largeCount: num('large-count', base.largeCount),
+    largeConcurrency: num('large-concurrency', base.largeConcurrency),
     bazelRemote: typeof values['bazel-remote'] === 'string' ? values['bazel-remote'] : undefined,
     nginx: !values['no-nginx'],
     hoardArgs: (values['hoard-arg'] as string[] | undefined) ?? [],

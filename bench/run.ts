@@ -4,6 +4,7 @@
 // sections (each script documents its own; e.g. --quick, --bazel-remote PATH, --keep DIR).
 //
 //   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc] [--quick] [--json F] [--md F]
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -17,12 +18,24 @@ import { parseStoreArgs, runStoreBench } from './store-scale.ts';
 const ALL = ['store', 'http', 'grpc'] as const;
 type Part = (typeof ALL)[number];
 
-export interface RunMeta {
+interface RunMeta {
   readonly date: string;
   readonly command: string;
+  /** The code measured: commit, and "+ uncommitted changes" when the tree was dirty. */
+  readonly revision: string;
   readonly machine: string;
   readonly loadBefore: string;
   readonly loadAfter?: string;
+}
+
+function revision(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${commit} + uncommitted changes` : commit;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
 }
 
 function loadAverage(): string {
@@ -42,6 +55,7 @@ export async function runAll(argv: readonly string[], log: (line: string) => voi
   const meta: RunMeta = {
     date: new Date().toISOString(),
     command: `./node_modules/.bin/node bench/run.ts ${argv.join(' ')}`.trim(),
+    revision: revision(),
     machine: `${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, ${process.platform}`,
     loadBefore: loadAverage(),
   };
@@ -65,7 +79,7 @@ if (import.meta.main) {
   const argv = process.argv.slice(2);
   const { values } = parseArgs({ args: argv, options: { json: { type: 'string' }, md: { type: 'string' } }, strict: false });
   const { meta, sections } = await runAll(argv);
-  process.stdout.write(`\n${meta.date} · ${meta.machine} · load average before ${meta.loadBefore}, after ${meta.loadAfter}\n`);
+  process.stdout.write(`\n${meta.date} · code ${meta.revision} · ${meta.machine} · load average before ${meta.loadBefore}, after ${meta.loadAfter}\n`);
   if (typeof values.json === 'string') await writeFile(values.json, JSON.stringify({ meta, sections }, null, 2));
-  if (typeof values.md === 'string') await writeFile(values.md, [`Run ${meta.date}: \`${meta.command}\``, `Machine: ${meta.machine}; load average before ${meta.loadBefore}, after ${meta.loadAfter}.`, ...sections.map(renderSectionMarkdown)].join('\n\n') + '\n');
+  if (typeof values.md === 'string') await writeFile(values.md, [`Run ${meta.date}: \`${meta.command}\`, code ${meta.revision}`, `Machine: ${meta.machine}; load average before ${meta.loadBefore}, after ${meta.loadAfter}.`, ...sections.map(renderSectionMarkdown)].join('\n\n') + '\n');
 }

@@ -67,23 +67,20 @@ export interface CpuSampler {
 }
 
 /**
- * Starts counting. `serverPids` and `generatorPids` are processes to attribute; with
+ * Starts counting. `serverPids` are the server processes to attribute; with
  * `generatorInProcess` this process's own CPU counts as the generator's (in-process load).
  */
 export function startCpuSampler(options: {
   readonly serverPids?: readonly number[];
-  readonly generatorPids?: readonly number[];
   readonly generatorInProcess?: boolean;
   /** Count children of this process that exit during the interval (wrk) as the generator. */
   readonly generatorExitedChildren?: boolean;
 }): CpuSampler {
   const serverPids = options.serverPids ?? [];
-  const generatorPids = options.generatorPids ?? [];
   const sum = (pids: readonly number[]) => pids.reduce((acc, pid) => acc + (processCpuSeconds(pid) ?? 0), 0);
   const t0 = performance.now();
   const m0 = machineCpuSeconds();
   const s0 = sum(serverPids);
-  const g0 = sum(generatorPids);
   const self0 = process.cpuUsage();
   const reaped0 = reapedChildrenCpuSeconds();
   return {
@@ -92,7 +89,7 @@ export function startCpuSampler(options: {
       const m1 = machineCpuSeconds();
       // A child that exited before stop() reads 0: callers sample generators before they exit.
       const server = Math.max(0, sum(serverPids) - s0);
-      let generator = Math.max(0, sum(generatorPids) - g0);
+      let generator = 0;
       if (options.generatorInProcess) {
         const d = process.cpuUsage(self0);
         generator += (d.user + d.system) / 1e6;

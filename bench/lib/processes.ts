@@ -51,20 +51,6 @@ export function startChild(command: string, args: readonly string[], options: { 
   };
 }
 
-/** Waits until `child`'s output matches `pattern`; fails if it exits or `timeoutMs` passes. */
-export async function waitForOutput(child: Child, pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  void child.exited.then(() => (exited = true));
-  while (Date.now() < deadline) {
-    const m = child.output().match(pattern);
-    if (m) return m;
-    if (exited) throw new Error(`process ${child.pid} exited before printing ${pattern}:\n${child.output().slice(-2000)}`);
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${pattern} from process ${child.pid}:\n${child.output().slice(-2000)}`);
-}
-
 /** A port that was free a moment ago on 127.0.0.1 (for servers that cannot take port 0). */
 export async function freePort(): Promise<number> {
   const server = createServer();
