@@ -6,7 +6,10 @@
 //  - publishPartial: an upload cut mid-body is stored as if complete (seed 004; whole
 //    uploads are still hash-checked, so only this one bug shows);
 //  - acWithoutBlobs: AC hits are answered even when referenced blobs are missing (rule 6);
-//  - closeEveryResponse: `Connection: close` on every response (seed 000's server side).
+//  - closeEveryResponse: `Connection: close` on every response (seed 000's server side);
+//  - failSomeUploads: every tenth CAS upload is answered 500 after its whole body arrived
+//    (seed 004: Kura failed 24 of 253 parallel uploads with INTERNAL; a client that
+//    retries hides it, which is why `hoard check` uploads with retries off).
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +21,7 @@ export interface StandInFaults {
   publishPartial?: boolean;
   acWithoutBlobs?: boolean;
   closeEveryResponse?: boolean;
+  failSomeUploads?: boolean;
 }
 
 export interface StandInServer {
@@ -37,6 +41,7 @@ export async function startStandInCache(faults: StandInFaults = {}, port = 0): P
   const cas = new Map<string, Buffer>();
   const ac = new Map<string, Buffer>();
   const requests = new Map<string, number>();
+  let casPuts = 0;
   const state: StandInServer = {
     url: '',
     port: 0,
@@ -94,6 +99,7 @@ export async function startStandInCache(faults: StandInFaults = {}, port = 0): P
       if (!req.complete && state.faults.publishPartial) store.set(hash, Buffer.concat(parts));
     });
     req.on('end', () => {
+      if (kind === 'cas' && state.faults.failSomeUploads && casPuts++ % 10 === 3) return reply(res, 500, 'failed to persist CAS blob');
       const body = Buffer.concat(parts);
       if (kind === 'cas' && createHash('sha256').update(body).digest('hex') !== hash) {
         return reply(res, 400, `body does not hash to ${hash}`);

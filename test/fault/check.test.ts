@@ -68,6 +68,20 @@ test('hoard check: each planted bug alone is reported alone', async () => {
   }
 });
 
+test('hoard check: a cache failing one upload in ten (seed 004) fails round-trip and same-digest, although retries would hide it', async () => {
+  const server = await startStandInCache({ failSomeUploads: true });
+  try {
+    const report = await runChecks({ server: server.url, scale: 0.3, only: ['round-trip', 'same-digest'] });
+    for (const r of report.results) {
+      assert.equal(r.status, 'fail', `${r.id}: ${r.detail}`);
+      assert.match(r.detail, /uploads failed: .*HTTP 500: failed to persist CAS blob/);
+    }
+    assert.equal(report.results.length, 2);
+  } finally {
+    await server.close();
+  }
+});
+
 test('hoard check against a dead server: exit 1 with one clear message naming it', async () => {
   const server = await startStandInCache();
   const url = server.url;
