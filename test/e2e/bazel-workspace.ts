@@ -8,23 +8,14 @@
 // - every build is salted through the action environment, so the first build is always cold;
 // - dispose() shuts the Bazel server down by command, then by the PID it recorded, and removes
 //   the directory. Nothing is ever killed by name.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseExecutionLog, parseProcessSummary, type LoggedSpawn, type ProcessSummary } from './build-summary.ts';
-import { tail, tempDir } from './clients.ts';
+import { runCommand, tail, tempDir, type CommandResult } from './clients.ts';
 
 const FIXTURE = fileURLToPath(new URL('./workspaces/bazel/', import.meta.url));
-const COMMAND_TIMEOUT_MS = 300_000;
-
-export interface CommandResult {
-  readonly args: readonly string[];
-  readonly code: number | null;
-  readonly output: string;
-  readonly durationMs: number;
-}
 
 export interface BuildResult extends CommandResult {
   /** Parsed summary line; undefined when Bazel printed none (e.g. it failed early). */
@@ -150,25 +141,3 @@ function runBazel(cwd: string, args: readonly string[]): Promise<CommandResult> 
   return runCommand('bazel', args, cwd);
 }
 
-/** Runs a command, capturing stdout and stderr interleaved; kills it by PID on timeout. */
-function runCommand(command: string, args: readonly string[], cwd: string): Promise<CommandResult> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
-    const timer = setTimeout(() => {
-      output += `\n[e2e harness: ${command} timed out after ${COMMAND_TIMEOUT_MS} ms, killed]\n`;
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    }, COMMAND_TIMEOUT_MS);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ args, code, output, durationMs: performance.now() - started });
-    });
-  });
-}

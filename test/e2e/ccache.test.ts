@@ -4,13 +4,12 @@
 // (remote_storage_hit for every compile, no miss, no error), since ccache quietly compiles
 // locally when its remote storage fails.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
-import { findClient, newSalt, tail, tempDir } from './clients.ts';
+import { findClient, newSalt, runCommand, tail, tempDir } from './clients.ts';
 
 const ccache = findClient('ccache', ['--version'], 'apt-get install ccache');
 const SOURCES = 4;
@@ -107,12 +106,12 @@ async function compileAll(src: string, label: string, remote: string): Promise<R
   const objects = new Map<string, string>();
   for (let i = 0; i < SOURCES; i++) {
     const obj = join(out, `unit${i}.o`);
-    const r = await run('ccache', ['cc', '-O2', '-c', `unit${i}.c`, '-o', obj], src, env);
+    const r = await runCommand('ccache', ['cc', '-O2', '-c', `unit${i}.c`, '-o', obj], src, env);
     log += r.output;
     assert.equal(r.code, 0, `ccache cc unit${i}.c (${label}) failed:\n${tail(r.output)}`);
     objects.set(`unit${i}.o`, createHash('sha256').update(await readFile(obj)).digest('hex'));
   }
-  const s = await run('ccache', ['--print-stats'], src, env);
+  const s = await runCommand('ccache', ['--print-stats'], src, env);
   assert.equal(s.code, 0, `ccache --print-stats failed:\n${s.output}`);
   const stats = new Map<string, number>();
   for (const line of s.output.split('\n')) {
@@ -123,13 +122,3 @@ async function compileAll(src: string, label: string, remote: string): Promise<R
   return { stats, objects, log };
 }
 
-function run(cmd: string, args: readonly string[], cwd: string, env: Record<string, string | undefined>): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}

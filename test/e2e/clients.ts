@@ -1,7 +1,7 @@
 // Finds the real build clients the end-to-end tests drive, and decides what happens when one
 // is missing: skip with a reason on a developer machine, fail under CI (`.ci/run` installs
 // them, so a missing client there is a broken CI, not a reason to skip).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,4 +45,39 @@ export function newSalt(label: string): string {
 export function tail(text: string, lines = 60): string {
   const all = text.trimEnd().split('\n');
   return all.slice(-lines).join('\n');
+}
+
+const COMMAND_TIMEOUT_MS = 300_000;
+
+export interface CommandResult {
+  readonly args: readonly string[];
+  readonly code: number | null;
+  readonly output: string;
+  readonly durationMs: number;
+}
+
+/**
+ * Runs a build client, capturing stdout and stderr interleaved; kills it by PID after
+ * 5 minutes, so a hung client fails its test instead of hanging the suite.
+ */
+export function runCommand(command: string, args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<CommandResult> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
+    const timer = setTimeout(() => {
+      output += `\n[e2e harness: ${command} timed out after ${COMMAND_TIMEOUT_MS} ms, killed]\n`;
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }, COMMAND_TIMEOUT_MS);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ args, code, output, durationMs: performance.now() - started });
+    });
+  });
 }
