@@ -3,7 +3,7 @@
 // Exit 0 when no operation failed, 1 otherwise, 2 on usage errors.
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { addClientFlags, clientOptions, positiveInt, usageError, type ClientFlags } from '../../client/cli-support.ts';
+import { addClientFlags, clientOptions, positiveInt, usageError, type ClientFlags } from '../cli-support.ts';
 import { BENCH_HEADER, formatBenchRow, runBench, SCENARIOS, type Scenario } from '../../client/load-generator.ts';
 
 interface BenchFlags extends ClientFlags {

@@ -4,7 +4,7 @@
 // 1 otherwise, 2 on usage errors. Each check is documented in docs/CHECKS.md.
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { addClientFlags, clientOptions, usageError, type ClientFlags } from '../../client/cli-support.ts';
+import { addClientFlags, clientOptions, usageError, type ClientFlags } from '../cli-support.ts';
 import { ALL_CHECKS, formatRow, formatSummary, runChecks, TABLE_HEADER, type CheckResult } from '../../check/run-checks.ts';
 
 export function registerCheck(program: Command): void {

@@ -8,7 +8,7 @@ import { dirname, basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { formatDigest } from '../../core/digest.ts';
 import { createClient } from '../../client/create-client.ts';
-import { addClientFlags, clientOptions, parseDigestArg, TransferBars, usageError, type ClientFlags } from '../../client/cli-support.ts';
+import { addClientFlags, clientOptions, parseDigestArg, TransferBars, usageError, type ClientFlags } from '../cli-support.ts';
 
 export function registerGet(program: Command): void {
   addClientFlags(

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { createHasher, formatDigest, type Digest } from '../../core/digest.ts';
 import { createClient } from '../../client/create-client.ts';
-import { addClientFlags, clientOptions, positiveInt, TransferBars, usageError, type ClientFlags } from '../../client/cli-support.ts';
+import { addClientFlags, clientOptions, positiveInt, TransferBars, usageError, type ClientFlags } from '../cli-support.ts';
 import { Limiter } from '../../client/limiter.ts';
 
 async function digestFile(path: string, signal?: AbortSignal): Promise<Digest> {

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { formatDigest, type Digest } from '../../core/digest.ts';
 import { createClient } from '../../client/create-client.ts';
-import { addClientFlags, clientOptions, parseDigestArg, usageError, type ClientFlags } from '../../client/cli-support.ts';
+import { addClientFlags, clientOptions, parseDigestArg, usageError, type ClientFlags } from '../cli-support.ts';
 
 export function registerStat(program: Command): void {
   addClientFlags(

@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { checkDigest, formatDigest, type Digest } from '../core/digest.ts';
 import { ErrorCode, HoardError } from '../core/errors.ts';
-import type { ClientEvent, ClientOptions, Progress } from './types.ts';
+import type { ClientEvent, ClientOptions, Progress } from '../client/types.ts';
 
 export interface ClientFlags {
   server: string;
