@@ -13,10 +13,13 @@ import { decodeActionResult } from '../../core/action-result.ts';
 import { checkHash } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { acKey, casKey, type Key } from '../../core/keys.ts';
+import { receive } from '../../core/receive.ts';
 import { getCompleteActionResult } from '../../storage/action-cache.ts';
+import type { Body } from '../../storage/store.ts';
 import type { HttpContext } from '../http/http-context.ts';
 import { resolveRangeHeader } from '../http/range-header.ts';
-import { sendEmpty, sendEntry, sendError, sendStored, sendText, writeHead } from '../http/respond.ts';
+import { declaredSize, putEntry } from '../http/put-entry.ts';
+import { countHit, sendBytes, sendEntry, sendError, sendLookup, sendMiss, sendText } from '../http/respond.ts';
 
 export const PROTOCOL = 'http';
 const ALLOW = 'GET, HEAD, PUT';
@@ -53,42 +56,30 @@ export type BazelHttpHandler = (req: IncomingMessage, res: ServerResponse, path:
 
 export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptions): BazelHttpHandler {
   const rawPrefixes = new Set(options.rawAcPrefixes);
-  const { store, metrics } = ctx;
-
-  const miss = (req: IncomingMessage, res: ServerResponse, keyspace: 'ac' | 'cas'): void => {
-    metrics.lookup(PROTOCOL, keyspace, 'miss');
-    sendText(req, res, ctx, 404, 'not found');
-  };
+  const { store } = ctx;
 
   async function put(req: IncomingMessage, res: ServerResponse, key: Key, raw: boolean): Promise<void> {
-    const declared = req.headers['content-length'];
-    if (declared === undefined) {
+    const size = declaredSize(req, ctx);
+    if (size === undefined) {
       sendText(req, res, ctx, 411, 'invalid_argument: a Content-Length header is required (chunked uploads are not part of the protocol)');
       return;
     }
-    const size = Number(declared);
-    if (ctx.maxEntryBytes > 0 && size > ctx.maxEntryBytes) {
-      throw new HoardError(ErrorCode.TooLarge, `entry of ${size} bytes exceeds the limit of ${ctx.maxEntryBytes} bytes`);
-    }
+    let body: Body = req;
     if (key.keyspace === 'ac' && !raw) {
       if (size > MAX_ACTION_RESULT_BYTES) {
         throw new HoardError(ErrorCode.TooLarge, `an ActionResult of ${size} bytes exceeds ${MAX_ACTION_RESULT_BYTES} bytes`);
       }
-      const body = await readSmallBody(req, size);
+      body = await readSmallBody(req, size);
       decodeActionResult(body);
-      await store.put(key, body, { size });
-    } else {
-      await store.put(key, req, { size });
     }
-    metrics.bytesReceived(PROTOCOL, size);
-    sendEmpty(req, res, ctx, 200);
+    await putEntry(req, res, ctx, PROTOCOL, key, body, size);
   }
 
   async function getCas(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
     const range = req.headers.range;
     if (range !== undefined && req.method === 'GET') {
       const size = await store.stat(key);
-      if (size === undefined) return miss(req, res, 'cas');
+      if (size === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'cas');
       const r = resolveRangeHeader(range, size);
       if (r.kind === 'unsatisfiable') {
         sendText(req, res, ctx, 416, `out_of_range: the entry has ${size} bytes`, { 'content-range': `bytes */${size}` });
@@ -97,39 +88,23 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
       if (r.kind === 'partial') {
         const length = r.end - r.start + 1;
         const part = await store.get(key, { offset: r.start, limit: length });
-        if (part === undefined) return miss(req, res, 'cas');
-        metrics.lookup(PROTOCOL, 'cas', 'hit');
-        metrics.bytesSent(PROTOCOL, length);
+        if (part === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'cas');
+        countHit(req, ctx, PROTOCOL, 'cas', length);
         const headers = { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', 'content-range': `bytes ${r.start}-${r.end}/${size}` };
         return sendEntry(req, res, ctx, 206, part, length, headers);
       }
     }
-    const sent = await sendStored(req, res, ctx, store, key, { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' });
-    if (sent === undefined) return miss(req, res, 'cas');
-    metrics.lookup(PROTOCOL, 'cas', 'hit');
-    if (req.method === 'GET') metrics.bytesSent(PROTOCOL, sent);
+    await sendLookup(req, res, ctx, PROTOCOL, 'cas', key, { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' });
   }
 
   async function getAc(req: IncomingMessage, res: ServerResponse, key: Key, raw: boolean): Promise<void> {
-    if (raw) {
-      const sent = await sendStored(req, res, ctx, store, key, { 'content-type': 'application/octet-stream' });
-      if (sent === undefined) return miss(req, res, 'ac');
-      metrics.lookup(PROTOCOL, 'ac', 'hit');
-      if (req.method === 'GET') metrics.bytesSent(PROTOCOL, sent);
-      return;
-    }
+    if (raw) return sendLookup(req, res, ctx, PROTOCOL, 'ac', key, { 'content-type': 'application/octet-stream' });
     const bytes = options.acCompleteness
       ? await getCompleteActionResult(store, key.id, { namespace: key.namespace })
       : await store.getBytes(key);
-    if (bytes === undefined) return miss(req, res, 'ac');
-    metrics.lookup(PROTOCOL, 'ac', 'hit');
-    writeHead(req, res, ctx, 200, { 'content-type': 'application/octet-stream', 'content-length': bytes.byteLength });
-    if (req.method === 'HEAD') {
-      res.end();
-    } else {
-      metrics.bytesSent(PROTOCOL, bytes.byteLength);
-      res.end(bytes);
-    }
+    if (bytes === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'ac');
+    countHit(req, ctx, PROTOCOL, 'ac', bytes.byteLength);
+    sendBytes(req, res, ctx, bytes, { 'content-type': 'application/octet-stream' });
   }
 
   return async function handleBazelHttp(req, res, path) {
@@ -152,16 +127,11 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
   };
 }
 
-/** Reads a body already bounded by `size` (Node enforces Content-Length framing). */
+/** Reads a body of exactly `size` bytes (fewer or more: SizeMismatch). */
 async function readSmallBody(req: IncomingMessage, size: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.byteLength;
+  const chunks: Uint8Array[] = [];
+  await receive(req, { size }, (chunk) => {
     chunks.push(chunk);
-  }
-  if (total !== size) {
-    throw new HoardError(ErrorCode.SizeMismatch, `received ${total} bytes but ${size} were declared: the body was truncated`);
-  }
-  return Buffer.concat(chunks, total);
+  });
+  return Buffer.concat(chunks, size);
 }

@@ -8,10 +8,10 @@
 // layout=bazel (`<prefix>/ac/<64 hex>`) goes through the Bazel frontend: its bytes are not
 // ActionResults, so the server needs `--ac-mode raw` or the prefix in `--raw-ac-prefixes`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { rawKey, type Key } from '../../core/keys.ts';
-import { ErrorCode, HoardError } from '../../core/errors.ts';
+import { rawKey } from '../../core/keys.ts';
 import type { HttpContext } from '../http/http-context.ts';
-import { sendEmpty, sendError, sendStored, sendText } from '../http/respond.ts';
+import { declaredSize, putEntry } from '../http/put-entry.ts';
+import { sendEmpty, sendError, sendLookup, sendText } from '../http/respond.ts';
 
 export const PROTOCOL = 'ccache';
 const ALLOW = 'GET, HEAD, PUT, DELETE';
@@ -49,42 +49,18 @@ export interface CcacheHttpOptions {
 export type CcacheHttpHandler = (req: IncomingMessage, res: ServerResponse, path: CcachePath) => Promise<void>;
 
 export function createCcacheHttpHandler(ctx: HttpContext, options: CcacheHttpOptions): CcacheHttpHandler {
-  const { store, metrics } = ctx;
-
-  async function put(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
-    const declared = req.headers['content-length'];
-    const size = declared === undefined ? undefined : Number(declared);
-    if (size !== undefined && ctx.maxEntryBytes > 0 && size > ctx.maxEntryBytes) {
-      throw new HoardError(ErrorCode.TooLarge, `entry of ${size} bytes exceeds the limit of ${ctx.maxEntryBytes} bytes`);
-    }
-    // Without Content-Length (chunked) the store bounds the body by its own limit.
-    await store.put(key, req, { size });
-    if (size !== undefined) metrics.bytesReceived(PROTOCOL, size);
-    sendEmpty(req, res, ctx, 200);
-  }
-
-  async function get(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
-    const sent = await sendStored(req, res, ctx, store, key, { 'content-type': 'application/octet-stream' });
-    if (sent === undefined) {
-      metrics.lookup(PROTOCOL, 'raw', 'miss');
-      sendText(req, res, ctx, 404, 'not found');
-      return;
-    }
-    metrics.lookup(PROTOCOL, 'raw', 'hit');
-    if (req.method === 'GET') metrics.bytesSent(PROTOCOL, sent);
-  }
-
   return async function handleCcacheHttp(req, res, path) {
     try {
       const key = rawKey(ID_PREFIX + path.key, options.httpPrefix === 'ignore' ? '' : path.prefix);
       switch (req.method) {
         case 'GET':
         case 'HEAD':
-          return await get(req, res, key);
+          return await sendLookup(req, res, ctx, PROTOCOL, 'raw', key, { 'content-type': 'application/octet-stream' });
         case 'PUT':
-          return await put(req, res, key);
+          // Without Content-Length (chunked) the store bounds the body by its own limit.
+          return await putEntry(req, res, ctx, PROTOCOL, key, req, declaredSize(req, ctx));
         case 'DELETE':
-          if (await store.delete(key)) sendEmpty(req, res, ctx, 200);
+          if (await ctx.store.delete(key)) sendEmpty(req, res, ctx, 200);
           else sendText(req, res, ctx, 404, 'not found');
           return;
         default:

@@ -4,8 +4,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { toHoardError } from '../../core/errors.ts';
-import type { Key } from '../../core/keys.ts';
-import type { Entry, Store } from '../../storage/store.ts';
+import type { Key, Keyspace } from '../../core/keys.ts';
+import type { Protocol } from '../../metrics/metrics.ts';
+import type { Entry } from '../../storage/store.ts';
 import type { HttpContext } from './http-context.ts';
 import { HTTP_STATUS } from './status.ts';
 
@@ -89,11 +90,35 @@ export async function sendEntry(req: IncomingMessage, res: ServerResponse, ctx: 
  */
 export const SMALL_ENTRY_BYTES = 64 * 1024;
 
-/**
- * Answers GET/HEAD for `key` with 200 and the whole entry. Returns the entry's size, or
- * undefined on a miss (nothing sent: the caller answers the miss its protocol's way).
- */
-export async function sendStored(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, store: Store, key: Key, headers: OutgoingHttpHeaders): Promise<number | undefined> {
+/** 200 with `bytes` as the whole body, in one write (HEAD: the headers only). */
+export function sendBytes(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, bytes: Uint8Array, headers: OutgoingHttpHeaders): void {
+  headers['content-length'] = bytes.byteLength;
+  writeHead(req, res, ctx, 200, headers);
+  res.end(req.method === 'HEAD' ? undefined : bytes);
+}
+
+/** A miss: counted, and answered 404 as every HTTP cache client expects. */
+export function sendMiss(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, protocol: Protocol, keyspace: Keyspace): void {
+  ctx.metrics.lookup(protocol, keyspace, 'miss');
+  sendText(req, res, ctx, 404, 'not found');
+}
+
+/** Counts a hit and, for a GET, the `bytes` of body it sends. */
+export function countHit(req: IncomingMessage, ctx: HttpContext, protocol: Protocol, keyspace: Keyspace, bytes: number): void {
+  ctx.metrics.lookup(protocol, keyspace, 'hit');
+  if (req.method === 'GET') ctx.metrics.bytesSent(protocol, bytes);
+}
+
+/** Answers GET/HEAD for `key`: the whole entry with 200, or a 404 miss; both counted. */
+export async function sendLookup(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, protocol: Protocol, keyspace: Keyspace, key: Key, headers: OutgoingHttpHeaders): Promise<void> {
+  const size = await sendStored(req, res, ctx, key, headers);
+  if (size === undefined) sendMiss(req, res, ctx, protocol, keyspace);
+  else countHit(req, ctx, protocol, keyspace, size);
+}
+
+/** The entry's size once sent whole with 200, or undefined on a miss (nothing sent). */
+async function sendStored(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, key: Key, headers: OutgoingHttpHeaders): Promise<number | undefined> {
+  const { store } = ctx;
   const size = await store.stat(key);
   if (size === undefined) return undefined;
   if (req.method === 'HEAD') {
@@ -106,9 +131,7 @@ export async function sendStored(req: IncomingMessage, res: ServerResponse, ctx:
     // Evicted between stat and read: still a plain miss.
     const bytes = await store.getBytes(key);
     if (bytes === undefined) return undefined;
-    headers['content-length'] = bytes.byteLength;
-    writeHead(req, res, ctx, 200, headers);
-    res.end(bytes);
+    sendBytes(req, res, ctx, bytes, headers);
     return bytes.byteLength;
   }
   const entry = await store.get(key);
