@@ -20,3 +20,34 @@ test('read cache: bounded by bytes, least recently used out first, copies views,
   c.delete('view');
   assert.equal(c.get('view'), undefined);
 });
+
+test('read cache: far past capacity, with hits and deletes in between, it matches a plain LRU model', () => {
+  // The eviction cursor is kept across calls; re-inserted (hit) keys must come out last.
+  const max = 1_000;
+  const c = new ReadCache(max, 40);
+  const model: { key: string; size: number }[] = []; // oldest first
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n);
+  for (let i = 0; i < 50_000; i++) {
+    const key = `k${rand(300)}`;
+    const at = model.findIndex((e) => e.key === key);
+    const op = rand(10);
+    if (op < 5) {
+      const size = 1 + rand(40);
+      c.set(key, Buffer.alloc(size, i % 256));
+      if (at >= 0) model.splice(at, 1);
+      model.push({ key, size });
+      let bytes = model.reduce((n, e) => n + e.size, 0);
+      while (bytes > max) bytes -= model.shift()!.size;
+    } else if (op < 9) {
+      assert.equal(c.get(key)?.length, at >= 0 ? model[at]!.size : undefined, `get ${key} at op ${i}`);
+      if (at >= 0) model.push(...model.splice(at, 1));
+    } else {
+      c.delete(key);
+      if (at >= 0) model.splice(at, 1);
+    }
+    assert.equal(c.bytes, model.reduce((n, e) => n + e.size, 0), `bytes at op ${i}`);
+    assert.ok(c.bytes <= max);
+  }
+  for (const e of [...model]) assert.equal(c.get(e.key)?.length, e.size, `${e.key} kept`);
+});

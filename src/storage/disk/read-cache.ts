@@ -2,12 +2,18 @@
 // then a map lookup instead of a trip through libuv's thread pool for a positional read.
 // The store keeps it coherent: it drops a slot whenever the index forgets or replaces the
 // entry, and only caches a read whose entry still sits where the read started.
+//
+// LRU order is the Map's insertion order (a hit re-inserts). Eviction walks one `keys()`
+// iterator kept across calls: Map iterators survive deletions and see re-inserted keys at
+// the end, so it always stands at the oldest entry. A fresh iterator per eviction would
+// step over every deleted entry's hole from the start each time (quadratic once full).
 
 export class ReadCache {
   readonly #entries = new Map<string, Buffer>();
   readonly #maxBytes: number;
   readonly #maxEntryBytes: number;
   #bytes = 0;
+  #oldest: MapIterator<string> | undefined;
 
   constructor(maxBytes: number, maxEntryBytes = 64 * 1024) {
     this.#maxBytes = maxBytes;
@@ -38,11 +44,7 @@ export class ReadCache {
     }
     this.#entries.set(slot, own);
     this.#bytes += own.length;
-    for (const [k, v] of this.#entries) {
-      if (this.#bytes <= this.#maxBytes) break;
-      this.#entries.delete(k);
-      this.#bytes -= v.length;
-    }
+    while (this.#bytes > this.#maxBytes) this.delete(this.#nextOldest());
   }
 
   delete(slot: string): void {
@@ -50,5 +52,16 @@ export class ReadCache {
     if (data === undefined) return;
     this.#entries.delete(slot);
     this.#bytes -= data.length;
+  }
+
+  /** The least recently used key; the map is not empty. */
+  #nextOldest(): string {
+    let next = this.#oldest?.next();
+    if (next === undefined || next.done === true) {
+      // Exhausted iterators stay exhausted; a new one starts at the (now oldest) first entry.
+      this.#oldest = this.#entries.keys();
+      next = this.#oldest.next();
+    }
+    return next.value as string;
   }
 }
