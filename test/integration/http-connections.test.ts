@@ -36,7 +36,7 @@ test('keep-alive: announced with its timeout, and a second request reuses the co
   }
 });
 
-test('--debug-close-connections: every response says Connection: close and arrives whole before the close', async () => {
+test('--debug-close-connections: every response says Connection: close and arrives whole before the close', { timeout: 15_000 }, async () => {
   const s = await startTestServer({ debugCloseConnections: true });
   try {
     const blob = randomBytes(3 * 1024 * 1024);
@@ -80,7 +80,7 @@ test('a client that disconnects mid-upload publishes nothing, and the same key u
   }
 });
 
-test('a refused upload with a large unread body says Connection: close; a small one keeps the connection', async () => {
+test('a refused upload with a large unread body says Connection: close; a small one keeps the connection', { timeout: 15_000 }, async () => {
   const s = await startTestServer();
   try {
     const c = await RawConnection.open(s.url);
@@ -104,7 +104,7 @@ test('a refused upload with a large unread body says Connection: close; a small 
   }
 });
 
-test('a stalled upload is cut after --body-idle-timeout and publishes nothing', async () => {
+test('a stalled upload is cut after --body-idle-timeout and publishes nothing', { timeout: 15_000 }, async () => {
   const s = await startTestServer({ bodyIdleTimeout: '300ms' });
   try {
     const blob = randomBytes(64 * 1024);

@@ -63,7 +63,7 @@ test('SIGTERM during uploads: they finish, the process exits 0, the blobs surviv
   }
 });
 
-test('an upload unfinished at the drain deadline is cut, exit is still 0, nothing is published', async () => {
+test('an upload unfinished at the drain deadline is cut, exit is still 0, nothing is published', { timeout: 60_000 }, async () => {
   const dir = await storeDir();
   const h = await spawnHoard([...QUIET, '--drain-timeout', '400ms'], { dir });
   const blob = randomBytes(200_000);
@@ -89,7 +89,7 @@ test('an upload unfinished at the drain deadline is cut, exit is still 0, nothin
   }
 });
 
-test('a second SIGTERM exits at once, and the store reopens intact', async () => {
+test('a second SIGTERM exits at once, and the store reopens intact', { timeout: 60_000 }, async () => {
   const dir = await storeDir();
   const h = await spawnHoard([...QUIET, '--drain-timeout', '60s'], { dir });
   const kept = randomBytes(50_000);
@@ -100,7 +100,6 @@ test('a second SIGTERM exits at once, and the store reopens intact', async () =>
     await sleep(100);
     h.signal('SIGTERM');
     await sleep(300);
-    assert.equal(h.pid > 0, true);
     const t0 = Date.now();
     h.signal('SIGTERM');
     const exit = await h.exited;
