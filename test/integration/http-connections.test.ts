@@ -1,6 +1,7 @@
 // Connection semantics (rules 3, 4, 7): keep-alive announced and honoured, a connection
 // the server closes says so in a response that arrives whole before the close, a client
-// that vanishes mid-upload publishes nothing, and a large unread body is refused cleanly.
+// that vanishes mid-upload publishes nothing, a large unread body is refused cleanly, and a
+// stalled upload or download is cut after the body idle timeout.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
@@ -121,6 +122,28 @@ test('a stalled upload is cut after --body-idle-timeout and publishes nothing', 
     assert.ok(Date.now() - started < 5000);
     assert.equal(await s.server.store.stat(casKey(h)), undefined);
   } finally {
+    await s.close();
+  }
+});
+
+test('a stalled download (the client stops reading) is cut after --body-idle-timeout', { timeout: 20_000 }, async () => {
+  const s = await startTestServer({ bodyIdleTimeout: '300ms' });
+  let c: RawConnection | undefined;
+  try {
+    // Larger than what the loopback socket buffers hold, so the server's writes stall.
+    const blob = randomBytes(32 * 1024 * 1024);
+    const h = sha256(blob);
+    assert.equal((await rawRequest(s.url, 'PUT', `/cas/${h}`, blob)).status, 200);
+    c = await RawConnection.open(s.url);
+    c.socket.pause();
+    await c.writeHead('GET', `/cas/${h}`);
+    const aborted = /hoard_requests_total\{protocol="http",method="GET",code="aborted"\} 1/;
+    for (let i = 0; i < 250 && !aborted.test(await s.server.metrics.render()); i++) await sleep(20);
+    assert.match(await s.server.metrics.render(), aborted);
+    c.socket.resume();
+    await c.closed;
+  } finally {
+    c?.destroy();
     await s.close();
   }
 });
