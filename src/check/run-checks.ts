@@ -1,6 +1,7 @@
 // Runs the checks of `hoard check` against one server, one after another (each check makes
 // its own load; running them in parallel would blur which one a failure belongs to), and
 // formats the report: a table of checks and a one-line summary.
+import { ErrorCode, HoardError } from '../core/errors.ts';
 import { CheckContext, errorText, type Check, type CheckContextOptions, type CheckStatus } from './check-context.ts';
 import { conformanceChecks } from './conformance-checks.ts';
 import { faultChecks } from './fault-checks.ts';
@@ -32,10 +33,15 @@ export interface RunChecksOptions extends CheckContextOptions {
   readonly onResult?: (r: CheckResult) => void;
 }
 
+/** The checks `only` names (all when empty); InvalidArgument naming any unknown id. */
+export function selectChecks(only: readonly string[] = []): readonly Check[] {
+  const unknown = only.filter((id) => !ALL_CHECKS.some((c) => c.id === id));
+  if (unknown.length) throw new HoardError(ErrorCode.InvalidArgument, `unknown check ${unknown.join(', ')}; known: ${ALL_CHECKS.map((c) => c.id).join(', ')}`);
+  return only.length ? ALL_CHECKS.filter((c) => only.includes(c.id)) : ALL_CHECKS;
+}
+
 export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
-  const unknown = (opts.only ?? []).filter((id) => !ALL_CHECKS.some((c) => c.id === id));
-  if (unknown.length) throw new Error(`unknown check ${unknown.join(', ')}; known: ${ALL_CHECKS.map((c) => c.id).join(', ')}`);
-  const selected = opts.only?.length ? ALL_CHECKS.filter((c) => opts.only?.includes(c.id)) : ALL_CHECKS;
+  const selected = selectChecks(opts.only);
   await preflight(opts);
   const results: CheckResult[] = [];
   for (const check of selected) {

@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { checkDigest, formatDigest, type Digest } from '../core/digest.ts';
 import { ErrorCode, HoardError } from '../core/errors.ts';
+import { serverUrl } from '../client/create-client.ts';
 import type { ClientEvent, ClientOptions, Progress } from '../client/types.ts';
 
 export interface ClientFlags {
@@ -26,7 +27,9 @@ export function addClientFlags(cmd: Command): Command {
     .option('-v, --verbose', 'log reconnects and retries to stderr');
 }
 
+/** The client options the flags ask for; also checks --server (scheme included). Call inside parseUsage. */
 export function clientOptions(flags: ClientFlags, extra: ClientOptions = {}): ClientOptions {
+  serverUrl(flags.server);
   const headers: Record<string, string> = {};
   for (const h of flags.header ?? []) {
     const eq = h.indexOf('=');
@@ -115,6 +118,18 @@ export class TransferBars {
   }
 }
 
-export function usageError(cmd: Command, err: unknown): never {
+/**
+ * Runs a command's parsing of flags and arguments, and the creation of its client, as the
+ * usage-error path: whatever it throws exits 2 with the message, before any request is made.
+ */
+export async function parseUsage<T>(cmd: Command, parse: () => T | Promise<T>): Promise<T> {
+  try {
+    return await parse();
+  } catch (err) {
+    usageError(cmd, err);
+  }
+}
+
+function usageError(cmd: Command, err: unknown): never {
   cmd.error(`error: ${err instanceof Error ? err.message : String(err)}`, { exitCode: 2, code: 'hoard.usage' });
 }

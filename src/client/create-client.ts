@@ -7,20 +7,20 @@ import { HttpCacheClient } from './http-client.ts';
 import type { CacheClient, ClientOptions } from './types.ts';
 
 export function createClient(server: string, opts: ClientOptions = {}): CacheClient {
+  const url = serverUrl(server);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? new HttpCacheClient(url, opts) : new GrpcCacheClient(url, opts);
+}
+
+/** The server URL, checked: InvalidArgument unless it parses and has one of the four schemes. */
+export function serverUrl(server: string): URL {
   let url: URL;
   try {
     url = new URL(server);
   } catch {
     throw new HoardError(ErrorCode.InvalidArgument, `invalid server URL ${JSON.stringify(server)}: expected http://, https://, grpc:// or grpcs://HOST:PORT`);
   }
-  switch (url.protocol) {
-    case 'http:':
-    case 'https:':
-      return new HttpCacheClient(url, opts);
-    case 'grpc:':
-    case 'grpcs:':
-      return new GrpcCacheClient(url, opts);
-    default:
-      throw new HoardError(ErrorCode.InvalidArgument, `unsupported scheme ${url.protocol} in ${JSON.stringify(server)}: expected http, https, grpc or grpcs`);
+  if (!['http:', 'https:', 'grpc:', 'grpcs:'].includes(url.protocol)) {
+    throw new HoardError(ErrorCode.InvalidArgument, `unsupported scheme ${url.protocol} in ${JSON.stringify(server)}: expected http, https, grpc or grpcs`);
   }
+  return url;
 }

@@ -63,3 +63,27 @@ test('hoard stat against a dead server: exit 1 quickly, message naming the serve
   assert.match(r.stderr, new RegExp(`cannot connect to ${url.replace(/[./]/g, '\\$&')}`));
   assert.ok(Date.now() - t0 < 5000);
 });
+
+test('usage errors exit 2 before anything touches the network: bad flags, unsupported schemes, unknown checks', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hoard-cli-'));
+  try {
+    await writeFile(join(dir, 'a'), 'a');
+    const digest = formatDigest(digestOf(Buffer.from('a')));
+    const cases = [
+      ['put', join(dir, 'a'), '-j', '0', '--server', 'http://127.0.0.1:1'],
+      ['put', join(dir, 'a'), '--server', 'ftp://x'],
+      ['get', digest, '-o', join(dir, 'out'), '--server', 'ftp://x'],
+      ['stat', digest, '--server', 'ftp://x'],
+      ['check', '--server', 'ftp://x'],
+      ['bench', '--server', 'ftp://x'],
+      ['check', '--server', 'http://127.0.0.1:1', '--only', 'nope'],
+    ];
+    for (const args of cases) {
+      const r = await hoard(args);
+      assert.equal(r.code, 2, `hoard ${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /error: /, args.join(' '));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

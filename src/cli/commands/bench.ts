@@ -3,7 +3,7 @@
 // Exit 0 when no operation failed, 1 otherwise, 2 on usage errors.
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { addClientFlags, clientOptions, positiveInt, usageError, type ClientFlags } from '../cli-support.ts';
+import { addClientFlags, clientOptions, parseUsage, positiveInt, type ClientFlags } from '../cli-support.ts';
 import { BENCH_HEADER, formatBenchRow, runBench, SCENARIOS, type Scenario } from '../../client/load-generator.ts';
 
 interface BenchFlags extends ClientFlags {
@@ -26,10 +26,8 @@ export function registerBench(program: Command): void {
     .option('--scenarios <list>', `comma-separated, in order: ${SCENARIOS.join(',')}`)
     .option('--json <file>', 'also write the results as JSON')
     .action(async function (this: Command, flags: BenchFlags) {
-      let opts;
-      let scenarios: Scenario[] | undefined;
-      try {
-        opts = {
+      const opts = await parseUsage(this, () => {
+        const opts = {
           server: flags.server,
           clientOptions: clientOptions(flags),
           concurrency: positiveInt(flags.concurrency, '--concurrency'),
@@ -39,15 +37,13 @@ export function registerBench(program: Command): void {
           smallSize: positiveInt(flags.smallSize, '--small-size'),
         };
         if (!(opts.durationMs > 0)) throw new Error(`--duration ${JSON.stringify(flags.duration)}: expected a positive number of seconds`);
-        scenarios = flags.scenarios?.split(',').map((s) => s.trim()) as Scenario[] | undefined;
+        const scenarios = flags.scenarios?.split(',').map((s) => s.trim()) as Scenario[] | undefined;
         const bad = scenarios?.filter((s) => !SCENARIOS.includes(s));
         if (bad?.length) throw new Error(`unknown scenario ${bad.join(', ')}; known: ${SCENARIOS.join(', ')}`);
-        new URL(flags.server);
-      } catch (err) {
-        usageError(this, err);
-      }
+        return { ...opts, scenarios };
+      });
       process.stdout.write(`${BENCH_HEADER}\n`);
-      const report = await runBench({ ...opts, scenarios, onResult: (r) => process.stdout.write(`${formatBenchRow(r)}\n`) });
+      const report = await runBench({ ...opts, onResult: (r) => process.stdout.write(`${formatBenchRow(r)}\n`) });
       const failed = report.results.filter((r) => r.errors > 0);
       for (const r of failed) process.stderr.write(`hoard: ${r.scenario}: ${r.errors} errors, first: ${r.firstError}\n`);
       if (flags.json) await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);

@@ -4,8 +4,8 @@
 // 1 otherwise, 2 on usage errors. Each check is documented in docs/CHECKS.md.
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { addClientFlags, clientOptions, usageError, type ClientFlags } from '../cli-support.ts';
-import { ALL_CHECKS, formatRow, formatSummary, runChecks, TABLE_HEADER, type CheckResult } from '../../check/run-checks.ts';
+import { addClientFlags, clientOptions, parseUsage, type ClientFlags } from '../cli-support.ts';
+import { ALL_CHECKS, formatRow, formatSummary, runChecks, selectChecks, TABLE_HEADER, type CheckResult } from '../../check/run-checks.ts';
 
 export function registerCheck(program: Command): void {
   addClientFlags(program.command('check').description('conformance and fault report for any remote cache (exit 0 only if all applicable checks pass)'))
@@ -13,16 +13,13 @@ export function registerCheck(program: Command): void {
     .option('--scale <x>', 'multiply data volume and request counts', '1')
     .option('--json <file>', 'also write the report as JSON')
     .action(async function (this: Command, flags: ClientFlags & { only?: string; scale: string; json?: string }) {
-      let opts;
-      const scale = Number(flags.scale);
-      try {
-        opts = clientOptions(flags);
+      const { opts, scale, only } = await parseUsage(this, () => {
+        const scale = Number(flags.scale);
         if (!(scale > 0)) throw new Error(`--scale ${JSON.stringify(flags.scale)}: expected a positive number`);
-        new URL(flags.server);
-      } catch (err) {
-        usageError(this, err);
-      }
-      const only = flags.only?.split(',').map((s) => s.trim()).filter(Boolean);
+        const only = flags.only?.split(',').map((s) => s.trim()).filter(Boolean);
+        selectChecks(only);
+        return { opts: clientOptions(flags), scale, only };
+      });
       let rows = 0;
       const onResult = (r: CheckResult): void => {
         if (rows++ === 0) process.stdout.write(`${TABLE_HEADER}\n`);

@@ -8,7 +8,7 @@ import { dirname, basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { formatDigest } from '../../core/digest.ts';
 import { createClient } from '../../client/create-client.ts';
-import { addClientFlags, clientOptions, parseDigestArg, TransferBars, usageError, type ClientFlags } from '../cli-support.ts';
+import { addClientFlags, clientOptions, parseDigestArg, parseUsage, TransferBars, type ClientFlags } from '../cli-support.ts';
 
 export function registerGet(program: Command): void {
   addClientFlags(
@@ -19,15 +19,7 @@ export function registerGet(program: Command): void {
   )
     .requiredOption('-o, --output <file>', 'where to write the blob ("-" for stdout)')
     .action(async function (this: Command, arg: string, flags: ClientFlags & { output: string }) {
-      let digest;
-      let opts;
-      try {
-        digest = parseDigestArg(arg);
-        opts = clientOptions(flags);
-      } catch (err) {
-        usageError(this, err);
-      }
-      const client = createClient(flags.server, opts);
+      const { digest, client } = await parseUsage(this, () => ({ digest: parseDigestArg(arg), client: createClient(flags.server, clientOptions(flags)) }));
       const bars = new TransferBars();
       const tmp = flags.output === '-' ? undefined : join(dirname(flags.output), `.${basename(flags.output)}.hoard-${process.pid}`);
       try {

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { createHasher, formatDigest, type Digest } from '../../core/digest.ts';
 import { createClient } from '../../client/create-client.ts';
-import { addClientFlags, clientOptions, positiveInt, TransferBars, usageError, type ClientFlags } from '../cli-support.ts';
+import { addClientFlags, clientOptions, parseUsage, positiveInt, TransferBars, type ClientFlags } from '../cli-support.ts';
 import { Limiter } from '../../client/limiter.ts';
 
 async function digestFile(path: string, signal?: AbortSignal): Promise<Digest> {
@@ -37,15 +37,12 @@ export function registerPut(program: Command): void {
   )
     .option('-j, --concurrency <n>', 'parallel uploads', '8')
     .action(async function (this: Command, files: string[], flags: ClientFlags & { concurrency: string }) {
-      let opts;
-      try {
-        opts = clientOptions(flags);
+      const { limiter, client } = await parseUsage(this, async () => {
+        const opts = clientOptions(flags);
+        const limiter = new Limiter(positiveInt(flags.concurrency, '--concurrency'));
         for (const f of files) if (!(await stat(f).catch(() => undefined))?.isFile()) throw new Error(`${f} is not a readable file`);
-      } catch (err) {
-        usageError(this, err);
-      }
-      const limiter = new Limiter(positiveInt(flags.concurrency, '--concurrency'));
-      const client = createClient(flags.server, opts);
+        return { limiter, client: createClient(flags.server, opts) };
+      });
       const bars = new TransferBars();
       const results: string[] = new Array(files.length);
       let failed = 0;

@@ -2,9 +2,9 @@
 // "present HASH/SIZE" or "missing HASH/SIZE" per digest; exit 0 when all are present,
 // 1 when any is missing or the query failed, 2 on usage errors.
 import type { Command } from 'commander';
-import { formatDigest, type Digest } from '../../core/digest.ts';
+import { formatDigest } from '../../core/digest.ts';
 import { createClient } from '../../client/create-client.ts';
-import { addClientFlags, clientOptions, parseDigestArg, usageError, type ClientFlags } from '../cli-support.ts';
+import { addClientFlags, clientOptions, parseDigestArg, parseUsage, type ClientFlags } from '../cli-support.ts';
 
 export function registerStat(program: Command): void {
   addClientFlags(
@@ -13,15 +13,7 @@ export function registerStat(program: Command): void {
       .description('report which blobs (CAS) a cache has')
       .argument('<digest...>', 'HASH/SIZE'),
   ).action(async function (this: Command, args: string[], flags: ClientFlags) {
-    let digests: Digest[] = [];
-    let opts;
-    try {
-      digests = args.map(parseDigestArg);
-      opts = clientOptions(flags);
-    } catch (err) {
-      usageError(this, err);
-    }
-    const client = createClient(flags.server, opts);
+    const { digests, client } = await parseUsage(this, () => ({ digests: args.map(parseDigestArg), client: createClient(flags.server, clientOptions(flags)) }));
     try {
       const missing = new Set((await client.findMissing(digests)).map(formatDigest));
       for (const d of digests) process.stdout.write(`${missing.has(formatDigest(d)) ? 'missing' : 'present'} ${formatDigest(d)}\n`);
