@@ -93,6 +93,22 @@ test('grpc client (stand-in server): a ByteStream read cut mid-stream resumes at
   }
 });
 
+test('grpc client, rule 3: a Write answered OK with a committed_size short of the blob, or ended early without it, rejects', async () => {
+  for (const fault of ['shortCommit', 'endEarly'] as const) {
+    const server = await startGrpcStandIn({ [fault]: true });
+    const client = createClient(server.url);
+    try {
+      const blob = randomBytes(300_000);
+      const d = digestOf(blob);
+      await assert.rejects(client.put(d, blob), (err: unknown) => err instanceof ClientError && err.kind === 'protocol' && /ended with committed_size \d+/.test(err.message), fault);
+      assert.equal(server.cas.has(d.hash), false);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  }
+});
+
 test('grpc client: a dead server fails within 3 s naming it', async () => {
   const server = await startGrpcStandIn();
   const url = server.url;

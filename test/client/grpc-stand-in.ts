@@ -2,6 +2,11 @@
 // Capabilities, FindMissingBlobs, GetActionResult/UpdateActionResult, ByteStream
 // Read/Write/QueryWriteStatus. Unlike bazel-remote it KEEPS partial uploads, so
 // QueryWriteStatus reports a committed offset and the client's resume path can be tested.
+// Faults break rule 3 on the server's side, to show the client trusts only a WriteResponse
+// for the whole blob:
+//  - shortCommit: the final message is answered OK with committed_size one byte short;
+//  - endEarly: the first message is answered OK (committed_size = the bytes it carried),
+//    as if the blob already existed, though it does not.
 import grpc from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
 import { CODECS, rawCodec, type Codec } from '../../src/client/grpc-codec.ts';
@@ -17,6 +22,11 @@ export interface GrpcStandIn {
   /** Write offsets of the first message of each Write call, in order. */
   readonly writeStarts: number[];
   close(): Promise<void>;
+}
+
+export interface GrpcStandInFaults {
+  shortCommit?: boolean;
+  endEarly?: boolean;
 }
 
 type Handler = grpc.UntypedHandleCall;
@@ -35,7 +45,7 @@ function method<Req, Res>(path: string, req: Codec<Req>, res: Codec<Res>, reques
 
 const status = (code: number, details: string): Partial<grpc.StatusObject> => ({ code, details });
 
-export async function startGrpcStandIn(): Promise<GrpcStandIn> {
+export async function startGrpcStandIn(faults: GrpcStandInFaults = {}): Promise<GrpcStandIn> {
   const cas = new Map<string, Buffer>();
   const ac = new Map<string, Buffer>();
   const partials = new Map<string, Buffer>();
@@ -91,6 +101,10 @@ export async function startGrpcStandIn(): Promise<GrpcStandIn> {
         }
         const next = Buffer.concat([have, req.data]);
         partials.set(resource, next);
+        if (faults.endEarly || (faults.shortCommit && req.finishWrite)) {
+          done = true;
+          return cb(null, { committedSize: faults.endEarly ? next.length : next.length - 1 });
+        }
         if (req.finishWrite) {
           done = true;
           const m = /blobs\/([0-9a-f]{64})\/(\d+)$/.exec(resource);
