@@ -37,6 +37,8 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
       config: {
         acCompleteness: config.acCompleteness,
         maxBlobSize: config.maxBlobSize,
+        // The same no-progress bound as HTTP bodies: a stalled upload or unread download ends.
+        bodyIdleTimeoutMs: config.bodyIdleTimeout,
         // Interrupted uploads kept for resumption live beside the store, on the same disk
         // (the REAPI frontend bounds them and clears earlier processes' spools at start).
         partialUploadDir: path.join(config.dir, 'partial'),

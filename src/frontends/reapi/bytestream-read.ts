@@ -1,15 +1,15 @@
 // ByteStream.Read (protocols.md §2.6): blobs/ and compressed-blobs/zstd/ resources, from
 // read_offset (uncompressed, also for zstd) for read_limit bytes (0 = to the end; must be
 // 0 for compressed reads). Data goes out in messages of at most readChunkSize bytes,
-// paced by the client (write() back-pressure). Every error, including one after data was
+// paced by the client (write() back-pressure; a client that reads nothing for
+// bodyIdleTimeoutMs has its stream reset). Every error, including one after data was
 // sent, reaches the client as a status (failStream, §8).
-import { once } from 'node:events';
 import { pipeline, type Readable } from 'node:stream';
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { int64, wellFormed, type Int64 } from './grpc-definitions.ts';
-import { failStream, recordCall } from './handlers.ts';
+import { failStream, recordCall, sendMessage } from './handlers.ts';
 import { namespaceOf, type ReapiContext } from './request-context.ts';
 import { parseReadResourceName } from './resource-name.ts';
 import { grpcError, toServiceError } from './status.ts';
@@ -72,7 +72,7 @@ async function streamBlob(ctx: ReapiContext, call: ServerWritableStream<ReadRequ
       for (let at = 0; at < chunk.byteLength; at += max) {
         const data = at === 0 && chunk.byteLength <= max ? chunk : chunk.subarray(at, at + max);
         sent += data.byteLength;
-        if (!call.write({ data })) await once(call, 'drain', { signal });
+        await sendMessage(call, { data }, signal, ctx.options.bodyIdleTimeoutMs);
       }
     }
     ctx.metrics?.bytesSent('grpc', sent);

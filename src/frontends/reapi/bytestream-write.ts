@@ -60,7 +60,7 @@ export function writeHandler(ctx: ReapiContext): (call: ServerReadableStream<Wri
 }
 
 async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>, callSignal: AbortSignal): Promise<WriteResponse> {
-  const reader = new MessageReader(call);
+  const reader = new MessageReader(call, ctx.options.bodyIdleTimeoutMs);
   const first = wellFormed(await reader.next(callSignal));
   if (first === undefined) throw new HoardError(ErrorCode.InvalidArgument, 'the Write stream ended before its first message');
   const res = parseWriteResourceName(first.resourceName);

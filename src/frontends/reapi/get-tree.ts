@@ -3,14 +3,13 @@
 // missing or undecodable subdirectory is left out (with its subtree). Page tokens are the
 // count of directories already sent: the walk order is deterministic for given store
 // contents, so a continuation re-walks and skips (a cache's trees are small enough).
-import { once } from 'node:events';
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { protoType, REAPI } from '../../core/proto.ts';
 import { int64, wellFormed } from './grpc-definitions.ts';
-import { failStream, recordCall } from './handlers.ts';
+import { failStream, recordCall, sendMessage } from './handlers.ts';
 import { checkDigestFunction, digestFrom, namespaceOf, type DigestMsg, type ReapiContext } from './request-context.ts';
 import { grpcError, toServiceError } from './status.ts';
 
@@ -73,7 +72,7 @@ async function streamTree(ctx: ReapiContext, call: ServerWritableStream<GetTreeR
     const msg = { directories: page, nextPageToken: last ? '' : `o${sent}` };
     page = [];
     pageBytes = 0;
-    if (!call.write(msg)) await once(call, 'drain', { signal });
+    await sendMessage(call, msg, signal, ctx.options.bodyIdleTimeoutMs);
   };
 
   const seen = new Set<string>([root.hash]);

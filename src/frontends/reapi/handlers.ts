@@ -1,8 +1,11 @@
 // Adapters from promise-returning service functions to grpc-js handlers: every outcome,
 // thrown or returned, becomes exactly one gRPC status (rule 7: never a crash, never a
 // hang), and each call is counted in the metrics and logged when it fails unexpectedly.
-import { status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { once } from 'node:events';
+import { constants as http2 } from 'node:http2';
+import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type ServiceError } from '@grpc/grpc-js';
 import { wellFormed } from './grpc-definitions.ts';
+import { idleError } from './message-reader.ts';
 import { toServiceError } from './status.ts';
 import type { ReapiContext } from './request-context.ts';
 
@@ -57,4 +60,44 @@ export function unary<Req, Res>(
  */
 export function failStream(call: { emit(event: 'error', err: ServiceError): boolean }, err: ServiceError): void {
   call.emit('error', err);
+}
+
+/**
+ * Writes one message of a server stream. When the client's window is full, waits for it to
+ * read on, but at most `idleMs` without progress (rule 7: a client that stops reading must
+ * not hold the call and its store stream forever). Then the stream is reset, since a status
+ * would queue behind the unread messages and never arrive, and the idle error is thrown.
+ */
+export async function sendMessage(call: ServerWritableStream<unknown, unknown>, msg: unknown, signal: AbortSignal, idleMs: number): Promise<void> {
+  if (call.write(msg)) return;
+  if (idleMs === 0) {
+    await once(call, 'drain', { signal });
+    return;
+  }
+  const idle = new AbortController();
+  const timer = setTimeout(() => idle.abort(), idleMs);
+  try {
+    await once(call, 'drain', { signal: AbortSignal.any([signal, idle.signal]) });
+  } catch (err) {
+    if (!idle.signal.aborted || signal.aborted) throw err;
+    resetStream(call);
+    throw idleError(idleMs, 'read nothing');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface CallInternals {
+  call?: { stream?: { close(code: number): void }; nextCall?: unknown };
+}
+
+/**
+ * RST_STREAM(CANCEL) on the call's HTTP/2 stream, which grpc-js exposes no API for (its own
+ * deadline has the same blind spot). Reached through internals checked to exist; should a
+ * grpc-js rename them, the call falls back to the connection's keepalive and idle limits.
+ */
+function resetStream(call: object): void {
+  let c = (call as CallInternals).call;
+  for (let i = 0; c && !c.stream && i < 8; i++) c = c.nextCall as CallInternals['call'];
+  c?.stream?.close(http2.NGHTTP2_CANCEL);
 }

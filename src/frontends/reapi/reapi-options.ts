@@ -45,6 +45,11 @@ export interface ReapiConfig {
   readonly connectionIdleMs?: number;
   /** Server keepalive ping interval on a connection; its timeout is a third of it. Default 60 s. */
   readonly keepaliveMs?: number;
+  /**
+   * A call is ended (ABORTED; an upload stays resumable) when its client sends nothing, or
+   * reads nothing of a Read/GetTree reply, for this long. Default 60 s; 0 disables (as HTTP's bodyIdleTimeout).
+   */
+  readonly bodyIdleTimeoutMs?: number;
   /** zstd level for compressed reads. Default 1 (fast; clients verify the digest anyway). */
   readonly zstdLevel?: number;
 }
@@ -66,6 +71,7 @@ export function resolveReapiOptions(config: ReapiConfig = {}): ReapiOptions {
     partialUploadMinBytes: config.partialUploadMinBytes ?? 1 * MiB,
     connectionIdleMs: config.connectionIdleMs ?? 10 * 60_000,
     keepaliveMs: config.keepaliveMs ?? 60_000,
+    bodyIdleTimeoutMs: config.bodyIdleTimeoutMs ?? 60_000,
     zstdLevel: config.zstdLevel ?? 1,
   };
   if (o.maxBatchTotalSize <= 0 || o.maxBatchTotalSize >= o.maxReceiveMessageSize) {
@@ -74,5 +80,6 @@ export function resolveReapiOptions(config: ReapiConfig = {}): ReapiOptions {
   if (o.readChunkSize <= 0 || o.readChunkSize > 2 * MiB) {
     throw new HoardError(ErrorCode.InvalidArgument, `readChunkSize must be 1..${2 * MiB} bytes`);
   }
+  if (!(o.bodyIdleTimeoutMs >= 0)) throw new HoardError(ErrorCode.InvalidArgument, `bodyIdleTimeoutMs must not be negative, got ${o.bodyIdleTimeoutMs}`);
   return Object.freeze(o);
 }
