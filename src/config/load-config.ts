@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, envName, flagName, OPTIONS, type Config, type ConfigKey } from './schema.ts';
+import { configSchema, envName, flagName, OPTIONS, type Config } from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -105,5 +105,3 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
-
-export type { Config, ConfigKey };

@@ -6,7 +6,10 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Keyspace } from '../core/keys.ts';
 import type { StoreUsage } from '../storage/store.ts';
 
-/** The wire protocol a metric is about: 'http' (Bazel HTTP, ccache), 'grpc' (REAPI), ... */
+/**
+ * The wire protocol a metric is about: 'http' (Bazel HTTP, and paths no frontend claims),
+ * 'ccache', 'admin' (the operator endpoints), 'grpc' (REAPI).
+ */
 export type Protocol = string;
 export type LookupResult = 'hit' | 'miss';
 
@@ -16,7 +19,6 @@ export interface UsageSource {
 }
 
 export interface Metrics {
-  readonly registry: Registry;
   /** Content type of `render()`'s text, for the /metrics response. */
   readonly contentType: string;
   /** One finished request: counts it by status and records its duration. */
@@ -121,7 +123,6 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   let misses = 0;
 
   return {
-    registry,
     contentType: registry.contentType,
     request(protocol, method, code, seconds) {
       const status = String(code);

@@ -18,7 +18,8 @@ export interface AdminState {
   readonly storeDir: string;
 }
 
-export const ADMIN_PATHS = new Set(['/metrics', '/healthz', '/readyz', '/status']);
+export const PROTOCOL = 'admin';
+const ADMIN_PATHS = new Set(['/metrics', '/healthz', '/readyz', '/status']);
 
 /** The admin path `target` names (query dropped), or undefined. */
 export function adminPath(target: string): string | undefined {

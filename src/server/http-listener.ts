@@ -10,20 +10,20 @@
 // Drain (rule 3): stop accepting, tell every following response `Connection: close`, let
 // in-flight requests finish until the deadline, then cut what is left. A cut upload
 // publishes nothing: the store sees an aborted body.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { formatAddress } from '../config/units.ts';
-import { createBazelHttpHandler, matchBazelPath } from '../frontends/bazel-http/bazel-http-handler.ts';
-import { createCcacheHttpHandler, matchCcachePath } from '../frontends/ccache-http/ccache-http-handler.ts';
+import { createBazelHttpHandler, matchBazelPath, PROTOCOL as BAZEL } from '../frontends/bazel-http/bazel-http-handler.ts';
+import { createCcacheHttpHandler, matchCcachePath, PROTOCOL as CCACHE } from '../frontends/ccache-http/ccache-http-handler.ts';
 import type { HttpContext } from '../frontends/http/http-context.ts';
 import { parsePathSegments } from '../frontends/http/request-path.ts';
 import { sendError, sendText } from '../frontends/http/respond.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
-import { adminPath, handleAdmin, type AdminState } from './admin-routes.ts';
+import { adminPath, handleAdmin, PROTOCOL as ADMIN, type AdminState } from './admin-routes.ts';
 
 /** Node answers 431 for request heads above this. */
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -39,7 +39,8 @@ export interface HttpListenerOptions {
 export interface HttpListener {
   /** http://host:port of the bound socket. */
   readonly url: string;
-  readonly server: Server;
+  /** True from the first drain or destroy call on. */
+  readonly draining: boolean;
   inflight(): number;
   /**
    * Stops accepting and drains: resolves once every in-flight request finished, or at
@@ -93,20 +94,20 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     const target = req.url ?? '/';
     const admin_ = adminPath(target);
     if (admin_ !== undefined) {
-      res[PROTO] = 'admin';
+      res[PROTO] = ADMIN;
       return handleAdmin(req, res, ctx, admin_, admin);
     }
     let segments: string[];
     try {
       segments = parsePathSegments(target);
     } catch (err) {
-      return sendError(req, res, ctx, 'http', err);
+      return sendError(req, res, ctx, BAZEL, err);
     }
     // ccache first: its key shapes (40 hex, 2 + 38 hex, 2 hex + 31 base32hex) never fit a
     // Bazel hash (64 hex), and Bazel stays the catch-all that gives a bad hash its 400.
     const c = matchCcachePath(segments);
     if (c !== undefined) {
-      res[PROTO] = 'ccache';
+      res[PROTO] = CCACHE;
       return ccache(req, res, c);
     }
     const b = matchBazelPath(segments);
@@ -117,10 +118,11 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: config.headersTimeout, connectionsCheckingInterval: 1000 }, (req, res) => {
     const tracked = res as Tracked;
     tracked[START] = performance.now();
-    tracked[PROTO] = 'http';
+    // Paths no frontend claims are counted with Bazel's, the listener's main protocol.
+    tracked[PROTO] = BAZEL;
     inflight++;
     res.once('close', onResponseClose);
-    route(req, tracked).catch((err: unknown) => sendError(req, res, ctx, 'http', err));
+    route(req, tracked).catch((err: unknown) => sendError(req, res, ctx, tracked[PROTO], err));
   });
   server.keepAliveTimeout = config.keepAliveTimeout;
   // The socket idle timer: Node arms it for every request (also on reused connections)
@@ -164,7 +166,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
 
   return {
     url,
-    server,
+    get draining() {
+      return draining;
+    },
     inflight: () => inflight,
     drain,
     destroy: () => {

@@ -31,7 +31,6 @@ export interface RunningServer {
   readonly httpUrl: string;
   /** host:port of the gRPC listener, undefined when disabled or not available. */
   readonly grpcAddress: string | undefined;
-  readonly startedAt: Date;
   /** True from the first shutdown call on. */
   readonly draining: boolean;
   /** Drains within config.drainTimeout (or `drainMs`), then closes the store. Idempotent. */
@@ -50,7 +49,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const store = await openDiskStore({ dir: config.dir, maxBytes: config.maxSize, durability: config.durability });
   metrics.observeStore(store);
 
-  let draining = false;
   let http: HttpListener | undefined;
   let grpc: GrpcListener | undefined;
   try {
@@ -65,7 +63,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         metrics,
         storeDir: store.dir,
         usage: () => store.usage(),
-        isDraining: () => draining,
+        isDraining: () => http?.draining ?? false,
         listeners: () => ({ http: http?.url, grpc: grpc?.address }),
       },
     });
@@ -93,13 +91,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger,
     httpUrl: http.url,
     grpcAddress: grpc?.address,
-    startedAt,
     get draining() {
-      return draining;
+      return listeners.http.draining;
     },
     shutdown(drainMs = config.drainTimeout) {
       shutdownPromise ??= (async () => {
-        draining = true;
         const deadline = Date.now() + drainMs;
         logger.info({ drainMs, inflight: listeners.http.inflight() }, 'shutting down: draining in-flight requests');
         await Promise.all([listeners.http.drain(deadline), listeners.grpc?.shutdown(deadline)]);
@@ -110,7 +106,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return shutdownPromise;
     },
     abort() {
-      draining = true;
       listeners.http.destroy();
       listeners.grpc?.abort();
     },

@@ -40,6 +40,11 @@ test('/metrics, /healthz, /readyz and /status', async () => {
     assert.equal(st.lookups.hitRate, 0.5);
     assert.equal(typeof st.uptimeSeconds, 'number');
     assert.equal(st.draining, false);
+    // Each frontend's requests carry its own protocol label.
+    await rawRequest(s.url, 'GET', `/cc/${sha256('ccache').slice(0, 40)}`);
+    const labelled = (await rawRequest(s.url, 'GET', '/metrics')).body.toString();
+    assert.match(labelled, /hoard_requests_total\{protocol="ccache",method="GET",code="404"\} 1/);
+    assert.match(labelled, /hoard_requests_total\{protocol="admin",method="GET",code="200"\} 4/);
   } finally {
     await s.close();
   }

@@ -70,16 +70,11 @@ export function sendError(req: IncomingMessage, res: ServerResponse, ctx: HttpCo
 
 /**
  * Streams an entry as the response body, with Content-Length. The stream is owned here
- * from now on: it is consumed or destroyed whatever happens. HEAD sends headers only.
+ * from now on: it is consumed or destroyed whatever happens. GET only (a HEAD needs no stream).
  */
 export async function sendEntry(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number, entry: Entry, length: number, headers: OutgoingHttpHeaders): Promise<void> {
   headers['content-length'] = length;
   writeHead(req, res, ctx, status, headers);
-  if (req.method === 'HEAD' || length === 0) {
-    entry.stream.destroy();
-    res.end();
-    return;
-  }
   await pipeline(entry.stream, res);
 }
 
@@ -88,7 +83,7 @@ export async function sendEntry(req: IncomingMessage, res: ServerResponse, ctx: 
  * 4 KiB blob through `pipeline` costs more than the bytes (an AbortController and a
  * DOMException per call, several ticks); large entries still stream and never buffer.
  */
-export const SMALL_ENTRY_BYTES = 64 * 1024;
+const SMALL_ENTRY_BYTES = 64 * 1024;
 
 /** 200 with `bytes` as the whole body, in one write (HEAD: the headers only). */
 export function sendBytes(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, bytes: Uint8Array, headers: OutgoingHttpHeaders): void {
