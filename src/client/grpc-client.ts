@@ -170,42 +170,37 @@ export class GrpcCacheClient implements CacheClient {
     return md;
   }
 
-  /** One unary RPC under the retry policy of `operation`, cancelled by the signal or the idle timeout. */
+  /** One unary RPC under the retry policy of `operation` and the concurrency limit. */
   #unary<Req, Res>(operation: string, path: string, req: Codec<Req>, res: Codec<Res>, value: Req, opts: CallOptions): Promise<Res> {
-    return this.#limiter.run(
-      () =>
-        withRetry(this.#ctx(operation, opts), () =>
-          new Promise<Res>((resolve, reject) => {
-            const deadline = Date.now() + this.#idleMs; // a unary call moves no bytes in between: idle = whole call
-            const call = this.#client.makeUnaryRequest(path, req.serialize, res.deserialize, value, this.#metadata(), { deadline }, (err, out) => {
-              opts.signal?.removeEventListener('abort', cancel);
-              if (err) void this.#recheck(grpcError(err, this.server, path.split('/').pop() ?? path, opts.signal)).then(reject);
-              else resolve(out as Res);
-            });
-            const cancel = (): void => call.cancel();
-            opts.signal?.addEventListener('abort', cancel, { once: true });
-          }),
-        ),
-      opts.signal,
-    );
+    return this.#limiter.run(() => withRetry(this.#ctx(operation, opts), () => this.#call(path, req, res, value, opts)), opts.signal);
   }
 
+  /** One attempt of a unary RPC, cancelled by the signal or the idle timeout; failures are rechecked ClientErrors. */
+  #call<Req, Res>(path: string, req: Codec<Req>, res: Codec<Res>, value: Req, opts: CallOptions): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      const deadline = Date.now() + this.#idleMs; // a unary call moves no bytes in between: idle = whole call
+      const call = this.#client.makeUnaryRequest(path, req.serialize, res.deserialize, value, this.#metadata(), { deadline }, (err, out) => {
+        opts.signal?.removeEventListener('abort', cancel);
+        if (err) void this.#recheck(grpcError(err, this.server, path.split('/').pop() ?? path, opts.signal)).then(reject);
+        else resolve(out as Res);
+      });
+      const cancel = (): void => call.cancel();
+      if (opts.signal?.aborted) cancel();
+      else opts.signal?.addEventListener('abort', cancel, { once: true });
+    });
+  }
+
+  /**
+   * Part of a bytestream.write attempt (it holds the put's concurrency slot and runs under
+   * its retry policy: a failed query fails the attempt, and the next attempt asks again).
+   */
   async #queryWriteStatus(resourceName: string, opts: CallOptions): Promise<{ committedSize: number; complete: boolean }> {
     try {
-      return await this.#rawUnary(`${BS}/QueryWriteStatus`, CODECS.queryWriteStatusRequest, CODECS.queryWriteStatusResponse, { resourceName }, opts);
+      return await this.#call(`${BS}/QueryWriteStatus`, CODECS.queryWriteStatusRequest, CODECS.queryWriteStatusResponse, { resourceName }, opts);
     } catch (err) {
       // No partial upload known (or not implemented): start again from 0.
       if (err instanceof ClientError && (err.grpcCode === Status.NOT_FOUND || err.grpcCode === Status.UNIMPLEMENTED)) return { committedSize: 0, complete: false };
       throw err;
     }
-  }
-
-  #rawUnary<Req, Res>(path: string, req: Codec<Req>, res: Codec<Res>, value: Req, opts: CallOptions): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      this.#client.makeUnaryRequest(path, req.serialize, res.deserialize, value, this.#metadata(), { deadline: Date.now() + this.#idleMs }, (err, out) => {
-        if (err) reject(grpcError(err, this.server, 'QueryWriteStatus', opts.signal));
-        else resolve(out as Res);
-      });
-    });
   }
 }

@@ -29,10 +29,8 @@ export const OPERATIONS: Readonly<Record<string, OperationEntry>> = Object.freez
   'cas.get': { safety: 'safe', reason: 'read-only; a broken download resumes at the bytes already received' },
   'ac.get': { safety: 'safe', reason: 'read-only' },
   'cas.put': { safety: 'safe', reason: 'content-addressed: the same digest always carries the same bytes' },
-  'cas.batchUpdate': { safety: 'safe', reason: 'content-addressed, like cas.put' },
   'ac.put': { safety: 'safe', reason: 'same key, same value: a repeat leaves the same entry' },
-  'bytestream.write': { safety: 'safe', reason: 'content-addressed; resumes from QueryWriteStatus committed_size' },
-  'bytestream.queryWriteStatus': { safety: 'safe', reason: 'read-only' },
+  'bytestream.write': { safety: 'safe', reason: 'content-addressed; each attempt after the first asks QueryWriteStatus (read-only) and resumes at committed_size' },
   'cas.delete': { safety: 'unsafe', reason: 'a repeat may delete a copy another client uploaded in between' },
 });
 

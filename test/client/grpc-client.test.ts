@@ -72,6 +72,30 @@ test('grpc client (stand-in server): a ByteStream upload cut mid-stream resumes 
   }
 });
 
+test('grpc client (stand-in server): the caller\'s abort reaches the QueryWriteStatus of a resuming upload', async () => {
+  const ac = new AbortController();
+  let abortedAt = 0;
+  const server = await startGrpcStandIn({
+    hangQueryWriteStatus: () => {
+      abortedAt = Date.now();
+      ac.abort();
+    },
+  });
+  const [, port] = server.target.split(':');
+  const proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(port) }, { cutAfterBytes: (conn) => (conn === 0 ? 400_000 : undefined), cutDirection: 'upstream' });
+  const client = createClient(proxy.url('grpc'), { idleTimeoutMs: 10_000 });
+  try {
+    const blob = randomBytes(1_000_000);
+    await assert.rejects(client.put(digestOf(blob), blob, { signal: ac.signal }), (err: unknown) => err instanceof ClientError && err.kind === 'aborted');
+    assert.ok(abortedAt > 0, 'the upload was cut and asked QueryWriteStatus');
+    assert.ok(Date.now() - abortedAt < 2000, `the abort took ${Date.now() - abortedAt} ms to end the upload`);
+  } finally {
+    await client.close();
+    await proxy.close();
+    await server.close();
+  }
+});
+
 test('grpc client (stand-in server): a ByteStream read cut mid-stream resumes at the bytes received and verifies', async () => {
   const server = await startGrpcStandIn();
   const blob = randomBytes(1_000_000);

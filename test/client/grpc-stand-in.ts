@@ -7,6 +7,7 @@
 //  - shortCommit: the final message is answered OK with committed_size one byte short;
 //  - endEarly: the first message is answered OK (committed_size = the bytes it carried),
 //    as if the blob already existed, though it does not.
+// hangQueryWriteStatus is called when a QueryWriteStatus arrives, which is then never answered.
 import grpc from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
 import { CODECS, rawCodec, type Codec } from '../../src/client/grpc-codec.ts';
@@ -27,6 +28,7 @@ export interface GrpcStandIn {
 export interface GrpcStandInFaults {
   shortCommit?: boolean;
   endEarly?: boolean;
+  hangQueryWriteStatus?: () => void;
 }
 
 type Handler = grpc.UntypedHandleCall;
@@ -117,6 +119,7 @@ export async function startGrpcStandIn(faults: GrpcStandInFaults = {}): Promise<
       call.on('error', () => {}); // a broken Write keeps its partial bytes for QueryWriteStatus
     }) as Handler,
     QueryWriteStatus: ((call: grpc.ServerUnaryCall<{ resourceName: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      if (faults.hangQueryWriteStatus) return faults.hangQueryWriteStatus();
       const m = /blobs\/([0-9a-f]{64})\/(\d+)$/.exec(call.request.resourceName);
       if (m && cas.has(m[1] as string)) return cb(null, { committedSize: Number(m[2]), complete: true });
       const p = partials.get(call.request.resourceName);
