@@ -1,8 +1,8 @@
 // The one schema of `hoard serve`'s configuration. Every option has a camelCase key here,
 // a `--kebab-case` flag, a `kebab-case` (or snake_case/camelCase) config-file key and a
 // `HOARD_UPPER_SNAKE` environment variable; all four are derived from the key, so adding
-// an option is one entry in OPTIONS and one line in the schema. Names follow bazel-remote
-// where it has one (dir, max size, http/grpc address).
+// an option is one line in the schema and one in DOCS (a missing doc does not compile).
+// Names follow bazel-remote where it has one (dir, max size, http/grpc address).
 import { z } from 'zod';
 import { parseAddress, parseDuration, parseSize, parseSwitch, type ListenAddress } from './units.ts';
 
@@ -64,27 +64,30 @@ export interface OptionDoc {
   readonly description: string;
 }
 
+/** Keyed by config key, so an option of the schema without its doc does not compile. */
+const DOCS = {
+  dir: { arg: 'path', description: 'store directory (default ./hoard-data)' },
+  maxSize: { arg: 'size', description: 'store size bound, e.g. 50GiB, 500MB (default 10GiB)' },
+  httpAddress: { arg: 'host:port', description: 'HTTP listen address; port 0 = free port (default 127.0.0.1:8080)' },
+  grpcAddress: { arg: 'host:port', description: "gRPC listen address; '' disables (default 127.0.0.1:9092)" },
+  logLevel: { arg: 'level', description: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  logFormat: { arg: 'format', description: 'json|pretty (default json)' },
+  accessLog: { arg: 'on|off', description: 'one log line per request (default on)' },
+  durability: { arg: 'mode', description: 'fsync|none: fsync before acknowledging a write (default fsync)' },
+  httpPrefix: { arg: 'mode', description: 'namespace|ignore: whether a URL prefix before ac/ cas/ is a namespace (default namespace)' },
+  acMode: { arg: 'mode', description: 'validate|raw: raw accepts any AC body (ccache layout=bazel) (default validate)' },
+  rawAcPrefixes: { arg: 'list', description: 'comma-separated URL prefixes whose /ac/ entries are raw bytes (e.g. ccache)' },
+  acCompleteness: { arg: 'on|off', description: 'AC hit only when every referenced blob is present (default on)' },
+  drainTimeout: { arg: 'duration', description: 'on SIGTERM, time in-flight requests get to finish (default 30s)' },
+  keepAliveTimeout: { arg: 'duration', description: 'idle keep-alive connection lifetime (default 120s)' },
+  headersTimeout: { arg: 'duration', description: 'time a client gets to send request headers (default 30s)' },
+  bodyIdleTimeout: { arg: 'duration', description: 'abort an upload or download after this long without progress (default 60s)' },
+  maxBlobSize: { arg: 'size', description: 'largest single entry accepted; 0 = only the store bound (default 0)' },
+  debugCloseConnections: { description: 'testing only: close the connection after every response' },
+} satisfies Record<ConfigKey, Omit<OptionDoc, 'key'>>;
+
 /** Every option, in `hoard serve --help` order. */
-export const OPTIONS: readonly OptionDoc[] = [
-  { key: 'dir', arg: 'path', description: 'store directory (default ./hoard-data)' },
-  { key: 'maxSize', arg: 'size', description: 'store size bound, e.g. 50GiB, 500MB (default 10GiB)' },
-  { key: 'httpAddress', arg: 'host:port', description: 'HTTP listen address; port 0 = free port (default 127.0.0.1:8080)' },
-  { key: 'grpcAddress', arg: 'host:port', description: "gRPC listen address; '' disables (default 127.0.0.1:9092)" },
-  { key: 'logLevel', arg: 'level', description: 'fatal|error|warn|info|debug|trace|silent (default info)' },
-  { key: 'logFormat', arg: 'format', description: 'json|pretty (default json)' },
-  { key: 'accessLog', arg: 'on|off', description: 'one log line per request (default on)' },
-  { key: 'durability', arg: 'mode', description: 'fsync|none: fsync before acknowledging a write (default fsync)' },
-  { key: 'httpPrefix', arg: 'mode', description: 'namespace|ignore: whether a URL prefix before ac/ cas/ is a namespace (default namespace)' },
-  { key: 'acMode', arg: 'mode', description: 'validate|raw: raw accepts any AC body (ccache layout=bazel) (default validate)' },
-  { key: 'rawAcPrefixes', arg: 'list', description: 'comma-separated URL prefixes whose /ac/ entries are raw bytes (e.g. ccache)' },
-  { key: 'acCompleteness', arg: 'on|off', description: 'AC hit only when every referenced blob is present (default on)' },
-  { key: 'drainTimeout', arg: 'duration', description: 'on SIGTERM, time in-flight requests get to finish (default 30s)' },
-  { key: 'keepAliveTimeout', arg: 'duration', description: 'idle keep-alive connection lifetime (default 120s)' },
-  { key: 'headersTimeout', arg: 'duration', description: 'time a client gets to send request headers (default 30s)' },
-  { key: 'bodyIdleTimeout', arg: 'duration', description: 'abort an upload after this long without progress (default 60s)' },
-  { key: 'maxBlobSize', arg: 'size', description: 'largest single entry accepted; 0 = only the store bound (default 0)' },
-  { key: 'debugCloseConnections', description: 'testing only: close the connection after every response' },
-];
+export const OPTIONS: readonly OptionDoc[] = Object.entries(DOCS).map(([key, doc]) => ({ key: key as ConfigKey, ...doc }));
 
 export function flagName(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
