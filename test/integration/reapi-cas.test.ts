@@ -1,8 +1,9 @@
 // ContentAddressableStorage: FindMissingBlobs at scale, per-item Batch* statuses, whole-
 // request limits, digest_function handling, and GetTree paging.
-import { status } from '@grpc/grpc-js';
+import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import protobuf from 'protobufjs';
 import { casKey } from '../../src/core/keys.ts';
 import { protoType, REAPI } from '../../src/core/proto.ts';
 import { blob, codeOf, collect, sha256, startHarness, unary, type Harness } from './reapi-harness.ts';
@@ -114,4 +115,45 @@ test('GetTree streams every present directory once, in pages, resumable by page 
   assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, pageToken: 'bogus' })), status.INVALID_ARGUMENT);
   assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, pageSize: -1 })), status.INVALID_ARGUMENT);
   assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, digestFunction: 10 })), status.INVALID_ARGUMENT);
+});
+
+test('GetTree returns stored Directory bytes unchanged (unknown fields, explicit defaults), so each hashes to its digest', async () => {
+  const Directory = protoType(`${REAPI}.Directory`);
+  // protobufjs would drop the explicit default and the unknown field when re-encoding.
+  const withExtras = (msg: object): Buffer =>
+    Buffer.concat([
+      Buffer.from(Directory.encode(msg).finish()),
+      Buffer.from([0x0a, 5, 0x0a, 1, 0x66, 0x20, 0x00]), // files { name: "f", is_executable: false }
+      Buffer.from([0x98, 0x06, 0x07]), // unknown field 99 = 7
+    ]);
+  const leaf = withExtras({});
+  await h.store.put(casKey(sha256(leaf)), leaf, { size: leaf.byteLength });
+  const root = withExtras({ directories: [{ name: 'sub', digest: dg(leaf) }] });
+  await h.store.put(casKey(sha256(root)), root, { size: root.byteLength });
+  assert.notEqual(Buffer.from(Directory.encode(Directory.decode(root)).finish()).byteLength, root.byteLength, 'protobufjs would change these bytes');
+
+  // A raw client, so the reply's embedded Directory bytes are seen as sent.
+  const raw = new Client(h.server.address, credentials.createInsecure());
+  try {
+    const req = Buffer.from(protoType(`${REAPI}.GetTreeRequest`).encode({ rootDigest: dg(root) }).finish());
+    const replies = await new Promise<Buffer[]>((resolve, reject) => {
+      const out: Buffer[] = [];
+      const s = raw.makeServerStreamRequest(`/${REAPI}.ContentAddressableStorage/GetTree`, (b: Buffer) => b, (b: Buffer) => b, req);
+      s.on('data', (b: Buffer) => out.push(b));
+      s.on('error', (e: ServiceError) => reject(e));
+      s.on('end', () => resolve(out));
+    });
+    const dirs: Buffer[] = [];
+    for (const reply of replies) {
+      const r = protobuf.Reader.create(reply);
+      while (r.pos < r.len) {
+        const tag = r.uint32();
+        if (tag >>> 3 === 1) dirs.push(Buffer.from(r.bytes()));
+        else r.skipType(tag & 7);
+      }
+    }
+    assert.deepEqual(dirs.map((d) => d.toString('hex')), [root.toString('hex'), leaf.toString('hex')]);
+  } finally {
+    raw.close();
+  }
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { isHoardError } from '../../core/errors.ts';
 import { protoType, REAPI } from '../../core/proto.ts';
-import { decodeFindMissingRequest, encodeFindMissingResponse, encodeReadResponse } from './fast-codecs.ts';
+import { decodeFindMissingRequest, encodeFindMissingResponse, encodeGetTreeResponse, encodeReadResponse } from './fast-codecs.ts';
 
 const Req = protoType(`${REAPI}.FindMissingBlobsRequest`);
 const Res = protoType(`${REAPI}.FindMissingBlobsResponse`);
@@ -53,4 +53,18 @@ test('ReadResponse encodes exactly as protobufjs does', () => {
     const data = Buffer.alloc(size, 7);
     assert.ok(encodeReadResponse({ data }).equals(Buffer.from(ReadResponse.encode({ data }).finish())), `size ${size}`);
   }
+});
+
+test('GetTreeResponse with canonical Directory bytes encodes exactly as protobufjs does', () => {
+  const Directory = protoType(`${REAPI}.Directory`);
+  const GetTreeResponse = protoType(`${REAPI}.GetTreeResponse`);
+  const name = fc.string({ maxLength: 200 });
+  fc.assert(
+    fc.property(fc.array(fc.array(name, { maxLength: 30 }), { maxLength: 20 }), fc.oneof(fc.constant(''), fc.string()), (dirs, nextPageToken) => {
+      const directories = dirs.map((names) => ({ files: names.map((n) => ({ name: n, digest: { hash: 'ab', sizeBytes: n.length } })) }));
+      const stored = directories.map((d) => Directory.encode(d).finish());
+      const ours = encodeGetTreeResponse({ directories: stored, nextPageToken });
+      assert.ok(ours.equals(Buffer.from(GetTreeResponse.encode({ directories, nextPageToken }).finish())));
+    }),
+  );
 });

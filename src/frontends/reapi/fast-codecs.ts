@@ -6,6 +6,7 @@
 // buffer sized up front. Field numbers: FindMissingBlobsRequest instance_name = 1,
 // blob_digests = 2, digest_function = 3; FindMissingBlobsResponse missing_blob_digests = 2;
 // Digest hash = 1, size_bytes = 2. Unknown fields are skipped, as protobuf requires.
+// GetTreeResponse: stored Directory bytes embedded as they are (see its encoder).
 // The integration tests encode requests and decode replies with protobufjs, so the two
 // implementations are checked against each other on every run.
 import { ErrorCode, HoardError } from '../../core/errors.ts';
@@ -154,6 +155,32 @@ export function encodeFindMissingResponse(msg: { missingBlobDigests: readonly Pl
       out[pos++] = 0x10; // Digest.size_bytes
       pos = writeVarint(out, pos, d.sizeBytes);
     }
+  }
+  return out;
+}
+
+/**
+ * GetTreeResponse { repeated Directory directories = 1; string next_page_token = 2; } with
+ * each Directory given as its stored encoding and sent unchanged: re-encoding would drop
+ * unknown fields and explicit defaults, so a returned directory would no longer hash to
+ * the digest that names it.
+ */
+export function encodeGetTreeResponse(msg: { directories: readonly Uint8Array[]; nextPageToken: string }): Buffer {
+  const tokenLen = Buffer.byteLength(msg.nextPageToken);
+  let total = tokenLen === 0 ? 0 : 1 + varintSize(tokenLen) + tokenLen;
+  for (const d of msg.directories) total += 1 + varintSize(d.byteLength) + d.byteLength;
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  for (const d of msg.directories) {
+    out[pos++] = 0x0a; // field 1, length-delimited
+    pos = writeVarint(out, pos, d.byteLength);
+    out.set(d, pos);
+    pos += d.byteLength;
+  }
+  if (tokenLen > 0) {
+    out[pos++] = 0x12; // field 2, length-delimited
+    pos = writeVarint(out, pos, tokenLen);
+    out.write(msg.nextPageToken, pos, 'utf8');
   }
   return out;
 }

@@ -2,13 +2,15 @@
 // each directory once, streamed in pages. NOT_FOUND only when the root is missing; a
 // missing or undecodable subdirectory is left out (with its subtree). Page tokens are the
 // count of directories already sent: the walk order is deterministic for given store
-// contents, so a continuation re-walks and skips (a cache's trees are small enough).
+// contents, so a continuation re-walks and skips (a cache's trees are small enough, and
+// MAX_WALK bounds what one call walks). Directories are sent as their stored bytes
+// (encodeGetTreeResponse), decoded only to find their children: a re-encoded one could
+// differ from what its digest names.
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
-import type { Digest } from '../../core/digest.ts';
+import { directoryRefs } from '../../core/action-result.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
-import { protoType, REAPI } from '../../core/proto.ts';
-import { int64, wellFormed } from './grpc-definitions.ts';
+import { wellFormed } from './grpc-definitions.ts';
 import { failStream, recordCall, sendMessage } from './handlers.ts';
 import { checkDigestFunction, digestFrom, namespaceOf, type DigestMsg, type ReapiContext } from './request-context.ts';
 import { grpcError, toServiceError } from './status.ts';
@@ -20,14 +22,13 @@ interface GetTreeRequest {
   pageToken: string;
   digestFunction: number;
 }
-interface DirectoryMsg {
-  directories?: { digest?: DigestMsg }[];
-}
 
 const DEFAULT_PAGE_SIZE = 1000;
 const MAX_PAGE_SIZE = 10_000;
 /** Encoded bytes per page: under the 4 MiB inbound limit of older clients. */
 const PAGE_BYTES = 3 * 1024 * 1024;
+/** Directories one call walks (skipped ones included): bounds its time and memory. */
+const MAX_WALK = 100_000;
 const TOKEN = /^o([0-9]{1,9})$/;
 
 export function getTreeHandler(ctx: ReapiContext): (call: ServerWritableStream<GetTreeRequest, unknown>) => void {
@@ -60,13 +61,12 @@ async function streamTree(ctx: ReapiContext, call: ServerWritableStream<GetTreeR
   const pageSize = req.pageSize > 0 ? Math.min(req.pageSize, MAX_PAGE_SIZE) : req.pageSize === 0 ? DEFAULT_PAGE_SIZE : -1;
   if (pageSize < 0) throw grpcError(status.INVALID_ARGUMENT, `page_size ${req.pageSize} must not be negative`);
   const skip = parseToken(req.pageToken);
-  const Directory = protoType(`${REAPI}.Directory`);
 
   const rootBytes = await ctx.store.getBytes(casKey(root.hash, ns), { signal });
   if (rootBytes === undefined) throw grpcError(status.NOT_FOUND, `root directory ${root.hash}/${root.sizeBytes} is not in the cache`);
 
   let sent = skip;
-  let page: unknown[] = [];
+  let page: Buffer[] = [];
   let pageBytes = 0;
   const flush = async (last: boolean): Promise<void> => {
     const msg = { directories: page, nextPageToken: last ? '' : `o${sent}` };
@@ -76,41 +76,38 @@ async function streamTree(ctx: ReapiContext, call: ServerWritableStream<GetTreeR
   };
 
   const seen = new Set<string>([root.hash]);
-  let queue: { bytes: Buffer }[] = [{ bytes: rootBytes }];
+  let queue: Buffer[] = [rootBytes];
   let index = 0;
   while (queue.length > 0) {
-    const next: { bytes: Buffer }[] = [];
-    for (const { bytes } of queue) {
+    const next: Buffer[] = [];
+    for (const bytes of queue) {
       signal.throwIfAborted();
-      let dir: DirectoryMsg;
+      let children;
       try {
-        dir = Directory.decode(bytes) as unknown as DirectoryMsg;
+        children = directoryRefs(bytes).directories;
       } catch {
         if (index === 0) throw new HoardError(ErrorCode.InvalidArgument, `root ${root.hash} is not a Directory message`);
         continue;
       }
+      if (index >= MAX_WALK) {
+        throw grpcError(status.RESOURCE_EXHAUSTED, `the tree under ${root.hash} has more than ${MAX_WALK} directories, more than one GetTree walks`);
+      }
       if (index++ >= skip) {
         if (page.length > 0 && (page.length >= pageSize || pageBytes + bytes.byteLength > PAGE_BYTES)) await flush(false);
-        page.push(dir);
+        page.push(bytes);
         pageBytes += bytes.byteLength;
         sent++;
       }
-      for (const child of dir.directories ?? []) {
-        const d = childDigest(child.digest);
-        if (!d || seen.has(d.hash)) continue;
+      for (const d of children) {
+        if (seen.has(d.hash)) continue;
         seen.add(d.hash);
         const b = await ctx.store.getBytes(casKey(d.hash, ns), { signal });
-        if (b !== undefined) next.push({ bytes: b });
+        if (b !== undefined) next.push(b);
       }
     }
     queue = next;
   }
   await flush(true);
-}
-
-function childDigest(m: DigestMsg | undefined): Digest | undefined {
-  if (!m?.hash) return undefined;
-  return { hash: m.hash, sizeBytes: int64(m.sizeBytes) };
 }
 
 function parseToken(token: string): number {

@@ -8,7 +8,7 @@ import type { ServiceDefinition, MethodDefinition } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { protoRoot, REAPI } from '../../core/proto.ts';
-import { decodeFindMissingRequest, encodeFindMissingResponse, encodeReadResponse } from './fast-codecs.ts';
+import { decodeFindMissingRequest, encodeFindMissingResponse, encodeGetTreeResponse, encodeReadResponse } from './fast-codecs.ts';
 
 export const SERVICE_NAMES = {
   capabilities: `${REAPI}.Capabilities`,
@@ -69,6 +69,10 @@ const FAST: Readonly<Record<string, Partial<MethodDefinition<unknown, unknown>>>
   [`/${REAPI}.ContentAddressableStorage/FindMissingBlobs`]: {
     requestDeserialize: decodeFindMissingRequest,
     responseSerialize: (v: unknown) => encodeFindMissingResponse(v as Parameters<typeof encodeFindMissingResponse>[0]),
+  },
+  // Not for speed: stored Directory bytes must reach the client unchanged.
+  [`/${REAPI}.ContentAddressableStorage/GetTree`]: {
+    responseSerialize: (v: unknown) => encodeGetTreeResponse(v as Parameters<typeof encodeGetTreeResponse>[0]),
   },
   '/google.bytestream.ByteStream/Read': {
     responseSerialize: (v: unknown) => encodeReadResponse(v as { data: Uint8Array }),
