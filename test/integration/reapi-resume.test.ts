@@ -29,24 +29,26 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 
 test('a cancelled Write publishes nothing, reports its committed offset, and resumes to a verified blob', async () => {
   const data = blob(1024 * 1024, 21);
+  const size = data.byteLength;
   const name = uploadName(data, 'ci');
-  const msgs = [...chunks(name, data)];
+  // Every byte but no finish_write: only the missing finish keeps it unpublished.
   const cut = openWrite(h.bs);
-  for (const m of msgs.slice(0, 20)) cut.call.write(m);
-  await until(async () => (await committed(h, name)).size === 20 * 16384, 'the server to spool 20 chunks');
+  for (const m of chunks(name, data, { finish: false })) cut.call.write(m);
+  await until(async () => (await committed(h, name)).size === size, 'the server to spool every byte');
   cut.call.cancel();
   assert.equal(await codeOf(cut.result), status.CANCELLED);
   assert.deepEqual(await h.store.has([casKey(sha256(data), 'ci')]), [false], 'a cut stream never publishes');
   const kept = await committed(h, name);
-  assert.deepEqual(kept, { size: 20 * 16384, complete: false });
+  assert.deepEqual(kept, { size, complete: false });
 
   // Resuming past the committed size is refused and keeps the spool.
-  assert.equal(await codeOf(writeMessages(h.bs, chunks(name, data, { offset: kept.size + 16384 }))), status.INVALID_ARGUMENT);
+  assert.equal(await codeOf(writeMessages(h.bs, [{ resourceName: name, writeOffset: size + 1, finishWrite: true }])), status.INVALID_ARGUMENT);
   assert.equal((await committed(h, name)).size, kept.size);
 
-  assert.equal(await writeMessages(h.bs, chunks(name, data, { offset: kept.size })), data.byteLength);
-  assert.ok((await readAll(h.bs, `ci/blobs/${sha256(data)}/${data.byteLength}`)).equals(data));
-  assert.deepEqual(await committed(h, name), { size: data.byteLength, complete: true });
+  // The resumed call only has to say it is finished.
+  assert.equal(await writeMessages(h.bs, chunks(name, data, { offset: kept.size })), size);
+  assert.ok((await readAll(h.bs, `ci/blobs/${sha256(data)}/${size}`)).equals(data));
+  assert.deepEqual(await committed(h, name), { size, complete: true });
 });
 
 test('a resume from less than the committed size is accepted: the extra bytes are sent again', async () => {
@@ -61,11 +63,11 @@ test('a resume from less than the committed size is accepted: the extra bytes ar
 test('a Write half-closed before finish_write is ABORTED and can be resumed', async () => {
   const data = blob(300_000, 22);
   const name = uploadName(data);
-  const first = [...chunks(name, data, { finish: false })].slice(0, 8);
-  assert.equal(await codeOf(writeMessages(h.bs, first)), status.ABORTED);
-  assert.deepEqual(await committed(h, name), { size: 8 * 16384, complete: false });
+  // Every byte: the missing finish_write alone must keep it from being published.
+  assert.equal(await codeOf(writeMessages(h.bs, chunks(name, data, { finish: false }))), status.ABORTED);
+  assert.deepEqual(await committed(h, name), { size: data.byteLength, complete: false });
   assert.deepEqual(await h.store.has([casKey(sha256(data))]), [false]);
-  assert.equal(await writeMessages(h.bs, chunks(name, data, { offset: 8 * 16384 })), data.byteLength);
+  assert.equal(await writeMessages(h.bs, chunks(name, data, { offset: data.byteLength })), data.byteLength);
   assert.ok((await readAll(h.bs, `blobs/${sha256(data)}/${data.byteLength}`)).equals(data));
 });
 

@@ -28,8 +28,10 @@ test('an upload still stalled at the deadline is cut and publishes nothing', asy
   const h = await startHarness();
   const data = blob(500_000, 42);
   const w = openWrite(h.bs);
-  for (const m of [...chunks(uploadName(data), data)].slice(0, 5)) w.call.write(m);
-  await new Promise((r) => setTimeout(r, 50));
+  // Every byte, but no finish_write: only the missing finish keeps it unpublished (a
+  // partial body would be refused by the store's size check anyway).
+  for (const m of chunks(uploadName(data), data, { finish: false })) w.call.write(m);
+  await new Promise((r) => setTimeout(r, 100));
   const t0 = performance.now();
   await h.server.shutdown(200);
   const took = performance.now() - t0;
