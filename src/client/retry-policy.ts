@@ -72,12 +72,21 @@ export function backoffDelay(attempt: number, retry: RetryOptions = {}): number 
 }
 
 /**
- * Runs `attempt` until it succeeds, a failure is final, or the budget is spent. The first
- * retry after a dropped connection is immediate (the pool had handed out a stale
- * connection; the server is fine); later ones back off.
+ * The one retry decision, for every retry loop of the client: after `failures` failed
+ * attempts of ctx.operation (the last ended by `err`), the delay before the next attempt,
+ * or undefined to give up: the operation is not registered safe, the caller aborted, the
+ * failure is not transient, or the budget is spent. The first retry after a dropped
+ * connection is immediate (the pool had handed out a stale connection, or a stream broke
+ * after bytes moved: the server is fine); later ones back off.
  */
-export async function withRetry<T>(ctx: RetryContext, attempt: (n: number) => Promise<T>): Promise<T> {
+export function retryDelay(ctx: RetryContext, err: unknown, failures: number): number | undefined {
   const budget = safetyOf(ctx.operation) === 'safe' ? (ctx.retry?.retries ?? 5) : 0;
+  if (ctx.signal?.aborted || failures >= budget || !isTransient(err)) return undefined;
+  return failures === 0 && (err as ClientError).kind === 'dropped' ? 0 : backoffDelay(failures, ctx.retry);
+}
+
+/** Runs `attempt` until it succeeds or retryDelay gives up. */
+export async function withRetry<T>(ctx: RetryContext, attempt: (n: number) => Promise<T>): Promise<T> {
   let dropped: ClientError | undefined;
   for (let n = 0; ; n++) {
     try {
@@ -85,9 +94,9 @@ export async function withRetry<T>(ctx: RetryContext, attempt: (n: number) => Pr
       if (dropped) ctx.onEvent?.({ type: 'reconnected', server: ctx.server, operation: ctx.operation, after: dropped.message });
       return result;
     } catch (err) {
-      if (ctx.signal?.aborted || n >= budget || !isTransient(err)) throw explain(err, ctx, n, dropped);
+      const delayMs = retryDelay(ctx, err, n);
+      if (delayMs === undefined) throw explain(err, ctx, n, dropped);
       const e = err as ClientError;
-      const delayMs = n === 0 && e.kind === 'dropped' ? 0 : backoffDelay(n, ctx.retry);
       if (e.kind === 'dropped') dropped = e;
       ctx.onEvent?.({ type: 'retry', server: ctx.server, operation: ctx.operation, attempt: n + 1, delayMs, reason: e.message });
       if (delayMs > 0) await sleep(delayMs, undefined, { signal: ctx.signal });

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import { createHasher, type Digest } from '../core/digest.ts';
 import { ClientError } from './client-error.ts';
-import { isTransient, type RetryContext, backoffDelay, withRetry } from './retry-policy.ts';
+import { retryDelay, type RetryContext, withRetry } from './retry-policy.ts';
 import type { BodySource } from './types.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -68,8 +68,9 @@ export interface DownloadSpec {
 
 /**
  * Opens a download (retrying the open per the policy) and returns its bytes, or undefined on
- * a miss. A stream that breaks mid-way is reopened at the bytes already received; the retry
- * budget resets whenever bytes move (like Bazel's progressive backoff). A read from 0 is
+ * a miss. A stream that breaks mid-way is reopened at the bytes already received, under the
+ * same retry decision (retryDelay) and one budget for breaks and failed reopens together;
+ * the budget resets whenever bytes move (like Bazel's progressive backoff). A read from 0 is
  * verified against the digest: the stream errors at its end if the bytes do not match,
  * so a consumer must treat the data as valid only after the stream ended cleanly.
  */
@@ -83,11 +84,12 @@ async function* resumingBytes(spec: DownloadSpec, first: AsyncIterable<Uint8Arra
   const verify = spec.offset === 0 && spec.verify !== false;
   const hasher = verify ? createHasher() : undefined;
   let position = spec.offset;
-  let current: AsyncIterable<Uint8Array> = first;
+  let current: AsyncIterable<Uint8Array> | undefined = first;
   let failures = 0;
-  const budget = spec.retry.retry?.retries ?? 5;
   while (true) {
     try {
+      current ??= await spec.open(position);
+      if (!current) throw new ClientError(`${spec.digest.hash} vanished from ${spec.retry.server} during the download`, { server: spec.retry.server, kind: 'protocol' });
       for await (const chunk of current) {
         if (chunk.byteLength === 0) continue;
         failures = 0;
@@ -99,14 +101,12 @@ async function* resumingBytes(spec: DownloadSpec, first: AsyncIterable<Uint8Arra
       }
       break;
     } catch (err) {
-      if (!isTransient(err) || failures >= budget || spec.retry.signal?.aborted) throw err;
-      const delayMs = failures === 0 ? 0 : backoffDelay(failures, spec.retry.retry);
+      const delayMs = retryDelay(spec.retry, err, failures);
+      if (delayMs === undefined) throw err;
       failures++;
+      current = undefined;
       spec.retry.onEvent?.({ type: 'resume', server: spec.retry.server, operation: spec.retry.operation, offset: position });
       if (delayMs) await sleep(delayMs, undefined, { signal: spec.retry.signal });
-      const reopened = await withRetry(spec.retry, () => spec.open(position));
-      if (!reopened) throw new ClientError(`${spec.digest.hash} vanished from ${spec.retry.server} during the download`, { server: spec.retry.server, kind: 'protocol' });
-      current = reopened;
     }
   }
   if (position !== spec.digest.sizeBytes) {
