@@ -3,8 +3,11 @@
 import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { casKey } from '../../src/core/keys.ts';
+import { casKey, type Key } from '../../src/core/keys.ts';
+import { MemoryStore } from '../../src/storage/memory-store.ts';
+import type { Entry, ReadOptions } from '../../src/storage/store.ts';
 import { blob, chunks, codeOf, collect, openWrite, readAll, sha256, startHarness, unary, uploadName, writeMessages, type Harness } from './reapi-harness.ts';
 
 let h: Harness;
@@ -71,6 +74,58 @@ test('Read errors reach the client as statuses (no hang): NOT_FOUND, OUT_OF_RANG
     );
     assert.equal(err.code, code, `${resourceName} @${off}+${lim}: ${err.details}`);
     assert.ok(err.details.length > 10, 'the message says what is wrong');
+  }
+});
+
+/** A MemoryStore whose read streams give out after `after` bytes: failing, or ending early. */
+class BrokenReadStore extends MemoryStore {
+  mode: 'fail' | 'end' = 'fail';
+  override async get(key: Key, options?: ReadOptions): Promise<Entry | undefined> {
+    const e = await super.get(key, options);
+    if (!e) return e;
+    const mode = this.mode;
+    async function* broken(): AsyncGenerator<Buffer> {
+      let n = 0;
+      for await (const chunk of e!.stream as AsyncIterable<Buffer>) {
+        for (let at = 0; at < chunk.byteLength; at += 16 * 1024) {
+          if (n >= 100_000) {
+            if (mode === 'fail') throw new Error('disk read error');
+            return;
+          }
+          const piece = chunk.subarray(at, at + 16 * 1024);
+          n += piece.byteLength;
+          yield piece;
+        }
+      }
+    }
+    return { ...e, stream: Readable.from(broken(), { objectMode: false, highWaterMark: 16 * 1024 }) };
+  }
+}
+
+test('a Read whose store stream fails or ends early after data was sent ends non-OK, never OK with truncated data', async () => {
+  const store = new BrokenReadStore();
+  const bh = await startHarness({ readChunkSize: 16 * 1024 }, store);
+  try {
+    const data = blob(1024 * 1024, 14);
+    await store.put(casKey(sha256(data)), data, { size: data.byteLength });
+    for (const [mode, name, code] of [
+      ['fail', `blobs/${sha256(data)}/${data.byteLength}`, status.INTERNAL],
+      ['end', `blobs/${sha256(data)}/${data.byteLength}`, status.DATA_LOSS],
+      ['end', `compressed-blobs/zstd/${sha256(data)}/${data.byteLength}`, status.DATA_LOSS],
+    ] as const) {
+      store.mode = mode;
+      let got = 0;
+      const outcome = await new Promise<number>((resolve) => {
+        const call = (bh.bs as unknown as Record<string, (req: unknown) => Readable>)['Read']!.call(bh.bs, { resourceName: name });
+        call.on('data', (m: { data: Uint8Array }) => (got += m.data.byteLength));
+        call.on('error', (e: ServiceError) => resolve(e.code));
+        call.on('end', () => resolve(status.OK));
+      });
+      assert.ok(got > 0, `${mode} ${name}: data was sent before the error`);
+      assert.equal(outcome, code, `${mode} ${name}`);
+    }
+  } finally {
+    await bh.close();
   }
 });
 

@@ -3,7 +3,8 @@
 // 0 for compressed reads). Data goes out in messages of at most readChunkSize bytes,
 // paced by the client (write() back-pressure; a client that reads nothing for
 // bodyIdleTimeoutMs has its stream reset). Every error, including one after data was
-// sent, reaches the client as a status (failStream, §8).
+// sent, reaches the client as a status (failStream, §8), and a store stream that ends
+// short of the range is DATA_LOSS, never an OK with truncated data.
 import { pipeline, type Readable } from 'node:stream';
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
@@ -64,7 +65,10 @@ async function streamBlob(ctx: ReapiContext, call: ServerWritableStream<ReadRequ
     if (entry.size !== size) {
       throw new HoardError(ErrorCode.InvalidArgument, `blob ${res.digest.hash} has ${entry.size} bytes, not the ${size} the resource name says`);
     }
-    if (compressed) source = pipeline(entry.stream, createCompressor(ctx.options.zstdLevel), () => undefined);
+    // The store's bytes are counted before compression: a stream that ends early must not
+    // pass for the whole range (the client would get an OK with truncated data).
+    let read = 0;
+    if (compressed) source = pipeline(counted(entry.stream, (n) => (read += n)), createCompressor(ctx.options.zstdLevel), () => undefined);
     const max = ctx.options.readChunkSize;
     let sent = 0;
     for await (const chunk of source as AsyncIterable<Buffer>) {
@@ -75,9 +79,20 @@ async function streamBlob(ctx: ReapiContext, call: ServerWritableStream<ReadRequ
         await sendMessage(call, { data }, signal, ctx.options.bodyIdleTimeoutMs);
       }
     }
+    const expected = limit > 0 ? Math.min(limit, size - offset) : size - offset;
+    if ((compressed ? read : sent) !== expected) {
+      throw new HoardError(ErrorCode.Corrupt, `the store gave ${compressed ? read : sent} of the ${expected} bytes of blob ${res.digest.hash}: the read was cut short`);
+    }
     ctx.metrics?.bytesSent('grpc', sent);
   } finally {
     source.destroy();
     entry.stream.destroy();
+  }
+}
+
+async function* counted(source: AsyncIterable<Buffer>, count: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    count(chunk.byteLength);
+    yield chunk;
   }
 }
