@@ -9,6 +9,7 @@ import { isHoardError } from '../../core/errors.ts';
 import { acKey, casKey, rawKey } from '../../core/keys.ts';
 import { storeConformance } from '../../../test/conformance/store-conformance.ts';
 import { openDiskStore, type DiskStore } from './disk-store.ts';
+import { Segment } from './segment.ts';
 
 const dirs: string[] = [];
 after(async () => {
@@ -145,6 +146,51 @@ describe('DiskStore recovery and bounds', () => {
       assert.equal(await check(s), before, 'a restart keeps exactly what was there');
       assert.ok(s.usage().bytes <= opts.maxBytes);
     } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('DiskStore read cache coherence', () => {
+  it('serves the new bytes after a cached small value is replaced by one too big to cache', async () => {
+    const s = await openDiskStore({ dir: await freshDir(), maxBytes: 0 });
+    try {
+      const small = randomBytes(1_000);
+      const big = randomBytes(100_000); // a segment entry, over the cache's 64 KiB per entry
+      await s.put(rawKey('replaced'), small, { size: small.length });
+      assert.ok((await s.getBytes(rawKey('replaced')))?.equals(small)); // now cached
+      await s.put(rawKey('replaced'), big, { size: big.length });
+      // (equals, not deepEqual: a failing deepEqual of 100 kB buffers spends minutes on its diff)
+      assert.ok((await s.getBytes(rawKey('replaced')))?.equals(big), 'the new value, not the cached old one');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('does not cache a read whose entry was replaced while the read was in flight', async () => {
+    const dir = await freshDir();
+    const old = randomBytes(1_000);
+    let s = await openDiskStore({ dir, maxBytes: 0 });
+    await s.put(rawKey('raced'), old, { size: old.length });
+    await s.close();
+    s = await openDiskStore({ dir, maxBytes: 0 }); // an empty cache
+    const read = Segment.prototype.read;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    Segment.prototype.read = async function (this: Segment, position: number, length: number) {
+      Segment.prototype.read = read; // hold only the first read
+      await gate;
+      return read.call(this, position, length);
+    };
+    try {
+      const slow = s.getBytes(rawKey('raced')); // reads the old value, held at the gate
+      const fresh = randomBytes(100_000);
+      await s.put(rawKey('raced'), fresh, { size: fresh.length });
+      release();
+      assert.ok((await slow)?.equals(old), 'a read that started before the replacement sees the old value');
+      assert.ok((await s.getBytes(rawKey('raced')))?.equals(fresh), 'and does not leave it in the cache');
+    } finally {
+      Segment.prototype.read = read;
       await s.close();
     }
   });

@@ -21,6 +21,14 @@ test('read cache: bounded by bytes, least recently used out first, copies views,
   assert.equal(c.get('view'), undefined);
 });
 
+test('read cache: a value too big to keep still drops the old value of its slot', () => {
+  const c = new ReadCache(100, 10);
+  c.set('s', Buffer.from('small'));
+  c.set('s', Buffer.alloc(11));
+  assert.equal(c.get('s'), undefined, 'the stale small value is not served for the new one');
+  assert.equal(c.bytes, 0);
+});
+
 test('read cache: far past capacity, with hits and deletes in between, it matches a plain LRU model', () => {
   // The eviction cursor is kept across calls; re-inserted (hit) keys must come out last.
   const max = 1_000;

@@ -35,8 +35,8 @@ export class ReadCache {
 
   /** Keeps `data` (copied when it is a view into a larger buffer, so the cache pins no more). */
   set(slot: string, data: Buffer): void {
+    this.delete(slot); // first: a value too big to keep must still drop the one it replaces
     if (data.length > this.#maxEntryBytes || this.#maxBytes === 0) return;
-    this.delete(slot);
     let own = data;
     if (data.byteOffset !== 0 || data.buffer.byteLength !== data.length) {
       own = Buffer.allocUnsafeSlow(data.length); // unpooled: its own backing store
