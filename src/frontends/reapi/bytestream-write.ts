@@ -137,21 +137,10 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
   let body: Body;
   if (compressed) body = decompressStream(wire(), size, signal);
   else body = concat(spool?.prefix(signal), wire());
-  const put = ctx.store.put(key, body, { size, signal });
   try {
-    // Race the put against the "published by another writer" notice: some stores wait for
-    // a concurrent put of the same key without reading our body, so its abort alone
-    // might not end the call promptly.
-    const published = new Promise<'published'>((resolve) => stop.signal.addEventListener('abort', () => resolve('published'), { once: true }));
-    const outcome = await Promise.race([put, published]);
-    if (outcome === 'published') {
-      put.catch(() => undefined);
-      void put.then(
-        () => spool?.settle(false),
-        () => spool?.settle(false),
-      );
-      return existing;
-    }
+    // When another Write of this blob publishes first, its notice aborts our body, and a
+    // store that single-flights the key releases this put as soon as that one finishes.
+    await ctx.store.put(key, body, { size, signal });
     unwatch(); // before announcing, so this upload does not hear its own notice
     ctx.published.published(key);
     await spool?.settle(false);
