@@ -70,6 +70,24 @@ describe('getCompleteActionResult (rule 6)', () => {
     assert.equal(await getCompleteActionResult(store, 'b'.repeat(64)), undefined);
   });
 
+  it('answers a miss when a reference has the right hash but another size (a digest is both)', async () => {
+    const store = new MemoryStore();
+    const f = await fixture(store);
+    const wrong = (d: Digest) => ({ hash: d.hash, sizeBytes: d.sizeBytes + 1 });
+    const dir = await putBlob(store, encode('Directory', { files: [{ name: 'out', digest: pb(f.out) }] }));
+    const cases = {
+      file: { outputFiles: [{ path: 'bin/out', digest: wrong(f.out) }] },
+      tree: { outputDirectories: [{ path: 'gen', treeDigest: wrong(f.tree) }] },
+      directory: { outputDirectories: [{ path: 'd', rootDirectoryDigest: wrong(dir) }] },
+    };
+    for (const [name, fields] of Object.entries(cases)) {
+      const action = digestOf(Buffer.from(name)).hash;
+      const result = encode('ActionResult', { ...fields, exitCode: 0 });
+      await store.put(acKey(action), result, { size: result.length });
+      assert.equal(await getCompleteActionResult(store, action), undefined, `${name} of the wrong size`);
+    }
+  });
+
   it('treats a stored value that is not an ActionResult as a miss, not an error', async () => {
     const store = new MemoryStore();
     await store.put(acKey('c'.repeat(64)), Buffer.from([0xff, 0xff, 0xff]), { size: 3 });

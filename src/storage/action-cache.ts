@@ -37,7 +37,7 @@ async function referencesPresent(store: Store, actionResult: Uint8Array, ns: str
   if (!(await allPresent(store, [...refs.files, ...refs.trees], ns))) return false;
   for (const tree of refs.trees) {
     signal?.throwIfAborted();
-    const treeBytes = await store.getBytes(casKey(tree.hash, ns), { signal });
+    const treeBytes = await store.getBytes(casKey(tree.hash, ns), { signal }); // its size was checked above
     if (treeBytes === undefined || !(await allPresent(store, treeFileRefs(treeBytes), ns))) return false;
   }
   // DIRECTORY_ONLY outputs: walk the Directory graph breadth-first.
@@ -51,7 +51,7 @@ async function referencesPresent(store: Store, actionResult: Uint8Array, ns: str
       seen.add(dir.hash);
       if (seen.size > MAX_DIRECTORIES) return false;
       const dirBytes = await store.getBytes(casKey(dir.hash, ns), { signal });
-      if (dirBytes === undefined) return false;
+      if (dirBytes?.length !== dir.sizeBytes) return false; // a digest is its hash and its size
       const { files, directories } = directoryRefs(dirBytes);
       if (!(await allPresent(store, files, ns))) return false;
       next.push(...directories);
@@ -61,8 +61,12 @@ async function referencesPresent(store: Store, actionResult: Uint8Array, ns: str
   return true;
 }
 
+/** A digest is its hash and its size: a blob of the right hash but another size is absent. */
 async function allPresent(store: Store, digests: readonly Digest[], ns: string): Promise<boolean> {
   if (digests.length === 0) return true;
-  const present = await store.has(digests.map((d) => casKey(d.hash, ns)));
+  const present = await store.has(
+    digests.map((d) => casKey(d.hash, ns)),
+    digests.map((d) => d.sizeBytes),
+  );
   return present.every(Boolean);
 }
