@@ -122,3 +122,14 @@ test('instance names namespace the action cache unless sharing is configured', a
     await shared.close();
   }
 });
+
+test('with completeness off, an AC entry that is not an ActionResult (HTTP raw mode) is a miss, not INTERNAL', async () => {
+  const off = await startHarness({ acCompleteness: false });
+  try {
+    const action = dg(blob(50, 40));
+    await off.store.put(acKey(action.hash), Buffer.from([0x0a, 0x50, 0x01]), {}); // field 1, length 80, one byte
+    assert.equal(await codeOf(unary(off.ac, 'GetActionResult', { actionDigest: action })), status.NOT_FOUND);
+  } finally {
+    await off.close();
+  }
+});

@@ -56,11 +56,11 @@ export function actionCacheService(ctx: ReapiContext): UntypedServiceImplementat
     const bytes = ctx.options.acCompleteness
       ? await getCompleteActionResult(store, action.hash, { namespace: ns, signal })
       : await store.getBytes(acKey(action.hash, ns), { signal });
-    ctx.metrics?.lookup('grpc', 'ac', bytes === undefined ? 'miss' : 'hit');
-    if (bytes === undefined) {
+    const ar = bytes === undefined ? undefined : decodeOrMiss(bytes);
+    ctx.metrics?.lookup('grpc', 'ac', ar === undefined ? 'miss' : 'hit');
+    if (bytes === undefined || ar === undefined) {
       throw grpcError(status.NOT_FOUND, `no complete action result for ${action.hash}/${action.sizeBytes} (never stored, or an output was evicted)`);
     }
-    const ar = ActionResult.decode(bytes) as unknown as ActionResultMsg;
     // Inlining is a hint: fill what was asked, within a budget that keeps the reply under
     // older clients' 4 MiB limit; skip anything that does not fit or has vanished.
     let budget = ctx.options.inlineBudget - bytes.byteLength;
@@ -118,7 +118,20 @@ export function actionCacheService(ctx: ReapiContext): UntypedServiceImplementat
       encoded = ActionResult.encode(ar).finish();
     }
     await store.put(acKey(action.hash, ns), encoded, { signal });
-    return ActionResult.decode(encoded) as unknown as ActionResultMsg;
+    return ar;
+  }
+
+  /**
+   * Not an ActionResult is a miss, not INTERNAL (which Bazel retries): the HTTP frontend's
+   * raw mode may store any bytes under the same AC key, and with completeness off nothing
+   * else has decoded them.
+   */
+  function decodeOrMiss(bytes: Uint8Array): ActionResultMsg | undefined {
+    try {
+      return ActionResult.decode(bytes) as unknown as ActionResultMsg;
+    } catch {
+      return undefined;
+    }
   }
 
   return {
