@@ -1,5 +1,6 @@
 // Consumes a put body: counts bytes, hashes them for CAS keys, and enforces the declared
-// size as the bytes arrive (an oversize body fails at the first extra byte, not at the end).
+// size and the byte limit as the bytes arrive (an oversize body fails at the first extra
+// byte, not at the end; a declared size over the limit fails before the first).
 // The sink sees each chunk once; the verdict comes after the last one.
 import type { Hash } from 'node:crypto';
 import { createHasher, type DigestFunction } from './digest.ts';
@@ -30,16 +31,15 @@ export async function receive(
   sink: (chunk: Uint8Array) => void | Promise<void>,
 ): Promise<Received> {
   const hasher: Hash | undefined = options.hash === undefined ? undefined : createHasher(options.digestFunction);
-  const limit = options.size ?? options.maxBytes ?? Number.POSITIVE_INFINITY;
+  const declared = options.size ?? Number.POSITIVE_INFINITY;
+  const max = options.maxBytes ?? Number.POSITIVE_INFINITY;
+  const tooLarge = () => new HoardError(ErrorCode.TooLarge, `entry exceeds the limit of ${max} bytes`);
+  if (declared !== Number.POSITIVE_INFINITY && declared > max) throw tooLarge(); // before reading a byte
   let total = 0;
   const take = async (chunk: Uint8Array): Promise<void> => {
     total += chunk.byteLength;
-    if (total > limit) {
-      if (options.size !== undefined) {
-        throw new HoardError(ErrorCode.SizeMismatch, `received more than the declared ${options.size} bytes`);
-      }
-      throw new HoardError(ErrorCode.TooLarge, `entry exceeds the limit of ${limit} bytes`);
-    }
+    if (total > max) throw tooLarge();
+    if (total > declared) throw new HoardError(ErrorCode.SizeMismatch, `received more than the declared ${declared} bytes`);
     hasher?.update(chunk);
     const pending = sink(chunk);
     if (pending) await pending;

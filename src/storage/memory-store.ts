@@ -57,6 +57,9 @@ export class MemoryStore implements Store {
     if (key.keyspace === 'cas' && options.size === undefined) {
       throw new HoardError(ErrorCode.InvalidArgument, 'a CAS put needs the declared size');
     }
+    if (options.size !== undefined && this.#maxBytes > 0 && options.size > this.#maxBytes) {
+      throw new HoardError(ErrorCode.InsufficientStorage, `entry of ${options.size} bytes exceeds the store's bound of ${this.#maxBytes}`);
+    }
     const id = keyString(key);
     if (key.keyspace !== 'cas') {
       await this.#receiveAndPublish(key, id, body, options);
@@ -72,7 +75,12 @@ export class MemoryStore implements Store {
     const chunks: Uint8Array[] = [];
     const { size } = await receive(
       body,
-      { size: options.size, hash: key.keyspace === 'cas' ? key.id : undefined, signal: options.signal, maxBytes: this.#maxBytes || undefined },
+      {
+        size: options.size,
+        hash: key.keyspace === 'cas' ? key.id : undefined,
+        signal: options.signal,
+        maxBytes: Math.min(this.#maxBytes || Number.POSITIVE_INFINITY, options.maxBytes ?? Number.POSITIVE_INFINITY),
+      },
       (c) => {
         chunks.push(Buffer.from(c));
       },

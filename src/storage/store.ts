@@ -13,6 +13,12 @@ export interface PutOptions {
    * with SizeMismatch and publish nothing. Required for CAS keys.
    */
   readonly size?: number;
+  /**
+   * A bound for this put (a frontend's largest accepted blob): a body over it fails with
+   * TooLarge at the first extra byte, or at once when the declared size is over it. The
+   * store's own bound applies too; the smaller one wins.
+   */
+  readonly maxBytes?: number;
   readonly signal?: AbortSignal;
 }
 

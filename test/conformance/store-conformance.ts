@@ -190,6 +190,23 @@ export function storeConformance(name: string, make: StoreFactory): void {
       assert.deepEqual(await buffer(entry.stream), first);
     }));
 
+    it('refuses a body over the put\'s maxBytes with too_large, declared or not, and stores nothing', withStore(0, async (s) => {
+      const data = randomBytes(40_000);
+      const d = digestOf(data);
+      const tooLarge = (e: unknown) => isHoardError(e, 'too_large');
+      async function* stopsAtTheFirstExtraByte() {
+        yield data.subarray(0, 10_000);
+        yield data.subarray(10_000, 10_001);
+        throw new Error('the store read past the first extra byte');
+      }
+      await assert.rejects(s.put(rawKey('undeclared'), stopsAtTheFirstExtraByte(), { maxBytes: 10_000 }), tooLarge);
+      await assert.rejects(s.put(rawKey('declared'), data, { size: data.length, maxBytes: 10_000 }), tooLarge);
+      await assert.rejects(s.put(casKey(d.hash), chunked(data, 4_096), { size: d.sizeBytes, maxBytes: 39_999 }), tooLarge);
+      assert.deepEqual(await s.has([rawKey('undeclared'), rawKey('declared'), casKey(d.hash)]), [false, false, false]);
+      assert.equal(s.usage().entries, 0);
+      assert.equal(await s.put(casKey(d.hash), data, { size: d.sizeBytes, maxBytes: 40_000 }), 'created', 'exactly maxBytes fits');
+    }));
+
     it('rejects a CAS put without a declared size', withStore(0, async (s) => {
       const data = Buffer.from('abc');
       await assert.rejects(s.put(casKey(digestOf(data).hash), data), (e) => isHoardError(e, 'invalid_argument'));

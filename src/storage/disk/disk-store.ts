@@ -351,7 +351,7 @@ class DiskStoreImpl implements DiskStore {
       size: options.size,
       hash: key.keyspace === 'cas' ? key.id : undefined,
       signal: options.signal,
-      maxBytes: this.#maxBytes > 0 ? this.#maxBytes : undefined,
+      maxBytes: Math.min(this.#maxBytes || Number.POSITIVE_INFINITY, options.maxBytes ?? Number.POSITIVE_INFINITY),
     };
   }
 
