@@ -11,7 +11,7 @@ import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { int64, wellFormed, type Int64 } from './grpc-definitions.ts';
 import { failStream, recordCall, sendMessage } from './handlers.ts';
-import { namespaceOf, type ReapiContext } from './request-context.ts';
+import { namespaceOf, wrongSize, type ReapiContext } from './request-context.ts';
 import { parseReadResourceName } from './resource-name.ts';
 import { grpcError, toServiceError } from './status.ts';
 import { createCompressor } from './zstd.ts';
@@ -62,9 +62,7 @@ async function streamBlob(ctx: ReapiContext, call: ServerWritableStream<ReadRequ
   if (entry === undefined) throw grpcError(status.NOT_FOUND, `blob ${res.digest.hash}/${size} is not in the cache`);
   let source: Readable = entry.stream;
   try {
-    if (entry.size !== size) {
-      throw new HoardError(ErrorCode.InvalidArgument, `blob ${res.digest.hash} has ${entry.size} bytes, not the ${size} the resource name says`);
-    }
+    if (entry.size !== size) throw wrongSize(res.digest.hash, entry.size, size);
     // The store's bytes are counted before compression: a stream that ends early must not
     // pass for the whole range (the client would get an OK with truncated data).
     let read = 0;

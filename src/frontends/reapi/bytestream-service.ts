@@ -4,9 +4,9 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { casKey } from '../../core/keys.ts';
 import { readHandler } from './bytestream-read.ts';
-import { uploadId, writeHandler, wrongSize } from './bytestream-write.ts';
+import { uploadId, writeHandler } from './bytestream-write.ts';
 import { unary } from './handlers.ts';
-import { namespaceOf, type ReapiContext } from './request-context.ts';
+import { namespaceOf, wrongSize, type ReapiContext } from './request-context.ts';
 import { parseWriteResourceName } from './resource-name.ts';
 
 interface QueryWriteStatusRequest {

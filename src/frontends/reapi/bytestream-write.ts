@@ -12,7 +12,7 @@ import { casKey } from '../../core/keys.ts';
 import type { Body } from '../../storage/store.ts';
 import { bytesOf, int64, wellFormed, type Int64 } from './grpc-definitions.ts';
 import { recordCall } from './handlers.ts';
-import { checkBlobSize, namespaceOf, type ReapiContext } from './request-context.ts';
+import { checkBlobSize, namespaceOf, wrongSize, type ReapiContext } from './request-context.ts';
 import { parseWriteResourceName, type BlobResource } from './resource-name.ts';
 import { toServiceError } from './status.ts';
 import { MessageReader } from './message-reader.ts';
@@ -157,10 +157,6 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
   } finally {
     unwatch();
   }
-}
-
-export function wrongSize(hash: string, actual: number, declared: number): HoardError {
-  return new HoardError(ErrorCode.SizeMismatch, `blob ${hash} has ${actual} bytes, not the ${declared} the resource name declares`);
 }
 
 function isCut(err: unknown): boolean {

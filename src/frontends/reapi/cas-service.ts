@@ -15,6 +15,7 @@ import {
   CompressorValue,
   digestFrom,
   namespaceOf,
+  wrongSize,
   type DigestMsg,
   type ReapiContext,
 } from './request-context.ts';
@@ -106,10 +107,8 @@ export function casService(ctx: ReapiContext): UntypedServiceImplementation {
         try {
           const d = digestFrom(m, `digests[${i}]`);
           const data = await store.getBytes(casKey(d.hash, ns), { signal });
-          if (data === undefined) return { digest: m, status: { code: status.NOT_FOUND, message: `blob ${d.hash}/${d.sizeBytes} is not in the cache` } };
-          if (data.byteLength !== d.sizeBytes) {
-            return { digest: m, status: { code: status.INVALID_ARGUMENT, message: `blob ${d.hash} has ${data.byteLength} bytes, not ${d.sizeBytes}` } };
-          }
+          if (data === undefined) throw grpcError(status.NOT_FOUND, `blob ${d.hash}/${d.sizeBytes} is not in the cache`);
+          if (data.byteLength !== d.sizeBytes) throw wrongSize(d.hash, data.byteLength, d.sizeBytes);
           if (zstdOk && data.byteLength >= MIN_COMPRESS_BYTES) {
             const z = compressBytes(data, ctx.options.zstdLevel);
             if (z.byteLength < data.byteLength) return { digest: m, data: z, status: OK_STATUS, compressor: CompressorValue.ZSTD };

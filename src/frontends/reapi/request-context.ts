@@ -69,6 +69,14 @@ export function digestMsg(d: Digest): { hash: string; sizeBytes: number } {
   return { hash: d.hash, sizeBytes: d.sizeBytes };
 }
 
+/**
+ * The error for a blob that is present with another size than the digest asking for it:
+ * a hash never has two sizes, so the digest is wrong (INVALID_ARGUMENT, not NOT_FOUND).
+ */
+export function wrongSize(hash: string, actual: number, declared: number): HoardError {
+  return new HoardError(ErrorCode.SizeMismatch, `blob ${hash} has ${actual} bytes, not the ${declared} its digest says`);
+}
+
 /** Refuses blobs above the configured max_cas_blob_size_bytes (INVALID_ARGUMENT, §2.6). */
 export function checkBlobSize(ctx: ReapiContext, d: Digest): void {
   const max = ctx.options.maxBlobSize;
