@@ -114,6 +114,26 @@ describe('DiskStore recovery and bounds', () => {
     await again.close();
   });
 
+  it('counts an own file put without a declared size against the bound', async () => {
+    const maxBytes = 262_144;
+    const s = await openDiskStore({ dir: await freshDir(), maxBytes });
+    try {
+      for (const name of ['first', 'second']) {
+        const data = randomBytes(200_000);
+        async function* streamed() {
+          yield data.subarray(0, 100_000);
+          yield data.subarray(100_000);
+        }
+        await s.put(rawKey(name), streamed()).catch((e: unknown) => assert.ok(isHoardError(e, 'insufficient_storage'), String(e)));
+        assert.ok(s.usage().bytes <= maxBytes, `usage ${s.usage().bytes} after ${name} within ${maxBytes}`);
+      }
+      assert.equal(s.usage().evictions, 1, 'the first value made room for the second');
+      assert.equal((await s.getBytes(rawKey('second')))?.length, 200_000);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('stays within its bound under churn, compacting segments, and serves only whole blobs', async () => {
     const dir = await freshDir();
     const opts = { dir, maxBytes: 256 * 1024, smallEntryBytes: 8 * 1024, segmentBytes: 16 * 1024 };

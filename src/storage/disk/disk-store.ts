@@ -410,7 +410,9 @@ class DiskStoreImpl implements DiskStore {
     for (const op of batch) {
       // Room for the data and for the op's own journal record.
       const frame = op.kind === 'append' || op.kind === 'publish' ? op.record.frame.length : 0;
-      const need = (op.kind === 'append' ? op.data.length : op.kind === 'reserve' ? op.bytes : 0) + frame;
+      const need = frame + (op.kind === 'append' ? op.data.length : op.kind === 'reserve' ? op.bytes : 0)
+        // A file of its own takes what it was not reserved (all of it when no size was declared).
+        + (op.kind === 'publish' ? diskFootprint(op.size) - op.reserved : 0);
       if (need > 0 && !(await this.#makeRoom(need, b))) {
         op.done.reject(new HoardError(ErrorCode.InsufficientStorage, `no room for ${need} bytes even after eviction (bound ${this.#maxBytes})`));
         continue;
