@@ -16,7 +16,7 @@ import { Limiter } from './limiter.ts';
 import { withRetry, type RetryContext } from './retry-policy.ts';
 import { collect, openDownload } from './transfer.ts';
 import { byteStreamRead, byteStreamWrite, type ByteStreamContext } from './bytestream.ts';
-import type { BodySource, CacheClient, CallOptions, ClientOptions, GetOptions, ServerCapabilities } from './types.ts';
+import type { BodySource, CacheClient, CallOptions, ClientEvent, ClientOptions, GetOptions, ServerCapabilities } from './types.ts';
 
 const CAS = '/build.bazel.remote.execution.v2.ContentAddressableStorage';
 const AC = '/build.bazel.remote.execution.v2.ActionCache';
@@ -57,6 +57,7 @@ export class GrpcCacheClient implements CacheClient {
       metadata: () => this.#metadata(),
       recheck: (e) => this.#recheck(e),
     };
+    if (opts.onEvent) this.#reportConnections(opts.onEvent);
   }
 
   async capabilities(opts: CallOptions = {}): Promise<ServerCapabilities> {
@@ -158,6 +159,27 @@ export class GrpcCacheClient implements CacheClient {
     if (e.kind !== 'connect') return e;
     const ready = await new Promise<boolean>((resolve) => this.#client.waitForReady(Date.now() + 1500, (err) => resolve(!err)));
     return ready ? new ClientError(`${e.message} (the channel has reconnected since)`, { server: this.server, kind: 'dropped', grpcCode: e.grpcCode, cause: e }) : e;
+  }
+
+  /** Connects and disconnects of the channel as events, like the HTTP pool's (a restarted server shows as one reconnect). */
+  #reportConnections(onEvent: (e: ClientEvent) => void): void {
+    const channel = this.#client.getChannel();
+    const { READY, SHUTDOWN } = grpc.connectivityState;
+    let connected = false;
+    const watch = (state: grpc.connectivityState): void => {
+      channel.watchConnectivityState(state, Infinity, () => {
+        const now = channel.getConnectivityState(false);
+        if (now === SHUTDOWN) return; // closed: stop watching
+        if (now === READY) {
+          onEvent({ type: 'connect', server: this.server, reconnect: connected });
+          connected = true;
+        } else if (state === READY) {
+          onEvent({ type: 'disconnect', server: this.server, reason: `channel ${grpc.connectivityState[now]}` });
+        }
+        watch(now);
+      });
+    };
+    watch(channel.getConnectivityState(false));
   }
 
   #ctx(operation: string, opts: CallOptions): RetryContext {
