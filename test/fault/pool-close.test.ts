@@ -2,11 +2,13 @@
 // anyone else can take it. A server that answers `Connection: close` to every request;
 // 64 concurrent clients × 200 downloads each through one pool: zero errors with hoard's
 // client (retries OFF, so the pool alone is tested), and errors with a test-only naive pool
-// that releases the connection before closing it (the Bazel bug).
+// that releases the connection before closing it (the Bazel bug). hoard's client mixes in
+// existence checks: HEAD is the one request where hoard itself asks undici to keep the
+// connection (`reset: false`), so it must still be closed, not reused, when the server says so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { digestOf } from '../../src/core/digest.ts';
+import { digestOf, type Digest } from '../../src/core/digest.ts';
 import { HttpCacheClient } from '../../src/client/http-client.ts';
 import { startFaultProxy } from '../../src/check/fault-proxy.ts';
 import { startStandInCache } from './broken-server.ts';
@@ -36,20 +38,31 @@ async function hammer(get: () => Promise<void>, downloads = DOWNLOADS): Promise<
   return { ok, errors, first };
 }
 
-test('seed 000: 64 clients × 200 downloads from a server closing after every response, zero errors (hoard client, retries off)', async () => {
+/** Alternately a verified download and an existence check (HEAD over HTTP) of `digest`. */
+function getOrHas(client: HttpCacheClient, digest: Digest, blob: Buffer): () => Promise<void> {
+  let n = 0;
+  return async () => {
+    if (n++ % 2) {
+      assert.ok(await client.has(digest));
+      return;
+    }
+    const got = await client.getBytes(digest);
+    assert.ok(got && Buffer.from(got).equals(blob));
+  };
+}
+
+test('seed 000: 64 clients × 200 downloads and existence checks from a server closing after every response, zero errors (hoard client, retries off)', async () => {
   const server = await startStandInCache({ closeEveryResponse: true });
   const blob = randomBytes(2048);
   const digest = digestOf(blob);
   server.cas.set(digest.hash, blob);
   const client = new HttpCacheClient(new URL(server.url), { concurrency: POOL, retry: { retries: 0 } });
   try {
-    const r = await hammer(async () => {
-      const got = await client.getBytes(digest);
-      assert.ok(got && Buffer.from(got).equals(blob));
-    });
+    const r = await hammer(getOrHas(client, digest, blob));
     assert.equal(r.errors, 0, `first error: ${r.first}`);
     assert.equal(r.ok, WORKERS * DOWNLOADS);
-    assert.equal(server.requests.get('GET cas'), WORKERS * DOWNLOADS);
+    assert.equal(server.requests.get('GET cas'), (WORKERS * DOWNLOADS) / 2);
+    assert.equal(server.requests.get('HEAD cas'), (WORKERS * DOWNLOADS) / 2);
   } finally {
     await client.close();
     await server.close();
@@ -75,7 +88,7 @@ test('seed 000: the same load fails with a test-only naive pool that releases be
   }
 });
 
-test('seed 000: a proxy closing silently after every keep-alive response: 64 × 50 downloads, zero errors (retry registry covers stale connections)', async () => {
+test('seed 000: a proxy closing silently after every keep-alive response: 64 × 50 downloads and existence checks, zero errors (retry registry covers stale connections)', async () => {
   const server = await startStandInCache();
   const proxy = await startFaultProxy({ host: '127.0.0.1', port: server.port }, { closeAfterResponse: true });
   const blob = randomBytes(2048);
@@ -84,10 +97,7 @@ test('seed 000: a proxy closing silently after every keep-alive response: 64 × 
   let retries = 0;
   const client = new HttpCacheClient(new URL(proxy.url('http')), { concurrency: POOL, onEvent: (e) => void (e.type === 'retry' && retries++) });
   try {
-    const r = await hammer(async () => {
-      const got = await client.getBytes(digest);
-      assert.ok(got && Buffer.from(got).equals(blob));
-    }, 50);
+    const r = await hammer(getOrHas(client, digest, blob), 50);
     assert.equal(r.errors, 0, `first error: ${r.first}`);
     assert.ok(proxy.stats.responseCloses >= WORKERS * 50);
     console.log(`silent closes: ${proxy.stats.responseCloses} connections closed, ${retries} stale-connection retries, 0 errors`);
@@ -117,6 +127,22 @@ test('rule 4: a response body abandoned half-read never leaves its connection in
       assert.ok(got && Buffer.from(got).equals(small));
     }
     assert.ok(connections >= 20, `${connections} connections for 20 abandoned bodies`);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test('rule 4: existence checks (HEAD, reset: false) reuse one keep-alive connection; the hammers above show they are still closed when the server says so', async () => {
+  const server = await startStandInCache();
+  const blob = randomBytes(1000);
+  const digest = digestOf(blob);
+  server.cas.set(digest.hash, blob);
+  let connections = 0;
+  const client = new HttpCacheClient(new URL(server.url), { concurrency: 1, retry: { retries: 0 }, onEvent: (e) => void (e.type === 'connect' && connections++) });
+  try {
+    for (let i = 0; i < 20; i++) assert.ok(await client.has(digest));
+    assert.equal(connections, 1);
   } finally {
     await client.close();
     await server.close();
