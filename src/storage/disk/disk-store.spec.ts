@@ -134,6 +134,19 @@ describe('DiskStore recovery and bounds', () => {
     }
   });
 
+  it('packs a small value given in memory without a declared size into a segment, not a file of its own', async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0 });
+    try {
+      await s.put(acKey('d'.repeat(64)), Buffer.from('an ActionResult from UpdateActionResult'));
+      const files = await readdir(path.join(dir, 'blobs'), { recursive: true, withFileTypes: true }).catch(() => []);
+      assert.deepEqual(files.filter((f) => f.isFile()).map((f) => f.name), []);
+      assert.equal((await s.getBytes(acKey('d'.repeat(64))))?.toString(), 'an ActionResult from UpdateActionResult');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('stays within its bound under churn, compacting segments, and serves only whole blobs', async () => {
     const dir = await freshDir();
     const opts = { dir, maxBytes: 256 * 1024, smallEntryBytes: 8 * 1024, segmentBytes: 16 * 1024 };
