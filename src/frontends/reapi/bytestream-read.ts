@@ -3,17 +3,17 @@
 // 0 for compressed reads). Data goes out in messages of at most readChunkSize bytes,
 // paced by the client (write() back-pressure; a client that reads nothing for
 // bodyIdleTimeoutMs has its stream reset). Every error, including one after data was
-// sent, reaches the client as a status (failStream, §8), and a store stream that ends
+// sent, reaches the client as a status (serverStream, §8), and a store stream that ends
 // short of the range is DATA_LOSS, never an OK with truncated data.
 import { pipeline, type Readable } from 'node:stream';
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { int64, wellFormed, type Int64 } from './grpc-definitions.ts';
-import { failStream, recordCall, sendMessage } from './handlers.ts';
+import { sendMessage, serverStream } from './handlers.ts';
 import { namespaceOf, wrongSize, type ReapiContext } from './request-context.ts';
 import { parseReadResourceName } from './resource-name.ts';
-import { grpcError, toServiceError } from './status.ts';
+import { grpcError } from './status.ts';
 import { createCompressor } from './zstd.ts';
 
 export interface ReadRequest {
@@ -23,26 +23,7 @@ export interface ReadRequest {
 }
 
 export function readHandler(ctx: ReapiContext): (call: ServerWritableStream<ReadRequest, unknown>) => void {
-  return (call) => {
-    const started = performance.now();
-    const ac = new AbortController();
-    let done = false; // grpc-js reports 'cancelled' for finished calls too: ignore those
-    call.on('cancelled', () => done || ac.abort());
-    call.on('error', () => done || ac.abort());
-    streamBlob(ctx, call, ac.signal).then(
-      () => {
-        done = true;
-        recordCall(ctx, 'Read', started, null);
-        call.end();
-      },
-      (err: unknown) => {
-        done = true;
-        const se = toServiceError(err);
-        recordCall(ctx, 'Read', started, se);
-        if (!ac.signal.aborted) failStream(call, se);
-      },
-    );
-  };
+  return serverStream<ReadRequest>(ctx, 'Read', (call, signal) => streamBlob(ctx, call, signal));
 }
 
 async function streamBlob(ctx: ReapiContext, call: ServerWritableStream<ReadRequest, unknown>, signal: AbortSignal): Promise<void> {

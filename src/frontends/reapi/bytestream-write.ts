@@ -11,10 +11,9 @@ import { ErrorCode, HoardError, isHoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import type { Body } from '../../storage/store.ts';
 import { bytesOf, int64, wellFormed, type Int64 } from './grpc-definitions.ts';
-import { recordCall } from './handlers.ts';
+import { runCall } from './handlers.ts';
 import { checkBlobSize, namespaceOf, wrongSize, type ReapiContext } from './request-context.ts';
 import { parseWriteResourceName, type BlobResource } from './resource-name.ts';
-import { toServiceError } from './status.ts';
 import { MessageReader } from './message-reader.ts';
 import { decompressStream } from './zstd.ts';
 
@@ -34,29 +33,8 @@ export function uploadId(ns: string, r: BlobResource): string {
 }
 
 export function writeHandler(ctx: ReapiContext): (call: ServerReadableStream<WriteRequest, WriteResponse>, cb: sendUnaryData<WriteResponse>) => void {
-  return (call, callback) => {
-    const started = performance.now();
-    const ac = new AbortController();
-    let done = false;
-    // grpc-js also reports 'cancelled' when a finished call's stream closes: ignore it then
-    // (building an abort reason per call showed up in profiles).
-    call.on('cancelled', () => done || ac.abort(new HoardError(ErrorCode.Aborted, 'the client cancelled the Write')));
-    // A listener must exist: a transport error on an unobserved stream would crash the process.
-    call.on('error', (err) => done || ac.abort(err));
-    handleWrite(ctx, call, ac.signal).then(
-      (res) => {
-        done = true;
-        recordCall(ctx, 'Write', started, null);
-        callback(null, res);
-      },
-      (err: unknown) => {
-        done = true;
-        const se = toServiceError(err);
-        recordCall(ctx, 'Write', started, se);
-        callback(se);
-      },
-    );
-  };
+  return (call, callback) =>
+    runCall(ctx, 'Write', call, (signal) => handleWrite(ctx, call, signal), (err, res) => (err ? callback(err) : callback(null, res)));
 }
 
 async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>, callSignal: AbortSignal): Promise<WriteResponse> {

@@ -11,9 +11,9 @@ import { directoryRefs } from '../../core/action-result.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { wellFormed } from './grpc-definitions.ts';
-import { failStream, recordCall, sendMessage } from './handlers.ts';
+import { sendMessage, serverStream } from './handlers.ts';
 import { checkDigestFunction, digestFrom, namespaceOf, type DigestMsg, type ReapiContext } from './request-context.ts';
-import { grpcError, toServiceError } from './status.ts';
+import { grpcError } from './status.ts';
 
 interface GetTreeRequest {
   instanceName: string;
@@ -32,25 +32,7 @@ const MAX_WALK = 100_000;
 const TOKEN = /^o([0-9]{1,9})$/;
 
 export function getTreeHandler(ctx: ReapiContext): (call: ServerWritableStream<GetTreeRequest, unknown>) => void {
-  return (call) => {
-    const started = performance.now();
-    const ac = new AbortController();
-    let done = false; // grpc-js reports 'cancelled' for finished calls too: ignore those
-    call.on('cancelled', () => done || ac.abort());
-    streamTree(ctx, call, ac.signal).then(
-      () => {
-        done = true;
-        recordCall(ctx, 'GetTree', started, null);
-        call.end();
-      },
-      (err: unknown) => {
-        done = true;
-        const se = toServiceError(err);
-        recordCall(ctx, 'GetTree', started, se);
-        if (!ac.signal.aborted) failStream(call, se);
-      },
-    );
-  };
+  return serverStream<GetTreeRequest>(ctx, 'GetTree', (call, signal) => streamTree(ctx, call, signal));
 }
 
 async function streamTree(ctx: ReapiContext, call: ServerWritableStream<GetTreeRequest, unknown>, signal: AbortSignal): Promise<void> {
