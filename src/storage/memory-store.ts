@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import { checkKey, keyString, type Key } from '../core/keys.ts';
-import { receive } from '../core/receive.ts';
+import { receive, type ReceiveOptions } from '../core/receive.ts';
 import { isEmptyBlobKey } from './empty-blob.ts';
 import { resolveRange } from './range.ts';
 import { SingleFlight } from './single-flight.ts';
@@ -65,7 +65,7 @@ export class MemoryStore implements Store {
       await this.#receiveAndPublish(key, id, body, options);
       return 'created';
     }
-    return this.#flights.put(id, body, () => isEmptyBlobKey(key) || this.#entries.has(id), async () => {
+    return this.#flights.put(id, body, this.#receiveOptions(key, options), () => isEmptyBlobKey(key) || this.#entries.has(id), async () => {
       await this.#receiveAndPublish(key, id, body, options);
       return 'created';
     });
@@ -73,18 +73,9 @@ export class MemoryStore implements Store {
 
   async #receiveAndPublish(key: Key, id: string, body: Body, options: PutOptions): Promise<void> {
     const chunks: Uint8Array[] = [];
-    const { size } = await receive(
-      body,
-      {
-        size: options.size,
-        hash: key.keyspace === 'cas' ? key.id : undefined,
-        signal: options.signal,
-        maxBytes: Math.min(this.#maxBytes || Number.POSITIVE_INFINITY, options.maxBytes ?? Number.POSITIVE_INFINITY),
-      },
-      (c) => {
-        chunks.push(Buffer.from(c));
-      },
-    );
+    const { size } = await receive(body, this.#receiveOptions(key, options), (c) => {
+      chunks.push(Buffer.from(c));
+    });
     const data = Buffer.concat(chunks, size);
     this.#makeRoom(data.byteLength, id);
     const old = this.#entries.get(id);
@@ -92,6 +83,15 @@ export class MemoryStore implements Store {
     this.#entries.delete(id);
     this.#entries.set(id, data);
     this.#bytes += data.byteLength;
+  }
+
+  #receiveOptions(key: Key, options: PutOptions): ReceiveOptions {
+    return {
+      size: options.size,
+      hash: key.keyspace === 'cas' ? key.id : undefined,
+      signal: options.signal,
+      maxBytes: Math.min(this.#maxBytes || Number.POSITIVE_INFINITY, options.maxBytes ?? Number.POSITIVE_INFINITY),
+    };
   }
 
   async delete(key: Key): Promise<boolean> {

@@ -1,6 +1,9 @@
 // Rule 1's "concurrent uploads of the same digest are safe": one put of a CAS blob writes,
 // the others wait for it. When it succeeds they drain their own bodies and report
 // `exists`; when it fails (a bad upload cannot spoil a good one) the next waiter writes.
+// A drained body is still verified (rule 7): wrong bytes under a present digest fail as
+// they would for an absent one, instead of answering success.
+import { receive, type ReceiveOptions } from '../core/receive.ts';
 import type { Body, PutOutcome } from './store.ts';
 
 export class SingleFlight {
@@ -8,12 +11,13 @@ export class SingleFlight {
 
   /**
    * Runs `write` unless `present()` says the blob is there (now, or once the put in flight
-   * for `id` has finished), in which case `body` is drained and the answer is `exists`.
+   * for `id` has finished), in which case `body` is drained, checked against `verify`
+   * (size, hash, limits) and the answer is `exists`.
    */
-  async put(id: string, body: Body, present: () => boolean, write: () => Promise<PutOutcome>): Promise<PutOutcome> {
+  async put(id: string, body: Body, verify: ReceiveOptions, present: () => boolean, write: () => Promise<PutOutcome>): Promise<PutOutcome> {
     for (;;) {
       if (present()) {
-        await drain(body);
+        await receive(body, verify, () => undefined);
         return 'exists';
       }
       const pending = this.#inflight.get(id);
@@ -32,13 +36,5 @@ export class SingleFlight {
   /** Settles when every put in flight has. */
   async settled(): Promise<void> {
     await Promise.allSettled(this.#inflight.values());
-  }
-}
-
-/** Reads and discards a body whose bytes are not needed (the entry already exists). */
-export async function drain(body: Body): Promise<void> {
-  if (body instanceof Uint8Array) return;
-  for await (const _ of body) {
-    // discard
   }
 }

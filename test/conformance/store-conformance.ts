@@ -93,11 +93,33 @@ export function storeConformance(name: string, make: StoreFactory): void {
       assert.deepEqual(await readAll(s, casKey(d.hash)), data);
     }));
 
+    it('rejects wrong bytes under the digest of a present blob, and keeps the blob', withStore(0, async (s) => {
+      const good = randomBytes(20_000);
+      const d = digestOf(good);
+      await s.put(casKey(d.hash), good, { size: good.length });
+      const forged = randomBytes(20_000);
+      await assert.rejects(s.put(casKey(d.hash), chunked(forged, 4_096), { size: forged.length }), (e) => isHoardError(e, 'digest_mismatch'));
+      await assert.rejects(s.put(casKey(d.hash), good.subarray(1), { size: good.length }), (e) => isHoardError(e, 'size_mismatch'));
+      assert.equal(await s.put(casKey(d.hash), good, { size: good.length }), 'exists');
+      assert.ok((await readAll(s, casKey(d.hash)))?.equals(good));
+    }));
+
+    it('rejects wrong bytes for a digest whose upload is in flight, and the right upload still wins', withStore(0, async (s) => {
+      const good = randomBytes(60_000);
+      const d = digestOf(good);
+      const first = s.put(casKey(d.hash), chunked(good, 8_192, 2), { size: good.length });
+      const forged = s.put(casKey(d.hash), randomBytes(60_000), { size: good.length });
+      assert.equal(await first, 'created');
+      await assert.rejects(forged, (e) => isHoardError(e, 'digest_mismatch'));
+      assert.ok((await readAll(s, casKey(d.hash)))?.equals(good));
+    }));
+
     it('always has the empty blob, and accepts its upload', withStore(0, async (s) => {
       const k = casKey(emptyHash());
       assert.deepEqual(await s.has([k]), [true]);
       assert.equal((await readAll(s, k))?.length, 0);
       assert.equal(await s.put(k, Buffer.alloc(0), { size: 0 }), 'exists');
+      await assert.rejects(s.put(k, Buffer.from('not empty'), { size: 9 }), (e) => isHoardError(e, 'digest_mismatch'));
       const raw = rawKey('empty-raw');
       assert.equal(await s.put(raw, Buffer.alloc(0), { size: 0 }), 'created');
       assert.equal((await s.getBytes(raw))?.length, 0);

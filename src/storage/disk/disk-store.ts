@@ -21,7 +21,7 @@ import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
 import { checkKey, type Key } from '../../core/keys.ts';
-import { receive } from '../../core/receive.ts';
+import { receive, type ReceiveOptions } from '../../core/receive.ts';
 import { isEmptyBlobKey } from '../empty-blob.ts';
 import { resolveRange } from '../range.ts';
 import { SingleFlight } from '../single-flight.ts';
@@ -282,7 +282,7 @@ class DiskStoreImpl implements DiskStore {
     if (key.keyspace !== 'cas') return this.#write(key, slot, body, options);
 
     // CAS: single flight per blob (rule 1: concurrent uploads of one digest are safe).
-    return this.#flights.put(slot.toString('latin1'), body, () => isEmptyBlobKey(key) || this.#index.find(slot) >= 0, () => this.#write(key, slot, body, options));
+    return this.#flights.put(slot.toString('latin1'), body, this.#receiveOptions(key, options), () => isEmptyBlobKey(key) || this.#index.find(slot) >= 0, () => this.#write(key, slot, body, options));
   }
 
   async #write(key: Key, slot: Buffer, body: Body, options: PutOptions): Promise<PutOutcome> {
@@ -348,7 +348,7 @@ class DiskStoreImpl implements DiskStore {
     }
   }
 
-  #receiveOptions(key: Key, options: PutOptions) {
+  #receiveOptions(key: Key, options: PutOptions): ReceiveOptions {
     return {
       size: options.size,
       hash: key.keyspace === 'cas' ? key.id : undefined,
