@@ -15,6 +15,10 @@ export interface CheckOutcome {
   readonly detail: string;
 }
 
+export const pass = (detail: string): CheckOutcome => ({ status: 'pass', detail });
+export const fail = (detail: string): CheckOutcome => ({ status: 'fail', detail });
+export const na = (detail: string): CheckOutcome => ({ status: 'n/a', detail });
+
 export interface Check {
   readonly id: string;
   readonly title: string;

@@ -2,10 +2,8 @@
 // on the network. docs/CHECKS.md says which real bug each one comes from.
 import { digestOf } from '../core/digest.ts';
 import { protoType, REAPI } from '../core/proto.ts';
-import { blobOf, errorText, mb, parallel, type Check } from './check-context.ts';
-
-const pass = (detail: string) => ({ status: 'pass' as const, detail });
-const fail = (detail: string) => ({ status: 'fail' as const, detail });
+import { collect } from '../client/transfer.ts';
+import { blobOf, errorText, fail, mb, parallel, pass, type Check } from './check-context.ts';
 
 function encodeActionResult(files: { path: string; digest: { hash: string; sizeBytes: number } }[]): Uint8Array {
   const t = protoType(`${REAPI}.ActionResult`);
@@ -50,9 +48,7 @@ export const conformanceChecks: readonly Check[] = [
       await client.put(b.digest, b.bytes);
       const stream = await client.get(b.digest, { offset: 123_457 });
       if (!stream) return fail('blob missing right after upload');
-      const parts: Buffer[] = [];
-      for await (const c of stream) parts.push(c as Buffer);
-      return Buffer.concat(parts).equals(b.bytes.subarray(123_457)) ? pass('300000-byte blob read from 123457') : fail('tail bytes differ');
+      return Buffer.from(await collect(stream)).equals(b.bytes.subarray(123_457)) ? pass('300000-byte blob read from 123457') : fail('tail bytes differ');
     },
   },
   {

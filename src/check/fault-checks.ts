@@ -2,13 +2,9 @@
 // fault proxy (src/check/fault-proxy.ts). docs/CHECKS.md says which real bug each one
 // comes from.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { blobOf, errorText, parallel, type Check, type CheckContext } from './check-context.ts';
+import { blobOf, errorText, fail, na, parallel, pass, type Check, type CheckContext, type CheckOutcome } from './check-context.ts';
 
-const pass = (detail: string) => ({ status: 'pass' as const, detail });
-const fail = (detail: string) => ({ status: 'fail' as const, detail });
-const na = (detail: string) => ({ status: 'n/a' as const, detail });
-
-async function cutUploads(ctx: CheckContext): Promise<{ status: 'pass' | 'fail' | 'n/a'; detail: string }> {
+async function cutUploads(ctx: CheckContext): Promise<CheckOutcome> {
   if (!ctx.canProxy) return na('TLS endpoints cannot be cut by the TCP proxy');
   const n = Math.max(8, Math.round(40 * ctx.scale));
   const blobs = Array.from({ length: n }, () => blobOf(100_000 + Math.floor(Math.random() * 400_000)));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import { once } from 'node:events';
-import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
+import { startFaultProxy, type FaultPlan, type FaultProxy } from './fault-proxy.ts';
 import { HttpFramer } from './http-framer.ts';
 
 async function tcpSink(): Promise<{ port: number; received: () => number; connections: () => number; close: () => Promise<void> }> {
@@ -32,91 +32,88 @@ async function tcpSink(): Promise<{ port: number; received: () => number; connec
   };
 }
 
+type Sink = Awaited<ReturnType<typeof tcpSink>>;
+
+/** Runs `fn` with a fault proxy in front of an echoing TCP sink; both are closed even when `fn` fails. */
+async function withProxy(plan: FaultPlan, fn: (proxy: FaultProxy, sink: Sink) => Promise<void>): Promise<void> {
+  const sink = await tcpSink();
+  let proxy: FaultProxy | undefined;
+  try {
+    proxy = await startFaultProxy({ host: '127.0.0.1', port: sink.port }, plan);
+    await fn(proxy, sink);
+  } finally {
+    await proxy?.close();
+    await sink.close();
+  }
+}
+
 async function connect(proxy: FaultProxy): Promise<net.Socket> {
   const s = net.connect(proxy.port, proxy.host);
   await once(s, 'connect');
   return s;
 }
 
-test('fault proxy: forwards bytes both ways when no fault is planned', async () => {
-  const sink = await tcpSink();
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: sink.port });
-  const s = await connect(proxy);
-  s.write('hello');
-  const [echo] = (await once(s, 'data')) as [Buffer];
-  assert.equal(echo.toString(), 'hello');
-  s.destroy();
-  await proxy.close();
-  await sink.close();
-});
+test('fault proxy: forwards bytes both ways when no fault is planned', () =>
+  withProxy({}, async (proxy) => {
+    const s = await connect(proxy);
+    s.write('hello');
+    const [echo] = (await once(s, 'data')) as [Buffer];
+    assert.equal(echo.toString(), 'hello');
+    s.destroy();
+  }));
 
-test('fault proxy: cuts a connection after exactly N upstream bytes', async () => {
-  const sink = await tcpSink();
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: sink.port }, { cutAfterBytes: 1000, cutDirection: 'upstream' });
-  const s = await connect(proxy);
-  s.on('error', () => {});
-  s.on('data', () => {});
-  s.write(Buffer.alloc(5000, 1));
-  await once(s, 'close');
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(sink.received(), 1000);
-  assert.equal(proxy.stats.cuts, 1);
-  await proxy.close();
-  await sink.close();
-});
+test('fault proxy: cuts a connection after exactly N upstream bytes', () =>
+  withProxy({ cutAfterBytes: 1000, cutDirection: 'upstream' }, async (proxy, sink) => {
+    const s = await connect(proxy);
+    s.on('error', () => {});
+    s.on('data', () => {});
+    s.write(Buffer.alloc(5000, 1));
+    await once(s, 'close');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(sink.received(), 1000);
+    assert.equal(proxy.stats.cuts, 1);
+  }));
 
-test('fault proxy: an idle cut with a FIN ends the client side', async () => {
-  const sink = await tcpSink();
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: sink.port }, { idleCutMs: 50 });
-  const s = await connect(proxy);
-  const t0 = Date.now();
-  await once(s, 'end');
-  assert.ok(Date.now() - t0 >= 40);
-  assert.equal(proxy.stats.idleCuts, 1);
-  s.destroy();
-  await proxy.close();
-  await sink.close();
-});
+test('fault proxy: an idle cut with a FIN ends the client side', () =>
+  withProxy({ idleCutMs: 50 }, async (proxy) => {
+    const s = await connect(proxy);
+    const t0 = Date.now();
+    await once(s, 'end');
+    assert.ok(Date.now() - t0 >= 40);
+    assert.equal(proxy.stats.idleCuts, 1);
+    s.destroy();
+  }));
 
-test('fault proxy: a silent idle cut resets the client only when it next sends', async () => {
-  const sink = await tcpSink();
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: sink.port }, { idleCutMs: 30, idleCutStyle: 'silent' });
-  const s = await connect(proxy);
-  let ended = false;
-  s.on('end', () => (ended = true));
-  await new Promise((r) => setTimeout(r, 80));
-  assert.equal(ended, false, 'the client must not learn of a silent cut');
-  assert.equal(proxy.stats.idleCuts, 1);
-  s.write('late request');
-  const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
-  assert.equal(err.code, 'ECONNRESET');
-  await proxy.close();
-  await sink.close();
-});
+test('fault proxy: a silent idle cut resets the client only when it next sends', () =>
+  withProxy({ idleCutMs: 30, idleCutStyle: 'silent' }, async (proxy) => {
+    const s = await connect(proxy);
+    let ended = false;
+    s.on('end', () => (ended = true));
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(ended, false, 'the client must not learn of a silent cut');
+    assert.equal(proxy.stats.idleCuts, 1);
+    s.write('late request');
+    const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
+    assert.equal(err.code, 'ECONNRESET');
+  }));
 
-test('fault proxy: refuse resets new connections', async () => {
-  const sink = await tcpSink();
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: sink.port }, { refuse: true });
-  const s = net.connect(proxy.port, proxy.host);
-  const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
-  assert.equal(err.code, 'ECONNRESET');
-  assert.equal(sink.connections(), 0);
-  await proxy.close();
-  await sink.close();
-});
+test('fault proxy: refuse resets new connections', () =>
+  withProxy({ refuse: true }, async (proxy, sink) => {
+    const s = net.connect(proxy.port, proxy.host);
+    const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
+    assert.equal(err.code, 'ECONNRESET');
+    assert.equal(sink.connections(), 0);
+  }));
 
-test('fault proxy: delay holds each chunk back', async () => {
-  const sink = await tcpSink();
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: sink.port }, { delayMs: 60 });
-  const s = await connect(proxy);
-  const t0 = Date.now();
-  s.write('x');
-  await once(s, 'data');
-  assert.ok(Date.now() - t0 >= 110, 'delayed on the way up and on the way down');
-  s.destroy();
-  await proxy.close();
-  await sink.close();
-});
+test('fault proxy: delay holds each chunk back', () =>
+  withProxy({ delayMs: 60 }, async (proxy) => {
+    const s = await connect(proxy);
+    const t0 = Date.now();
+    s.write('x');
+    await once(s, 'data');
+    assert.ok(Date.now() - t0 >= 110, 'delayed on the way up and on the way down');
+    s.destroy();
+  }));
 
 test('fault proxy: closes after every HTTP response although the server said keep-alive', async () => {
   let serverConnections = 0;
@@ -129,23 +126,26 @@ test('fault proxy: closes after every HTTP response although the server said kee
   await once(server, 'listening');
   const proxy = await startFaultProxy({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port }, { closeAfterResponse: true });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  for (const method of ['GET', 'HEAD', 'PUT', 'GET']) {
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = http.request({ host: proxy.host, port: proxy.port, method, agent, path: '/x' }, resolve);
-      req.on('error', reject);
-      req.end(method === 'PUT' ? 'data' : undefined);
-    });
-    assert.equal(res.headers.connection, 'keep-alive');
-    res.resume();
-    await once(res, 'end');
-    await new Promise((r) => setTimeout(r, 10)); // let the FIN arrive before the next request
+  try {
+    for (const method of ['GET', 'HEAD', 'PUT', 'GET']) {
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = http.request({ host: proxy.host, port: proxy.port, method, agent, path: '/x' }, resolve);
+        req.on('error', reject);
+        req.end(method === 'PUT' ? 'data' : undefined);
+      });
+      assert.equal(res.headers.connection, 'keep-alive');
+      res.resume();
+      await once(res, 'end');
+      await new Promise((r) => setTimeout(r, 10)); // let the FIN arrive before the next request
+    }
+    assert.equal(proxy.stats.responseCloses, 4);
+    assert.equal(serverConnections, 4);
+  } finally {
+    agent.destroy();
+    await proxy.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
   }
-  assert.equal(proxy.stats.responseCloses, 4);
-  assert.equal(serverConnections, 4);
-  agent.destroy();
-  await proxy.close();
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
 });
 
 test('http framer: finds message ends across chunk splits, chunked bodies and bodiless responses', () => {

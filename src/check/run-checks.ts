@@ -1,6 +1,7 @@
 // Runs the checks of `hoard check` against one server, one after another (each check makes
 // its own load; running them in parallel would blur which one a failure belongs to), and
 // formats the report: a table of checks and a one-line summary.
+import { emptyHash } from '../core/digest.ts';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import { CheckContext, errorText, type Check, type CheckContextOptions, type CheckStatus } from './check-context.ts';
 import { conformanceChecks } from './conformance-checks.ts';
@@ -69,7 +70,7 @@ async function preflight(opts: RunChecksOptions): Promise<void> {
   try {
     const client = ctx.client({ retry: { retries: 1 } });
     if (client.protocol === 'grpc') await client.capabilities();
-    else await client.has({ hash: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', sizeBytes: 0 });
+    else await client.has({ hash: emptyHash(), sizeBytes: 0 });
   } finally {
     await ctx.close();
   }

@@ -7,10 +7,10 @@
 // QueryWriteStatus and starts the next attempt at the committed offset.
 // Read: NOT_FOUND before the first message is a miss; every wait for the next message is
 // bounded by the idle timeout.
-import type grpc from '@grpc/grpc-js';
+import grpc from '@grpc/grpc-js';
 import type { Digest } from '../core/digest.ts';
 import { ClientError } from './client-error.ts';
-import { CODECS, grpcError, Status } from './grpc-codec.ts';
+import { CODECS, grpcError } from './grpc-codec.ts';
 import { sourceChunks, watched } from './transfer.ts';
 import type { BodySource, CallOptions } from './types.ts';
 
@@ -103,7 +103,7 @@ export async function byteStreamRead(ctx: ByteStreamContext, resourceName: strin
     opts.signal?.removeEventListener('abort', cancel);
     if (idle) throw idle;
     const e = grpcError(err, ctx.server, 'Read', opts.signal);
-    if (e.grpcCode === Status.NOT_FOUND) return undefined;
+    if (e.grpcCode === grpc.status.NOT_FOUND) return undefined;
     throw await ctx.recheck(e);
   } finally {
     clearTimeout(firstTimer);

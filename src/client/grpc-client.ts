@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.ts';
 import { ClientError } from './client-error.ts';
-import { CODECS, COMPRESSOR_NAMES, DIGEST_FUNCTION_NAMES, encodeUpdateActionResult, fromDigestMsg, grpcError, rawCodec, readResourceName, Status, toDigestMsg, writeResourceName, type Codec } from './grpc-codec.ts';
+import { CODECS, COMPRESSOR_NAMES, DIGEST_FUNCTION_NAMES, encodeUpdateActionResult, fromDigestMsg, grpcError, rawCodec, readResourceName, toDigestMsg, writeResourceName, type Codec } from './grpc-codec.ts';
 import { Limiter } from './limiter.ts';
 import { withRetry, type RetryContext } from './retry-policy.ts';
 import { collect, openDownload } from './transfer.ts';
@@ -134,7 +134,7 @@ export class GrpcCacheClient implements CacheClient {
     try {
       return await this.#unary('ac.get', `${AC}/GetActionResult`, CODECS.getActionResultRequest, rawCodec, { instanceName: this.#instance, actionDigest: toDigestMsg(actionDigest) }, opts);
     } catch (err) {
-      if (err instanceof ClientError && err.grpcCode === Status.NOT_FOUND) return undefined; // a miss is a value
+      if (err instanceof ClientError && err.grpcCode === grpc.status.NOT_FOUND) return undefined; // a miss is a value
       throw err;
     }
   }
@@ -221,7 +221,7 @@ export class GrpcCacheClient implements CacheClient {
       return await this.#call(`${BS}/QueryWriteStatus`, CODECS.queryWriteStatusRequest, CODECS.queryWriteStatusResponse, { resourceName }, opts);
     } catch (err) {
       // No partial upload known (or not implemented): start again from 0.
-      if (err instanceof ClientError && (err.grpcCode === Status.NOT_FOUND || err.grpcCode === Status.UNIMPLEMENTED)) return { committedSize: 0, complete: false };
+      if (err instanceof ClientError && (err.grpcCode === grpc.status.NOT_FOUND || err.grpcCode === grpc.status.UNIMPLEMENTED)) return { committedSize: 0, complete: false };
       throw err;
     }
   }

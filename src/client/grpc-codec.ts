@@ -2,7 +2,7 @@
 // from hoard's own .proto files (core/proto.ts, the same schema the server decodes),
 // ByteStream resource names (protocols.md §2.5) and the mapping of gRPC statuses to
 // ClientErrors (§2.4, §3.2).
-import type { ServiceError } from '@grpc/grpc-js';
+import grpc, { type ServiceError } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { ErrorCode, type ErrorCode as Code } from '../core/errors.ts';
 import type { Digest } from '../core/digest.ts';
@@ -81,15 +81,12 @@ export function writeResourceName(instance: string, uuid: string, d: Digest): st
   return `${prefix(instance)}uploads/${uuid}/blobs/${d.hash}/${d.sizeBytes}`;
 }
 
-// gRPC codes, numeric (§2.4).
-export const Status = { NOT_FOUND: 5, INVALID_ARGUMENT: 3, OUT_OF_RANGE: 11, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14, UNIMPLEMENTED: 12, CANCELLED: 1 } as const;
-
 function codeFor(grpcCode: number): Code {
-  if (grpcCode === Status.INVALID_ARGUMENT) return ErrorCode.InvalidArgument;
-  if (grpcCode === Status.OUT_OF_RANGE) return ErrorCode.OutOfRange;
-  if (grpcCode === Status.RESOURCE_EXHAUSTED) return ErrorCode.InsufficientStorage;
-  if (grpcCode === Status.CANCELLED) return ErrorCode.Aborted;
-  if (grpcCode === Status.UNAVAILABLE) return ErrorCode.Unavailable;
+  if (grpcCode === grpc.status.INVALID_ARGUMENT) return ErrorCode.InvalidArgument;
+  if (grpcCode === grpc.status.OUT_OF_RANGE) return ErrorCode.OutOfRange;
+  if (grpcCode === grpc.status.RESOURCE_EXHAUSTED) return ErrorCode.InsufficientStorage;
+  if (grpcCode === grpc.status.CANCELLED) return ErrorCode.Aborted;
+  if (grpcCode === grpc.status.UNAVAILABLE) return ErrorCode.Unavailable;
   return ErrorCode.Internal;
 }
 
@@ -100,12 +97,12 @@ const DROPPED = /ECONNRESET|EPIPE|Connection dropped|GOAWAY|Stream refused|socke
 export function grpcError(err: unknown, server: string, rpc: string, signal?: AbortSignal): ClientError {
   if (err instanceof ClientError) return err;
   const e = err as Partial<ServiceError>;
-  const code = typeof e.code === 'number' ? e.code : 2;
+  const code = typeof e.code === 'number' ? e.code : grpc.status.UNKNOWN;
   const details = (e.details ?? (err instanceof Error ? err.message : String(err))).replace(/\.?\s*Resolution note:\s*$/, '');
   if (signal?.aborted) return new ClientError(`${rpc} on ${server} was aborted`, { server, kind: 'aborted', grpcCode: code, cause: err });
-  if (code === Status.UNAVAILABLE && CONNECT_FAILURE.test(details)) {
+  if (code === grpc.status.UNAVAILABLE && CONNECT_FAILURE.test(details)) {
     return new ClientError(`cannot connect to ${server}: ${details}`, { server, kind: 'connect', grpcCode: code, cause: err });
   }
-  const kind = code === Status.UNAVAILABLE && DROPPED.test(details) ? 'dropped' : 'status';
+  const kind = code === grpc.status.UNAVAILABLE && DROPPED.test(details) ? 'dropped' : 'status';
   return new ClientError(`${rpc} on ${server}: gRPC status ${code}${details ? `: ${details}` : ''}`, { server, kind, grpcCode: code, code: codeFor(code), cause: err });
 }

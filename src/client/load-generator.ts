@@ -1,12 +1,11 @@
-// The load generator behind `hoard bench` (and bench/): small and large blob put/get and
+// The load generator behind `hoard bench`: small and large blob put/get and
 // existence checks (FindMissingBlobs over gRPC, HEAD over HTTP) against any cache, through
 // the client library. It shares the machine with the server under test, so it keeps its own
 // CPU cost low: blobs are windows of ONE random buffer (no per-op allocation), every digest
 // is computed before the timed phase, downloads are not re-hashed, and HTTP runs on an
 // undici Pool with pipelining off (one request per connection, like Bazel).
-import { createHash } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import type { Digest } from '../core/digest.ts';
+import { digestOf, type Digest } from '../core/digest.ts';
 import { createClient } from './create-client.ts';
 import type { CacheClient, ClientOptions } from './types.ts';
 
@@ -61,7 +60,7 @@ class BlobSet {
   constructor(n: number, size: number) {
     this.size = size;
     this.buffer = randomBytes(size + 8 * n);
-    this.digests = Array.from({ length: n }, (_, i) => ({ hash: createHash('sha256').update(this.bytes(i)).digest('hex'), sizeBytes: size }));
+    this.digests = Array.from({ length: n }, (_, i) => digestOf(this.bytes(i)));
   }
   bytes(i: number): Buffer {
     return this.buffer.subarray(i * 8, i * 8 + this.size);
