@@ -5,6 +5,7 @@ import { ErrorCode, HoardError } from '../core/errors.ts';
 import { checkKey, keyString, type Key } from '../core/keys.ts';
 import { receive, type ReceiveOptions } from '../core/receive.ts';
 import { isEmptyBlobKey } from './empty-blob.ts';
+import { InFlight } from './in-flight.ts';
 import { resolveRange } from './range.ts';
 import { SingleFlight } from './single-flight.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from './store.ts';
@@ -17,6 +18,7 @@ export interface MemoryStoreOptions {
 export class MemoryStore implements Store {
   readonly #entries = new Map<string, Buffer>();
   readonly #flights = new SingleFlight();
+  readonly #puts = new InFlight();
   readonly #maxBytes: number;
   #bytes = 0;
   #evictions = 0;
@@ -53,6 +55,10 @@ export class MemoryStore implements Store {
 
   async put(key: Key, body: Body, options: PutOptions = {}): Promise<PutOutcome> {
     this.#checkOpen();
+    return this.#puts.track(this.#put(key, body, options));
+  }
+
+  async #put(key: Key, body: Body, options: PutOptions): Promise<PutOutcome> {
     checkKey(key);
     if (key.keyspace === 'cas' && options.size === undefined) {
       throw new HoardError(ErrorCode.InvalidArgument, 'a CAS put needs the declared size');
@@ -107,9 +113,10 @@ export class MemoryStore implements Store {
     return { bytes: this.#bytes, maxBytes: this.#maxBytes, entries: this.#entries.size, evictions: this.#evictions };
   }
 
+  /** Refuses new puts at once, then waits for the ones in flight. */
   async close(): Promise<void> {
-    await this.#flights.settled();
     this.#closed = true;
+    await this.#puts.settled();
   }
 
   #touch(id: string): Buffer | undefined {

@@ -32,9 +32,4 @@ export class SingleFlight {
       this.#inflight.delete(id);
     }
   }
-
-  /** Settles when every put in flight has. */
-  async settled(): Promise<void> {
-    await Promise.allSettled(this.#inflight.values());
-  }
 }

@@ -229,6 +229,25 @@ export function storeConformance(name: string, make: StoreFactory): void {
       assert.equal(await s.put(casKey(d.hash), data, { size: d.sizeBytes, maxBytes: 40_000 }), 'created', 'exactly maxBytes fits');
     }));
 
+    it('close() lets a put still streaming finish or fail cleanly, and refuses puts after it', async () => {
+      const s = await make({ maxBytes: 0 });
+      const data = randomBytes(100_000);
+      const streaming = s.put(rawKey('in-flight'), chunked(data, 10_000, 5)).then(
+        (outcome) => outcome,
+        (e: unknown) => {
+          assert.ok(isHoardError(e, 'unavailable') || isHoardError(e, 'aborted'), `a clean failure, not ${String(e)}`);
+          return 'failed';
+        },
+      );
+      await new Promise((r) => setTimeout(r, 12)); // a few chunks in
+      const closed = s.close();
+      await assert.rejects(s.put(rawKey('late'), Buffer.from('late')), (e) => isHoardError(e, 'unavailable'));
+      await closed;
+      assert.ok(['created', 'failed'].includes(await streaming));
+      await s.close(); // a second close is harmless
+      await assert.rejects(s.put(rawKey('later'), Buffer.from('later')), (e) => isHoardError(e, 'unavailable'));
+    });
+
     it('rejects a CAS put without a declared size', withStore(0, async (s) => {
       const data = Buffer.from('abc');
       await assert.rejects(s.put(casKey(digestOf(data).hash), data), (e) => isHoardError(e, 'invalid_argument'));

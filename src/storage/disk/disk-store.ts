@@ -23,6 +23,7 @@ import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
 import { checkKey, type Key } from '../../core/keys.ts';
 import { receive, type ReceiveOptions } from '../../core/receive.ts';
 import { isEmptyBlobKey } from '../empty-blob.ts';
+import { InFlight } from '../in-flight.ts';
 import { resolveRange } from '../range.ts';
 import { SingleFlight } from '../single-flight.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
@@ -126,6 +127,7 @@ class DiskStoreImpl implements DiskStore {
   readonly #index = new EntryIndex(1024);
   #segments = new Map<number, Segment>();
   readonly #flights = new SingleFlight();
+  readonly #puts = new InFlight();
   readonly #queue: WriterOp[] = [];
   #writer: Promise<void> | undefined;
   #active!: Segment;
@@ -139,6 +141,7 @@ class DiskStoreImpl implements DiskStore {
   #evictions = 0;
   #generation = 0;
   #closed = false;
+  #closing: Promise<void> | undefined;
   readonly #blobDirs = new Set<string>();
   readonly #cache: ReadCache;
   recovery!: RecoveryReport;
@@ -271,6 +274,10 @@ class DiskStoreImpl implements DiskStore {
 
   async put(key: Key, body: Body, options: PutOptions = {}): Promise<PutOutcome> {
     this.#checkOpen();
+    return this.#puts.track(this.#put(key, body, options));
+  }
+
+  async #put(key: Key, body: Body, options: PutOptions): Promise<PutOutcome> {
     checkKey(key);
     if (key.keyspace === 'cas' && options.size === undefined) {
       throw new HoardError(ErrorCode.InvalidArgument, 'a CAS put needs the declared size');
@@ -368,10 +375,14 @@ class DiskStoreImpl implements DiskStore {
     return { bytes: this.#diskBytes(), maxBytes: this.#maxBytes, entries: this.#index.size, evictions: this.#evictions };
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.#flights.settled();
+  /** Refuses new puts and deletes at once, waits for the puts in flight, then closes files. */
+  close(): Promise<void> {
     this.#closed = true;
+    return (this.#closing ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
+    await this.#puts.settled();
     while (this.#writer) await this.#writer;
     await this.#journal.close();
     for (const seg of this.#segments.values()) {
