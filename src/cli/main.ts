@@ -2,11 +2,12 @@
 // registers itself on the program; this file only assembles them and maps failures to
 // exit codes scripts can trust (0 ok, 1 failure or "not clean", 2 usage error).
 import { Command, CommanderError } from 'commander';
+import { VERSION } from '../server/start-server.ts';
 import { commands } from './commands/index.ts';
 
 const program = new Command('hoard')
-  .description('hoard: a remote build cache (Bazel REAPI + HTTP, Turborepo, Nx, ccache, Gradle)')
-  .version(process.env.npm_package_version ?? '0.1.0')
+  .description('hoard: a remote build cache (Bazel remote cache over HTTP and REAPI gRPC, ccache over HTTP)')
+  .version(VERSION)
   .showHelpAfterError()
   .exitOverride();
 

@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { digestOf, formatDigest } from '../../src/core/digest.ts';
 import { MAIN, NODE_BIN, spawnHoard } from '../helpers/spawn-server.ts';
+import { VERSION } from '../../src/server/start-server.ts';
 
-function hoard(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function hoard(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(NODE_BIN, [MAIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(NODE_BIN, [MAIN, ...args], { timeout: 30_000, env }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -86,4 +87,12 @@ test('usage errors exit 2 before anything touches the network: bad flags, unsupp
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('hoard --version is the package version (not whatever npm put in the environment); --help names only the frontends that exist', async () => {
+  const v = await hoard(['--version'], { ...process.env, npm_package_version: '9.9.9' });
+  assert.equal(v.stdout.trim(), VERSION);
+  const help = await hoard(['--help']);
+  assert.match(help.stdout, /Bazel/);
+  assert.doesNotMatch(help.stdout, /Turborepo|Nx|Gradle/);
 });
