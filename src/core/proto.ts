@@ -5,9 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
-export const PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
+const PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
 
-export const PROTO_FILES = [
+const PROTO_FILES = [
   'build/bazel/remote/execution/v2/remote_execution.proto',
   'google/bytestream/bytestream.proto',
   'google/rpc/status.proto',

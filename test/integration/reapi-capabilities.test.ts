@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createMetrics } from '../../src/metrics/metrics.ts';
+import { MemoryStore } from '../../src/storage/memory-store.ts';
 import { startHarness, unary, type Harness } from './reapi-harness.ts';
 
 let h: Harness;
@@ -34,4 +36,15 @@ test('GetCapabilities passes the checks Bazel makes (SHA256, update_enabled, 2.0
   assert.equal(caps.executionCapabilities, null);
   const maxBatch = Number(cc.maxBatchTotalSizeBytes);
   assert.ok(maxBatch > 0 && maxBatch < 4 * 1024 * 1024, `max_batch_total_size_bytes ${maxBatch} must be below 4 MiB`);
+});
+
+test('GetCapabilities is counted in the request metrics like every other call', async () => {
+  const metrics = createMetrics({ processMetrics: false });
+  const m = await startHarness({}, new MemoryStore(), metrics);
+  try {
+    await unary(m.caps, 'GetCapabilities', {});
+    assert.match(await metrics.render(), /hoard_requests_total\{[^}]*method="GetCapabilities"[^}]*\} 1/);
+  } finally {
+    await m.close();
+  }
 });

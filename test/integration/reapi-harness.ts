@@ -5,6 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { serviceDefinition, SERVICE_NAMES } from '../../src/frontends/reapi/grpc-definitions.ts';
 import { startReapiServer, type ReapiServer } from '../../src/frontends/reapi/reapi-server.ts';
 import type { ReapiConfig } from '../../src/frontends/reapi/reapi-options.ts';
+import type { Metrics } from '../../src/metrics/metrics.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
 import type { Store } from '../../src/storage/store.ts';
 
@@ -18,8 +19,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(config: ReapiConfig = {}, store: Store = new MemoryStore()): Promise<Harness> {
-  const server = await startReapiServer({ store, address: '127.0.0.1:0', config });
+export async function startHarness(config: ReapiConfig = {}, store: Store = new MemoryStore(), metrics?: Metrics): Promise<Harness> {
+  const server = await startReapiServer({ store, address: '127.0.0.1:0', config, metrics });
   const opts = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 };
   const mk = (name: string): Client => {
     const Ctor = makeGenericClientConstructor(serviceDefinition(name), name);

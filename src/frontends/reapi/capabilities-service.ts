@@ -2,7 +2,8 @@
 // Cache-only endpoint, so only cache_capabilities is filled. Bazel aborts when the API
 // range misses 2.0, when SHA256 is absent, when update_enabled is false (its default
 // --remote_upload_local_results), or, with --remote_cache_compression, when ZSTD is absent.
-import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { unary } from './handlers.ts';
 import { CompressorValue, DigestFunctionValue, type ReapiContext } from './request-context.ts';
 
 const SYMLINK_ALLOWED = 2;
@@ -27,8 +28,6 @@ export function capabilitiesService(ctx: ReapiContext): UntypedServiceImplementa
   };
   return {
     // instance_name is accepted whatever it is: every instance has the same capabilities.
-    GetCapabilities(_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
-      callback(null, reply);
-    },
+    GetCapabilities: unary(ctx, 'GetCapabilities', () => Promise.resolve(reply)),
   };
 }

@@ -2,10 +2,11 @@
 // lives in get-tree.ts). Batch items succeed or fail independently; only a request that
 // breaks the whole call (bad digest function, over max_batch_total_size_bytes) fails it.
 import { status, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { DEFAULT_DIGEST_FUNCTION, hashBytes, hexLength, isValidHash, type Digest } from '../../core/digest.ts';
+import { DEFAULT_DIGEST_FUNCTION, hashBytes, hexLength, type Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { getTreeHandler } from './get-tree.ts';
+import type { FindMissingRequestPlain, PlainDigest } from './fast-codecs.ts';
 import { bytesOf, int64 } from './grpc-definitions.ts';
 import { unary } from './handlers.ts';
 import {
@@ -22,12 +23,6 @@ import {
 import { grpcError, OK_STATUS, toRpcStatus, type RpcStatus } from './status.ts';
 import { compressBytes, decompressBounded } from './zstd.ts';
 
-interface FindMissingRequest {
-  instanceName: string;
-  // lowerHex: set by the fast decoder (fast-codecs.ts) when it checked the hash's bytes.
-  blobDigests: (DigestMsg & { lowerHex?: boolean })[];
-  digestFunction: number;
-}
 interface BatchUpdateRequest {
   instanceName: string;
   requests: { digest?: DigestMsg; data?: Uint8Array; compressor: number }[];
@@ -40,13 +35,15 @@ interface BatchReadRequest {
   digestFunction: number;
 }
 
+const HASH_LENGTH = hexLength(DEFAULT_DIGEST_FUNCTION);
 /** Below this, zstd framing overhead outweighs any gain: send identity. */
 const MIN_COMPRESS_BYTES = 256;
 
 export function casService(ctx: ReapiContext): UntypedServiceImplementation {
   const { store } = ctx;
 
-  async function findMissing(req: FindMissingRequest): Promise<{ missingBlobDigests: DigestMsg[] }> {
+  // The request comes from the fast decoder (fast-codecs.ts), never from protobufjs.
+  async function findMissing(req: FindMissingRequestPlain): Promise<{ missingBlobDigests: PlainDigest[] }> {
     checkDigestFunction(req.digestFunction);
     const ns = namespaceOf(ctx, req.instanceName);
     const msgs = req.blobDigests;
@@ -54,12 +51,11 @@ export function casService(ctx: ReapiContext): UntypedServiceImplementation {
     const sizes = new Array<number>(msgs.length);
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
-      const hash = m.hash ?? '';
-      const size = int64(m.sizeBytes);
-      // Fast path for the common well-formed digest (the fast decoder checked its bytes);
-      // digestFrom throws the precise error.
-      const hexOk = m.lowerHex === true ? hash.length === hexLength(DEFAULT_DIGEST_FUNCTION) : isValidHash(hash);
-      if (!(size > 0 && Number.isSafeInteger(size) && hexOk)) digestFrom(m, `blob_digests[${i}]`);
+      const hash = m.hash;
+      const size = m.sizeBytes;
+      // Fast path for the common well-formed digest (the decoder checked the hash's bytes);
+      // digestFrom throws the precise error for anything else.
+      if (!(size > 0 && Number.isSafeInteger(size) && m.lowerHex === true && hash.length === HASH_LENGTH)) digestFrom(m, `blob_digests[${i}]`);
       keys[i] = casKey(hash, ns);
       sizes[i] = size;
     }
@@ -67,7 +63,7 @@ export function casService(ctx: ReapiContext): UntypedServiceImplementation {
     // The store answers true for the empty blob, so it is never reported missing. The size
     // is part of the digest: a present hash with another size is missing.
     const present = await store.has(keys, sizes);
-    const missingBlobDigests: DigestMsg[] = [];
+    const missingBlobDigests: PlainDigest[] = [];
     for (let i = 0; i < msgs.length; i++) if (!present[i]) missingBlobDigests.push(msgs[i]!);
     return { missingBlobDigests };
   }

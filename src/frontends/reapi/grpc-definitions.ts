@@ -40,7 +40,7 @@ const EMPTY = Buffer.alloc(0);
  * answer a throwing deserializer with INTERNAL (which Bazel retries); handlers turn this
  * into INVALID_ARGUMENT via `wellFormed()` (rule 7).
  */
-export class MalformedMessage {
+class MalformedMessage {
   readonly description: string;
   constructor(typeName: string, cause: unknown) {
     this.description = `malformed ${typeName} message: ${(cause as Error)?.message ?? String(cause)}`;

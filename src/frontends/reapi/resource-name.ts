@@ -10,7 +10,7 @@
 import { checkDigest, type Digest, type DigestFunction } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 
-export const RESERVED_SEGMENTS: ReadonlySet<string> = new Set([
+const RESERVED_SEGMENTS: ReadonlySet<string> = new Set([
   'blobs',
   'uploads',
   'actions',

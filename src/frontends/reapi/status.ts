@@ -30,7 +30,7 @@ export function grpcError(code: status, details: string): ServiceError {
   return err;
 }
 
-export function isServiceError(err: unknown): err is ServiceError {
+function isServiceError(err: unknown): err is ServiceError {
   return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && typeof (err as Partial<ServiceError>).details === 'string';
 }
 
