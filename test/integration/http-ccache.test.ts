@@ -34,6 +34,20 @@ test('layout=subdirs and layout=flat name the same raw entry; GET/HEAD/PUT/DELET
   assert.equal(post.headers['allow'], 'GET, HEAD, PUT, DELETE');
 });
 
+test('a chunked upload over --max-blob-size is refused with 413 and stores nothing', async () => {
+  const small = await startTestServer({ maxBlobSize: '1KiB' });
+  try {
+    const path = `/cc/${key}`;
+    const r = await rawRequest(small.url, 'PUT', path, Buffer.alloc(10_000, 7), { 'transfer-encoding': 'chunked' });
+    assert.equal(r.status, 413);
+    assert.match(r.body.toString(), /^too_large/);
+    assert.equal((await rawRequest(small.url, 'GET', path)).status, 404);
+    assert.equal(small.server.store.usage().entries, 0);
+  } finally {
+    await small.close();
+  }
+});
+
 test('a prefix-less key and a chunked upload work', async () => {
   const entry = Buffer.from('chunked body');
   const r = await rawRequest(s.url, 'PUT', `/${key}`, entry, { 'transfer-encoding': 'chunked' });

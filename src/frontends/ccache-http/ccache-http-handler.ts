@@ -57,7 +57,6 @@ export function createCcacheHttpHandler(ctx: HttpContext, options: CcacheHttpOpt
         case 'HEAD':
           return await sendLookup(req, res, ctx, PROTOCOL, 'raw', key, { 'content-type': 'application/octet-stream' });
         case 'PUT':
-          // Without Content-Length (chunked) the store bounds the body by its own limit.
           return await putEntry(req, res, ctx, PROTOCOL, key, req, declaredSize(req, ctx));
         case 'DELETE':
           if (await ctx.store.delete(key)) sendEmpty(req, res, ctx, 200);

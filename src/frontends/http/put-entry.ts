@@ -1,5 +1,6 @@
 // The PUT path shared by the HTTP frontends: the declared size checked against the entry
-// bound before any byte is read, the body handed to the store, and the 200 written only
+// bound before any byte is read, the body handed to the store with that bound (a chunked
+// body has no declared size: it fails at its first byte over), and the 200 written only
 // after the store has published the entry (rule 3). Any failure is thrown to the caller's
 // sendError; the store has published nothing (rule 1).
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -26,7 +27,7 @@ export function declaredSize(req: IncomingMessage, ctx: HttpContext): number | u
 
 /** Stores `body` under `key` (`size` as declared, if any), counts it, then answers 200. */
 export async function putEntry(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, protocol: Protocol, key: Key, body: Body, size: number | undefined): Promise<void> {
-  await ctx.store.put(key, body, { size });
+  await ctx.store.put(key, body, { size, maxBytes: ctx.maxEntryBytes > 0 ? ctx.maxEntryBytes : undefined });
   if (size !== undefined) ctx.metrics.bytesReceived(protocol, size);
   sendEmpty(req, res, ctx, 200);
 }
