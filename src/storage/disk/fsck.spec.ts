@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -94,6 +94,36 @@ test('fsck streams large files: a corrupt one is moved to quarantine whole, the 
     assert.deepEqual(await s.has(big.map((b) => casKey(digestOf(b).hash))), [false, true]);
     await s.close();
     assert.equal((await fsckDiskStore(dir)).clean, true);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('fsck journals its removals after the intact records, so a torn tail does not cut them away', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoard-fsck-'));
+  try {
+    const blobs = [randomBytes(1000), randomBytes(2000)];
+    const opts = { dir, maxBytes: 0 };
+    let s = await openDiskStore(opts);
+    for (const b of blobs) await s.put(casKey(digestOf(b).hash), b, { size: b.length });
+    await s.close();
+    // Corrupt blobs[1] in its segment; a power loss left half a record at the journal's end.
+    const seg = path.join(dir, 'segments', (await readdir(path.join(dir, 'segments'))).sort()[0]!);
+    const fh = await open(seg, 'r+');
+    await fh.write(Buffer.from([blobs[1]![0]! ^ 0xff]), 0, 1, 1000);
+    await fh.close();
+    await appendFile(path.join(dir, 'journal'), Buffer.from([0x45, 0x00, 0x00, 0x00, 0x13]));
+
+    const report = await fsckDiskStore(dir);
+    assert.deepEqual(report.problems.map((p) => p.problem), ['corrupt']);
+    s = await openDiskStore(opts);
+    try {
+      const keys = blobs.map((b) => casKey(digestOf(b).hash));
+      assert.deepEqual(await s.has(keys), [true, false], 'the removal of the corrupt entry survived the next open');
+      assert.equal(s.recovery.tornBytesCut, 0);
+    } finally {
+      await s.close();
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

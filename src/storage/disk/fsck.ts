@@ -51,7 +51,7 @@ export async function fsckDiskStore(dir: string, options: FsckOptions = {}): Pro
   const lock = await lockDir(dir);
   try {
     const image = await readFile(journalPath(dir));
-    const { records } = scanJournal(image);
+    const { records, validLength } = scanJournal(image);
     const live = new Map<string, Live>();
     for (const rec of records) {
       const k = rec.slot.toString('hex');
@@ -87,8 +87,12 @@ export async function fsckDiskStore(dir: string, options: FsckOptions = {}): Pro
     }
     options.onProgress?.(live.size, live.size);
     if (removals.length > 0) {
-      const j = await open(journalPath(dir), 'a');
-      await j.write(Buffer.concat(removals));
+      // After the intact records, not after a torn tail: the next open cuts the tail and
+      // everything behind it, and the removals with it.
+      const j = await open(journalPath(dir), 'r+');
+      await j.truncate(validLength);
+      const bytes = Buffer.concat(removals);
+      await j.write(bytes, 0, bytes.length, validLength);
       await j.sync();
       await j.close();
     }
