@@ -10,6 +10,7 @@ import { acKey, casKey, rawKey } from '../../core/keys.ts';
 import { storeConformance } from '../../../test/conformance/store-conformance.ts';
 import { openDiskStore, type DiskStore } from './disk-store.ts';
 import { Segment } from './segment.ts';
+import { slotOf } from './slot.ts';
 
 const dirs: string[] = [];
 after(async () => {
@@ -98,6 +99,27 @@ describe('DiskStore recovery and bounds', () => {
     try {
       assert.deepEqual(await s.has([casKey(digestOf(a).hash), casKey(digestOf(b).hash)]), [true, false]);
       assert.equal(s.recovery.danglingEntriesDropped, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('drops an entry whose own file is gone (has and get agree: absent)', async () => {
+    const dir = await freshDir();
+    const [kept, lost] = [randomBytes(40_000), randomBytes(50_000)];
+    let s = await openDiskStore({ dir, maxBytes: 0, smallEntryBytes: 8 * 1024 });
+    await put(s, kept);
+    await put(s, lost);
+    await s.close();
+    const files = (await readdir(path.join(dir, 'blobs'), { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
+    const lostFile = files.find((f) => f.name.startsWith(slotOf(casKey(digestOf(lost).hash)).toString('hex')))!;
+    await rm(path.join(lostFile.parentPath, lostFile.name));
+    s = await openDiskStore({ dir, maxBytes: 0, smallEntryBytes: 8 * 1024 });
+    try {
+      assert.deepEqual(await s.has([casKey(digestOf(kept).hash), casKey(digestOf(lost).hash)]), [true, false]);
+      assert.equal(await s.get(casKey(digestOf(lost).hash)), undefined);
+      assert.equal(s.recovery.danglingEntriesDropped, 1);
+      assert.equal(s.usage().entries, 1);
     } finally {
       await s.close();
     }

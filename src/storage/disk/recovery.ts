@@ -1,13 +1,14 @@
 // Opening a disk store after a clean stop or a crash: empties tmp/ (uploads in progress
 // are debris), replays the journal into the index and cuts a torn tail (rule 2), opens the
-// segments and drops index entries whose bytes are not there, removes segments nothing
-// references, and starts a fresh active segment. Everything the store then reports present
-// is readable.
+// segments and drops index entries whose bytes (segment range or own file) are not there,
+// removes segments nothing references, and starts a fresh active segment. Everything the
+// store then reports present is readable.
 import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 import { EntryIndex, NO_BYTES, OWN_FILE } from './entry-index.ts';
 import { Op, replayJournal } from './journal.ts';
 import { rewriteJournal } from './journal-rewrite.ts';
-import { blobsDir, diskFootprint, journalPath, parseSegmentName, segmentsDir, tmpDir } from './layout.ts';
+import { blobPath, blobsDir, diskFootprint, journalPath, parseSegmentName, segmentsDir, tmpDir } from './layout.ts';
 import { Segment } from './segment.ts';
 import { syncDir } from './sync-dir.ts';
 
@@ -70,13 +71,18 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
     maxSegment = Math.max(maxSegment, id);
   }
   const dangling: number[] = [];
+  const ownFiles = new Map<number, number[]>(); // by first slot byte = blobs/ subdirectory
   let ownFileBytes = 0;
   let liveBytes = 0;
   for (const id of index.lruOrder()) {
     const segId = index.segment(id);
     const size = index.entrySize(id);
     if (segId === OWN_FILE) {
-      ownFileBytes += diskFootprint(size);
+      const sub = index.slot(id)[0]!;
+      const ids = ownFiles.get(sub);
+      if (ids) ids.push(id);
+      else ownFiles.set(sub, [id]);
+      continue;
     } else if (segId === NO_BYTES) {
       if (size !== 0) {
         dangling.push(id);
@@ -91,6 +97,19 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
       seg.live += size;
     }
     liveBytes += size;
+  }
+  // Own files: one readdir per blobs/ subdirectory (cheap, unlike a stat per file).
+  for (const ids of ownFiles.values()) {
+    const sub = path.dirname(blobPath(dir, index.slot(ids[0]!), 0));
+    const names = new Set(await readdir(sub).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))));
+    for (const id of ids) {
+      if (!names.has(path.basename(blobPath(dir, index.slot(id), index.offset(id))))) {
+        dangling.push(id);
+        continue;
+      }
+      ownFileBytes += diskFootprint(index.entrySize(id));
+      liveBytes += index.entrySize(id);
+    }
   }
   for (const id of dangling) index.remove(id);
   for (const seg of [...segments.values()]) {
