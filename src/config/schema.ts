@@ -81,7 +81,7 @@ const DOCS = {
   drainTimeout: { arg: 'duration', description: 'on SIGTERM, time in-flight requests get to finish (default 30s)' },
   keepAliveTimeout: { arg: 'duration', description: 'idle keep-alive connection lifetime (default 120s)' },
   headersTimeout: { arg: 'duration', description: 'time a client gets to send request headers (default 30s)' },
-  bodyIdleTimeout: { arg: 'duration', description: 'abort an upload or download after this long without progress (default 60s)' },
+  bodyIdleTimeout: { arg: 'duration', description: 'end an upload or download (HTTP body, gRPC Write, unread gRPC Read/GetTree) after this long without progress; 0 disables (default 60s)' },
   maxBlobSize: { arg: 'size', description: 'largest single entry accepted; 0 = only the store bound (default 0)' },
   debugCloseConnections: { description: 'testing only: close the connection after every response' },
 } satisfies Record<ConfigKey, Omit<OptionDoc, 'key'>>;
