@@ -74,6 +74,7 @@ describe('DiskStore recovery and bounds', () => {
     await appendFile(path.join(dir, 'journal'), Buffer.from([0x45, 0x00, 0x00, 0x00, 0x13, 0x37, 0xbe]));
     s = await openDiskStore({ dir, maxBytes: 0 });
     assert.equal(s.recovery.tornBytesCut, 7);
+    assert.equal(s.recovery.journalRewritten, false, 'a torn tail is cut, not a reason to rewrite');
     await put(s, c);
     await s.close();
     // Without the cut, c's record would sit behind the garbage and vanish on this open.

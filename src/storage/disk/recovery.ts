@@ -118,8 +118,9 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
     await seg.remove();
   }
 
-  // Rewrite when the journal is mostly history or was repaired; otherwise cut a torn tail.
-  const rewrite = tornBytesCut > 0 || dangling.length > 0 || journalRecords > 2 * index.size + 10_000 || image.length === 0;
+  // Rewrite when the journal is mostly history or entries were dropped; otherwise just cut
+  // a torn tail (the records before it are intact, rule 2).
+  const rewrite = dangling.length > 0 || journalRecords > 2 * index.size + 10_000 || image.length === 0;
   if (rewrite) await rewriteJournal(dir, image, index, (id) => positions[id]);
   else if (validLength < image.length) await truncate(jpath, validLength);
 
