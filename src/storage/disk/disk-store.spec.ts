@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { digestOf } from '../../core/digest.ts';
 import { isHoardError } from '../../core/errors.ts';
 import { acKey, casKey, rawKey } from '../../core/keys.ts';
 import { storeConformance } from '../../../test/conformance/store-conformance.ts';
 import { openDiskStore, type DiskStore } from './disk-store.ts';
+import { Op, scanJournal } from './journal.ts';
 import { Segment } from './segment.ts';
 import { slotOf } from './slot.ts';
 
@@ -168,6 +170,19 @@ describe('DiskStore recovery and bounds', () => {
     } finally {
       await s.close();
     }
+  });
+
+  it('records a crc32 for AC and raw entries only (a CAS entry is verified by its hash)', async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0, smallEntryBytes: 8 * 1024 });
+    const values = { smallCas: randomBytes(100), largeCas: randomBytes(20_000), smallRaw: randomBytes(100), largeRaw: randomBytes(20_000) };
+    await put(s, values.smallCas);
+    await put(s, values.largeCas);
+    await s.put(rawKey('small'), values.smallRaw, { size: 100 });
+    await s.put(rawKey('large'), values.largeRaw, { size: 20_000 });
+    await s.close();
+    const crcs = scanJournal(await readFile(path.join(dir, 'journal'))).records.map((r) => (r.op === Op.Put ? r.dataCrc : undefined));
+    assert.deepEqual(crcs, [0, 0, crc32(values.smallRaw), crc32(values.largeRaw)]);
   });
 
   it('stays within its bound under churn, compacting segments, and serves only whole blobs', async () => {

@@ -298,10 +298,8 @@ class DiskStoreImpl implements DiskStore {
     const known = options.size ?? (body instanceof Uint8Array ? body.byteLength : undefined);
     if (known !== undefined && known <= this.#smallEntryBytes) {
       const chunks: Uint8Array[] = [];
-      let crc = 0;
-      const { size } = await receive(body, this.#receiveOptions(key, options), (c) => {
+      const { size, crc } = await this.#receive(key, body, options, (c) => {
         chunks.push(c);
-        crc = crc32(c, crc);
       });
       const data = chunks.length === 1 ? Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, size) : Buffer.concat(chunks, size);
       const record = encodePut(slot, key, size, crc);
@@ -321,13 +319,7 @@ class DiskStoreImpl implements DiskStore {
       fh = await open(tmp, 'wx');
       writer = new PipelinedFileWriter(fh, { flushEveryBytes: this.#fsync ? FLUSH_EVERY_BYTES : 0 });
       const sink = writer;
-      // CAS bytes are verified by their hash (fsck re-hashes them); raw ones carry a crc32.
-      const raw = key.keyspace !== 'cas';
-      let crc = 0;
-      const { size } = await receive(body, this.#receiveOptions(key, options), (c) => {
-        if (raw) crc = crc32(c, crc);
-        return sink.push(c);
-      });
+      const { size, crc } = await this.#receive(key, body, options, (c) => sink.push(c));
       await writer.finish();
       if (this.#fsync) await fh.sync();
       await fh.close();
@@ -353,6 +345,20 @@ class DiskStoreImpl implements DiskStore {
       if (reserved > 0) this.#reserved -= diskFootprint(reserved);
       throw toHoardError(err);
     }
+  }
+
+  /**
+   * Receives a put's body into `sink`, verified. `crc`: the crc32 of the bytes for AC and raw
+   * entries; 0 for CAS ones, whose hash verifies them (fsck re-hashes CAS, never reads it).
+   */
+  async #receive(key: Key, body: Body, options: PutOptions, sink: (c: Uint8Array) => void | Promise<void>): Promise<{ size: number; crc: number }> {
+    const raw = key.keyspace !== 'cas';
+    let crc = 0;
+    const { size } = await receive(body, this.#receiveOptions(key, options), (c) => {
+      if (raw) crc = crc32(c, crc);
+      return sink(c);
+    });
+    return { size, crc };
   }
 
   #receiveOptions(key: Key, options: PutOptions): ReceiveOptions {
