@@ -8,24 +8,41 @@ export interface DirLock {
   release(): Promise<void>;
 }
 
+// The directories this process holds. A LOCK naming our own pid that is not in here was
+// left by an earlier process that had the same pid: in a container every restart is PID 1,
+// so after a SIGKILL the pid in the file is alive (it is us) but the lock is stale.
+const held = new Set<string>();
+
 export async function lockDir(dir: string): Promise<DirLock> {
-  const file = path.join(dir, 'LOCK');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fh = await open(file, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return { release: () => unlink(file).catch(() => undefined) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  const file = path.join(path.resolve(dir), 'LOCK');
+  if (held.has(file)) throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${process.pid} (this one)`);
+  held.add(file); // before any await, so a concurrent call in this process is refused too
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fh = await open(file, 'wx');
+        await fh.writeFile(`${process.pid}\n`);
+        await fh.close();
+        return {
+          release: async () => {
+            await unlink(file).catch(() => undefined);
+            held.delete(file);
+          },
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${owner}`);
+      }
+      await unlink(file).catch(() => undefined); // stale: its owner died
     }
-    const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-    if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
-      throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${owner}`);
-    }
-    await unlink(file).catch(() => undefined); // stale: its owner died
+    throw new HoardError(ErrorCode.Unavailable, `could not lock store ${dir}`);
+  } catch (err) {
+    held.delete(file);
+    throw err;
   }
-  throw new HoardError(ErrorCode.Unavailable, `could not lock store ${dir}`);
 }
 
 function isAlive(pid: number): boolean {
