@@ -22,6 +22,15 @@ describe('EntryIndex', () => {
     for (let i = 0; i < 5000; i++) assert.equal(idx.find(slot(i)) >= 0, i % 2 === 1, `entry ${i}`);
   });
 
+  it('hands out slots that stay intact after their entry is removed and its id reused', () => {
+    const idx = new EntryIndex(16);
+    const id = idx.set(slot(1), 0, 0, 1);
+    const kept = idx.slot(id);
+    idx.remove(id);
+    assert.equal(idx.set(slot(2), 0, 0, 1), id, 'the freed id is reused');
+    assert.deepEqual(kept, slot(1));
+  });
+
   it('keeps LRU order: set and touch move an entry to the most recent end', () => {
     const idx = new EntryIndex();
     for (let i = 0; i < 4; i++) idx.set(slot(i), 0, 0, 1);

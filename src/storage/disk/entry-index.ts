@@ -105,18 +105,15 @@ export class EntryIndex {
   entrySize(id: number): number {
     return this.#size[id]!;
   }
-  /** The slot key of an entry, as a fresh 32-byte Buffer. */
+  /** The slot key of an entry, as a fresh 32-byte Buffer (a copy: the id's key bytes are
+   *  overwritten when a removed entry's id is reused). */
   slot(id: number): Buffer {
-    return Buffer.from(this.#keys.buffer, id * KEY_BYTES, KEY_BYTES).subarray();
+    return Buffer.from(new Uint8Array(this.#keys.buffer, id * KEY_BYTES, KEY_BYTES));
   }
 
   /** The least recently used entry, or -1. */
   get lruTail(): number {
     return this.#tail;
-  }
-  /** The next entry towards the most recently used end, or -1. */
-  newer(id: number): number {
-    return this.#next[id]!;
   }
   /** Ids from least to most recently used. Do not mutate while iterating. */
   *lruOrder(): Generator<number> {
