@@ -1,6 +1,9 @@
 // One process per store directory: two hoards appending to one journal would break rule 2.
-// The lock file holds the owner's pid; a lock left by a dead process is taken over.
-import { open, readFile, unlink } from 'node:fs/promises';
+// The lock file holds the owner's pid; a lock left by a dead process is taken over. The file
+// is written whole under a private name and then linked into place (link fails if LOCK
+// exists), so nobody ever reads an empty LOCK and mistakes a starting owner for a dead one.
+import { randomBytes } from 'node:crypto';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 
@@ -19,10 +22,10 @@ export async function lockDir(dir: string): Promise<DirLock> {
   held.add(file); // before any await, so a concurrent call in this process is refused too
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
+      const mine = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+      await writeFile(mine, `${process.pid}\n`);
       try {
-        const fh = await open(file, 'wx');
-        await fh.writeFile(`${process.pid}\n`);
-        await fh.close();
+        await link(mine, file);
         return {
           release: async () => {
             await unlink(file).catch(() => undefined);
@@ -31,6 +34,8 @@ export async function lockDir(dir: string): Promise<DirLock> {
         };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      } finally {
+        await unlink(mine).catch(() => undefined);
       }
       const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
