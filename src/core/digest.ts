@@ -6,7 +6,6 @@ import { ErrorCode, HoardError } from './errors.ts';
 import { isLowerHex } from './hex.ts';
 
 export type DigestFunction = 'sha256';
-export const DIGEST_FUNCTIONS: readonly DigestFunction[] = ['sha256'];
 export const DEFAULT_DIGEST_FUNCTION: DigestFunction = 'sha256';
 
 export interface Digest {
@@ -26,10 +25,6 @@ export function hexLength(fn: DigestFunction): number {
 
 export function emptyHash(fn: DigestFunction = DEFAULT_DIGEST_FUNCTION): string {
   return EMPTY_HASH[fn];
-}
-
-export function isEmptyDigest(d: Digest, fn: DigestFunction = DEFAULT_DIGEST_FUNCTION): boolean {
-  return d.sizeBytes === 0 && d.hash === EMPTY_HASH[fn];
 }
 
 /** True when `hash` is lowercase hex of the right length for `fn`. */

@@ -5,7 +5,6 @@
 import { ErrorCode, HoardError } from './errors.ts';
 
 export type Keyspace = 'cas' | 'ac' | 'raw';
-export const KEYSPACES: readonly Keyspace[] = ['cas', 'ac', 'raw'];
 
 export interface Key {
   readonly keyspace: Keyspace;
