@@ -2,7 +2,8 @@
 // tests and as a small hot tier. LRU order is the Map's insertion order (a touch re-inserts).
 import { Readable } from 'node:stream';
 import { ErrorCode, HoardError } from '../core/errors.ts';
-import { checkKey, keyString, type Key } from '../core/keys.ts';
+import { keyString, type Key } from '../core/keys.ts';
+import { checkPut } from './check-put.ts';
 import { receive, type ReceiveOptions } from '../core/receive.ts';
 import { isEmptyBlobKey } from './empty-blob.ts';
 import { InFlight } from './in-flight.ts';
@@ -59,13 +60,7 @@ export class MemoryStore implements Store {
   }
 
   async #put(key: Key, body: Body, options: PutOptions): Promise<PutOutcome> {
-    checkKey(key);
-    if (key.keyspace === 'cas' && options.size === undefined) {
-      throw new HoardError(ErrorCode.InvalidArgument, 'a CAS put needs the declared size');
-    }
-    if (options.size !== undefined && this.#maxBytes > 0 && options.size > this.#maxBytes) {
-      throw new HoardError(ErrorCode.InsufficientStorage, `entry of ${options.size} bytes exceeds the store's bound of ${this.#maxBytes}`);
-    }
+    checkPut(key, options, this.#maxBytes);
     const id = keyString(key);
     if (key.keyspace !== 'cas') {
       await this.#receiveAndPublish(key, id, body, options);

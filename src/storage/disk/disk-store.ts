@@ -20,7 +20,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
-import { checkKey, type Key } from '../../core/keys.ts';
+import type { Key } from '../../core/keys.ts';
+import { checkPut } from '../check-put.ts';
 import { receive, type ReceiveOptions } from '../../core/receive.ts';
 import { isEmptyBlobKey } from '../empty-blob.ts';
 import { InFlight } from '../in-flight.ts';
@@ -278,13 +279,7 @@ class DiskStoreImpl implements DiskStore {
   }
 
   async #put(key: Key, body: Body, options: PutOptions): Promise<PutOutcome> {
-    checkKey(key);
-    if (key.keyspace === 'cas' && options.size === undefined) {
-      throw new HoardError(ErrorCode.InvalidArgument, 'a CAS put needs the declared size');
-    }
-    if (options.size !== undefined && this.#maxBytes > 0 && options.size > this.#maxBytes) {
-      throw new HoardError(ErrorCode.InsufficientStorage, `entry of ${options.size} bytes exceeds the store's bound of ${this.#maxBytes}`);
-    }
+    checkPut(key, options, this.#maxBytes);
     const slot = slotOf(key);
     if (key.keyspace !== 'cas') return this.#write(key, slot, body, options);
 

@@ -1,0 +1,17 @@
+// The checks every store makes before it reads a put's body: a valid key, a declared size
+// for CAS (the digest names it), and a declared size within the store's bound (refused at
+// once, not after the body has been read).
+import { ErrorCode, HoardError } from '../core/errors.ts';
+import { checkKey, type Key } from '../core/keys.ts';
+import type { PutOptions } from './store.ts';
+
+/** Throws InvalidArgument or InsufficientStorage; `maxBytes` 0 means unbounded. */
+export function checkPut(key: Key, options: PutOptions, maxBytes: number): void {
+  checkKey(key);
+  if (key.keyspace === 'cas' && options.size === undefined) {
+    throw new HoardError(ErrorCode.InvalidArgument, 'a CAS put needs the declared size');
+  }
+  if (options.size !== undefined && maxBytes > 0 && options.size > maxBytes) {
+    throw new HoardError(ErrorCode.InsufficientStorage, `entry of ${options.size} bytes exceeds the store's bound of ${maxBytes}`);
+  }
+}
