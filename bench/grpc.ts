@@ -1,14 +1,16 @@
 // gRPC benchmark (issue 4): REAPI CAS and ByteStream against hoard and, side by side in
-// the same run, bazel-remote when --bazel-remote PATH is given. The generator is a lean
-// grpc-js client in this process (pre-encoded requests, identity (de)serializers); its CPU
-// share is reported beside every figure.
+// the same run, bazel-remote when --bazel-remote PATH is given. The generator runs in this
+// process: by default a lean client straight on node:http2 (lib/grpc-h2-load.ts), or with
+// --client grpc-js the grpc-js one (pre-encoded requests, identity (de)serializers); its
+// CPU share is reported beside every figure.
 //
-//   ./node_modules/.bin/node bench/grpc.ts [--bs-count 10000] [--bazel-remote PATH] [--quick]
+//   ./node_modules/.bin/node bench/grpc.ts [--bs-count 10000] [--client h2|grpc-js] [--bazel-remote PATH] [--quick]
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { numberOption } from './lib/args.ts';
 import { blobFamily, type BlobFamily } from './lib/blobs.ts';
 import { startCpuSampler, type CpuShares } from './lib/cpu.ts';
+import { H2BenchClient } from './lib/grpc-h2-load.ts';
 import { BenchClient, type Digest } from './lib/grpc-load.ts';
 import { pool } from './lib/pool.ts';
 import { summarizeLatency } from './lib/report.ts';
@@ -29,6 +31,8 @@ export interface GrpcBenchOptions {
   readonly channels: number;
   /** Client HTTP/2 receive window (bytes); 1 MiB like Bazel's grpc-java. */
   readonly window: number;
+  /** The generator: 'h2', the lean node:http2 client (default), or 'grpc-js'. */
+  readonly client: 'h2' | 'grpc-js';
   readonly bazelRemote?: string;
   readonly hoardArgs: readonly string[];
 }
@@ -38,21 +42,24 @@ export const GRPC_REFERENCE = { fmb: 950, write: 570, read: 2750 };
 
 export const GRPC_DEFAULTS: GrpcBenchOptions = {
   fmbCalls: 3000, fmbDigests: 1000, fmbConcurrency: 8, batchCalls: 200, batchBlobs: 100, batchSize: 4096, batchConcurrency: 8,
-  bsCount: 10_000, bsSize: 128 * 1024, bsConcurrency: 32, channels: 1, window: 2 ** 20, hoardArgs: [],
+  bsCount: 10_000, bsSize: 128 * 1024, bsConcurrency: 32, channels: 1, window: 2 ** 20, client: 'h2', hoardArgs: [],
 };
 export const GRPC_QUICK: Partial<GrpcBenchOptions> = { fmbCalls: 40, batchCalls: 5, bsCount: 200 };
+
+/** What both generators offer. */
+type LoadClient = Pick<H2BenchClient, 'findMissing' | 'batchUpdate' | 'write' | 'read' | 'close'>;
 
 interface Measured { perSecond: number; seconds: number; failures: number; firstError?: string; p50: number; p95: number; cpu: CpuShares }
 
 /** Runs count calls of `task` with `concurrency` in flight; failures are counted, not thrown. */
-async function measure(count: number, concurrency: number, serverPids: readonly number[], task: (i: number) => Promise<boolean>): Promise<Measured> {
+async function measure(count: number, concurrency: number, serverPids: readonly number[], task: (i: number, worker: number) => Promise<boolean>): Promise<Measured> {
   let failures = 0;
   let firstError: string | undefined;
   const sampler = startCpuSampler({ serverPids, generatorInProcess: true });
   const t0 = performance.now();
-  const latencies = await pool(count, concurrency, async (i) => {
+  const latencies = await pool(count, concurrency, async (i, worker) => {
     try {
-      if (!(await task(i))) failures++;
+      if (!(await task(i, worker))) failures++;
     } catch (err) {
       failures++;
       firstError ??= (err as Error).message;
@@ -91,7 +98,7 @@ export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => v
     }
     log(`grpc: ${target.describe}`);
     s.notes.push(`${target.name}: ${target.describe}`);
-    const client = new BenchClient(target.grpcTarget as string, o.channels, o.window);
+    const client: LoadClient = o.client === 'grpc-js' ? new BenchClient(target.grpcTarget as string, o.channels, o.window) : new H2BenchClient(target.grpcTarget as string, o.channels, o.window);
     try {
       await benchTarget(target, client, o, s, w, small, big, log);
     } catch (err) {
@@ -112,12 +119,12 @@ export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => v
   thresholdGoal(s, `${w.write} (hoard)`, hoardWrite && !hoardWrite.warning ? hoardWrite.value : undefined, 'writes/s', { min: 2500 });
   ratioGoal(s, w.fmb, 'bazel-remote', 1, ref?.fmb);
   ratioGoal(s, w.read, 'bazel-remote', 1, ref?.read);
-  s.notes.push(`generator: grpc-js in the bench process over ${o.channels} HTTP/2 connection(s), receive window ${formatSize(o.window)}; its CPU is "gen".`);
+  s.notes.push(`generator: ${o.client === 'grpc-js' ? 'grpc-js' : 'a lean node:http2 gRPC client'} in the bench process over ${o.channels} HTTP/2 connection(s), receive window ${formatSize(o.window)}; its CPU is "gen".`);
   return s;
 }
 
 async function benchTarget(
-  t: Target, client: BenchClient, o: GrpcBenchOptions, s: Section, w: Record<'fmb' | 'batch' | 'write' | 'read', string>,
+  t: Target, client: LoadClient, o: GrpcBenchOptions, s: Section, w: Record<'fmb' | 'batch' | 'write' | 'read', string>,
   small: BlobFamily, big: BlobFamily, log: (line: string) => void,
 ): Promise<void> {
   // BatchUpdateBlobs: distinct 4 KiB blobs, batchBlobs per call; bodies made before timing.
@@ -141,7 +148,7 @@ async function benchTarget(
       const present = k % 2 === 0 && uploaded.length > 0;
       digests.push(present ? (uploaded[(r * o.fmbDigests + k) % uploaded.length] as Digest) : { hash: randomBytes(32).toString('hex'), sizeBytes: 4096 });
     }
-    return { req: BenchClient.findMissingRequest(digests), missing: digests.filter((_, k) => !(k % 2 === 0 && uploaded.length > 0)).length };
+    return { req: H2BenchClient.findMissingRequest(digests), missing: digests.filter((_, k) => !(k % 2 === 0 && uploaded.length > 0)).length };
   });
   const fmb = await measure(o.fmbCalls, o.fmbConcurrency, t.pids, async (i) => {
     const r = requests[i % requests.length];
@@ -156,11 +163,10 @@ async function benchTarget(
   // ByteStream Write then Read of the same distinct blobs.
   const digests = Array.from({ length: o.bsCount }, (_, i) => ({ hash: big.hash(i), sizeBytes: o.bsSize }));
   const buffers = Array.from({ length: o.bsConcurrency }, () => big.bytes(0));
-  let slot = 0;
-  const write = await measure(o.bsCount, o.bsConcurrency, t.pids, async (i) => {
-    // The request is encoded (copied) synchronously inside write(), so a buffer per call
-    // in flight is enough: rotate through bsConcurrency of them.
-    const buf = big.fill(buffers[slot++ % buffers.length] as Buffer, i);
+  const write = await measure(o.bsCount, o.bsConcurrency, t.pids, async (i, worker) => {
+    // A worker has one call in flight, and the lean client sends the buffer itself (no
+    // copy) until the call ends: one buffer per worker.
+    const buf = big.fill(buffers[worker] as Buffer, i);
     return (await client.write(digests[i] as Digest, buf)) === o.bsSize;
   });
   s.rows.push({
@@ -180,7 +186,7 @@ export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
   const names = ['fmb-calls', 'fmb-digests', 'fmb-concurrency', 'batch-calls', 'batch-blobs', 'batch-concurrency', 'bs-count', 'bs-concurrency', 'channels', 'window'] as const;
   const { values } = parseArgs({
     args: [...argv],
-    options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'bazel-remote': { type: 'string' }, 'hoard-arg': { type: 'string', multiple: true }, quick: { type: 'boolean' } },
+    options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'bazel-remote': { type: 'string' }, client: { type: 'string' }, 'hoard-arg': { type: 'string', multiple: true }, quick: { type: 'boolean' } },
     strict: false,
   });
   const b = { ...GRPC_DEFAULTS, ...(values.quick ? GRPC_QUICK : {}) };
@@ -190,9 +196,14 @@ export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
     fmbCalls: num('fmb-calls', b.fmbCalls), fmbDigests: num('fmb-digests', b.fmbDigests), fmbConcurrency: num('fmb-concurrency', b.fmbConcurrency),
     batchCalls: num('batch-calls', b.batchCalls), batchBlobs: num('batch-blobs', b.batchBlobs), batchConcurrency: num('batch-concurrency', b.batchConcurrency),
     bsCount: num('bs-count', b.bsCount), bsConcurrency: num('bs-concurrency', b.bsConcurrency), channels: num('channels', b.channels), window: num('window', b.window),
+    client: values.client === undefined ? b.client : values.client === 'grpc-js' || values.client === 'h2' ? values.client : badClient(values.client),
     bazelRemote: typeof values['bazel-remote'] === 'string' ? values['bazel-remote'] : undefined,
     hoardArgs: (values['hoard-arg'] as string[] | undefined) ?? [],
   };
+}
+
+function badClient(v: unknown): never {
+  throw new Error(`--client must be h2 or grpc-js, got ${String(v)}`);
 }
 
 if (import.meta.main) {

@@ -1,0 +1,260 @@
+// A lean gRPC load client straight on node:http2, for the benchmark only: requests are
+// protobuf-encoded once (src/core/proto.ts), framed with the 5-byte gRPC prefix and written
+// on a raw HTTP/2 stream; responses are parsed only as far as the check needs. Without
+// grpc-js's call machinery the generator spends far less CPU per call, which on a 2-core
+// machine is CPU the server under test gets (issue 4: "prefer a lean client").
+//
+// It speaks the wire protocol as Bazel does (content-type application/grpc, te: trailers,
+// one DATA message per request, status in the trailers or a trailers-only response), so a
+// server that answers it answers grpc-java the same way. Not a general client: no
+// deadlines, no retries, no message compression.
+import { randomUUID } from 'node:crypto';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { protoType, REAPI } from '../../src/core/proto.ts';
+import type { Digest } from './grpc-load.ts';
+
+const encoder = (name: string) => {
+  const t = protoType(name);
+  return (msg: object): Buffer => {
+    const u8 = t.encode(t.fromObject(msg)).finish();
+    return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+  };
+};
+const encodeFmb = encoder(`${REAPI}.FindMissingBlobsRequest`);
+const encodeBatch = encoder(`${REAPI}.BatchUpdateBlobsRequest`);
+const encodeWriteHead = encoder('google.bytestream.WriteRequest');
+const encodeRead = encoder('google.bytestream.ReadRequest');
+const FmbResponse = protoType(`${REAPI}.FindMissingBlobsResponse`);
+const BatchResponse = protoType(`${REAPI}.BatchUpdateBlobsResponse`);
+
+const PATHS = {
+  findMissing: `/${REAPI}.ContentAddressableStorage/FindMissingBlobs`,
+  batchUpdate: `/${REAPI}.ContentAddressableStorage/BatchUpdateBlobs`,
+  write: '/google.bytestream.ByteStream/Write',
+  read: '/google.bytestream.ByteStream/Read',
+};
+
+/** A non-OK gRPC status, or a transport failure, as one error. */
+class CallError extends Error {}
+
+/** The 5-byte gRPC message prefix: uncompressed flag and big-endian length. */
+function prefix(length: number): Buffer {
+  const p = Buffer.allocUnsafe(5);
+  p[0] = 0;
+  p.writeUInt32BE(length, 1);
+  return p;
+}
+
+/**
+ * Splits a response body into gRPC messages as its chunks arrive. A message whole in one
+ * chunk is passed as a view; one that spans chunks is gathered first, unless `headOnly`:
+ * then only its first HEAD bytes are gathered (enough for a tag and a length) and the rest
+ * is skipped, so a Read's data is never copied by the generator.
+ */
+class MessageSplitter {
+  static readonly HEAD = 16;
+  readonly #onMessage: (msg: Buffer, length: number) => void;
+  readonly #headOnly: boolean;
+  #prefix = Buffer.alloc(5);
+  #prefixFill = 0;
+  #body: Buffer[] = [];
+  #bodyFill = 0;
+  #length = -1; // of the message being received; -1 while its prefix is incomplete
+
+  constructor(onMessage: (msg: Buffer, length: number) => void, headOnly = false) {
+    this.#onMessage = onMessage;
+    this.#headOnly = headOnly;
+  }
+
+  push(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#length < 0) {
+        const n = Math.min(5 - this.#prefixFill, chunk.length - at);
+        chunk.copy(this.#prefix, this.#prefixFill, at, at + n);
+        this.#prefixFill += n;
+        at += n;
+        if (this.#prefixFill < 5) return;
+        if (this.#prefix[0] !== 0) throw new CallError('compressed response messages are not supported');
+        this.#length = this.#prefix.readUInt32BE(1);
+        this.#bodyFill = 0;
+        this.#body = [];
+      }
+      const n = Math.min(this.#length - this.#bodyFill, chunk.length - at);
+      const keep = this.#headOnly ? Math.max(0, Math.min(n, MessageSplitter.HEAD - this.#bodyFill)) : n;
+      if (keep > 0) this.#body.push(chunk.subarray(at, at + keep));
+      this.#bodyFill += n;
+      at += n;
+      if (this.#bodyFill === this.#length) {
+        const msg = this.#body.length === 1 ? this.#body[0]! : Buffer.concat(this.#body);
+        this.#length = -1;
+        this.#prefixFill = 0;
+        this.#body = [];
+        this.#onMessage(msg, this.#bodyFill);
+      }
+    }
+  }
+
+  /** True between messages (a response that ends mid-message is truncated). */
+  get atBoundary(): boolean {
+    return this.#length < 0 && this.#prefixFill === 0;
+  }
+}
+
+/** Reads a protobuf varint at `at`; returns [value, next offset]. Values below 2^53 only. */
+function varint(buf: Buffer, at: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    const b = buf[at++];
+    if (b === undefined) throw new CallError('truncated varint in a response');
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) return [value, at];
+    scale *= 128;
+  }
+}
+
+/**
+ * Bytes of field 10 (`data`) of a ReadResponse of `length` bytes, from its head alone: the
+ * message must be that one field (as every server sends it), which the lengths confirm.
+ */
+function readResponseDataLength(head: Buffer, length: number): number {
+  if (length === 0) return 0;
+  if (head[0] !== 0x52) throw new CallError(`unexpected ReadResponse (first tag ${head[0]})`);
+  const [len, start] = varint(head, 1);
+  if (start + len !== length) throw new CallError('a ReadResponse with more than its data field');
+  return len;
+}
+
+/** committed_size (field 1) of a WriteResponse. */
+function writeResponseCommitted(msg: Buffer): number {
+  if (msg.length === 0) return 0;
+  if (msg[0] !== 0x08) throw new CallError('unexpected WriteResponse');
+  return varint(msg, 1)[0];
+}
+
+/** `channels` HTTP/2 connections, used round-robin by the calls. */
+export class H2BenchClient {
+  readonly #sessions: http2.ClientHttp2Session[];
+  readonly #authority: string;
+  #next = 0;
+
+  /** `window`: per-stream receive window this client announces (bytes); its connection window is 16× that. */
+  constructor(target: string, channels = 1, window = 2 ** 20) {
+    this.#authority = `http://${target}`;
+    this.#sessions = Array.from({ length: channels }, () => {
+      const url = new URL(this.#authority);
+      const s = http2.connect(this.#authority, {
+        settings: { initialWindowSize: window, enablePush: false },
+        maxSessionMemory: 1024,
+        // Small request messages must not wait for an ACK (Nagle).
+        createConnection: () => net.connect({ host: url.hostname, port: Number(url.port), noDelay: true }),
+      });
+      s.on('connect', () => s.setLocalWindowSize(16 * window));
+      s.on('error', () => undefined); // failures reach the calls as stream errors
+      return s;
+    });
+  }
+
+  /** Starts a call and sends `body` as its one request message. */
+  #call(path: string, body: Buffer[], onMessage: (msg: Buffer, length: number) => void, headOnly = false): Promise<void> {
+    const session = this.#sessions[this.#next++ % this.#sessions.length]!;
+    return new Promise<void>((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+      const splitter = new MessageSplitter(onMessage, headOnly);
+      let grpcStatus: string | undefined;
+      let message = '';
+      const settle = (headers: http2.IncomingHttpHeaders) => {
+        const s = headers['grpc-status'];
+        if (s !== undefined) {
+          grpcStatus = String(s);
+          message = decodeURIComponent(String(headers['grpc-message'] ?? ''));
+        }
+      };
+      stream.on('response', settle); // a trailers-only response carries the status here
+      stream.on('trailers', settle);
+      stream.on('data', (chunk: Buffer) => {
+        try {
+          splitter.push(chunk);
+        } catch (err) {
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          reject(err as Error);
+        }
+      });
+      stream.on('error', (err) => reject(new CallError(`${path}: ${err.message}`)));
+      stream.on('close', () => {
+        if (grpcStatus === '0' && splitter.atBoundary) resolve();
+        else if (grpcStatus !== undefined) reject(new CallError(`${path}: status ${grpcStatus}: ${message}`));
+        else reject(new CallError(`${path}: the stream closed without a gRPC status`));
+      });
+      const length = body.reduce((n, b) => n + b.length, 0);
+      stream.write(prefix(length));
+      for (const b of body) stream.write(b);
+      stream.end();
+    });
+  }
+
+  static findMissingRequest(digests: readonly Digest[]): Buffer {
+    return encodeFmb({ instanceName: '', blobDigests: digests, digestFunction: 1 });
+  }
+
+  /** Number of missing digests in the answer to a pre-encoded FindMissingBlobs request. */
+  async findMissing(request: Buffer): Promise<number> {
+    let missing = -1;
+    await this.#call(PATHS.findMissing, [request], (msg) => {
+      missing = (FmbResponse.decode(msg) as unknown as { missingBlobDigests: unknown[] }).missingBlobDigests.length;
+    });
+    return missing;
+  }
+
+  /** Uploads blobs in one BatchUpdateBlobs call; returns how many came back non-OK. */
+  async batchUpdate(blobs: readonly { digest: Digest; data: Buffer }[]): Promise<number> {
+    const req = encodeBatch({ instanceName: '', requests: blobs.map((b) => ({ digest: b.digest, data: b.data })), digestFunction: 1 });
+    let failed = blobs.length;
+    await this.#call(PATHS.batchUpdate, [req], (msg) => {
+      const res = BatchResponse.decode(msg) as unknown as { responses: { status?: { code?: number } }[] };
+      failed = res.responses.filter((r) => (r.status?.code ?? 0) !== 0).length + Math.max(0, blobs.length - res.responses.length);
+    });
+    return failed;
+  }
+
+  /**
+   * One ByteStream Write of a whole blob in a single message; resolves with committed_size.
+   * The data field (10) goes last and is not copied: the head is encoded, then the blob
+   * follows as its own buffer.
+   */
+  async write(digest: Digest, data: Buffer): Promise<number> {
+    const head = encodeWriteHead({ resourceName: `uploads/${randomUUID()}/blobs/${digest.hash}/${digest.sizeBytes}`, writeOffset: 0, finishWrite: true });
+    const field = Buffer.from([0x52, ...lengthVarint(data.length)]);
+    let committed = -2;
+    await this.#call(PATHS.write, [head, field, data], (msg) => {
+      committed = writeResponseCommitted(msg);
+    });
+    return committed;
+  }
+
+  /** One ByteStream Read of a whole blob; resolves with the number of data bytes received. */
+  async read(digest: Digest): Promise<number> {
+    let bytes = 0;
+    const request = encodeRead({ resourceName: `blobs/${digest.hash}/${digest.sizeBytes}`, readOffset: 0, readLimit: 0 });
+    await this.#call(PATHS.read, [request], (head, length) => {
+      bytes += readResponseDataLength(head, length);
+    }, true);
+    return bytes;
+  }
+
+  close(): void {
+    for (const s of this.#sessions) s.close();
+  }
+}
+
+function lengthVarint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
