@@ -1,6 +1,6 @@
 // Test harness for the REAPI frontend: starts a server on a free loopback port over a
 // MemoryStore (unless given a store) and builds real grpc-js clients from our own protos.
-import { credentials, makeGenericClientConstructor, type Client, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, type Client, type Metadata, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { createHash, randomUUID } from 'node:crypto';
 import { serviceDefinition, SERVICE_NAMES } from '../../src/frontends/reapi/grpc-definitions.ts';
 import { startReapiServer, type ReapiServer } from '../../src/frontends/reapi/reapi-server.ts';
@@ -23,7 +23,8 @@ export async function startHarness(config: ReapiConfig = {}, store: Store = new 
   const server = await startReapiServer({ store, address: '127.0.0.1:0', config, metrics });
   const opts = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 };
   const mk = (name: string): Client => {
-    const Ctor = makeGenericClientConstructor(serviceDefinition(name), name);
+    // A grpc-js client uses only the client half (request encoder, response decoder).
+    const Ctor = makeGenericClientConstructor(serviceDefinition(name) as unknown as ServiceDefinition, name);
     return new Ctor(server.address, credentials.createInsecure(), opts);
   };
   const caps = mk(SERVICE_NAMES.capabilities);

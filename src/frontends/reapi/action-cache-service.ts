@@ -2,7 +2,8 @@
 // (rule 6, via getCompleteActionResult, which also refreshes them); UpdateActionResult
 // validates the result, moves any inline bytes into the CAS, and stores the canonical
 // encoding (protobufjs writes fields in tag order and drops unknown fields).
-import { status, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import type { ServiceImplementation } from './grpc-transport.ts';
 import { hashBytes, type Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { acKey, casKey } from '../../core/keys.ts';
@@ -45,7 +46,7 @@ interface UpdateRequest {
   digestFunction: number;
 }
 
-export function actionCacheService(ctx: ReapiContext): UntypedServiceImplementation {
+export function actionCacheService(ctx: ReapiContext): ServiceImplementation {
   const ActionResult = protoType(`${REAPI}.ActionResult`);
   const { store } = ctx;
 

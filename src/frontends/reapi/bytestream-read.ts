@@ -6,10 +6,11 @@
 // sent, reaches the client as a status (serverStream, §8), and a store stream that ends
 // short of the range is DATA_LOSS, never an OK with truncated data.
 import { pipeline, type Readable } from 'node:stream';
-import { status, type ServerWritableStream } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { int64, wellFormed, type Int64 } from './grpc-definitions.ts';
+import type { CallHandler, GrpcCall } from './grpc-transport.ts';
 import { sendMessage, serverStream } from './handlers.ts';
 import { namespaceOf, wrongSize, type ReapiContext } from './request-context.ts';
 import { parseReadResourceName } from './resource-name.ts';
@@ -22,12 +23,12 @@ export interface ReadRequest {
   readLimit: Int64;
 }
 
-export function readHandler(ctx: ReapiContext): (call: ServerWritableStream<ReadRequest, unknown>) => void {
-  return serverStream<ReadRequest>(ctx, 'Read', (call, signal) => streamBlob(ctx, call, signal));
+export function readHandler(ctx: ReapiContext): CallHandler {
+  return serverStream(ctx, 'Read', (call, signal) => streamBlob(ctx, call, signal));
 }
 
-async function streamBlob(ctx: ReapiContext, call: ServerWritableStream<ReadRequest, unknown>, signal: AbortSignal): Promise<void> {
-  const req = wellFormed(call.request);
+async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal): Promise<void> {
+  const req = wellFormed(call.request as ReadRequest);
   const res = parseReadResourceName(req.resourceName);
   const offset = int64(req.readOffset);
   const limit = int64(req.readLimit);

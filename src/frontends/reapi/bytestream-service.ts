@@ -1,7 +1,7 @@
 // google.bytestream.ByteStream as REAPI uses it: Read and Write live in their own files;
 // QueryWriteStatus is here. It never answers NOT_FOUND for an upload it has not seen
 // (Bazel does not retry NOT_FOUND, §2.6): a fresh upload is {0, false}.
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServiceImplementation } from './grpc-transport.ts';
 import { casKey } from '../../core/keys.ts';
 import { readHandler } from './bytestream-read.ts';
 import { uploadId, writeHandler } from './bytestream-write.ts';
@@ -17,7 +17,7 @@ interface QueryWriteStatusResponse {
   complete: boolean;
 }
 
-export function byteStreamService(ctx: ReapiContext): UntypedServiceImplementation {
+export function byteStreamService(ctx: ReapiContext): ServiceImplementation {
   async function queryWriteStatus(req: QueryWriteStatusRequest): Promise<QueryWriteStatusResponse> {
     const res = parseWriteResourceName(req.resourceName);
     const ns = namespaceOf(ctx, res.instanceName);

@@ -6,11 +6,11 @@
 // the client can resume at QueryWriteStatus's committed_size. Messages are pulled one at
 // a time as the store consumes them, so a slow disk back-pressures the client (no blob
 // is ever buffered whole here).
-import type { sendUnaryData, ServerReadableStream } from '@grpc/grpc-js';
 import { ErrorCode, HoardError, isHoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import type { Body } from '../../storage/store.ts';
 import { bytesOf, int64, wellFormed, type Int64 } from './grpc-definitions.ts';
+import type { CallHandler } from './grpc-transport.ts';
 import { runCall } from './handlers.ts';
 import { checkBlobSize, namespaceOf, wrongSize, type ReapiContext } from './request-context.ts';
 import { parseWriteResourceName, type BlobResource } from './resource-name.ts';
@@ -32,9 +32,8 @@ export function uploadId(ns: string, r: BlobResource): string {
   return `${ns}\u0000${r.uuid ?? ''}\u0000${r.digest.hash}/${r.digest.sizeBytes}`;
 }
 
-export function writeHandler(ctx: ReapiContext): (call: ServerReadableStream<WriteRequest, WriteResponse>, cb: sendUnaryData<WriteResponse>) => void {
-  return (call, callback) =>
-    runCall(ctx, 'Write', call, (signal) => handleWrite(ctx, call, signal), (err, res) => (err ? callback(err) : callback(null, res)));
+export function writeHandler(ctx: ReapiContext): CallHandler {
+  return (call) => runCall(ctx, 'Write', call, (signal) => handleWrite(ctx, call as AsyncIterable<WriteRequest>, signal), true);
 }
 
 async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>, callSignal: AbortSignal): Promise<WriteResponse> {

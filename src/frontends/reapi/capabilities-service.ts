@@ -2,13 +2,13 @@
 // Cache-only endpoint, so only cache_capabilities is filled. Bazel aborts when the API
 // range misses 2.0, when SHA256 is absent, when update_enabled is false (its default
 // --remote_upload_local_results), or, with --remote_cache_compression, when ZSTD is absent.
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServiceImplementation } from './grpc-transport.ts';
 import { unary } from './handlers.ts';
 import { CompressorValue, DigestFunctionValue, type ReapiContext } from './request-context.ts';
 
 const SYMLINK_ALLOWED = 2;
 
-export function capabilitiesService(ctx: ReapiContext): UntypedServiceImplementation {
+export function capabilitiesService(ctx: ReapiContext): ServiceImplementation {
   const reply = {
     cacheCapabilities: {
       digestFunctions: [DigestFunctionValue.SHA256],

@@ -1,7 +1,8 @@
 // ContentAddressableStorage: FindMissingBlobs, BatchUpdateBlobs, BatchReadBlobs (GetTree
 // lives in get-tree.ts). Batch items succeed or fail independently; only a request that
 // breaks the whole call (bad digest function, over max_batch_total_size_bytes) fails it.
-import { status, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import type { ServiceImplementation } from './grpc-transport.ts';
 import { DEFAULT_DIGEST_FUNCTION, hexLength, type Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
@@ -39,7 +40,7 @@ const HASH_LENGTH = hexLength(DEFAULT_DIGEST_FUNCTION);
 /** Below this, zstd framing overhead outweighs any gain: send identity. */
 const MIN_COMPRESS_BYTES = 256;
 
-export function casService(ctx: ReapiContext): UntypedServiceImplementation {
+export function casService(ctx: ReapiContext): ServiceImplementation {
   const { store } = ctx;
 
   // The request comes from the fast decoder (fast-codecs.ts), never from protobufjs.

@@ -12,20 +12,49 @@
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 
 export interface PlainDigest {
-  hash: string;
-  sizeBytes: number;
+  readonly hash: string;
+  readonly sizeBytes: number;
   /** Set by the decoder: the hash is all lower-case hex digits (its length is not checked). */
-  lowerHex?: boolean;
+  readonly lowerHex?: boolean;
+  /** Set by the decoder for a hash of 64 lower-case hex digits: its 32 bytes. */
+  readonly bytes?: Buffer;
   /** Set by the decoder: the Digest's own encoding, echoed as is when it is reported missing. */
-  source?: Buffer;
-  start?: number;
-  end?: number;
+  readonly source?: Buffer;
+  readonly start?: number;
+  readonly end?: number;
 }
 
-// 1 for the bytes of lower-case hex digits: checking bytes here is cheaper than checking the
-// string later (FindMissingBlobs carries thousands of digests).
-const LOWER_HEX_BYTE = new Uint8Array(256);
-for (const c of '0123456789abcdef') LOWER_HEX_BYTE[c.charCodeAt(0)] = 1;
+/** A decoded Digest whose hash string is made only if something asks for it (the fast path never does). */
+class DecodedDigest implements PlainDigest {
+  sizeBytes = 0;
+  lowerHex = true;
+  bytes: Buffer | undefined = undefined;
+  readonly source: Buffer;
+  readonly start: number;
+  readonly end: number;
+  hashStart = 0;
+  hashEnd = 0;
+  #hash: string | undefined;
+
+  constructor(source: Buffer, start: number, end: number) {
+    this.source = source;
+    this.start = start;
+    this.end = end;
+  }
+
+  get hash(): string {
+    // latin1 is a plain byte copy; a valid hash is ASCII, so it reads the same as UTF-8,
+    // and an invalid one (any byte >= 0x80) is rejected by the hex check either way.
+    return (this.#hash ??= this.source.toString('latin1', this.hashStart, this.hashEnd));
+  }
+}
+
+// The value of each lower-case hex digit's byte, -1 for every other byte: checking and
+// decoding bytes here is cheaper than making a string and decoding it later
+// (FindMissingBlobs carries thousands of digests).
+const NIBBLE = new Int8Array(256).fill(-1);
+for (let c = 0; c < 16; c++) NIBBLE['0123456789abcdef'.charCodeAt(c)] = c;
+const SHA256_HEX = 64;
 
 export interface FindMissingRequestPlain {
   instanceName: string;
@@ -100,19 +129,32 @@ export function decodeFindMissingRequest(buf: Buffer): FindMissingRequestPlain {
 
 function decodeDigest(buf: Buffer, start: number, end: number): PlainDigest {
   const c = new Cursor(buf, start, end);
-  const d: PlainDigest = { hash: '', sizeBytes: 0, lowerHex: true, source: buf, start, end };
+  const d = new DecodedDigest(buf, start, end);
   while (c.pos < end) {
     const tag = c.varint();
     const field = Math.floor(tag / 8);
     const wire = tag & 7;
     if (field === 1 && wire === 2) {
       const s = c.span();
-      let hex = 1;
-      for (let i = s; i < c.pos; i++) hex &= LOWER_HEX_BYTE[buf[i]!]!;
-      d.lowerHex = hex === 1;
-      // latin1 is a plain byte copy; a valid hash is ASCII, so it reads the same as UTF-8,
-      // and an invalid one (any byte >= 0x80) is rejected by the hex check either way.
-      d.hash = buf.toString('latin1', s, c.pos);
+      d.hashStart = s;
+      d.hashEnd = c.pos;
+      d.bytes = undefined;
+      if (c.pos - s === SHA256_HEX) {
+        const bytes = Buffer.allocUnsafe(SHA256_HEX / 2);
+        let bad = 0;
+        for (let i = 0; i < SHA256_HEX / 2; i++) {
+          const hi = NIBBLE[buf[s + 2 * i]!]!;
+          const lo = NIBBLE[buf[s + 2 * i + 1]!]!;
+          bad |= hi | lo;
+          bytes[i] = (hi << 4) | lo;
+        }
+        d.lowerHex = bad >= 0;
+        if (d.lowerHex) d.bytes = bytes;
+      } else {
+        let bad = 0;
+        for (let i = s; i < c.pos; i++) bad |= NIBBLE[buf[i]!]!;
+        d.lowerHex = bad >= 0;
+      }
     } else if (field === 2 && wire === 0) {
       d.sizeBytes = c.varint();
     } else {
@@ -185,16 +227,18 @@ export function encodeGetTreeResponse(msg: { directories: readonly Uint8Array[];
   return out;
 }
 
-/** google.bytestream.ReadResponse { bytes data = 10; } */
-export function encodeReadResponse(msg: { data: Uint8Array }): Buffer {
+/**
+ * google.bytestream.ReadResponse { bytes data = 10; } as its parts: the field's tag and
+ * length, then the data itself, so the transport sends a Read's bytes without copying them.
+ */
+export function encodeReadResponseParts(msg: { data: Uint8Array }): Buffer[] {
   const data = msg.data;
   const len = data.byteLength;
-  if (len === 0) return Buffer.alloc(0);
-  const out = Buffer.allocUnsafe(1 + varintSize(len) + len);
-  out[0] = 0x52; // field 10, length-delimited
-  const pos = writeVarint(out, 1, len);
-  out.set(data, pos);
-  return out;
+  if (len === 0) return [];
+  const head = Buffer.allocUnsafe(1 + varintSize(len));
+  head[0] = 0x52; // field 10, length-delimited
+  writeVarint(head, 1, len);
+  return [head, Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, len)];
 }
 
 function varintSize(v: number): number {

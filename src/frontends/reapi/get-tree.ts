@@ -6,7 +6,8 @@
 // MAX_WALK bounds what one call walks). Directories are sent as their stored bytes
 // (encodeGetTreeResponse), decoded only to find their children: a re-encoded one could
 // differ from what its digest names.
-import { status, type ServerWritableStream } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import type { CallHandler, GrpcCall } from './grpc-transport.ts';
 import { directoryRefs } from '../../core/action-result.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
@@ -31,12 +32,12 @@ const PAGE_BYTES = 3 * 1024 * 1024;
 const MAX_WALK = 100_000;
 const TOKEN = /^o([0-9]{1,9})$/;
 
-export function getTreeHandler(ctx: ReapiContext): (call: ServerWritableStream<GetTreeRequest, unknown>) => void {
-  return serverStream<GetTreeRequest>(ctx, 'GetTree', (call, signal) => streamTree(ctx, call, signal));
+export function getTreeHandler(ctx: ReapiContext): CallHandler {
+  return serverStream(ctx, 'GetTree', (call, signal) => streamTree(ctx, call, signal));
 }
 
-async function streamTree(ctx: ReapiContext, call: ServerWritableStream<GetTreeRequest, unknown>, signal: AbortSignal): Promise<void> {
-  const req = wellFormed(call.request);
+async function streamTree(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal): Promise<void> {
+  const req = wellFormed(call.request as GetTreeRequest);
   checkDigestFunction(req.digestFunction);
   const root = digestFrom(req.rootDigest, 'root_digest');
   const ns = namespaceOf(ctx, req.instanceName);

@@ -1,14 +1,24 @@
-// grpc-js service definitions built straight from hoard's protobufjs Root (src/core/proto.ts),
-// the same Root the AC completeness check decodes with. We do not go through
-// @grpc/proto-loader: its toObject() copy per message costs on the ByteStream hot path,
-// whereas protobufjs' decode keeps `bytes` fields as zero-copy views of the received Buffer.
+// Service definitions built straight from hoard's protobufjs Root (src/core/proto.ts), the
+// same Root the AC completeness check decodes with: the server transport (grpc-transport.ts)
+// uses their request decoders and response encoders, and tests build grpc-js clients from
+// the same definitions. We do not go through @grpc/proto-loader: its toObject() copy per
+// message costs on the ByteStream hot path, whereas protobufjs' decode keeps `bytes` fields
+// as zero-copy views of the received Buffer.
 // The price is that decoded messages are protobufjs instances: unset scalars read as
 // defaults, int64 fields are Long objects (use `int64()`), and empty bytes may be `[]`.
-import type { ServiceDefinition, MethodDefinition } from '@grpc/grpc-js';
+import type { MethodDefinition as TransportMethod } from './grpc-transport.ts';
 import type protobuf from 'protobufjs';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { protoRoot, REAPI } from '../../core/proto.ts';
-import { decodeFindMissingRequest, encodeFindMissingResponse, encodeGetTreeResponse, encodeReadResponse } from './fast-codecs.ts';
+import { decodeFindMissingRequest, encodeFindMissingResponse, encodeGetTreeResponse, encodeReadResponseParts } from './fast-codecs.ts';
+
+/** A method as the server transport needs it, plus the client half tests use with grpc-js. */
+export interface MethodDefinition extends TransportMethod {
+  readonly requestSerialize: (v: unknown) => Buffer;
+  readonly responseDeserialize: (b: Buffer) => unknown;
+  readonly originalName: string;
+}
+export type ServiceDefinition = Readonly<Record<string, MethodDefinition>>;
 
 export const SERVICE_NAMES = {
   capabilities: `${REAPI}.Capabilities`,
@@ -65,7 +75,7 @@ function tolerant(typeName: string, decode: (b: Buffer) => unknown): (b: Buffer)
 const cache = new Map<string, ServiceDefinition>();
 
 /** Server-side codecs that replace protobufjs on hot methods (see fast-codecs.ts). */
-const FAST: Readonly<Record<string, Partial<MethodDefinition<unknown, unknown>>>> = {
+const FAST: Readonly<Record<string, Partial<Pick<MethodDefinition, 'requestDeserialize' | 'responseSerialize'>>>> = {
   [`/${REAPI}.ContentAddressableStorage/FindMissingBlobs`]: {
     requestDeserialize: decodeFindMissingRequest,
     responseSerialize: (v: unknown) => encodeFindMissingResponse(v as Parameters<typeof encodeFindMissingResponse>[0]),
@@ -75,7 +85,7 @@ const FAST: Readonly<Record<string, Partial<MethodDefinition<unknown, unknown>>>
     responseSerialize: (v: unknown) => encodeGetTreeResponse(v as Parameters<typeof encodeGetTreeResponse>[0]),
   },
   '/google.bytestream.ByteStream/Read': {
-    responseSerialize: (v: unknown) => encodeReadResponse(v as { data: Uint8Array }),
+    responseSerialize: (v: unknown) => encodeReadResponseParts(v as { data: Uint8Array }),
   },
 };
 
@@ -84,12 +94,13 @@ export function serviceDefinition(fullName: string): ServiceDefinition {
   const hit = cache.get(fullName);
   if (hit) return hit;
   const service = protoRoot().lookupService(fullName);
-  const def: Record<string, MethodDefinition<unknown, unknown>> = {};
+  const def: Record<string, MethodDefinition> = {};
   for (const method of service.methodsArray) {
     method.resolve();
     const req = method.resolvedRequestType as protobuf.Type;
     const res = method.resolvedResponseType as protobuf.Type;
     const path = `/${fullName}/${method.name}`;
+    const fast = FAST[path]?.requestDeserialize;
     def[method.name] = {
       path,
       requestStream: method.requestStream === true,
@@ -100,9 +111,8 @@ export function serviceDefinition(fullName: string): ServiceDefinition {
       responseDeserialize: (b: Buffer) => res.decode(b),
       originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
       ...FAST[path],
+      ...(fast ? { requestDeserialize: tolerant(req.name, fast) } : {}),
     };
-    const fast = FAST[path]?.requestDeserialize;
-    if (fast) def[method.name]!.requestDeserialize = tolerant(req.name, fast);
   }
   cache.set(fullName, def);
   return def;

@@ -1,0 +1,480 @@
+// hoard's gRPC server transport, written on node:http2 for the REAPI hot path (issue 4).
+// grpc-js carried every call through interceptors, metadata objects, channelz and a
+// message decoder that copied each request into a fresh buffer; here a request message
+// that arrives in one DATA chunk is handed on as a view, a response goes out as its parts
+// (no copy into a framed buffer), and flow control is ours to set: the receive windows,
+// and back-pressure by pausing a stream whose messages the handler has not taken yet.
+//
+// What it implements of gRPC over HTTP/2 (the protocol grpc-java, Bazel's client, speaks):
+// POST with content-type application/grpc[+proto]; length-prefixed messages (the
+// compressed flag is refused: clients only compress when the server advertises it);
+// grpc-timeout deadlines (DEADLINE_EXCEEDED); status in trailers, or a trailers-only
+// response when nothing was sent; UNIMPLEMENTED for unknown methods; RESOURCE_EXHAUSTED
+// above the receive limit. Connections: server keepalive pings (a peer that does not
+// answer is dropped), a GOAWAY after an idle period, and a drain on shutdown that lets
+// calls in flight finish before the deadline cuts them (rule 3).
+import { EventEmitter } from 'node:events';
+import http2, { type Http2Session, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
+import { status } from '@grpc/grpc-js';
+import { ErrorCode, HoardError } from '../../core/errors.ts';
+
+/** A call's outcome as the client sees it. */
+export interface CallStatus {
+  readonly code: number;
+  readonly details: string;
+}
+
+export interface MethodDefinition {
+  readonly path: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+  /** Never throws: a malformed message decodes to a value the handler refuses. */
+  readonly requestDeserialize: (b: Buffer) => unknown;
+  /** One message as its parts, in order (sent without concatenating them). */
+  readonly responseSerialize: (v: unknown) => Buffer | readonly Buffer[];
+}
+
+export type CallHandler = (call: GrpcCall) => void;
+
+/** A service's handlers by proto method name. */
+export type ServiceImplementation = Readonly<Record<string, CallHandler>>;
+
+export interface TransportOptions {
+  readonly maxReceiveMessageSize: number;
+  /** Server keepalive ping interval (ms); a ping unanswered for a third of it drops the connection. 0 = none. */
+  readonly keepaliveMs: number;
+  /** A connection without calls for this long gets a GOAWAY (ms). 0 = never. */
+  readonly connectionIdleMs: number;
+  /** HTTP/2 receive window per stream: how far a client may send ahead of a handler. */
+  readonly streamWindow: number;
+  /** HTTP/2 receive window per connection, shared by its streams. */
+  readonly connectionWindow: number;
+}
+
+const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;.*)?$/;
+const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+/** Bytes a finished call still reads and drops from a client that keeps sending. */
+const DISCARD_LIMIT = 1024 * 1024;
+
+/** Percent-encoding of grpc-message (the gRPC spec's set: printable ASCII except '%'). */
+function encodeGrpcMessage(s: string): string {
+  return /^[\x20-\x24\x26-\x7e]*$/.test(s) ? s : encodeURIComponent(s);
+}
+
+function prefix(length: number): Buffer {
+  const p = Buffer.allocUnsafe(5);
+  p[0] = 0;
+  p.writeUInt32BE(length, 1);
+  return p;
+}
+
+/**
+ * One call on one HTTP/2 stream. The transport fills `request` (unary and server-streaming
+ * methods) or feeds messages to the async iterator (client-streaming) before or while the
+ * handler runs; the handler answers with `write` (server-streaming) and `finish`.
+ */
+export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
+  readonly method: MethodDefinition;
+  /** Aborted when the client cancels, the connection drops, or the deadline passes. */
+  readonly signal: AbortSignal;
+  request: unknown;
+  readonly #stream: ServerHttp2Stream;
+  readonly #abort = new AbortController();
+  readonly #maxMessage: number;
+  #deadline: NodeJS.Timeout | undefined;
+  #headersSent = false;
+  #finished = false;
+  // Request framing.
+  #prefix = Buffer.allocUnsafe(5);
+  #prefixFill = 0;
+  #parts: Buffer[] = [];
+  #partsFill = 0;
+  #length = -1;
+  #discarded = 0;
+  // Messages not yet taken by the handler (client streaming), and a waiting taker.
+  readonly #queue: Buffer[] = [];
+  #ended = false;
+  #failure: Error | undefined;
+  #waiter: { resolve(r: IteratorResult<unknown>): void; reject(err: unknown): void } | undefined;
+
+  constructor(stream: ServerHttp2Stream, method: MethodDefinition, maxMessage: number) {
+    super();
+    this.#stream = stream;
+    this.method = method;
+    this.#maxMessage = maxMessage;
+    this.signal = this.#abort.signal;
+  }
+
+  /** True once a status went out (or the stream is gone): later outcomes are dropped. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Arms the grpc-timeout deadline. */
+  setDeadline(ms: number): void {
+    this.#deadline = setTimeout(() => {
+      const details = `the deadline of ${Math.round(ms)} ms passed`;
+      this.#abort.abort(new HoardError(ErrorCode.Aborted, details));
+      this.finish({ code: status.DEADLINE_EXCEEDED, details });
+    }, Math.max(0, ms));
+    this.#deadline.unref();
+  }
+
+  /** Request bytes off the wire, split into messages. */
+  onData(chunk: Buffer): void {
+    if (this.#finished) {
+      this.#discarded += chunk.length;
+      if (this.#discarded > DISCARD_LIMIT) this.reset();
+      return;
+    }
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#length < 0) {
+        const n = Math.min(5 - this.#prefixFill, chunk.length - at);
+        chunk.copy(this.#prefix, this.#prefixFill, at, at + n);
+        this.#prefixFill += n;
+        at += n;
+        if (this.#prefixFill < 5) return;
+        if (this.#prefix[0] !== 0) {
+          this.#fail({ code: status.UNIMPLEMENTED, details: 'compressed gRPC messages are not supported (grpc-accept-encoding: identity)' });
+          return;
+        }
+        const length = this.#prefix.readUInt32BE(1);
+        if (length > this.#maxMessage) {
+          this.#fail({ code: status.RESOURCE_EXHAUSTED, details: `received a message of ${length} bytes, larger than the limit of ${this.#maxMessage}` });
+          return;
+        }
+        this.#length = length;
+        this.#partsFill = 0;
+      }
+      const n = Math.min(this.#length - this.#partsFill, chunk.length - at);
+      if (n > 0) this.#parts.push(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n));
+      this.#partsFill += n;
+      at += n;
+      if (this.#partsFill === this.#length) {
+        const msg = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#length);
+        this.#parts = [];
+        this.#length = -1;
+        this.#prefixFill = 0;
+        this.#onMessage(msg);
+      }
+    }
+  }
+
+  #onMessage(msg: Buffer): void {
+    if (!this.method.requestStream) {
+      if (this.request !== undefined) {
+        this.#fail({ code: status.INVALID_ARGUMENT, details: `${this.method.path} takes one request message, got more` });
+        return;
+      }
+      this.request = this.method.requestDeserialize(msg);
+      return;
+    }
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      w.resolve({ value: this.method.requestDeserialize(msg), done: false });
+      return;
+    }
+    this.#queue.push(msg);
+    // Back-pressure: stop reading until the handler takes what it has.
+    this.#stream.pause();
+  }
+
+  /** The client half-closed. */
+  onEnd(): boolean {
+    if (this.#length >= 0 || this.#prefixFill > 0) {
+      this.#fail({ code: status.INVALID_ARGUMENT, details: 'the request ended inside a message' });
+      return false;
+    }
+    this.#ended = true;
+    if (this.#waiter && this.#queue.length === 0) {
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      w.resolve({ value: undefined, done: true });
+    }
+    return true;
+  }
+
+  /** The stream closed (or broke) before the call finished: the client is gone. */
+  onGone(why: string): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#deadline);
+    const err = new HoardError(ErrorCode.Aborted, why);
+    this.#abort.abort(err);
+    this.#rejectWaiter(err);
+    this.emit('cancelled');
+  }
+
+  #fail(s: CallStatus): void {
+    const err = new HoardError(s.code === status.RESOURCE_EXHAUSTED ? ErrorCode.InsufficientStorage : ErrorCode.InvalidArgument, s.details);
+    this.#abort.abort(err);
+    this.#rejectWaiter(err);
+    this.finish(s);
+  }
+
+  #rejectWaiter(err: Error): void {
+    this.#failure ??= err;
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.reject(err);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    return {
+      next: () => {
+        const msg = this.#queue.shift();
+        if (msg !== undefined) {
+          if (this.#queue.length === 0 && !this.#finished) this.#stream.resume();
+          return Promise.resolve({ value: this.method.requestDeserialize(msg), done: false });
+        }
+        if (this.#failure) return Promise.reject(this.#failure);
+        if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+        this.#stream.resume();
+        return new Promise((resolve, reject) => {
+          this.#waiter = { resolve, reject };
+        });
+      },
+    };
+  }
+
+  #sendHeaders(): void {
+    if (this.#headersSent) return;
+    this.#headersSent = true;
+    this.#stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity' }, { waitForTrailers: true });
+  }
+
+  /** Sends one response message; false when the client's window is full (wait for 'drain'). */
+  write(msg: unknown): boolean {
+    if (this.#finished || this.#stream.destroyed) return true;
+    return this.#send(msg);
+  }
+
+  #send(msg: unknown): boolean {
+    this.#sendHeaders();
+    const parts = this.method.responseSerialize(msg);
+    const list = Buffer.isBuffer(parts) ? [parts] : (parts as readonly Buffer[]);
+    const length = list.reduce((n, b) => n + b.length, 0);
+    this.#stream.cork();
+    let ok = this.#stream.write(prefix(length));
+    for (const b of list) if (b.length > 0) ok = this.#stream.write(b);
+    this.#stream.uncork();
+    return ok;
+  }
+
+  /** Resolves when the stream can take more, rejects when `signal` aborts first. */
+  drained(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#stream.off('drain', onDrain);
+        reject(signal.reason ?? new HoardError(ErrorCode.Aborted, 'aborted'));
+      };
+      const onDrain = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      if (signal.aborted) return onAbort();
+      this.#stream.once('drain', onDrain);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Ends the call: an OK status after `response` (if given) or an error status. A call
+   * that already finished, or whose client is gone, ignores it.
+   */
+  finish(s: CallStatus, response?: unknown): void {
+    if (this.#finished || this.#stream.destroyed || this.#stream.closed) {
+      this.#finished = true;
+      return;
+    }
+    this.#finished = true;
+    clearTimeout(this.#deadline);
+    const trailers = { 'grpc-status': String(s.code), 'grpc-message': encodeGrpcMessage(s.details) };
+    // Whatever the client still sends is read and dropped (bounded), so it sees the status
+    // instead of a stalled upload.
+    this.#queue.length = 0;
+    this.#stream.resume();
+    if (!this.#headersSent && response === undefined) {
+      this.#headersSent = true;
+      this.#stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...trailers }, { endStream: true });
+      return;
+    }
+    if (response !== undefined) this.#send(response);
+    this.#sendHeaders();
+    this.#stream.once('wantTrailers', () => {
+      if (!this.#stream.destroyed) this.#stream.sendTrailers(trailers);
+    });
+    this.#stream.end();
+  }
+
+  /** RST_STREAM(CANCEL): for a client that stopped reading, which a status would queue behind. */
+  reset(): void {
+    if (!this.#stream.destroyed) this.#stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+}
+
+export interface GrpcTransport {
+  readonly port: number;
+  /** Stops accepting connections and calls; calls in flight get until `deadlineMs`, then are cut. */
+  shutdown(deadlineMs: number): Promise<void>;
+}
+
+interface SessionState {
+  streams: number;
+  idle: NodeJS.Timeout | undefined;
+  keepalive: NodeJS.Timeout | undefined;
+}
+
+export async function listenGrpc(
+  host: string,
+  port: number,
+  methods: ReadonlyMap<string, { definition: MethodDefinition; handler: CallHandler }>,
+  options: TransportOptions,
+  onInternalError: (err: unknown) => void,
+): Promise<GrpcTransport> {
+  const server = http2.createServer({
+    settings: { initialWindowSize: options.streamWindow, maxHeaderListSize: 64 * 1024 },
+    // Node's default (10 MB) refuses streams under load; memory is bounded by the windows.
+    maxSessionMemory: 1024,
+  });
+  const sessions = new Map<Http2Session, SessionState>();
+  let closing = false;
+
+  server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+  server.on('session', (session: Http2Session) => {
+    const state: SessionState = { streams: 0, idle: undefined, keepalive: undefined };
+    sessions.set(session, state);
+    session.on('error', () => undefined); // surfaced to the calls on it as stream closes
+    session.setLocalWindowSize(options.connectionWindow);
+    armIdle(session, state);
+    if (options.keepaliveMs > 0) {
+      state.keepalive = setInterval(() => keepalivePing(session, options.keepaliveMs), options.keepaliveMs);
+      state.keepalive.unref();
+    }
+    session.once('close', () => {
+      clearTimeout(state.idle);
+      clearInterval(state.keepalive);
+      sessions.delete(session);
+    });
+  });
+
+  function armIdle(session: Http2Session, state: SessionState): void {
+    clearTimeout(state.idle);
+    state.idle = undefined;
+    if (options.connectionIdleMs > 0 && state.streams === 0) {
+      state.idle = setTimeout(() => session.close(), options.connectionIdleMs);
+      state.idle.unref();
+    }
+  }
+
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    stream.on('error', () => undefined); // a reset stream must not crash the process
+    const session = stream.session;
+    const state = session ? sessions.get(session) : undefined;
+    if (closing) {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    if (state && session) {
+      state.streams++;
+      clearTimeout(state.idle);
+      stream.once('close', () => {
+        state.streams--;
+        armIdle(session, state);
+      });
+    }
+    try {
+      startCall(stream, headers);
+    } catch (err) {
+      onInternalError(err);
+      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  });
+
+  function startCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    if (headers[':method'] !== 'POST') {
+      stream.respond({ ':status': 405 }, { endStream: true });
+      return;
+    }
+    if (!GRPC_CONTENT_TYPE.test(String(headers['content-type'] ?? ''))) {
+      stream.respond({ ':status': 415 }, { endStream: true });
+      return;
+    }
+    const path = String(headers[':path'] ?? '');
+    const entry = methods.get(path);
+    if (!entry) {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status.UNIMPLEMENTED), 'grpc-message': encodeGrpcMessage(`unknown method ${path}`) }, { endStream: true });
+      stream.resume();
+      return;
+    }
+    const call = new GrpcCall(stream, entry.definition, options.maxReceiveMessageSize);
+    const timeout = headers['grpc-timeout'];
+    if (typeof timeout === 'string') {
+      const m = TIMEOUT.exec(timeout);
+      if (m) call.setDeadline(Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!);
+    }
+    stream.on('data', (chunk: Buffer) => call.onData(chunk));
+    stream.once('close', () => call.onGone(`the client cancelled the call (${stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'stream closed' : `RST_STREAM ${stream.rstCode}`})`));
+    if (entry.definition.requestStream) {
+      stream.once('end', () => call.onEnd());
+      entry.handler(call);
+      return;
+    }
+    // Unary and server-streaming calls start with their one request message in hand.
+    stream.once('end', () => {
+      if (!call.onEnd() || call.finished) return;
+      if (call.request === undefined) {
+        call.finish({ code: status.INVALID_ARGUMENT, details: `${path} needs a request message, the client sent none` });
+        return;
+      }
+      entry.handler(call);
+    });
+  }
+
+  function keepalivePing(session: Http2Session, intervalMs: number): void {
+    if (session.destroyed || session.closed) return;
+    const timer = setTimeout(() => session.destroy(), Math.ceil(intervalMs / 3));
+    timer.unref();
+    try {
+      session.ping((err) => {
+        clearTimeout(timer);
+        if (err && !session.destroyed) session.destroy();
+      });
+    } catch {
+      clearTimeout(timer); // too many pings outstanding or session closing: try next time
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', onInternalError);
+
+  let shutting: Promise<void> | undefined;
+  return {
+    port: (server.address() as AddressInfo).port,
+    shutdown(deadlineMs: number): Promise<void> {
+      shutting ??= new Promise<void>((resolve) => {
+        closing = true;
+        const timer = setTimeout(() => {
+          for (const s of sessions.keys()) s.destroy();
+        }, Math.max(0, deadlineMs));
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        // GOAWAY: clients start no new calls here; open calls run to their end.
+        for (const s of sessions.keys()) s.close();
+      });
+      return shutting;
+    },
+  };
+}
