@@ -10,6 +10,11 @@ export interface Key {
   readonly keyspace: Keyspace;
   readonly namespace: string;
   readonly id: string;
+  /**
+   * A CAS id's 32 digest bytes, when the caller decoded them already (FindMissingBlobs):
+   * a store may look them up without decoding `id`. Always the bytes `id` spells.
+   */
+  readonly digest?: Uint8Array;
 }
 
 export const MAX_ID_BYTES = 1024;
@@ -17,6 +22,30 @@ export const MAX_NAMESPACE_BYTES = 1024;
 
 export function casKey(hash: string, namespace = ''): Key {
   return { keyspace: 'cas', namespace, id: hash };
+}
+
+/** A CAS key over a decoded digest; its `id` string is made only if a store asks for it. */
+export function casKeyOfDigest(d: { readonly hash: string; readonly bytes?: Uint8Array }, namespace = ''): Key {
+  return new DigestKey(d, namespace);
+}
+
+class DigestKey implements Key {
+  readonly keyspace = 'cas' as const;
+  readonly namespace: string;
+  readonly #d: { readonly hash: string; readonly bytes?: Uint8Array };
+
+  constructor(d: { readonly hash: string; readonly bytes?: Uint8Array }, namespace: string) {
+    this.#d = d;
+    this.namespace = namespace;
+  }
+
+  get id(): string {
+    return this.#d.hash;
+  }
+
+  get digest(): Uint8Array | undefined {
+    return this.#d.bytes;
+  }
 }
 
 export function acKey(hash: string, namespace = ''): Key {

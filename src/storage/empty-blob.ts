@@ -3,6 +3,15 @@
 import { emptyHash } from '../core/digest.ts';
 import type { Key } from '../core/keys.ts';
 
+let emptyBytes: Buffer | undefined;
+
 export function isEmptyBlobKey(key: Key): boolean {
-  return key.keyspace === 'cas' && key.id === emptyHash();
+  if (key.keyspace !== 'cas') return false;
+  // A key over decoded digest bytes is compared as bytes: asking for its id would make a string.
+  const digest = key.digest;
+  if (digest !== undefined) {
+    emptyBytes ??= Buffer.from(emptyHash(), 'hex');
+    return digest.length === emptyBytes.length && digest[0] === emptyBytes[0] && emptyBytes.equals(digest);
+  }
+  return key.id === emptyHash();
 }

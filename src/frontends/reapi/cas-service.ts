@@ -3,9 +3,9 @@
 // breaks the whole call (bad digest function, over max_batch_total_size_bytes) fails it.
 import { status } from '@grpc/grpc-js';
 import type { ServiceImplementation } from './grpc-transport.ts';
-import { DEFAULT_DIGEST_FUNCTION, hexLength, type Digest } from '../../core/digest.ts';
+import type { Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
-import { casKey } from '../../core/keys.ts';
+import { casKey, casKeyOfDigest } from '../../core/keys.ts';
 import { getTreeHandler } from './get-tree.ts';
 import type { FindMissingRequestPlain, PlainDigest } from './fast-codecs.ts';
 import { bytesOf, int64 } from './grpc-definitions.ts';
@@ -36,7 +36,6 @@ interface BatchReadRequest {
   digestFunction: number;
 }
 
-const HASH_LENGTH = hexLength(DEFAULT_DIGEST_FUNCTION);
 /** Below this, zstd framing overhead outweighs any gain: send identity. */
 const MIN_COMPRESS_BYTES = 256;
 
@@ -52,12 +51,15 @@ export function casService(ctx: ReapiContext): ServiceImplementation {
     const sizes = new Array<number>(msgs.length);
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i]!;
-      const hash = m.hash;
       const size = m.sizeBytes;
-      // Fast path for the common well-formed digest (the decoder checked the hash's bytes);
-      // digestFrom throws the precise error for anything else.
-      if (!(size > 0 && Number.isSafeInteger(size) && m.lowerHex === true && hash.length === HASH_LENGTH)) digestFrom(m, `blob_digests[${i}]`);
-      keys[i] = casKey(hash, ns);
+      // Fast path for the common well-formed digest (the decoder checked and decoded the
+      // hash's bytes, so no hash string is made); digestFrom throws the precise error for
+      // anything else.
+      if (m.bytes !== undefined && size > 0 && Number.isSafeInteger(size)) keys[i] = casKeyOfDigest(m, ns);
+      else {
+        digestFrom(m, `blob_digests[${i}]`);
+        keys[i] = casKey(m.hash, ns);
+      }
       sizes[i] = size;
     }
     // `has` refreshes present blobs in the LRU: a FindMissingBlobs extends their lifetime.

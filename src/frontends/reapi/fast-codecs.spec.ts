@@ -68,3 +68,26 @@ test('GetTreeResponse with canonical Directory bytes encodes exactly as protobuf
     }),
   );
 });
+
+test('a 64-digit hash decodes to its bytes on the fast path and the general one alike', () => {
+  const sha = fc.stringMatching(/^[0-9a-f]{64}$/);
+  fc.assert(
+    fc.property(sha, fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.boolean(), (hash, sizeBytes, extraField) => {
+      let bytes = Buffer.from(Req.encode({ blobDigests: [{ hash, sizeBytes }] }).finish());
+      if (extraField) {
+        // The same Digest with an unknown field 7 (varint 1) after size_bytes: not the fast shape.
+        const inner = Buffer.concat([bytes.subarray(2), Buffer.from([0x38, 0x01])]);
+        bytes = Buffer.concat([Buffer.from([0x12, inner.length]), inner]);
+      }
+      const d = decodeFindMissingRequest(bytes).blobDigests[0]!;
+      assert.equal(d.hash, hash);
+      assert.equal(d.sizeBytes, sizeBytes);
+      assert.equal(d.lowerHex, true);
+      assert.deepEqual(d.bytes, Buffer.from(hash, 'hex'));
+    }),
+  );
+  const upper = Buffer.from(Req.encode({ blobDigests: [{ hash: 'A'.repeat(64), sizeBytes: 3 }] }).finish());
+  const d = decodeFindMissingRequest(upper).blobDigests[0]!;
+  assert.equal(d.lowerHex, false);
+  assert.equal(d.bytes, undefined);
+});

@@ -127,9 +127,43 @@ export function decodeFindMissingRequest(buf: Buffer): FindMissingRequestPlain {
   return out;
 }
 
+/** Checks and decodes the 64 hex digits at `s` into the digest's bytes. */
+function decodeSha256Hex(buf: Buffer, s: number, d: DecodedDigest): void {
+  const bytes = Buffer.allocUnsafe(SHA256_HEX / 2);
+  let bad = 0;
+  for (let i = 0; i < SHA256_HEX / 2; i++) {
+    const hi = NIBBLE[buf[s + 2 * i]!]!;
+    const lo = NIBBLE[buf[s + 2 * i + 1]!]!;
+    bad |= hi | lo;
+    bytes[i] = (hi << 4) | lo;
+  }
+  d.lowerHex = bad >= 0;
+  d.bytes = d.lowerHex ? bytes : undefined;
+}
+
 function decodeDigest(buf: Buffer, start: number, end: number): PlainDigest {
-  const c = new Cursor(buf, start, end);
   const d = new DecodedDigest(buf, start, end);
+  // The shape every client sends: hash (tag 0x0a, 64 digits), then size_bytes (tag 0x10).
+  const sizeAt = start + 2 + SHA256_HEX;
+  if (buf[start] === 0x0a && buf[start + 1] === SHA256_HEX && sizeAt < end && buf[sizeAt] === 0x10) {
+    let size = 0;
+    let mul = 1;
+    let pos = sizeAt + 1;
+    while (pos < end && pos < sizeAt + 9) {
+      const b = buf[pos++]!;
+      size += (b & 0x7f) * mul;
+      mul *= 128;
+      if (b < 0x80) break;
+    }
+    if (pos === end && buf[end - 1]! < 0x80) {
+      d.hashStart = start + 2;
+      d.hashEnd = sizeAt;
+      d.sizeBytes = size;
+      decodeSha256Hex(buf, start + 2, d);
+      return d;
+    }
+  }
+  const c = new Cursor(buf, start, end);
   while (c.pos < end) {
     const tag = c.varint();
     const field = Math.floor(tag / 8);
@@ -138,22 +172,12 @@ function decodeDigest(buf: Buffer, start: number, end: number): PlainDigest {
       const s = c.span();
       d.hashStart = s;
       d.hashEnd = c.pos;
-      d.bytes = undefined;
-      if (c.pos - s === SHA256_HEX) {
-        const bytes = Buffer.allocUnsafe(SHA256_HEX / 2);
-        let bad = 0;
-        for (let i = 0; i < SHA256_HEX / 2; i++) {
-          const hi = NIBBLE[buf[s + 2 * i]!]!;
-          const lo = NIBBLE[buf[s + 2 * i + 1]!]!;
-          bad |= hi | lo;
-          bytes[i] = (hi << 4) | lo;
-        }
-        d.lowerHex = bad >= 0;
-        if (d.lowerHex) d.bytes = bytes;
-      } else {
+      if (c.pos - s === SHA256_HEX) decodeSha256Hex(buf, s, d);
+      else {
         let bad = 0;
         for (let i = s; i < c.pos; i++) bad |= NIBBLE[buf[i]!]!;
         d.lowerHex = bad >= 0;
+        d.bytes = undefined;
       }
     } else if (field === 2 && wire === 0) {
       d.sizeBytes = c.varint();

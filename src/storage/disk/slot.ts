@@ -27,5 +27,11 @@ function hashedSlot(key: Key): Buffer {
 
 /** A default-namespace CAS id of 64 lower-case hex digits decodes into `out`; others are hashed. */
 function digestSlot(key: Key, out: Buffer): boolean {
-  return key.keyspace === 'cas' && key.namespace === '' && decodeLowerHex(key.id, out);
+  if (key.keyspace !== 'cas' || key.namespace !== '') return false;
+  const digest = key.digest;
+  if (digest !== undefined && digest.length === SLOT_BYTES) {
+    out.set(digest);
+    return true;
+  }
+  return decodeLowerHex(key.id, out);
 }
