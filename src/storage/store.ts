@@ -45,6 +45,16 @@ export interface Entry {
   /** The whole entry's size, whatever range was asked for. */
   readonly size: number;
   readonly stream: Readable;
+  /**
+   * The same bytes as `stream`, when the store read them into memory whole: a consumer may
+   * send these and leave `stream` untouched (it is then never created).
+   */
+  readonly bytes?: Buffer;
+  /**
+   * Hands `bytes` back for reuse. Call it only once nothing can read them any more (e.g.
+   * after the transport reported them written); never calling it is safe.
+   */
+  release?(): void;
 }
 
 export interface StoreUsage {

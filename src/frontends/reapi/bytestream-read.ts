@@ -42,6 +42,12 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
   const entry = await ctx.store.get(casKey(res.digest.hash, namespaceOf(ctx, res.instanceName)), { offset, limit, signal });
   ctx.metrics?.lookup('grpc', 'cas', entry === undefined ? 'miss' : 'hit');
   if (entry === undefined) throw grpcError(status.NOT_FOUND, `blob ${res.digest.hash}/${size} is not in the cache`);
+  const expected = limit > 0 ? Math.min(limit, size - offset) : size - offset;
+  if (!compressed && entry.bytes !== undefined) {
+    if (entry.size !== size) throw wrongSize(res.digest.hash, entry.size, size);
+    await sendInMemory(ctx, call, entry.bytes, expected, res.digest.hash, signal, () => entry.release?.());
+    return;
+  }
   let source: Readable = entry.stream;
   try {
     if (entry.size !== size) throw wrongSize(res.digest.hash, entry.size, size);
@@ -59,7 +65,6 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
         await sendMessage(call, { data }, signal, ctx.options.bodyIdleTimeoutMs);
       }
     }
-    const expected = limit > 0 ? Math.min(limit, size - offset) : size - offset;
     if ((compressed ? read : sent) !== expected) {
       throw new HoardError(ErrorCode.Corrupt, `the store gave ${compressed ? read : sent} of the ${expected} bytes of blob ${res.digest.hash}: the read was cut short`);
     }
@@ -68,6 +73,27 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
     source.destroy();
     entry.stream.destroy();
   }
+}
+
+/**
+ * The range already in memory: sent in messages straight from the store's buffer, which is
+ * handed back (`release`) only once the transport has written the last of them. An error
+ * before that leaves it to the GC, never back in a pool while still queued for sending.
+ */
+async function sendInMemory(ctx: ReapiContext, call: GrpcCall, bytes: Buffer, expected: number, hash: string, signal: AbortSignal, release: () => void): Promise<void> {
+  if (bytes.byteLength !== expected) {
+    release();
+    throw new HoardError(ErrorCode.Corrupt, `the store gave ${bytes.byteLength} of the ${expected} bytes of blob ${hash}: the read was cut short`);
+  }
+  const max = ctx.options.readChunkSize;
+  if (bytes.byteLength === 0) release();
+  for (let at = 0; at < bytes.byteLength; at += max) {
+    signal.throwIfAborted();
+    const last = at + max >= bytes.byteLength;
+    const data = at === 0 && last ? bytes : bytes.subarray(at, at + max);
+    await sendMessage(call, { data }, signal, ctx.options.bodyIdleTimeoutMs, last ? release : undefined);
+  }
+  ctx.metrics?.bytesSent('grpc', bytes.byteLength);
 }
 
 async function* counted(source: AsyncIterable<Buffer>, count: (n: number) => void): AsyncGenerator<Buffer> {

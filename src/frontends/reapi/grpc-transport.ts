@@ -63,6 +63,8 @@ function encodeGrpcMessage(s: string): string {
   return /^[\x20-\x24\x26-\x7e]*$/.test(s) ? s : encodeURIComponent(s);
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function prefix(length: number): Buffer {
   const p = Buffer.allocUnsafe(5);
   p[0] = 0;
@@ -247,20 +249,29 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
     this.#stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity' }, { waitForTrailers: true });
   }
 
-  /** Sends one response message; false when the client's window is full (wait for 'drain'). */
-  write(msg: unknown): boolean {
-    if (this.#finished || this.#stream.destroyed) return true;
-    return this.#send(msg);
+  /**
+   * Sends one response message; false when the client's window is full (wait for 'drain').
+   * `written` is called once the transport no longer holds the message's bytes (sent, or
+   * dropped with the stream), and only then: it may recycle them.
+   */
+  write(msg: unknown, written?: () => void): boolean {
+    if (this.#finished || this.#stream.destroyed) {
+      written?.();
+      return true;
+    }
+    return this.#send(msg, written);
   }
 
-  #send(msg: unknown): boolean {
+  #send(msg: unknown, written?: () => void): boolean {
     this.#sendHeaders();
     const parts = this.method.responseSerialize(msg);
     const list = Buffer.isBuffer(parts) ? [parts] : (parts as readonly Buffer[]);
     const length = list.reduce((n, b) => n + b.length, 0);
     this.#stream.cork();
+    // Corked writes go out as one writev; the last one's callback runs when all are done.
     let ok = this.#stream.write(prefix(length));
     for (const b of list) if (b.length > 0) ok = this.#stream.write(b);
+    if (written) this.#stream.write(EMPTY, () => written());
     this.#stream.uncork();
     return ok;
   }

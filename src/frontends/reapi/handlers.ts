@@ -62,8 +62,8 @@ export function serverStream(ctx: ReapiContext, method: string, fn: (call: GrpcC
  * not hold the call and its store stream forever). Then the stream is reset, since a status
  * would queue behind the unread messages and never arrive, and the idle error is thrown.
  */
-export async function sendMessage(call: GrpcCall, msg: unknown, signal: AbortSignal, idleMs: number): Promise<void> {
-  if (call.write(msg)) return;
+export async function sendMessage(call: GrpcCall, msg: unknown, signal: AbortSignal, idleMs: number, written?: () => void): Promise<void> {
+  if (call.write(msg, written)) return;
   if (idleMs === 0) {
     await call.drained(signal);
     return;

@@ -19,6 +19,7 @@ import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
+import { BufferPool } from '../../core/buffer-pool.ts';
 import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
 import { checkPut } from '../check-put.ts';
@@ -34,7 +35,7 @@ import { encodeDelete, encodeMove, encodePut, Op, scanJournal, seal, setLocation
 import { rewriteJournal } from './journal-rewrite.ts';
 import { blobPath, diskFootprint, journalPath, segmentsDir, tmpDir } from './layout.ts';
 import { recoverStore, type RecoveryReport } from './recovery.ts';
-import { ReadCache } from './read-cache.ts';
+import { READ_CACHE_MAX_ENTRY, ReadCache } from './read-cache.ts';
 import { PipelinedFileWriter } from './pipelined-file-writer.ts';
 import { Segment } from './segment.ts';
 import { lookupSlot, SLOT_BYTES, slotOf } from './slot.ts';
@@ -145,6 +146,9 @@ class DiskStoreImpl implements DiskStore {
   #closing: Promise<void> | undefined;
   readonly #blobDirs = new Set<string>();
   readonly #cache: ReadCache;
+  // Reads of entries too big for the cache: 32 MiB kept for reuse covers 32 concurrent
+  // reads of up to 1 MiB.
+  readonly #readBuffers = new BufferPool(32 * 1024 * 1024);
   recovery!: RecoveryReport;
 
   constructor(options: DiskStoreOptions) {
@@ -223,8 +227,9 @@ class DiskStoreImpl implements DiskStore {
     const segId = this.#index.segment(id);
     if (segId === NO_BYTES) return { size: 0, stream: Readable.from([], { objectMode: false }) };
     if (segId !== OWN_FILE) {
+      if (size > READ_CACHE_MAX_ENTRY) return this.#readPooled(id, size, start, end);
       const data = await this.#readSegmentEntry(slot, id);
-      return { size, stream: Readable.from([start === 0 && end === size ? data : data.subarray(start, end)], { objectMode: false }) };
+      return inMemoryEntry(size, start === 0 && end === size ? data : data.subarray(start, end));
     }
     // Open first: once we hold the descriptor, eviction can unlink the name but not the bytes.
     let fh: FileHandle;
@@ -255,6 +260,25 @@ class DiskStoreImpl implements DiskStore {
     const chunks: Buffer[] = [];
     for await (const c of entry.stream) chunks.push(c as Buffer);
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  }
+
+  /** A segment entry too big for the read cache, read into a pooled buffer its reader releases. */
+  async #readPooled(id: number, size: number, start: number, end: number): Promise<Entry> {
+    const buf = this.#readBuffers.acquire(size);
+    let data: Buffer;
+    try {
+      data = await this.#segments.get(this.#index.segment(id))!.read(this.#index.offset(id), size, buf);
+    } catch (err) {
+      this.#readBuffers.release(buf);
+      throw err;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#readBuffers.release(buf);
+    };
+    return inMemoryEntry(size, start === 0 && end === size ? data : data.subarray(start, end), release);
   }
 
   /** A whole segment entry, from the cache or the segment (then cached if still current). */
@@ -658,4 +682,17 @@ class DiskStoreImpl implements DiskStore {
   #checkOpen(): void {
     if (this.#closed) throw new HoardError(ErrorCode.Unavailable, 'the store is closed');
   }
+}
+
+/** An entry whose bytes are in memory: `stream` is made only if a consumer asks for it. */
+function inMemoryEntry(size: number, bytes: Buffer, release?: () => void): Entry {
+  let stream: Readable | undefined;
+  return {
+    size,
+    bytes,
+    release,
+    get stream(): Readable {
+      return (stream ??= Readable.from([bytes], { objectMode: false }));
+    },
+  };
 }

@@ -8,6 +8,9 @@
 // the end, so it always stands at the oldest entry. A fresh iterator per eviction would
 // step over every deleted entry's hole from the start each time (quadratic once full).
 
+/** Entries above this size are never cached. */
+export const READ_CACHE_MAX_ENTRY = 64 * 1024;
+
 export class ReadCache {
   readonly #entries = new Map<string, Buffer>();
   readonly #maxBytes: number;
@@ -15,7 +18,7 @@ export class ReadCache {
   #bytes = 0;
   #oldest: MapIterator<string> | undefined;
 
-  constructor(maxBytes: number, maxEntryBytes = 64 * 1024) {
+  constructor(maxBytes: number, maxEntryBytes = READ_CACHE_MAX_ENTRY) {
     this.#maxBytes = maxBytes;
     this.#maxEntryBytes = Math.min(maxEntryBytes, maxBytes);
   }

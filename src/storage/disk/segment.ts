@@ -51,11 +51,11 @@ export class Segment {
     await this.#fh.datasync();
   }
 
-  /** Reads `length` bytes at `position` into a new buffer; pins the segment meanwhile. */
-  async read(position: number, length: number): Promise<Buffer> {
+  /** Reads `length` bytes at `position` into `into` (or a new buffer); pins the segment meanwhile. */
+  async read(position: number, length: number, into?: Buffer): Promise<Buffer> {
     this.#readers++;
     try {
-      const buf = Buffer.allocUnsafe(length);
+      const buf = into ?? Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await this.#fh.read(buf, done, length - done, position + done);
