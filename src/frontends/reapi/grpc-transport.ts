@@ -55,6 +55,8 @@ export interface TransportOptions {
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;.*)?$/;
 const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+/** How long a finished call waits for its client to end the request before resetting it. */
+const STOP_REQUEST_AFTER_MS = 1000;
 /** Bytes a finished call still reads and drops from a client that keeps sending. */
 const DISCARD_LIMIT = 1024 * 1024;
 
@@ -98,6 +100,7 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
   // Messages not yet taken by the handler (client streaming), and a waiting taker.
   readonly #queue: Buffer[] = [];
   #ended = false;
+  #requestEnded = false;
   #failure: Error | undefined;
   #waiter: { resolve(r: IteratorResult<unknown>): void; reject(err: unknown): void } | undefined;
 
@@ -187,6 +190,7 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
 
   /** The client half-closed. */
   onEnd(): boolean {
+    this.#requestEnded = true;
     if (this.#length >= 0 || this.#prefixFill > 0) {
       this.#fail({ code: status.INVALID_ARGUMENT, details: 'the request ended inside a message' });
       return false;
@@ -312,14 +316,30 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
     if (!this.#headersSent && response === undefined) {
       this.#headersSent = true;
       this.#stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...trailers }, { endStream: true });
+      this.#stopRequest();
       return;
     }
     if (response !== undefined) this.#send(response);
     this.#sendHeaders();
     this.#stream.once('wantTrailers', () => {
-      if (!this.#stream.destroyed) this.#stream.sendTrailers(trailers);
+      if (this.#stream.destroyed) return;
+      this.#stream.sendTrailers(trailers);
+      this.#stopRequest();
     });
     this.#stream.end();
+  }
+
+  /**
+   * After the status, a client that has not half-closed is expected to stop (gRPC clients
+   * end the call on the status). One that neither ends nor stops is told to with
+   * RST_STREAM(NO_ERROR), as HTTP/2 allows after a complete response; not at once, since a
+   * reset sent right behind the trailers can overtake them and the client would lose the status.
+   */
+  #stopRequest(): void {
+    if (this.#requestEnded) return;
+    setTimeout(() => {
+      if (!this.#requestEnded && !this.#stream.destroyed) this.#stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    }, STOP_REQUEST_AFTER_MS).unref();
   }
 
   /** RST_STREAM(CANCEL): for a client that stopped reading, which a status would queue behind. */

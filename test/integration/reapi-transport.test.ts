@@ -1,0 +1,102 @@
+// The gRPC transport's own answers (src/frontends/reapi/grpc-transport.ts), seen from a
+// raw HTTP/2 client: what grpc-js's server used to decide for hoard is now hoard's code.
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { after, before, test } from 'node:test';
+import { protoType, REAPI } from '../../src/core/proto.ts';
+import { startHarness, type Harness } from './reapi-harness.ts';
+
+let h: Harness;
+let session: http2.ClientHttp2Session;
+before(async () => {
+  h = await startHarness();
+  session = http2.connect(`http://${h.server.address}`);
+  session.on('error', () => undefined);
+});
+after(async () => {
+  session.close();
+  await h.close();
+});
+
+interface Reply {
+  httpStatus: number;
+  grpcStatus?: string;
+  grpcMessage?: string;
+  body: Buffer;
+}
+
+function call(path: string, body: Buffer, headers: http2.OutgoingHttpHeaders = {}, keepOpen = false): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    const reply: Reply = { httpStatus: 0, body: Buffer.alloc(0) };
+    const parts: Buffer[] = [];
+    const take = (hs: http2.IncomingHttpHeaders) => {
+      if (hs[':status'] !== undefined) reply.httpStatus = Number(hs[':status']);
+      if (hs['grpc-status'] !== undefined) reply.grpcStatus = String(hs['grpc-status']);
+      if (hs['grpc-message'] !== undefined) reply.grpcMessage = decodeURIComponent(String(hs['grpc-message']));
+    };
+    stream.on('response', take);
+    stream.on('trailers', take);
+    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.on('error', reject);
+    stream.on('close', () => resolve({ ...reply, body: Buffer.concat(parts) }));
+    if (keepOpen) stream.write(body);
+    else stream.end(body);
+  });
+}
+
+function framed(msg: Uint8Array, compressed = false): Buffer {
+  const f = Buffer.alloc(5 + msg.length);
+  f[0] = compressed ? 1 : 0;
+  f.writeUInt32BE(msg.length, 1);
+  Buffer.from(msg).copy(f, 5);
+  return f;
+}
+
+const capsRequest = framed(protoType(`${REAPI}.GetCapabilitiesRequest`).encode({}).finish());
+
+test('a unary call answers one framed message and grpc-status 0 in the trailers', async () => {
+  const r = await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest);
+  assert.equal(r.httpStatus, 200);
+  assert.equal(r.grpcStatus, '0');
+  assert.equal(r.body[0], 0);
+  assert.equal(r.body.readUInt32BE(1), r.body.length - 5);
+});
+
+test('an unknown method is UNIMPLEMENTED, a trailers-only reply', async () => {
+  const r = await call(`/${REAPI}.Execution/Execute`, capsRequest);
+  assert.equal(r.grpcStatus, '12');
+  assert.match(r.grpcMessage ?? '', /unknown method/);
+  assert.equal(r.body.length, 0);
+});
+
+test('not POST is 405, not gRPC content is 415', async () => {
+  assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest, { ':method': 'PUT' })).httpStatus, 405);
+  assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest, { 'content-type': 'application/json' })).httpStatus, 415);
+});
+
+test('a compressed message is UNIMPLEMENTED; a unary call without a message, or cut inside one, is INVALID_ARGUMENT', async () => {
+  const compressed = await call(`/${REAPI}.Capabilities/GetCapabilities`, framed(Buffer.from([1, 2, 3]), true), { 'grpc-encoding': 'gzip' });
+  assert.equal(compressed.grpcStatus, '12');
+  assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, Buffer.alloc(0))).grpcStatus, '3');
+  assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest.subarray(0, 3))).grpcStatus, '3');
+  const two = Buffer.concat([capsRequest, capsRequest]);
+  assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, two)).grpcStatus, '3');
+});
+
+test('grpc-timeout ends a call that outlives it with DEADLINE_EXCEEDED', async () => {
+  // A Write whose client never finishes: only the deadline can end it.
+  const write = protoType('google.bytestream.WriteRequest').encode({ resourceName: `uploads/u/blobs/${'a'.repeat(64)}/10`, writeOffset: 0, data: Buffer.alloc(3) }).finish();
+  const t0 = performance.now();
+  const r = await call('/google.bytestream.ByteStream/Write', framed(write), { 'grpc-timeout': '200m' }, true);
+  assert.equal(r.grpcStatus, '4');
+  assert.ok(performance.now() - t0 < 5000);
+});
+
+test('a message above the receive limit is RESOURCE_EXHAUSTED and the connection keeps serving', async () => {
+  const big = Buffer.alloc(5);
+  big.writeUInt32BE(64 * 1024 * 1024, 1); // the prefix alone announces 64 MiB
+  const r = await call('/google.bytestream.ByteStream/Write', big, {}, true);
+  assert.equal(r.grpcStatus, '8');
+  assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest)).grpcStatus, '0');
+});
