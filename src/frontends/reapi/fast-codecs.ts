@@ -10,9 +10,12 @@
 // The integration tests encode requests and decode replies with protobufjs, so the two
 // implementations are checked against each other on every run.
 import { ErrorCode, HoardError } from '../../core/errors.ts';
+import type { Key } from '../../core/keys.ts';
 
 export interface PlainDigest {
   readonly hash: string;
+  /** Set by the decoder: this digest as the blob's CAS key in the default namespace. */
+  readonly keyspace?: 'cas';
   readonly sizeBytes: number;
   /** Set by the decoder: the hash is all lower-case hex digits (its length is not checked). */
   readonly lowerHex?: boolean;
@@ -24,8 +27,14 @@ export interface PlainDigest {
   readonly end?: number;
 }
 
-/** A decoded Digest whose hash string is made only if something asks for it (the fast path never does). */
-class DecodedDigest implements PlainDigest {
+/**
+ * A decoded Digest whose hash string is made only if something asks for it (the fast path
+ * never does). It is also the CAS key of the blob in the default namespace (`Key.digest`
+ * carries the decoded bytes), so FindMissingBlobs makes no key object per digest.
+ */
+class DecodedDigest implements PlainDigest, Key {
+  readonly keyspace = 'cas' as const;
+  readonly namespace = '';
   sizeBytes = 0;
   lowerHex = true;
   bytes: Buffer | undefined = undefined;
@@ -40,6 +49,14 @@ class DecodedDigest implements PlainDigest {
     this.source = source;
     this.start = start;
     this.end = end;
+  }
+
+  get id(): string {
+    return this.hash;
+  }
+
+  get digest(): Buffer | undefined {
+    return this.bytes;
   }
 
   get hash(): string {

@@ -16,8 +16,10 @@ export function slotOf(key: Key): Buffer {
   return digestSlot(key, out) ? out : hashedSlot(key);
 }
 
-/** The slot of `key` in `scratch` (or a new buffer), for a lookup that does not keep it. */
+/** The slot of `key` in `scratch` (or a new buffer, or the key's own digest bytes), for a lookup that does not keep it. */
 export function lookupSlot(key: Key, scratch: Buffer): Buffer {
+  const digest = key.digest;
+  if (Buffer.isBuffer(digest) && digest.length === SLOT_BYTES && key.keyspace === 'cas' && key.namespace === '') return digest;
   return digestSlot(key, scratch) ? scratch : hashedSlot(key);
 }
 
