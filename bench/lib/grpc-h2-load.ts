@@ -11,16 +11,10 @@
 import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { framePrefix, GrpcFrameReader } from '../../src/core/grpc-frames.ts';
 import { protoType, REAPI } from '../../src/core/proto.ts';
-import type { Digest } from './grpc-load.ts';
+import { encoder, type Digest } from './grpc-load.ts';
 
-const encoder = (name: string) => {
-  const t = protoType(name);
-  return (msg: object): Buffer => {
-    const u8 = t.encode(t.fromObject(msg)).finish();
-    return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-  };
-};
 const encodeFmb = encoder(`${REAPI}.FindMissingBlobsRequest`);
 const encodeBatch = encoder(`${REAPI}.BatchUpdateBlobsRequest`);
 const encodeWriteHead = encoder('google.bytestream.WriteRequest');
@@ -36,70 +30,6 @@ const PATHS = {
 
 /** A non-OK gRPC status, or a transport failure, as one error. */
 class CallError extends Error {}
-
-/** The 5-byte gRPC message prefix: uncompressed flag and big-endian length. */
-function prefix(length: number): Buffer {
-  const p = Buffer.allocUnsafe(5);
-  p[0] = 0;
-  p.writeUInt32BE(length, 1);
-  return p;
-}
-
-/**
- * Splits a response body into gRPC messages as its chunks arrive. A message whole in one
- * chunk is passed as a view; one that spans chunks is gathered first, unless `headOnly`:
- * then only its first HEAD bytes are gathered (enough for a tag and a length) and the rest
- * is skipped, so a Read's data is never copied by the generator.
- */
-class MessageSplitter {
-  static readonly HEAD = 16;
-  readonly #onMessage: (msg: Buffer, length: number) => void;
-  readonly #headOnly: boolean;
-  #prefix = Buffer.alloc(5);
-  #prefixFill = 0;
-  #body: Buffer[] = [];
-  #bodyFill = 0;
-  #length = -1; // of the message being received; -1 while its prefix is incomplete
-
-  constructor(onMessage: (msg: Buffer, length: number) => void, headOnly = false) {
-    this.#onMessage = onMessage;
-    this.#headOnly = headOnly;
-  }
-
-  push(chunk: Buffer): void {
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.#length < 0) {
-        const n = Math.min(5 - this.#prefixFill, chunk.length - at);
-        chunk.copy(this.#prefix, this.#prefixFill, at, at + n);
-        this.#prefixFill += n;
-        at += n;
-        if (this.#prefixFill < 5) return;
-        if (this.#prefix[0] !== 0) throw new CallError('compressed response messages are not supported');
-        this.#length = this.#prefix.readUInt32BE(1);
-        this.#bodyFill = 0;
-        this.#body = [];
-      }
-      const n = Math.min(this.#length - this.#bodyFill, chunk.length - at);
-      const keep = this.#headOnly ? Math.max(0, Math.min(n, MessageSplitter.HEAD - this.#bodyFill)) : n;
-      if (keep > 0) this.#body.push(chunk.subarray(at, at + keep));
-      this.#bodyFill += n;
-      at += n;
-      if (this.#bodyFill === this.#length) {
-        const msg = this.#body.length === 1 ? this.#body[0]! : Buffer.concat(this.#body);
-        this.#length = -1;
-        this.#prefixFill = 0;
-        this.#body = [];
-        this.#onMessage(msg, this.#bodyFill);
-      }
-    }
-  }
-
-  /** True between messages (a response that ends mid-message is truncated). */
-  get atBoundary(): boolean {
-    return this.#length < 0 && this.#prefixFill === 0;
-  }
-}
 
 /** Reads a protobuf varint at `at`; returns [value, next offset]. Values below 2^53 only. */
 function varint(buf: Buffer, at: number): [number, number] {
@@ -179,7 +109,8 @@ export class H2BenchClient {
     const session = this.#sessions[this.#next++ % this.#sessions.length]!;
     return new Promise<void>((resolve, reject) => {
       const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
-      const splitter = new MessageSplitter(onMessage, headOnly);
+      // A Read's reply is counted from each message's head: its data is never gathered.
+      const frames = new GrpcFrameReader(headOnly ? { headOnly: 16 } : {});
       let grpcStatus: string | undefined;
       let message = '';
       const settle = (headers: http2.IncomingHttpHeaders) => {
@@ -193,7 +124,8 @@ export class H2BenchClient {
       stream.on('trailers', settle);
       stream.on('data', (chunk: Buffer) => {
         try {
-          splitter.push(chunk);
+          const err = frames.push(chunk, onMessage);
+          if (err) throw new CallError(`a response message was refused (${err.kind})`);
         } catch (err) {
           stream.close(http2.constants.NGHTTP2_CANCEL);
           reject(err as Error);
@@ -201,12 +133,12 @@ export class H2BenchClient {
       });
       stream.on('error', (err) => reject(new CallError(`${path}: ${err.message}`)));
       stream.on('close', () => {
-        if (grpcStatus === '0' && splitter.atBoundary) resolve();
+        if (grpcStatus === '0' && frames.atBoundary) resolve();
         else if (grpcStatus !== undefined) reject(new CallError(`${path}: status ${grpcStatus}: ${message}`));
         else reject(new CallError(`${path}: the stream closed without a gRPC status`));
       });
       const length = body.reduce((n, b) => n + b.length, 0);
-      stream.write(prefix(length));
+      stream.write(framePrefix(length));
       for (const b of body) stream.write(b);
       stream.end();
     });

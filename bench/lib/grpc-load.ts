@@ -8,7 +8,8 @@ import * as grpc from '@grpc/grpc-js';
 import { protoType, REAPI } from '../../src/core/proto.ts';
 
 const identity = (b: Buffer) => b;
-const enc = (name: string) => {
+/** A protobufjs encoder of message type `name` from hoard's protos, returning a Buffer. */
+export const encoder = (name: string) => {
   const t = protoType(name);
   return (msg: object): Buffer => {
     const u8 = t.encode(t.fromObject(msg)).finish();
@@ -16,10 +17,10 @@ const enc = (name: string) => {
   };
 };
 
-const encodeFmb = enc(`${REAPI}.FindMissingBlobsRequest`);
-const encodeBatch = enc(`${REAPI}.BatchUpdateBlobsRequest`);
-const encodeWrite = enc('google.bytestream.WriteRequest');
-const encodeRead = enc('google.bytestream.ReadRequest');
+const encodeFmb = encoder(`${REAPI}.FindMissingBlobsRequest`);
+const encodeBatch = encoder(`${REAPI}.BatchUpdateBlobsRequest`);
+const encodeWrite = encoder('google.bytestream.WriteRequest');
+const encodeRead = encoder('google.bytestream.ReadRequest');
 const FmbResponse = protoType(`${REAPI}.FindMissingBlobsResponse`);
 const BatchResponse = protoType(`${REAPI}.BatchUpdateBlobsResponse`);
 const WriteResponse = protoType('google.bytestream.WriteResponse');

@@ -18,6 +18,7 @@ import http2, { type Http2Session, type ServerHttp2Stream, type IncomingHttpHead
 import type { AddressInfo, Socket } from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
+import { framePrefix, GrpcFrameReader } from '../../core/grpc-frames.ts';
 
 /** A call's outcome as the client sees it. */
 export interface CallStatus {
@@ -67,13 +68,6 @@ function encodeGrpcMessage(s: string): string {
 
 const EMPTY = Buffer.alloc(0);
 
-function prefix(length: number): Buffer {
-  const p = Buffer.allocUnsafe(5);
-  p[0] = 0;
-  p.writeUInt32BE(length, 1);
-  return p;
-}
-
 /**
  * One call on one HTTP/2 stream. The transport fills `request` (unary and server-streaming
  * methods) or feeds messages to the async iterator (client-streaming) before or while the
@@ -90,12 +84,7 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
   #deadline: NodeJS.Timeout | undefined;
   #headersSent = false;
   #finished = false;
-  // Request framing.
-  #prefix = Buffer.allocUnsafe(5);
-  #prefixFill = 0;
-  #parts: Buffer[] = [];
-  #partsFill = 0;
-  #length = -1;
+  readonly #frames: GrpcFrameReader;
   #discarded = 0;
   // Messages not yet taken by the handler (client streaming), and a waiting taker.
   readonly #queue: Buffer[] = [];
@@ -109,6 +98,7 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
     this.#stream = stream;
     this.method = method;
     this.#maxMessage = maxMessage;
+    this.#frames = new GrpcFrameReader({ maxMessage });
     this.signal = this.#abort.signal;
   }
 
@@ -134,37 +124,11 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
       if (this.#discarded > DISCARD_LIMIT) this.reset();
       return;
     }
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.#length < 0) {
-        const n = Math.min(5 - this.#prefixFill, chunk.length - at);
-        chunk.copy(this.#prefix, this.#prefixFill, at, at + n);
-        this.#prefixFill += n;
-        at += n;
-        if (this.#prefixFill < 5) return;
-        if (this.#prefix[0] !== 0) {
-          this.#fail({ code: status.UNIMPLEMENTED, details: 'compressed gRPC messages are not supported (grpc-accept-encoding: identity)' });
-          return;
-        }
-        const length = this.#prefix.readUInt32BE(1);
-        if (length > this.#maxMessage) {
-          this.#fail({ code: status.RESOURCE_EXHAUSTED, details: `received a message of ${length} bytes, larger than the limit of ${this.#maxMessage}` });
-          return;
-        }
-        this.#length = length;
-        this.#partsFill = 0;
-      }
-      const n = Math.min(this.#length - this.#partsFill, chunk.length - at);
-      if (n > 0) this.#parts.push(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n));
-      this.#partsFill += n;
-      at += n;
-      if (this.#partsFill === this.#length) {
-        const msg = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#length);
-        this.#parts = [];
-        this.#length = -1;
-        this.#prefixFill = 0;
-        this.#onMessage(msg);
-      }
+    const err = this.#frames.push(chunk, (msg) => this.#onMessage(msg));
+    if (err?.kind === 'compressed') {
+      this.#fail({ code: status.UNIMPLEMENTED, details: 'compressed gRPC messages are not supported (grpc-accept-encoding: identity)' });
+    } else if (err?.kind === 'too-large') {
+      this.#fail({ code: status.RESOURCE_EXHAUSTED, details: `received a message of ${err.length} bytes, larger than the limit of ${this.#maxMessage}` });
     }
   }
 
@@ -191,7 +155,7 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
   /** The client half-closed. */
   onEnd(): boolean {
     this.#requestEnded = true;
-    if (this.#length >= 0 || this.#prefixFill > 0) {
+    if (!this.#frames.atBoundary) {
       this.#fail({ code: status.INVALID_ARGUMENT, details: 'the request ended inside a message' });
       return false;
     }
@@ -273,7 +237,7 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
     const length = list.reduce((n, b) => n + b.length, 0);
     this.#stream.cork();
     // Corked writes go out as one writev; the last one's callback runs when all are done.
-    let ok = this.#stream.write(prefix(length));
+    let ok = this.#stream.write(framePrefix(length));
     for (const b of list) if (b.length > 0) ok = this.#stream.write(b);
     if (written) this.#stream.write(EMPTY, () => written());
     this.#stream.uncork();

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { framePrefix, GrpcFrameReader } from './grpc-frames.ts';
+
+const framed = (msgs: Uint8Array[]) => Buffer.concat(msgs.flatMap((m) => [framePrefix(m.length), Buffer.from(m)]));
+
+/** `bytes` cut at the given points (sorted, deduplicated, inside the buffer). */
+function cut(bytes: Buffer, points: number[]): Buffer[] {
+  const at = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let from = 0;
+  for (const p of [...at, bytes.length]) {
+    out.push(bytes.subarray(from, p));
+    from = p;
+  }
+  return out;
+}
+
+test('messages come out whole and in order however the chunks cut them', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), (msgs, points) => {
+      const reader = new GrpcFrameReader();
+      const got: Buffer[] = [];
+      for (const chunk of cut(framed(msgs), points)) assert.equal(reader.push(chunk, (m) => got.push(Buffer.from(m))), undefined);
+      assert.deepEqual(got, msgs.map((m) => Buffer.from(m)));
+      assert.ok(reader.atBoundary);
+    }),
+  );
+});
+
+test('headOnly keeps the first bytes and reports the full length', () => {
+  const reader = new GrpcFrameReader({ headOnly: 4 });
+  const seen: [string, number][] = [];
+  for (const chunk of cut(framed([Buffer.from('abcdefgh'), Buffer.from('xy')]), [3, 7, 9])) reader.push(chunk, (m, n) => seen.push([m.toString(), n]));
+  assert.deepEqual(seen, [['abcd', 8], ['xy', 2]]);
+});
+
+test('a compressed message or one above the limit is refused; a cut one is not at a boundary', () => {
+  const compressed = framed([Buffer.from('abc')]);
+  compressed[0] = 1;
+  assert.deepEqual(new GrpcFrameReader().push(compressed, () => assert.fail()), { kind: 'compressed' });
+  assert.deepEqual(new GrpcFrameReader({ maxMessage: 2 }).push(framed([Buffer.from('abc')]), () => assert.fail()), { kind: 'too-large', length: 3 });
+  const reader = new GrpcFrameReader();
+  reader.push(framed([Buffer.from('abc')]).subarray(0, 6), () => assert.fail());
+  assert.equal(reader.atBoundary, false);
+});
