@@ -1,10 +1,11 @@
 // The gRPC transport's own answers (src/frontends/reapi/grpc-transport.ts), seen from a
 // raw HTTP/2 client: what grpc-js's server used to decide for hoard is now hoard's code.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import { after, before, test } from 'node:test';
 import { protoType, REAPI } from '../../src/core/proto.ts';
-import { startHarness, type Harness } from './reapi-harness.ts';
+import { blob, sha256, startHarness, unary, type Harness } from './reapi-harness.ts';
 
 let h: Harness;
 let session: http2.ClientHttp2Session;
@@ -99,4 +100,17 @@ test('a message above the receive limit is RESOURCE_EXHAUSTED and the connection
   const r = await call('/google.bytestream.ByteStream/Write', big, {}, true);
   assert.equal(r.grpcStatus, '8');
   assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest)).grpcStatus, '0');
+});
+
+test('an upload whose request stream ends inside a message is ABORTED and stays resumable (a cut connection looks like this)', async () => {
+  const data = blob(2 * 1024 * 1024, 9); // spooled: >= 1 MiB
+  const resourceName = `uploads/${randomUUID()}/blobs/${sha256(data)}/${data.length}`;
+  const Write = protoType('google.bytestream.WriteRequest');
+  const first = framed(Write.encode({ resourceName, writeOffset: 0, data: data.subarray(0, 65536) }).finish());
+  const second = framed(Write.encode({ resourceName, writeOffset: 65536, data: data.subarray(65536, 131072) }).finish());
+  const r = await call('/google.bytestream.ByteStream/Write', Buffer.concat([first, second.subarray(0, 1000)]));
+  assert.equal(r.grpcStatus, '10', r.grpcMessage);
+  const status = await unary<{ committedSize: unknown; complete: boolean }>(h.bs, 'QueryWriteStatus', { resourceName });
+  assert.equal(Number(status.committedSize), 65536);
+  assert.equal(status.complete, false);
 });
