@@ -159,8 +159,14 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
       // An upload whose connection was cut ends like this (the stream sees its end, not a
       // reset, when the peer's socket closes mid-message): ABORTED keeps what was received
       // resumable. A unary request cut short is just malformed.
-      if (this.method.requestStream) this.#fail({ code: status.ABORTED, details: 'the request stream ended inside a message (cut?); resume from QueryWriteStatus' }, ErrorCode.Aborted);
-      else this.#fail({ code: status.INVALID_ARGUMENT, details: 'the request ended inside a message' });
+      // The handler still gets the whole messages before it (its spool keeps them), then
+      // the error, and its outcome is the call's status.
+      if (this.method.requestStream) {
+        this.#ended = true;
+        this.#rejectWaiter(new HoardError(ErrorCode.Aborted, 'the request stream ended inside a message (cut?); resume from QueryWriteStatus'));
+      } else {
+        this.#fail({ code: status.INVALID_ARGUMENT, details: 'the request ended inside a message' });
+      }
       return false;
     }
     this.#ended = true;
@@ -183,8 +189,8 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
     this.emit('cancelled');
   }
 
-  #fail(s: CallStatus, code: ErrorCode = s.code === status.RESOURCE_EXHAUSTED ? ErrorCode.InsufficientStorage : ErrorCode.InvalidArgument): void {
-    const err = new HoardError(code, s.details);
+  #fail(s: CallStatus): void {
+    const err = new HoardError(s.code === status.RESOURCE_EXHAUSTED ? ErrorCode.InsufficientStorage : ErrorCode.InvalidArgument, s.details);
     this.#abort.abort(err);
     this.#rejectWaiter(err);
     this.finish(s);
