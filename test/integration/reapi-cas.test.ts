@@ -95,13 +95,16 @@ test('GetTree streams every present directory once, in pages, resumable by page 
   const l3 = await put(leaf('ccc'));
   const missing = { hash: 'f'.repeat(64), sizeBytes: 10 };
   const m1 = await put({ directories: [{ name: 'x', digest: l1 }, { name: 'y', digest: l2 }] });
-  const m2 = await put({ directories: [{ name: 'gone', digest: missing }, { name: 'x', digest: l1 }, { name: 'z', digest: l3 }] });
+  // 'wrong' names a stored directory with another size: not the directory it names, so
+  // left out like 'gone'.
+  const l4 = await put(leaf('dddd'));
+  const m2 = await put({ directories: [{ name: 'gone', digest: missing }, { name: 'x', digest: l1 }, { name: 'z', digest: l3 }, { name: 'wrong', digest: { hash: l4.hash, sizeBytes: l4.sizeBytes + 1 } }] });
   const root = await put({ directories: [{ name: 'm1', digest: m1 }, { name: 'm2', digest: m2 }] });
 
   type Page = { directories: unknown[]; nextPageToken: string };
   const all = await collect<Page>(h.cas, 'GetTree', { rootDigest: root });
   assert.equal(all.length, 1);
-  assert.equal(all[0]!.directories.length, 6, 'root, m1, m2, three leaves; the missing one left out');
+  assert.equal(all[0]!.directories.length, 6, 'root, m1, m2, three leaves; the missing and the wrong-size ones left out');
   assert.equal(all[0]!.nextPageToken, '');
 
   const paged = await collect<Page>(h.cas, 'GetTree', { rootDigest: root, pageSize: 4 });

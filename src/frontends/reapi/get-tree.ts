@@ -85,7 +85,9 @@ async function streamTree(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
         if (seen.has(d.hash)) continue;
         seen.add(d.hash);
         const b = await ctx.store.getBytes(casKey(d.hash, ns), { signal });
-        if (b !== undefined) next.push(b);
+        // A hash has one size: a child whose stored size differs from its digest's is not
+        // the directory the parent names, so it counts as missing (as in the AC check).
+        if (b !== undefined && b.byteLength === d.sizeBytes) next.push(b);
       }
     }
     queue = next;
