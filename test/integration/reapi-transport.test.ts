@@ -114,3 +114,8 @@ test('an upload whose request stream ends inside a message is ABORTED and stays 
   assert.equal(Number(status.committedSize), 65536);
   assert.equal(status.complete, false);
 });
+
+test('the server announces a bound on concurrent calls per connection', async () => {
+  await new Promise<void>((resolve) => (session.remoteSettings.maxConcurrentStreams !== undefined ? resolve() : session.once('remoteSettings', () => resolve())));
+  assert.equal(session.remoteSettings.maxConcurrentStreams, 1000);
+});

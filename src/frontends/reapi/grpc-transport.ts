@@ -56,6 +56,7 @@ export interface TransportOptions {
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;.*)?$/;
 const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+const MAX_CONCURRENT_STREAMS = 1000;
 /** How long a finished call waits for its client to end the request before resetting it. */
 const STOP_REQUEST_AFTER_MS = 1000;
 /** Bytes a finished call still reads and drops from a client that keeps sending. */
@@ -342,7 +343,10 @@ export async function listenGrpc(
   onInternalError: (err: unknown) => void,
 ): Promise<GrpcTransport> {
   const server = http2.createServer({
-    settings: { initialWindowSize: options.streamWindow, maxHeaderListSize: 64 * 1024 },
+    // Concurrent calls per connection: Node's default is unbounded (2^32-1). Bazel runs up
+    // to a few hundred calls at once across its connections; a client asking for more
+    // waits for a slot (gRPC clients queue), and one connection cannot pile up calls.
+    settings: { initialWindowSize: options.streamWindow, maxHeaderListSize: 64 * 1024, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
     // Node's default (10 MB) refuses streams under load; memory is bounded by the windows.
     maxSessionMemory: 1024,
   });
