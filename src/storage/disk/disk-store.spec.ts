@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -264,5 +264,46 @@ describe('DiskStore read cache coherence', () => {
       Segment.prototype.read = read;
       await s.close();
     }
+  });
+});
+
+describe('DiskStore journal rewrite while running', () => {
+  const value = (k: number, round: number) => Buffer.from(`key ${k} round ${round} `.repeat(8));
+  async function overwriteRounds(s: DiskStore, keys: number, rounds: number): Promise<void> {
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(Array.from({ length: keys }, (_, k) => s.put(rawKey(`k${k}`), value(k, r), { size: value(k, r).length })));
+    }
+  }
+  async function assertLatest(s: DiskStore, keys: number, round: number): Promise<void> {
+    for (let k = 0; k < keys; k++) assert.deepEqual(await s.getBytes(rawKey(`k${k}`)), value(k, round), `k${k}`);
+  }
+
+  it('rewrites the journal once overwrites pile up, and a restart reads the rewritten one', async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0, journalCompactionSlack: 50 });
+    await overwriteRounds(s, 20, 10); // 200 put records for 20 entries: over 2 x 20 + 50
+    const records = scanJournal(await readFile(path.join(dir, 'journal'))).records.length;
+    assert.ok(records < 90, `the journal holds ${records} records, not ~200: it was rewritten`);
+    await assertLatest(s, 20, 9);
+    await s.close();
+    const again = await openDiskStore({ dir, maxBytes: 0, journalCompactionSlack: 50 });
+    assert.equal(again.usage().entries, 20);
+    await assertLatest(again, 20, 9);
+    await again.close();
+  });
+
+  it('a rewrite that fails leaves the old journal in use: later puts succeed and survive a restart', async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0, journalCompactionSlack: 50 });
+    // The rewrite's new file cannot be created: a directory holds its name.
+    await mkdir(path.join(dir, 'journal.new'));
+    await overwriteRounds(s, 20, 10);
+    await assertLatest(s, 20, 9);
+    await s.close();
+    await rm(path.join(dir, 'journal.new'), { recursive: true });
+    const again = await openDiskStore({ dir, maxBytes: 0 });
+    assert.equal(again.usage().entries, 20);
+    await assertLatest(again, 20, 9);
+    await again.close();
   });
 });

@@ -62,6 +62,11 @@ export interface DiskStoreOptions {
   readonly readCacheBytes?: number;
   /** A segment is sealed once it reaches this size. */
   readonly segmentBytes?: number;
+  /**
+   * The journal is rewritten (one record per live entry) once it holds this many records
+   * more than twice the entries. Default 100,000; tests set it low.
+   */
+  readonly journalCompactionSlack?: number;
 }
 
 export interface DiskStore extends Store {
@@ -136,6 +141,8 @@ class DiskStoreImpl implements DiskStore {
   #journal!: FileHandle;
   #journalSize = 0;
   #journalRecords = 0;
+  readonly #journalSlack: number;
+  #journalCompactAt = 0; // records above which the next rewrite is tried (raised after a failure)
   #lock!: DirLock;
   #ownFileBytes = 0; // footprint of entries in files of their own
   #liveBytes = 0; // sizes of all indexed entries
@@ -156,6 +163,7 @@ class DiskStoreImpl implements DiskStore {
     this.#maxBytes = options.maxBytes;
     this.#fsync = (options.durability ?? 'fsync') === 'fsync';
     this.#smallEntryBytes = options.smallEntryBytes ?? DEFAULT_SMALL_ENTRY;
+    this.#journalSlack = options.journalCompactionSlack ?? 100_000;
     this.#cache = new ReadCache(options.readCacheBytes ?? 64 * 1024 * 1024);
     const fitted = this.#maxBytes > 0 ? Math.floor(this.#maxBytes / 16) : 64 * 1024 * 1024;
     this.#segmentBytes = options.segmentBytes ?? Math.max(this.#smallEntryBytes, Math.min(64 * 1024 * 1024, fitted));
@@ -521,7 +529,7 @@ class DiskStoreImpl implements DiskStore {
     }
     // 4. Only now may bytes the journal no longer references go.
     for (const clean of b.afterSync) await clean();
-    if (this.#journalRecords > 2 * this.#index.size + 100_000) await this.#compactJournal();
+    if (this.#journalRecords > Math.max(2 * this.#index.size + this.#journalSlack, this.#journalCompactAt)) await this.#compactJournal();
   }
 
   #segmentIdOf(record: EncodedRecord): number {
@@ -656,19 +664,30 @@ class DiskStoreImpl implements DiskStore {
   }
 
   /** Runtime journal rewrite, from the writer: the journal had become mostly history. */
+  /**
+   * Rewrites the journal as one record per live entry. The rewrite goes to a new file that
+   * replaces the old one only when complete, so a failure (a full disk, say) leaves the old
+   * journal in place: the store reopens whichever journal is there and goes on appending,
+   * and tries again only after another `journalCompactionSlack` records.
+   */
   async #compactJournal(): Promise<void> {
     const jpath = journalPath(this.dir);
-    const image = await readFile(jpath);
-    const { records, positions } = scanJournal(image);
-    const latestPut = new Map<string, number>();
-    for (let i = 0; i < records.length; i++) {
-      if (records[i]!.op === Op.Put) latestPut.set(records[i]!.slot.toString('latin1'), positions[i]!);
-    }
     await this.#journal.close();
-    await rewriteJournal(this.dir, image, this.#index, (id) => latestPut.get(this.#index.slot(id).toString('latin1')));
-    this.#journal = await open(jpath, 'a');
-    this.#journalSize = (await this.#journal.stat()).size;
-    this.#journalRecords = this.#index.size;
+    try {
+      const image = await readFile(jpath);
+      const { records, positions } = scanJournal(image);
+      const latestPut = new Map<string, number>();
+      for (let i = 0; i < records.length; i++) {
+        if (records[i]!.op === Op.Put) latestPut.set(records[i]!.slot.toString('latin1'), positions[i]!);
+      }
+      await rewriteJournal(this.dir, image, this.#index, (id) => latestPut.get(this.#index.slot(id).toString('latin1')));
+      this.#journalRecords = this.#index.size;
+    } catch {
+      this.#journalCompactAt = this.#journalRecords + this.#journalSlack;
+    } finally {
+      this.#journal = await open(jpath, 'a');
+      this.#journalSize = (await this.#journal.stat()).size;
+    }
   }
 
   /** Creates blobs/<xx>/ once, durably (the directory's own name is synced in its parent). */
