@@ -50,6 +50,6 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
   return {
     address: reapi.address,
     shutdown: (deadline) => reapi.shutdown(Math.max(0, deadline - Date.now())),
-    abort: () => void reapi.shutdown(0),
+    abort: () => reapi.abort(),
   };
 }

@@ -41,3 +41,21 @@ test('an upload still stalled at the deadline is cut and publishes nothing', asy
   assert.deepEqual(await h.store.has([casKey(sha256(data))]), [false]);
   await h.close();
 });
+
+test('abort() during a drain cuts the stalled upload at once instead of waiting for the deadline', async () => {
+  const h = await startHarness();
+  const data = blob(500_000, 43);
+  const w = openWrite(h.bs);
+  for (const m of chunks(uploadName(data), data, { finish: false })) w.call.write(m);
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = performance.now();
+  const stopping = h.server.shutdown(30_000);
+  await new Promise((r) => setTimeout(r, 50));
+  h.server.abort();
+  await stopping;
+  const took = performance.now() - t0;
+  assert.ok(took < 5000, `shutdown ended ${took} ms after it began, despite abort(): it waited for the 30 s deadline`);
+  assert.notEqual(await codeOf(w.result), 0);
+  assert.deepEqual(await h.store.has([casKey(sha256(data))]), [false]);
+  await h.close();
+});

@@ -119,3 +119,29 @@ test('the server announces a bound on concurrent calls per connection', async ()
   await new Promise<void>((resolve) => (session.remoteSettings.maxConcurrentStreams !== undefined ? resolve() : session.once('remoteSettings', () => resolve())));
   assert.equal(session.remoteSettings.maxConcurrentStreams, 1000);
 });
+
+test('a unary request that stops sending before its end is ABORTED after bodyIdleTimeout', async () => {
+  const idle = await startHarness({ bodyIdleTimeoutMs: 300 });
+  const s = http2.connect(`http://${idle.server.address}`);
+  s.on('error', () => undefined);
+  try {
+    const got = await new Promise<{ grpcStatus?: string; ms: number }>((resolve, reject) => {
+      const t0 = performance.now();
+      const stream = s.request({ ':method': 'POST', ':path': `/${REAPI}.ContentAddressableStorage/FindMissingBlobs`, 'content-type': 'application/grpc', te: 'trailers' });
+      let grpcStatus: string | undefined;
+      const take = (hs: http2.IncomingHttpHeaders) => void (hs['grpc-status'] !== undefined && (grpcStatus = String(hs['grpc-status'])));
+      stream.on('response', take);
+      stream.on('trailers', take);
+      stream.on('error', reject);
+      stream.on('close', () => resolve({ grpcStatus, ms: performance.now() - t0 }));
+      stream.write(Buffer.from([0, 0, 0, 0, 100, 0x0a])); // announces 100 bytes, sends 1, never ends
+      setTimeout(() => reject(new Error('no status within 5 s: the stalled call was never ended')), 5000).unref();
+      stream.resume();
+    });
+    assert.equal(got.grpcStatus, '10');
+    assert.ok(got.ms < 3000, `ended after ${got.ms} ms`);
+  } finally {
+    s.close();
+    await idle.close();
+  }
+});

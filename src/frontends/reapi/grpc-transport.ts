@@ -13,7 +13,6 @@
 // above the receive limit. Connections: server keepalive pings (a peer that does not
 // answer is dropped), a GOAWAY after an idle period, and a drain on shutdown that lets
 // calls in flight finish before the deadline cuts them (rule 3).
-import { EventEmitter } from 'node:events';
 import http2, { type Http2Session, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { status } from '@grpc/grpc-js';
@@ -51,6 +50,8 @@ export interface TransportOptions {
   readonly streamWindow: number;
   /** HTTP/2 receive window per connection, shared by its streams. */
   readonly connectionWindow: number;
+  /** A unary request that sends nothing for this long before its end is ended (ms). 0 = no bound. */
+  readonly requestIdleMs: number;
 }
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;.*)?$/;
@@ -74,7 +75,7 @@ const EMPTY = Buffer.alloc(0);
  * methods) or feeds messages to the async iterator (client-streaming) before or while the
  * handler runs; the handler answers with `write` (server-streaming) and `finish`.
  */
-export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
+export class GrpcCall implements AsyncIterable<unknown> {
   readonly method: MethodDefinition;
   /** Aborted when the client cancels, the connection drops, or the deadline passes. */
   readonly signal: AbortSignal;
@@ -83,19 +84,18 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
   readonly #abort = new AbortController();
   readonly #maxMessage: number;
   #deadline: NodeJS.Timeout | undefined;
+  #idle: NodeJS.Timeout | undefined;
   #headersSent = false;
   #finished = false;
   readonly #frames: GrpcFrameReader;
   #discarded = 0;
   // Messages not yet taken by the handler (client streaming), and a waiting taker.
   readonly #queue: Buffer[] = [];
-  #ended = false;
-  #requestEnded = false;
+  #requestEnded = false; // the client half-closed
   #failure: Error | undefined;
   #waiter: { resolve(r: IteratorResult<unknown>): void; reject(err: unknown): void } | undefined;
 
   constructor(stream: ServerHttp2Stream, method: MethodDefinition, maxMessage: number) {
-    super();
     this.#stream = stream;
     this.method = method;
     this.#maxMessage = maxMessage;
@@ -108,11 +108,27 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
     return this.#finished;
   }
 
+  /**
+   * Bounds a unary or server-streaming request that stops sending before its end (rule 7:
+   * a stalled client must not hold a call and its buffered bytes). Re-armed by each chunk;
+   * the client-streaming handlers bound their own waits (MessageReader).
+   */
+  watchIdle(ms: number): void {
+    if (ms <= 0) return;
+    this.#idle = setTimeout(() => {
+      if (this.#requestEnded || this.#finished) return;
+      this.#fail({ code: status.ABORTED, details: `the client sent nothing for ${ms / 1000} s before ending its request (bodyIdleTimeout); the call was ended` });
+    }, ms);
+    this.#idle.unref();
+  }
+
   /** Arms the grpc-timeout deadline. */
   setDeadline(ms: number): void {
     this.#deadline = setTimeout(() => {
       const details = `the deadline of ${Math.round(ms)} ms passed`;
-      this.#abort.abort(new HoardError(ErrorCode.Aborted, details));
+      const err = new HoardError(ErrorCode.Aborted, details);
+      this.#abort.abort(err);
+      this.#rejectWaiter(err);
       this.finish({ code: status.DEADLINE_EXCEEDED, details });
     }, Math.max(0, ms));
     this.#deadline.unref();
@@ -125,6 +141,7 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
       if (this.#discarded > DISCARD_LIMIT) this.reset();
       return;
     }
+    this.#idle?.refresh();
     const err = this.#frames.push(chunk, (msg) => this.#onMessage(msg));
     if (err?.kind === 'compressed') {
       this.#fail({ code: status.UNIMPLEMENTED, details: 'compressed gRPC messages are not supported (grpc-accept-encoding: identity)' });
@@ -156,6 +173,7 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
   /** The client half-closed. */
   onEnd(): boolean {
     this.#requestEnded = true;
+    clearTimeout(this.#idle);
     if (!this.#frames.atBoundary) {
       // An upload whose connection was cut ends like this (the stream sees its end, not a
       // reset, when the peer's socket closes mid-message): ABORTED keeps what was received
@@ -163,14 +181,12 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
       // The handler still gets the whole messages before it (its spool keeps them), then
       // the error, and its outcome is the call's status.
       if (this.method.requestStream) {
-        this.#ended = true;
         this.#rejectWaiter(new HoardError(ErrorCode.Aborted, 'the request stream ended inside a message (cut?); resume from QueryWriteStatus'));
       } else {
         this.#fail({ code: status.INVALID_ARGUMENT, details: 'the request ended inside a message' });
       }
       return false;
     }
-    this.#ended = true;
     if (this.#waiter && this.#queue.length === 0) {
       const w = this.#waiter;
       this.#waiter = undefined;
@@ -184,14 +200,15 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#deadline);
+    clearTimeout(this.#idle);
     const err = new HoardError(ErrorCode.Aborted, why);
     this.#abort.abort(err);
     this.#rejectWaiter(err);
-    this.emit('cancelled');
   }
 
   #fail(s: CallStatus): void {
-    const err = new HoardError(s.code === status.RESOURCE_EXHAUSTED ? ErrorCode.InsufficientStorage : ErrorCode.InvalidArgument, s.details);
+    const code = s.code === status.RESOURCE_EXHAUSTED ? ErrorCode.InsufficientStorage : s.code === status.ABORTED ? ErrorCode.Aborted : ErrorCode.InvalidArgument;
+    const err = new HoardError(code, s.details);
     this.#abort.abort(err);
     this.#rejectWaiter(err);
     this.finish(s);
@@ -213,7 +230,7 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
           return Promise.resolve({ value: this.method.requestDeserialize(msg), done: false });
         }
         if (this.#failure) return Promise.reject(this.#failure);
-        if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+        if (this.#requestEnded) return Promise.resolve({ value: undefined, done: true });
         this.#stream.resume();
         return new Promise((resolve, reject) => {
           this.#waiter = { resolve, reject };
@@ -283,6 +300,7 @@ export class GrpcCall extends EventEmitter implements AsyncIterable<unknown> {
     }
     this.#finished = true;
     clearTimeout(this.#deadline);
+    clearTimeout(this.#idle);
     const trailers = { 'grpc-status': String(s.code), 'grpc-message': encodeGrpcMessage(s.details) };
     // Whatever the client still sends is read and dropped (bounded), so it sees the status
     // instead of a stalled upload.
@@ -327,6 +345,8 @@ export interface GrpcTransport {
   readonly port: number;
   /** Stops accepting connections and calls; calls in flight get until `deadlineMs`, then are cut. */
   shutdown(deadlineMs: number): Promise<void>;
+  /** Cuts every connection now (also during a shutdown's drain). */
+  destroy(): void;
 }
 
 interface SessionState {
@@ -434,6 +454,7 @@ export async function listenGrpc(
       return;
     }
     // Unary and server-streaming calls start with their one request message in hand.
+    call.watchIdle(options.requestIdleMs);
     stream.once('end', () => {
       if (!call.onEnd() || call.finished) return;
       if (call.request === undefined) {
@@ -468,14 +489,20 @@ export async function listenGrpc(
   server.on('error', onInternalError);
 
   let shutting: Promise<void> | undefined;
+  const destroyAll = () => {
+    for (const s of sessions.keys()) s.destroy();
+  };
   return {
     port: (server.address() as AddressInfo).port,
+    destroy(): void {
+      closing = true;
+      server.close();
+      destroyAll();
+    },
     shutdown(deadlineMs: number): Promise<void> {
       shutting ??= new Promise<void>((resolve) => {
         closing = true;
-        const timer = setTimeout(() => {
-          for (const s of sessions.keys()) s.destroy();
-        }, Math.max(0, deadlineMs));
+        const timer = setTimeout(destroyAll, Math.max(0, deadlineMs));
         server.close(() => {
           clearTimeout(timer);
           resolve();

@@ -34,6 +34,8 @@ export interface ReapiServer {
    * Resolves when the listener is closed. The store is not closed: its owner closes it.
    */
   shutdown(deadlineMs: number): Promise<void>;
+  /** Cuts every call now, also while a shutdown drains (a second signal, an embedding abort). */
+  abort(): void;
 }
 
 // HTTP/2 flow control. The connection window is shared by every stream on it: 32
@@ -82,6 +84,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
       connectionIdleMs: resolved.connectionIdleMs,
       streamWindow: STREAM_WINDOW,
       connectionWindow: CONNECTION_WINDOW,
+      requestIdleMs: resolved.bodyIdleTimeoutMs,
     }, (err) => options.logger?.error({ err }, 'REAPI transport error'));
   } catch (err) {
     await partials.close();
@@ -96,6 +99,9 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     shutdown(deadlineMs: number): Promise<void> {
       closing ??= transport.shutdown(deadlineMs).then(() => partials.close());
       return closing;
+    },
+    abort(): void {
+      transport.destroy();
     },
   };
 }
