@@ -24,30 +24,6 @@ export function casKey(hash: string, namespace = ''): Key {
   return { keyspace: 'cas', namespace, id: hash };
 }
 
-/** A CAS key over a decoded digest; its `id` string is made only if a store asks for it. */
-export function casKeyOfDigest(d: { readonly hash: string; readonly bytes?: Uint8Array }, namespace = ''): Key {
-  return new DigestKey(d, namespace);
-}
-
-class DigestKey implements Key {
-  readonly keyspace = 'cas' as const;
-  readonly namespace: string;
-  readonly #d: { readonly hash: string; readonly bytes?: Uint8Array };
-
-  constructor(d: { readonly hash: string; readonly bytes?: Uint8Array }, namespace: string) {
-    this.#d = d;
-    this.namespace = namespace;
-  }
-
-  get id(): string {
-    return this.#d.hash;
-  }
-
-  get digest(): Uint8Array | undefined {
-    return this.#d.bytes;
-  }
-}
-
 export function acKey(hash: string, namespace = ''): Key {
   return { keyspace: 'ac', namespace, id: hash };
 }
@@ -66,7 +42,11 @@ export function checkKey(key: Key): void {
   }
 }
 
-/** A stable text form, used in logs and as the map key of simple stores. */
+/**
+ * A stable text form, used in logs, as the map key of simple stores, and hashed into the
+ * disk store's slots (storage/disk/slot.ts): an on-disk format, so never change it without
+ * a journal format version (slot.spec.ts pins it).
+ */
 export function keyString(key: Key): string {
   return `${key.keyspace}\u0000${key.namespace}\u0000${key.id}`;
 }

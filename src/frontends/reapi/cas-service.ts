@@ -5,7 +5,7 @@ import { status } from '@grpc/grpc-js';
 import type { ServiceImplementation } from './grpc-transport.ts';
 import type { Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
-import { casKey, casKeyOfDigest, type Key } from '../../core/keys.ts';
+import { casKey, type Key } from '../../core/keys.ts';
 import { getTreeHandler } from './get-tree.ts';
 import type { FindMissingRequestPlain, PlainDigest } from './fast-codecs.ts';
 import { bytesOf, int64 } from './grpc-definitions.ts';
@@ -55,7 +55,7 @@ export function casService(ctx: ReapiContext): ServiceImplementation {
       // Fast path for the common well-formed digest (the decoder checked and decoded the
       // hash's bytes, so no hash string is made); digestFrom throws the precise error for
       // anything else.
-      if (m.bytes !== undefined && size > 0 && Number.isSafeInteger(size)) keys[i] = ns === '' && m.keyspace === 'cas' ? (m as PlainDigest & Key) : casKeyOfDigest(m, ns);
+      if (m.bytes !== undefined && size > 0 && Number.isSafeInteger(size)) keys[i] = ns === '' && m.keyspace === 'cas' ? (m as PlainDigest & Key) : casKey(m.hash, ns);
       else {
         digestFrom(m, `blob_digests[${i}]`);
         keys[i] = casKey(m.hash, ns);

@@ -19,3 +19,10 @@ test('a lookup slot equals the kept slot, in the scratch buffer only for digest 
     assert.equal(slot === scratch, key.namespace === '' && /^[0-9a-f]{64}$/.test(key.id));
   }
 });
+
+test('hashed slots are an on-disk format: these values must never change', () => {
+  // sha256("raw\0\0k") and sha256("cas\0ns\0" + 64 x "0f"): a change here makes every AC,
+  // raw and namespaced entry of existing stores unreachable.
+  assert.equal(slotOf(rawKey('k')).toString('hex'), '5bcdabfd5d2eda00bc2203cc6978c2b59ca7e4e0fa427ff53c571152d1407c15');
+  assert.equal(slotOf(casKey('0f'.repeat(32), 'ns')).toString('hex'), 'd3a75effc4b1b00acdabaf16f6f0a5534fef83747bb2ca13411a6643d5c247e1');
+});

@@ -6,7 +6,7 @@
 //   has a preimage, so keyspaces cannot collide.
 import { hash } from 'node:crypto';
 import { decodeLowerHex } from '../../core/hex.ts';
-import type { Key } from '../../core/keys.ts';
+import { keyString, type Key } from '../../core/keys.ts';
 
 export const SLOT_BYTES = 32;
 
@@ -24,16 +24,10 @@ export function lookupSlot(key: Key, scratch: Buffer): Buffer {
 }
 
 function hashedSlot(key: Key): Buffer {
-  return hash('sha256', `${key.keyspace}\u0000${key.namespace}\u0000${key.id}`, 'buffer');
+  return hash('sha256', keyString(key), 'buffer');
 }
 
 /** A default-namespace CAS id of 64 lower-case hex digits decodes into `out`; others are hashed. */
 function digestSlot(key: Key, out: Buffer): boolean {
-  if (key.keyspace !== 'cas' || key.namespace !== '') return false;
-  const digest = key.digest;
-  if (digest !== undefined && digest.length === SLOT_BYTES) {
-    out.set(digest);
-    return true;
-  }
-  return decodeLowerHex(key.id, out);
+  return key.keyspace === 'cas' && key.namespace === '' && decodeLowerHex(key.id, out);
 }
