@@ -2,10 +2,11 @@
 // only when every CAS blob it references (output files, stdout/stderr, output-directory
 // trees and the files they list) is present; the check refreshes those blobs in the LRU
 // so eviction does not split a result from its outputs right after a hit.
-import { actionResultRefs, directoryRefs, treeFileRefs } from '../core/action-result.ts';
+import { actionResultRefs, treeFileRefs } from '../core/action-result.ts';
 import type { Digest } from '../core/digest.ts';
 import { isHoardError } from '../core/errors.ts';
 import { acKey, casKey } from '../core/keys.ts';
+import { DirectoryLimitError, walkDirectories } from './directory-walk.ts';
 import type { Store } from './store.ts';
 
 /** Directory graphs deeper or wider than this are treated as incomplete (a miss). */
@@ -40,23 +41,14 @@ async function referencesPresent(store: Store, actionResult: Uint8Array, ns: str
     const treeBytes = await store.getBytes(casKey(tree.hash, ns), { signal }); // its size was checked above
     if (treeBytes === undefined || !(await allPresent(store, treeFileRefs(treeBytes), ns))) return false;
   }
-  // DIRECTORY_ONLY outputs: walk the Directory graph breadth-first.
-  const seen = new Set<string>();
-  let frontier = refs.rootDirectories;
-  while (frontier.length > 0) {
-    signal?.throwIfAborted();
-    const next: Digest[] = [];
-    for (const dir of frontier) {
-      if (seen.has(dir.hash)) continue;
-      seen.add(dir.hash);
-      if (seen.size > MAX_DIRECTORIES) return false;
-      const dirBytes = await store.getBytes(casKey(dir.hash, ns), { signal });
-      if (dirBytes?.length !== dir.sizeBytes) return false; // a digest is its hash and its size
-      const { files, directories } = directoryRefs(dirBytes);
-      if (!(await allPresent(store, files, ns))) return false;
-      next.push(...directories);
+  // DIRECTORY_ONLY outputs: every directory under them present, decodable, with its files.
+  try {
+    for await (const dir of walkDirectories(store, refs.rootDirectories, ns, { max: MAX_DIRECTORIES, signal })) {
+      if (!dir.refs || !(await allPresent(store, dir.refs.files, ns))) return false;
     }
-    frontier = next;
+  } catch (err) {
+    if (err instanceof DirectoryLimitError) return false;
+    throw err;
   }
   return true;
 }

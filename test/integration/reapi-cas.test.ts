@@ -115,6 +115,8 @@ test('GetTree streams every present directory once, in pages, resumable by page 
   assert.deepEqual(rest[0]!.directories, paged[1]!.directories);
 
   assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: missing })), status.NOT_FOUND);
+  // A root stored with another size than its digest says: the digest is wrong (as Read answers).
+  assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: { hash: root.hash, sizeBytes: root.sizeBytes + 7 } })), status.INVALID_ARGUMENT);
   assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, pageToken: 'bogus' })), status.INVALID_ARGUMENT);
   assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, pageSize: -1 })), status.INVALID_ARGUMENT);
   assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, digestFunction: 10 })), status.INVALID_ARGUMENT);

@@ -8,12 +8,12 @@
 // differ from what its digest names.
 import { status } from '@grpc/grpc-js';
 import type { CallHandler, GrpcCall } from './grpc-transport.ts';
-import { directoryRefs } from '../../core/action-result.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { wellFormed } from './grpc-definitions.ts';
 import { sendMessage, serverStream } from './handlers.ts';
-import { checkDigestFunction, digestFrom, namespaceOf, type DigestMsg, type ReapiContext } from './request-context.ts';
+import { DirectoryLimitError, walkDirectories } from '../../storage/directory-walk.ts';
+import { checkDigestFunction, digestFrom, namespaceOf, wrongSize, type DigestMsg, type ReapiContext } from './request-context.ts';
 import { grpcError } from './status.ts';
 
 interface GetTreeRequest {
@@ -28,7 +28,7 @@ const DEFAULT_PAGE_SIZE = 1000;
 const MAX_PAGE_SIZE = 10_000;
 /** Encoded bytes per page: under the 4 MiB inbound limit of older clients. */
 const PAGE_BYTES = 3 * 1024 * 1024;
-/** Directories one call walks (skipped ones included): bounds its time and memory. */
+/** Distinct directories one call walks (absent ones included): bounds its time and memory. */
 const MAX_WALK = 100_000;
 const TOKEN = /^o([0-9]{1,9})$/;
 
@@ -45,9 +45,6 @@ async function streamTree(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
   if (pageSize < 0) throw grpcError(status.INVALID_ARGUMENT, `page_size ${req.pageSize} must not be negative`);
   const skip = parseToken(req.pageToken);
 
-  const rootBytes = await ctx.store.getBytes(casKey(root.hash, ns), { signal });
-  if (rootBytes === undefined) throw grpcError(status.NOT_FOUND, `root directory ${root.hash}/${root.sizeBytes} is not in the cache`);
-
   let sent = skip;
   let page: Buffer[] = [];
   let pageBytes = 0;
@@ -58,39 +55,27 @@ async function streamTree(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
     await sendMessage(call, msg, signal, ctx.options.bodyIdleTimeoutMs);
   };
 
-  const seen = new Set<string>([root.hash]);
-  let queue: Buffer[] = [rootBytes];
   let index = 0;
-  while (queue.length > 0) {
-    const next: Buffer[] = [];
-    for (const bytes of queue) {
-      signal.throwIfAborted();
-      let children;
-      try {
-        children = directoryRefs(bytes).directories;
-      } catch {
-        if (index === 0) throw new HoardError(ErrorCode.InvalidArgument, `root ${root.hash} is not a Directory message`);
-        continue;
+  try {
+    for await (const dir of walkDirectories(ctx.store, [root], ns, { max: MAX_WALK, signal })) {
+      if (index === 0 && dir.bytes === undefined) {
+        const size = await ctx.store.stat(casKey(root.hash, ns));
+        if (size !== undefined) throw wrongSize(root.hash, size, root.sizeBytes);
+        throw grpcError(status.NOT_FOUND, `root directory ${root.hash}/${root.sizeBytes} is not in the cache`);
       }
-      if (index >= MAX_WALK) {
-        throw grpcError(status.RESOURCE_EXHAUSTED, `the tree under ${root.hash} has more than ${MAX_WALK} directories, more than one GetTree walks`);
-      }
+      if (index === 0 && dir.refs === undefined) throw new HoardError(ErrorCode.InvalidArgument, `root ${root.hash} is not a Directory message`);
+      // Absent or undecodable subdirectories are left out, with their subtrees.
+      if (dir.bytes === undefined || dir.refs === undefined) continue;
       if (index++ >= skip) {
-        if (page.length > 0 && (page.length >= pageSize || pageBytes + bytes.byteLength > PAGE_BYTES)) await flush(false);
-        page.push(bytes);
-        pageBytes += bytes.byteLength;
+        if (page.length > 0 && (page.length >= pageSize || pageBytes + dir.bytes.byteLength > PAGE_BYTES)) await flush(false);
+        page.push(dir.bytes);
+        pageBytes += dir.bytes.byteLength;
         sent++;
       }
-      for (const d of children) {
-        if (seen.has(d.hash)) continue;
-        seen.add(d.hash);
-        const b = await ctx.store.getBytes(casKey(d.hash, ns), { signal });
-        // A hash has one size: a child whose stored size differs from its digest's is not
-        // the directory the parent names, so it counts as missing (as in the AC check).
-        if (b !== undefined && b.byteLength === d.sizeBytes) next.push(b);
-      }
     }
-    queue = next;
+  } catch (err) {
+    if (!(err instanceof DirectoryLimitError)) throw err;
+    throw grpcError(status.RESOURCE_EXHAUSTED, `the tree under ${root.hash} has more than ${MAX_WALK} directories, more than one GetTree walks`);
   }
   await flush(true);
 }
