@@ -93,6 +93,20 @@ export function storeConformance(name: string, make: StoreFactory): void {
       assert.deepEqual(await readAll(s, casKey(d.hash)), data);
     }));
 
+    it('a rejected put leaves the store exactly as it was: entries and bytes (rule 7)', withStore(1024 * 1024 * 1024, async (s) => {
+      await s.put(rawKey('before'), Buffer.from('kept'), { size: 4 });
+      const before = s.usage();
+      const big = randomBytes(300_000);
+      const d = digestOf(big);
+      await assert.rejects(s.put(casKey(d.hash), chunked(randomBytes(300_000), 65_536), { size: d.sizeBytes }), (e) => isHoardError(e, 'digest_mismatch'));
+      await assert.rejects(s.put(casKey(d.hash), cutAfter(big, 100_000), { size: d.sizeBytes }), (e) => isHoardError(e, 'aborted'));
+      await assert.rejects(s.put(casKey(d.hash), big.subarray(0, 299_999), { size: d.sizeBytes }), (e) => isHoardError(e, 'size_mismatch'));
+      await assert.rejects(s.put(rawKey('r'), chunked(big, 65_536), { size: 300_001 }), (e) => isHoardError(e, 'size_mismatch'));
+      const after = s.usage();
+      assert.equal(after.entries, before.entries);
+      assert.equal(after.bytes, before.bytes, 'bytes on the medium (and space promised to puts) are back where they were');
+    }));
+
     it('rejects wrong bytes under the digest of a present blob, and keeps the blob', withStore(0, async (s) => {
       const good = randomBytes(20_000);
       const d = digestOf(good);

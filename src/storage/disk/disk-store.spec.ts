@@ -299,11 +299,56 @@ describe('DiskStore journal rewrite while running', () => {
     await mkdir(path.join(dir, 'journal.new'));
     await overwriteRounds(s, 20, 10);
     await assertLatest(s, 20, 9);
-    await s.close();
+    const journalRecords = async () => scanJournal(await readFile(path.join(dir, 'journal'))).records.length;
+    assert.ok((await journalRecords()) >= 200, 'the rewrite was tried and failed: the old journal holds every record');
+    // Once it can succeed, the next try comes after another slack's worth of records.
     await rm(path.join(dir, 'journal.new'), { recursive: true });
+    await overwriteRounds(s, 20, 4);
+    assert.ok((await journalRecords()) < 90, 'and a later rewrite succeeds');
+    await assertLatest(s, 20, 3);
+    await s.close();
     const again = await openDiskStore({ dir, maxBytes: 0 });
     assert.equal(again.usage().entries, 20);
-    await assertLatest(again, 20, 9);
+    await assertLatest(again, 20, 3);
     await again.close();
+  });
+});
+
+describe('DiskStore rule 1: order and leftovers', () => {
+  it('a rejected large put leaves no temp file behind', async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0, smallEntryBytes: 32 * 1024 });
+    const big = randomBytes(300_000);
+    const d = digestOf(big);
+    await assert.rejects(s.put(casKey(d.hash), randomBytes(300_000), { size: d.sizeBytes }), (e) => isHoardError(e, 'digest_mismatch'));
+    await assert.rejects(s.put(casKey(d.hash), big.subarray(0, 200_000), { size: d.sizeBytes }), (e) => isHoardError(e, 'size_mismatch'));
+    assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);
+    await s.close();
+  });
+
+  it('segment data is synced before the journal names it', async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0, durability: 'fsync' });
+    const data = randomBytes(5_000);
+    const slot = slotOf(casKey(digestOf(data).hash));
+    const named: boolean[] = [];
+    const sync = Segment.prototype.sync;
+    // At each segment sync, is the put already in the journal? It must not be: a crash
+    // between the two would leave a record pointing at bytes that never reached the disk.
+    Segment.prototype.sync = async function (this: Segment) {
+      const { records } = scanJournal(await readFile(path.join(dir, 'journal')));
+      named.push(records.some((r) => r.op === Op.Put && r.slot.equals(slot)));
+      return sync.call(this);
+    };
+    try {
+      await s.put(casKey(digestOf(data).hash), data, { size: data.length });
+    } finally {
+      Segment.prototype.sync = sync;
+    }
+    assert.ok(named.length > 0, 'the segment was synced');
+    assert.deepEqual(named, named.map(() => false));
+    const { records } = scanJournal(await readFile(path.join(dir, 'journal')));
+    assert.ok(records.some((r) => r.op === Op.Put && r.slot.equals(slot)), 'and the journal names it afterwards');
+    await s.close();
   });
 });

@@ -682,6 +682,7 @@ class DiskStoreImpl implements DiskStore {
       }
       await rewriteJournal(this.dir, image, this.#index, (id) => latestPut.get(this.#index.slot(id).toString('latin1')));
       this.#journalRecords = this.#index.size;
+      this.#journalCompactAt = 0;
     } catch {
       this.#journalCompactAt = this.#journalRecords + this.#journalSlack;
     } finally {
