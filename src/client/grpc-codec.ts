@@ -3,7 +3,7 @@
 // ByteStream resource names (protocols.md §2.5) and the mapping of gRPC statuses to
 // ClientErrors (§2.4, §3.2).
 import grpc, { type ServiceError } from '@grpc/grpc-js';
-import type protobuf from 'protobufjs';
+import protobuf from 'protobufjs';
 import { ErrorCode, type ErrorCode as Code } from '../core/errors.ts';
 import type { Digest } from '../core/digest.ts';
 import { protoType, REAPI } from '../core/proto.ts';
@@ -19,7 +19,7 @@ export function codec<T extends object>(typeName: string): Codec<T> {
   let type: protobuf.Type | undefined;
   const t = (): protobuf.Type => (type ??= protoType(typeName));
   return {
-    serialize: (value) => Buffer.from(t().encode(t().fromObject(value)).finish()),
+    serialize: (value) => asBuffer(t().encode(t().fromObject(value)).finish()),
     deserialize: (bytes) => t().toObject(t().decode(bytes), { longs: Number, enums: Number, defaults: true, bytes: Buffer }) as T,
   };
 }
@@ -49,12 +49,21 @@ export const CODECS = {
   queryWriteStatusResponse: codec<{ committedSize: number; complete: boolean }>('google.bytestream.QueryWriteStatusResponse'),
 } as const;
 
-/** UpdateActionResultRequest with an already-encoded ActionResult (decoded once to embed it). */
+/** protobufjs' output as a Buffer without copying it (it already is one under Node). */
+function asBuffer(u8: Uint8Array): Buffer {
+  return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
+/**
+ * UpdateActionResultRequest with an already-encoded ActionResult embedded as its bytes
+ * (field 3), as the HTTP client sends it: decoding and re-encoding it would drop the
+ * fields hoard's schema does not know.
+ */
 export function encodeUpdateActionResult(instanceName: string, actionDigest: Digest, encodedResult: Uint8Array): Buffer {
-  const arType = protoType(`${REAPI}.ActionResult`);
   const req = protoType(`${REAPI}.UpdateActionResultRequest`);
-  const msg = req.create({ instanceName, actionDigest: toDigestMsg(actionDigest), actionResult: arType.decode(encodedResult) });
-  return Buffer.from(req.encode(msg).finish());
+  const head = req.encode(req.create({ instanceName, actionDigest: toDigestMsg(actionDigest) })).finish();
+  const field = protobuf.Writer.create().uint32((3 << 3) | 2).uint32(encodedResult.byteLength).finish();
+  return Buffer.concat([head, field, encodedResult]);
 }
 
 export interface ServerCapabilitiesMsg {
