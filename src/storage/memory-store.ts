@@ -1,11 +1,11 @@
 // An in-memory store: the reference implementation of the Store contract, used by unit
 // tests and as a small hot tier. LRU order is the Map's insertion order (a touch re-inserts).
-import { Readable } from 'node:stream';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import { keyString, type Key } from '../core/keys.ts';
 import { checkPut } from './check-put.ts';
 import { receive, type ReceiveOptions } from '../core/receive.ts';
 import { isEmptyBlobKey } from './empty-blob.ts';
+import { inMemoryEntry } from './in-memory-entry.ts';
 import { InFlight } from './in-flight.ts';
 import { resolveRange } from './range.ts';
 import { SingleFlight } from './single-flight.ts';
@@ -46,7 +46,7 @@ export class MemoryStore implements Store {
     const data = isEmptyBlobKey(key) ? Buffer.alloc(0) : this.#touch(keyString(key));
     if (data === undefined) return undefined;
     const { start, end } = resolveRange(data.byteLength, options.offset, options.limit);
-    return { size: data.byteLength, stream: Readable.from([data.subarray(start, end)], { objectMode: false }) };
+    return inMemoryEntry(data.byteLength, data.subarray(start, end));
   }
 
   async getBytes(key: Key): Promise<Buffer | undefined> {

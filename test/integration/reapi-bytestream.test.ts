@@ -98,7 +98,8 @@ class BrokenReadStore extends MemoryStore {
         }
       }
     }
-    return { ...e, stream: Readable.from(broken(), { objectMode: false, highWaterMark: 16 * 1024 }) };
+    // A stream only: no in-memory bytes that would let the reader skip the broken stream.
+    return { size: e.size, stream: Readable.from(broken(), { objectMode: false, highWaterMark: 16 * 1024 }) };
   }
 }
 

@@ -69,21 +69,24 @@ export function sendError(req: IncomingMessage, res: ServerResponse, ctx: HttpCo
 }
 
 /**
- * Streams an entry as the response body, with Content-Length. The stream is owned here
- * from now on: it is consumed or destroyed whatever happens. GET only (a HEAD needs no stream).
+ * Sends an entry as the response body, with Content-Length. Bytes the store has in memory
+ * go out in one write (streaming a 4 KiB blob through `pipeline` costs more than the bytes:
+ * an AbortController and a DOMException per call, several ticks), and a pooled buffer is
+ * handed back only once the response is fully written. Otherwise the stream is owned here
+ * from now on: consumed or destroyed whatever happens. GET only (a HEAD needs no body).
  */
 export async function sendEntry(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number, entry: Entry, length: number, headers: OutgoingHttpHeaders): Promise<void> {
   headers['content-length'] = length;
   writeHead(req, res, ctx, status, headers);
+  const bytes = entry.bytes;
+  if (bytes !== undefined) {
+    res.end(bytes, () => {
+      if (res.writableFinished) entry.release?.();
+    });
+    return;
+  }
   await pipeline(entry.stream, res);
 }
-
-/**
- * Entries up to this size are answered from one buffer with a single write. Streaming a
- * 4 KiB blob through `pipeline` costs more than the bytes (an AbortController and a
- * DOMException per call, several ticks); large entries still stream and never buffer.
- */
-const SMALL_ENTRY_BYTES = 64 * 1024;
 
 /** 200 with `bytes` as the whole body, in one write (HEAD: the headers only). */
 export function sendBytes(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, bytes: Uint8Array, headers: OutgoingHttpHeaders): void {
@@ -114,21 +117,15 @@ export async function sendLookup(req: IncomingMessage, res: ServerResponse, ctx:
 /** The entry's size once sent whole with 200, or undefined on a miss (nothing sent). */
 async function sendStored(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, key: Key, headers: OutgoingHttpHeaders): Promise<number | undefined> {
   const { store } = ctx;
-  const size = await store.stat(key);
-  if (size === undefined) return undefined;
   if (req.method === 'HEAD') {
+    const size = await store.stat(key);
+    if (size === undefined) return undefined;
     headers['content-length'] = size;
     writeHead(req, res, ctx, 200, headers);
     res.end();
     return size;
   }
-  if (size <= SMALL_ENTRY_BYTES) {
-    // Evicted between stat and read: still a plain miss.
-    const bytes = await store.getBytes(key);
-    if (bytes === undefined) return undefined;
-    sendBytes(req, res, ctx, bytes, headers);
-    return bytes.byteLength;
-  }
+  // One lookup: small and pooled entries come back as bytes, large ones as a stream.
   const entry = await store.get(key);
   if (entry === undefined) return undefined;
   await sendEntry(req, res, ctx, 200, entry, entry.size, headers);

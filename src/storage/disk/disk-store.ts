@@ -26,6 +26,7 @@ import { checkPut } from '../check-put.ts';
 import { receive, type ReceiveOptions } from '../../core/receive.ts';
 import { isEmptyBlobKey } from '../empty-blob.ts';
 import { InFlight } from '../in-flight.ts';
+import { inMemoryEntry } from '../in-memory-entry.ts';
 import { resolveRange } from '../range.ts';
 import { SingleFlight } from '../single-flight.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
@@ -704,15 +705,3 @@ class DiskStoreImpl implements DiskStore {
   }
 }
 
-/** An entry whose bytes are in memory: `stream` is made only if a consumer asks for it. */
-function inMemoryEntry(size: number, bytes: Buffer, release?: () => void): Entry {
-  let stream: Readable | undefined;
-  return {
-    size,
-    bytes,
-    release,
-    get stream(): Readable {
-      return (stream ??= Readable.from([bytes], { objectMode: false }));
-    },
-  };
-}
