@@ -70,7 +70,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     metrics,
     logger,
     closeConnections: () => draining || config.debugCloseConnections,
-    maxEntryBytes: minPositive(config.maxBlobSize, config.maxSize),
+    // The per-entry limit only (413); an entry over the store's whole bound is the store's
+    // answer, insufficient_storage (507), before any byte is read.
+    maxEntryBytes: config.maxBlobSize,
   };
   const bazel = createBazelHttpHandler(ctx, config);
   const ccache = createCcacheHttpHandler(ctx, config);
@@ -177,9 +179,4 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       server.close();
     },
   };
-}
-
-function minPositive(a: number, b: number): number {
-  if (a > 0 && b > 0) return Math.min(a, b);
-  return a > 0 ? a : b;
 }

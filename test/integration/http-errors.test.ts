@@ -11,7 +11,7 @@ import { startHttpListener, type HttpListener } from '../../src/server/http-list
 import { MemoryStore } from '../../src/storage/memory-store.ts';
 import type { Body, PutOptions, PutOutcome } from '../../src/storage/store.ts';
 import type { Key } from '../../src/core/keys.ts';
-import { rawRequest, sha256 } from '../helpers/test-server.ts';
+import { rawRequest, sha256, startTestServer } from '../helpers/test-server.ts';
 
 /** A memory store whose puts fail with `failWith` (after draining the body) while it is set. */
 class FailingStore extends MemoryStore {
@@ -84,5 +84,18 @@ test('/readyz answers 503 while the server drains, /healthz stays 200', async ()
     assert.equal((await rawRequest(listener.url, 'GET', '/healthz')).status, 200);
   } finally {
     draining = false;
+  }
+});
+
+test('a PUT larger than the whole store is 507 insufficient_storage (not 413), before its body; nothing stored', async () => {
+  const small = await startTestServer({ maxSize: '1MiB' });
+  try {
+    const big = Buffer.alloc(2 * 1024 * 1024, 3);
+    const r = await rawRequest(small.url, 'PUT', `/cas/${sha256(big)}`, big);
+    assert.equal(r.status, 507, r.body.toString());
+    assert.match(r.body.toString(), /^insufficient_storage/);
+    assert.equal((await rawRequest(small.url, 'GET', `/cas/${sha256(big)}`)).status, 404);
+  } finally {
+    await small.close();
   }
 });
