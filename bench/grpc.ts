@@ -7,7 +7,7 @@
 //   ./node_modules/.bin/node bench/grpc.ts [--bs-count 10000] [--client h2|grpc-js] [--bazel-remote PATH] [--quick]
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { numberOption } from './lib/args.ts';
+import { numberOption, refuseUnknownOptions } from './lib/args.ts';
 import { blobFamily, type BlobFamily } from './lib/blobs.ts';
 import { startCpuSampler, type CpuShares } from './lib/cpu.ts';
 import { H2BenchClient } from './lib/grpc-h2-load.ts';
@@ -182,15 +182,16 @@ async function benchTarget(
   log(`grpc: ${t.name} ${w.read}: ${Math.round(read.perSecond)} reads/s`);
 }
 
+const GRPC_NUMBERS = ['fmb-calls', 'fmb-digests', 'fmb-concurrency', 'batch-calls', 'batch-blobs', 'batch-concurrency', 'bs-count', 'bs-concurrency', 'channels', 'window'] as const;
+export const GRPC_OPTIONS = {
+  ...(Object.fromEntries(GRPC_NUMBERS.map((n) => [n, { type: 'string' as const }])) as Record<(typeof GRPC_NUMBERS)[number], { type: 'string' }>),
+  'bazel-remote': { type: 'string' as const }, client: { type: 'string' as const }, 'hoard-arg': { type: 'string' as const, multiple: true }, quick: { type: 'boolean' as const },
+};
+
 export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
-  const names = ['fmb-calls', 'fmb-digests', 'fmb-concurrency', 'batch-calls', 'batch-blobs', 'batch-concurrency', 'bs-count', 'bs-concurrency', 'channels', 'window'] as const;
-  const { values } = parseArgs({
-    args: [...argv],
-    options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'bazel-remote': { type: 'string' }, client: { type: 'string' }, 'hoard-arg': { type: 'string', multiple: true }, quick: { type: 'boolean' } },
-    strict: false,
-  });
+  const { values } = parseArgs({ args: [...argv], options: GRPC_OPTIONS, strict: false });
   const b = { ...GRPC_DEFAULTS, ...(values.quick ? GRPC_QUICK : {}) };
-  const num = (k: (typeof names)[number], d: number) => numberOption(k, values[k], d);
+  const num = (k: (typeof GRPC_NUMBERS)[number], d: number) => numberOption(k, values[k], d);
   return {
     ...b,
     fmbCalls: num('fmb-calls', b.fmbCalls), fmbDigests: num('fmb-digests', b.fmbDigests), fmbConcurrency: num('fmb-concurrency', b.fmbConcurrency),
@@ -207,5 +208,6 @@ function badClient(v: unknown): never {
 }
 
 if (import.meta.main) {
+  refuseUnknownOptions(process.argv.slice(2), GRPC_OPTIONS);
   process.stdout.write(renderSection(await runGrpcBench(parseGrpcArgs(process.argv.slice(2)))));
 }

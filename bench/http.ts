@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { numberOption } from './lib/args.ts';
+import { numberOption, refuseUnknownOptions } from './lib/args.ts';
 import { blobFamily } from './lib/blobs.ts';
 import { prefill, transfer } from './lib/http-load.ts';
 import { mb } from './lib/report.ts';
@@ -153,17 +153,15 @@ async function benchTarget(
   log(`http: ${t.name} ${w.largeGet}: ${lg.mbPerSecond.toFixed(0)} MB/s`);
 }
 
+export const HTTP_OPTIONS = {
+  seconds: { type: 'string' }, connections: { type: 'string' }, 'wrk-threads': { type: 'string' },
+  'get-blobs': { type: 'string' }, 'large-size': { type: 'string' }, 'large-count': { type: 'string' },
+  'large-concurrency': { type: 'string' }, 'bazel-remote': { type: 'string' }, 'no-nginx': { type: 'boolean' },
+  'hoard-arg': { type: 'string', multiple: true }, quick: { type: 'boolean' },
+} as const;
+
 export function parseHttpArgs(argv: readonly string[]): HttpBenchOptions {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      seconds: { type: 'string' }, connections: { type: 'string' }, 'wrk-threads': { type: 'string' },
-      'get-blobs': { type: 'string' }, 'large-size': { type: 'string' }, 'large-count': { type: 'string' },
-      'large-concurrency': { type: 'string' }, 'bazel-remote': { type: 'string' }, 'no-nginx': { type: 'boolean' },
-      'hoard-arg': { type: 'string', multiple: true }, quick: { type: 'boolean' },
-    },
-    strict: false,
-  });
+  const { values } = parseArgs({ args: [...argv], options: HTTP_OPTIONS, strict: false });
   const base = { ...HTTP_DEFAULTS, ...(values.quick ? HTTP_QUICK : {}) };
   const num = (name: string, fallback: number) => numberOption(name, values[name as keyof typeof values], fallback);
   return {
@@ -182,6 +180,7 @@ export function parseHttpArgs(argv: readonly string[]): HttpBenchOptions {
 }
 
 if (import.meta.main) {
+  refuseUnknownOptions(process.argv.slice(2), HTTP_OPTIONS);
   const section = await runHttpBench(parseHttpArgs(process.argv.slice(2)));
   process.stdout.write(renderSection(section));
 }

@@ -9,11 +9,12 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parseGrpcArgs, runGrpcBench } from './grpc.ts';
-import { parseHttpArgs, runHttpBench } from './http.ts';
+import { GRPC_OPTIONS, parseGrpcArgs, runGrpcBench } from './grpc.ts';
+import { HTTP_OPTIONS, parseHttpArgs, runHttpBench } from './http.ts';
+import { refuseUnknownOptions } from './lib/args.ts';
 import { renderSectionMarkdown } from './lib/markdown.ts';
 import { renderSection, type Section } from './lib/section.ts';
-import { parseStoreArgs, runStoreBench } from './store-scale.ts';
+import { parseStoreArgs, runStoreBench, STORE_OPTIONS } from './store-scale.ts';
 
 const ALL = ['store', 'http', 'grpc'] as const;
 type Part = (typeof ALL)[number];
@@ -77,6 +78,7 @@ export async function runAll(argv: readonly string[], log: (line: string) => voi
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
+  refuseUnknownOptions(argv, STORE_OPTIONS, HTTP_OPTIONS, GRPC_OPTIONS, { only: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' } });
   const { values } = parseArgs({ args: argv, options: { json: { type: 'string' }, md: { type: 'string' } }, strict: false });
   const { meta, sections } = await runAll(argv);
   process.stdout.write(`\n${meta.date} · code ${meta.revision} · ${meta.machine} · load average before ${meta.loadBefore}, after ${meta.loadAfter}\n`);

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { numberOption } from './lib/args.ts';
+import { numberOption, refuseUnknownOptions } from './lib/args.ts';
 import { openDiskStore } from '../src/storage/disk/disk-store.ts';
 import { blobFamily } from './lib/blobs.ts';
 import { startCpuSampler } from './lib/cpu.ts';
@@ -199,15 +199,13 @@ function parseParts(list: string): StoreBenchOptions['parts'] {
   return parts as StoreBenchOptions['parts'];
 }
 
+export const STORE_OPTIONS = {
+  blobs: { type: 'string' }, keep: { type: 'string' }, base: { type: 'string' }, 'small-count': { type: 'string' },
+  'small-concurrency': { type: 'string' }, 'large-size': { type: 'string' }, 'large-count': { type: 'string' }, quick: { type: 'boolean' }, parts: { type: 'string' },
+} as const;
+
 export function parseStoreArgs(argv: readonly string[]): StoreBenchOptions {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      blobs: { type: 'string' }, keep: { type: 'string' }, base: { type: 'string' }, 'small-count': { type: 'string' },
-      'small-concurrency': { type: 'string' }, 'large-size': { type: 'string' }, 'large-count': { type: 'string' }, quick: { type: 'boolean' }, parts: { type: 'string' },
-    },
-    strict: false,
-  });
+  const { values } = parseArgs({ args: [...argv], options: STORE_OPTIONS, strict: false });
   const b = { ...STORE_DEFAULTS, ...(values.quick ? STORE_QUICK : {}) };
   const num = (name: string, fallback: number) => numberOption(name, values[name as keyof typeof values], fallback);
   return {
@@ -231,6 +229,7 @@ if (import.meta.main) {
     const m = await openAndMeasure(values.dir as string, values.probe as string, Number(values['probe-size']), checks);
     process.stdout.write(`OPENJSON ${JSON.stringify(m)}\n`);
   } else {
+    refuseUnknownOptions(argv, STORE_OPTIONS);
     process.stdout.write(renderSection(await runStoreBench(parseStoreArgs(argv))));
   }
 }
