@@ -231,7 +231,7 @@ function codeForStatus(status: number): Code {
   return ErrorCode.Internal;
 }
 
-export function statusError(method: string, path: string, server: string, status: number, text: string): ClientError {
+function statusError(method: string, path: string, server: string, status: number, text: string): ClientError {
   return new ClientError(`${method} ${path} on ${server}: HTTP ${status}${text ? `: ${text}` : ''}`, {
     server,
     kind: 'status',

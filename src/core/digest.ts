@@ -19,10 +19,6 @@ const EMPTY_HASH: Record<DigestFunction, string> = {
 };
 
 
-export function hexLength(fn: DigestFunction): number {
-  return HEX_LENGTH[fn];
-}
-
 export function emptyHash(fn: DigestFunction = DEFAULT_DIGEST_FUNCTION): string {
   return EMPTY_HASH[fn];
 }

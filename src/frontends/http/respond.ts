@@ -18,7 +18,7 @@ const DRAINABLE_BODY_BYTES = 64 * 1024;
  * flag), or a large request body is still unread (reading it only to throw it away would
  * cost the client the upload time; closing is cheaper and the client is told first).
  */
-export function closeAfter(req: IncomingMessage, ctx: HttpContext): boolean {
+function closeAfter(req: IncomingMessage, ctx: HttpContext): boolean {
   if (ctx.closeConnections()) return true;
   if (req.complete) return false;
   const declared = req.headers['content-length'];
