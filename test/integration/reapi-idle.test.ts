@@ -46,8 +46,11 @@ class WatchedStore extends MemoryStore {
   readonly closed: Promise<void>[] = [];
   override async get(key: Key, options?: ReadOptions): Promise<Entry | undefined> {
     const e = await super.get(key, options);
-    if (e) this.closed.push(new Promise((resolve) => (e.stream as Readable).once('close', () => resolve())));
-    return e;
+    if (!e) return e;
+    // A stream only (a store reading from disk): in-memory bytes would bypass the stream.
+    const stream = e.stream;
+    this.closed.push(new Promise((resolve) => (stream as Readable).once('close', () => resolve())));
+    return { size: e.size, stream };
   }
 }
 
