@@ -45,3 +45,21 @@ test('a compressed message or one above the limit is refused; a cut one is not a
   reader.push(framed([Buffer.from('abc')]).subarray(0, 6), () => assert.fail());
   assert.equal(reader.atBoundary, false);
 });
+
+test('pushParts hands on the views a message lies in; joined, they are the message', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), (msgs, points) => {
+      const reader = new GrpcFrameReader();
+      const got: Buffer[] = [];
+      const chunks = cut(framed(msgs), points);
+      for (const chunk of chunks) {
+        reader.pushParts(chunk, (parts, length) => {
+          assert.ok(parts.every((p) => p.length > 0 && chunks.some((c) => c.buffer === p.buffer)), 'views, not copies');
+          assert.equal(parts.reduce((n, p) => n + p.length, 0), length);
+          got.push(Buffer.concat(parts));
+        });
+      }
+      assert.deepEqual(got, msgs.map((m) => Buffer.from(m)));
+    }),
+  );
+});

@@ -36,6 +36,14 @@ export class GrpcFrameReader {
    * chunk, when a prefix is refused.
    */
   push(chunk: Buffer, onMessage: (msg: Buffer, length: number) => void): FrameError | undefined {
+    return this.pushParts(chunk, (parts, length) => onMessage(parts.length === 1 ? parts[0]! : Buffer.concat(parts), length));
+  }
+
+  /**
+   * As push, but a message is handed on as the views of the chunks it lies in, in order
+   * (none for an empty message): for a consumer that can read it without joining them.
+   */
+  pushParts(chunk: Buffer, onMessage: (parts: Buffer[], length: number) => void): FrameError | undefined {
     let at = 0;
     while (at < chunk.length) {
       if (this.#length < 0) {
@@ -56,12 +64,12 @@ export class GrpcFrameReader {
       this.#fill += n;
       at += n;
       if (this.#fill === this.#length) {
-        const msg = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts);
+        const parts = this.#parts;
         const length = this.#length;
         this.#parts = [];
         this.#length = -1;
         this.#prefixFill = 0;
-        onMessage(msg, length);
+        onMessage(parts, length);
       }
     }
     return undefined;

@@ -9,20 +9,15 @@
 import { ErrorCode, HoardError, isHoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import type { Body } from '../../storage/store.ts';
-import { bytesOf, int64, wellFormed, type Int64 } from './grpc-definitions.ts';
+import { wellFormed } from './grpc-definitions.ts';
 import type { CallHandler } from './grpc-transport.ts';
 import { runCall } from './handlers.ts';
 import { checkBlobSize, namespaceOf, wrongSize, type ReapiContext } from './request-context.ts';
 import { parseWriteResourceName, type BlobResource } from './resource-name.ts';
 import { MessageReader } from './message-reader.ts';
+import type { WriteRequest } from './write-request-codec.ts';
 import { decompressStream } from './zstd.ts';
 
-export interface WriteRequest {
-  resourceName: string;
-  writeOffset: Int64;
-  finishWrite: boolean;
-  data?: Uint8Array;
-}
 export interface WriteResponse {
   committedSize: number;
 }
@@ -49,7 +44,7 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
   // REAPI: a blob that is already present ends the upload at once, without error.
   const existing: WriteResponse = { committedSize: compressed ? -1 : size };
   const id = uploadId(ns, res);
-  const startOffset = int64(first.writeOffset);
+  const startOffset = first.writeOffset;
   if (startOffset < 0) throw new HoardError(ErrorCode.OutOfRange, `write_offset ${startOffset} is negative`);
 
   const present = await ctx.store.stat(key);
@@ -86,19 +81,16 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
       if (msg.resourceName && msg.resourceName !== firstMsg.resourceName) {
         throw new HoardError(ErrorCode.InvalidArgument, `resource_name changed mid-stream to ${JSON.stringify(msg.resourceName.slice(0, 300))}`);
       }
-      const offset = int64(msg.writeOffset);
-      if (offset !== startOffset + received) {
-        throw new HoardError(ErrorCode.InvalidArgument, `write_offset ${offset} does not follow the ${startOffset + received} bytes written so far`);
+      if (msg.writeOffset !== startOffset + received) {
+        throw new HoardError(ErrorCode.InvalidArgument, `write_offset ${msg.writeOffset} does not follow the ${startOffset + received} bytes written so far`);
       }
-      const data = bytesOf(msg.data);
-      if (data.byteLength > 0) {
-        received += data.byteLength;
-        if (!compressed && startOffset + received > size) {
-          throw new HoardError(ErrorCode.SizeMismatch, `received more than the ${size} bytes the resource name declares`);
-        }
-        await spool?.append(data);
-        yield data;
+      // The message's data as the views of the HTTP/2 chunks it arrived in (never joined).
+      for (const part of msg.data) received += part.byteLength;
+      if (!compressed && startOffset + received > size) {
+        throw new HoardError(ErrorCode.SizeMismatch, `received more than the ${size} bytes the resource name declares`);
       }
+      await spool?.append(msg.data);
+      yield* msg.data;
       if (msg.finishWrite) {
         finished = true;
         return;
@@ -113,7 +105,10 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
 
   let body: Body;
   if (compressed) body = decompressStream(wire(), size, signal);
-  else body = concat(spool?.prefix(signal), wire());
+  else {
+    const prefix = spool?.prefix(signal);
+    body = prefix ? concat(prefix, wire()) : wire();
+  }
   try {
     // When another Write of this blob publishes first, its notice aborts our body, and a
     // store that single-flights the key releases this put as soon as that one finishes.
@@ -140,7 +135,7 @@ function isCut(err: unknown): boolean {
   return isHoardError(err, ErrorCode.Aborted) || (err instanceof Error && err.name === 'AbortError');
 }
 
-async function* concat(prefix: AsyncIterable<Uint8Array> | undefined, rest: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  if (prefix) yield* prefix;
+async function* concat(prefix: AsyncIterable<Uint8Array>, rest: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* prefix;
   yield* rest;
 }

@@ -11,6 +11,7 @@ import type protobuf from 'protobufjs';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { protoRoot, REAPI } from '../../core/proto.ts';
 import { decodeFindMissingRequest, encodeFindMissingResponse, encodeGetTreeResponse, encodeReadResponseParts } from './fast-codecs.ts';
+import { decodeWriteRequest } from './write-request-codec.ts';
 
 /** A method as the server transport needs it, plus the client half tests use with grpc-js. */
 export interface MethodDefinition extends TransportMethod {
@@ -62,7 +63,7 @@ export function wellFormed<T>(msg: T | MalformedMessage): T {
   return msg;
 }
 
-function tolerant(typeName: string, decode: (b: Buffer) => unknown): (b: Buffer) => unknown {
+function tolerant<In>(typeName: string, decode: (b: In) => unknown): (b: In) => unknown {
   return (b) => {
     try {
       return decode(b);
@@ -75,7 +76,7 @@ function tolerant(typeName: string, decode: (b: Buffer) => unknown): (b: Buffer)
 const cache = new Map<string, ServiceDefinition>();
 
 /** Server-side codecs that replace protobufjs on hot methods (see fast-codecs.ts). */
-const FAST: Readonly<Record<string, Partial<Pick<MethodDefinition, 'requestDeserialize' | 'responseSerialize'>>>> = {
+const FAST: Readonly<Record<string, Partial<Pick<MethodDefinition, 'requestDeserialize' | 'requestDeserializeParts' | 'responseSerialize'>>>> = {
   [`/${REAPI}.ContentAddressableStorage/FindMissingBlobs`]: {
     requestDeserialize: decodeFindMissingRequest,
     responseSerialize: (v: unknown) => encodeFindMissingResponse(v as Parameters<typeof encodeFindMissingResponse>[0]),
@@ -83,6 +84,11 @@ const FAST: Readonly<Record<string, Partial<Pick<MethodDefinition, 'requestDeser
   // Not for speed: stored Directory bytes must reach the client unchanged.
   [`/${REAPI}.ContentAddressableStorage/GetTree`]: {
     responseSerialize: (v: unknown) => encodeGetTreeResponse(v as Parameters<typeof encodeGetTreeResponse>[0]),
+  },
+  // Upload messages are read from the chunks they arrived in, never joined (see its codec).
+  '/google.bytestream.ByteStream/Write': {
+    requestDeserialize: (b: Buffer) => decodeWriteRequest([b]),
+    requestDeserializeParts: decodeWriteRequest,
   },
   '/google.bytestream.ByteStream/Read': {
     responseSerialize: (v: unknown) => encodeReadResponseParts(v as { data: Uint8Array }),
@@ -101,6 +107,7 @@ export function serviceDefinition(fullName: string): ServiceDefinition {
     const res = method.resolvedResponseType as protobuf.Type;
     const path = `/${fullName}/${method.name}`;
     const fast = FAST[path]?.requestDeserialize;
+    const fastParts = FAST[path]?.requestDeserializeParts;
     def[method.name] = {
       path,
       requestStream: method.requestStream === true,
@@ -112,6 +119,7 @@ export function serviceDefinition(fullName: string): ServiceDefinition {
       originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
       ...FAST[path],
       ...(fast ? { requestDeserialize: tolerant(req.name, fast) } : {}),
+      ...(fastParts ? { requestDeserializeParts: tolerant(req.name, fastParts) } : {}),
     };
   }
   cache.set(fullName, def);

@@ -31,6 +31,11 @@ export interface MethodDefinition {
   readonly responseStream: boolean;
   /** Never throws: a malformed message decodes to a value the handler refuses. */
   readonly requestDeserialize: (b: Buffer) => unknown;
+  /**
+   * Optional, for large client-streamed messages: decodes a message from the views of the
+   * chunks it arrived in, so it is never gathered into one buffer. Never throws either.
+   */
+  readonly requestDeserializeParts?: (parts: readonly Buffer[]) => unknown;
   /** One message as its parts, in order (sent without concatenating them). */
   readonly responseSerialize: (v: unknown) => Buffer | readonly Buffer[];
 }
@@ -90,7 +95,7 @@ export class GrpcCall implements AsyncIterable<unknown> {
   readonly #frames: GrpcFrameReader;
   #discarded = 0;
   // Messages not yet taken by the handler (client streaming), and a waiting taker.
-  readonly #queue: Buffer[] = [];
+  readonly #queue: (Buffer | readonly Buffer[])[] = [];
   #requestEnded = false; // the client half-closed
   #failure: Error | undefined;
   #waiter: { resolve(r: IteratorResult<unknown>): void; reject(err: unknown): void } | undefined;
@@ -142,7 +147,7 @@ export class GrpcCall implements AsyncIterable<unknown> {
       return;
     }
     this.#idle?.refresh();
-    const err = this.#frames.push(chunk, (msg) => this.#onMessage(msg));
+    const err = this.method.requestDeserializeParts ? this.#frames.pushParts(chunk, (parts) => this.#onMessage(parts)) : this.#frames.push(chunk, (msg) => this.#onMessage(msg));
     if (err?.kind === 'compressed') {
       this.#fail({ code: status.UNIMPLEMENTED, details: 'compressed gRPC messages are not supported (grpc-accept-encoding: identity)' });
     } else if (err?.kind === 'too-large') {
@@ -150,19 +155,23 @@ export class GrpcCall implements AsyncIterable<unknown> {
     }
   }
 
-  #onMessage(msg: Buffer): void {
+  #decode(msg: Buffer | readonly Buffer[]): unknown {
+    return Buffer.isBuffer(msg) ? this.method.requestDeserialize(msg) : this.method.requestDeserializeParts!(msg);
+  }
+
+  #onMessage(msg: Buffer | readonly Buffer[]): void {
     if (!this.method.requestStream) {
       if (this.request !== undefined) {
         this.#fail({ code: status.INVALID_ARGUMENT, details: `${this.method.path} takes one request message, got more` });
         return;
       }
-      this.request = this.method.requestDeserialize(msg);
+      this.request = this.#decode(msg);
       return;
     }
     if (this.#waiter) {
       const w = this.#waiter;
       this.#waiter = undefined;
-      w.resolve({ value: this.method.requestDeserialize(msg), done: false });
+      w.resolve({ value: this.#decode(msg), done: false });
       return;
     }
     this.#queue.push(msg);
@@ -227,7 +236,7 @@ export class GrpcCall implements AsyncIterable<unknown> {
         const msg = this.#queue.shift();
         if (msg !== undefined) {
           if (this.#queue.length === 0 && !this.#finished) this.#stream.resume();
-          return Promise.resolve({ value: this.method.requestDeserialize(msg), done: false });
+          return Promise.resolve({ value: this.#decode(msg), done: false });
         }
         if (this.#failure) return Promise.reject(this.#failure);
         if (this.#requestEnded) return Promise.resolve({ value: undefined, done: true });

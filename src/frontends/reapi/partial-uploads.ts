@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { writeFully } from '../../core/write-fully.ts';
 
 export interface PartialUploadsOptions {
   readonly dir: string;
@@ -162,19 +163,24 @@ export class Spool {
     return createReadStream(this.#entry.file, { start: 0, end: this.#entry.size - 1, signal });
   }
 
-  /** Appends at the committed offset; a failure only stops spooling, never the upload. */
-  async append(chunk: Uint8Array): Promise<void> {
+  /**
+   * Appends one message's data, given as its parts, at the committed offset (one write for
+   * all of them); a failure only stops spooling, never the upload.
+   */
+  async append(parts: readonly Uint8Array[]): Promise<void> {
     if (this.#stopped) return;
-    if (!this.#owner.reserve(chunk.byteLength)) {
+    const length = parts.reduce((n, p) => n + p.byteLength, 0);
+    if (length === 0) return;
+    if (!this.#owner.reserve(length)) {
       this.#stopped = true;
       return;
     }
     try {
       this.#handle ??= await fs.open(this.#entry.file, this.#entry.size === 0 ? 'w' : 'r+');
-      await this.#handle.write(chunk, 0, chunk.byteLength, this.#entry.size);
-      this.#entry.size += chunk.byteLength;
+      await writeFully(this.#handle, parts, this.#entry.size);
+      this.#entry.size += length;
     } catch {
-      this.#owner.unreserve(chunk.byteLength);
+      this.#owner.unreserve(length);
       this.#stopped = true;
     }
   }

@@ -90,10 +90,16 @@ const LIVE_TARGET = 0.95; // evict until live data leaves this much room; the re
 const FLUSH_EVERY_BYTES = 8 * 1024 * 1024;
 
 type WriterOp =
-  | { kind: 'append'; slot: Buffer; record: EncodedRecord; data: Buffer; done: Deferred }
+  | { kind: 'append'; slot: Buffer; record: EncodedRecord; data: Parts; done: Deferred }
   | { kind: 'publish'; slot: Buffer; record: EncodedRecord; size: number; generation: number; reserved: number; done: Deferred }
   | { kind: 'reserve'; bytes: number; done: Deferred }
   | { kind: 'delete'; slot: Buffer; done: Deferred<boolean> };
+
+/** An entry's bytes as the views they arrived in (a 128 KiB upload is about nine), never joined. */
+interface Parts {
+  readonly buffers: readonly Buffer[];
+  readonly size: number;
+}
 
 interface Move {
   readonly slot: Buffer;
@@ -112,7 +118,7 @@ interface Batch {
   readonly putFrames: Buffer[];
   /** Unlinks and segment removals, run once the journal no longer references the bytes. */
   readonly afterSync: (() => Promise<void>)[];
-  readonly appends: { data: Buffer; record: EncodedRecord }[];
+  readonly appends: { data: Parts; record: EncodedRecord }[];
   readonly moves: Move[];
   /** Segments that received copies in this batch: their entries' moves are not published
    *  yet, so they must not be compacted away in the same batch. */
@@ -325,13 +331,12 @@ class DiskStoreImpl implements DiskStore {
     // it belongs in a segment, not in a 4 KiB file of its own with two fsyncs.
     const known = options.size ?? (body instanceof Uint8Array ? body.byteLength : undefined);
     if (known !== undefined && known <= this.#smallEntryBytes) {
-      const chunks: Uint8Array[] = [];
+      const buffers: Buffer[] = [];
       const { size, crc } = await this.#receive(key, body, options, (c) => {
-        chunks.push(c);
+        if (c.byteLength > 0) buffers.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
       });
-      const data = chunks.length === 1 ? Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, size) : Buffer.concat(chunks, size);
       const record = encodePut(slot, key, size, crc);
-      await this.#enqueue<void>((done) => ({ kind: 'append', slot, record, data, done }));
+      await this.#enqueue<void>((done) => ({ kind: 'append', slot, record, data: { buffers, size }, done }));
       return 'created';
     }
     return this.#writeOwnFile(key, slot, body, options, known ?? 0);
@@ -457,7 +462,7 @@ class DiskStoreImpl implements DiskStore {
     for (const op of batch) {
       // Room for the data and for the op's own journal record.
       const frame = op.kind === 'append' || op.kind === 'publish' ? op.record.frame.length : 0;
-      const need = frame + (op.kind === 'append' ? op.data.length : op.kind === 'reserve' ? op.bytes : 0)
+      const need = frame + (op.kind === 'append' ? op.data.size : op.kind === 'reserve' ? op.bytes : 0)
         // A file of its own takes what it was not reserved (all of it when no size was declared).
         + (op.kind === 'publish' ? diskFootprint(op.size) - op.reserved : 0);
       if (need > 0 && !(await this.#makeRoom(need, b))) {
@@ -513,9 +518,9 @@ class DiskStoreImpl implements DiskStore {
       if (op.kind === 'append') {
         this.#forget(op.slot, b.afterSync);
         const seg = this.#segmentIdOf(op.record);
-        this.#index.set(op.slot, seg, op.record.frame.readDoubleLE(8 + 37), op.data.length);
-        this.#cache.set(op.slot.toString('latin1'), op.data);
-        this.#liveBytes += op.data.length;
+        this.#index.set(op.slot, seg, op.record.frame.readDoubleLE(8 + 37), op.data.size);
+        this.#cache.set(op.slot.toString('latin1'), op.data.buffers);
+        this.#liveBytes += op.data.size;
         op.done.resolve();
       } else if (op.kind === 'publish') {
         this.#forget(op.slot, b.afterSync);
@@ -538,13 +543,13 @@ class DiskStoreImpl implements DiskStore {
   }
 
   /** Appends each entry to the active segment, rolling to a new segment when full. */
-  async #appendToSegments(appends: { data: Buffer; record: EncodedRecord }[]): Promise<Set<Segment>> {
+  async #appendToSegments(appends: { data: Parts; record: EncodedRecord }[]): Promise<Set<Segment>> {
     const touched = new Set<Segment>();
-    for (const a of appends) if (a.data.length === 0) setLocation(a.record, NO_BYTES, 0);
-    appends = appends.filter((a) => a.data.length > 0);
+    for (const a of appends) if (a.data.size === 0) setLocation(a.record, NO_BYTES, 0);
+    appends = appends.filter((a) => a.data.size > 0);
     let i = 0;
     while (i < appends.length) {
-      if (this.#active.size > 0 && this.#active.size + appends[i]!.data.length > this.#segmentBytes) {
+      if (this.#active.size > 0 && this.#active.size + appends[i]!.data.size > this.#segmentBytes) {
         const next = await Segment.open(this.dir, this.#active.id + 1, true);
         // The new name must be durable before a journal record points into the file.
         if (this.#fsync) await syncDir(segmentsDir(this.dir));
@@ -554,12 +559,12 @@ class DiskStoreImpl implements DiskStore {
       const seg = this.#active;
       const start = seg.size;
       const buffers: Buffer[] = [];
-      while (i < appends.length && (buffers.length === 0 || seg.size + appends[i]!.data.length <= this.#segmentBytes)) {
+      while (i < appends.length && (buffers.length === 0 || seg.size + appends[i]!.data.size <= this.#segmentBytes)) {
         const a = appends[i++]!;
         setLocation(a.record, seg.id, seg.size);
-        buffers.push(a.data);
-        seg.size += a.data.length;
-        seg.live += a.data.length; // counted now, so eviction in this batch cannot retire it
+        buffers.push(...a.data.buffers);
+        seg.size += a.data.size;
+        seg.live += a.data.size; // counted now, so eviction in this batch cannot retire it
       }
       await seg.append(buffers, start);
       touched.add(seg);
@@ -643,12 +648,13 @@ class DiskStoreImpl implements DiskStore {
 
   /** Copies a segment's live entries forward (with move records) and retires it. */
   async #compact(seg: Segment, b: Batch): Promise<void> {
-    const copies: { data: Buffer; record: EncodedRecord; slot: Buffer; offset: number }[] = [];
+    const copies: { data: Parts; record: EncodedRecord; slot: Buffer; offset: number }[] = [];
     for (const id of this.#index.lruOrder()) {
       if (this.#index.segment(id) !== seg.id) continue;
       const offset = this.#index.offset(id);
       const slot = this.#index.slot(id);
-      copies.push({ data: await seg.read(offset, this.#index.entrySize(id)), record: encodeMove(slot), slot, offset });
+      const size = this.#index.entrySize(id);
+      copies.push({ data: { buffers: [await seg.read(offset, size)], size }, record: encodeMove(slot), slot, offset });
     }
     // Written now, so each move record can carry its final location.
     const placed = await this.#appendToSegments(copies);
@@ -658,7 +664,7 @@ class DiskStoreImpl implements DiskStore {
       const frame = seal(c.record);
       b.frames.push(frame);
       b.pendingBytes += frame.length;
-      b.moves.push({ slot: c.slot, size: c.data.length, from: seg.id, fromOffset: c.offset, to: this.#segmentIdOf(c.record), toOffset: c.record.frame.readDoubleLE(8 + 37) });
+      b.moves.push({ slot: c.slot, size: c.data.size, from: seg.id, fromOffset: c.offset, to: this.#segmentIdOf(c.record), toOffset: c.record.frame.readDoubleLE(8 + 37) });
     }
     // Removed once the moves are published (see #commit); counted as freed from now on.
     seg.retiring = true;

@@ -36,14 +36,21 @@ export class ReadCache {
     return data;
   }
 
-  /** Keeps `data` (copied when it is a view into a larger buffer, so the cache pins no more). */
-  set(slot: string, data: Buffer): void {
+  /**
+   * Keeps `data`, given whole or as its parts. A view into a larger buffer, or parts, are
+   * copied into a buffer of its own, so the cache pins no more than the entry.
+   */
+  set(slot: string, data: Buffer | readonly Buffer[]): void {
     this.delete(slot); // first: a value too big to keep must still drop the one it replaces
-    if (data.length > this.#maxEntryBytes || this.#maxBytes === 0) return;
-    let own = data;
-    if (data.byteOffset !== 0 || data.buffer.byteLength !== data.length) {
-      own = Buffer.allocUnsafeSlow(data.length); // unpooled: its own backing store
-      data.copy(own);
+    const size = Buffer.isBuffer(data) ? data.length : data.reduce((n, b) => n + b.length, 0);
+    if (size > this.#maxEntryBytes || this.#maxBytes === 0) return;
+    const whole = Buffer.isBuffer(data) ? data : data.length === 1 ? data[0]! : undefined;
+    let own: Buffer;
+    if (whole && whole.byteOffset === 0 && whole.buffer.byteLength === whole.length) own = whole;
+    else {
+      own = Buffer.allocUnsafeSlow(size); // unpooled: its own backing store
+      let at = 0;
+      for (const part of whole ? [whole] : (data as readonly Buffer[])) at += part.copy(own, at);
     }
     this.#entries.set(slot, own);
     this.#bytes += own.length;

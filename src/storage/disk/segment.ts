@@ -3,6 +3,7 @@
 // compaction) unlinks its name at once but closes the descriptor only when the last reader
 // is done: a read that started never sees its bytes vanish.
 import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { writeFully } from '../../core/write-fully.ts';
 import { segmentPath } from './layout.ts';
 
 export class Segment {
@@ -38,13 +39,7 @@ export class Segment {
 
   /** Writes `buffers` at the end of the file. Writer only. */
   async append(buffers: Buffer[], position: number): Promise<void> {
-    let pos = position;
-    let rest = buffers;
-    while (rest.length > 0) {
-      const { bytesWritten } = await this.#fh.writev(rest, pos);
-      pos += bytesWritten;
-      rest = skipBytes(rest, bytesWritten);
-    }
+    await writeFully(this.#fh, buffers, position);
   }
 
   async sync(): Promise<void> {
@@ -80,13 +75,4 @@ export class Segment {
   async close(): Promise<void> {
     if (!this.#removed) await this.#fh.close().catch(() => undefined);
   }
-}
-
-function skipBytes(buffers: Buffer[], n: number): Buffer[] {
-  let i = 0;
-  let left = n;
-  while (i < buffers.length && left >= buffers[i]!.length) left -= buffers[i++]!.length;
-  const rest = buffers.slice(i);
-  if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
-  return rest;
 }
