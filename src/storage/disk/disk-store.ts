@@ -436,9 +436,17 @@ class DiskStoreImpl implements DiskStore {
   #enqueue<T>(make: (done: Deferred<T>) => WriterOp): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push(make({ resolve, reject }));
-      this.#writer ??= this.#runWriter().finally(() => {
-        this.#writer = undefined;
-      });
+      this.#startWriter();
+    });
+  }
+
+  #startWriter(): void {
+    this.#writer ??= this.#runWriter().finally(() => {
+      this.#writer = undefined;
+      // An op queued after the writer's last look at the queue but before this callback
+      // (a put resolved by the last commit can enqueue its successor in between) would
+      // otherwise wait forever.
+      if (this.#queue.length > 0) this.#startWriter();
     });
   }
 
