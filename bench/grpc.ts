@@ -15,7 +15,7 @@ import { BenchClient, type Digest } from './lib/grpc-load.ts';
 import { pool } from './lib/pool.ts';
 import { summarizeLatency } from './lib/report.ts';
 import { formatSize, newSection, ratioGoal, renderSection, type Section, thresholdGoal } from './lib/section.ts';
-import { startBazelRemote, startHoard, type Target } from './lib/targets.ts';
+import { startBazelRemote, startDiscardingGrpcServer, startHoard, type Target } from './lib/targets.ts';
 
 export interface GrpcBenchOptions {
   readonly fmbCalls: number;
@@ -108,6 +108,7 @@ export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => v
       await target.stop();
     }
   }
+  if (o.bsCount > 0) await benchWriteCeiling(o, s, w.write, big, log);
   const sameShape = o.fmbDigests === 1000 && o.bsSize === 128 * 1024 && o.bsConcurrency === 32;
   const ref = sameShape ? GRPC_REFERENCE : undefined;
   if (ref && !s.rows.some((r) => r.target === 'bazel-remote')) {
@@ -161,6 +162,17 @@ async function benchTarget(
   log(`grpc: ${t.name} ${w.fmb}: ${Math.round(fmb.perSecond)} calls/s`);
 
   // ByteStream Write then Read of the same distinct blobs.
+  const digests = await benchWrite(t, client, o, s, w.write, big, log);
+  const read = await measure(o.bsCount, o.bsConcurrency, t.pids, async (i) => (await client.read(digests[i] as Digest)) === o.bsSize);
+  s.rows.push({
+    workload: w.read, target: t.name, value: read.perSecond, unit: 'reads/s', cpu: read.cpu,
+    detail: `${((read.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${read.p50.toFixed(1)} ms, p95 ${read.p95.toFixed(1)} ms`, warning: warn(read),
+  });
+  log(`grpc: ${t.name} ${w.read}: ${Math.round(read.perSecond)} reads/s`);
+}
+
+/** ByteStream Write of bsCount distinct blobs; returns their digests. */
+async function benchWrite(t: Target, client: LoadClient, o: GrpcBenchOptions, s: Section, workload: string, big: BlobFamily, log: (line: string) => void, note = ''): Promise<Digest[]> {
   const digests = Array.from({ length: o.bsCount }, (_, i) => ({ hash: big.hash(i), sizeBytes: o.bsSize }));
   const buffers = Array.from({ length: o.bsConcurrency }, () => big.bytes(0));
   const write = await measure(o.bsCount, o.bsConcurrency, t.pids, async (i, worker) => {
@@ -170,16 +182,35 @@ async function benchTarget(
     return (await client.write(digests[i] as Digest, buf)) === o.bsSize;
   });
   s.rows.push({
-    workload: w.write, target: t.name, value: write.perSecond, unit: 'writes/s', cpu: write.cpu,
-    detail: `${((write.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${write.p50.toFixed(1)} ms, p95 ${write.p95.toFixed(1)} ms`, warning: warn(write),
+    workload, target: t.name, value: write.perSecond, unit: 'writes/s', cpu: write.cpu,
+    detail: `${note}${((write.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${write.p50.toFixed(1)} ms, p95 ${write.p95.toFixed(1)} ms`, warning: warn(write),
   });
-  log(`grpc: ${t.name} ${w.write}: ${Math.round(write.perSecond)} writes/s`);
-  const read = await measure(o.bsCount, o.bsConcurrency, t.pids, async (i) => (await client.read(digests[i] as Digest)) === o.bsSize);
-  s.rows.push({
-    workload: w.read, target: t.name, value: read.perSecond, unit: 'reads/s', cpu: read.cpu,
-    detail: `${((read.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${read.p50.toFixed(1)} ms, p95 ${read.p95.toFixed(1)} ms`, warning: warn(read),
-  });
-  log(`grpc: ${t.name} ${w.read}: ${Math.round(read.perSecond)} reads/s`);
+  log(`grpc: ${t.name} ${workload}: ${Math.round(write.perSecond)} writes/s`);
+  return digests;
+}
+
+/**
+ * The same Writes against hoard's gRPC server over a store that keeps nothing: what the
+ * transport, the protocol handling and the generator alone allow on this machine, so
+ * hoard's own figure can be read against it (verifying and storing cost the difference).
+ */
+async function benchWriteCeiling(o: GrpcBenchOptions, s: Section, workload: string, big: BlobFamily, log: (line: string) => void): Promise<void> {
+  let target: Target;
+  try {
+    target = await startDiscardingGrpcServer();
+  } catch (err) {
+    s.notes.push(`the discarding server did not start: ${(err as Error).message.split('\n')[0]}`);
+    return;
+  }
+  const client: LoadClient = o.client === 'grpc-js' ? new BenchClient(target.grpcTarget as string, o.channels, o.window) : new H2BenchClient(target.grpcTarget as string, o.channels, o.window);
+  try {
+    await benchWrite(target, client, o, s, workload, big, log, 'ceiling: nothing hashed or stored · ');
+  } catch (err) {
+    s.notes.push(`${target.name}: run failed: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    client.close();
+    await target.stop();
+  }
 }
 
 const GRPC_NUMBERS = ['fmb-calls', 'fmb-digests', 'fmb-concurrency', 'batch-calls', 'batch-blobs', 'batch-concurrency', 'bs-count', 'bs-concurrency', 'channels', 'window'] as const;

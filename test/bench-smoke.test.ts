@@ -32,4 +32,7 @@ test('bench grpc runs against hoard on a tiny configuration', async () => {
   const hoard = s.rows.filter((r) => r.target === 'hoard');
   assert.equal(hoard.length, 4, JSON.stringify(s.notes));
   for (const r of hoard) assert.equal(r.warning, undefined, `${r.workload}: ${r.warning}`);
+  // The Write ceiling: the same uploads against a server whose store keeps nothing.
+  const ceiling = s.rows.filter((r) => r.target === 'hoard, store discards');
+  assert.deepEqual(ceiling.map((r) => [r.unit, r.warning]), [['writes/s', undefined]], JSON.stringify(s.notes));
 });

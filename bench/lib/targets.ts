@@ -11,7 +11,7 @@ import { spawnHoard } from '../../test/helpers/spawn-server.ts';
 import { type Child, freePort, startChild, waitForPort } from './processes.ts';
 
 export interface Target {
-  readonly name: 'hoard' | 'nginx' | 'bazel-remote';
+  readonly name: 'hoard' | 'hoard, store discards' | 'nginx' | 'bazel-remote';
   /** Base URL for the Bazel HTTP cache protocol (…/cas/<hash>, …/ac/<hash>). */
   readonly httpUrl?: string;
   /** host:port for REAPI gRPC, when the target speaks it. */
@@ -173,5 +173,22 @@ export async function startBazelRemote(bin: string, options: { baseDir?: string;
     pids: [child.pid],
     describe: `bazel-remote ${bin} ${args.join(' ')}`,
     stop: withCleanup(child, dir, options.keep ?? false),
+  };
+}
+
+/**
+ * hoard's gRPC server over a store that reads uploads and keeps nothing (no hashing, no
+ * disk): the Write ceiling of the transport and protocol handling on this machine.
+ */
+export async function startDiscardingGrpcServer(): Promise<Target> {
+  const port = await freePort();
+  const child = startChild(process.execPath, [path.join(import.meta.dirname, 'discard-grpc-server.ts'), String(port)]);
+  await waitForPort(port, child);
+  return {
+    name: 'hoard, store discards',
+    grpcTarget: `127.0.0.1:${port}`,
+    pids: [child.pid],
+    describe: `hoard's gRPC server (node ${process.version}) over a store that discards uploads (bench/lib/discard-grpc-server.ts)`,
+    stop: () => child.stop(),
   };
 }
