@@ -2,20 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { framePrefix, GrpcFrameReader } from './grpc-frames.ts';
+import { cut } from '../../test/helpers/cut.ts';
 
 const framed = (msgs: Uint8Array[]) => Buffer.concat(msgs.flatMap((m) => [framePrefix(m.length), Buffer.from(m)]));
-
-/** `bytes` cut at the given points (sorted, deduplicated, inside the buffer). */
-function cut(bytes: Buffer, points: number[]): Buffer[] {
-  const at = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const p of [...at, bytes.length]) {
-    out.push(bytes.subarray(from, p));
-    from = p;
-  }
-  return out;
-}
 
 test('messages come out whole and in order however the chunks cut them', () => {
   fc.assert(

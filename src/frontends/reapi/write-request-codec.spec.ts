@@ -4,20 +4,9 @@ import fc from 'fast-check';
 import { isHoardError } from '../../core/errors.ts';
 import { protoType } from '../../core/proto.ts';
 import { decodeWriteRequest } from './write-request-codec.ts';
+import { cut } from '../../../test/helpers/cut.ts';
 
 const Write = protoType('google.bytestream.WriteRequest');
-
-/** `bytes` cut at the given points, as separate views. */
-function cut(bytes: Buffer, points: number[]): Buffer[] {
-  const at = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const p of [...at, bytes.length]) {
-    out.push(bytes.subarray(from, p));
-    from = p;
-  }
-  return out;
-}
 
 test('agrees with protobufjs on WriteRequests however the message is cut into chunks', () => {
   const offset = fc.oneof(fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }), fc.integer({ min: -5, max: 5 }));
