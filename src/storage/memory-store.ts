@@ -2,8 +2,8 @@
 // tests and as a small hot tier. LRU order is the Map's insertion order (a touch re-inserts).
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import { keyString, type Key } from '../core/keys.ts';
-import { checkPut } from './check-put.ts';
-import { receive, type ReceiveOptions } from '../core/receive.ts';
+import { checkPut, putReceiveOptions } from './check-put.ts';
+import { receive } from '../core/receive.ts';
 import { isEmptyBlobKey } from './empty-blob.ts';
 import { inMemoryEntry } from './in-memory-entry.ts';
 import { InFlight } from './in-flight.ts';
@@ -66,7 +66,7 @@ export class MemoryStore implements Store {
       await this.#receiveAndPublish(key, id, body, options);
       return 'created';
     }
-    return this.#flights.put(id, body, this.#receiveOptions(key, options), () => isEmptyBlobKey(key) || this.#entries.has(id), async () => {
+    return this.#flights.put(id, body, putReceiveOptions(key, options, this.#maxBytes), () => isEmptyBlobKey(key) || this.#entries.has(id), async () => {
       await this.#receiveAndPublish(key, id, body, options);
       return 'created';
     });
@@ -74,7 +74,7 @@ export class MemoryStore implements Store {
 
   async #receiveAndPublish(key: Key, id: string, body: Body, options: PutOptions): Promise<void> {
     const chunks: Uint8Array[] = [];
-    const { size } = await receive(body, this.#receiveOptions(key, options), (c) => {
+    const { size } = await receive(body, putReceiveOptions(key, options, this.#maxBytes), (c) => {
       chunks.push(Buffer.from(c));
     });
     const data = Buffer.concat(chunks, size);
@@ -84,15 +84,6 @@ export class MemoryStore implements Store {
     this.#entries.delete(id);
     this.#entries.set(id, data);
     this.#bytes += data.byteLength;
-  }
-
-  #receiveOptions(key: Key, options: PutOptions): ReceiveOptions {
-    return {
-      size: options.size,
-      hash: key.keyspace === 'cas' ? key.id : undefined,
-      signal: options.signal,
-      maxBytes: Math.min(this.#maxBytes || Number.POSITIVE_INFINITY, options.maxBytes ?? Number.POSITIVE_INFINITY),
-    };
   }
 
   async delete(key: Key): Promise<boolean> {

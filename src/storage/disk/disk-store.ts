@@ -22,8 +22,8 @@ import { crc32 } from 'node:zlib';
 import { BufferPool } from '../../core/buffer-pool.ts';
 import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
-import { checkPut } from '../check-put.ts';
-import { receive, type ReceiveOptions } from '../../core/receive.ts';
+import { checkPut, putReceiveOptions } from '../check-put.ts';
+import { receive } from '../../core/receive.ts';
 import { isEmptyBlobKey } from '../empty-blob.ts';
 import { InFlight } from '../in-flight.ts';
 import { inMemoryEntry } from '../in-memory-entry.ts';
@@ -323,7 +323,7 @@ class DiskStoreImpl implements DiskStore {
     if (key.keyspace !== 'cas') return this.#write(key, slot, body, options);
 
     // CAS: single flight per blob (rule 1: concurrent uploads of one digest are safe).
-    return this.#flights.put(slot.toString('latin1'), body, this.#receiveOptions(key, options), () => isEmptyBlobKey(key) || this.#index.find(slot) >= 0, () => this.#write(key, slot, body, options));
+    return this.#flights.put(slot.toString('latin1'), body, putReceiveOptions(key, options, this.#maxBytes), () => isEmptyBlobKey(key) || this.#index.find(slot) >= 0, () => this.#write(key, slot, body, options));
   }
 
   async #write(key: Key, slot: Buffer, body: Body, options: PutOptions): Promise<PutOutcome> {
@@ -387,20 +387,11 @@ class DiskStoreImpl implements DiskStore {
   async #receive(key: Key, body: Body, options: PutOptions, sink: (c: Uint8Array) => void | Promise<void>): Promise<{ size: number; crc: number }> {
     const raw = key.keyspace !== 'cas';
     let crc = 0;
-    const { size } = await receive(body, this.#receiveOptions(key, options), (c) => {
+    const { size } = await receive(body, putReceiveOptions(key, options, this.#maxBytes), (c) => {
       if (raw) crc = crc32(c, crc);
       return sink(c);
     });
     return { size, crc };
-  }
-
-  #receiveOptions(key: Key, options: PutOptions): ReceiveOptions {
-    return {
-      size: options.size,
-      hash: key.keyspace === 'cas' ? key.id : undefined,
-      signal: options.signal,
-      maxBytes: Math.min(this.#maxBytes || Number.POSITIVE_INFINITY, options.maxBytes ?? Number.POSITIVE_INFINITY),
-    };
   }
 
   async delete(key: Key): Promise<boolean> {
