@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -324,6 +324,44 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await assert.rejects(s.put(casKey(d.hash), big.subarray(0, 200_000), { size: d.sizeBytes }), (e) => isHoardError(e, 'size_mismatch'));
     assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);
     await s.close();
+  });
+
+  it('a journal append that fails part-way is cut off, so later acknowledged puts survive a reopen (rule 2)', async () => {
+    const dir = await freshDir();
+    const probe = await open(path.join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as Record<'write' | 'writev', (...args: unknown[]) => Promise<unknown>>;
+    await probe.close();
+    const s = await openDiskStore({ dir, maxBytes: 0 });
+    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
+    await put(a);
+    // The commit of b: the segment append goes through, the journal append writes 10
+    // bytes of its record and then the disk is full.
+    const { write, writev } = proto;
+    let calls = 0;
+    const failSecond = (real: (...args: unknown[]) => Promise<unknown>) =>
+      async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+        if (++calls === 1) return real.call(this, ...args);
+        proto.write = write;
+        proto.writev = writev;
+        const bufs = args[0] as Buffer | Buffer[];
+        const first = Buffer.isBuffer(bufs) ? bufs : bufs[0]!;
+        await write.call(this, first.subarray(0, 10));
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      };
+    proto.write = failSecond(write);
+    proto.writev = failSecond(writev);
+    try {
+      await assert.rejects(put(b));
+    } finally {
+      proto.write = write;
+      proto.writev = writev;
+    }
+    await put(c); // acknowledged
+    await s.close();
+    const again = await openDiskStore({ dir, maxBytes: 0 });
+    assert.deepEqual(await again.has([casKey(digestOf(a).hash), casKey(digestOf(b).hash), casKey(digestOf(c).hash)]), [true, false, true]);
+    await again.close();
   });
 
   it('segment data is synced before the journal names it', async () => {

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { BufferPool } from '../../core/buffer-pool.ts';
+import { writeFully } from '../../core/write-fully.ts';
 import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
 import { checkPut, putReceiveOptions } from '../check-put.ts';
@@ -146,6 +147,8 @@ class DiskStoreImpl implements DiskStore {
   #writer: Promise<void> | undefined;
   #active!: Segment;
   #journal!: FileHandle;
+  /** Set when a failed journal append could not be cut back off: no write is safe then. */
+  #journalBroken: HoardError | undefined;
   #journalSize = 0;
   #journalRecords = 0;
   readonly #journalSlack: number;
@@ -490,9 +493,7 @@ class DiskStoreImpl implements DiskStore {
     }
     const frames = [...b.frames, ...b.putFrames];
     if (frames.length > 0) {
-      const bytes = Buffer.concat(frames);
-      await this.#journal.write(bytes);
-      this.#journalSize += bytes.length;
+      await this.#appendJournal(frames);
       this.#journalRecords += frames.length;
       if (this.#fsync) await this.#journal.datasync();
     }
@@ -535,6 +536,26 @@ class DiskStoreImpl implements DiskStore {
     // 4. Only now may bytes the journal no longer references go.
     for (const clean of b.afterSync) await clean();
     if (this.#journalRecords > Math.max(2 * this.#index.size + this.#journalSlack, this.#journalCompactAt)) await this.#compactJournal();
+  }
+
+  /**
+   * Appends whole records (rule 2). A write that fails part-way is cut back off: records
+   * appended after torn bytes would be lost at the next open, which cuts the journal there.
+   * If even the cut fails, the store takes no more writes.
+   */
+  async #appendJournal(frames: readonly Buffer[]): Promise<void> {
+    if (this.#journalBroken) throw this.#journalBroken;
+    try {
+      await writeFully(this.#journal, frames, this.#journalSize);
+    } catch (err) {
+      try {
+        await this.#journal.truncate(this.#journalSize);
+      } catch {
+        this.#journalBroken = new HoardError(ErrorCode.Unavailable, `the journal could not be repaired after a failed write (${(err as Error).message}); restart the server`);
+      }
+      throw err;
+    }
+    this.#journalSize += frames.reduce((n, f) => n + f.length, 0);
   }
 
   #segmentIdOf(record: EncodedRecord): number {
