@@ -94,6 +94,25 @@ test('grpc-timeout ends a call that outlives it with DEADLINE_EXCEEDED', async (
   assert.ok(performance.now() - t0 < 5000);
 });
 
+test('a grpc-timeout beyond what a timer can hold (99999999H) is no deadline, not an immediate DEADLINE_EXCEEDED', async () => {
+  const stream = session.request({ ':method': 'POST', ':path': `/${REAPI}.Capabilities/GetCapabilities`, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '99999999H' });
+  const status = new Promise<string | undefined>((resolve) => {
+    let got: string | undefined;
+    const take = (hs: http2.IncomingHttpHeaders) => {
+      if (hs['grpc-status'] !== undefined) got = String(hs['grpc-status']);
+    };
+    stream.on('response', take);
+    stream.on('trailers', take);
+    stream.on('error', () => undefined);
+    stream.on('close', () => resolve(got));
+    stream.resume(); // the reply's message is not looked at, only its status
+  });
+  stream.write(capsRequest.subarray(0, 3));
+  await new Promise((r) => setTimeout(r, 100)); // the request is still arriving
+  stream.end(capsRequest.subarray(3));
+  assert.equal(await status, '0');
+});
+
 test('a message above the receive limit is RESOURCE_EXHAUSTED and the connection keeps serving', async () => {
   const big = Buffer.alloc(5);
   big.writeUInt32BE(64 * 1024 * 1024, 1); // the prefix alone announces 64 MiB

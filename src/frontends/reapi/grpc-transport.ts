@@ -63,6 +63,7 @@ const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;.*)?$/;
 const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
 const MAX_CONCURRENT_STREAMS = 1000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a finished call waits for its client to end the request before resetting it. */
 const STOP_REQUEST_AFTER_MS = 1000;
 /** Bytes a finished call still reads and drops from a client that keeps sending. */
@@ -129,6 +130,8 @@ export class GrpcCall implements AsyncIterable<unknown> {
 
   /** Arms the grpc-timeout deadline. */
   setDeadline(ms: number): void {
+    // Node fires a timer above 2^31-1 ms (24.8 days) after 1 ms: a deadline that far off is none.
+    if (ms > MAX_TIMER_MS) return;
     this.#deadline = setTimeout(() => {
       const details = `the deadline of ${Math.round(ms)} ms passed`;
       const err = new HoardError(ErrorCode.Aborted, details);
@@ -303,13 +306,13 @@ export class GrpcCall implements AsyncIterable<unknown> {
    * that already finished, or whose client is gone, ignores it.
    */
   finish(s: CallStatus, response?: unknown): void {
+    clearTimeout(this.#deadline);
+    clearTimeout(this.#idle);
     if (this.#finished || this.#stream.destroyed || this.#stream.closed) {
       this.#finished = true;
       return;
     }
     this.#finished = true;
-    clearTimeout(this.#deadline);
-    clearTimeout(this.#idle);
     const trailers = { 'grpc-status': String(s.code), 'grpc-message': encodeGrpcMessage(s.details) };
     // Whatever the client still sends is read and dropped (bounded), so it sees the status
     // instead of a stalled upload.
