@@ -44,7 +44,10 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
   if (entry === undefined) throw grpcError(status.NOT_FOUND, `blob ${res.digest.hash}/${size} is not in the cache`);
   const expected = limit > 0 ? Math.min(limit, size - offset) : size - offset;
   if (!compressed && entry.bytes !== undefined) {
-    if (entry.size !== size) throw wrongSize(res.digest.hash, entry.size, size);
+    if (entry.size !== size) {
+      entry.release?.();
+      throw wrongSize(res.digest.hash, entry.size, size);
+    }
     await sendInMemory(ctx, call, entry.bytes, expected, res.digest.hash, signal, () => entry.release?.());
     return;
   }

@@ -13,7 +13,7 @@
 // above the receive limit. Connections: server keepalive pings (a peer that does not
 // answer is dropped), a GOAWAY after an idle period, and a drain on shutdown that lets
 // calls in flight finish before the deadline cuts them (rule 3).
-import http2, { type Http2Session, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import http2, { type Http2Session, type ServerHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
@@ -437,20 +437,18 @@ export async function listenGrpc(
   });
 
   function startCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    if (headers[':method'] !== 'POST') {
-      stream.respond({ ':status': 405 }, { endStream: true });
-      return;
-    }
-    if (!GRPC_CONTENT_TYPE.test(String(headers['content-type'] ?? ''))) {
-      stream.respond({ ':status': 415 }, { endStream: true });
-      return;
-    }
+    // A refused call's request is read and dropped, so a client still sending does not
+    // hold the stream open.
+    const refuse = (reply: OutgoingHttpHeaders) => {
+      stream.respond(reply, { endStream: true });
+      stream.resume();
+    };
+    if (headers[':method'] !== 'POST') return refuse({ ':status': 405 });
+    if (!GRPC_CONTENT_TYPE.test(String(headers['content-type'] ?? ''))) return refuse({ ':status': 415 });
     const path = String(headers[':path'] ?? '');
     const entry = methods.get(path);
     if (!entry) {
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status.UNIMPLEMENTED), 'grpc-message': encodeGrpcMessage(`unknown method ${path}`) }, { endStream: true });
-      stream.resume();
-      return;
+      return refuse({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status.UNIMPLEMENTED), 'grpc-message': encodeGrpcMessage(`unknown method ${path}`) });
     }
     const call = new GrpcCall(stream, entry.definition, options.maxReceiveMessageSize);
     const timeout = headers['grpc-timeout'];
