@@ -106,7 +106,8 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       return sendError(req, res, ctx, BAZEL, err);
     }
     // ccache first: its key shapes (40 hex, 2 + 38 hex, 2 hex + 31 base32hex) never fit a
-    // Bazel hash (64 hex), and Bazel stays the catch-all that gives a bad hash its 400.
+    // Bazel hash (64 hex), and Bazel stays the catch-all that gives a bad hash its 400
+    // (matchCcachePath leaves 40 hex right under ac/ or cas/ to Bazel).
     const c = matchCcachePath(segments);
     if (c !== undefined) {
       res[PROTO] = CCACHE;

@@ -84,11 +84,15 @@ test('a ccache key whose first two digits are "ac" is a ccache entry, not a Baze
   assert.equal((await rawRequest(s.url, 'GET', '/cc/ac/not-a-hash')).status, 400);
 });
 
-test('a layout=flat key under a prefix ending in ac or cas is a ccache entry', async () => {
-  const entry = Buffer.from('flat ccache entry under an ac/ or cas/ directory');
+test('a 40-hex key right under ac/ or cas/ is a Bazel path with a wrong hash (400), never an unverified ccache entry', async () => {
+  const notAnActionResult = Buffer.from('not an ActionResult');
   for (const dir of ['ac', 'cas']) {
-    assert.equal((await rawRequest(s.url, 'PUT', `/x/${dir}/${key}`, entry)).status, 200);
-    assert.deepEqual((await rawRequest(s.url, 'GET', `/x/${dir}/${key.slice(0, 2)}/${key.slice(2)}`)).body, entry);
+    const put = await rawRequest(s.url, 'PUT', `/x/${dir}/${key}`, notAnActionResult);
+    assert.equal(put.status, 400);
+    assert.match(put.body.toString(), /^invalid_argument/);
+    assert.equal((await rawRequest(s.url, 'GET', `/x/${dir}/${key}`)).status, 400);
+    // Nothing was stored under the ccache key either.
+    assert.equal((await rawRequest(s.url, 'GET', `/x/${key.slice(0, 2)}/${key.slice(2)}`)).status, 404);
   }
   // A 64-hex Bazel path is never a ccache key, and a bad Bazel hash is still a precise 400.
   assert.equal((await rawRequest(s.url, 'GET', `/x/cas/${sha256('absent')}`)).status, 404);
