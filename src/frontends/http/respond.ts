@@ -81,6 +81,8 @@ export async function sendEntry(req: IncomingMessage, res: ServerResponse, ctx: 
   const bytes = entry.bytes;
   if (bytes !== undefined) {
     res.end(bytes, () => {
+      // The callback also runs, with an error, when the client goes away: Node may still
+      // hold the bytes then, so the buffer is left to the GC rather than reused.
       if (res.writableFinished) entry.release?.();
     });
     return;
