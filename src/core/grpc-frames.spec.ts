@@ -4,7 +4,14 @@ import fc from 'fast-check';
 import { framePrefix, GrpcFrameReader } from './grpc-frames.ts';
 import { cut } from '../../test/helpers/cut.ts';
 
-const framed = (msgs: Uint8Array[]) => Buffer.concat(msgs.flatMap((m) => [framePrefix(m.length), Buffer.from(m)]));
+/** The framed messages in a buffer of their own (not a slice of Node's shared pool, so a
+ *  view of it is told from a copy by its `.buffer`). */
+function framed(msgs: Uint8Array[]): Buffer {
+  const joined = Buffer.concat(msgs.flatMap((m) => [framePrefix(m.length), Buffer.from(m)]));
+  const own = Buffer.alloc(joined.length);
+  joined.copy(own);
+  return own;
+}
 
 test('messages come out whole and in order however the chunks cut them', () => {
   fc.assert(

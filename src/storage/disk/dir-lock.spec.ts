@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -9,8 +9,11 @@ import { lockDir } from './dir-lock.ts';
 test('dir lock: a LOCK naming our own pid but not held by us is stale (a container restart is PID 1 again)', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'hoard-lock-'));
   try {
-    await writeFile(path.join(dir, 'LOCK'), `${process.pid}\n`); // left by the killed previous run
+    // Left by the killed previous run; a second name keeps its inode from being reused.
+    await writeFile(path.join(dir, 'old'), `${process.pid}\n`);
+    await link(path.join(dir, 'old'), path.join(dir, 'LOCK'));
     const lock = await lockDir(dir);
+    assert.notEqual((await stat(path.join(dir, 'LOCK'))).ino, (await stat(path.join(dir, 'old'))).ino, 'the stale LOCK was replaced by ours');
     assert.equal(await readFile(path.join(dir, 'LOCK'), 'utf8'), `${process.pid}\n`);
     await assert.rejects(lockDir(dir), (e) => isHoardError(e, 'unavailable'), 'a lock this process holds is not stale');
     await assert.rejects(lockDir(path.join(dir, '.')), (e) => isHoardError(e, 'unavailable'), 'whatever the spelling of the path');
