@@ -79,6 +79,8 @@ describe('getCompleteActionResult (rule 6)', () => {
       file: { outputFiles: [{ path: 'bin/out', digest: wrong(f.out) }] },
       tree: { outputDirectories: [{ path: 'gen', treeDigest: wrong(f.tree) }] },
       directory: { outputDirectories: [{ path: 'd', rootDirectoryDigest: wrong(dir) }] },
+      // The same directory hash once with its size and once without: both are checked.
+      'directory seen twice': { outputDirectories: [{ path: 'd', rootDirectoryDigest: pb(dir) }, { path: 'e', rootDirectoryDigest: wrong(dir) }] },
     };
     for (const [name, fields] of Object.entries(cases)) {
       const action = digestOf(Buffer.from(name)).hash;

@@ -36,8 +36,11 @@ export async function* walkDirectories(
     const next: Digest[] = [];
     for (const digest of frontier) {
       options.signal?.throwIfAborted();
-      if (seen.has(digest.hash)) continue;
-      seen.add(digest.hash);
+      // A digest is hash and size: the same hash referenced with another size is another
+      // reference to check (it is a miss), not one already seen.
+      const id = `${digest.hash}/${digest.sizeBytes}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
       if (seen.size > options.max) throw new DirectoryLimitError(options.max);
       const stored = await store.getBytes(casKey(digest.hash, ns), { signal: options.signal });
       const bytes = stored?.byteLength === digest.sizeBytes ? stored : undefined;
