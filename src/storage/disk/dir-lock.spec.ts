@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { link, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -32,5 +32,19 @@ test('dir lock: two concurrent lock attempts in one process, exactly one wins', 
     for (const r of results) if (r.status === 'fulfilled') await r.value.release();
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('dir lock: one directory reached through a symlink is still held by this process', async () => {
+  const base = await mkdtemp(path.join(tmpdir(), 'hoard-lock-'));
+  try {
+    const real = path.join(base, 'store');
+    await mkdir(real);
+    await symlink(real, path.join(base, 'alias'));
+    const lock = await lockDir(real);
+    await assert.rejects(lockDir(path.join(base, 'alias')), (e) => isHoardError(e, 'unavailable'));
+    await lock.release();
+  } finally {
+    await rm(base, { recursive: true, force: true });
   }
 });

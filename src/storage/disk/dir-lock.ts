@@ -3,7 +3,7 @@
 // is written whole under a private name and then linked into place (link fails if LOCK
 // exists), so nobody ever reads an empty LOCK and mistakes a starting owner for a dead one.
 import { randomBytes } from 'node:crypto';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 
@@ -17,9 +17,11 @@ export interface DirLock {
 const held = new Set<string>();
 
 export async function lockDir(dir: string): Promise<DirLock> {
-  const file = path.join(path.resolve(dir), 'LOCK');
+  // The real path: a directory reached through a symlink is still the one this process holds.
+  const file = path.join(await realpath(dir), 'LOCK');
+  // Checked and taken with no await in between, so a concurrent call here is refused too.
   if (held.has(file)) throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${process.pid} (this one)`);
-  held.add(file); // before any await, so a concurrent call in this process is refused too
+  held.add(file);
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       const mine = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
