@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import { digestOf } from '../../core/digest.ts';
 import { casKey, rawKey } from '../../core/keys.ts';
 import { openDiskStore } from './disk-store.ts';
+import { NO_BYTES } from './entry-index.ts';
 import { fsckDiskStore } from './fsck.ts';
+import { encodePut, seal, setLocation } from './journal.ts';
+import { slotOf } from './slot.ts';
 
 test('fsck finds corrupt and missing entries, quarantines, reconciles, and is clean afterwards', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'hoard-fsck-'));
@@ -124,6 +127,24 @@ test('fsck journals its removals after the intact records, so a torn tail does n
     } finally {
       await s.close();
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('fsck quarantines a corrupt entry that has no bytes on disk instead of crashing', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoard-fsck-'));
+  try {
+    const s = await openDiskStore({ dir, maxBytes: 0 });
+    await s.close();
+    // A journal record claiming a 0-byte CAS entry under a hash that is not the empty blob's.
+    const key = casKey(digestOf(Buffer.from('not empty')).hash);
+    const record = encodePut(slotOf(key), key, 0, 0);
+    setLocation(record, NO_BYTES, 0);
+    await appendFile(path.join(dir, 'journal'), seal(record));
+    const report = await fsckDiskStore(dir);
+    assert.deepEqual(report.problems.map((p) => p.problem), ['corrupt']);
+    assert.equal((await fsckDiskStore(dir)).problems.length, 0, 'removed');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -137,7 +137,10 @@ interface Verified {
 
 async function verify(dir: string, e: Live, key: Key, segments: Map<number, FileHandle>): Promise<Verified> {
   try {
-    if (e.segment === NO_BYTES) return { verdict: check(key, e.put, Buffer.alloc(0)) };
+    if (e.segment === NO_BYTES) {
+      const data = Buffer.alloc(0);
+      return { verdict: check(key, e.put, data), data }; // a corrupt one is quarantined like any other
+    }
     // Own files are checked as a stream: a blob may be larger than memory (or than a Buffer).
     if (e.segment === OWN_FILE) return { verdict: await checkFile(blobPath(dir, e.put.slot, e.offset), key, e.put) };
     let fh = segments.get(e.segment);
