@@ -98,7 +98,7 @@ export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => v
     }
     log(`grpc: ${target.describe}`);
     s.notes.push(`${target.name}: ${target.describe}`);
-    const client: LoadClient = o.client === 'grpc-js' ? new BenchClient(target.grpcTarget as string, o.channels, o.window) : new H2BenchClient(target.grpcTarget as string, o.channels, o.window);
+    const client = loadClient(o, target);
     try {
       await benchTarget(target, client, o, s, w, small, big, log);
     } catch (err) {
@@ -171,6 +171,11 @@ async function benchTarget(
   log(`grpc: ${t.name} ${w.read}: ${Math.round(read.perSecond)} reads/s`);
 }
 
+function loadClient(o: GrpcBenchOptions, t: Target): LoadClient {
+  const target = t.grpcTarget as string;
+  return o.client === 'grpc-js' ? new BenchClient(target, o.channels, o.window) : new H2BenchClient(target, o.channels, o.window);
+}
+
 /** ByteStream Write of bsCount distinct blobs; returns their digests. */
 async function benchWrite(t: Target, client: LoadClient, o: GrpcBenchOptions, s: Section, workload: string, big: BlobFamily, log: (line: string) => void, note = ''): Promise<Digest[]> {
   const digests = Array.from({ length: o.bsCount }, (_, i) => ({ hash: big.hash(i), sizeBytes: o.bsSize }));
@@ -202,7 +207,8 @@ async function benchWriteCeiling(o: GrpcBenchOptions, s: Section, workload: stri
     s.notes.push(`the discarding server did not start: ${(err as Error).message.split('\n')[0]}`);
     return;
   }
-  const client: LoadClient = o.client === 'grpc-js' ? new BenchClient(target.grpcTarget as string, o.channels, o.window) : new H2BenchClient(target.grpcTarget as string, o.channels, o.window);
+  s.notes.push(`${target.name}: ${target.describe}`);
+  const client = loadClient(o, target);
   try {
     await benchWrite(target, client, o, s, workload, big, log, 'ceiling: nothing hashed or stored · ');
   } catch (err) {

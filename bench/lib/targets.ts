@@ -188,7 +188,7 @@ export async function startDiscardingGrpcServer(): Promise<Target> {
     name: 'hoard, store discards',
     grpcTarget: `127.0.0.1:${port}`,
     pids: [child.pid],
-    describe: `hoard's gRPC server (node ${process.version}) over a store that discards uploads (bench/lib/discard-grpc-server.ts)`,
+    describe: `hoard's REAPI server alone (node ${process.version}; no HTTP listener, metrics or logger) over a store that discards uploads (bench/lib/discard-grpc-server.ts)`,
     stop: () => child.stop(),
   };
 }

@@ -1,7 +1,9 @@
 // ByteStream Reads of entries too big for the read cache go out of reusable buffers
 // (src/core/buffer-pool.ts). A buffer handed back before the transport has written it
 // would be refilled by the next read while still queued: clients would get another blob's
-// bytes. Many concurrent reads of distinct blobs, over rounds, must stay byte-exact.
+// bytes. The stalled-Read test below is the one that pins this (it fails when a buffer
+// is released as soon as its message is queued); the concurrent-reads test is a plain
+// byte-exactness regression over rounds.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';

@@ -19,6 +19,6 @@ export interface HttpContext {
    * draining, or `--debug-close-connections` is on. Read at header-writing time.
    */
   closeConnections(): boolean;
-  /** Largest single entry accepted (the store bound and --max-blob-size); 0 = unbounded. */
+  /** Largest single entry accepted: --max-blob-size (413); 0 = no per-entry limit (the store bound still applies: 507). */
   readonly maxEntryBytes: number;
 }
