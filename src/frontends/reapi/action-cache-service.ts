@@ -8,6 +8,7 @@ import { hashBytes, type Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { acKey, casKey } from '../../core/keys.ts';
 import { protoType, REAPI } from '../../core/proto.ts';
+import { decodeActionResult } from '../../core/action-result.ts';
 import { getCompleteActionResult } from '../../storage/action-cache.ts';
 import { bytesOf, int64 } from './grpc-definitions.ts';
 import { unary } from './handlers.ts';
@@ -129,7 +130,7 @@ export function actionCacheService(ctx: ReapiContext): ServiceImplementation {
    */
   function decodeOrMiss(bytes: Uint8Array): ActionResultMsg | undefined {
     try {
-      return ActionResult.decode(bytes) as unknown as ActionResultMsg;
+      return decodeActionResult(bytes) as unknown as ActionResultMsg; // the service's own view of the same message
     } catch {
       return undefined;
     }

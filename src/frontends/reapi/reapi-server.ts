@@ -3,6 +3,7 @@
 // file owns transport concerns only (limits, keepalive, windows, bind, drain); protocol
 // logic lives in the services.
 import type { Logger } from 'pino';
+import { formatAddress, parseAddress } from '../../config/units.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 import type { Store } from '../../storage/store.ts';
 import { actionCacheService } from './action-cache-service.ts';
@@ -75,7 +76,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     }
   }
 
-  const { host, port } = splitAddress(options.address);
+  const { host, port } = parseAddress(options.address);
   let transport;
   try {
     transport = await listenGrpc(host, port, methods, {
@@ -90,7 +91,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     await partials.close();
     throw err;
   }
-  const address = `${options.address.slice(0, options.address.lastIndexOf(':'))}:${transport.port}`;
+  const address = formatAddress({ host, port: transport.port });
   options.logger?.info({ address }, 'REAPI gRPC listening');
 
   let closing: Promise<void> | undefined;
@@ -104,12 +105,4 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
       transport.destroy();
     },
   };
-}
-
-/** "host:port", "[v6]:port" → the host to bind (brackets removed) and the port. */
-function splitAddress(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  if (i < 0) throw new Error(`the gRPC address ${address} has no port`);
-  const host = address.slice(0, i).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(address.slice(i + 1)) };
 }
