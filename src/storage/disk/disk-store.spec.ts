@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, mkdtemp, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import { storeConformance } from '../../../test/conformance/store-conformance.ts
 import { openDiskStore, type DiskStore } from './disk-store.ts';
 import { Op, scanJournal } from './journal.ts';
 import { Segment } from './segment.ts';
+import { CommitFailed, CommitSyncer, type CommitRequest } from './commit-syncer.ts';
 import { slotOf } from './slot.ts';
 
 const dirs: string[] = [];
@@ -328,34 +329,22 @@ describe('DiskStore rule 1: order and leftovers', () => {
 
   it('a journal append that fails part-way is cut off, so later acknowledged puts survive a reopen (rule 2)', async () => {
     const dir = await freshDir();
-    const probe = await open(path.join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as Record<'write' | 'writev', (...args: unknown[]) => Promise<unknown>>;
-    await probe.close();
     const s = await openDiskStore({ dir, maxBytes: 0 });
     const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
     const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
     await put(a);
-    // The commit of b: the segment append goes through, the journal append writes 10
-    // bytes of its record and then the disk is full.
-    const { write, writev } = proto;
-    let calls = 0;
-    const failSecond = (real: (...args: unknown[]) => Promise<unknown>) =>
-      async function (this: unknown, ...args: unknown[]): Promise<unknown> {
-        if (++calls === 1) return real.call(this, ...args);
-        proto.write = write;
-        proto.writev = writev;
-        const bufs = args[0] as Buffer | Buffer[];
-        const first = Buffer.isBuffer(bufs) ? bufs : bufs[0]!;
-        await write.call(this, first.subarray(0, 10));
-        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-      };
-    proto.write = failSecond(write);
-    proto.writev = failSecond(writev);
+    // The commit of b: its data goes through, the journal gets 10 bytes of its record (on
+    // the worker, for real) and then the disk is full.
+    const run = CommitSyncer.prototype.run;
+    CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
+      CommitSyncer.prototype.run = run;
+      await run.call(this, { ...request, records: [Buffer.concat(request.records).subarray(0, 10)] });
+      throw new CommitFailed({ ok: false, failedAt: 'journal-write', message: 'ENOSPC: no space left on device', code: 'ENOSPC' });
+    };
     try {
-      await assert.rejects(put(b));
+      await assert.rejects(put(b), /ENOSPC/);
     } finally {
-      proto.write = write;
-      proto.writev = writev;
+      CommitSyncer.prototype.run = run;
     }
     await put(c); // acknowledged
     await s.close();
@@ -364,29 +353,31 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await again.close();
   });
 
-  it('segment data is synced before the journal names it', async () => {
+  it('a commit syncs the segment of every entry it writes before the journal names it (rule 1)', async () => {
+    // commit-job.spec.ts pins the order inside a job (data, data sync, journal, journal
+    // sync); this pins that the store asks for it: every segment written is synced.
     const dir = await freshDir();
     const s = await openDiskStore({ dir, maxBytes: 0, durability: 'fsync' });
-    const data = randomBytes(5_000);
-    const slot = slotOf(casKey(digestOf(data).hash));
-    const named: boolean[] = [];
-    const sync = Segment.prototype.sync;
-    // At each segment sync, is the put already in the journal? It must not be: a crash
-    // between the two would leave a record pointing at bytes that never reached the disk.
-    Segment.prototype.sync = async function (this: Segment) {
-      const { records } = scanJournal(await readFile(path.join(dir, 'journal')));
-      named.push(records.some((r) => r.op === Op.Put && r.slot.equals(slot)));
-      return sync.call(this);
+    const requests: CommitRequest[] = [];
+    const run = CommitSyncer.prototype.run;
+    CommitSyncer.prototype.run = function (this: CommitSyncer, request: CommitRequest) {
+      requests.push(request);
+      return run.call(this, request);
     };
+    const blobs = Array.from({ length: 20 }, () => randomBytes(5_000));
     try {
-      await s.put(casKey(digestOf(data).hash), data, { size: data.length });
+      await Promise.all(blobs.map((d) => s.put(casKey(digestOf(d).hash), d, { size: d.length })));
     } finally {
-      Segment.prototype.sync = sync;
+      CommitSyncer.prototype.run = run;
     }
-    assert.ok(named.length > 0, 'the segment was synced');
-    assert.deepEqual(named, named.map(() => false));
+    const written = requests.flatMap((r) => r.writes);
+    assert.equal(written.length, blobs.length, 'every entry was written by a commit');
+    for (const r of requests) {
+      assert.ok(r.syncJournal);
+      for (const w of r.writes) assert.ok(r.syncFds.includes(w.fd), `fd ${w.fd} written and synced`);
+    }
     const { records } = scanJournal(await readFile(path.join(dir, 'journal')));
-    assert.ok(records.some((r) => r.op === Op.Put && r.slot.equals(slot)), 'and the journal names it afterwards');
+    assert.equal(records.filter((r) => r.op === Op.Put).length, blobs.length, 'and the journal names them afterwards');
     await s.close();
   });
 });

@@ -1,21 +1,23 @@
-// A segment file: small entries appended back to back by the store's single writer.
+// A segment file: small entries back to back, each written by the store's commit worker at
+// a range the store reserved for it (see disk-store.ts).
 // Readers pin a segment while they read from it, so removing a segment (after eviction or
 // compaction) unlinks its name at once but closes the descriptor only when the last reader
 // is done: a read that started never sees its bytes vanish.
 import { open, unlink, type FileHandle } from 'node:fs/promises';
-import { writeFully } from '../../core/write-fully.ts';
 import { segmentPath } from './layout.ts';
 
 export class Segment {
   readonly id: number;
   readonly path: string;
   readonly #fh: FileHandle;
-  /** Bytes in the file (appended so far). */
+  /** Bytes in the file, counting ranges reserved for entries not written yet. */
   size: number;
   /** Bytes of entries the index still points at. */
   live = 0;
   /** Being compacted away: its bytes count as freed, it is removed once the moves land. */
   retiring = false;
+  /** Entries written here whose puts are not settled yet: the segment must stay. */
+  pending = 0;
   #readers = 0;
   #removed = false;
 
@@ -33,17 +35,13 @@ export class Segment {
     return new Segment(id, p, fh, size);
   }
 
+  /** The descriptor, for the commit worker's fdatasync (it stays open while the writer commits). */
+  get fd(): number {
+    return this.#fh.fd;
+  }
+
   get dead(): number {
     return this.size - this.live;
-  }
-
-  /** Writes `buffers` at the end of the file. Writer only. */
-  async append(buffers: Buffer[], position: number): Promise<void> {
-    await writeFully(this.#fh, buffers, position);
-  }
-
-  async sync(): Promise<void> {
-    await this.#fh.datasync();
   }
 
   /** Reads `length` bytes at `position` into `into` (or a new buffer); pins the segment meanwhile. */

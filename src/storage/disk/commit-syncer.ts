@@ -1,0 +1,137 @@
+// Runs a group commit's I/O (segment writes, their fdatasync, journal write, its fdatasync)
+// on a worker thread of the store's own. On the main thread each step is a thread-pool trip
+// whose completion then waits its turn behind the network callbacks of a busy event loop
+// (measured under 32 streams of Writes: a 0.12 ms pwritev took 5.7 ms to come back); on the
+// worker they run back to back and the main thread hears once. Commits are serial (the
+// store has one writer), so one job runs at a time, and its bytes are copied into one
+// shared arena that every job reuses: no allocation per entry, nothing to move or free.
+import { Worker } from 'node:worker_threads';
+
+export interface CommitRequest {
+  /** Segment data, each at the position reserved for it. */
+  readonly writes: readonly { readonly fd: number; readonly position: number; readonly buffers: readonly Uint8Array[] }[];
+  /** Files whose data the records name: synced after the writes, before the journal. */
+  readonly syncFds: readonly number[];
+  readonly journalFd: number;
+  readonly journalPosition: number;
+  readonly records: readonly Uint8Array[];
+  readonly syncJournal: boolean;
+}
+
+/** A byte range of the arena. */
+export interface ArenaRange {
+  readonly start: number;
+  readonly length: number;
+}
+
+/** What the worker receives: the request with its bytes as ranges of `arena`. */
+export interface CommitJob {
+  readonly arena: SharedArrayBuffer;
+  readonly writes: readonly (ArenaRange & { readonly fd: number; readonly position: number })[];
+  readonly syncFds: readonly number[];
+  readonly journalFd: number;
+  readonly journalPosition: number;
+  readonly records: ArenaRange;
+  readonly syncJournal: boolean;
+}
+
+export type CommitStep = 'data' | 'journal-write' | 'journal-sync';
+
+export type CommitReply =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly failedAt: CommitStep; readonly message: string; readonly code?: string; readonly errno?: number; readonly syscall?: string };
+
+/** A failed step, with the errno fields of the error the worker saw. */
+export class CommitFailed extends Error {
+  readonly failedAt: CommitStep;
+  readonly code: string | undefined;
+  readonly errno: number | undefined;
+  readonly syscall: string | undefined;
+
+  constructor(reply: Extract<CommitReply, { ok: false }>) {
+    super(reply.message);
+    this.failedAt = reply.failedAt;
+    this.code = reply.code;
+    this.errno = reply.errno;
+    this.syscall = reply.syscall;
+  }
+}
+
+interface Waiter {
+  resolve(reply: CommitReply): void;
+  reject(err: Error): void;
+}
+
+export class CommitSyncer {
+  #worker: Worker | undefined;
+  #pending: Waiter | undefined;
+  #arena = new SharedArrayBuffer(4 * 1024 * 1024);
+
+  /** Runs `request`; rejects with CommitFailed naming the step that failed (later steps did not run). */
+  async run(request: CommitRequest): Promise<void> {
+    if (this.#pending) throw new Error('a commit is already running');
+    const job = this.#pack(request);
+    const worker = (this.#worker ??= this.#start());
+    const reply = await new Promise<CommitReply>((resolve, reject) => {
+      this.#pending = { resolve, reject };
+      worker.ref(); // a commit in flight keeps the process alive; an idle worker does not
+      worker.postMessage(job);
+    });
+    if (!reply.ok) throw new CommitFailed(reply);
+  }
+
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    await worker?.terminate();
+  }
+
+  /** Copies the request's bytes into the arena (grown to fit; the worker is idle now). */
+  #pack(r: CommitRequest): CommitJob {
+    let total = 0;
+    for (const w of r.writes) for (const b of w.buffers) total += b.byteLength;
+    for (const b of r.records) total += b.byteLength;
+    if (total > this.#arena.byteLength) this.#arena = new SharedArrayBuffer(Math.max(total, 2 * this.#arena.byteLength));
+    const view = new Uint8Array(this.#arena);
+    let at = 0;
+    const copy = (buffers: readonly Uint8Array[]): ArenaRange => {
+      const start = at;
+      for (const b of buffers) {
+        view.set(b, at);
+        at += b.byteLength;
+      }
+      return { start, length: at - start };
+    };
+    return {
+      arena: this.#arena,
+      writes: r.writes.map((w) => ({ fd: w.fd, position: w.position, ...copy(w.buffers) })),
+      syncFds: r.syncFds,
+      journalFd: r.journalFd,
+      journalPosition: r.journalPosition,
+      records: copy(r.records),
+      syncJournal: r.syncJournal,
+    };
+  }
+
+  #start(): Worker {
+    const worker = new Worker(new URL('./commit-worker.ts', import.meta.url));
+    worker.unref();
+    worker.on('message', (reply: CommitReply) => this.#settle(worker, (p) => p.resolve(reply)));
+    worker.on('error', (err) => this.#lost(worker, err));
+    worker.on('exit', (code) => this.#lost(worker, new Error(`the commit worker exited with code ${code}`)));
+    return worker;
+  }
+
+  #settle(worker: Worker, how: (p: Waiter) => void): void {
+    const p = this.#pending;
+    this.#pending = undefined;
+    worker.unref();
+    if (p) how(p);
+  }
+
+  /** The worker is gone: the job in flight fails and the next one starts a new worker. */
+  #lost(worker: Worker, err: Error): void {
+    if (this.#worker === worker) this.#worker = undefined;
+    this.#settle(worker, (p) => p.reject(err));
+  }
+}
