@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCommitJob, type CommitIo } from './commit-job.ts';
-import type { CommitJob } from './commit-syncer.ts';
+import { CommitFailed, CommitSyncer, type CommitJob } from './commit-syncer.ts';
 
 const SEG_A = 10;
 const SEG_B = 11;
@@ -74,5 +77,44 @@ describe('commit job', () => {
     const { io, calls } = recorder();
     assert.deepEqual(runCommitJob({ ...job(), syncFds: [], syncJournal: false }, io), { ok: true });
     assert.ok(!calls.some((c) => c.startsWith('sync')));
+  });
+});
+
+describe('commit syncer (a real worker thread and real files)', () => {
+  it('puts every entry at its position, adjacent ones joined or not, out of order, across jobs that reuse the arena', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'hoard-commit-'));
+    const syncer = new CommitSyncer();
+    const seg = await open(path.join(dir, 'seg'), 'w+');
+    const journal = await open(path.join(dir, 'journal'), 'w+');
+    try {
+      const b = (text: string) => Buffer.from(text);
+      await syncer.run({
+        writes: [
+          { fd: seg.fd, position: 6, buffers: [b('CC'), b('C')] },
+          { fd: seg.fd, position: 0, buffers: [b('AAA')] },
+          { fd: seg.fd, position: 3, buffers: [b('BBB')] },
+          { fd: seg.fd, position: 12, buffers: [b('EE')] }, // a hole before it: a reserved range never written
+        ],
+        syncFds: [seg.fd],
+        journalFd: journal.fd,
+        journalPosition: 0,
+        records: [b('r1'), b('r2')],
+        syncJournal: true,
+      });
+      await syncer.run({ writes: [{ fd: seg.fd, position: 9, buffers: [b('DDD')] }], syncFds: [seg.fd], journalFd: journal.fd, journalPosition: 4, records: [b('r3')], syncJournal: true });
+      assert.equal((await readFile(path.join(dir, 'seg'))).toString(), 'AAABBBCCCDDDEE');
+      assert.equal((await readFile(path.join(dir, 'journal'))).toString(), 'r1r2r3');
+      // A step that fails names itself: here the data sync of a descriptor that is not open.
+      await assert.rejects(
+        syncer.run({ writes: [], syncFds: [999_999], journalFd: journal.fd, journalPosition: 6, records: [b('r4')], syncJournal: true }),
+        (e) => e instanceof CommitFailed && e.failedAt === 'data' && e.code === 'EBADF',
+      );
+      assert.equal((await readFile(path.join(dir, 'journal'))).toString(), 'r1r2r3', 'the journal was not touched');
+    } finally {
+      await seg.close();
+      await journal.close();
+      await syncer.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -102,9 +102,21 @@ export class CommitSyncer {
       }
       return { start, length: at - start };
     };
+    // Adjacent ranges of one file become one write: a batch of 4 KiB blobs is hundreds of
+    // entries back to back, and a syscall each cost more than the bytes.
+    const writes: (ArenaRange & { fd: number; position: number })[] = [];
+    for (const w of [...r.writes].sort((a, b) => a.fd - b.fd || a.position - b.position)) {
+      const range = copy(w.buffers);
+      const last = writes.at(-1);
+      if (last && last.fd === w.fd && last.position + last.length === w.position && last.start + last.length === range.start) {
+        writes[writes.length - 1] = { ...last, length: last.length + range.length };
+      } else {
+        writes.push({ fd: w.fd, position: w.position, ...range });
+      }
+    }
     return {
       arena: this.#arena,
-      writes: r.writes.map((w) => ({ fd: w.fd, position: w.position, ...copy(w.buffers) })),
+      writes,
       syncFds: r.syncFds,
       journalFd: r.journalFd,
       journalPosition: r.journalPosition,
