@@ -57,6 +57,8 @@ export class CommitFailed extends Error {
   }
 }
 
+const MERGE_BYTES = 128 * 1024;
+
 interface Waiter {
   resolve(reply: CommitReply): void;
   reject(err: Error): void;
@@ -102,13 +104,16 @@ export class CommitSyncer {
       }
       return { start, length: at - start };
     };
-    // Adjacent ranges of one file become one write: a batch of 4 KiB blobs is hundreds of
-    // entries back to back, and a syscall each cost more than the bytes.
+    // Adjacent small ranges of one file become one write, up to MERGE_BYTES: a batch of
+    // 4 KiB blobs is hundreds of entries back to back, and a syscall each cost more than the
+    // bytes. Larger writes are left alone: joining 128 KiB entries into one write of a whole
+    // batch measured 1,470 -> 1,177 Writes/s.
     const writes: (ArenaRange & { fd: number; position: number })[] = [];
     for (const w of [...r.writes].sort((a, b) => a.fd - b.fd || a.position - b.position)) {
       const range = copy(w.buffers);
       const last = writes.at(-1);
-      if (last && last.fd === w.fd && last.position + last.length === w.position && last.start + last.length === range.start) {
+      const adjacent = last && last.fd === w.fd && last.position + last.length === w.position && last.start + last.length === range.start;
+      if (last && adjacent && last.length + range.length <= MERGE_BYTES) {
         writes[writes.length - 1] = { ...last, length: last.length + range.length };
       } else {
         writes.push({ fd: w.fd, position: w.position, ...range });
