@@ -1,20 +1,16 @@
 // The embedded disk store: hoard's default tier.
 //
 // Writes (rule 1): a put is received into memory (small entries) or into a private temp
-// file written through one handle (large ones), hashed and size-checked on the way in.
-// Only when whole and verified is a small entry written into the active segment, at an
-// offset reserved for it; then it is handed to the single writer, which makes the data
-// durable (fdatasync), appends index records to the journal and makes those durable, and
-// only then publishes the entries in the in-memory index. So nothing is visible before it
-// is whole, verified and durable, and an existence check never reports an entry whose
-// bytes could be missing after a crash. Bytes written for a put that never publishes are
-// dead space that compaction reclaims; no record ever points at them.
+// file written through one handle (large ones), hashed and size-checked on the way in, and
+// handed to the single writer only when whole and verified. The writer places small
+// entries in the active segment and has the commit worker (commit-syncer.ts) write them,
+// make them durable (fdatasync), append the index records to the journal and make those
+// durable; only then does it publish the entries in the in-memory index. So nothing is
+// visible before it is whole, verified and durable, and an existence check never reports
+// an entry whose bytes could be missing after a crash.
 //
-// Group commit: puts that arrive while the writer is syncing wait for the next batch, so
-// one fdatasync covers many small puts. Writing each put's bytes before it joins the queue
-// (not in the commit) lets the page-cache copies of the next batch run while the writer
-// waits on the disk for this one: measured 1.3k -> 2k blobs/s of 128 KiB in a model of
-// the two designs (32 producers, 0.4 ms of CPU each).
+// Group commit: puts that arrive while the writer is committing wait for the next batch,
+// so one fdatasync covers many small puts.
 //
 // Eviction: exact LRU over entries, bounded by bytes on disk. Evicting from a segment that
 // still holds live entries frees nothing until the segment is compacted (its live entries
@@ -99,7 +95,8 @@ const FLUSH_EVERY_BYTES = 8 * 1024 * 1024;
 const BATCH_DATA_BYTES = 32 * 1024 * 1024;
 
 type WriterOp =
-  | { kind: 'append'; slot: Buffer; record: EncodedRecord; data: Parts; place: Place | undefined; done: Deferred }
+  // `place`: where the commit put the bytes (none for an empty entry).
+  | { kind: 'append'; slot: Buffer; record: EncodedRecord; data: Parts; place?: Place; done: Deferred }
   | { kind: 'publish'; slot: Buffer; record: EncodedRecord; size: number; generation: number; reserved: number; done: Deferred }
   | { kind: 'reserve'; bytes: number; done: Deferred }
   | { kind: 'delete'; slot: Buffer; done: Deferred<boolean> };
@@ -116,9 +113,7 @@ interface Place {
   readonly offset: number;
 }
 
-interface SegmentWrite {
-  readonly seg: Segment;
-  readonly offset: number;
+interface SegmentWrite extends Place {
   readonly data: Parts;
 }
 
@@ -145,8 +140,6 @@ interface Batch {
   readonly touched: Set<number>;
   /** Bytes the batch will add to the disk (data and journal records) not yet counted. */
   pendingBytes: number;
-  /** Bytes of entries whose room was reserved (so counted on disk) that the batch makes live. */
-  pendingLive: number;
   /** Segment data to write in this commit, each at its reserved place. */
   readonly writes: SegmentWrite[];
 }
@@ -169,7 +162,6 @@ class DiskStoreImpl implements DiskStore {
   readonly #queue: WriterOp[] = [];
   #writer: Promise<void> | undefined;
   #active!: Segment;
-  #rolling: Promise<void> | undefined;
   #journal!: FileHandle;
   /** Set when a failed journal append could not be cut back off: no write is safe then. */
   #journalBroken: HoardError | undefined;
@@ -364,19 +356,7 @@ class DiskStoreImpl implements DiskStore {
         if (c.byteLength > 0) buffers.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
       });
       const record = encodePut(slot, key, size, crc);
-      const data = { buffers, size };
-      if (size === 0) {
-        setLocation(record, NO_BYTES, 0);
-        await this.#enqueue<void>((done) => ({ kind: 'append', slot, record, data, place: undefined, done }));
-        return 'created';
-      }
-      const place = await this.#reserve(size);
-      try {
-        setLocation(record, place.seg.id, place.offset);
-        await this.#enqueue<void>((done) => ({ kind: 'append', slot, record, data, place, done }));
-      } finally {
-        place.seg.pending--;
-      }
+      await this.#enqueue<void>((done) => ({ kind: 'append', slot, record, data: { buffers, size }, done }));
       return 'created';
     }
     return this.#writeOwnFile(key, slot, body, options, known ?? 0);
@@ -508,17 +488,15 @@ class DiskStoreImpl implements DiskStore {
 
   /** One group commit: make room, append data, sync, journal, sync, publish, clean up. */
   async #commit(batch: WriterOp[]): Promise<void> {
-    const b: Batch = { frames: [], putFrames: [], afterSync: [], moves: [], touched: new Set(), pendingBytes: 0, pendingLive: 0, writes: [] };
+    const b: Batch = { frames: [], putFrames: [], afterSync: [], moves: [], touched: new Set(), pendingBytes: 0, writes: [] };
     const accepted: WriterOp[] = [];
     for (const op of batch) {
-      // Room for the op's own journal record and its data (an append's data has its range
-      // reserved in a segment, so is counted there already: it only becomes live).
+      // Room for the data and for the op's own journal record.
       const frame = op.kind === 'append' || op.kind === 'publish' ? op.record.frame.length : 0;
-      const need = frame + (op.kind === 'reserve' ? op.bytes : 0)
+      const need = frame + (op.kind === 'append' ? op.data.size : op.kind === 'reserve' ? op.bytes : 0)
         // A file of its own takes what it was not reserved (all of it when no size was declared).
         + (op.kind === 'publish' ? diskFootprint(op.size) - op.reserved : 0);
-      const live = op.kind === 'append' ? op.data.size : 0;
-      if (need > 0 && !(await this.#makeRoom(need, live, b))) {
+      if (need > 0 && !(await this.#makeRoom(need, b))) {
         op.done.reject(new HoardError(ErrorCode.InsufficientStorage, `no room for ${need} bytes even after eviction (bound ${this.#maxBytes})`));
         continue;
       }
@@ -527,14 +505,20 @@ class DiskStoreImpl implements DiskStore {
         op.done.resolve();
         continue;
       }
-      // Counted live now, so an eviction in this batch cannot retire its segment.
-      if (op.kind === 'append' && op.place) {
-        op.place.seg.live += op.data.size;
-        b.writes.push({ seg: op.place.seg, offset: op.place.offset, data: op.data });
-      }
       b.pendingBytes += need;
-      b.pendingLive += live;
       accepted.push(op);
+    }
+    // Placed once room is made (placing counts the bytes on disk, which pendingBytes did).
+    for (const op of accepted) {
+      if (op.kind !== 'append') continue;
+      if (op.data.size === 0) {
+        setLocation(op.record, NO_BYTES, 0);
+        continue;
+      }
+      op.place = await this.#place(op.data.size);
+      op.place.seg.live += op.data.size; // counted now, so an eviction in this batch cannot retire it
+      setLocation(op.record, op.place.seg.id, op.place.offset);
+      b.writes.push({ ...op.place, data: op.data });
     }
 
     // 1. Data first (puts' and compaction's copies), durable before any record points at it.
@@ -622,36 +606,19 @@ class DiskStoreImpl implements DiskStore {
     this.#journalSize += added;
   }
 
-  /**
-   * A range of `size` bytes at the end of the active segment (rolled first if full), for an
-   * entry the writer will write there. The segment's `pending` is raised: the caller lowers
-   * it when the entry is published or given up, and until then the segment is neither
-   * retired nor compacted. A range whose entry is never published is dead space.
-   */
-  async #reserve(size: number): Promise<Place> {
-    const seg = await this.#segmentWithRoom(size);
+  /** The next `size` bytes of the active segment, rolled first if full. Writer only. */
+  async #place(size: number): Promise<Place> {
+    if (this.#active.size > 0 && this.#active.size + size > this.#segmentBytes) {
+      const next = await Segment.open(this.dir, this.#active.id + 1, true);
+      // The new name must be durable before a journal record points into the file.
+      if (this.#fsync) await syncDir(segmentsDir(this.dir));
+      this.#segments.set(next.id, next);
+      this.#active = next;
+    }
+    const seg = this.#active;
     const offset = seg.size;
     seg.size += size;
-    seg.pending++;
     return { seg, offset };
-  }
-
-  /** The active segment once it has room for `size` more bytes (or is empty), rolling it if full. */
-  async #segmentWithRoom(size: number): Promise<Segment> {
-    for (;;) {
-      const seg = this.#active;
-      if (seg.size === 0 || seg.size + size <= this.#segmentBytes) return seg;
-      this.#rolling ??= this.#roll(seg).finally(() => (this.#rolling = undefined));
-      await this.#rolling;
-    }
-  }
-
-  async #roll(full: Segment): Promise<void> {
-    const next = await Segment.open(this.dir, full.id + 1, true);
-    // The new name must be durable before a journal record points into the file.
-    if (this.#fsync) await syncDir(segmentsDir(this.dir));
-    this.#segments.set(next.id, next);
-    this.#active = next;
   }
 
   /** Drops whatever the index holds for `slot`; its bytes go after the journal is synced. */
@@ -678,7 +645,7 @@ class DiskStoreImpl implements DiskStore {
 
   #retireIfEmpty(segId: number, afterSync: (() => Promise<void>)[]): void {
     const seg = this.#segments.get(segId);
-    if (!seg || seg === this.#active || seg.retiring || seg.live > 0 || seg.pending > 0) return;
+    if (!seg || seg === this.#active || seg.retiring || seg.live > 0) return;
     this.#segments.delete(segId);
     afterSync.push(() => seg.remove());
   }
@@ -694,12 +661,12 @@ class DiskStoreImpl implements DiskStore {
    * is the problem, compacts the segment with the most dead bytes while dead space is.
    * Returns false when even an empty store could not hold it.
    */
-  async #makeRoom(need: number, live: number, b: Batch): Promise<boolean> {
+  async #makeRoom(need: number, b: Batch): Promise<boolean> {
     if (this.#maxBytes === 0) return true;
-    if (need + live > this.#maxBytes) return false;
+    if (need > this.#maxBytes) return false;
     const retiring = new Set<number>();
     while (this.#diskBytes() + b.pendingBytes + need > this.#maxBytes) {
-      const liveOver = this.#liveBytes + this.#reserved + b.pendingBytes + b.pendingLive + need + live > this.#maxBytes * LIVE_TARGET;
+      const liveOver = this.#liveBytes + this.#reserved + b.pendingBytes + need > this.#maxBytes * LIVE_TARGET;
       let victim = liveOver ? undefined : this.#compactionVictim(retiring, b.touched);
       const id = this.#index.lruTail;
       if (!victim && id < 0) victim = this.#compactionVictim(retiring, b.touched);
@@ -722,7 +689,7 @@ class DiskStoreImpl implements DiskStore {
   #compactionVictim(exclude: Set<number>, touched: Set<number>): Segment | undefined {
     let best: Segment | undefined;
     for (const s of this.#segments.values()) {
-      if (s === this.#active || s.retiring || s.pending > 0 || exclude.has(s.id) || touched.has(s.id) || s.dead === 0) continue;
+      if (s === this.#active || s.retiring || exclude.has(s.id) || touched.has(s.id) || s.dead === 0) continue;
       if (!best || s.dead > best.dead) best = s;
     }
     return best;
@@ -740,11 +707,10 @@ class DiskStoreImpl implements DiskStore {
     }
     // Placed now, so each move record can carry its final location; written with the batch.
     for (const c of copies) {
-      const to = await this.#reserve(c.data.size);
-      to.seg.pending--; // the batch's touched set keeps it from compaction until the moves land
+      const to = await this.#place(c.data.size);
       to.seg.live += c.data.size;
       b.touched.add(to.seg.id);
-      b.writes.push({ seg: to.seg, offset: to.offset, data: c.data });
+      b.writes.push({ ...to, data: c.data });
       setLocation(c.record, to.seg.id, to.offset);
       const frame = seal(c.record);
       b.frames.push(frame);
@@ -755,9 +721,9 @@ class DiskStoreImpl implements DiskStore {
     seg.retiring = true;
   }
 
-  /** Runtime journal rewrite, from the writer: the journal had become mostly history. */
   /**
-   * Rewrites the journal as one record per live entry. The rewrite goes to a new file that
+   * Runtime journal rewrite, from the writer, once the journal has become mostly history:
+   * one record per live entry. The rewrite goes to a new file that
    * replaces the old one only when complete, so a failure (a full disk, say) leaves the old
    * journal in place: the store reopens whichever journal is there and goes on appending,
    * and tries again only after another `journalCompactionSlack` records.

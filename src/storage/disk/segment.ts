@@ -1,5 +1,5 @@
-// A segment file: small entries back to back, each written by the store's commit worker at
-// a range the store reserved for it (see disk-store.ts).
+// A segment file: small entries back to back, placed by the store's single writer and
+// written by its commit worker.
 // Readers pin a segment while they read from it, so removing a segment (after eviction or
 // compaction) unlinks its name at once but closes the descriptor only when the last reader
 // is done: a read that started never sees its bytes vanish.
@@ -10,14 +10,12 @@ export class Segment {
   readonly id: number;
   readonly path: string;
   readonly #fh: FileHandle;
-  /** Bytes in the file, counting ranges reserved for entries not written yet. */
+  /** Bytes in the file, counting those its writer placed and is committing. */
   size: number;
   /** Bytes of entries the index still points at. */
   live = 0;
   /** Being compacted away: its bytes count as freed, it is removed once the moves land. */
   retiring = false;
-  /** Entries written here whose puts are not settled yet: the segment must stay. */
-  pending = 0;
   #readers = 0;
   #removed = false;
 
