@@ -24,14 +24,19 @@ test('an upload in flight when shutdown starts finishes and is published before 
   await h.close();
 });
 
-test('an upload still stalled at the deadline is cut and publishes nothing', async () => {
+/** A server with an upload of every byte but no finish_write: only the missing finish keeps
+ *  it unpublished (a partial body would be refused by the store's size check anyway). */
+async function stalledUpload(seed: number) {
   const h = await startHarness();
-  const data = blob(500_000, 42);
+  const data = blob(500_000, seed);
   const w = openWrite(h.bs);
-  // Every byte, but no finish_write: only the missing finish keeps it unpublished (a
-  // partial body would be refused by the store's size check anyway).
   for (const m of chunks(uploadName(data), data, { finish: false })) w.call.write(m);
   await new Promise((r) => setTimeout(r, 100));
+  return { h, data, w };
+}
+
+test('an upload still stalled at the deadline is cut and publishes nothing', async () => {
+  const { h, data, w } = await stalledUpload(42);
   const t0 = performance.now();
   await h.server.shutdown(200);
   const took = performance.now() - t0;
@@ -43,11 +48,7 @@ test('an upload still stalled at the deadline is cut and publishes nothing', asy
 });
 
 test('abort() during a drain cuts the stalled upload at once instead of waiting for the deadline', async () => {
-  const h = await startHarness();
-  const data = blob(500_000, 43);
-  const w = openWrite(h.bs);
-  for (const m of chunks(uploadName(data), data, { finish: false })) w.call.write(m);
-  await new Promise((r) => setTimeout(r, 100));
+  const { h, data, w } = await stalledUpload(43);
   const t0 = performance.now();
   const stopping = h.server.shutdown(30_000);
   await new Promise((r) => setTimeout(r, 50));
