@@ -79,21 +79,17 @@ class PartsCursor {
     return b;
   }
 
-  /** An unsigned varint as a number (tags, lengths, booleans). */
+  /** An unsigned varint (tags, lengths, booleans); inexact past 2^53, which no valid length is. */
   varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      const b = this.#byte();
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) return result;
-      mul *= 128;
-    }
-    throw malformed('varint longer than 10 bytes');
+    return this.#varint(false);
   }
 
   /** An int64 varint: a negative value is sent as its 64-bit two's complement (10 bytes). */
   int64(): number {
+    return this.#varint(true);
+  }
+
+  #varint(signed: boolean): number {
     let result = 0;
     let mul = 1;
     for (let i = 0; i < 7; i++) {
@@ -107,7 +103,7 @@ class PartsCursor {
     for (let i = 7; i < 10; i++) {
       const b = this.#byte();
       big |= BigInt(b & 0x7f) << BigInt(7 * i);
-      if (b < 0x80) return Number(BigInt.asIntN(64, big));
+      if (b < 0x80) return Number(signed ? BigInt.asIntN(64, big) : BigInt.asUintN(64, big));
     }
     throw malformed('varint longer than 10 bytes');
   }
