@@ -3,6 +3,8 @@
 // answered entirely by the cache with byte-identical outputs. Assertions are on hit counts,
 // because Bazel finishes a build locally (and reports success) when the cache fails.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createClient } from '../../src/client/create-client.ts';
 import type { BazelWorkspace, BuildResult } from './bazel-workspace.ts';
 import { tail } from './clients.ts';
 
@@ -55,7 +57,7 @@ export async function coldThenWarmDefault(ws: BazelWorkspace, opts: ScenarioOpti
   await ws.cleanExpunge();
   const warm = await ws.build({ ...opts, targets: CACHED_TARGETS });
   opts.onBuild?.('warm', warm);
-  assertAllHits(warm, 0, opts.server);
+  assertAllHits(warm, 0, opts.server, await diagnoseDownload(warm, opts));
   const after = await ws.hashOutputs(DEFAULT_MODE_OUTPUTS);
   assert.deepEqual(after, before, 'outputs of the warm build differ from the cold build');
 }
@@ -77,7 +79,7 @@ export async function warmMinimal(ws: BazelWorkspace, opts: ScenarioOptions, exp
   await ws.cleanExpunge();
   const warm = await ws.build({ ...opts, targets: [...CACHED_TARGETS, LOCAL_CONSUMER] });
   opts.onBuild?.(label, warm);
-  assertAllHits(warm, 1, opts.server);
+  assertAllHits(warm, 1, opts.server, await diagnoseDownload(warm, opts));
   assert.equal(await consumerOutput(ws), expected, `${label}: the local consumer saw different bytes than in the cold build`);
 }
 
@@ -86,6 +88,29 @@ async function consumerOutput(ws: BazelWorkspace): Promise<string> {
   const v = h.get('local_consumer.txt');
   assert.ok(v !== undefined, 'local_consumer.txt was not produced');
   return v;
+}
+
+/**
+ * When Bazel rejected a download ("Expected digest ... does not match received digest"),
+ * whether hoard still holds that blob intact, read back through hoard's client and
+ * hashed here: a corrupt store and bytes spoiled in transit are different bugs.
+ */
+async function diagnoseDownload(build: BuildResult, opts: ScenarioOptions): Promise<string> {
+  const m = /Expected digest '([0-9a-f]{64})\/(\d+)' does not match received digest/.exec(build.output);
+  if (build.code === 0 || !m) return '';
+  const blob = `${m[1]}/${m[2]}`;
+  const instanceName = opts.flags.find((f) => f.startsWith('--remote_instance_name='))?.split('=')[1];
+  const client = createClient(opts.remoteCache, { instanceName });
+  try {
+    const bytes = await client.getBytes({ hash: m[1]!, sizeBytes: Number(m[2]) });
+    if (!bytes) return `hoard no longer has ${blob}`;
+    const got = `${createHash('sha256').update(bytes).digest('hex')}/${bytes.byteLength}`;
+    return got === blob ? `hoard re-read ${blob} after the failure and it verified: the store holds it intact` : `hoard re-read ${blob} after the failure as ${got}: the store holds wrong bytes`;
+  } catch (err) {
+    return `re-reading ${blob} from hoard failed too: ${(err as Error).message}`;
+  } finally {
+    await client.close();
+  }
 }
 
 function explain(build: BuildResult, server: ServerLog, problem: string): string {
@@ -112,8 +137,8 @@ function assertCold(build: BuildResult, server: ServerLog): void {
  * where `local` is exactly the number of no-remote actions built, and the execution log agrees
  * spawn by spawn (the only non-hit is the local consumer).
  */
-function assertAllHits(build: BuildResult, local: number, server: ServerLog): void {
-  assert.equal(build.code, 0, explain(build, server, 'warm build failed'));
+function assertAllHits(build: BuildResult, local: number, server: ServerLog, diagnosis = ''): void {
+  assert.equal(build.code, 0, explain(build, server, `warm build failed${diagnosis ? ` (${diagnosis})` : ''}`));
   const s = build.summary;
   assert.ok(s !== undefined, explain(build, server, 'warm build printed no process summary'));
   const counts = `${s.total} processes: ${[...s.byRunner].map(([k, v]) => `${v} ${k}`).join(', ')}`;
