@@ -14,7 +14,7 @@ test('dir lock: a LOCK naming our own pid but not held by us is stale (a contain
     await link(path.join(dir, 'old'), path.join(dir, 'LOCK'));
     const lock = await lockDir(dir);
     assert.notEqual((await stat(path.join(dir, 'LOCK'))).ino, (await stat(path.join(dir, 'old'))).ino, 'the stale LOCK was replaced by ours');
-    assert.equal(await readFile(path.join(dir, 'LOCK'), 'utf8'), `${process.pid}\n`);
+    assert.match(await readFile(path.join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} [0-9a-f]{16}\n$`));
     await assert.rejects(lockDir(dir), (e) => isHoardError(e, 'unavailable'), 'a lock this process holds is not stale');
     await assert.rejects(lockDir(path.join(dir, '.')), (e) => isHoardError(e, 'unavailable'), 'whatever the spelling of the path');
     await lock.release();
@@ -46,5 +46,33 @@ test('dir lock: one directory reached through a symlink is still held by this pr
     await lock.release();
   } finally {
     await rm(base, { recursive: true, force: true });
+  }
+});
+
+test('dir lock: a breaker left by a process that died mid-break does not keep the store locked', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoard-lock-'));
+  try {
+    // pid 0 names no live process: both files were left by crashed processes.
+    await writeFile(path.join(dir, 'LOCK'), '0 00000000000000aa\n');
+    await writeFile(path.join(dir, 'LOCK.break-00000000000000aa'), '0 00000000000000bb\n');
+    const lock = await lockDir(dir);
+    assert.match(await readFile(path.join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} `));
+    await lock.release();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('dir lock: release leaves alone a LOCK that no longer names this owner', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoard-lock-'));
+  try {
+    const lock = await lockDir(dir);
+    // Someone replaced it (an operator, or a takeover that judged us dead): theirs stays.
+    await rm(path.join(dir, 'LOCK'));
+    await writeFile(path.join(dir, 'LOCK'), '1 00000000000000cc\n');
+    await lock.release();
+    assert.equal(await readFile(path.join(dir, 'LOCK'), 'utf8'), '1 00000000000000cc\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -1,20 +1,38 @@
 // One process per store directory: two hoards appending to one journal would break rule 2.
-// The lock file holds the owner's pid; a lock left by a dead process is taken over. The file
-// is written whole under a private name and then linked into place (link fails if LOCK
-// exists), so nobody ever reads an empty LOCK and mistakes a starting owner for a dead one.
+//
+// LOCK names its owner as "<pid> <nonce>". It is written whole under a private name and then
+// linked into place (link fails if LOCK exists), so nobody ever reads an empty LOCK and
+// mistakes a starting owner for a dead one.
+//
+// A LOCK whose owner is dead is broken under a breaker file named after that LOCK's nonce,
+// taken with the same link: of the processes that found the same dead owner, only the breaker
+// re-reads LOCK and removes it if it is still the dead one, so nobody removes a LOCK another
+// contender has just taken. A breaker that died mid-break is broken the same way, under a
+// breaker named after its own nonce. The owner releases LOCK only if it still names it.
 import { randomBytes } from 'node:crypto';
 import { link, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 
 export interface DirLock {
   release(): Promise<void>;
 }
 
-// The directories this process holds. A LOCK naming our own pid that is not in here was
-// left by an earlier process that had the same pid: in a container every restart is PID 1,
-// so after a SIGKILL the pid in the file is alive (it is us) but the lock is stale.
+/** Who holds a lock or breaker file. A LOCK written before nonces has the pid alone. */
+interface Holder {
+  readonly pid: number;
+  readonly nonce: string;
+}
+
+// The directories this process holds, and the nonces of the files it wrote. A file naming our
+// own pid with a nonce that is not ours was left by an earlier process that had the same pid:
+// in a container every restart is PID 1, so after a SIGKILL the pid in the file is alive (it
+// is us) but the lock is stale.
 const held = new Set<string>();
+const ownNonces = new Set<string>();
+
+const ATTEMPTS = 50;
 
 export async function lockDir(dir: string): Promise<DirLock> {
   // The real path: a directory reached through a symlink is still the one this process holds.
@@ -22,41 +40,100 @@ export async function lockDir(dir: string): Promise<DirLock> {
   // Checked and taken with no await in between, so a concurrent call here is refused too.
   if (held.has(file)) throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${process.pid} (this one)`);
   held.add(file);
+  const me = newHolder();
   try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const mine = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
-      await writeFile(mine, `${process.pid}\n`);
-      try {
-        await link(mine, file);
-        return {
-          release: async () => {
-            await unlink(file).catch(() => undefined);
-            held.delete(file);
-          },
-        };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      } finally {
-        await unlink(mine).catch(() => undefined);
-      }
-      const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-        throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${owner}`);
-      }
-      await unlink(file).catch(() => undefined); // stale: its owner died
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      if (await take(file, me)) return { release: () => release(file, me) };
+      const owner = await readHolder(file);
+      if (owner === undefined) continue; // released meanwhile
+      if (isLive(owner)) throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${owner.pid}`);
+      await breakStale(file, owner);
     }
-    throw new HoardError(ErrorCode.Unavailable, `could not lock store ${dir}`);
+    throw new HoardError(ErrorCode.Unavailable, `could not lock store ${dir}: its LOCK file kept changing hands`);
   } catch (err) {
+    ownNonces.delete(me.nonce);
     held.delete(file);
     throw err;
   }
 }
 
-function isAlive(pid: number): boolean {
+function newHolder(): Holder {
+  const h = { pid: process.pid, nonce: randomBytes(8).toString('hex') };
+  ownNonces.add(h.nonce);
+  return h;
+}
+
+/** Links a file naming `me` at `file`; false if one is there already. */
+async function take(file: string, me: Holder): Promise<boolean> {
+  const mine = `${file}.${me.nonce}.tmp`;
+  await writeFile(mine, `${me.pid} ${me.nonce}\n`);
   try {
-    process.kill(pid, 0);
+    await link(mine, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  } finally {
+    await unlink(mine).catch(() => undefined);
+  }
+}
+
+/** The holder `file` names; undefined when it is gone or names nobody. */
+async function readHolder(file: string): Promise<Holder | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const [pidText = '', nonce = ''] = text.trim().split(/\s+/);
+  const pid = Number.parseInt(pidText, 10);
+  // A LOCK that names no pid was not written by hoard (the file is never partial): it is
+  // broken like a dead owner's, under a breaker named after its content.
+  return { pid: Number.isInteger(pid) && pid > 0 ? pid : 0, nonce: nonce || `legacy-${Buffer.from(text).toString('hex').slice(0, 32)}` };
+}
+
+function isLive(h: Holder): boolean {
+  if (h.pid === 0) return false;
+  if (h.pid === process.pid) return ownNonces.has(h.nonce);
+  try {
+    process.kill(h.pid, 0);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes `file` if it still names `stale`, holding the breaker for that file meanwhile. */
+async function breakStale(file: string, stale: Holder): Promise<void> {
+  const breaker = `${file}.break-${stale.nonce}`;
+  const me = newHolder();
+  try {
+    if (!(await take(breaker, me))) {
+      const other = await readHolder(breaker);
+      if (other === undefined) return; // that break just finished: look again
+      if (isLive(other)) await sleep(10); // someone is breaking it right now
+      else await breakStale(breaker, other); // a breaker that died mid-break
+      return;
+    }
+    try {
+      if ((await readHolder(file))?.nonce === stale.nonce) await unlink(file);
+    } finally {
+      await unlink(breaker).catch(() => undefined);
+    }
+  } finally {
+    ownNonces.delete(me.nonce);
+  }
+}
+
+async function release(file: string, me: Holder): Promise<void> {
+  try {
+    if ((await readHolder(file))?.nonce === me.nonce) await unlink(file);
+  } catch {
+    // nothing to release
+  } finally {
+    ownNonces.delete(me.nonce);
+    held.delete(file);
   }
 }
