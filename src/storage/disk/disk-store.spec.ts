@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -351,6 +351,60 @@ describe('DiskStore rule 1: order and leftovers', () => {
     const again = await openDiskStore({ dir, maxBytes: 0 });
     assert.deepEqual(await again.has([casKey(digestOf(a).hash), casKey(digestOf(b).hash), casKey(digestOf(c).hash)]), [true, false, true]);
     await again.close();
+  });
+
+  it('when a failed journal append cannot be cut back off either, the store takes no more writes (rule 2)', async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0 });
+    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
+    await put(a);
+    const run = CommitSyncer.prototype.run;
+    CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
+      CommitSyncer.prototype.run = run;
+      await run.call(this, { ...request, records: [Buffer.concat(request.records).subarray(0, 10)] });
+      throw new CommitFailed({ ok: false, failedAt: 'journal-write', message: 'EIO: i/o error', code: 'EIO' });
+    };
+    // The cut fails too: FileHandle.truncate is what the store uses for it.
+    const probe = await open(path.join(dir, 'probe'), 'w');
+    const fileHandle = Object.getPrototypeOf(probe) as { truncate(len?: number): Promise<void> };
+    await probe.close();
+    const truncate = fileHandle.truncate;
+    fileHandle.truncate = () => Promise.reject(Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' }));
+    try {
+      await assert.rejects(put(b), /EIO/);
+    } finally {
+      CommitSyncer.prototype.run = run;
+      fileHandle.truncate = truncate;
+    }
+    // Records appended after the torn bytes would be lost at the next open: refused instead.
+    await assert.rejects(put(c), (e) => isHoardError(e, 'unavailable') && /restart the server/.test((e as Error).message));
+    await s.close();
+    const again = await openDiskStore({ dir, maxBytes: 0 });
+    assert.deepEqual(await again.has([casKey(digestOf(a).hash), casKey(digestOf(b).hash), casKey(digestOf(c).hash)]), [true, false, false]);
+    assert.equal(again.recovery.tornBytesCut, 10, "the torn bytes were cut at the open");
+    await again.close();
+  });
+
+  it('one commit writes at most 32 MiB of segment data, however many puts are queued', async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0, durability: 'none' });
+    const sizes: number[] = [];
+    const run = CommitSyncer.prototype.run;
+    CommitSyncer.prototype.run = function (this: CommitSyncer, request: CommitRequest) {
+      sizes.push(request.writes.reduce((n, w) => n + w.buffers.reduce((m, b) => m + b.byteLength, 0), 0));
+      return run.call(this, request);
+    };
+    const blobs = Array.from({ length: 80 }, () => randomBytes(1_000_000));
+    try {
+      await Promise.all(blobs.map((d) => s.put(casKey(digestOf(d).hash), d, { size: d.length })));
+    } finally {
+      CommitSyncer.prototype.run = run;
+    }
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 80 * 1_000_000, 'every entry was written');
+    assert.ok(Math.max(...sizes) <= 32 * 1024 * 1024, `commits of ${sizes.join(', ')} bytes`);
+    assert.ok(sizes.filter((n) => n > 16 * 1024 * 1024).length > 0, `the queue built up: ${sizes.join(', ')}`);
+    await s.close();
   });
 
   it('a commit syncs the segment of every entry it writes before the journal names it (rule 1)', async () => {
