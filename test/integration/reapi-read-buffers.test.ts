@@ -1,9 +1,11 @@
 // ByteStream Reads of entries too big for the read cache go out of reusable buffers
 // (src/core/buffer-pool.ts). A buffer handed back before the transport has written it
 // would be refilled by the next read while still queued: clients would get another blob's
-// bytes. The stalled-Read test below is the one that pins this (it fails when a buffer
-// is released as soon as its message is queued); the concurrent-reads test is a plain
-// byte-exactness regression over rounds.
+// bytes. Two tests pin this from both sides of node:http2: the stalled-Read test (bytes held
+// back by the client's flow-control window) and the stalled-socket test (bytes framed by
+// nghttp2 but waiting for the socket: the Bazel e2e failure "Expected digest ... does not
+// match received digest", which the transport's empty-write completion caused). The
+// concurrent-reads test is a plain byte-exactness regression over rounds.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,8 +13,27 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { openDiskStore } from '../../src/storage/disk/disk-store.ts';
 import http2 from 'node:http2';
+import net from 'node:net';
+import { once } from 'node:events';
 import { protoType } from '../../src/core/proto.ts';
 import { blob, chunks, readAll, sha256, startHarness, uploadName, writeMessages } from './reapi-harness.ts';
+
+/** A ByteStream Read sent on a raw HTTP/2 session: its stream, and its reply body once it ends. */
+function rawRead(session: http2.ClientHttp2Session, resourceName: string): { stream: http2.ClientHttp2Stream; body: Promise<Buffer> } {
+  const req = Buffer.from(protoType('google.bytestream.ReadRequest').encode({ resourceName }).finish());
+  const frame = Buffer.alloc(5 + req.length);
+  frame.writeUInt32BE(req.length, 1);
+  req.copy(frame, 5);
+  const stream = session.request({ ':method': 'POST', ':path': '/google.bytestream.ByteStream/Read', 'content-type': 'application/grpc', te: 'trailers' });
+  stream.end(frame);
+  const parts: Buffer[] = [];
+  const body = new Promise<Buffer>((resolve, reject) => {
+    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.on('error', reject);
+    stream.on('end', () => resolve(Buffer.concat(parts)));
+  });
+  return { stream, body };
+}
 
 /**
  * A ByteStream Read on a raw HTTP/2 stream whose reader stops after the first bytes until
@@ -22,27 +43,14 @@ import { blob, chunks, readAll, sha256, startHarness, uploadName, writeMessages 
 function stalledRead(address: string, resourceName: string): { firstBytes: Promise<void>; resume(): void; bytes: Promise<Buffer>; close(): void } {
   const session = http2.connect(`http://${address}`);
   session.on('error', () => undefined);
-  const req = Buffer.from(protoType('google.bytestream.ReadRequest').encode({ resourceName }).finish());
-  const frame = Buffer.alloc(5 + req.length);
-  frame.writeUInt32BE(req.length, 1);
-  req.copy(frame, 5);
-  const stream = session.request({ ':method': 'POST', ':path': '/google.bytestream.ByteStream/Read', 'content-type': 'application/grpc', te: 'trailers' });
-  stream.end(frame);
-  const parts: Buffer[] = [];
-  let first!: () => void;
-  const firstBytes = new Promise<void>((r) => (first = r));
-  const bytes = new Promise<Buffer>((resolve, reject) => {
-    stream.on('data', (c: Buffer) => {
-      if (parts.length === 0) {
-        stream.pause();
-        first();
-      }
-      parts.push(c);
-    });
-    stream.on('error', reject);
-    stream.on('end', () => resolve(Buffer.concat(parts)));
-  });
-  return { firstBytes, resume: () => stream.resume(), bytes, close: () => session.close() };
+  const { stream, body } = rawRead(session, resourceName);
+  const firstBytes = new Promise<void>((resolve) =>
+    stream.once('data', () => {
+      stream.pause();
+      resolve();
+    }),
+  );
+  return { firstBytes, resume: () => stream.resume(), bytes: body, close: () => session.close() };
 }
 
 /** The data of the ReadResponses in a raw gRPC reply body (one data field per message). */
@@ -101,6 +109,97 @@ test('a Read held up by a client that stops reading keeps its buffer while other
     assert.ok(readResponseData(await stalled.bytes).equals(held), 'the held-up Read got exactly its blob');
     stalled.close();
   } finally {
+    await h.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * A TCP relay to `target` that can stop reading from the server side: the server's socket
+ * writes then stay pending in the kernel and in Node, with their bytes still referenced.
+ */
+async function startStallingRelay(target: string): Promise<{ port: number; stall(): void; release(): void; close(): void }> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const upstreams = new Set<net.Socket>();
+  let stalled = false;
+  const server = net.createServer((client) => {
+    const up = net.connect(port, host);
+    upstreams.add(up);
+    if (stalled) up.pause();
+    client.pipe(up);
+    // By hand, not pipe(): pipe resumes its source whenever the destination drains.
+    up.on('data', (chunk: Buffer) => {
+      if (client.write(chunk)) return;
+      up.pause();
+      client.once('drain', () => {
+        if (!stalled) up.resume();
+      });
+    });
+    const drop = () => {
+      client.destroy();
+      up.destroy();
+      upstreams.delete(up);
+    };
+    client.on('error', drop).on('close', drop);
+    up.on('error', drop).on('close', drop);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    stall() {
+      stalled = true;
+      for (const up of upstreams) up.pause();
+    },
+    release() {
+      stalled = false;
+      for (const up of upstreams) up.resume();
+    },
+    close() {
+      for (const up of upstreams) up.destroy();
+      server.close();
+    },
+  };
+}
+
+test('Reads whose bytes wait behind a stalled socket keep their buffers until the socket took them', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'hoard-reapi-readbuf-'));
+  const store = await openDiskStore({ dir: path.join(dir, 'store'), maxBytes: 0, durability: 'none' });
+  const h = await startHarness({ partialUploadDir: path.join(dir, 'partial') }, store);
+  const relay = await startStallingRelay(h.server.address);
+  // A client that grants a window far larger than the replies: nothing waits on flow
+  // control, so the server frames every message at once and only the socket holds it back
+  // (the Bazel case: grpc-java grants 1 MiB per stream).
+  const session = http2.connect(`http://127.0.0.1:${relay.port}`, { settings: { initialWindowSize: 2 ** 31 - 1 } });
+  session.on('error', () => undefined);
+  try {
+    await once(session, 'connect');
+    session.setLocalWindowSize(2 ** 31 - 1);
+    // One message per Read (under the 256 KiB read chunk), so each buffer's release rides on
+    // the write queued first; 16 MB in all, well past what the stalled sockets buffer.
+    const held = Array.from({ length: 80 }, (_, i) => blob(200_000, 300 + i));
+    const others = Array.from({ length: 16 }, (_, i) => blob(200_000, 400 + i)); // same pool class
+    for (const data of [...held, ...others]) assert.equal(await writeMessages(h.bs, chunks(uploadName(data), data, { chunk: 256 * 1024 })), data.byteLength);
+    relay.stall();
+    const replies = held.map((d) => rawRead(session, `blobs/${sha256(d)}/${d.byteLength}`).body);
+    // The server has framed the held replies by now; Reads on a direct connection take
+    // pooled buffers meanwhile (this failed 3 runs out of 3 while the transport signalled
+    // "written" with an empty write after the data).
+    await new Promise((r) => setTimeout(r, 300));
+    for (let round = 0; round < 3; round++) {
+      const back = await Promise.all(others.map((d) => readAll(h.bs, `blobs/${sha256(d)}/${d.byteLength}`)));
+      back.forEach((b, i) => assert.ok(b.equals(others[i]!), `other read ${i} in round ${round}`));
+    }
+    relay.release();
+    const wrong: number[] = [];
+    (await Promise.all(replies)).forEach((body, i) => {
+      if (!readResponseData(body).equals(held[i]!)) wrong.push(i);
+    });
+    assert.deepEqual(wrong, [], 'held-up Reads that got bytes other than their blob');
+  } finally {
+    session.destroy();
+    relay.close();
     await h.close();
     await store.close();
     await rm(dir, { recursive: true, force: true });

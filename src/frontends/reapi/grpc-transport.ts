@@ -74,7 +74,6 @@ function encodeGrpcMessage(s: string): string {
   return /^[\x20-\x24\x26-\x7e]*$/.test(s) ? s : encodeURIComponent(s);
 }
 
-const EMPTY = Buffer.alloc(0);
 
 /**
  * One call on one HTTP/2 stream. The transport fills `request` (unary and server-streaming
@@ -259,8 +258,8 @@ export class GrpcCall implements AsyncIterable<unknown> {
 
   /**
    * Sends one response message; false when the client's window is full (wait for 'drain').
-   * `written` is called once the transport no longer holds the message's bytes (sent, or
-   * dropped with the stream), and only then: it may recycle them.
+   * `written` is called once the socket has taken the message's bytes, and only then: it may
+   * recycle them. If the stream fails first it is never called (node may still hold them).
    */
   write(msg: unknown, written?: () => void): boolean {
     if (this.#finished || this.#stream.destroyed) {
@@ -275,11 +274,16 @@ export class GrpcCall implements AsyncIterable<unknown> {
     const parts = this.method.responseSerialize(msg);
     const list = Buffer.isBuffer(parts) ? [parts] : (parts as readonly Buffer[]);
     const length = list.reduce((n, b) => n + b.length, 0);
+    const chunks = [framePrefix(length), ...list.filter((b) => b.length > 0)];
+    // The callback goes on the last chunk that carries bytes. node:http2 completes a write
+    // when the socket write holding its last byte completes, except an empty write: that one
+    // completes as soon as nghttp2 has framed what is queued before it, while those bytes may
+    // still wait for the socket; a buffer recycled then reached clients as another blob's
+    // bytes (Bazel: "Expected digest ... does not match received digest").
+    const last = chunks.length - 1;
     this.#stream.cork();
-    // Corked writes go out as one writev; the last one's callback runs when all are done.
-    let ok = this.#stream.write(framePrefix(length));
-    for (const b of list) if (b.length > 0) ok = this.#stream.write(b);
-    if (written) this.#stream.write(EMPTY, () => written());
+    for (let i = 0; i < last; i++) this.#stream.write(chunks[i]);
+    const ok = written ? this.#stream.write(chunks[last], (err?: Error | null) => err || written()) : this.#stream.write(chunks[last]);
     this.#stream.uncork();
     return ok;
   }
