@@ -386,6 +386,32 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await again.close();
   });
 
+  it('bytes a failed commit placed count as dead space, so their segment is still retired', async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0, durability: 'none', segmentBytes: 1000 });
+    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const segments = () => readdir(path.join(dir, 'segments'));
+    await put(randomBytes(600)); // fills the first segment
+    const run = CommitSyncer.prototype.run;
+    CommitSyncer.prototype.run = async function () {
+      CommitSyncer.prototype.run = run;
+      throw new CommitFailed({ ok: false, failedAt: 'data', message: 'EIO: i/o error, write', code: 'EIO' });
+    };
+    try {
+      await assert.rejects(put(randomBytes(600)), /EIO/); // placed in a new segment, never published
+    } finally {
+      CommitSyncer.prototype.run = run;
+    }
+    const c = randomBytes(300);
+    await put(c); // the only live entry of that segment
+    const before = await segments();
+    await put(randomBytes(600)); // rolls: the segment is no longer the active one
+    assert.ok(await s.delete(casKey(digestOf(c).hash)));
+    const after = await segments();
+    assert.equal(after.length, before.length, `the emptied segment was removed (before ${before.join(' ')}, after ${after.join(' ')})`);
+    await s.close();
+  });
+
   it('one commit writes at most 32 MiB of segment data, however many puts are queued', async () => {
     const dir = await freshDir();
     const s = await openDiskStore({ dir, maxBytes: 0, durability: 'none' });

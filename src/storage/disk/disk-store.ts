@@ -529,7 +529,14 @@ class DiskStoreImpl implements DiskStore {
       else if (op.kind === 'delete') b.putFrames.push(seal(encodeDelete(op.slot)));
     }
     const frames = [...b.frames, ...b.putFrames];
-    await this.#makeDurable(b.writes, frames);
+    try {
+      await this.#makeDurable(b.writes, frames);
+    } catch (err) {
+      // Nothing of this batch will be published: its placed bytes are dead space, not live,
+      // or their segment could never be retired or chosen for compaction.
+      for (const w of b.writes) w.seg.live -= w.data.size;
+      throw err;
+    }
     this.#journalRecords += frames.length;
 
     // 3. Publish, in journal order, so memory matches what a replay would build.
