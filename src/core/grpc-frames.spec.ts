@@ -32,10 +32,12 @@ test('headOnly keeps the first bytes and reports the full length', () => {
   assert.deepEqual(seen, [['abcd', 8], ['xy', 2]]);
 });
 
-test('a compressed message or one above the limit is refused; a cut one is not at a boundary', () => {
+test('a compressed message, a flag byte other than 0 or 1, or a message above the limit is refused; a cut one is not at a boundary', () => {
   const compressed = framed([Buffer.from('abc')]);
   compressed[0] = 1;
   assert.deepEqual(new GrpcFrameReader().push(compressed, () => assert.fail()), { kind: 'compressed' });
+  compressed[0] = 0x37;
+  assert.deepEqual(new GrpcFrameReader().push(compressed, () => assert.fail()), { kind: 'bad-flag', flag: 0x37 });
   assert.deepEqual(new GrpcFrameReader({ maxMessage: 2 }).push(framed([Buffer.from('abc')]), () => assert.fail()), { kind: 'too-large', length: 3 });
   const reader = new GrpcFrameReader();
   reader.push(framed([Buffer.from('abc')]).subarray(0, 6), () => assert.fail());

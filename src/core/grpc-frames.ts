@@ -14,7 +14,7 @@ export interface FrameReaderOptions {
 }
 
 /** Why a frame reader stopped: the caller turns it into its protocol's error. */
-export type FrameError = { readonly kind: 'compressed' } | { readonly kind: 'too-large'; readonly length: number };
+export type FrameError = { readonly kind: 'compressed' } | { readonly kind: 'bad-flag'; readonly flag: number } | { readonly kind: 'too-large'; readonly length: number };
 
 export class GrpcFrameReader {
   readonly #maxMessage: number;
@@ -52,7 +52,8 @@ export class GrpcFrameReader {
         this.#prefixFill += n;
         at += n;
         if (this.#prefixFill < 5) return undefined;
-        if (this.#prefix[0] !== 0) return { kind: 'compressed' };
+        if (this.#prefix[0] === 1) return { kind: 'compressed' };
+        if (this.#prefix[0] !== 0) return { kind: 'bad-flag', flag: this.#prefix[0]! };
         const length = this.#prefix.readUInt32BE(1);
         if (length > this.#maxMessage) return { kind: 'too-large', length };
         this.#length = length;

@@ -76,13 +76,19 @@ test('not POST is 405, not gRPC content is 415', async () => {
   assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest, { 'content-type': 'application/json' })).httpStatus, 415);
 });
 
-test('a compressed message is UNIMPLEMENTED; a unary call without a message, or cut inside one, is INVALID_ARGUMENT', async () => {
+test('a compressed message is UNIMPLEMENTED; a unary call without a message, cut inside one, or with a bad flag byte, is INVALID_ARGUMENT', async () => {
   const compressed = await call(`/${REAPI}.Capabilities/GetCapabilities`, framed(Buffer.from([1, 2, 3]), true), { 'grpc-encoding': 'gzip' });
   assert.equal(compressed.grpcStatus, '12');
   assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, Buffer.alloc(0))).grpcStatus, '3');
   assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest.subarray(0, 3))).grpcStatus, '3');
   const two = Buffer.concat([capsRequest, capsRequest]);
   assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, two)).grpcStatus, '3');
+  // A first byte that is neither 0 nor 1 is a malformed frame, not a compressed one.
+  const badFlag = Buffer.from(capsRequest);
+  badFlag[0] = 0x37;
+  const r = await call(`/${REAPI}.Capabilities/GetCapabilities`, badFlag);
+  assert.equal(r.grpcStatus, '3');
+  assert.match(r.grpcMessage ?? '', /first byte \(the compressed flag\) is 55, not 0 or 1/);
 });
 
 test('grpc-timeout ends a call that outlives it with DEADLINE_EXCEEDED', async () => {

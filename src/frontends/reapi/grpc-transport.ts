@@ -152,6 +152,8 @@ export class GrpcCall implements AsyncIterable<unknown> {
     const err = this.method.requestDeserializeParts ? this.#frames.pushParts(chunk, (parts) => this.#onMessage(parts)) : this.#frames.push(chunk, (msg) => this.#onMessage(msg));
     if (err?.kind === 'compressed') {
       this.#fail({ code: status.UNIMPLEMENTED, details: 'compressed gRPC messages are not supported (grpc-accept-encoding: identity)' });
+    } else if (err?.kind === 'bad-flag') {
+      this.#fail({ code: status.INVALID_ARGUMENT, details: `malformed gRPC frame: its first byte (the compressed flag) is ${err.flag}, not 0 or 1` });
     } else if (err?.kind === 'too-large') {
       this.#fail({ code: status.RESOURCE_EXHAUSTED, details: `received a message of ${err.length} bytes, larger than the limit of ${this.#maxMessage}` });
     }
