@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import { after, before, test } from 'node:test';
 import { protoType, REAPI } from '../../src/core/proto.ts';
+import { createMetrics } from '../../src/metrics/metrics.ts';
+import { MemoryStore } from '../../src/storage/memory-store.ts';
 import { blob, sha256, startHarness, unary, type Harness } from './reapi-harness.ts';
 
 let h: Harness;
@@ -26,9 +28,9 @@ interface Reply {
   body: Buffer;
 }
 
-function call(path: string, body: Buffer, headers: http2.OutgoingHttpHeaders = {}, keepOpen = false): Promise<Reply> {
+function call(path: string, body: Buffer, headers: http2.OutgoingHttpHeaders = {}, keepOpen = false, on: http2.ClientHttp2Session = session): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    const stream = on.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
     const reply: Reply = { httpStatus: 0, body: Buffer.alloc(0) };
     const parts: Buffer[] = [];
     const take = (hs: http2.IncomingHttpHeaders) => {
@@ -168,5 +170,28 @@ test('a unary request that stops sending before its end is ABORTED after bodyIdl
   } finally {
     s.close();
     await idle.close();
+  }
+});
+
+test('the metrics count the status the client was sent, also when the transport answered before the handler', async () => {
+  const metrics = createMetrics({ processMetrics: false });
+  const m = await startHarness({}, new MemoryStore(), metrics);
+  const own = http2.connect(`http://${m.server.address}`);
+  own.on('error', () => undefined);
+  try {
+    const compressed = await call(`/${REAPI}.Capabilities/GetCapabilities`, framed(Buffer.from([1, 2, 3]), true), { 'grpc-encoding': 'gzip' }, false, own);
+    assert.equal(compressed.grpcStatus, '12');
+    const write = protoType('google.bytestream.WriteRequest').encode({ resourceName: `uploads/u/blobs/${'a'.repeat(64)}/10`, writeOffset: 0, data: Buffer.alloc(3) }).finish();
+    const late = await call('/google.bytestream.ByteStream/Write', framed(write), { 'grpc-timeout': '100m' }, true, own);
+    assert.equal(late.grpcStatus, '4');
+    assert.equal((await call(`/${REAPI}.Capabilities/NoSuchMethod`, capsRequest, {}, false, own)).grpcStatus, '12');
+    await new Promise((r) => setTimeout(r, 100)); // the handler settles after the status went out
+    const text = await metrics.render();
+    assert.match(text, /hoard_requests_total\{[^}]*method="GetCapabilities"[^}]*code="UNIMPLEMENTED"[^}]*\} 1/, text);
+    assert.match(text, /hoard_requests_total\{[^}]*method="Write"[^}]*code="DEADLINE_EXCEEDED"[^}]*\} 1/, text);
+    assert.match(text, /hoard_requests_total\{[^}]*method="\(unknown\)"[^}]*code="UNIMPLEMENTED"[^}]*\} 1/, 'an unknown path is counted, not as a label of its own');
+  } finally {
+    own.close();
+    await m.close();
   }
 });

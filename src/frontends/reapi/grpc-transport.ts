@@ -57,6 +57,11 @@ export interface TransportOptions {
   readonly connectionWindow: number;
   /** A unary request that sends nothing for this long before its end is ended (ms). 0 = no bound. */
   readonly requestIdleMs: number;
+  /**
+   * A call the transport answered itself, before any handler ran (unknown method, malformed
+   * or oversized request, deadline): counted here, since no handler will count it.
+   */
+  readonly onRefused?: (method: string, s: CallStatus, startedAt: number) => void;
 }
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;.*)?$/;
@@ -92,6 +97,7 @@ export class GrpcCall implements AsyncIterable<unknown> {
   #idle: NodeJS.Timeout | undefined;
   #headersSent = false;
   #finished = false;
+  #sentStatus: CallStatus | undefined;
   readonly #frames: GrpcFrameReader;
   #discarded = 0;
   // Messages not yet taken by the handler (client streaming), and a waiting taker.
@@ -106,6 +112,11 @@ export class GrpcCall implements AsyncIterable<unknown> {
     this.#maxMessage = maxMessage;
     this.#frames = new GrpcFrameReader({ maxMessage });
     this.signal = this.#abort.signal;
+  }
+
+  /** The status this call sent, once it sent one (never, when the client went first). */
+  get sentStatus(): CallStatus | undefined {
+    return this.#sentStatus;
   }
 
   /** True once a status went out (or the stream is gone): later outcomes are dropped. */
@@ -319,6 +330,7 @@ export class GrpcCall implements AsyncIterable<unknown> {
       return;
     }
     this.#finished = true;
+    this.#sentStatus = s;
     const trailers = { 'grpc-status': String(s.code), 'grpc-message': encodeGrpcMessage(s.details) };
     // Whatever the client still sends is read and dropped (bounded), so it sees the status
     // instead of a stalled upload.
@@ -453,19 +465,29 @@ export async function listenGrpc(
     if (!GRPC_CONTENT_TYPE.test(String(headers['content-type'] ?? ''))) return refuse({ ':status': 415 });
     const path = String(headers[':path'] ?? '');
     const entry = methods.get(path);
+    const startedAt = performance.now();
     if (!entry) {
-      return refuse({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status.UNIMPLEMENTED), 'grpc-message': encodeGrpcMessage(`unknown method ${path}`) });
+      const details = `unknown method ${path}`;
+      // Not labelled by path: clients choose it, and metrics labels must stay bounded.
+      options.onRefused?.('(unknown)', { code: status.UNIMPLEMENTED, details }, startedAt);
+      return refuse({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status.UNIMPLEMENTED), 'grpc-message': encodeGrpcMessage(details) });
     }
     const call = new GrpcCall(stream, entry.definition, options.maxReceiveMessageSize);
+    const methodName = path.slice(path.lastIndexOf('/') + 1);
+    let dispatched = false;
     const timeout = headers['grpc-timeout'];
     if (typeof timeout === 'string') {
       const m = TIMEOUT.exec(timeout);
       if (m) call.setDeadline(Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]!);
     }
     stream.on('data', (chunk: Buffer) => call.onData(chunk));
-    stream.once('close', () => call.onGone(`the client cancelled the call (${stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'stream closed' : `RST_STREAM ${stream.rstCode}`})`));
+    stream.once('close', () => {
+      call.onGone(`the client cancelled the call (${stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'stream closed' : `RST_STREAM ${stream.rstCode}`})`);
+      if (!dispatched && call.sentStatus) options.onRefused?.(methodName, call.sentStatus, startedAt);
+    });
     if (entry.definition.requestStream) {
       stream.once('end', () => call.onEnd());
+      dispatched = true;
       entry.handler(call);
       return;
     }
@@ -477,6 +499,7 @@ export async function listenGrpc(
         call.finish({ code: status.INVALID_ARGUMENT, details: `${path} needs a request message, the client sent none` });
         return;
       }
+      dispatched = true;
       entry.handler(call);
     });
   }

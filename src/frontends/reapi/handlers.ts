@@ -15,7 +15,7 @@ const STATUS_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
 const OK: CallStatus = { code: status.OK, details: '' };
 
 /** Records one finished call; logs server-side failures (INTERNAL, DATA_LOSS, UNKNOWN). */
-function recordCall(ctx: ReapiContext, method: string, started: number, outcome: CallStatus, err?: unknown): void {
+export function recordCall(ctx: ReapiContext, method: string, started: number, outcome: CallStatus, err?: unknown): void {
   const code = outcome.code;
   ctx.metrics?.request('grpc', method, STATUS_NAMES[code] ?? String(code), (performance.now() - started) / 1000);
   if (code === status.INTERNAL || code === status.DATA_LOSS || code === status.UNKNOWN) {
@@ -35,14 +35,16 @@ export function runCall<Res>(ctx: ReapiContext, method: string, call: GrpcCall, 
   const started = performance.now();
   (async () => run(call.signal))().then(
     (res) => {
-      recordCall(ctx, method, started, OK);
       call.finish(OK, respond ? res : undefined);
+      recordCall(ctx, method, started, call.sentStatus ?? OK);
     },
     (err: unknown) => {
       const se = toServiceError(err);
       const outcome = { code: se.code, details: se.details };
-      recordCall(ctx, method, started, outcome, err);
       call.finish(outcome);
+      // What the client was told, when the transport answered first (deadline, malformed
+      // frame, oversized message); the handler's own view when the client is gone.
+      recordCall(ctx, method, started, call.sentStatus ?? outcome, err);
     },
   );
 }

@@ -11,6 +11,7 @@ import { byteStreamService } from './bytestream-service.ts';
 import { capabilitiesService } from './capabilities-service.ts';
 import { casService } from './cas-service.ts';
 import { serviceDefinition, SERVICE_NAMES } from './grpc-definitions.ts';
+import { recordCall } from './handlers.ts';
 import { listenGrpc, type CallHandler, type MethodDefinition, type ServiceImplementation } from './grpc-transport.ts';
 import { PartialUploads } from './partial-uploads.ts';
 import { PublishedBlobs } from './published-blobs.ts';
@@ -86,6 +87,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
       streamWindow: STREAM_WINDOW,
       connectionWindow: CONNECTION_WINDOW,
       requestIdleMs: resolved.bodyIdleTimeoutMs,
+      onRefused: (method, outcome, startedAt) => recordCall(ctx, method, startedAt, outcome),
     }, (err) => options.logger?.error({ err }, 'REAPI transport error'));
   } catch (err) {
     await partials.close();
