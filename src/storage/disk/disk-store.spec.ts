@@ -12,7 +12,7 @@ import { storeConformance } from '../../../test/conformance/store-conformance.ts
 import { openDiskStore, type DiskStore } from './disk-store.ts';
 import { Op, scanJournal } from './journal.ts';
 import { Segment } from './segment.ts';
-import { CommitFailed, CommitSyncer, type CommitRequest } from './commit-syncer.ts';
+import { CommitFailed, CommitSyncer, type CommitRequest, type CommitStep } from './commit-syncer.ts';
 import { slotOf } from './slot.ts';
 
 const dirs: string[] = [];
@@ -24,6 +24,23 @@ async function freshDir(): Promise<string> {
   const d = await mkdtemp(path.join(tmpdir(), 'hoard-disk-'));
   dirs.push(d);
   return d;
+}
+
+/**
+ * Makes the store's next commit fail at `failedAt` with `message` (its code is the part
+ * before the colon). With `tornBytes`, that many bytes of its journal records really reach
+ * the journal first, written by the worker. Returns the undo, for a `finally`.
+ */
+function failNextCommit(failedAt: CommitStep, message: string, tornBytes?: number): () => void {
+  const run = CommitSyncer.prototype.run;
+  CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
+    CommitSyncer.prototype.run = run;
+    if (tornBytes !== undefined) await run.call(this, { ...request, records: [Buffer.concat(request.records).subarray(0, tornBytes)] });
+    throw new CommitFailed({ ok: false, failedAt, message, code: message.split(':')[0] });
+  };
+  return () => {
+    CommitSyncer.prototype.run = run;
+  };
 }
 
 // Small segments and a small-entry threshold below some test blobs, so both the segment
@@ -335,16 +352,11 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await put(a);
     // The commit of b: its data goes through, the journal gets 10 bytes of its record (on
     // the worker, for real) and then the disk is full.
-    const run = CommitSyncer.prototype.run;
-    CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
-      CommitSyncer.prototype.run = run;
-      await run.call(this, { ...request, records: [Buffer.concat(request.records).subarray(0, 10)] });
-      throw new CommitFailed({ ok: false, failedAt: 'journal-write', message: 'ENOSPC: no space left on device', code: 'ENOSPC' });
-    };
+    const undo = failNextCommit('journal-write', 'ENOSPC: no space left on device', 10);
     try {
       await assert.rejects(put(b), /ENOSPC/);
     } finally {
-      CommitSyncer.prototype.run = run;
+      undo();
     }
     await put(c); // acknowledged
     await s.close();
@@ -359,12 +371,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
     const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
     const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
     await put(a);
-    const run = CommitSyncer.prototype.run;
-    CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
-      CommitSyncer.prototype.run = run;
-      await run.call(this, { ...request, records: [Buffer.concat(request.records).subarray(0, 10)] });
-      throw new CommitFailed({ ok: false, failedAt: 'journal-write', message: 'EIO: i/o error', code: 'EIO' });
-    };
+    const undo = failNextCommit('journal-write', 'EIO: i/o error', 10);
     // The cut fails too: FileHandle.truncate is what the store uses for it.
     const probe = await open(path.join(dir, 'probe'), 'w');
     const fileHandle = Object.getPrototypeOf(probe) as { truncate(len?: number): Promise<void> };
@@ -374,7 +381,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
     try {
       await assert.rejects(put(b), /EIO/);
     } finally {
-      CommitSyncer.prototype.run = run;
+      undo();
       fileHandle.truncate = truncate;
     }
     // Records appended after the torn bytes would be lost at the next open: refused instead.
@@ -392,15 +399,11 @@ describe('DiskStore rule 1: order and leftovers', () => {
     const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
     const segments = () => readdir(path.join(dir, 'segments'));
     await put(randomBytes(600)); // fills the first segment
-    const run = CommitSyncer.prototype.run;
-    CommitSyncer.prototype.run = async function () {
-      CommitSyncer.prototype.run = run;
-      throw new CommitFailed({ ok: false, failedAt: 'data', message: 'EIO: i/o error, write', code: 'EIO' });
-    };
+    const undo = failNextCommit('data', 'EIO: i/o error, write');
     try {
       await assert.rejects(put(randomBytes(600)), /EIO/); // placed in a new segment, never published
     } finally {
-      CommitSyncer.prototype.run = run;
+      undo();
     }
     const c = randomBytes(300);
     await put(c); // the only live entry of that segment
