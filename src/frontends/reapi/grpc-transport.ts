@@ -79,7 +79,6 @@ function encodeGrpcMessage(s: string): string {
   return /^[\x20-\x24\x26-\x7e]*$/.test(s) ? s : encodeURIComponent(s);
 }
 
-
 /**
  * One call on one HTTP/2 stream. The transport fills `request` (unary and server-streaming
  * methods) or feeds messages to the async iterator (client-streaming) before or while the
@@ -287,16 +286,20 @@ export class GrpcCall implements AsyncIterable<unknown> {
     const parts = this.method.responseSerialize(msg);
     const list = Buffer.isBuffer(parts) ? [parts] : (parts as readonly Buffer[]);
     const length = list.reduce((n, b) => n + b.length, 0);
-    const chunks = [framePrefix(length), ...list.filter((b) => b.length > 0)];
-    // The callback goes on the last chunk that carries bytes. node:http2 completes a write
-    // when the socket write holding its last byte completes, except an empty write: that one
-    // completes as soon as nghttp2 has framed what is queued before it, while those bytes may
-    // still wait for the socket; a buffer recycled then reached clients as another blob's
-    // bytes (Bazel: "Expected digest ... does not match received digest").
-    const last = chunks.length - 1;
+    // The callback goes on the last write that carries bytes (the prefix when the message is
+    // empty). node:http2 completes a write when the socket write holding its last byte
+    // completes, except an empty write: that one completes as soon as nghttp2 has framed what
+    // is queued before it, while those bytes may still wait for the socket; a buffer recycled
+    // then reached clients as another blob's bytes (Bazel: "Expected digest ... does not
+    // match received digest").
+    let last = list.length - 1;
+    while (last >= 0 && list[last]!.length === 0) last--;
+    const done = written && ((err?: Error | null) => {
+      if (!err) written();
+    });
     this.#stream.cork();
-    for (let i = 0; i < last; i++) this.#stream.write(chunks[i]);
-    const ok = written ? this.#stream.write(chunks[last], (err?: Error | null) => err || written()) : this.#stream.write(chunks[last]);
+    let ok = this.#stream.write(framePrefix(length), last < 0 ? done : undefined);
+    for (let i = 0; i <= last; i++) if (list[i]!.length > 0) ok = this.#stream.write(list[i], i === last ? done : undefined);
     this.#stream.uncork();
     return ok;
   }
