@@ -114,8 +114,8 @@ export class CommitSyncer {
     for (const w of [...r.writes].sort((a, b) => a.fd - b.fd || a.position - b.position)) {
       const range = copy(w.buffers);
       const last = writes.at(-1);
-      const adjacent = last && last.fd === w.fd && last.position + last.length === w.position && last.start + last.length === range.start;
-      if (last && adjacent && last.length + range.length <= MERGE_BYTES) {
+      // (Their arena ranges are adjacent too: each is copied right after the one before.)
+      if (last && last.fd === w.fd && last.position + last.length === w.position && last.length + range.length <= MERGE_BYTES) {
         writes[writes.length - 1] = { ...last, length: last.length + range.length };
       } else {
         writes.push({ fd: w.fd, position: w.position, ...range });

@@ -515,10 +515,7 @@ class DiskStoreImpl implements DiskStore {
         setLocation(op.record, NO_BYTES, 0);
         continue;
       }
-      op.place = await this.#place(op.data.size);
-      op.place.seg.live += op.data.size; // counted now, so an eviction in this batch cannot retire it
-      setLocation(op.record, op.place.seg.id, op.place.offset);
-      b.writes.push({ ...op.place, data: op.data });
+      op.place = await this.#placeInBatch(op.data, op.record, b);
     }
 
     // 1. Data first (puts' and compaction's copies), durable before any record points at it.
@@ -532,8 +529,8 @@ class DiskStoreImpl implements DiskStore {
     try {
       await this.#makeDurable(b.writes, frames);
     } catch (err) {
-      // Nothing of this batch will be published: its placed bytes are dead space, not live,
-      // or their segment could never be retired or chosen for compaction.
+      // Nothing of this batch will be published: what #placeInBatch counted live is dead
+      // space, or its segment could never be retired or chosen for compaction.
       for (const w of b.writes) w.seg.live -= w.data.size;
       throw err;
     }
@@ -611,6 +608,19 @@ class DiskStoreImpl implements DiskStore {
       throw err;
     }
     this.#journalSize += added;
+  }
+
+  /**
+   * Places `data` for this commit: counted live at once (so an eviction in the same batch
+   * cannot retire its segment; a failed commit takes the count back), queued for the commit
+   * worker, and named by `record`.
+   */
+  async #placeInBatch(data: Parts, record: EncodedRecord, b: Batch): Promise<Place> {
+    const place = await this.#place(data.size);
+    place.seg.live += data.size;
+    setLocation(record, place.seg.id, place.offset);
+    b.writes.push({ ...place, data });
+    return place;
   }
 
   /** The next `size` bytes of the active segment, rolled first if full. Writer only. */
@@ -714,11 +724,8 @@ class DiskStoreImpl implements DiskStore {
     }
     // Placed now, so each move record can carry its final location; written with the batch.
     for (const c of copies) {
-      const to = await this.#place(c.data.size);
-      to.seg.live += c.data.size;
+      const to = await this.#placeInBatch(c.data, c.record, b);
       b.touched.add(to.seg.id);
-      b.writes.push({ ...to, data: c.data });
-      setLocation(c.record, to.seg.id, to.offset);
       const frame = seal(c.record);
       b.frames.push(frame);
       b.pendingBytes += frame.length;

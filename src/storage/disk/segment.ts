@@ -33,7 +33,7 @@ export class Segment {
     return new Segment(id, p, fh, size);
   }
 
-  /** The descriptor, for the commit worker's fdatasync (it stays open while the writer commits). */
+  /** The descriptor the commit worker writes and syncs through (open while the writer commits). */
   get fd(): number {
     return this.#fh.fd;
   }
