@@ -1,5 +1,6 @@
-// Rule 1 on the read side: an HTTP GET of a pooled entry (64 KiB < size <= 1 MiB, segment) whose response is
-// queued behind a stalled one must not have its buffer handed back before it is written.
+// Pooled read buffers (src/core/buffer-pool.ts) over HTTP/1.1: a GET of a pooled entry
+// (64 KiB < size <= 1 MiB, in a segment) whose response is queued behind a stalled one must
+// not have its buffer handed back before it is written (reapi-read-buffers.test.ts: gRPC).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';

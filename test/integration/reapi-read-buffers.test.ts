@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { parseAddress } from '../../src/config/units.ts';
 import { openDiskStore } from '../../src/storage/disk/disk-store.ts';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -120,7 +121,7 @@ test('a Read held up by a client that stops reading keeps its buffer while other
  * writes then stay pending in the kernel and in Node, with their bytes still referenced.
  */
 async function startStallingRelay(target: string): Promise<{ port: number; stall(): void; release(): void; close(): void }> {
-  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const { host, port } = parseAddress(target);
   const upstreams = new Set<net.Socket>();
   let stalled = false;
   const server = net.createServer((client) => {
