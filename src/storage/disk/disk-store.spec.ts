@@ -415,6 +415,54 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await s.close();
   });
 
+  it("a failed commit's evictions are journaled by the next commit: they stay evicted after a reopen, their bytes go", async () => {
+    const dir = await freshDir();
+    const opts = { dir, maxBytes: 1700, durability: 'none', segmentBytes: 1000 } as const;
+    const s = await openDiskStore(opts);
+    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const segments = () => readdir(path.join(dir, 'segments'));
+    const [a, b, c, d] = [randomBytes(600), randomBytes(600), randomBytes(600), randomBytes(10)];
+    await put(a); // alone in the first segment
+    await put(b); // rolls to a second
+    const [first] = await segments();
+    // c needs room: a is evicted (the index forgets it), then the commit fails.
+    const undo = failNextCommit('data', 'EIO: i/o error, write');
+    try {
+      await assert.rejects(put(c), /EIO/);
+    } finally {
+      undo();
+    }
+    assert.equal(s.usage().evictions, 1, 'the failed commit chose a as its eviction');
+    assert.deepEqual(await s.has([casKey(digestOf(a).hash)]), [false]);
+    await put(d); // the next commit journals a's eviction and removes its segment
+    assert.ok(!(await segments()).includes(first!), `a's emptied segment ${first} was removed`);
+    await s.close();
+    const again = await openDiskStore(opts);
+    const keys = [a, b, c, d].map((x) => casKey(digestOf(x).hash));
+    assert.deepEqual(await again.has(keys), [false, true, false, true], 'a stayed evicted across the reopen');
+    await again.close();
+  });
+
+  it("a failed commit's evictions are journaled at close when no commit follows", async () => {
+    const dir = await freshDir();
+    const opts = { dir, maxBytes: 1700, durability: 'none', segmentBytes: 1000 } as const;
+    const s = await openDiskStore(opts);
+    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const [a, b, c] = [randomBytes(600), randomBytes(600), randomBytes(600)];
+    await put(a);
+    await put(b);
+    const undo = failNextCommit('journal-sync', 'EIO: i/o error, fdatasync');
+    try {
+      await assert.rejects(put(c), /EIO/);
+    } finally {
+      undo();
+    }
+    await s.close();
+    const again = await openDiskStore(opts);
+    assert.deepEqual(await again.has([a, b, c].map((x) => casKey(digestOf(x).hash))), [false, true, false]);
+    await again.close();
+  });
+
   it('one commit writes at most 32 MiB of segment data, however many puts are queued', async () => {
     const dir = await freshDir();
     const s = await openDiskStore({ dir, maxBytes: 0, durability: 'none' });

@@ -130,6 +130,8 @@ interface Move {
 interface Batch {
   /** Eviction and move records, journaled before the puts. */
   readonly frames: Buffer[];
+  /** The eviction records among `frames` (the index forgot those entries already). */
+  readonly evictions: Buffer[];
   /** Put and delete records of the batch's own ops. */
   readonly putFrames: Buffer[];
   /** Unlinks and segment removals, run once the journal no longer references the bytes. */
@@ -165,6 +167,12 @@ class DiskStoreImpl implements DiskStore {
   #journal!: FileHandle;
   /** Set when a failed journal append could not be cut back off: no write is safe then. */
   #journalBroken: HoardError | undefined;
+  /**
+   * What a failed commit's evictions left undone: the index forgot those entries when they
+   * were chosen, so the next commit journals their records (before its own) and runs their
+   * cleanups; without it they came back at the next open, and their bytes were never freed.
+   */
+  #carried: { readonly frames: Buffer[]; readonly afterSync: (() => Promise<void>)[] } = { frames: [], afterSync: [] };
   #journalSize = 0;
   #journalRecords = 0;
   readonly #journalSlack: number;
@@ -434,6 +442,8 @@ class DiskStoreImpl implements DiskStore {
   async #close(): Promise<void> {
     await this.#puts.settled();
     while (this.#writer) await this.#writer;
+    // Evictions a failed commit left unjournaled, while the journal can still take them.
+    if (this.#carried.frames.length > 0) await this.#commit([]).catch(() => undefined);
     await this.#syncer.close();
     await this.#journal.close();
     for (const seg of this.#segments.values()) {
@@ -486,9 +496,33 @@ class DiskStoreImpl implements DiskStore {
     return this.#queue.length;
   }
 
-  /** One group commit: make room, append data, sync, journal, sync, publish, clean up. */
+  /**
+   * One group commit: make room, append data, sync, journal, sync, publish, clean up. A
+   * commit that fails before its journal write leaves its evictions to the next one.
+   */
   async #commit(batch: WriterOp[]): Promise<void> {
-    const b: Batch = { frames: [], putFrames: [], afterSync: [], moves: [], touched: new Set(), pendingBytes: 0, writes: [] };
+    const carried = this.#carried;
+    this.#carried = { frames: [], afterSync: [] };
+    const b: Batch = {
+      frames: [...carried.frames],
+      evictions: [...carried.frames],
+      putFrames: [],
+      afterSync: [...carried.afterSync],
+      moves: [],
+      touched: new Set(),
+      pendingBytes: carried.frames.reduce((n, f) => n + f.length, 0),
+      writes: [],
+    };
+    let journaled = false;
+    try {
+      await this.#commitBatch(batch, b, () => (journaled = true));
+    } catch (err) {
+      if (!journaled) this.#carried = { frames: b.evictions, afterSync: b.afterSync };
+      throw err;
+    }
+  }
+
+  async #commitBatch(batch: WriterOp[], b: Batch, onJournaled: () => void): Promise<void> {
     const accepted: WriterOp[] = [];
     for (const op of batch) {
       // Room for the data and for the op's own journal record.
@@ -534,6 +568,7 @@ class DiskStoreImpl implements DiskStore {
       for (const w of b.writes) w.seg.live -= w.data.size;
       throw err;
     }
+    onJournaled();
     this.#journalRecords += frames.length;
 
     // 3. Publish, in journal order, so memory matches what a replay would build.
@@ -696,6 +731,7 @@ class DiskStoreImpl implements DiskStore {
       const slot = this.#index.slot(id);
       const del = seal(encodeDelete(slot));
       b.frames.push(del);
+      b.evictions.push(del);
       b.pendingBytes += del.length;
       this.#forget(slot, b.afterSync);
       this.#evictions++;
