@@ -19,27 +19,49 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(config: ReapiConfig = {}, store: Store = new MemoryStore(), metrics?: Metrics): Promise<Harness> {
-  const server = await startReapiServer({ store, address: '127.0.0.1:0', config, metrics });
+/** grpc-js clients of the four cache services for `address` (any REAPI server, e.g. `hoard serve`). */
+export interface ReapiClients {
+  readonly caps: Client;
+  readonly ac: Client;
+  readonly cas: Client;
+  readonly bs: Client;
+  close(): void;
+}
+
+export function reapiClients(address: string): ReapiClients {
   const opts = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 };
   const mk = (name: string): Client => {
     // A grpc-js client uses only the client half (request encoder, response decoder).
     const Ctor = makeGenericClientConstructor(serviceDefinition(name) as unknown as ServiceDefinition, name);
-    return new Ctor(server.address, credentials.createInsecure(), opts);
+    return new Ctor(address, credentials.createInsecure(), opts);
   };
   const caps = mk(SERVICE_NAMES.capabilities);
   const ac = mk(SERVICE_NAMES.actionCache);
   const cas = mk(SERVICE_NAMES.cas);
   const bs = mk(SERVICE_NAMES.byteStream);
   return {
-    server,
-    store,
     caps,
     ac,
     cas,
     bs,
-    async close() {
+    close() {
       for (const c of [caps, ac, cas, bs]) c.close();
+    },
+  };
+}
+
+export async function startHarness(config: ReapiConfig = {}, store: Store = new MemoryStore(), metrics?: Metrics): Promise<Harness> {
+  const server = await startReapiServer({ store, address: '127.0.0.1:0', config, metrics });
+  const clients = reapiClients(server.address);
+  return {
+    server,
+    store,
+    caps: clients.caps,
+    ac: clients.ac,
+    cas: clients.cas,
+    bs: clients.bs,
+    async close() {
+      clients.close();
       await server.shutdown(2000);
     },
   };
