@@ -7,8 +7,8 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAddress } from '../../src/config/units.ts';
-import { casKey } from '../../src/core/keys.ts';
-import type { Body, Key, PutOptions, PutOutcome } from '../../src/storage/store.ts';
+import { casKey, type Key } from '../../src/core/keys.ts';
+import type { Body, PutOptions, PutOutcome } from '../../src/storage/store.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
 import { blob, openWrite, chunks, reapiClients, sha256, startHarness, uploadName } from './reapi-harness.ts';
 
