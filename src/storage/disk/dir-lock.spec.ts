@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { link, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -57,6 +57,29 @@ test('dir lock: a breaker left by a process that died mid-break does not keep th
     await writeFile(path.join(dir, 'LOCK.break-00000000000000aa'), '0 00000000000000bb\n');
     const lock = await lockDir(dir);
     assert.match(await readFile(path.join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} `));
+    await lock.release();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('dir lock: taking the lock sweeps old breakers and private names of dead processes, nothing else', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoard-lock-'));
+  try {
+    const old = new Date(Date.now() - 10 * 60_000);
+    const leftover = async (name: string, content: string, mtime?: Date) => {
+      await writeFile(path.join(dir, name), content);
+      if (mtime) await utimes(path.join(dir, name), mtime, mtime);
+    };
+    // pid 0 names no live process; the parent of this test process is alive.
+    await leftover('LOCK.break-00000000000000aa', '0 00000000000000bb\n', old);
+    await leftover('LOCK.break-00000000000000aa.00000000000000cc.tmp', '0 00000000000000cc\n', old);
+    await leftover('LOCK.00000000000000dd.tmp', '', old); // died before writing it
+    await leftover('LOCK.00000000000000ee.tmp', '0 00000000000000ee\n'); // young: maybe being written
+    await leftover('LOCK.break-00000000000000ff', `${process.ppid} 0000000000000011\n`, old); // live breaker
+    await leftover('LOCKED-notes', 'not a lock file', old);
+    const lock = await lockDir(dir);
+    assert.deepEqual((await readdir(dir)).sort(), ['LOCK', 'LOCK.00000000000000ee.tmp', 'LOCK.break-00000000000000ff', 'LOCKED-notes']);
     await lock.release();
   } finally {
     await rm(dir, { recursive: true, force: true });

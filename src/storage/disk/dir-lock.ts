@@ -8,9 +8,10 @@
 // taken with the same link: of the processes that found the same dead owner, only the breaker
 // re-reads LOCK and removes it if it is still the dead one, so nobody removes a LOCK another
 // contender has just taken. A breaker that died mid-break is broken the same way, under a
-// breaker named after its own nonce. The owner releases LOCK only if it still names it.
+// breaker named after its own nonce. The owner releases LOCK only if it still names it, and
+// on taking it sweeps what dead processes left: their breakers and unlinked private names.
 import { randomBytes } from 'node:crypto';
-import { link, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
+import { link, readdir, readFile, realpath, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
@@ -33,6 +34,9 @@ const held = new Set<string>();
 const ownNonces = new Set<string>();
 
 const ATTEMPTS = 50;
+/** A leftover younger than this may belong to a process that is writing it right now. */
+const LEFTOVER_MIN_AGE_MS = 60_000;
+const LEFTOVER = /^LOCK\.(?:break-.+|[0-9a-f]{16}\.tmp)$/;
 
 export async function lockDir(dir: string): Promise<DirLock> {
   // The real path: a directory reached through a symlink is still the one this process holds.
@@ -43,7 +47,10 @@ export async function lockDir(dir: string): Promise<DirLock> {
   const me = newHolder();
   try {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      if (await take(file, me)) return { release: () => release(file, me) };
+      if (await take(file, me)) {
+        await sweepLeftovers(file);
+        return { release: () => release(file, me) };
+      }
       const owner = await readHolder(file);
       if (owner === undefined) continue; // released meanwhile
       if (isLive(owner)) throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${owner.pid}`);
@@ -124,6 +131,26 @@ async function breakStale(file: string, stale: Holder): Promise<void> {
     }
   } finally {
     ownNonces.delete(me.nonce);
+  }
+}
+
+/**
+ * Removes breakers and private names that dead processes left beside `file` (a crash
+ * mid-take or mid-break): nobody would ever look at them again. Best effort.
+ */
+async function sweepLeftovers(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!LEFTOVER.test(name)) continue;
+    const leftover = path.join(dir, name);
+    try {
+      const holder = await readHolder(leftover);
+      if (!holder || isLive(holder) || Date.now() - (await stat(leftover)).mtimeMs < LEFTOVER_MIN_AGE_MS) continue;
+      await unlink(leftover);
+    } catch {
+      // gone meanwhile, or not ours to judge
+    }
   }
 }
 
