@@ -15,6 +15,12 @@ export interface ReceiveOptions {
   readonly signal?: AbortSignal;
   /** Refuse bodies over this many bytes, whatever was declared. */
   readonly maxBytes?: number;
+  /**
+   * What a body over `maxBytes` is: TooLarge (the default) for a per-entry limit,
+   * InsufficientStorage when the bound is the store's whole size, so a declared and a
+   * chunked body of one size get one answer.
+   */
+  readonly overLimit?: typeof ErrorCode.TooLarge | typeof ErrorCode.InsufficientStorage;
 }
 
 export interface Received {
@@ -33,7 +39,10 @@ export async function receive(
   const hasher: Hash | undefined = options.hash === undefined ? undefined : createHasher(options.digestFunction);
   const declared = options.size ?? Number.POSITIVE_INFINITY;
   const max = options.maxBytes ?? Number.POSITIVE_INFINITY;
-  const tooLarge = () => new HoardError(ErrorCode.TooLarge, `entry exceeds the limit of ${max} bytes`);
+  const tooLarge = () =>
+    options.overLimit === ErrorCode.InsufficientStorage
+      ? new HoardError(ErrorCode.InsufficientStorage, `entry exceeds the store's bound of ${max} bytes`)
+      : new HoardError(ErrorCode.TooLarge, `entry exceeds the limit of ${max} bytes`);
   if (declared !== Number.POSITIVE_INFINITY && declared > max) throw tooLarge(); // before reading a byte
   let total = 0;
   const take = async (chunk: Uint8Array): Promise<void> => {

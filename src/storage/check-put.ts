@@ -20,10 +20,14 @@ export function checkPut(key: Key, options: PutOptions, maxBytes: number): void 
 /** How a store reads a put's body: the declared size, the CAS hash to verify, the caller's
  *  signal, and the smaller of the store's bound (`maxBytes`, 0 = none) and the caller's. */
 export function putReceiveOptions(key: Key, options: PutOptions, maxBytes: number): ReceiveOptions {
+  const storeBound = maxBytes || Number.POSITIVE_INFINITY;
+  const callerBound = options.maxBytes ?? Number.POSITIVE_INFINITY;
   return {
     size: options.size,
     hash: key.keyspace === 'cas' ? key.id : undefined,
     signal: options.signal,
-    maxBytes: Math.min(maxBytes || Number.POSITIVE_INFINITY, options.maxBytes ?? Number.POSITIVE_INFINITY),
+    maxBytes: Math.min(storeBound, callerBound),
+    // Over the store's whole bound is 507 as checkPut says for a declared size, not 413.
+    overLimit: storeBound < callerBound ? ErrorCode.InsufficientStorage : ErrorCode.TooLarge,
   };
 }

@@ -99,3 +99,27 @@ test('a PUT larger than the whole store is 507 insufficient_storage (not 413), b
     await small.close();
   }
 });
+
+test('an oversized body gets the same status declared or chunked: 507 over the store, 413 over --max-blob-size', async () => {
+  const big = Buffer.alloc(2 * 1024 * 1024, 5);
+  const chunked = { 'transfer-encoding': 'chunked' };
+  const small = await startTestServer({ maxSize: '1MiB' });
+  try {
+    for (const headers of [{}, chunked]) {
+      const r = await rawRequest(small.url, 'PUT', `/cc/${sha256('over-store').slice(0, 40)}`, big, headers);
+      assert.equal(r.status, 507, `${JSON.stringify(headers)}: ${r.body.toString()}`);
+      assert.match(r.body.toString(), /^insufficient_storage/);
+    }
+  } finally {
+    await small.close();
+  }
+  const capped = await startTestServer({ maxBlobSize: '1MiB' });
+  try {
+    for (const headers of [{}, chunked]) {
+      const r = await rawRequest(capped.url, 'PUT', `/cc/${sha256('over-entry').slice(0, 40)}`, big, headers);
+      assert.equal(r.status, 413, `${JSON.stringify(headers)}: ${r.body.toString()}`);
+    }
+  } finally {
+    await capped.close();
+  }
+});
