@@ -9,13 +9,28 @@ import { HTTP_STATUS } from '../../src/frontends/http/status.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { startHttpListener, type HttpListener } from '../../src/server/http-listener.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
-import type { Body, PutOptions, PutOutcome } from '../../src/storage/store.ts';
+import type { Body, Entry, PutOptions, PutOutcome, ReadOptions } from '../../src/storage/store.ts';
+import { Readable } from 'node:stream';
 import type { Key } from '../../src/core/keys.ts';
 import { rawRequest, sha256, startTestServer } from '../helpers/test-server.ts';
 
-/** A memory store whose puts fail with `failWith` (after draining the body) while it is set. */
+/**
+ * A memory store whose puts fail with `failWith` (after draining the body) while it is set,
+ * and whose reads fail after `breakReadsAfter` bytes of the body (a disk error mid-read).
+ */
 class FailingStore extends MemoryStore {
   failWith: ErrorCode | undefined;
+  breakReadsAfter: number | undefined;
+  override async get(key: Key, options?: ReadOptions): Promise<Entry | undefined> {
+    const entry = await super.get(key, options);
+    const after = this.breakReadsAfter;
+    if (!entry || after === undefined) return entry;
+    const bytes = entry.bytes ?? Buffer.concat(await entry.stream.toArray());
+    const stream = new Readable({ read() {} });
+    stream.push(bytes.subarray(0, after));
+    setTimeout(() => stream.destroy(new HoardError(ErrorCode.Internal, 'EIO: i/o error, read')), 20);
+    return { size: entry.size, stream };
+  }
   override async put(key: Key, body: Body, options?: PutOptions): Promise<PutOutcome> {
     if (this.failWith !== undefined) {
       for await (const _ of body as AsyncIterable<Uint8Array>) void _;
@@ -72,6 +87,21 @@ test('a full store is 507, an internal failure 500, shutdown 503; the server kee
   store.failWith = undefined;
   assert.equal((await rawRequest(listener.url, 'PUT', `/cas/${h}`, blob)).status, 200);
   assert.equal((await rawRequest(listener.url, 'GET', `/cas/${h}`)).status, 200);
+});
+
+test('a store read that fails mid-body cuts the connection: the client never takes a torn body for a whole one', async () => {
+  const blob = Buffer.alloc(200_000, 9);
+  const h = sha256(blob);
+  assert.equal((await rawRequest(listener.url, 'PUT', `/cas/${h}`, blob)).status, 200);
+  store.breakReadsAfter = 50_000;
+  try {
+    // 200 and the Content-Length went out before the failure: only the cut can tell the client.
+    await assert.rejects(rawRequest(listener.url, 'GET', `/cas/${h}`), (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET' || /aborted/.test(err.message));
+  } finally {
+    store.breakReadsAfter = undefined;
+  }
+  const r = await rawRequest(listener.url, 'GET', `/cas/${h}`);
+  assert.ok(r.status === 200 && r.body.equals(blob), 'and the server keeps serving');
 });
 
 test('/readyz answers 503 while the server drains, /healthz stays 200', async () => {
