@@ -10,11 +10,24 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import { spawnHoard } from '../helpers/spawn-server.ts';
-import { blob, chunks, codeOf, openWrite, readAll, reapiClients, sha256, unary, uploadName, writeMessages } from './reapi-harness.ts';
+import { blob, chunks, codeOf, openWrite, readAll, reapiClients, sha256, unary, uploadName, writeMessages, type ReapiClients } from './reapi-harness.ts';
 
 const QUIET = ['--log-level', 'warn', '--access-log', 'off'];
 
 const blobName = (data: Buffer) => `blobs/${sha256(data)}/${data.byteLength}`;
+
+/** Starts hoard again on `dir`, runs `check` with clients of it, then stops it and removes `dir`. */
+async function afterRestart(dir: string, check: (c: ReapiClients) => Promise<void>): Promise<void> {
+  const again = await spawnHoard(QUIET, { dir });
+  const c = reapiClients(again.grpcTarget!);
+  try {
+    await check(c);
+  } finally {
+    c.close();
+    await again.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 test('SIGTERM during a gRPC Write: it finishes with its response, new calls are refused, exit 0, the blob survives a restart', { timeout: 60_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hoard-reapi-lifecycle-'));
@@ -40,15 +53,9 @@ test('SIGTERM during a gRPC Write: it finishes with its response, new calls are 
     c.close();
     await h.dispose().catch(() => undefined);
   }
-  const again = await spawnHoard(QUIET, { dir });
-  const c2 = reapiClients(again.grpcTarget!);
-  try {
+  await afterRestart(dir, async (c2) => {
     assert.ok((await readAll(c2.bs, blobName(data))).equals(data), 'the drained Write is readable after a restart');
-  } finally {
-    c2.close();
-    await again.dispose();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a gRPC Write unfinished at the drain deadline is cut, exit is still 0, nothing is published', { timeout: 60_000 }, async () => {
@@ -69,16 +76,10 @@ test('a gRPC Write unfinished at the drain deadline is cut, exit is still 0, not
     c.close();
     await h.dispose().catch(() => undefined);
   }
-  const again = await spawnHoard(QUIET, { dir });
-  const c2 = reapiClients(again.grpcTarget!);
-  try {
+  await afterRestart(dir, async (c2) => {
     const missing = await unary<{ missingBlobDigests: { hash: string }[] }>(c2.cas, 'FindMissingBlobs', {
       blobDigests: [{ hash: sha256(data), sizeBytes: data.byteLength }],
     });
     assert.deepEqual(missing.missingBlobDigests.map((d) => d.hash), [sha256(data)], 'the cut Write published nothing');
-  } finally {
-    c2.close();
-    await again.dispose();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });

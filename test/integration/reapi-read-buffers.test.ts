@@ -11,12 +11,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { parseAddress } from '../../src/config/units.ts';
 import { openDiskStore } from '../../src/storage/disk/disk-store.ts';
 import http2 from 'node:http2';
-import net from 'node:net';
 import { once } from 'node:events';
 import { protoType } from '../../src/core/proto.ts';
+import { startTcpRelay } from '../helpers/tcp-relay.ts';
 import { blob, chunks, readAll, sha256, startHarness, uploadName, writeMessages } from './reapi-harness.ts';
 
 /** A ByteStream Read sent on a raw HTTP/2 session: its stream, and its reply body once it ends. */
@@ -116,59 +115,11 @@ test('a Read held up by a client that stops reading keeps its buffer while other
   }
 });
 
-/**
- * A TCP relay to `target` that can stop reading from the server side: the server's socket
- * writes then stay pending in the kernel and in Node, with their bytes still referenced.
- */
-async function startStallingRelay(target: string): Promise<{ port: number; stall(): void; release(): void; close(): void }> {
-  const { host, port } = parseAddress(target);
-  const upstreams = new Set<net.Socket>();
-  let stalled = false;
-  const server = net.createServer((client) => {
-    const up = net.connect(port, host);
-    upstreams.add(up);
-    if (stalled) up.pause();
-    client.pipe(up);
-    // By hand, not pipe(): pipe resumes its source whenever the destination drains.
-    up.on('data', (chunk: Buffer) => {
-      if (client.write(chunk)) return;
-      up.pause();
-      client.once('drain', () => {
-        if (!stalled) up.resume();
-      });
-    });
-    const drop = () => {
-      client.destroy();
-      up.destroy();
-      upstreams.delete(up);
-    };
-    client.on('error', drop).on('close', drop);
-    up.on('error', drop).on('close', drop);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    stall() {
-      stalled = true;
-      for (const up of upstreams) up.pause();
-    },
-    release() {
-      stalled = false;
-      for (const up of upstreams) up.resume();
-    },
-    close() {
-      for (const up of upstreams) up.destroy();
-      server.close();
-    },
-  };
-}
-
 test('Reads whose bytes wait behind a stalled socket keep their buffers until the socket took them', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hoard-reapi-readbuf-'));
   const store = await openDiskStore({ dir: path.join(dir, 'store'), maxBytes: 0, durability: 'none' });
   const h = await startHarness({ partialUploadDir: path.join(dir, 'partial') }, store);
-  const relay = await startStallingRelay(h.server.address);
+  const relay = await startTcpRelay(h.server.address);
   // A client that grants a window far larger than the replies: nothing waits on flow
   // control, so the server frames every message at once and only the socket holds it back
   // (the Bazel case: grpc-java grants 1 MiB per stream).
