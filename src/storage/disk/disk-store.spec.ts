@@ -415,6 +415,46 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await s.close();
   });
 
+  it('a commit that fails before writing (a segment roll) takes back the live count of what it had placed', async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0, durability: 'none', segmentBytes: 1000 });
+    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const segments = () => readdir(path.join(dir, 'segments'));
+    const [x, w] = [randomBytes(300), randomBytes(10)];
+    await put(x);
+    const [first] = await segments();
+    // Holds the next commit so that y and z queue up behind it and commit together.
+    const run = CommitSyncer.prototype.run;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
+      CommitSyncer.prototype.run = run;
+      await gate;
+      return run.call(this, request);
+    };
+    const open = Segment.open;
+    try {
+      const held = put(w);
+      await new Promise((r) => setTimeout(r, 20));
+      // y fits beside x and is placed; z needs a new segment, whose open fails.
+      const [y, z] = [randomBytes(300), randomBytes(600)];
+      const both = [put(y), put(z)];
+      await new Promise((r) => setTimeout(r, 20));
+      Segment.open = () => Promise.reject(Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' }));
+      release();
+      await held;
+      const results = await Promise.allSettled(both);
+      assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected'], 'y and z failed together');
+    } finally {
+      CommitSyncer.prototype.run = run;
+      Segment.open = open;
+    }
+    await put(randomBytes(900)); // rolls: the first segment is no longer the active one
+    for (const gone of [x, w]) assert.ok(await s.delete(casKey(digestOf(gone).hash)));
+    assert.ok(!(await segments()).includes(first!), `the first segment, empty but for y's phantom bytes, was removed (${(await segments()).join(' ')})`);
+    await s.close();
+  });
+
   it("a failed commit's evictions are journaled by the next commit: they stay evicted after a reopen, their bytes go", async () => {
     const dir = await freshDir();
     const opts = { dir, maxBytes: 1700, durability: 'none', segmentBytes: 1000 } as const;

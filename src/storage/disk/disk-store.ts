@@ -144,6 +144,8 @@ interface Batch {
   pendingBytes: number;
   /** Segment data to write in this commit, each at its reserved place. */
   readonly writes: SegmentWrite[];
+  /** Set once the journal holds the batch's records: from then on nothing is taken back. */
+  journaled: boolean;
 }
 
 interface Deferred<T = void> {
@@ -478,7 +480,6 @@ class DiskStoreImpl implements DiskStore {
       try {
         await this.#commit(batch);
       } catch (err) {
-        for (const seg of this.#segments.values()) seg.retiring = false;
         const e = toHoardError(err);
         for (const op of batch) op.done.reject(e);
       }
@@ -512,17 +513,29 @@ class DiskStoreImpl implements DiskStore {
       touched: new Set(),
       pendingBytes: carried.frames.reduce((n, f) => n + f.length, 0),
       writes: [],
+      journaled: false,
     };
-    let journaled = false;
     try {
-      await this.#commitBatch(batch, b, () => (journaled = true));
+      await this.#commitBatch(batch, b);
     } catch (err) {
-      if (!journaled) this.#carried = { frames: b.evictions, afterSync: b.afterSync };
+      if (!b.journaled) this.#takeBack(b);
       throw err;
     }
   }
 
-  async #commitBatch(batch: WriterOp[], b: Batch, onJournaled: () => void): Promise<void> {
+  /**
+   * Undoes what a commit that failed before its journal write changed in memory. Its placed
+   * bytes were counted live but nothing names them: dead space, or their segment could never
+   * be retired or chosen for compaction. Its compaction victims stay. Its evictions cannot be
+   * undone (the index forgot those entries), so the next commit journals them.
+   */
+  #takeBack(b: Batch): void {
+    for (const w of b.writes) w.seg.live -= w.data.size;
+    for (const seg of this.#segments.values()) seg.retiring = false;
+    this.#carried = { frames: b.evictions, afterSync: b.afterSync };
+  }
+
+  async #commitBatch(batch: WriterOp[], b: Batch): Promise<void> {
     const accepted: WriterOp[] = [];
     for (const op of batch) {
       // Room for the data and for the op's own journal record.
@@ -560,15 +573,8 @@ class DiskStoreImpl implements DiskStore {
       else if (op.kind === 'delete') b.putFrames.push(seal(encodeDelete(op.slot)));
     }
     const frames = [...b.frames, ...b.putFrames];
-    try {
-      await this.#makeDurable(b.writes, frames);
-    } catch (err) {
-      // Nothing of this batch will be published: what #placeInBatch counted live is dead
-      // space, or its segment could never be retired or chosen for compaction.
-      for (const w of b.writes) w.seg.live -= w.data.size;
-      throw err;
-    }
-    onJournaled();
+    await this.#makeDurable(b.writes, frames);
+    b.journaled = true;
     this.#journalRecords += frames.length;
 
     // 3. Publish, in journal order, so memory matches what a replay would build.
@@ -647,8 +653,8 @@ class DiskStoreImpl implements DiskStore {
 
   /**
    * Places `data` for this commit: counted live at once (so an eviction in the same batch
-   * cannot retire its segment; a failed commit takes the count back), queued for the commit
-   * worker, and named by `record`.
+   * cannot retire its segment; #takeBack undoes it), queued for the commit worker, and named
+   * by `record`.
    */
   async #placeInBatch(data: Parts, record: EncodedRecord, b: Batch): Promise<Place> {
     const place = await this.#place(data.size);
