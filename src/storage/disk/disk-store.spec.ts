@@ -43,6 +43,16 @@ function failNextCommit(failedAt: CommitStep, message: string, tornBytes?: numbe
   };
 }
 
+/** Asserts that `put` is refused because the store's next commit fails as `failNextCommit` makes it. */
+async function rejectedByFailedCommit(put: () => Promise<unknown>, failedAt: CommitStep, message: string, tornBytes?: number): Promise<void> {
+  const undo = failNextCommit(failedAt, message, tornBytes);
+  try {
+    await assert.rejects(put(), (err: Error) => err.message.includes(message));
+  } finally {
+    undo();
+  }
+}
+
 // Small segments and a small-entry threshold below some test blobs, so both the segment
 // path and the file-per-entry path (and compaction) run under the same contract.
 storeConformance('DiskStore', async ({ maxBytes }) =>
@@ -352,12 +362,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await put(a);
     // The commit of b: its data goes through, the journal gets 10 bytes of its record (on
     // the worker, for real) and then the disk is full.
-    const undo = failNextCommit('journal-write', 'ENOSPC: no space left on device', 10);
-    try {
-      await assert.rejects(put(b), /ENOSPC/);
-    } finally {
-      undo();
-    }
+    await rejectedByFailedCommit(() => put(b), 'journal-write', 'ENOSPC: no space left on device', 10);
     await put(c); // acknowledged
     await s.close();
     const again = await openDiskStore({ dir, maxBytes: 0 });
@@ -399,12 +404,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
     const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
     const segments = () => readdir(path.join(dir, 'segments'));
     await put(randomBytes(600)); // fills the first segment
-    const undo = failNextCommit('data', 'EIO: i/o error, write');
-    try {
-      await assert.rejects(put(randomBytes(600)), /EIO/); // placed in a new segment, never published
-    } finally {
-      undo();
-    }
+    await rejectedByFailedCommit(() => put(randomBytes(600)), 'data', 'EIO: i/o error, write'); // placed in a new segment, never published
     const c = randomBytes(300);
     await put(c); // the only live entry of that segment
     const before = await segments();
@@ -455,51 +455,42 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await s.close();
   });
 
-  it("a failed commit's evictions are journaled by the next commit: they stay evicted after a reopen, their bytes go", async () => {
+  /**
+   * A store with a alone in its first segment and b in the second, where putting c evicts a
+   * (the index forgets it) and then fails at `failedAt`.
+   */
+  async function evictionInFailedCommit(failedAt: CommitStep, message: string) {
     const dir = await freshDir();
     const opts = { dir, maxBytes: 1700, durability: 'none', segmentBytes: 1000 } as const;
     const s = await openDiskStore(opts);
     const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
     const segments = () => readdir(path.join(dir, 'segments'));
-    const [a, b, c, d] = [randomBytes(600), randomBytes(600), randomBytes(600), randomBytes(10)];
-    await put(a); // alone in the first segment
-    await put(b); // rolls to a second
+    const [a, b, c] = [randomBytes(600), randomBytes(600), randomBytes(600)];
+    await put(a);
+    await put(b);
     const [first] = await segments();
-    // c needs room: a is evicted (the index forgets it), then the commit fails.
-    const undo = failNextCommit('data', 'EIO: i/o error, write');
-    try {
-      await assert.rejects(put(c), /EIO/);
-    } finally {
-      undo();
-    }
+    await rejectedByFailedCommit(() => put(c), failedAt, message);
     assert.equal(s.usage().evictions, 1, 'the failed commit chose a as its eviction');
     assert.deepEqual(await s.has([casKey(digestOf(a).hash)]), [false]);
+    return { s, put, segments, first: first!, reopen: () => openDiskStore(opts), keys: [a, b, c].map((x) => casKey(digestOf(x).hash)) };
+  }
+
+  it("a failed commit's evictions are journaled by the next commit: they stay evicted after a reopen, their bytes go", async () => {
+    const { s, put, segments, first, reopen, keys } = await evictionInFailedCommit('data', 'EIO: i/o error, write');
+    const d = randomBytes(10);
     await put(d); // the next commit journals a's eviction and removes its segment
-    assert.ok(!(await segments()).includes(first!), `a's emptied segment ${first} was removed`);
+    assert.ok(!(await segments()).includes(first), `a's emptied segment ${first} was removed`);
     await s.close();
-    const again = await openDiskStore(opts);
-    const keys = [a, b, c, d].map((x) => casKey(digestOf(x).hash));
-    assert.deepEqual(await again.has(keys), [false, true, false, true], 'a stayed evicted across the reopen');
+    const again = await reopen();
+    assert.deepEqual(await again.has([...keys, casKey(digestOf(d).hash)]), [false, true, false, true], 'a stayed evicted across the reopen');
     await again.close();
   });
 
   it("a failed commit's evictions are journaled at close when no commit follows", async () => {
-    const dir = await freshDir();
-    const opts = { dir, maxBytes: 1700, durability: 'none', segmentBytes: 1000 } as const;
-    const s = await openDiskStore(opts);
-    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
-    const [a, b, c] = [randomBytes(600), randomBytes(600), randomBytes(600)];
-    await put(a);
-    await put(b);
-    const undo = failNextCommit('journal-sync', 'EIO: i/o error, fdatasync');
-    try {
-      await assert.rejects(put(c), /EIO/);
-    } finally {
-      undo();
-    }
+    const { s, reopen, keys } = await evictionInFailedCommit('journal-sync', 'EIO: i/o error, fdatasync');
     await s.close();
-    const again = await openDiskStore(opts);
-    assert.deepEqual(await again.has([a, b, c].map((x) => casKey(digestOf(x).hash))), [false, true, false]);
+    const again = await reopen();
+    assert.deepEqual(await again.has(keys), [false, true, false]);
     await again.close();
   });
 
