@@ -476,7 +476,6 @@ export async function listenGrpc(
       return refuse({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status.UNIMPLEMENTED), 'grpc-message': encodeGrpcMessage(details) });
     }
     const call = new GrpcCall(stream, entry.definition, options.maxReceiveMessageSize);
-    const methodName = path.slice(path.lastIndexOf('/') + 1);
     let dispatched = false;
     const timeout = headers['grpc-timeout'];
     if (typeof timeout === 'string') {
@@ -486,7 +485,7 @@ export async function listenGrpc(
     stream.on('data', (chunk: Buffer) => call.onData(chunk));
     stream.once('close', () => {
       call.onGone(`the client cancelled the call (${stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'stream closed' : `RST_STREAM ${stream.rstCode}`})`);
-      if (!dispatched && call.sentStatus) options.onRefused?.(methodName, call.sentStatus, startedAt);
+      if (!dispatched && call.sentStatus) options.onRefused?.(path.slice(path.lastIndexOf('/') + 1), call.sentStatus, startedAt);
     });
     if (entry.definition.requestStream) {
       stream.once('end', () => call.onEnd());

@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import { isHoardError } from '../../core/errors.ts';
 import { lockDir } from './dir-lock.ts';
 
-
 /** Runs `fn` in a fresh temporary directory, removed afterwards. */
 async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hoard-lock-'));
