@@ -4,6 +4,7 @@ import { appendFile, mkdir, mkdtemp, open, readdir, readFile, rm, truncate, writ
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { digestOf } from '../../core/digest.ts';
 import { isHoardError } from '../../core/errors.ts';
@@ -491,6 +492,32 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await s.close();
     const again = await reopen();
     assert.deepEqual(await again.has(keys), [false, true, false]);
+    await again.close();
+  });
+
+  it('a commit worker lost mid-job fails that commit only: the next one runs on a new worker, and a reopen agrees', { timeout: 10_000 }, async () => {
+    const dir = await freshDir();
+    const s = await openDiskStore({ dir, maxBytes: 0 });
+    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
+    await put(a);
+    // The worker is terminated as the job reaches it (its thread dies: 'exit', not a reply).
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker) {
+      Worker.prototype.postMessage = post;
+      void this.terminate();
+    };
+    try {
+      await assert.rejects(put(b), /commit worker exited/);
+    } finally {
+      Worker.prototype.postMessage = post;
+    }
+    await put(c);
+    assert.deepEqual(await s.has([a, b, c].map((x) => casKey(digestOf(x).hash))), [true, false, true]);
+    await s.close();
+    const again = await openDiskStore({ dir, maxBytes: 0 });
+    assert.deepEqual(await again.has([a, b, c].map((x) => casKey(digestOf(x).hash))), [true, false, true]);
+    assert.ok((await again.getBytes(casKey(digestOf(c).hash)))!.equals(c));
     await again.close();
   });
 
