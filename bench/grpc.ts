@@ -7,7 +7,7 @@
 //   ./node_modules/.bin/node bench/grpc.ts [--bs-count 10000] [--client h2|grpc-js] [--bazel-remote PATH] [--quick]
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { numberOption, refuseUnknownOptions } from './lib/args.ts';
+import { numberOption, runScript, UsageError, usageLine } from './lib/args.ts';
 import { blobFamily, type BlobFamily } from './lib/blobs.ts';
 import { startCpuSampler, type CpuShares } from './lib/cpu.ts';
 import { H2BenchClient } from './lib/grpc-h2-load.ts';
@@ -241,10 +241,40 @@ export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
 }
 
 function badClient(v: unknown): never {
-  throw new Error(`--client must be h2 or grpc-js, got ${String(v)}`);
+  throw new UsageError(`--client takes h2 or grpc-js, got ${JSON.stringify(v)}`);
 }
 
+const d = GRPC_DEFAULTS;
+/** The options of this script, as --help prints them (bench/run.ts prints them too). */
+export const GRPC_OPTIONS_HELP =
+  usageLine('--fmb-calls N', `FindMissingBlobs calls (default ${d.fmbCalls})`) +
+  usageLine('--fmb-digests N', `digests per FindMissingBlobs call (default ${d.fmbDigests})`) +
+  usageLine('--fmb-concurrency N', `FindMissingBlobs calls in flight (default ${d.fmbConcurrency})`) +
+  usageLine('--batch-calls N', `BatchUpdateBlobs calls (default ${d.batchCalls})`) +
+  usageLine('--batch-blobs N', `${formatSize(d.batchSize)} blobs per BatchUpdateBlobs call (default ${d.batchBlobs})`) +
+  usageLine('--batch-concurrency N', `BatchUpdateBlobs calls in flight (default ${d.batchConcurrency})`) +
+  usageLine('--bs-count N', `ByteStream Writes, then as many Reads, of ${formatSize(d.bsSize)} (default ${d.bsCount})`) +
+  usageLine('--bs-concurrency N', `ByteStream streams in flight (default ${d.bsConcurrency})`) +
+  usageLine('--channels N', `HTTP/2 connections of the generator (default ${d.channels})`) +
+  usageLine('--window BYTES', `the generator's HTTP/2 receive window (default ${d.window})`) +
+  usageLine('--client h2|grpc-js', `the generator: a lean node:http2 client or grpc-js (default ${d.client})`) +
+  usageLine('--bazel-remote PATH', 'also measure this bazel-remote binary, side by side') +
+  usageLine('--hoard-arg ARG', 'an extra argument for `hoard serve` (repeatable)') +
+  usageLine('--quick', `a short run (${GRPC_QUICK.fmbCalls} FindMissingBlobs calls, ${GRPC_QUICK.bsCount} Writes)`);
+
+export const GRPC_USAGE = `Usage: ./node_modules/.bin/node bench/grpc.ts [options]
+
+REAPI CAS and ByteStream throughput of hoard (and bazel-remote with --bazel-remote),
+side by side, with the generator's CPU share beside every figure.
+
+Options:
+${GRPC_OPTIONS_HELP}  -h, --help                     print this and exit
+`;
+
 if (import.meta.main) {
-  refuseUnknownOptions(process.argv.slice(2), GRPC_OPTIONS);
-  process.stdout.write(renderSection(await runGrpcBench(parseGrpcArgs(process.argv.slice(2)))));
+  const argv = process.argv.slice(2);
+  await runScript(argv, GRPC_USAGE, [GRPC_OPTIONS], async () => {
+    const options = parseGrpcArgs(argv);
+    process.stdout.write(renderSection(await runGrpcBench(options)));
+  });
 }

@@ -8,11 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { numberOption, refuseUnknownOptions } from './lib/args.ts';
+import { numberOption, runScript, sizeOption, usageLine } from './lib/args.ts';
 import { blobFamily } from './lib/blobs.ts';
 import { prefill, transfer } from './lib/http-load.ts';
 import { mb } from './lib/report.ts';
-import { formatSize, newSection, parseSize, ratioGoal, renderSection, type Section } from './lib/section.ts';
+import { formatSize, newSection, ratioGoal, renderSection, type Section } from './lib/section.ts';
 import { startBazelRemote, startHoard, startNginx, type Target } from './lib/targets.ts';
 import { getScript, putScript, runWrk, wrkBinary, writeHashFile } from './lib/wrk.ts';
 
@@ -170,7 +170,7 @@ export function parseHttpArgs(argv: readonly string[]): HttpBenchOptions {
     connections: num('connections', base.connections),
     wrkThreads: num('wrk-threads', base.wrkThreads),
     getBlobs: num('get-blobs', base.getBlobs),
-    largeSize: typeof values['large-size'] === 'string' ? parseSize(values['large-size']) : base.largeSize,
+    largeSize: sizeOption('large-size', values['large-size'], base.largeSize),
     largeCount: num('large-count', base.largeCount),
     largeConcurrency: num('large-concurrency', base.largeConcurrency),
     bazelRemote: typeof values['bazel-remote'] === 'string' ? values['bazel-remote'] : undefined,
@@ -179,8 +179,34 @@ export function parseHttpArgs(argv: readonly string[]): HttpBenchOptions {
   };
 }
 
+const d = HTTP_DEFAULTS;
+/** The options of this script, as --help prints them (bench/run.ts prints them too). */
+export const HTTP_OPTIONS_HELP =
+  usageLine('--seconds N', `length of each wrk run (default ${d.seconds})`) +
+  usageLine('--connections N', `wrk connections for the ${formatSize(d.smallSize)} GETs and PUTs (default ${d.connections})`) +
+  usageLine('--wrk-threads N', `wrk threads (default ${d.wrkThreads})`) +
+  usageLine('--get-blobs N', `distinct blobs the GETs cycle through (default ${d.getBlobs})`) +
+  usageLine('--large-size SIZE', `size of the large blobs, e.g. 64MiB (default ${formatSize(d.largeSize)})`) +
+  usageLine('--large-count N', `large blobs uploaded, then downloaded (default ${d.largeCount})`) +
+  usageLine('--large-concurrency N', `large transfers in flight (default ${d.largeConcurrency})`) +
+  usageLine('--bazel-remote PATH', 'also measure this bazel-remote binary, side by side') +
+  usageLine('--no-nginx', 'leave out nginx WebDAV even when it is installed') +
+  usageLine('--hoard-arg ARG', 'an extra argument for `hoard serve` (repeatable)') +
+  usageLine('--quick', `a short run (${HTTP_QUICK.seconds} s per wrk run, ${formatSize(HTTP_QUICK.largeSize ?? d.largeSize)} large blobs)`);
+
+export const HTTP_USAGE = `Usage: ./node_modules/.bin/node bench/http.ts [options]
+
+Bazel HTTP cache throughput of hoard, nginx WebDAV (when installed) and bazel-remote
+(with --bazel-remote), side by side; small requests by wrk, large blobs by a Node client.
+
+Options:
+${HTTP_OPTIONS_HELP}  -h, --help                     print this and exit
+`;
+
 if (import.meta.main) {
-  refuseUnknownOptions(process.argv.slice(2), HTTP_OPTIONS);
-  const section = await runHttpBench(parseHttpArgs(process.argv.slice(2)));
-  process.stdout.write(renderSection(section));
+  const argv = process.argv.slice(2);
+  await runScript(argv, HTTP_USAGE, [HTTP_OPTIONS], async () => {
+    const options = parseHttpArgs(argv);
+    process.stdout.write(renderSection(await runHttpBench(options)));
+  });
 }

@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { GRPC_OPTIONS, parseGrpcArgs, runGrpcBench } from './grpc.ts';
-import { HTTP_OPTIONS, parseHttpArgs, runHttpBench } from './http.ts';
-import { refuseUnknownOptions } from './lib/args.ts';
+import { GRPC_OPTIONS, GRPC_OPTIONS_HELP, parseGrpcArgs, runGrpcBench } from './grpc.ts';
+import { HTTP_OPTIONS, HTTP_OPTIONS_HELP, parseHttpArgs, runHttpBench } from './http.ts';
+import { listOption, runScript, usageLine } from './lib/args.ts';
 import { renderSectionMarkdown } from './lib/markdown.ts';
 import { renderSection, type Section } from './lib/section.ts';
-import { parseStoreArgs, runStoreBench, STORE_OPTIONS } from './store-scale.ts';
+import { parseStoreArgs, runStoreBench, STORE_OPTIONS, STORE_OPTIONS_HELP } from './store-scale.ts';
 
 const ALL = ['store', 'http', 'grpc'] as const;
 type Part = (typeof ALL)[number];
@@ -48,10 +48,8 @@ function loadAverage(): string {
 }
 
 export async function runAll(argv: readonly string[], log: (line: string) => void = console.error): Promise<{ meta: RunMeta; sections: Section[] }> {
-  const { values } = parseArgs({ args: [...argv], options: { only: { type: 'string' } }, strict: false });
-  const only = typeof values.only === 'string' ? values.only.split(',').map((p) => p.trim()) : [...ALL];
-  const unknown = only.filter((p) => !(ALL as readonly string[]).includes(p));
-  if (unknown.length) throw new Error(`--only takes ${ALL.join(', ')}; got ${unknown.join(', ')}`);
+  const { values } = parseArgs({ args: [...argv], options: RUN_OPTIONS, strict: false });
+  const only = listOption('only', values.only, ALL, ALL);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const meta: RunMeta = {
     date: new Date().toISOString(),
@@ -61,10 +59,15 @@ export async function runAll(argv: readonly string[], log: (line: string) => voi
     loadBefore: loadAverage(),
   };
   const sections: Section[] = [];
+  // Every section's options are parsed before the first runs: a bad value for the last
+  // must not surface after the first has run for minutes.
+  const store = parseStoreArgs(argv);
+  const http = parseHttpArgs(argv);
+  const grpc = parseGrpcArgs(argv);
   const runners: Record<Part, () => Promise<Section>> = {
-    store: () => runStoreBench(parseStoreArgs(argv), log),
-    http: () => runHttpBench(parseHttpArgs(argv), log),
-    grpc: () => runGrpcBench(parseGrpcArgs(argv), log),
+    store: () => runStoreBench(store, log),
+    http: () => runHttpBench(http, log),
+    grpc: () => runGrpcBench(grpc, log),
   };
   for (const part of ALL) {
     if (!only.includes(part)) continue;
@@ -76,12 +79,30 @@ export async function runAll(argv: readonly string[], log: (line: string) => voi
   return { meta: { ...meta, loadAfter: loadAverage() }, sections };
 }
 
+const RUN_OPTIONS = { only: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' } } as const;
+
+const USAGE = `Usage: ./node_modules/.bin/node bench/run.ts [options]
+
+Runs the store, http and grpc benchmarks one after another and prints every section.
+One option list goes to all of them; each takes the options it knows.
+
+Options:
+${usageLine('--only LIST', `which benchmarks, of ${ALL.join(', ')} (default all)`)}${usageLine('--json FILE', 'also write the results as JSON')}${usageLine('--md FILE', 'also write them as a Markdown fragment for bench/RESULTS.md')}  -h, --help                     print this and exit
+
+store (bench/store-scale.ts):
+${STORE_OPTIONS_HELP}
+http (bench/http.ts):
+${HTTP_OPTIONS_HELP}
+grpc (bench/grpc.ts):
+${GRPC_OPTIONS_HELP}`;
+
 if (import.meta.main) {
   const argv = process.argv.slice(2);
-  refuseUnknownOptions(argv, STORE_OPTIONS, HTTP_OPTIONS, GRPC_OPTIONS, { only: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' } });
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'string' }, md: { type: 'string' } }, strict: false });
-  const { meta, sections } = await runAll(argv);
-  process.stdout.write(`\n${meta.date} · code ${meta.revision} · ${meta.machine} · load average before ${meta.loadBefore}, after ${meta.loadAfter}\n`);
-  if (typeof values.json === 'string') await writeFile(values.json, JSON.stringify({ meta, sections }, null, 2));
-  if (typeof values.md === 'string') await writeFile(values.md, [`Run ${meta.date}: \`${meta.command}\`, code ${meta.revision}`, `Machine: ${meta.machine}; load average before ${meta.loadBefore}, after ${meta.loadAfter}.`, ...sections.map(renderSectionMarkdown)].join('\n\n') + '\n');
+  await runScript(argv, USAGE, [STORE_OPTIONS, HTTP_OPTIONS, GRPC_OPTIONS, RUN_OPTIONS], async () => {
+    const { values } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: false });
+    const { meta, sections } = await runAll(argv);
+    process.stdout.write(`\n${meta.date} · code ${meta.revision} · ${meta.machine} · load average before ${meta.loadBefore}, after ${meta.loadAfter}\n`);
+    if (typeof values.json === 'string') await writeFile(values.json, JSON.stringify({ meta, sections }, null, 2));
+    if (typeof values.md === 'string') await writeFile(values.md, [`Run ${meta.date}: \`${meta.command}\`, code ${meta.revision}`, `Machine: ${meta.machine}; load average before ${meta.loadBefore}, after ${meta.loadAfter}.`, ...sections.map(renderSectionMarkdown)].join('\n\n') + '\n');
+  });
 }

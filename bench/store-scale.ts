@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { numberOption, refuseUnknownOptions } from './lib/args.ts';
+import { listOption, numberOption, runScript, sizeOption, usageLine } from './lib/args.ts';
 import { openDiskStore } from '../src/storage/disk/disk-store.ts';
 import { blobFamily } from './lib/blobs.ts';
 import { startCpuSampler } from './lib/cpu.ts';
 import { startChild } from './lib/processes.ts';
 import { summarizeLatency } from './lib/report.ts';
-import { formatSize, newSection, parseSize, renderSection, type Section, thresholdGoal } from './lib/section.ts';
+import { formatSize, newSection, renderSection, type Section, thresholdGoal } from './lib/section.ts';
 import { chunks, putMany, sha256Hex, timeSha256, timeWriteFsync, tinyBlob } from './lib/store-load.ts';
 import { openAndMeasure, type OpenMeasurement } from './lib/store-open.ts';
 
@@ -192,13 +192,6 @@ async function largePuts(o: StoreBenchOptions, s: Section, scratch: string): Pro
 
 const PARTS = ['index', 'small', 'large'] as const;
 
-function parseParts(list: string): StoreBenchOptions['parts'] {
-  const parts = list.split(',').map((p) => p.trim());
-  const unknown = parts.filter((p) => !(PARTS as readonly string[]).includes(p));
-  if (unknown.length) throw new Error(`--parts takes ${PARTS.join(', ')}; got ${unknown.join(', ')}`);
-  return parts as StoreBenchOptions['parts'];
-}
-
 export const STORE_OPTIONS = {
   blobs: { type: 'string' }, keep: { type: 'string' }, base: { type: 'string' }, 'small-count': { type: 'string' },
   'small-concurrency': { type: 'string' }, 'large-size': { type: 'string' }, 'large-count': { type: 'string' }, quick: { type: 'boolean' }, parts: { type: 'string' },
@@ -215,11 +208,33 @@ export function parseStoreArgs(argv: readonly string[]): StoreBenchOptions {
     base: typeof values.base === 'string' ? path.resolve(values.base) : b.base,
     smallCount: num('small-count', b.smallCount),
     smallConcurrency: num('small-concurrency', b.smallConcurrency),
-    largeSize: typeof values['large-size'] === 'string' ? parseSize(values['large-size']) : b.largeSize,
+    largeSize: sizeOption('large-size', values['large-size'], b.largeSize),
     largeCount: num('large-count', b.largeCount),
-    parts: typeof values.parts === 'string' ? parseParts(values.parts) : b.parts,
+    parts: listOption('parts', values.parts, PARTS, b.parts),
   };
 }
+
+const d = STORE_DEFAULTS;
+/** The options of this script, as --help prints them (bench/run.ts prints them too). */
+export const STORE_OPTIONS_HELP =
+  usageLine('--blobs N', `tiny blobs indexed for the open measurement (default ${d.blobs})`) +
+  usageLine('--keep DIR', 'fill DIR once and reuse the fill in later runs') +
+  usageLine('--base DIR', 'where temporary stores go: the disk under test (default the OS temp dir)') +
+  usageLine('--small-count N', `4 KiB puts measured (default ${d.smallCount})`) +
+  usageLine('--small-concurrency N', `4 KiB puts in flight (default ${d.smallConcurrency})`) +
+  usageLine('--large-size SIZE', `size of each streamed put, e.g. 64MiB (default ${formatSize(d.largeSize)})`) +
+  usageLine('--large-count N', `streamed puts (default ${d.largeCount})`) +
+  usageLine('--parts LIST', `which measurements, of ${PARTS.join(', ')} (default all)`) +
+  usageLine('--quick', `a short run (${STORE_QUICK.blobs} blobs, ${STORE_QUICK.smallCount} puts)`);
+
+export const STORE_USAGE = `Usage: ./node_modules/.bin/node bench/store-scale.ts [options]
+
+The disk store in process: open time and index memory with many blobs, 4 KiB put
+throughput, and streamed large puts against SHA-256 and write+fsync of the same bytes.
+
+Options:
+${STORE_OPTIONS_HELP}  -h, --help                     print this and exit
+`;
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
@@ -229,7 +244,9 @@ if (import.meta.main) {
     const m = await openAndMeasure(values.dir as string, values.probe as string, Number(values['probe-size']), checks);
     process.stdout.write(`OPENJSON ${JSON.stringify(m)}\n`);
   } else {
-    refuseUnknownOptions(argv, STORE_OPTIONS);
-    process.stdout.write(renderSection(await runStoreBench(parseStoreArgs(argv))));
+    await runScript(argv, STORE_USAGE, [STORE_OPTIONS], async () => {
+      const options = parseStoreArgs(argv);
+      process.stdout.write(renderSection(await runStoreBench(options)));
+    });
   }
 }

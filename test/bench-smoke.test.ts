@@ -2,10 +2,12 @@
 // tiny configuration and yields its rows. It measures nothing: figures from a run this
 // small mean nothing, and speed is never asserted in tests (bench/RESULTS.md holds them).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { runGrpcBench, GRPC_DEFAULTS } from '../bench/grpc.ts';
-import { HTTP_DEFAULTS, runHttpBench } from '../bench/http.ts';
-import { STORE_DEFAULTS, runStoreBench } from '../bench/store-scale.ts';
+import { GRPC_DEFAULTS, GRPC_OPTIONS, runGrpcBench } from '../bench/grpc.ts';
+import { HTTP_DEFAULTS, HTTP_OPTIONS, runHttpBench } from '../bench/http.ts';
+import { runStoreBench, STORE_DEFAULTS, STORE_OPTIONS } from '../bench/store-scale.ts';
+import { NODE_BIN, REPO_ROOT } from './helpers/spawn-server.ts';
 
 const quiet = () => undefined;
 
@@ -35,4 +37,36 @@ test('bench grpc runs against hoard on a tiny configuration', async () => {
   // The Write ceiling: the same uploads against a server whose store keeps nothing.
   const ceiling = s.rows.filter((r) => r.target === 'hoard, store discards');
   assert.deepEqual(ceiling.map((r) => [r.unit, r.warning]), [['writes/s', undefined]], JSON.stringify(s.notes));
+});
+
+/** Runs `node args...` from the repository root; resolves with its exit code and output. */
+function runNode(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(NODE_BIN, args, { cwd: REPO_ROOT, timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+test('every bench script prints its usage for --help, naming every option it takes, and refuses a bad option in one line', async () => {
+  const scripts: [string, Record<string, unknown>, string[]][] = [
+    ['bench/run.ts', { ...STORE_OPTIONS, ...HTTP_OPTIONS, ...GRPC_OPTIONS, only: {}, json: {}, md: {} }, ['--only', 'store,nope']],
+    ['bench/grpc.ts', GRPC_OPTIONS, ['--bs-count', '-3']],
+    ['bench/http.ts', HTTP_OPTIONS, ['--large-size', 'lots']],
+    ['bench/store-scale.ts', STORE_OPTIONS, ['--parts', 'index,nope']],
+  ];
+  for (const [script, options, badValue] of scripts) {
+    const help = await runNode([script, '--help']);
+    assert.equal(help.code, 0, `${script} --help: ${help.stderr}`);
+    assert.match(help.stdout, /^Usage: /, script);
+    for (const name of Object.keys(options)) assert.match(help.stdout, new RegExp(`--${name}\\b`), `${script} --help names --${name}`);
+
+    for (const bad of [['--no-such-option'], badValue]) {
+      const r = await runNode([script, ...bad]);
+      const what = `${script} ${bad.join(' ')}`;
+      assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+      assert.equal(r.stdout, '', `${what} runs nothing`);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, `${what}: no stack trace`);
+      assert.ok(r.stderr.includes(bad[0]!), `${what}: the message names the option: ${r.stderr}`);
+    }
+  }
 });
