@@ -2,6 +2,7 @@
 // protocols.md §1.2, Range, prefix namespaces, AC validation and completeness (rule 6),
 // and bad input (rule 7: precise status, nothing stored).
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { protoType, REAPI } from '../../src/core/proto.ts';
 import { rawRequest, sha256, startTestServer, type TestServer } from '../helpers/test-server.ts';
@@ -144,6 +145,62 @@ describe('Bazel HTTP protocol', () => {
     assert.equal(s.server.store.usage().entries, entries);
   });
 });
+
+describe('Bazel HTTP ActionResult size cap', () => {
+  test('an AC body over 16 MiB is 413 before it is read, a raw AC prefix is not held to it, and 16 MiB exactly is taken', { timeout: 15_000 }, async () => {
+    const MAX = 16 * 1024 * 1024;
+    const s = await startTestServer({ rawAcPrefixes: 'ccache' });
+    try {
+      const key = sha256('a large action');
+      // Only the headers and 4 bytes are sent: the answer must not wait for the rest.
+      const over = await headersOnlyPut(s.url, `/ac/${key}`, MAX + 1);
+      assert.equal(over.status, 413);
+      assert.match(over.body, /16777216 bytes/);
+      assert.equal((await rawRequest(s.url, 'GET', `/ac/${key}`)).status, 404);
+
+      // A raw (ccache) AC entry is opaque bytes, bounded by --max-blob-size only.
+      const rawBytes = Buffer.alloc(MAX + 1, 3);
+      assert.equal((await rawRequest(s.url, 'PUT', `/ccache/ac/${key}`, rawBytes)).status, 200);
+
+      // An ActionResult of exactly 16 MiB: stdout_raw (field 7) with a 4-byte length varint.
+      const stdout = Buffer.alloc(MAX - 5, 0x61);
+      const exact = Buffer.concat([Buffer.from([(7 << 3) | 2]), varint(stdout.length), stdout]);
+      assert.equal(exact.length, MAX);
+      assert.equal((await rawRequest(s.url, 'PUT', `/ac/${key}`, exact)).status, 200);
+      const hit = await rawRequest(s.url, 'GET', `/ac/${key}`);
+      assert.equal(hit.status, 200);
+      assert.equal(hit.body.length, MAX);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return Buffer.from(out);
+}
+
+/** A PUT that declares `size` bytes but sends only 4 of them, then waits for the answer. */
+function headersOnlyPut(url: string, path: string, size: number): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, method: 'PUT', path, headers: { 'content-length': String(size) }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.write(Buffer.alloc(4));
+  });
+}
 
 describe('Bazel HTTP options', () => {
   test('--http-prefix ignore shares one namespace', async () => {
