@@ -118,6 +118,27 @@ describe('DiskStore recovery and bounds', () => {
     }
   });
 
+  it('writes journal records at the length it counts, not after bytes that appeared behind it (no O_APPEND)', async () => {
+    const dir = await freshDir();
+    const [a, b] = [randomBytes(500), randomBytes(600)];
+    let s = await openDiskStore({ dir, maxBytes: 0 });
+    try {
+      await put(s, a);
+      // Torn bytes the store did not write (as a failed append's would be, were its cut lost).
+      await appendFile(path.join(dir, 'journal'), Buffer.from([0x45, 0x00, 0x00, 0x00, 0x13, 0x37, 0xbe]));
+      await put(s, b);
+    } finally {
+      await s.close();
+    }
+    // Appended after the garbage, b's record would be cut off with it on this open.
+    s = await openDiskStore({ dir, maxBytes: 0 });
+    try {
+      for (const x of [a, b]) assert.deepEqual(await s.getBytes(casKey(digestOf(x).hash)), x);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('drops index entries whose bytes are missing instead of reporting them present', async () => {
     const dir = await freshDir();
     const [a, b] = [randomBytes(1000), randomBytes(1000)];

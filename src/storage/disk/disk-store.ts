@@ -800,7 +800,7 @@ class DiskStoreImpl implements DiskStore {
     } catch {
       this.#journalCompactAt = this.#journalRecords + this.#journalSlack;
     } finally {
-      this.#journal = await open(jpath, 'a');
+      this.#journal = await open(jpath, 'r+'); // not O_APPEND: see recoverStore
       this.#journalSize = (await this.#journal.stat()).size;
     }
   }

@@ -124,7 +124,9 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
   if (rewrite) await rewriteJournal(dir, image, index, (id) => positions[id]);
   else if (validLength < image.length) await truncate(jpath, validLength);
 
-  const journal = await open(jpath, 'a');
+  // Not O_APPEND ('a'): records are written with pwrite at the length the store counts, and
+  // under O_APPEND Linux ignores that position and writes after whatever else is there.
+  const journal = await open(jpath, 'r+');
   const active = await Segment.open(dir, maxSegment + 1, true);
   await syncDir(segmentsDir(dir)); // its name durable before any record points into it
   segments.set(active.id, active);
