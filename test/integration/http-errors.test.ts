@@ -2,16 +2,14 @@
 // 503 unavailable) with the connection left usable, and the process keeps serving.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import pino from 'pino';
-import { loadConfig } from '../../src/config/load-config.ts';
 import { ErrorCode, HoardError } from '../../src/core/errors.ts';
 import { HTTP_STATUS } from '../../src/frontends/http/status.ts';
-import { createMetrics } from '../../src/metrics/metrics.ts';
-import { startHttpListener, type HttpListener } from '../../src/server/http-listener.ts';
+import type { HttpListener } from '../../src/server/http-listener.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions } from '../../src/storage/store.ts';
 import { Readable } from 'node:stream';
 import type { Key } from '../../src/core/keys.ts';
+import { startHttpListenerOver } from '../helpers/http-listener-over.ts';
 import { rawRequest, sha256, startTestServer } from '../helpers/test-server.ts';
 
 /**
@@ -41,26 +39,10 @@ class FailingStore extends MemoryStore {
 }
 
 let listener: HttpListener;
-let draining = false;
+const state = { draining: false };
 const store = new FailingStore();
 before(async () => {
-  const config = await loadConfig({ env: {}, flags: { httpAddress: '127.0.0.1:0', grpcAddress: '', accessLog: 'off' } });
-  const metrics = createMetrics({ processMetrics: false });
-  listener = await startHttpListener({
-    config,
-    store,
-    metrics,
-    logger: pino({ level: 'silent' }),
-    admin: {
-      version: 'test',
-      startedAt: new Date(),
-      metrics,
-      storeDir: '',
-      usage: () => store.usage(),
-      isDraining: () => draining,
-      listeners: () => ({}),
-    },
-  });
+  listener = await startHttpListenerOver(store, state);
 });
 after(() => listener.drain(Date.now()));
 
@@ -106,14 +88,14 @@ test('a store read that fails mid-body cuts the connection: the client never tak
 
 test('/readyz answers 503 while the server drains, /healthz stays 200', async () => {
   assert.equal((await rawRequest(listener.url, 'GET', '/readyz')).status, 200);
-  draining = true;
+  state.draining = true;
   try {
     const r = await rawRequest(listener.url, 'GET', '/readyz');
     assert.equal(r.status, 503);
     assert.equal(r.body.toString(), 'draining\n');
     assert.equal((await rawRequest(listener.url, 'GET', '/healthz')).status, 200);
   } finally {
-    draining = false;
+    state.draining = false;
   }
 });
 

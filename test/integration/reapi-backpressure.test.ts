@@ -4,28 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { casKey, type Key } from '../../src/core/keys.ts';
-import type { Body, PutOptions, PutOutcome } from '../../src/storage/store.ts';
-import { MemoryStore } from '../../src/storage/memory-store.ts';
+import { casKey } from '../../src/core/keys.ts';
+import { GatedStore } from '../helpers/gated-store.ts';
 import { startTcpRelay } from '../helpers/tcp-relay.ts';
 import { blob, openWrite, chunks, reapiClients, sha256, startHarness, uploadName } from './reapi-harness.ts';
-
-/** A MemoryStore whose puts wait for `open()` before they read a byte of their body. */
-class GatedStore extends MemoryStore {
-  #open!: () => void;
-  readonly #gate = new Promise<void>((resolve) => (this.#open = resolve));
-  putsWaiting = 0;
-
-  open(): void {
-    this.#open();
-  }
-
-  override async put(key: Key, body: Body, options?: PutOptions): Promise<PutOutcome> {
-    this.putsWaiting++;
-    await this.#gate;
-    return super.put(key, body, options);
-  }
-}
 
 test('a Write whose store takes nothing holds its client at the stream window, then completes when the store reads', async () => {
   const store = new GatedStore();
