@@ -3,12 +3,15 @@
 // server (`stall`), so the server's socket writes stay pending in the kernel and in Node.
 import { once } from 'node:events';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAddress } from '../../src/config/units.ts';
 
 export interface TcpRelay {
   readonly port: number;
   /** Bytes the relay's clients have sent towards the server so far. */
   sentUpstream(): number;
+  /** Resolves with sentUpstream() once it stopped moving for `quietMs`. */
+  upstreamSettled(quietMs?: number): Promise<number>;
   /** Stops reading from the server side (the client side keeps flowing). */
   stall(): void;
   release(): void;
@@ -47,6 +50,14 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
   return {
     port: (server.address() as net.AddressInfo).port,
     sentUpstream: () => sent,
+    async upstreamSettled(quietMs = 300) {
+      let last = -1;
+      while (sent !== last) {
+        last = sent;
+        await sleep(quietMs);
+      }
+      return sent;
+    },
     stall() {
       stalled = true;
       for (const up of upstreams) up.pause();

@@ -3,7 +3,6 @@
 // the server. Measured on the wire, by a TCP relay that counts what the client sent.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { casKey } from '../../src/core/keys.ts';
 import { GatedStore } from '../helpers/gated-store.ts';
 import { startTcpRelay } from '../helpers/tcp-relay.ts';
@@ -19,15 +18,10 @@ test('a Write whose store takes nothing holds its client at the stream window, t
     const w = openWrite(c.bs);
     for (const m of chunks(uploadName(data), data, { chunk: 64 * 1024 })) w.call.write(m);
     w.call.end();
-    // Until the relay's count stops moving.
-    let last = -1;
-    while (relay.sentUpstream() !== last) {
-      last = relay.sentUpstream();
-      await sleep(300);
-    }
+    const held = await relay.upstreamSettled();
     assert.equal(store.putsWaiting, 1, 'the put started and is waiting');
     // The stream window is 256 KiB: a server that kept reading would have taken all 32 MiB.
-    assert.ok(relay.sentUpstream() < 2 * 1024 * 1024, `the client sent ${relay.sentUpstream()} bytes of 32 MiB while the store read none`);
+    assert.ok(held < 2 * 1024 * 1024, `the client sent ${held} bytes of 32 MiB while the store read none`);
     store.open();
     assert.equal(await w.result, data.byteLength);
     assert.ok(relay.sentUpstream() > data.byteLength, 'then the whole upload went through');
