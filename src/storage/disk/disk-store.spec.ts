@@ -4,6 +4,7 @@ import { appendFile, mkdir, mkdtemp, open, readdir, readFile, rm, truncate, writ
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { digestOf } from '../../core/digest.ts';
@@ -42,6 +43,19 @@ function failNextCommit(failedAt: CommitStep, message: string, tornBytes?: numbe
   return () => {
     CommitSyncer.prototype.run = run;
   };
+}
+
+/** Holds the store's next commit until the returned release is called, so later puts queue up behind it and commit as one batch. */
+function holdNextCommit(): () => void {
+  const run = CommitSyncer.prototype.run;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
+    CommitSyncer.prototype.run = run;
+    await gate;
+    return run.call(this, request);
+  };
+  return release;
 }
 
 /** Asserts that `put` is refused because the store's next commit fails as `failNextCommit` makes it. */
@@ -446,29 +460,21 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await put(x);
     const [first] = await segments();
     // Holds the next commit so that y and z queue up behind it and commit together.
-    const run = CommitSyncer.prototype.run;
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
-      CommitSyncer.prototype.run = run;
-      await gate;
-      return run.call(this, request);
-    };
+    const release = holdNextCommit();
     const open = Segment.open;
     try {
       const held = put(w);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
       // y fits beside x and is placed; z needs a new segment, whose open fails.
       const [y, z] = [randomBytes(300), randomBytes(600)];
       const both = [put(y), put(z)];
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
       Segment.open = () => Promise.reject(Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' }));
       release();
       await held;
       const results = await Promise.allSettled(both);
       assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected'], 'y and z failed together');
     } finally {
-      CommitSyncer.prototype.run = run;
       Segment.open = open;
     }
     await put(randomBytes(900)); // rolls: the first segment is no longer the active one
@@ -513,6 +519,42 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await s.close();
     const again = await reopen();
     assert.deepEqual(await again.has(keys), [false, true, false]);
+    await again.close();
+  });
+
+  it("a compaction victim emptied by a failed commit's evictions is removed with them, not left for compaction", async () => {
+    const dir = await freshDir();
+    const opts = { dir, maxBytes: 16_000, durability: 'none', segmentBytes: 10_000 } as const;
+    const s = await openDiskStore(opts);
+    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const segments = () => readdir(path.join(dir, 'segments'));
+    const [e, f, g] = [randomBytes(3000), randomBytes(6000), randomBytes(6000)];
+    await put(e);
+    await put(f);
+    const [victim] = await segments();
+    assert.ok(await s.delete(casKey(digestOf(f).hash))); // the victim: e live, 6000 bytes dead
+    await put(g); // rolls: the victim is no longer the active segment
+    const release = holdNextCommit();
+    const held = put(randomBytes(10));
+    await sleep(20);
+    // One batch: p1's room compacts the victim (e copied forward); p2's evicts e, the LRU
+    // tail, which leaves the victim with nothing live. Then the commit fails.
+    const batch = [put(randomBytes(2000)), put(randomBytes(4100))];
+    await sleep(20);
+    const undo = failNextCommit('data', 'EIO: i/o error, write');
+    try {
+      release();
+      await held;
+      assert.deepEqual((await Promise.allSettled(batch)).map((r) => r.status), ['rejected', 'rejected']);
+    } finally {
+      undo();
+    }
+    assert.ok(s.usage().evictions >= 1, 'the failed commit evicted e');
+    await put(randomBytes(10)); // journals the evictions, then removes what they emptied
+    assert.ok(!(await segments()).includes(victim!), `the emptied victim ${victim} was removed (${(await segments()).join(' ')})`);
+    await s.close();
+    const again = await openDiskStore(opts);
+    assert.deepEqual(await again.has([casKey(digestOf(e).hash)]), [false], 'e stayed evicted');
     await again.close();
   });
 

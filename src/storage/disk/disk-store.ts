@@ -445,7 +445,7 @@ class DiskStoreImpl implements DiskStore {
     await this.#puts.settled();
     while (this.#writer) await this.#writer;
     // Evictions a failed commit left unjournaled, while the journal can still take them.
-    if (this.#carried.frames.length > 0) await this.#commit([]).catch(() => undefined);
+    if (this.#carried.frames.length > 0 || this.#carried.afterSync.length > 0) await this.#commit([]).catch(() => undefined);
     await this.#syncer.close();
     await this.#journal.close();
     for (const seg of this.#segments.values()) {
@@ -526,13 +526,20 @@ class DiskStoreImpl implements DiskStore {
   /**
    * Undoes what a commit that failed before its journal write changed in memory. Its placed
    * bytes were counted live but nothing names them: dead space, or their segment could never
-   * be retired or chosen for compaction. Its compaction victims stay. Its evictions cannot be
-   * undone (the index forgot those entries), so the next commit journals them.
+   * be retired or chosen for compaction. Its compaction victims stay, unless its evictions
+   * left them empty. Its evictions cannot be undone (the index forgot those entries), so the
+   * next commit (or the close) journals them and then removes what they emptied.
    */
   #takeBack(b: Batch): void {
     for (const w of b.writes) w.seg.live -= w.data.size;
-    for (const seg of this.#segments.values()) seg.retiring = false;
-    this.#carried = { frames: b.evictions, afterSync: b.afterSync };
+    const afterSync = [...b.afterSync];
+    for (const seg of [...this.#segments.values()]) {
+      seg.retiring = false;
+      // A compaction victim whose live entries this commit evicted holds nothing now: it
+      // goes with the evictions' delete records, not when compaction next picks it.
+      this.#retireIfEmpty(seg.id, afterSync);
+    }
+    this.#carried = { frames: b.evictions, afterSync };
   }
 
   async #commitBatch(batch: WriterOp[], b: Batch): Promise<void> {
