@@ -45,6 +45,22 @@ function failNextCommit(failedAt: CommitStep, message: string, tornBytes?: numbe
   };
 }
 
+/**
+ * A fresh store without syncs and with small segments, for the failed-commit tests: its CAS
+ * put, the names of its segment files, and a reopen with the same options.
+ */
+async function smallSegmentStore(maxBytes: number, segmentBytes: number) {
+  const dir = await freshDir();
+  const opts = { dir, maxBytes, durability: 'none', segmentBytes } as const;
+  const s = await openDiskStore(opts);
+  return {
+    s,
+    put: (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length }),
+    segments: () => readdir(path.join(dir, 'segments')),
+    reopen: () => openDiskStore(opts),
+  };
+}
+
 /** Holds the store's next commit until the returned release is called, so later puts queue up behind it and commit as one batch. */
 function holdNextCommit(): () => void {
   const run = CommitSyncer.prototype.run;
@@ -435,10 +451,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('bytes a failed commit placed count as dead space, so their segment is still retired', async () => {
-    const dir = await freshDir();
-    const s = await openDiskStore({ dir, maxBytes: 0, durability: 'none', segmentBytes: 1000 });
-    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
-    const segments = () => readdir(path.join(dir, 'segments'));
+    const { s, put, segments } = await smallSegmentStore(0, 1000);
     await put(randomBytes(600)); // fills the first segment
     await rejectedByFailedCommit(() => put(randomBytes(600)), 'data', 'EIO: i/o error, write'); // placed in a new segment, never published
     const c = randomBytes(300);
@@ -452,10 +465,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('a commit that fails before writing (a segment roll) takes back the live count of what it had placed', async () => {
-    const dir = await freshDir();
-    const s = await openDiskStore({ dir, maxBytes: 0, durability: 'none', segmentBytes: 1000 });
-    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
-    const segments = () => readdir(path.join(dir, 'segments'));
+    const { s, put, segments } = await smallSegmentStore(0, 1000);
     const [x, w] = [randomBytes(300), randomBytes(10)];
     await put(x);
     const [first] = await segments();
@@ -488,11 +498,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
    * (the index forgets it) and then fails at `failedAt`.
    */
   async function evictionInFailedCommit(failedAt: CommitStep, message: string) {
-    const dir = await freshDir();
-    const opts = { dir, maxBytes: 1700, durability: 'none', segmentBytes: 1000 } as const;
-    const s = await openDiskStore(opts);
-    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
-    const segments = () => readdir(path.join(dir, 'segments'));
+    const { s, put, segments, reopen } = await smallSegmentStore(1700, 1000);
     const [a, b, c] = [randomBytes(600), randomBytes(600), randomBytes(600)];
     await put(a);
     await put(b);
@@ -500,7 +506,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await rejectedByFailedCommit(() => put(c), failedAt, message);
     assert.equal(s.usage().evictions, 1, 'the failed commit chose a as its eviction');
     assert.deepEqual(await s.has([casKey(digestOf(a).hash)]), [false]);
-    return { s, put, segments, first: first!, reopen: () => openDiskStore(opts), keys: [a, b, c].map((x) => casKey(digestOf(x).hash)) };
+    return { s, put, segments, first: first!, reopen, keys: [a, b, c].map((x) => casKey(digestOf(x).hash)) };
   }
 
   it("a failed commit's evictions are journaled by the next commit: they stay evicted after a reopen, their bytes go", async () => {
@@ -523,11 +529,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it("a compaction victim emptied by a failed commit's evictions is removed with them, not left for compaction", async () => {
-    const dir = await freshDir();
-    const opts = { dir, maxBytes: 16_000, durability: 'none', segmentBytes: 10_000 } as const;
-    const s = await openDiskStore(opts);
-    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
-    const segments = () => readdir(path.join(dir, 'segments'));
+    const { s, put, segments, reopen } = await smallSegmentStore(16_000, 10_000);
     const [e, f, g] = [randomBytes(3000), randomBytes(6000), randomBytes(6000)];
     await put(e);
     await put(f);
@@ -553,7 +555,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await put(randomBytes(10)); // journals the evictions, then removes what they emptied
     assert.ok(!(await segments()).includes(victim!), `the emptied victim ${victim} was removed (${(await segments()).join(' ')})`);
     await s.close();
-    const again = await openDiskStore(opts);
+    const again = await reopen();
     assert.deepEqual(await again.has([casKey(digestOf(e).hash)]), [false], 'e stayed evicted');
     await again.close();
   });
