@@ -11,7 +11,7 @@ import { digestOf } from '../../core/digest.ts';
 import { isHoardError } from '../../core/errors.ts';
 import { acKey, casKey, rawKey } from '../../core/keys.ts';
 import { storeConformance } from '../../../test/conformance/store-conformance.ts';
-import { openDiskStore, type DiskStore } from './disk-store.ts';
+import { openDiskStore, type DiskStore, type DiskStoreOptions } from './disk-store.ts';
 import { Op, scanJournal } from './journal.ts';
 import { Segment } from './segment.ts';
 import { CommitFailed, CommitSyncer, type CommitRequest, type CommitStep } from './commit-syncer.ts';
@@ -46,19 +46,41 @@ function failNextCommit(failedAt: CommitStep, message: string, tornBytes?: numbe
 }
 
 /**
- * A fresh store without syncs and with small segments, for the failed-commit tests: its CAS
- * put, the names of its segment files, and a reopen with the same options.
+ * A fresh store for the commit tests: its CAS put, has() by blob, the names of its segment
+ * files, and a reopen with the same options.
  */
-async function smallSegmentStore(maxBytes: number, segmentBytes: number) {
+async function openTestStore(options: Omit<DiskStoreOptions, 'dir'>) {
   const dir = await freshDir();
-  const opts = { dir, maxBytes, durability: 'none', segmentBytes } as const;
+  const opts = { dir, ...options };
   const s = await openDiskStore(opts);
   return {
+    dir,
     s,
     put: (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length }),
     segments: () => readdir(path.join(dir, 'segments')),
     reopen: () => openDiskStore(opts),
   };
+}
+
+/** Which of `blobs` `store` holds, by their CAS keys. */
+function holds(store: DiskStore, blobs: readonly Buffer[]): Promise<boolean[]> {
+  return store.has(blobs.map((b) => casKey(digestOf(b).hash)));
+}
+
+/** The commit requests the stores make while `work` runs. */
+async function commitsDuring(work: () => Promise<unknown>): Promise<CommitRequest[]> {
+  const requests: CommitRequest[] = [];
+  const run = CommitSyncer.prototype.run;
+  CommitSyncer.prototype.run = function (this: CommitSyncer, request: CommitRequest) {
+    requests.push(request);
+    return run.call(this, request);
+  };
+  try {
+    await work();
+  } finally {
+    CommitSyncer.prototype.run = run;
+  }
+  return requests;
 }
 
 /** Holds the store's next commit until the returned release is called, so later puts queue up behind it and commit as one batch. */
@@ -407,9 +429,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('a journal append that fails part-way is cut off, so later acknowledged puts survive a reopen (rule 2)', async () => {
-    const dir = await freshDir();
-    const s = await openDiskStore({ dir, maxBytes: 0 });
-    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const { s, put, reopen } = await openTestStore({ maxBytes: 0 });
     const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
     await put(a);
     // The commit of b: its data goes through, the journal gets 10 bytes of its record (on
@@ -417,15 +437,13 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await rejectedByFailedCommit(() => put(b), 'journal-write', 'ENOSPC: no space left on device', 10);
     await put(c); // acknowledged
     await s.close();
-    const again = await openDiskStore({ dir, maxBytes: 0 });
-    assert.deepEqual(await again.has([casKey(digestOf(a).hash), casKey(digestOf(b).hash), casKey(digestOf(c).hash)]), [true, false, true]);
+    const again = await reopen();
+    assert.deepEqual(await holds(again, [a, b, c]), [true, false, true]);
     await again.close();
   });
 
   it('when a failed journal append cannot be cut back off either, the store takes no more writes (rule 2)', async () => {
-    const dir = await freshDir();
-    const s = await openDiskStore({ dir, maxBytes: 0 });
-    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const { dir, s, put, reopen } = await openTestStore({ maxBytes: 0 });
     const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
     await put(a);
     const undo = failNextCommit('journal-write', 'EIO: i/o error', 10);
@@ -444,14 +462,14 @@ describe('DiskStore rule 1: order and leftovers', () => {
     // Records appended after the torn bytes would be lost at the next open: refused instead.
     await assert.rejects(put(c), (e) => isHoardError(e, 'unavailable') && /restart the server/.test((e as Error).message));
     await s.close();
-    const again = await openDiskStore({ dir, maxBytes: 0 });
-    assert.deepEqual(await again.has([casKey(digestOf(a).hash), casKey(digestOf(b).hash), casKey(digestOf(c).hash)]), [true, false, false]);
+    const again = await reopen();
+    assert.deepEqual(await holds(again, [a, b, c]), [true, false, false]);
     assert.equal(again.recovery.tornBytesCut, 10, "the torn bytes were cut at the open");
     await again.close();
   });
 
   it('bytes a failed commit placed count as dead space, so their segment is still retired', async () => {
-    const { s, put, segments } = await smallSegmentStore(0, 1000);
+    const { s, put, segments } = await openTestStore({ maxBytes: 0, durability: 'none', segmentBytes: 1000 });
     await put(randomBytes(600)); // fills the first segment
     await rejectedByFailedCommit(() => put(randomBytes(600)), 'data', 'EIO: i/o error, write'); // placed in a new segment, never published
     const c = randomBytes(300);
@@ -465,7 +483,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('a commit that fails before writing (a segment roll) takes back the live count of what it had placed', async () => {
-    const { s, put, segments } = await smallSegmentStore(0, 1000);
+    const { s, put, segments } = await openTestStore({ maxBytes: 0, durability: 'none', segmentBytes: 1000 });
     const [x, w] = [randomBytes(300), randomBytes(10)];
     await put(x);
     const [first] = await segments();
@@ -498,7 +516,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
    * (the index forgets it) and then fails at `failedAt`.
    */
   async function evictionInFailedCommit(failedAt: CommitStep, message: string) {
-    const { s, put, segments, reopen } = await smallSegmentStore(1700, 1000);
+    const { s, put, segments, reopen } = await openTestStore({ maxBytes: 1700, durability: 'none', segmentBytes: 1000 });
     const [a, b, c] = [randomBytes(600), randomBytes(600), randomBytes(600)];
     await put(a);
     await put(b);
@@ -529,7 +547,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it("a compaction victim emptied by a failed commit's evictions is removed with them, not left for compaction", async () => {
-    const { s, put, segments, reopen } = await smallSegmentStore(16_000, 10_000);
+    const { s, put, segments, reopen } = await openTestStore({ maxBytes: 16_000, durability: 'none', segmentBytes: 10_000 });
     const [e, f, g] = [randomBytes(3000), randomBytes(6000), randomBytes(6000)];
     await put(e);
     await put(f);
@@ -561,9 +579,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('a commit worker lost mid-job fails that commit only: the next one runs on a new worker, and a reopen agrees', { timeout: 10_000 }, async () => {
-    const dir = await freshDir();
-    const s = await openDiskStore({ dir, maxBytes: 0 });
-    const put = (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length });
+    const { s, put, reopen } = await openTestStore({ maxBytes: 0 });
     const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
     await put(a);
     // The worker is terminated as the job reaches it (its thread dies: 'exit', not a reply).
@@ -578,29 +594,19 @@ describe('DiskStore rule 1: order and leftovers', () => {
       Worker.prototype.postMessage = post;
     }
     await put(c);
-    assert.deepEqual(await s.has([a, b, c].map((x) => casKey(digestOf(x).hash))), [true, false, true]);
+    assert.deepEqual(await holds(s, [a, b, c]), [true, false, true]);
     await s.close();
-    const again = await openDiskStore({ dir, maxBytes: 0 });
-    assert.deepEqual(await again.has([a, b, c].map((x) => casKey(digestOf(x).hash))), [true, false, true]);
+    const again = await reopen();
+    assert.deepEqual(await holds(again, [a, b, c]), [true, false, true]);
     assert.ok((await again.getBytes(casKey(digestOf(c).hash)))!.equals(c));
     await again.close();
   });
 
   it('one commit writes at most 32 MiB of segment data, however many puts are queued', async () => {
-    const dir = await freshDir();
-    const s = await openDiskStore({ dir, maxBytes: 0, durability: 'none' });
-    const sizes: number[] = [];
-    const run = CommitSyncer.prototype.run;
-    CommitSyncer.prototype.run = function (this: CommitSyncer, request: CommitRequest) {
-      sizes.push(request.writes.reduce((n, w) => n + w.buffers.reduce((m, b) => m + b.byteLength, 0), 0));
-      return run.call(this, request);
-    };
+    const { s, put } = await openTestStore({ maxBytes: 0, durability: 'none' });
     const blobs = Array.from({ length: 80 }, () => randomBytes(1_000_000));
-    try {
-      await Promise.all(blobs.map((d) => s.put(casKey(digestOf(d).hash), d, { size: d.length })));
-    } finally {
-      CommitSyncer.prototype.run = run;
-    }
+    const requests = await commitsDuring(() => Promise.all(blobs.map(put)));
+    const sizes = requests.map((r) => r.writes.reduce((n, w) => n + w.buffers.reduce((m, b) => m + b.byteLength, 0), 0));
     assert.equal(sizes.reduce((a, b) => a + b, 0), 80 * 1_000_000, 'every entry was written');
     assert.ok(Math.max(...sizes) <= 32 * 1024 * 1024, `commits of ${sizes.join(', ')} bytes`);
     assert.ok(sizes.filter((n) => n > 16 * 1024 * 1024).length > 0, `the queue built up: ${sizes.join(', ')}`);
@@ -610,20 +616,9 @@ describe('DiskStore rule 1: order and leftovers', () => {
   it('a commit syncs the segment of every entry it writes before the journal names it (rule 1)', async () => {
     // commit-job.spec.ts pins the order inside a job (data, data sync, journal, journal
     // sync); this pins that the store asks for it: every segment written is synced.
-    const dir = await freshDir();
-    const s = await openDiskStore({ dir, maxBytes: 0, durability: 'fsync' });
-    const requests: CommitRequest[] = [];
-    const run = CommitSyncer.prototype.run;
-    CommitSyncer.prototype.run = function (this: CommitSyncer, request: CommitRequest) {
-      requests.push(request);
-      return run.call(this, request);
-    };
+    const { dir, s, put } = await openTestStore({ maxBytes: 0, durability: 'fsync' });
     const blobs = Array.from({ length: 20 }, () => randomBytes(5_000));
-    try {
-      await Promise.all(blobs.map((d) => s.put(casKey(digestOf(d).hash), d, { size: d.length })));
-    } finally {
-      CommitSyncer.prototype.run = run;
-    }
+    const requests = await commitsDuring(() => Promise.all(blobs.map(put)));
     const written = requests.flatMap((r) => r.writes);
     assert.equal(written.length, blobs.length, 'every entry was written by a commit');
     for (const r of requests) {
