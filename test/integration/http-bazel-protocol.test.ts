@@ -2,9 +2,9 @@
 // protocols.md §1.2, Range, prefix namespaces, AC validation and completeness (rule 6),
 // and bad input (rule 7: precise status, nothing stored).
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { protoType, REAPI } from '../../src/core/proto.ts';
+import { RawConnection } from '../helpers/raw-http.ts';
 import { rawRequest, sha256, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 function actionResult(files: { hash: string; size: number }[]): Buffer {
@@ -153,18 +153,22 @@ describe('Bazel HTTP ActionResult size cap', () => {
     try {
       const key = sha256('a large action');
       // Only the headers and 4 bytes are sent: the answer must not wait for the rest.
-      const over = await headersOnlyPut(s.url, `/ac/${key}`, MAX + 1);
+      const c = await RawConnection.open(s.url);
+      await c.writeHead('PUT', `/ac/${key}`, { 'content-length': MAX + 1 });
+      await c.write(Buffer.alloc(4));
+      const over = await c.readResponse();
+      c.destroy();
       assert.equal(over.status, 413);
-      assert.match(over.body, /16777216 bytes/);
+      assert.match(over.body.toString(), /16777216 bytes/);
       assert.equal((await rawRequest(s.url, 'GET', `/ac/${key}`)).status, 404);
 
       // A raw (ccache) AC entry is opaque bytes, bounded by --max-blob-size only.
       const rawBytes = Buffer.alloc(MAX + 1, 3);
       assert.equal((await rawRequest(s.url, 'PUT', `/ccache/ac/${key}`, rawBytes)).status, 200);
 
-      // An ActionResult of exactly 16 MiB: stdout_raw (field 7) with a 4-byte length varint.
-      const stdout = Buffer.alloc(MAX - 5, 0x61);
-      const exact = Buffer.concat([Buffer.from([(7 << 3) | 2]), varint(stdout.length), stdout]);
+      // An ActionResult of exactly 16 MiB: stdout_raw after its tag and 4-byte length.
+      const t = protoType(`${REAPI}.ActionResult`);
+      const exact = Buffer.from(t.encode(t.create({ stdoutRaw: Buffer.alloc(MAX - 5, 0x61) })).finish());
       assert.equal(exact.length, MAX);
       assert.equal((await rawRequest(s.url, 'PUT', `/ac/${key}`, exact)).status, 200);
       const hit = await rawRequest(s.url, 'GET', `/ac/${key}`);
@@ -175,32 +179,6 @@ describe('Bazel HTTP ActionResult size cap', () => {
     }
   });
 });
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n & 0x7f) | 0x80);
-  out.push(n);
-  return Buffer.from(out);
-}
-
-/** A PUT that declares `size` bytes but sends only 4 of them, then waits for the answer. */
-function headersOnlyPut(url: string, path: string, size: number): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: u.hostname, port: u.port, method: 'PUT', path, headers: { 'content-length': String(size) }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        req.destroy();
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.write(Buffer.alloc(4));
-  });
-}
 
 describe('Bazel HTTP options', () => {
   test('--http-prefix ignore shares one namespace', async () => {
