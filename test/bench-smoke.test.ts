@@ -2,12 +2,11 @@
 // tiny configuration and yields its rows. It measures nothing: figures from a run this
 // small mean nothing, and speed is never asserted in tests (bench/RESULTS.md holds them).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { GRPC_DEFAULTS, GRPC_OPTIONS, runGrpcBench } from '../bench/grpc.ts';
 import { HTTP_DEFAULTS, HTTP_OPTIONS, runHttpBench } from '../bench/http.ts';
 import { runStoreBench, STORE_DEFAULTS, STORE_OPTIONS } from '../bench/store-scale.ts';
-import { NODE_BIN, REPO_ROOT } from './helpers/spawn-server.ts';
+import { runNode } from './helpers/spawn-server.ts';
 
 const quiet = () => undefined;
 
@@ -38,14 +37,6 @@ test('bench grpc runs against hoard on a tiny configuration', async () => {
   const ceiling = s.rows.filter((r) => r.target === 'hoard, store discards');
   assert.deepEqual(ceiling.map((r) => [r.unit, r.warning]), [['writes/s', undefined]], JSON.stringify(s.notes));
 });
-
-/** Runs `node args...` from the repository root; resolves with its exit code and output. */
-function runNode(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(NODE_BIN, args, { cwd: REPO_ROOT, timeout: 30_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-  });
-}
 
 test('every bench script prints its usage for --help, naming every option it takes, and refuses a bad option in one line', async () => {
   const scripts: [string, Record<string, unknown>, string[]][] = [

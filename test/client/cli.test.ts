@@ -2,21 +2,16 @@
 // them: digests on stdout, exit codes 0 (ok), 1 (miss or failure), 2 (usage).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { digestOf, formatDigest } from '../../src/core/digest.ts';
-import { MAIN, NODE_BIN, spawnHoard } from '../helpers/spawn-server.ts';
+import { MAIN, runNode, spawnHoard, type RunResult } from '../helpers/spawn-server.ts';
 import { VERSION } from '../../src/server/start-server.ts';
 
-function hoard(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(NODE_BIN, [MAIN, ...args], { timeout: 30_000, env }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+function hoard(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
+  return runNode([MAIN, ...args], { env });
 }
 
 test('hoard put/stat/get against hoard serve over HTTP: digests, verified download, trustworthy exit codes', async () => {

@@ -2,17 +2,12 @@
 // check; against the deliberately broken STAND-IN server it reports exactly the planted bugs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { MAIN, NODE_BIN, spawnHoard } from '../helpers/spawn-server.ts';
+import { MAIN, runNode, spawnHoard, type RunResult } from '../helpers/spawn-server.ts';
 import { ALL_CHECKS, runChecks } from '../../src/check/run-checks.ts';
 import { startStandInCache } from './broken-server.ts';
 
-function hoardCheck(server: string): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    execFile(NODE_BIN, [MAIN, 'check', '--server', server, '--scale', '0.3'], { timeout: 120_000 }, (err, stdout) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout });
-    });
-  });
+function hoardCheck(server: string): Promise<RunResult> {
+  return runNode([MAIN, 'check', '--server', server, '--scale', '0.3'], { timeoutMs: 120_000 });
 }
 
 test('hoard check against hoard serve: every check passes over HTTP and gRPC, exit 0', async () => {
@@ -86,9 +81,7 @@ test('hoard check against a dead server: exit 1 with one clear message naming it
   const server = await startStandInCache();
   const url = server.url;
   await server.close();
-  const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-    execFile(NODE_BIN, [MAIN, 'check', '--server', url], { timeout: 30_000 }, (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }));
-  });
+  const r = await runNode([MAIN, 'check', '--server', url]);
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trim(), `hoard: cannot connect to ${url}: connection refused (ECONNREFUSED)`);
 });

@@ -5,7 +5,7 @@
 //   hoard: ready
 // The child is stopped by PID only (never by name), and `dispose()` removes the store
 // directory the helper created.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,23 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const NODE_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'node');
 export const MAIN = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+
+export interface RunResult {
+  /** The exit status (1 when the process was killed, e.g. at its timeout). */
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the pinned node with `args` (e.g. [MAIN, 'check', ...] or a bench script) to its end. */
+export function runNode(args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(NODE_BIN, args, { cwd: REPO_ROOT, timeout: options.timeoutMs ?? 30_000, env: options.env ?? process.env }, (err, stdout, stderr) => {
+      const code = err ? (err as { code?: unknown }).code : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+    });
+  });
+}
 
 export interface SpawnOptions {
   /** Store directory; default a fresh temporary one (removed by dispose()). */
