@@ -5,7 +5,7 @@
 // mistyped or nonexistent flag was silently ignored). `runScript` is every script's entry:
 // --help prints its usage, and a bad option is one line naming it, not a stack trace.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseSize } from './section.ts';
+import { parseSize } from '../../src/config/units.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -29,7 +29,7 @@ export function numberOption(name: string, value: unknown, fallback: number): nu
   return n;
 }
 
-/** `value` as a byte size ("256KiB", "64MiB", "4096"), `fallback` when not given; throws otherwise. */
+/** `value` as a byte size as `hoard serve` reads one ("256KiB", "64MiB", "4096"), `fallback` when not given; throws otherwise. */
 export function sizeOption(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   try {

@@ -56,17 +56,6 @@ export function thresholdGoal(s: Section, label: string, value: number | undefin
   s.goals.push({ text: `${label}: ${formatNumber(value)} ${unit} (goal ${want} ${unit})`, met });
 }
 
-/** "64MiB", "4KiB", "512k", "1000" → bytes. */
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)$/i.exec(text.trim());
-  if (!m) throw new Error(`not a size: ${text} (e.g. 4KiB, 64MiB)`);
-  const unit = (m[2] ?? '').toLowerCase();
-  const binary = (m[3] ?? '').toLowerCase().startsWith('i') || unit !== '';
-  const k = binary ? 1024 : 1000;
-  const pow = unit === 'k' ? 1 : unit === 'm' ? 2 : unit === 'g' ? 3 : 0;
-  return Math.round(Number(m[1]) * k ** pow);
-}
-
 export function formatSize(bytes: number): string {
   for (const [unit, k] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 1024]] as const) {
     if (bytes >= k && bytes % k === 0) return `${bytes / k} ${unit}`;
