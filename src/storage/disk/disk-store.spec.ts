@@ -287,6 +287,28 @@ describe('DiskStore recovery and bounds', () => {
     assert.deepEqual(crcs, [0, 0, crc32(values.smallRaw), crc32(values.largeRaw)]);
   });
 
+  it('stays within its bound when a delete comes to a full store (its journal record needs room too)', async () => {
+    // Found by the model test on CI: a delete's record was appended without making room.
+    const dir = await freshDir();
+    const values = [0, 1, 2, 3].map(() => randomBytes(3000));
+    let s = await openDiskStore({ dir, maxBytes: 0, smallEntryBytes: 8 * 1024, segmentBytes: 16 * 1024 });
+    for (const [i, v] of values.entries()) await s.put(rawKey(`k${i}`), v, { size: v.length });
+    await s.close();
+    // One byte of room left: less than a delete record.
+    s = await openDiskStore({ dir, maxBytes: 0 });
+    const maxBytes = s.usage().bytes + 1;
+    await s.close();
+    s = await openDiskStore({ dir, maxBytes, smallEntryBytes: 8 * 1024, segmentBytes: 16 * 1024 });
+    try {
+      assert.equal(s.usage().bytes, maxBytes - 1);
+      assert.equal(await s.delete(rawKey('k1')), true);
+      assert.ok(s.usage().bytes <= maxBytes, `usage ${s.usage().bytes} after the delete within ${maxBytes}`);
+      assert.equal(await s.getBytes(rawKey('k1')), undefined);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('stays within its bound under churn, compacting segments, and serves only whole blobs', async () => {
     const dir = await freshDir();
     const opts = { dir, maxBytes: 256 * 1024, smallEntryBytes: 8 * 1024, segmentBytes: 16 * 1024 };

@@ -544,9 +544,12 @@ class DiskStoreImpl implements DiskStore {
 
   async #commitBatch(batch: WriterOp[], b: Batch): Promise<void> {
     const accepted: WriterOp[] = [];
+    const deletes = new Map<WriterOp, Buffer>();
     for (const op of batch) {
-      // Room for the data and for the op's own journal record.
-      const frame = op.kind === 'append' || op.kind === 'publish' ? op.record.frame.length : 0;
+      // Room for the data and for the op's own journal record (a delete's too: a full store
+      // that took delete records for free grew past its bound).
+      if (op.kind === 'delete') deletes.set(op, seal(encodeDelete(op.slot)));
+      const frame = op.kind === 'append' || op.kind === 'publish' ? op.record.frame.length : deletes.get(op)?.length ?? 0;
       const need = frame + (op.kind === 'append' ? op.data.size : op.kind === 'reserve' ? op.bytes : 0)
         // A file of its own takes what it was not reserved (all of it when no size was declared).
         + (op.kind === 'publish' ? diskFootprint(op.size) - op.reserved : 0);
@@ -577,7 +580,7 @@ class DiskStoreImpl implements DiskStore {
     //    evictions, so an eviction of a value a put in this batch replaces cannot win on replay.
     for (const op of accepted) {
       if (op.kind === 'append' || op.kind === 'publish') b.putFrames.push(seal(op.record));
-      else if (op.kind === 'delete') b.putFrames.push(seal(encodeDelete(op.slot)));
+      else if (op.kind === 'delete') b.putFrames.push(deletes.get(op)!);
     }
     const frames = [...b.frames, ...b.putFrames];
     await this.#makeDurable(b.writes, frames);
