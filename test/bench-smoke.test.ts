@@ -3,7 +3,7 @@
 // small mean nothing, and speed is never asserted in tests (bench/RESULTS.md holds them).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GRPC_DEFAULTS, GRPC_OPTIONS, runGrpcBench } from '../bench/grpc.ts';
+import { GRPC_DEFAULTS, GRPC_OPTIONS, runGrpcBench, STORE_ALONE } from '../bench/grpc.ts';
 import { HTTP_DEFAULTS, HTTP_OPTIONS, runHttpBench } from '../bench/http.ts';
 import { runStoreBench, STORE_DEFAULTS, STORE_OPTIONS } from '../bench/store-scale.ts';
 import { runNode } from './helpers/spawn-server.ts';
@@ -36,6 +36,10 @@ test('bench grpc runs against hoard on a tiny configuration', async () => {
   // The Write ceiling: the same uploads against a server whose store keeps nothing.
   const ceiling = s.rows.filter((r) => r.target === 'hoard, store discards');
   assert.deepEqual(ceiling.map((r) => [r.unit, r.warning]), [['writes/s', undefined]], JSON.stringify(s.notes));
+  // And the store's part: the same blobs put in-process, every one created.
+  const store = s.rows.filter((r) => r.target === STORE_ALONE);
+  assert.deepEqual(store.map((r) => [r.unit, r.warning]), [['writes/s', undefined]], JSON.stringify(s.notes));
+  assert.ok(s.notes.some((n) => n.startsWith('Write in parts: ')), JSON.stringify(s.notes));
 });
 
 test('every bench script prints its usage for --help, naming every option it takes, and refuses a bad option in one line', async () => {

@@ -88,6 +88,9 @@ export interface Store {
    * Receives, verifies (CAS: hash and size) and publishes atomically (rule 1): the entry
    * is readable only after all of it is durable. Any failure publishes nothing.
    * AC and raw puts replace an existing value; CAS puts of a present blob return `exists`.
+   * The store may keep the body's buffers (a Uint8Array body, or the chunks an iterable
+   * yields) after put resolves, as the disk store's read cache does: the caller hands them
+   * over and must not change them afterwards.
    */
   put(key: Key, body: Body, options?: PutOptions): Promise<PutOutcome>;
 
