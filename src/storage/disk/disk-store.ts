@@ -99,7 +99,7 @@ type WriterOp =
   | { kind: 'append'; slot: Buffer; record: EncodedRecord; data: Parts; place?: Place; done: Deferred }
   | { kind: 'publish'; slot: Buffer; record: EncodedRecord; size: number; generation: number; reserved: number; done: Deferred }
   | { kind: 'reserve'; bytes: number; done: Deferred }
-  | { kind: 'delete'; slot: Buffer; done: Deferred<boolean> };
+  | { kind: 'delete'; slot: Buffer; record: EncodedRecord; done: Deferred<boolean> };
 
 /** An entry's bytes as the views they arrived in (a 128 KiB upload is about nine), never joined. */
 interface Parts {
@@ -428,7 +428,7 @@ class DiskStoreImpl implements DiskStore {
     this.#checkOpen();
     const slot = slotOf(key);
     if (this.#index.find(slot) < 0) return false;
-    return this.#enqueue<boolean>((done) => ({ kind: 'delete', slot, done }));
+    return this.#enqueue<boolean>((done) => ({ kind: 'delete', slot, record: encodeDelete(slot), done }));
   }
 
   usage(): StoreUsage {
@@ -544,12 +544,10 @@ class DiskStoreImpl implements DiskStore {
 
   async #commitBatch(batch: WriterOp[], b: Batch): Promise<void> {
     const accepted: WriterOp[] = [];
-    const deletes = new Map<WriterOp, Buffer>();
     for (const op of batch) {
       // Room for the data and for the op's own journal record (a delete's too: a full store
       // that took delete records for free grew past its bound).
-      if (op.kind === 'delete') deletes.set(op, seal(encodeDelete(op.slot)));
-      const frame = op.kind === 'append' || op.kind === 'publish' ? op.record.frame.length : deletes.get(op)?.length ?? 0;
+      const frame = op.kind === 'reserve' ? 0 : op.record.frame.length;
       const need = frame + (op.kind === 'append' ? op.data.size : op.kind === 'reserve' ? op.bytes : 0)
         // A file of its own takes what it was not reserved (all of it when no size was declared).
         + (op.kind === 'publish' ? diskFootprint(op.size) - op.reserved : 0);
@@ -578,10 +576,7 @@ class DiskStoreImpl implements DiskStore {
     // 1. Data first (puts' and compaction's copies), durable before any record points at it.
     // 2. Then the journal: evictions and moves, then puts, then deletes. Puts after the
     //    evictions, so an eviction of a value a put in this batch replaces cannot win on replay.
-    for (const op of accepted) {
-      if (op.kind === 'append' || op.kind === 'publish') b.putFrames.push(seal(op.record));
-      else if (op.kind === 'delete') b.putFrames.push(deletes.get(op)!);
-    }
+    for (const op of accepted) if (op.kind !== 'reserve') b.putFrames.push(seal(op.record));
     const frames = [...b.frames, ...b.putFrames];
     await this.#makeDurable(b.writes, frames);
     b.journaled = true;
