@@ -18,7 +18,7 @@ import { startCpuSampler, type CpuShares } from './lib/cpu.ts';
 import { H2BenchClient } from './lib/grpc-h2-load.ts';
 import { BenchClient, type Digest } from './lib/grpc-load.ts';
 import { pool } from './lib/pool.ts';
-import { summarizeLatency } from './lib/report.ts';
+import { formatNumber, summarizeLatency } from './lib/report.ts';
 import { formatSize, newSection, ratioGoal, renderSection, type Section, thresholdGoal } from './lib/section.ts';
 import { startBazelRemote, startDiscardingGrpcServer, startHoard, type Target } from './lib/targets.ts';
 
@@ -272,10 +272,11 @@ function noteWriteParts(s: Section, workload: string, blobBytes: number): void {
   if (!whole || !transport || !store) return;
   const serial = 1 / (1 / transport + 1 / store);
   const needed = 1 / (1 / WRITE_GOAL - 1 / transport);
+  const n = formatNumber;
   s.notes.push(
-    `Write in parts: the transport alone ${Math.round(transport)}/s, the store alone ${Math.round(store)}/s; run one after the other they allow ${Math.round(serial)}/s, ` +
-      `and hoard measured ${Math.round(whole)}/s (${(whole / serial).toFixed(2)}× that). ` +
-      (needed > 0 ? `${WRITE_GOAL.toLocaleString('en-US')}/s with this transport needs a store of ≥ ${Math.round(needed)} puts/s (${((needed * blobBytes) / 1e6).toFixed(0)} MB/s durable) unless the two overlap.` : `This transport alone is below ${WRITE_GOAL.toLocaleString('en-US')}/s.`),
+    `Write in parts: the transport alone ${n(transport)}/s, the store alone ${n(store)}/s; run one after the other they allow ${n(serial)}/s, ` +
+      `and hoard measured ${n(whole)}/s (${(whole / serial).toFixed(2)}× that). ` +
+      (needed > 0 ? `${n(WRITE_GOAL)}/s with this transport needs a store of ≥ ${n(needed)} puts/s (${n((needed * blobBytes) / 1e6)} MB/s durable) unless the two overlap.` : `This transport alone is below ${n(WRITE_GOAL)}/s.`),
   );
 }
 
