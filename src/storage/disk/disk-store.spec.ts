@@ -362,30 +362,43 @@ describe('DiskStore read cache coherence', () => {
     }
   });
 
-  it('does not cache a read whose entry was replaced while the read was in flight', async () => {
+  it('does not cache a read whose entry was replaced while the read was in flight, and the read survives its segment going', async () => {
     const dir = await freshDir();
     const old = randomBytes(1_000);
     let s = await openDiskStore({ dir, maxBytes: 0 });
     await s.put(rawKey('raced'), old, { size: old.length });
     await s.close();
-    s = await openDiskStore({ dir, maxBytes: 0 }); // an empty cache
-    const read = Segment.prototype.read;
+    s = await openDiskStore({ dir, maxBytes: 0 }); // an empty cache, and a new active segment
+    const oldSegment = (await readdir(path.join(dir, 'segments'))).sort()[0]!;
+    // Hold the first file read: the segment's own read, after it pinned the segment, where
+    // a slow disk really makes a read wait.
+    const probe = await open(path.join(dir, 'segments', oldSegment), 'r');
+    const handleProto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const fileRead = handleProto.read;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    Segment.prototype.read = async function (this: Segment, position: number, length: number) {
-      Segment.prototype.read = read; // hold only the first read
+    let held!: () => void;
+    const reading = new Promise<void>((r) => (held = r));
+    handleProto.read = async function (this: unknown, ...args: unknown[]) {
+      handleProto.read = fileRead; // hold only the first read
+      held();
       await gate;
-      return read.call(this, position, length);
+      return fileRead.apply(this, args);
     };
     try {
       const slow = s.getBytes(rawKey('raced')); // reads the old value, held at the gate
+      await reading;
       const fresh = randomBytes(100_000);
       await s.put(rawKey('raced'), fresh, { size: fresh.length });
+      // The replacement emptied the old segment: the commit removes it while the read waits.
+      for (let i = 0; i < 100 && (await readdir(path.join(dir, 'segments'))).includes(oldSegment); i++) await sleep(5);
+      assert.ok(!(await readdir(path.join(dir, 'segments'))).includes(oldSegment), 'the old segment was removed during the read');
       release();
       assert.ok((await slow)?.equals(old), 'a read that started before the replacement sees the old value');
       assert.ok((await s.getBytes(rawKey('raced')))?.equals(fresh), 'and does not leave it in the cache');
     } finally {
-      Segment.prototype.read = read;
+      handleProto.read = fileRead;
       await s.close();
     }
   });
