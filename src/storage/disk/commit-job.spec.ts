@@ -11,7 +11,7 @@ const SEG_B = 11;
 const JOURNAL = 20;
 
 function job(): CommitJob {
-  const arena = new SharedArrayBuffer(64);
+  const arena = new ArrayBuffer(64);
   new Uint8Array(arena).set(Buffer.from('aaaabbbbbbrecords'));
   return {
     arena,

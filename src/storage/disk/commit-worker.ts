@@ -3,8 +3,9 @@
 // of waiting its turn on a busy event loop.
 import { parentPort } from 'node:worker_threads';
 import { runCommitJob } from './commit-job.ts';
-import type { CommitJob } from './commit-syncer.ts';
+import type { CommitAnswer, CommitJob } from './commit-syncer.ts';
 
 parentPort!.on('message', (job: CommitJob) => {
-  parentPort!.postMessage(runCommitJob(job));
+  const answer: CommitAnswer = { reply: runCommitJob(job), arena: job.arena };
+  parentPort!.postMessage(answer, [job.arena]); // the arena goes back for the next job
 });
