@@ -10,8 +10,12 @@ import path from 'node:path';
 import { spawnHoard } from '../../test/helpers/spawn-server.ts';
 import { type Child, freePort, startChild, waitForPort } from './processes.ts';
 
+/** hoard's gRPC server over a store that keeps nothing: without, then with verification. */
+export const DISCARDING = 'hoard, store discards';
+export const VERIFYING = 'hoard, store verifies, discards';
+
 export interface Target {
-  readonly name: 'hoard' | 'hoard, store discards' | 'nginx' | 'bazel-remote';
+  readonly name: 'hoard' | typeof DISCARDING | typeof VERIFYING | 'nginx' | 'bazel-remote';
   /** Base URL for the Bazel HTTP cache protocol (…/cas/<hash>, …/ac/<hash>). */
   readonly httpUrl?: string;
   /** host:port for REAPI gRPC, when the target speaks it. */
@@ -177,18 +181,19 @@ export async function startBazelRemote(bin: string, options: { baseDir?: string;
 }
 
 /**
- * hoard's gRPC server over a store that reads uploads and keeps nothing (no hashing, no
- * disk): the Write ceiling of the transport and protocol handling on this machine.
+ * hoard's gRPC server over a store that reads uploads and keeps nothing (no disk): the
+ * Write ceiling of the transport and protocol handling on this machine; with `verify`,
+ * each upload's sha256 is checked first, as the disk store does on its event loop.
  */
-export async function startDiscardingGrpcServer(): Promise<Target> {
+export async function startDiscardingGrpcServer(options: { verify?: boolean } = {}): Promise<Target> {
   const port = await freePort();
-  const child = startChild(process.execPath, [path.join(import.meta.dirname, 'discard-grpc-server.ts'), String(port)]);
+  const child = startChild(process.execPath, [path.join(import.meta.dirname, 'discard-grpc-server.ts'), String(port), ...(options.verify ? ['verify'] : [])]);
   await waitForPort(port, child);
   return {
-    name: 'hoard, store discards',
+    name: options.verify ? VERIFYING : DISCARDING,
     grpcTarget: `127.0.0.1:${port}`,
     pids: [child.pid],
-    describe: `hoard's REAPI server alone (node ${process.version}; no HTTP listener, metrics or logger) over a store that discards uploads (bench/lib/discard-grpc-server.ts)`,
+    describe: `hoard's REAPI server alone (node ${process.version}; no HTTP listener, metrics or logger) over a store that ${options.verify ? 'verifies each upload\'s sha256 and then discards it' : 'drains each upload without hashing it'} (bench/lib/discard-grpc-server.ts)`,
     stop: () => child.stop(),
   };
 }
