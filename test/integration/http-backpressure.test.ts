@@ -3,9 +3,9 @@
 // the upload in the server. Measured on the wire, by a TCP relay that counts what the client
 // sent; the kernel's socket buffers on both sides of the relay hold a few MiB at most.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { test } from 'node:test';
+import { hashBytes } from '../../src/core/digest.ts';
 import { casKey } from '../../src/core/keys.ts';
 import { GatedStore } from '../helpers/gated-store.ts';
 import { startHttpListenerOver } from '../helpers/http-listener-over.ts';
@@ -17,7 +17,7 @@ test('a PUT whose store takes nothing holds its client at the socket buffers, th
   const relay = await startTcpRelay(new URL(listener.url).host);
   const data = Buffer.alloc(128 * 1024 * 1024);
   for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE(i, i);
-  const hash = createHash('sha256').update(data).digest('hex');
+  const hash = hashBytes(data);
   try {
     const status = new Promise<number>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: relay.port, method: 'PUT', path: `/cas/${hash}`, headers: { 'content-length': String(data.length) }, agent: false }, (res) => {

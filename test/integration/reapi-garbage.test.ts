@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { serviceDefinition, SERVICE_NAMES } from '../../src/frontends/reapi/grpc-definitions.ts';
 import { parseAddress } from '../../src/config/units.ts';
 import { REAPI } from '../../src/core/proto.ts';
-import { blob, chunks, readAll, sha256, startHarness, unary, uploadName, writeMessages, type Harness } from './reapi-harness.ts';
+import { blob, chunks, framed, readAll, sha256, startHarness, unary, uploadName, writeMessages, type Harness } from './reapi-harness.ts';
 
 const PATHS = Object.values(SERVICE_NAMES).flatMap((name) => Object.values(serviceDefinition(name)).map((m) => m.path));
 const CALL_TIMEOUT_MS = 5000;
@@ -76,14 +76,6 @@ function rawCall(session: http2.ClientHttp2Session, path: string, body: Buffer):
   });
 }
 
-function framed(msg: Uint8Array, declared = msg.length, compressed = false): Buffer {
-  const f = Buffer.alloc(5 + msg.length);
-  f[0] = compressed ? 1 : 0;
-  f.writeUInt32BE(declared >>> 0, 1);
-  Buffer.from(msg).copy(f, 5);
-  return f;
-}
-
 test('garbage on the gRPC port, before or after the HTTP/2 preface, closes that connection only', async () => {
   const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
   await fc.assert(
@@ -104,7 +96,7 @@ test('random request bodies to every method end with a status or a reset, and ch
       // A well-framed message of random protobuf-ish bytes (the decoders' input).
       fc.uint8Array({ maxLength: 2048 }).map((m) => framed(m)),
       // A frame whose declared length lies, or that claims compression.
-      fc.tuple(fc.uint8Array({ maxLength: 512 }), fc.nat(), fc.boolean()).map(([m, declared, c]) => framed(m, declared, c)),
+      fc.tuple(fc.uint8Array({ maxLength: 512 }), fc.nat(), fc.boolean()).map(([m, declared, compressed]) => framed(m, { declared, compressed })),
       // No framing at all.
       fc.uint8Array({ maxLength: 2048 }).map((m) => Buffer.from(m)),
       // Several messages, some methods take one.

@@ -1,7 +1,9 @@
 // Test harness for the REAPI frontend: starts a server on a free loopback port over a
 // MemoryStore (unless given a store) and builds real grpc-js clients from our own protos.
 import { credentials, makeGenericClientConstructor, type Client, type Metadata, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { hashBytes } from '../../src/core/digest.ts';
+import { framePrefix } from '../../src/core/grpc-frames.ts';
 import { serviceDefinition, SERVICE_NAMES } from '../../src/frontends/reapi/grpc-definitions.ts';
 import { startReapiServer, type ReapiServer } from '../../src/frontends/reapi/reapi-server.ts';
 import type { ReapiConfig } from '../../src/frontends/reapi/reapi-options.ts';
@@ -88,8 +90,18 @@ export async function codeOf(p: Promise<unknown>): Promise<number> {
   }
 }
 
+/**
+ * `msg` as one gRPC message on the wire (5-byte prefix, then the bytes), for raw HTTP/2
+ * calls; `declared` and `compressed` let a test lie in the prefix.
+ */
+export function framed(msg: Uint8Array, { declared = msg.length, compressed = false } = {}): Buffer {
+  const prefix = framePrefix(declared >>> 0);
+  if (compressed) prefix[0] = 1;
+  return Buffer.concat([prefix, msg]);
+}
+
 export function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hashBytes(data);
 }
 
 export function blob(size: number, seed = 0): Buffer {

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { protoType, REAPI } from '../../src/core/proto.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
-import { blob, sha256, startHarness, unary, type Harness } from './reapi-harness.ts';
+import { blob, framed, sha256, startHarness, unary, type Harness } from './reapi-harness.ts';
 
 let h: Harness;
 let session: http2.ClientHttp2Session;
@@ -48,14 +48,6 @@ function call(path: string, body: Buffer, headers: http2.OutgoingHttpHeaders = {
   });
 }
 
-function framed(msg: Uint8Array, compressed = false): Buffer {
-  const f = Buffer.alloc(5 + msg.length);
-  f[0] = compressed ? 1 : 0;
-  f.writeUInt32BE(msg.length, 1);
-  Buffer.from(msg).copy(f, 5);
-  return f;
-}
-
 const capsRequest = framed(protoType(`${REAPI}.GetCapabilitiesRequest`).encode({}).finish());
 
 test('a unary call answers one framed message and grpc-status 0 in the trailers', async () => {
@@ -79,7 +71,7 @@ test('not POST is 405, not gRPC content is 415', async () => {
 });
 
 test('a compressed message is UNIMPLEMENTED; a unary call without a message, cut inside one, or with a bad flag byte, is INVALID_ARGUMENT', async () => {
-  const compressed = await call(`/${REAPI}.Capabilities/GetCapabilities`, framed(Buffer.from([1, 2, 3]), true), { 'grpc-encoding': 'gzip' });
+  const compressed = await call(`/${REAPI}.Capabilities/GetCapabilities`, framed(Buffer.from([1, 2, 3]), { compressed: true }), { 'grpc-encoding': 'gzip' });
   assert.equal(compressed.grpcStatus, '12');
   assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, Buffer.alloc(0))).grpcStatus, '3');
   assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest.subarray(0, 3))).grpcStatus, '3');
@@ -179,7 +171,7 @@ test('the metrics count the status the client was sent, also when the transport 
   const own = http2.connect(`http://${m.server.address}`);
   own.on('error', () => undefined);
   try {
-    const compressed = await call(`/${REAPI}.Capabilities/GetCapabilities`, framed(Buffer.from([1, 2, 3]), true), { 'grpc-encoding': 'gzip' }, false, own);
+    const compressed = await call(`/${REAPI}.Capabilities/GetCapabilities`, framed(Buffer.from([1, 2, 3]), { compressed: true }), { 'grpc-encoding': 'gzip' }, false, own);
     assert.equal(compressed.grpcStatus, '12');
     const write = protoType('google.bytestream.WriteRequest').encode({ resourceName: `uploads/u/blobs/${'a'.repeat(64)}/10`, writeOffset: 0, data: Buffer.alloc(3) }).finish();
     const late = await call('/google.bytestream.ByteStream/Write', framed(write), { 'grpc-timeout': '100m' }, true, own);

@@ -202,7 +202,7 @@ describe('DiskStore recovery and bounds', () => {
     await truncate(path.join(dir, 'segments', segs.sort()[0]!), 1500); // b's bytes cut short
     s = await openDiskStore({ dir, maxBytes: 0 });
     try {
-      assert.deepEqual(await s.has([casKey(digestOf(a).hash), casKey(digestOf(b).hash)]), [true, false]);
+      assert.deepEqual(await holds(s, [a, b]), [true, false]);
       assert.equal(s.recovery.danglingEntriesDropped, 1);
     } finally {
       await s.close();
@@ -221,7 +221,7 @@ describe('DiskStore recovery and bounds', () => {
     await rm(path.join(lostFile.parentPath, lostFile.name));
     s = await openDiskStore({ dir, maxBytes: 0, smallEntryBytes: 8 * 1024 });
     try {
-      assert.deepEqual(await s.has([casKey(digestOf(kept).hash), casKey(digestOf(lost).hash)]), [true, false]);
+      assert.deepEqual(await holds(s, [kept, lost]), [true, false]);
       assert.equal(await s.get(casKey(digestOf(lost).hash)), undefined);
       assert.equal(s.recovery.danglingEntriesDropped, 1);
       assert.equal(s.usage().entries, 1);
@@ -558,26 +558,26 @@ describe('DiskStore rule 1: order and leftovers', () => {
     const [first] = await segments();
     await rejectedByFailedCommit(() => put(c), failedAt, message);
     assert.equal(s.usage().evictions, 1, 'the failed commit chose a as its eviction');
-    assert.deepEqual(await s.has([casKey(digestOf(a).hash)]), [false]);
-    return { s, put, segments, first: first!, reopen, keys: [a, b, c].map((x) => casKey(digestOf(x).hash)) };
+    assert.deepEqual(await holds(s, [a]), [false]);
+    return { s, put, segments, first: first!, reopen, blobs: [a, b, c] };
   }
 
   it("a failed commit's evictions are journaled by the next commit: they stay evicted after a reopen, their bytes go", async () => {
-    const { s, put, segments, first, reopen, keys } = await evictionInFailedCommit('data', 'EIO: i/o error, write');
+    const { s, put, segments, first, reopen, blobs } = await evictionInFailedCommit('data', 'EIO: i/o error, write');
     const d = randomBytes(10);
     await put(d); // the next commit journals a's eviction and removes its segment
     assert.ok(!(await segments()).includes(first), `a's emptied segment ${first} was removed`);
     await s.close();
     const again = await reopen();
-    assert.deepEqual(await again.has([...keys, casKey(digestOf(d).hash)]), [false, true, false, true], 'a stayed evicted across the reopen');
+    assert.deepEqual(await holds(again, [...blobs, d]), [false, true, false, true], 'a stayed evicted across the reopen');
     await again.close();
   });
 
   it("a failed commit's evictions are journaled at close when no commit follows", async () => {
-    const { s, reopen, keys } = await evictionInFailedCommit('journal-sync', 'EIO: i/o error, fdatasync');
+    const { s, reopen, blobs } = await evictionInFailedCommit('journal-sync', 'EIO: i/o error, fdatasync');
     await s.close();
     const again = await reopen();
-    assert.deepEqual(await again.has(keys), [false, true, false]);
+    assert.deepEqual(await holds(again, blobs), [false, true, false]);
     await again.close();
   });
 
@@ -609,7 +609,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
     assert.ok(!(await segments()).includes(victim!), `the emptied victim ${victim} was removed (${(await segments()).join(' ')})`);
     await s.close();
     const again = await reopen();
-    assert.deepEqual(await again.has([casKey(digestOf(e).hash)]), [false], 'e stayed evicted');
+    assert.deepEqual(await holds(again, [e]), [false], 'e stayed evicted');
     await again.close();
   });
 
