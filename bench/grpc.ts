@@ -14,7 +14,7 @@ import { casKey } from '../src/core/keys.ts';
 import { openDiskStore } from '../src/storage/disk/disk-store.ts';
 import { numberOption, runScript, UsageError, usageLine } from './lib/args.ts';
 import { blobFamily, type BlobFamily } from './lib/blobs.ts';
-import { startCpuSampler, type CpuShares } from './lib/cpu.ts';
+import { CORES, startCpuSampler, type CpuShares } from './lib/cpu.ts';
 import { H2BenchClient } from './lib/grpc-h2-load.ts';
 import { BenchClient, type Digest } from './lib/grpc-load.ts';
 import { pool } from './lib/pool.ts';
@@ -267,7 +267,8 @@ async function benchStoreAlone(o: GrpcBenchOptions, s: Section, workload: string
  * take turns on the same cores, a Write costs the sum of their times: 1/(1/a + 1/b).
  */
 function noteWriteParts(s: Section, workload: string, blobBytes: number): void {
-  const value = (target: string) => s.rows.find((r) => r.workload === workload && r.target === target && !r.warning)?.value;
+  const row = (target: string) => s.rows.find((r) => r.workload === workload && r.target === target && !r.warning);
+  const value = (target: string) => row(target)?.value;
   const whole = value('hoard');
   const transport = value(DISCARDING);
   const verified = value(VERIFYING);
@@ -281,6 +282,33 @@ function noteWriteParts(s: Section, workload: string, blobBytes: number): void {
       `and hoard measured ${n(whole)}/s (${(whole / serial).toFixed(2)}× that). ` +
       (needed > 0 ? `${n(WRITE_GOAL)}/s with this transport needs a store of ≥ ${n(needed)} puts/s (${n((needed * blobBytes) / 1e6)} MB/s durable) unless the two overlap.` : `This transport alone is below ${n(WRITE_GOAL)}/s.`) +
       (verified ? ` With sha256 checked on the event loop and nothing stored, the ceiling is ${n(verified)}/s${verified < WRITE_GOAL ? `: below ${n(WRITE_GOAL)}/s before any disk work, so the goal needs verification off the event loop` : ''}.` : ''),
+  );
+  noteWriteCpu(s, cpuMsPer(row('hoard')), cpuMsPer(row(VERIFYING)));
+}
+
+/** The machine's CPU per operation of a row, in ms: every busy share (server, generator, the rest) over its rate. */
+function cpuMsPer(r: { readonly value: number; readonly cpu?: CpuShares } | undefined): number | undefined {
+  if (!r?.cpu || r.value <= 0) return undefined;
+  return ((r.cpu.server + r.cpu.generator + r.cpu.other) * CORES * 1000) / r.value;
+}
+
+/**
+ * Whether the Write goal fits in this machine's cores at all: a Write's CPU (server,
+ * generator and the kernel's work for both) times the goal's rate cannot exceed the cores,
+ * however well the work overlaps.
+ */
+function noteWriteCpu(s: Section, whole: number | undefined, verified: number | undefined): void {
+  if (whole === undefined) return;
+  const budget = (CORES * 1000) / WRITE_GOAL;
+  const ms = (x: number) => x.toFixed(2);
+  s.notes.push(
+    `CPU per Write (the whole machine's, generator included): hoard ${ms(whole)} ms, so ${CORES} cores allow at most ${formatNumber((CORES * 1000) / whole)}/s even all busy; ` +
+      `${formatNumber(WRITE_GOAL)}/s needs ≤ ${ms(budget)} ms.` +
+      (verified === undefined
+        ? ''
+        : verified >= budget
+          ? ` The verifying ceiling (transport, generator, sha256) alone takes ${ms(verified)} ms: over that before anything is stored.`
+          : ` The verifying ceiling (transport, generator, sha256) takes ${ms(verified)} ms of it, which leaves the store ${ms(budget - verified)} ms per Write against the ${ms(whole - verified)} ms it takes now.`),
   );
 }
 

@@ -44,6 +44,8 @@ test('bench grpc runs against hoard on a tiny configuration', async () => {
   const store = s.rows.filter((r) => r.target === STORE_ALONE);
   assert.deepEqual(store.map((r) => [r.unit, r.warning]), [['writes/s', undefined]], JSON.stringify(s.notes));
   assert.ok(s.notes.some((n) => n.startsWith('Write in parts: ')), JSON.stringify(s.notes));
+  // And what a Write costs the machine in CPU, beside what the goal allows.
+  assert.ok(s.notes.some((n) => /^CPU per Write .*: hoard \d+\.\d\d ms, .* needs ≤ \d+\.\d\d ms\. The verifying ceiling/.test(n)), JSON.stringify(s.notes));
 });
 
 test('every bench script prints its usage for --help, naming every option it takes, and refuses a bad option in one line', async () => {
