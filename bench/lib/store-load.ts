@@ -8,6 +8,7 @@ import { casKey } from '../../src/core/keys.ts';
 import { PipelinedFileWriter } from '../../src/storage/disk/pipelined-file-writer.ts';
 import type { Store } from '../../src/storage/store.ts';
 import { pool } from './pool.ts';
+import { hashBytes } from '../../src/core/digest.ts';
 
 export const CHUNK = 2 ** 20;
 
@@ -21,7 +22,7 @@ export function tinyBlob(salt: string, i: number, filler: Buffer): Buffer {
 }
 
 export function sha256Hex(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
+  return hashBytes(b);
 }
 
 /**

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { casKey } from '../../src/core/keys.ts';
 import { openDiskStore } from '../../src/storage/disk/disk-store.ts';
+import { hashBytes } from '../../src/core/digest.ts';
 
 export interface OpenMeasurement {
   readonly openSeconds: number;
@@ -68,7 +69,7 @@ export async function openAndMeasure(dir: string, probeHash: string, probeSize: 
   let checksOk = 0;
   for (const h of checks) {
     const bytes = await store.getBytes(casKey(h));
-    if (bytes && createHash('sha256').update(bytes).digest('hex') === h) checksOk++;
+    if (bytes && hashBytes(bytes) === h) checksOk++;
   }
   await store.close();
   return {

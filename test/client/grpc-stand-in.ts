@@ -9,9 +9,9 @@
 //    as if the blob already existed, though it does not.
 // hangQueryWriteStatus is called when a QueryWriteStatus arrives, which is then never answered.
 import grpc from '@grpc/grpc-js';
-import { createHash } from 'node:crypto';
 import { CODECS, rawCodec, type Codec } from '../../src/client/grpc-codec.ts';
 import { protoType, REAPI } from '../../src/core/proto.ts';
+import { hashBytes } from '../../src/core/digest.ts';
 
 export interface GrpcStandIn {
   readonly target: string;
@@ -110,7 +110,7 @@ export async function startGrpcStandIn(faults: GrpcStandInFaults = {}): Promise<
         if (req.finishWrite) {
           done = true;
           const m = /blobs\/([0-9a-f]{64})\/(\d+)$/.exec(resource);
-          if (!m || createHash('sha256').update(next).digest('hex') !== m[1] || next.length !== Number(m[2])) return cb(status(3, 'digest mismatch'));
+          if (!m || hashBytes(next) !== m[1] || next.length !== Number(m[2])) return cb(status(3, 'digest mismatch'));
           partials.delete(resource);
           cas.set(m[1] as string, next);
           cb(null, { committedSize: next.length });

@@ -3,10 +3,10 @@
 // answered entirely by the cache with byte-identical outputs. Assertions are on hit counts,
 // because Bazel finishes a build locally (and reports success) when the cache fails.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { createClient } from '../../src/client/create-client.ts';
 import type { BazelWorkspace, BuildResult } from './bazel-workspace.ts';
 import { tail } from './clients.ts';
+import { hashBytes } from '../../src/core/digest.ts';
 
 /** Anything whose output helps explain a failure (the hoard child process). */
 export interface ServerLog {
@@ -104,7 +104,7 @@ async function diagnoseDownload(build: BuildResult, opts: ScenarioOptions): Prom
   try {
     const bytes = await client.getBytes({ hash: m[1]!, sizeBytes: Number(m[2]) });
     if (!bytes) return `hoard no longer has ${blob}`;
-    const got = `${createHash('sha256').update(bytes).digest('hex')}/${bytes.byteLength}`;
+    const got = `${hashBytes(bytes)}/${bytes.byteLength}`;
     return got === blob ? `hoard re-read ${blob} after the failure and it verified: the store holds it intact` : `hoard re-read ${blob} after the failure as ${got}: the store holds wrong bytes`;
   } catch (err) {
     return `re-reading ${blob} from hoard failed too: ${(err as Error).message}`;

@@ -8,12 +8,12 @@
 // - every build is salted through the action environment, so the first build is always cold;
 // - dispose() shuts the Bazel server down by command, then by the PID it recorded, and removes
 //   the directory. Nothing is ever killed by name.
-import { createHash } from 'node:crypto';
 import { cp, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseExecutionLog, parseProcessSummary, type LoggedSpawn, type ProcessSummary } from './build-summary.ts';
 import { runCommand, tail, tempDir, type CommandResult } from './clients.ts';
+import { hashBytes } from '../../src/core/digest.ts';
 
 const FIXTURE = fileURLToPath(new URL('./workspaces/bazel/', import.meta.url));
 
@@ -123,7 +123,7 @@ async function hashTree(root: string, rel: string, into: Map<string, string>): P
     for (const name of (await readdir(abs)).sort()) await hashTree(root, join(rel, name), into);
     return;
   }
-  into.set(rel, createHash('sha256').update(await readFile(abs)).digest('hex'));
+  into.set(rel, hashBytes(await readFile(abs)));
 }
 
 /** PIDs of Bazel servers under the user root (server/server.pid.txt in each output base). */

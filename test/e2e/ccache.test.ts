@@ -4,12 +4,12 @@
 // (remote_storage_hit for every compile, no miss, no error), since ccache quietly compiles
 // locally when its remote storage fails.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
 import { findClient, newSalt, runCommand, tail, tempDir } from './clients.ts';
+import { hashBytes } from '../../src/core/digest.ts';
 
 const ccache = findClient('ccache', ['--version'], 'apt-get install ccache');
 const SOURCES = 4;
@@ -109,7 +109,7 @@ async function compileAll(src: string, label: string, remote: string): Promise<R
     const r = await runCommand('ccache', ['cc', '-O2', '-c', `unit${i}.c`, '-o', obj], src, env);
     log += r.output;
     assert.equal(r.code, 0, `ccache cc unit${i}.c (${label}) failed:\n${tail(r.output)}`);
-    objects.set(`unit${i}.o`, createHash('sha256').update(await readFile(obj)).digest('hex'));
+    objects.set(`unit${i}.o`, hashBytes(await readFile(obj)));
   }
   const s = await runCommand('ccache', ['--print-stats'], src, env);
   assert.equal(s.code, 0, `ccache --print-stats failed:\n${s.output}`);

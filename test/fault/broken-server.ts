@@ -13,9 +13,8 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { createHash } from 'node:crypto';
 import { actionResultRefs } from '../../src/core/action-result.ts';
-import { emptyHash } from '../../src/core/digest.ts';
+import { emptyHash, hashBytes } from '../../src/core/digest.ts';
 
 export interface StandInFaults {
   publishPartial?: boolean;
@@ -101,7 +100,7 @@ export async function startStandInCache(faults: StandInFaults = {}, port = 0): P
     req.on('end', () => {
       if (kind === 'cas' && state.faults.failSomeUploads && casPuts++ % 10 === 3) return reply(res, 500, 'failed to persist CAS blob');
       const body = Buffer.concat(parts);
-      if (kind === 'cas' && createHash('sha256').update(body).digest('hex') !== hash) {
+      if (kind === 'cas' && hashBytes(body) !== hash) {
         return reply(res, 400, `body does not hash to ${hash}`);
       }
       store.set(hash, body);

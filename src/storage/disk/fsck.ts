@@ -14,6 +14,7 @@ import { lockDir } from './dir-lock.ts';
 import { NO_BYTES, OWN_FILE } from './entry-index.ts';
 import { encodeDelete, Op, scanJournal, seal, type PutRecord } from './journal.ts';
 import { blobPath, blobsDir, journalPath, parseSegmentName, quarantineDir, segmentPath, segmentsDir, tmpDir } from './layout.ts';
+import { hashBytes } from '../../core/digest.ts';
 
 export interface FsckProblem {
   readonly key: Key;
@@ -161,7 +162,7 @@ async function verify(dir: string, e: Live, key: Key, segments: Map<number, File
 function check(key: Key, put: PutRecord, data: Buffer): string | undefined {
   if (data.length !== put.size) return `size ${data.length}, expected ${put.size}`;
   if (key.keyspace === 'cas') {
-    const actual = createHash('sha256').update(data).digest('hex');
+    const actual = hashBytes(data);
     return actual === key.id ? undefined : `content hashes to ${actual}`;
   }
   const crc = crc32(data);
