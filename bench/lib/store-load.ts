@@ -4,11 +4,11 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
+import { hashBytes } from '../../src/core/digest.ts';
 import { casKey } from '../../src/core/keys.ts';
 import { PipelinedFileWriter } from '../../src/storage/disk/pipelined-file-writer.ts';
 import type { Store } from '../../src/storage/store.ts';
 import { pool } from './pool.ts';
-import { hashBytes } from '../../src/core/digest.ts';
 
 export const CHUNK = 2 ** 20;
 

@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { hashBytes } from '../../src/core/digest.ts';
 import { casKey } from '../../src/core/keys.ts';
 import { openDiskStore } from '../../src/storage/disk/disk-store.ts';
-import { hashBytes } from '../../src/core/digest.ts';
 
 export interface OpenMeasurement {
   readonly openSeconds: number;

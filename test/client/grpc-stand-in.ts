@@ -10,8 +10,8 @@
 // hangQueryWriteStatus is called when a QueryWriteStatus arrives, which is then never answered.
 import grpc from '@grpc/grpc-js';
 import { CODECS, rawCodec, type Codec } from '../../src/client/grpc-codec.ts';
-import { protoType, REAPI } from '../../src/core/proto.ts';
 import { hashBytes } from '../../src/core/digest.ts';
+import { protoType, REAPI } from '../../src/core/proto.ts';
 
 export interface GrpcStandIn {
   readonly target: string;

@@ -4,9 +4,9 @@
 // because Bazel finishes a build locally (and reports success) when the cache fails.
 import assert from 'node:assert/strict';
 import { createClient } from '../../src/client/create-client.ts';
+import { hashBytes } from '../../src/core/digest.ts';
 import type { BazelWorkspace, BuildResult } from './bazel-workspace.ts';
 import { tail } from './clients.ts';
-import { hashBytes } from '../../src/core/digest.ts';
 
 /** Anything whose output helps explain a failure (the hoard child process). */
 export interface ServerLog {

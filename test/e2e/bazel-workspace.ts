@@ -11,9 +11,9 @@
 import { cp, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hashBytes } from '../../src/core/digest.ts';
 import { parseExecutionLog, parseProcessSummary, type LoggedSpawn, type ProcessSummary } from './build-summary.ts';
 import { runCommand, tail, tempDir, type CommandResult } from './clients.ts';
-import { hashBytes } from '../../src/core/digest.ts';
 
 const FIXTURE = fileURLToPath(new URL('./workspaces/bazel/', import.meta.url));
 

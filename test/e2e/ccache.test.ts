@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { hashBytes } from '../../src/core/digest.ts';
 import { spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
 import { findClient, newSalt, runCommand, tail, tempDir } from './clients.ts';
-import { hashBytes } from '../../src/core/digest.ts';
 
 const ccache = findClient('ccache', ['--version'], 'apt-get install ccache');
 const SOURCES = 4;

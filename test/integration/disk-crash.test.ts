@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { test } from 'node:test';
+import { hashBytes } from '../../src/core/digest.ts';
 import { casKey, rawKey, type Key } from '../../src/core/keys.ts';
 import { openDiskStore } from '../../src/storage/disk/disk-store.ts';
-import { hashBytes } from '../../src/core/digest.ts';
 
 const ROUNDS = Number(process.env.HOARD_CRASH_ROUNDS ?? 20);
 const NODE = process.execPath;

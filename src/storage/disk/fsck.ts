@@ -8,13 +8,13 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { hashBytes } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
 import { lockDir } from './dir-lock.ts';
 import { NO_BYTES, OWN_FILE } from './entry-index.ts';
 import { encodeDelete, Op, scanJournal, seal, type PutRecord } from './journal.ts';
 import { blobPath, blobsDir, journalPath, parseSegmentName, quarantineDir, segmentPath, segmentsDir, tmpDir } from './layout.ts';
-import { hashBytes } from '../../core/digest.ts';
 
 export interface FsckProblem {
   readonly key: Key;
