@@ -281,7 +281,7 @@ function noteWriteParts(s: Section, workload: string, blobBytes: number): void {
     `Write in parts: the transport alone ${n(transport)}/s, the store alone ${n(store)}/s; run one after the other they allow ${n(serial)}/s, ` +
       `and hoard measured ${n(whole)}/s (${(whole / serial).toFixed(2)}× that). ` +
       (needed > 0 ? `${n(WRITE_GOAL)}/s with this transport needs a store of ≥ ${n(needed)} puts/s (${n((needed * blobBytes) / 1e6)} MB/s durable) unless the two overlap.` : `This transport alone is below ${n(WRITE_GOAL)}/s.`) +
-      (verified ? ` With sha256 checked on the event loop and nothing stored, the ceiling is ${n(verified)}/s${verified < WRITE_GOAL ? `: below ${n(WRITE_GOAL)}/s before any disk work, so the goal needs verification off the event loop` : ''}.` : ''),
+      (verified ? ` With sha256 checked on the event loop and nothing stored, the ceiling is ${n(verified)}/s${verified < WRITE_GOAL ? `: below ${n(WRITE_GOAL)}/s before any disk work` : ''}.` : ''),
   );
   noteWriteCpu(s, cpuMsPer(row('hoard')), cpuMsPer(row(VERIFYING)));
 }
