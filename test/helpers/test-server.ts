@@ -4,8 +4,8 @@ import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHead
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { loadConfig } from '../../src/config/load-config.ts';
+import { hashBytes } from '../../src/core/digest.ts';
 import { startServer, type RunningServer } from '../../src/server/start-server.ts';
 
 export interface TestServer {
@@ -35,7 +35,7 @@ export async function startTestServer(flags: Record<string, unknown> = {}): Prom
 }
 
 export function sha256(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hashBytes(typeof data === 'string' ? Buffer.from(data) : data);
 }
 
 export interface RawResponse {

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { casKey, type Key } from '../../src/core/keys.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
 import type { Entry, ReadOptions } from '../../src/storage/store.ts';
-import { blob, chunks, codeOf, collect, openWrite, readAll, sha256, startHarness, unary, uploadName, writeMessages, type Harness } from './reapi-harness.ts';
+import { blob, chunks, codeOf, collect, type Harness, openWrite, readAll, readName, sha256, startHarness, unary, uploadName, writeMessages } from './reapi-harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -21,7 +21,7 @@ const EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 test('write then read round-trips byte-exact, in several messages of at most readChunkSize', async () => {
   const data = blob(300_000, 1);
   assert.equal(await writeMessages(h.bs, chunks(uploadName(data), data)), data.byteLength);
-  const msgs = await collect<{ data: Uint8Array }>(h.bs, 'Read', { resourceName: `blobs/${sha256(data)}/${data.byteLength}` });
+  const msgs = await collect<{ data: Uint8Array }>(h.bs, 'Read', { resourceName: readName(data) });
   assert.ok(msgs.length >= 5, `expected several messages, got ${msgs.length}`);
   assert.ok(msgs.every((m) => m.data.byteLength <= 64 * 1024));
   assert.ok(Buffer.concat(msgs.map((m) => m.data)).equals(data));
@@ -30,7 +30,7 @@ test('write then read round-trips byte-exact, in several messages of at most rea
 test('read_offset and read_limit select a range; offset = size is an empty read', async () => {
   const data = blob(10_000, 2);
   await writeMessages(h.bs, chunks(uploadName(data), data));
-  const name = `blobs/${sha256(data)}/${data.byteLength}`;
+  const name = readName(data);
   assert.ok((await readAll(h.bs, name, 1000, 500)).equals(data.subarray(1000, 1500)));
   assert.ok((await readAll(h.bs, name, 9000)).equals(data.subarray(9000)));
   assert.equal((await readAll(h.bs, name, 10_000)).byteLength, 0);
@@ -110,8 +110,8 @@ test('a Read whose store stream fails or ends early after data was sent ends non
     const data = blob(1024 * 1024, 14);
     await store.put(casKey(sha256(data)), data, { size: data.byteLength });
     for (const [mode, name, code] of [
-      ['fail', `blobs/${sha256(data)}/${data.byteLength}`, status.INTERNAL],
-      ['end', `blobs/${sha256(data)}/${data.byteLength}`, status.DATA_LOSS],
+      ['fail', readName(data), status.INTERNAL],
+      ['end', readName(data), status.DATA_LOSS],
       ['end', `compressed-blobs/zstd/${sha256(data)}/${data.byteLength}`, status.DATA_LOSS],
     ] as const) {
       store.mode = mode;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { openDiskStore } from '../../src/storage/disk/disk-store.ts';
-import { blob, chunks, readAll, sha256, startHarness, uploadName, writeMessages } from './reapi-harness.ts';
+import { blob, chunks, readAll, readName, startHarness, uploadName, writeMessages } from './reapi-harness.ts';
 
 test('256 distinct + 64 identical concurrent multi-chunk writes: zero failures, byte-exact reads right after each response', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hoard-reapi-seed004-'));
@@ -23,7 +23,7 @@ test('256 distinct + 64 identical concurrent multi-chunk writes: zero failures, 
         try {
           const committed = await writeMessages(h.bs, chunks(uploadName(data), data, { chunk: 16 * 1024 }));
           assert.equal(committed, data.byteLength);
-          const back = await readAll(h.bs, `blobs/${sha256(data)}/${data.byteLength}`);
+          const back = await readAll(h.bs, readName(data));
           if (!back.equals(data)) failures.push(`#${i}: read ${back.byteLength} bytes that differ from the upload`);
         } catch (err) {
           failures.push(`#${i}: ${(err as Error).message}`);

@@ -2,7 +2,7 @@
 // call reconnects cleanly; a slow upload that keeps a call open is never cut for idleness.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { blob, chunks, openWrite, readAll, sha256, startHarness, unary, uploadName } from './reapi-harness.ts';
+import { blob, chunks, openWrite, readAll, readName, startHarness, unary, uploadName } from './reapi-harness.ts';
 
 test('idle connections get a GOAWAY and the next call reconnects; a slow upload is not cut', async () => {
   const h = await startHarness({ connectionIdleMs: 150, keepaliveMs: 100 });
@@ -20,7 +20,7 @@ test('idle connections get a GOAWAY and the next call reconnects; a slow upload 
     }
     w.call.end();
     assert.equal(await w.result, data.byteLength);
-    assert.ok((await readAll(h.bs, `blobs/${sha256(data)}/${data.byteLength}`)).equals(data));
+    assert.ok((await readAll(h.bs, readName(data))).equals(data));
   } finally {
     await h.close();
   }

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { serviceDefinition, SERVICE_NAMES } from '../../src/frontends/reapi/grpc-definitions.ts';
 import { parseAddress } from '../../src/config/units.ts';
 import { REAPI } from '../../src/core/proto.ts';
-import { blob, chunks, framed, readAll, sha256, startHarness, unary, uploadName, writeMessages, type Harness } from './reapi-harness.ts';
+import { blob, chunks, framed, type Harness, readAll, readName, startHarness, unary, uploadName, writeMessages } from './reapi-harness.ts';
 
 const PATHS = Object.values(SERVICE_NAMES).flatMap((name) => Object.values(serviceDefinition(name)).map((m) => m.path));
 const CALL_TIMEOUT_MS = 5000;
@@ -29,7 +29,7 @@ after(async () => {
 async function assertHealthy(): Promise<void> {
   const caps = await unary<{ cacheCapabilities?: unknown }>(h.caps, 'GetCapabilities', {});
   assert.ok(caps.cacheCapabilities, 'GetCapabilities still answers');
-  assert.ok((await readAll(h.bs, `blobs/${sha256(known)}/${known.byteLength}`)).equals(known), 'the stored blob is intact');
+  assert.ok((await readAll(h.bs, readName(known))).equals(known), 'the stored blob is intact');
   assert.equal((await h.store.usage()).entries, 1, 'nothing was added or removed');
 }
 

@@ -114,8 +114,14 @@ export function blob(size: number, seed = 0): Buffer {
   return b;
 }
 
+/** The resource name a Read of `data` uses: `[instance/]blobs/<hash>/<size>`. */
+export function readName(data: Uint8Array, instance = ''): string {
+  return `${instance ? instance + '/' : ''}blobs/${sha256(data)}/${data.byteLength}`;
+}
+
+/** The resource name a Write of `data` uses: `[instance/]uploads/<uuid>/blobs/<hash>/<size>`. */
 export function uploadName(data: Uint8Array, instance = '', uuid: string = randomUUID()): string {
-  return `${instance ? instance + '/' : ''}uploads/${uuid}/blobs/${sha256(data)}/${data.byteLength}`;
+  return `${instance ? instance + '/' : ''}uploads/${uuid}/${readName(data)}`;
 }
 
 export type { Metadata };

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { casKey, type Key } from '../../src/core/keys.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
 import type { Entry, ReadOptions } from '../../src/storage/store.ts';
-import { blob, chunks, codeOf, openWrite, readAll, sha256, startHarness, unary, uploadName, writeMessages } from './reapi-harness.ts';
+import { blob, chunks, codeOf, openWrite, readAll, readName, sha256, startHarness, unary, uploadName, writeMessages } from './reapi-harness.ts';
 
 const IDLE = 300;
 
@@ -35,7 +35,7 @@ test('a Write stalled past bodyIdleTimeoutMs is ABORTED, publishes nothing, and 
     assert.deepEqual([Number(q.committedSize), q.complete], [2 * 16384, false]);
     // The spool's owner let go: a resume gets it at once and completes a verified blob.
     assert.equal(await writeMessages(h.bs, chunks(name, data, { offset: 2 * 16384 })), data.byteLength);
-    assert.ok((await readAll(h.bs, `blobs/${sha256(data)}/${data.byteLength}`)).equals(data));
+    assert.ok((await readAll(h.bs, readName(data))).equals(data));
   } finally {
     await h.close();
   }
@@ -60,7 +60,7 @@ test('a Read whose client stops reading is ended after bodyIdleTimeoutMs: the st
   try {
     const data = blob(8 * 1024 * 1024, 62);
     await store.put(casKey(sha256(data)), data, { size: data.byteLength });
-    const call = (h.bs as unknown as Record<string, (req: unknown) => Readable>)['Read']!.call(h.bs, { resourceName: `blobs/${sha256(data)}/${data.byteLength}` });
+    const call = (h.bs as unknown as Record<string, (req: unknown) => Readable>)['Read']!.call(h.bs, { resourceName: readName(data) });
     let received = 0;
     const ended = new Promise<number>((resolve) => {
       call.on('error', (e: ServiceError) => resolve(e.code));
@@ -73,7 +73,7 @@ test('a Read whose client stops reading is ended after bodyIdleTimeoutMs: the st
     assert.equal(released, true, 'the server let go of the store stream');
     // The server goes on serving, and the stalled call's HTTP/2 stream was reset rather than
     // left holding unread messages: a graceful shutdown does not wait for it.
-    assert.equal(await codeOf(readAll(h.bs, `blobs/${sha256(data)}/${data.byteLength}`, 0, 10)), 0);
+    assert.equal(await codeOf(readAll(h.bs, readName(data), 0, 10)), 0);
     const t0 = performance.now();
     await h.server.shutdown(5000);
     assert.ok(performance.now() - t0 < 2000, `shutdown waited ${performance.now() - t0} ms for the stalled Read`);

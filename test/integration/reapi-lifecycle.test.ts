@@ -10,11 +10,10 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import { spawnHoard } from '../helpers/spawn-server.ts';
-import { blob, chunks, codeOf, openWrite, readAll, reapiClients, sha256, unary, uploadName, writeMessages, type ReapiClients } from './reapi-harness.ts';
+import { blob, chunks, codeOf, openWrite, readAll, readName, reapiClients, type ReapiClients, sha256, unary, uploadName, writeMessages } from './reapi-harness.ts';
 
 const QUIET = ['--log-level', 'warn', '--access-log', 'off'];
 
-const blobName = (data: Buffer) => `blobs/${sha256(data)}/${data.byteLength}`;
 
 /** Starts hoard again on `dir`, runs `check` with clients of it, then stops it and removes `dir`. */
 async function afterRestart(dir: string, check: (c: ReapiClients) => Promise<void>): Promise<void> {
@@ -54,7 +53,7 @@ test('SIGTERM during a gRPC Write: it finishes with its response, new calls are 
     await h.dispose().catch(() => undefined);
   }
   await afterRestart(dir, async (c2) => {
-    assert.ok((await readAll(c2.bs, blobName(data))).equals(data), 'the drained Write is readable after a restart');
+    assert.ok((await readAll(c2.bs, readName(data))).equals(data), 'the drained Write is readable after a restart');
   });
 });
 

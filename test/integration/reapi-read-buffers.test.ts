@@ -16,7 +16,7 @@ import http2 from 'node:http2';
 import { once } from 'node:events';
 import { protoType } from '../../src/core/proto.ts';
 import { startTcpRelay } from '../helpers/tcp-relay.ts';
-import { blob, chunks, readAll, sha256, startHarness, uploadName, writeMessages } from './reapi-harness.ts';
+import { blob, chunks, readAll, readName, startHarness, uploadName, writeMessages } from './reapi-harness.ts';
 
 /** A ByteStream Read sent on a raw HTTP/2 session: its stream, and its reply body once it ends. */
 function rawRead(session: http2.ClientHttp2Session, resourceName: string): { stream: http2.ClientHttp2Stream; body: Promise<Buffer> } {
@@ -77,7 +77,7 @@ test('concurrent Reads of large segment entries from reused buffers are byte-exa
     for (let round = 0; round < 4; round++) {
       await Promise.all(
         blobs.map(async (data, i) => {
-          const back = await readAll(h.bs, `blobs/${sha256(data)}/${data.byteLength}`);
+          const back = await readAll(h.bs, readName(data));
           if (!back.equals(data)) wrong.push(`round ${round} blob ${i}: ${back.byteLength} bytes, not the stored ones`);
         }),
       );
@@ -99,10 +99,10 @@ test('a Read held up by a client that stops reading keeps its buffer while other
     const held = blob(200_000, 1);
     const others = Array.from({ length: 16 }, (_, i) => blob(200_000, 100 + i)); // same pool class
     for (const data of [held, ...others]) assert.equal(await writeMessages(h.bs, chunks(uploadName(data), data)), data.byteLength);
-    const stalled = stalledRead(h.server.address, `blobs/${sha256(held)}/${held.byteLength}`);
+    const stalled = stalledRead(h.server.address, readName(held));
     await stalled.firstBytes;
     for (let round = 0; round < 3; round++) {
-      const back = await Promise.all(others.map((d) => readAll(h.bs, `blobs/${sha256(d)}/${d.byteLength}`)));
+      const back = await Promise.all(others.map((d) => readAll(h.bs, readName(d))));
       back.forEach((b, i) => assert.ok(b.equals(others[i]!), `other read ${i} in round ${round}`));
     }
     stalled.resume();
@@ -134,13 +134,13 @@ test('Reads whose bytes wait behind a stalled socket keep their buffers until th
     const others = Array.from({ length: 16 }, (_, i) => blob(200_000, 400 + i)); // same pool class
     for (const data of [...held, ...others]) assert.equal(await writeMessages(h.bs, chunks(uploadName(data), data, { chunk: 256 * 1024 })), data.byteLength);
     relay.stall();
-    const replies = held.map((d) => rawRead(session, `blobs/${sha256(d)}/${d.byteLength}`).body);
+    const replies = held.map((d) => rawRead(session, readName(d)).body);
     // The server has framed the held replies by now; Reads on a direct connection take
     // pooled buffers meanwhile (this failed 3 runs out of 3 while the transport signalled
     // "written" with an empty write after the data).
     await new Promise((r) => setTimeout(r, 300));
     for (let round = 0; round < 3; round++) {
-      const back = await Promise.all(others.map((d) => readAll(h.bs, `blobs/${sha256(d)}/${d.byteLength}`)));
+      const back = await Promise.all(others.map((d) => readAll(h.bs, readName(d))));
       back.forEach((b, i) => assert.ok(b.equals(others[i]!), `other read ${i} in round ${round}`));
     }
     relay.release();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { casKey } from '../../src/core/keys.ts';
-import { blob, chunks, codeOf, openWrite, readAll, sha256, startHarness, unary, uploadName, writeMessages, type Harness } from './reapi-harness.ts';
+import { blob, chunks, codeOf, type Harness, openWrite, readAll, readName, sha256, startHarness, unary, uploadName, writeMessages } from './reapi-harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -57,7 +57,7 @@ test('a resume from less than the committed size is accepted: the extra bytes ar
   await codeOf(writeMessages(h.bs, [...chunks(name, data, { finish: false })].slice(0, 10)));
   assert.equal((await committed(h, name)).size, 10 * 16384);
   assert.equal(await writeMessages(h.bs, chunks(name, data, { offset: 4 * 16384 })), data.byteLength);
-  assert.ok((await readAll(h.bs, `blobs/${sha256(data)}/${data.byteLength}`)).equals(data));
+  assert.ok((await readAll(h.bs, readName(data))).equals(data));
 });
 
 test('a Write half-closed before finish_write is ABORTED and can be resumed', async () => {
@@ -68,7 +68,7 @@ test('a Write half-closed before finish_write is ABORTED and can be resumed', as
   assert.deepEqual(await committed(h, name), { size: data.byteLength, complete: false });
   assert.deepEqual(await h.store.has([casKey(sha256(data))]), [false]);
   assert.equal(await writeMessages(h.bs, chunks(name, data, { offset: data.byteLength })), data.byteLength);
-  assert.ok((await readAll(h.bs, `blobs/${sha256(data)}/${data.byteLength}`)).equals(data));
+  assert.ok((await readAll(h.bs, readName(data))).equals(data));
 });
 
 test('a resumed upload whose whole content does not match the digest is refused and dropped', async () => {

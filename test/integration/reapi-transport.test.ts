@@ -1,13 +1,12 @@
 // The gRPC transport's own answers (src/frontends/reapi/grpc-transport.ts), seen from a
 // raw HTTP/2 client: what grpc-js's server used to decide for hoard is now hoard's code.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import { after, before, test } from 'node:test';
 import { protoType, REAPI } from '../../src/core/proto.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
-import { blob, framed, sha256, startHarness, unary, type Harness } from './reapi-harness.ts';
+import { blob, framed, type Harness, startHarness, unary, uploadName } from './reapi-harness.ts';
 
 let h: Harness;
 let session: http2.ClientHttp2Session;
@@ -123,7 +122,7 @@ test('a message above the receive limit is RESOURCE_EXHAUSTED and the connection
 
 test('an upload whose request stream ends inside a message is ABORTED and stays resumable (a cut connection looks like this)', async () => {
   const data = blob(2 * 1024 * 1024, 9); // spooled: >= 1 MiB
-  const resourceName = `uploads/${randomUUID()}/blobs/${sha256(data)}/${data.length}`;
+  const resourceName = uploadName(data);
   const Write = protoType('google.bytestream.WriteRequest');
   const first = framed(Write.encode({ resourceName, writeOffset: 0, data: data.subarray(0, 65536) }).finish());
   const second = framed(Write.encode({ resourceName, writeOffset: 65536, data: data.subarray(65536, 131072) }).finish());

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import zlib from 'node:zlib';
 import { casKey } from '../../src/core/keys.ts';
-import { blob, chunks, codeOf, readAll, sha256, startHarness, unary, writeMessages, type Harness } from './reapi-harness.ts';
+import { blob, chunks, codeOf, type Harness, readAll, readName, sha256, startHarness, unary, writeMessages } from './reapi-harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -31,7 +31,7 @@ test('compressed Write: offsets count compressed bytes, committed_size is the co
   assert.ok(z.byteLength < 100_000);
   // chunks() numbers offsets by position in the payload sent, i.e. compressed bytes.
   assert.equal(await writeMessages(h.bs, chunks(zname(data), z, { chunk: 4096 })), z.byteLength);
-  assert.ok((await readAll(h.bs, `blobs/${sha256(data)}/${data.byteLength}`)).equals(data));
+  assert.ok((await readAll(h.bs, readName(data))).equals(data));
   const back = await readAll(h.bs, `compressed-blobs/zstd/${sha256(data)}/${data.byteLength}`);
   assert.ok(zlib.zstdDecompressSync(back).equals(data));
   // read_offset of a compressed read is in uncompressed bytes.
