@@ -20,7 +20,14 @@ import { BenchClient, type Digest } from './lib/grpc-load.ts';
 import { pool } from './lib/pool.ts';
 import { formatNumber, summarizeLatency } from './lib/report.ts';
 import { formatSize, newSection, ratioGoal, renderSection, type Section, thresholdGoal } from './lib/section.ts';
-import { DISCARDING, startBazelRemote, startDiscardingGrpcServer, startHoard, VERIFYING, type Target } from './lib/targets.ts';
+import {
+  DISCARDING,
+  startBazelRemote,
+  startDiscardingGrpcServer,
+  startHoard,
+  VERIFYING,
+  type Target,
+} from './lib/targets.ts';
 
 export interface GrpcBenchOptions {
   readonly fmbCalls: number;
@@ -49,18 +56,43 @@ const WRITE_GOAL = 2500;
 export const GRPC_REFERENCE = { fmb: 950, write: 570, read: 2750 };
 
 export const GRPC_DEFAULTS: GrpcBenchOptions = {
-  fmbCalls: 3000, fmbDigests: 1000, fmbConcurrency: 8, batchCalls: 200, batchBlobs: 100, batchSize: 4096, batchConcurrency: 8,
-  bsCount: 10_000, bsSize: 128 * 1024, bsConcurrency: 32, channels: 1, window: 2 ** 20, client: 'h2', hoardArgs: [],
+  fmbCalls: 3000,
+  fmbDigests: 1000,
+  fmbConcurrency: 8,
+  batchCalls: 200,
+  batchBlobs: 100,
+  batchSize: 4096,
+  batchConcurrency: 8,
+  bsCount: 10_000,
+  bsSize: 128 * 1024,
+  bsConcurrency: 32,
+  channels: 1,
+  window: 2 ** 20,
+  client: 'h2',
+  hoardArgs: [],
 };
 export const GRPC_QUICK: Partial<GrpcBenchOptions> = { fmbCalls: 40, batchCalls: 5, bsCount: 200 };
 
 /** What both generators offer. */
 type LoadClient = Pick<H2BenchClient, 'findMissing' | 'batchUpdate' | 'write' | 'read' | 'close'>;
 
-interface Measured { perSecond: number; seconds: number; failures: number; firstError?: string; p50: number; p95: number; cpu: CpuShares }
+interface Measured {
+  perSecond: number;
+  seconds: number;
+  failures: number;
+  firstError?: string;
+  p50: number;
+  p95: number;
+  cpu: CpuShares;
+}
 
 /** Runs count calls of `task` with `concurrency` in flight; failures are counted, not thrown. */
-async function measure(count: number, concurrency: number, serverPids: readonly number[], task: (i: number, worker: number) => Promise<boolean>): Promise<Measured> {
+async function measure(
+  count: number,
+  concurrency: number,
+  serverPids: readonly number[],
+  task: (i: number, worker: number) => Promise<boolean>,
+): Promise<Measured> {
   let failures = 0;
   let firstError: string | undefined;
   const sampler = startCpuSampler({ serverPids, generatorInProcess: true });
@@ -125,32 +157,74 @@ export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => v
   const sameShape = o.fmbDigests === 1000 && o.bsSize === 128 * 1024 && o.bsConcurrency === 32;
   const ref = sameShape ? GRPC_REFERENCE : undefined;
   if (ref && !s.rows.some((r) => r.target === 'bazel-remote')) {
-    s.rows.push({ workload: w.fmb, target: 'bazel-remote', value: ref.fmb, unit: 'calls/s', reference: true, detail: 'v2.4.3, issue 4' });
-    s.rows.push({ workload: w.write, target: 'bazel-remote', value: ref.write, unit: 'writes/s', reference: true, detail: 'v2.4.3, issue 4' });
-    s.rows.push({ workload: w.read, target: 'bazel-remote', value: ref.read, unit: 'reads/s', reference: true, detail: 'v2.4.3, issue 4' });
+    s.rows.push({
+      workload: w.fmb,
+      target: 'bazel-remote',
+      value: ref.fmb,
+      unit: 'calls/s',
+      reference: true,
+      detail: 'v2.4.3, issue 4',
+    });
+    s.rows.push({
+      workload: w.write,
+      target: 'bazel-remote',
+      value: ref.write,
+      unit: 'writes/s',
+      reference: true,
+      detail: 'v2.4.3, issue 4',
+    });
+    s.rows.push({
+      workload: w.read,
+      target: 'bazel-remote',
+      value: ref.read,
+      unit: 'reads/s',
+      reference: true,
+      detail: 'v2.4.3, issue 4',
+    });
   }
   const hoardWrite = s.rows.find((r) => r.workload === w.write && r.target === 'hoard');
-  thresholdGoal(s, `${w.write} (hoard)`, hoardWrite && !hoardWrite.warning ? hoardWrite.value : undefined, 'writes/s', { min: WRITE_GOAL });
+  thresholdGoal(s, `${w.write} (hoard)`, hoardWrite && !hoardWrite.warning ? hoardWrite.value : undefined, 'writes/s', {
+    min: WRITE_GOAL,
+  });
   ratioGoal(s, w.fmb, 'bazel-remote', 1, ref?.fmb);
   ratioGoal(s, w.read, 'bazel-remote', 1, ref?.read);
-  s.notes.push(`generator: ${o.client === 'grpc-js' ? 'grpc-js' : 'a lean node:http2 gRPC client'} in the bench process over ${o.channels} HTTP/2 connection(s), receive window ${formatSize(o.window)}; its CPU is "gen".`);
+  s.notes.push(
+    `generator: ${o.client === 'grpc-js' ? 'grpc-js' : 'a lean node:http2 gRPC client'} in the bench process over ${o.channels} HTTP/2 connection(s), receive window ${formatSize(o.window)}; its CPU is "gen".`,
+  );
   return s;
 }
 
 async function benchTarget(
-  t: Target, client: LoadClient, o: GrpcBenchOptions, s: Section, w: Record<'fmb' | 'batch' | 'write' | 'read', string>,
-  small: BlobFamily, big: BlobFamily, log: (line: string) => void,
+  t: Target,
+  client: LoadClient,
+  o: GrpcBenchOptions,
+  s: Section,
+  w: Record<'fmb' | 'batch' | 'write' | 'read', string>,
+  small: BlobFamily,
+  big: BlobFamily,
+  log: (line: string) => void,
 ): Promise<void> {
   // BatchUpdateBlobs: distinct 4 KiB blobs, batchBlobs per call; bodies made before timing.
   const batches = Array.from({ length: o.batchCalls }, (_, c) =>
     Array.from({ length: o.batchBlobs }, (_, k) => {
       const i = c * o.batchBlobs + k;
       return { digest: { hash: small.hash(i), sizeBytes: o.batchSize }, data: small.bytes(i) };
-    }));
-  const batch = await measure(o.batchCalls, o.batchConcurrency, t.pids, async (c) => (await client.batchUpdate(batches[c] ?? [])) === 0);
+    }),
+  );
+  const batch = await measure(
+    o.batchCalls,
+    o.batchConcurrency,
+    t.pids,
+    async (c) => (await client.batchUpdate(batches[c] ?? [])) === 0,
+  );
   s.rows.push({
-    workload: w.batch, target: t.name, value: batch.perSecond * o.batchBlobs, unit: 'blobs/s', cpu: batch.cpu,
-    detail: `${batch.perSecond.toFixed(0)} calls/s, p95 ${batch.p95.toFixed(1)} ms`, warning: warn(batch),
+    workload: w.batch,
+    target: t.name,
+    value: batch.perSecond * o.batchBlobs,
+    unit: 'blobs/s',
+    cpu: batch.cpu,
+    detail: `${batch.perSecond.toFixed(0)} calls/s, p95 ${batch.p95.toFixed(1)} ms`,
+    warning: warn(batch),
   });
   log(`grpc: ${t.name} ${w.batch}: ${Math.round(batch.perSecond * o.batchBlobs)} blobs/s`);
 
@@ -160,37 +234,70 @@ async function benchTarget(
     const digests: Digest[] = [];
     for (let k = 0; k < o.fmbDigests; k++) {
       const present = k % 2 === 0 && uploaded.length > 0;
-      digests.push(present ? (uploaded[(r * o.fmbDigests + k) % uploaded.length] as Digest) : { hash: randomBytes(32).toString('hex'), sizeBytes: 4096 });
+      digests.push(
+        present
+          ? (uploaded[(r * o.fmbDigests + k) % uploaded.length] as Digest)
+          : { hash: randomBytes(32).toString('hex'), sizeBytes: 4096 },
+      );
     }
-    return { req: H2BenchClient.findMissingRequest(digests), missing: digests.filter((_, k) => !(k % 2 === 0 && uploaded.length > 0)).length };
+    return {
+      req: H2BenchClient.findMissingRequest(digests),
+      missing: digests.filter((_, k) => !(k % 2 === 0 && uploaded.length > 0)).length,
+    };
   });
   const fmb = await measure(o.fmbCalls, o.fmbConcurrency, t.pids, async (i) => {
     const r = requests[i % requests.length];
     return r !== undefined && (await client.findMissing(r.req)) === r.missing;
   });
   s.rows.push({
-    workload: w.fmb, target: t.name, value: fmb.perSecond, unit: 'calls/s', cpu: fmb.cpu,
-    detail: `p50 ${fmb.p50.toFixed(1)} ms, p95 ${fmb.p95.toFixed(1)} ms`, warning: warn(fmb),
+    workload: w.fmb,
+    target: t.name,
+    value: fmb.perSecond,
+    unit: 'calls/s',
+    cpu: fmb.cpu,
+    detail: `p50 ${fmb.p50.toFixed(1)} ms, p95 ${fmb.p95.toFixed(1)} ms`,
+    warning: warn(fmb),
   });
   log(`grpc: ${t.name} ${w.fmb}: ${Math.round(fmb.perSecond)} calls/s`);
 
   // ByteStream Write then Read of the same distinct blobs.
   const digests = await benchWrite(t, client, o, s, w.write, big, log);
-  const read = await measure(o.bsCount, o.bsConcurrency, t.pids, async (i) => (await client.read(digests[i] as Digest)) === o.bsSize);
+  const read = await measure(
+    o.bsCount,
+    o.bsConcurrency,
+    t.pids,
+    async (i) => (await client.read(digests[i] as Digest)) === o.bsSize,
+  );
   s.rows.push({
-    workload: w.read, target: t.name, value: read.perSecond, unit: 'reads/s', cpu: read.cpu,
-    detail: `${((read.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${read.p50.toFixed(1)} ms, p95 ${read.p95.toFixed(1)} ms`, warning: warn(read),
+    workload: w.read,
+    target: t.name,
+    value: read.perSecond,
+    unit: 'reads/s',
+    cpu: read.cpu,
+    detail: `${((read.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${read.p50.toFixed(1)} ms, p95 ${read.p95.toFixed(1)} ms`,
+    warning: warn(read),
   });
   log(`grpc: ${t.name} ${w.read}: ${Math.round(read.perSecond)} reads/s`);
 }
 
 function loadClient(o: GrpcBenchOptions, t: Target): LoadClient {
   const target = t.grpcTarget as string;
-  return o.client === 'grpc-js' ? new BenchClient(target, o.channels, o.window) : new H2BenchClient(target, o.channels, o.window);
+  return o.client === 'grpc-js'
+    ? new BenchClient(target, o.channels, o.window)
+    : new H2BenchClient(target, o.channels, o.window);
 }
 
 /** ByteStream Write of bsCount distinct blobs; returns their digests. */
-async function benchWrite(t: Target, client: LoadClient, o: GrpcBenchOptions, s: Section, workload: string, big: BlobFamily, log: (line: string) => void, note = ''): Promise<Digest[]> {
+async function benchWrite(
+  t: Target,
+  client: LoadClient,
+  o: GrpcBenchOptions,
+  s: Section,
+  workload: string,
+  big: BlobFamily,
+  log: (line: string) => void,
+  note = '',
+): Promise<Digest[]> {
   const digests = Array.from({ length: o.bsCount }, (_, i) => ({ hash: big.hash(i), sizeBytes: o.bsSize }));
   const buffers = Array.from({ length: o.bsConcurrency }, () => big.bytes(0));
   const write = await measure(o.bsCount, o.bsConcurrency, t.pids, async (i, worker) => {
@@ -200,8 +307,13 @@ async function benchWrite(t: Target, client: LoadClient, o: GrpcBenchOptions, s:
     return (await client.write(digests[i] as Digest, buf)) === o.bsSize;
   });
   s.rows.push({
-    workload, target: t.name, value: write.perSecond, unit: 'writes/s', cpu: write.cpu,
-    detail: `${note}${((write.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${write.p50.toFixed(1)} ms, p95 ${write.p95.toFixed(1)} ms`, warning: warn(write),
+    workload,
+    target: t.name,
+    value: write.perSecond,
+    unit: 'writes/s',
+    cpu: write.cpu,
+    detail: `${note}${((write.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${write.p50.toFixed(1)} ms, p95 ${write.p95.toFixed(1)} ms`,
+    warning: warn(write),
   });
   log(`grpc: ${t.name} ${workload}: ${Math.round(write.perSecond)} writes/s`);
   return digests;
@@ -213,18 +325,36 @@ async function benchWrite(t: Target, client: LoadClient, o: GrpcBenchOptions, s:
  * (`verify`) what is left once each upload's sha256 is checked on the event loop, so
  * hoard's own figure can be read against them (storing costs the rest).
  */
-async function benchWriteCeiling(o: GrpcBenchOptions, s: Section, workload: string, big: BlobFamily, log: (line: string) => void, verify: boolean): Promise<void> {
+async function benchWriteCeiling(
+  o: GrpcBenchOptions,
+  s: Section,
+  workload: string,
+  big: BlobFamily,
+  log: (line: string) => void,
+  verify: boolean,
+): Promise<void> {
   let target: Target;
   try {
     target = await startDiscardingGrpcServer({ verify });
   } catch (err) {
-    s.notes.push(`the ${verify ? 'verifying' : 'discarding'} server did not start: ${(err as Error).message.split('\n')[0]}`);
+    s.notes.push(
+      `the ${verify ? 'verifying' : 'discarding'} server did not start: ${(err as Error).message.split('\n')[0]}`,
+    );
     return;
   }
   s.notes.push(`${target.name}: ${target.describe}`);
   const client = loadClient(o, target);
   try {
-    await benchWrite(target, client, o, s, workload, big, log, verify ? 'ceiling: sha256 verified, nothing stored · ' : 'ceiling: nothing hashed or stored · ');
+    await benchWrite(
+      target,
+      client,
+      o,
+      s,
+      workload,
+      big,
+      log,
+      verify ? 'ceiling: sha256 verified, nothing stored · ' : 'ceiling: nothing hashed or stored · ',
+    );
   } catch (err) {
     s.notes.push(`${target.name}: run failed: ${(err as Error).message.split('\n')[0]}`);
   } finally {
@@ -240,16 +370,32 @@ export const STORE_ALONE = 'hoard store alone';
  * `hoard serve` opens it), bsConcurrency in flight: what verifying and durably storing
  * them allows on this machine with no network at all.
  */
-async function benchStoreAlone(o: GrpcBenchOptions, s: Section, workload: string, big: BlobFamily, log: (line: string) => void): Promise<void> {
+async function benchStoreAlone(
+  o: GrpcBenchOptions,
+  s: Section,
+  workload: string,
+  big: BlobFamily,
+  log: (line: string) => void,
+): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hoard-bench-store-alone-'));
   try {
     const store = await openDiskStore({ dir, maxBytes: 0 });
     try {
       // A fresh buffer per put: the store may keep a put's buffers (its read cache does).
-      const put = await measure(o.bsCount, o.bsConcurrency, [], async (i) => (await store.put(casKey(big.hash(i)), big.bytes(i), { size: o.bsSize })) === 'created');
+      const put = await measure(
+        o.bsCount,
+        o.bsConcurrency,
+        [],
+        async (i) => (await store.put(casKey(big.hash(i)), big.bytes(i), { size: o.bsSize })) === 'created',
+      );
       s.rows.push({
-        workload, target: STORE_ALONE, value: put.perSecond, unit: 'writes/s', cpu: put.cpu,
-        detail: `ceiling: store.put in-process, no network · ${((put.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${put.p50.toFixed(1)} ms, p95 ${put.p95.toFixed(1)} ms`, warning: warn(put),
+        workload,
+        target: STORE_ALONE,
+        value: put.perSecond,
+        unit: 'writes/s',
+        cpu: put.cpu,
+        detail: `ceiling: store.put in-process, no network · ${((put.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${put.p50.toFixed(1)} ms, p95 ${put.p95.toFixed(1)} ms`,
+        warning: warn(put),
       });
       log(`grpc: ${STORE_ALONE} ${workload}: ${Math.round(put.perSecond)} puts/s`);
     } finally {
@@ -280,8 +426,12 @@ function noteWriteParts(s: Section, workload: string, blobBytes: number): void {
   s.notes.push(
     `Write in parts: the transport alone ${n(transport)}/s, the store alone ${n(store)}/s; run one after the other they allow ${n(serial)}/s, ` +
       `and hoard measured ${n(whole)}/s (${(whole / serial).toFixed(2)}× that). ` +
-      (needed > 0 ? `${n(WRITE_GOAL)}/s with this transport needs a store of ≥ ${n(needed)} puts/s (${n((needed * blobBytes) / 1e6)} MB/s durable) unless the two overlap.` : `This transport alone is below ${n(WRITE_GOAL)}/s.`) +
-      (verified ? ` With sha256 checked on the event loop and nothing stored, the ceiling is ${n(verified)}/s${verified < WRITE_GOAL ? `: below ${n(WRITE_GOAL)}/s before any disk work` : ''}.` : ''),
+      (needed > 0
+        ? `${n(WRITE_GOAL)}/s with this transport needs a store of ≥ ${n(needed)} puts/s (${n((needed * blobBytes) / 1e6)} MB/s durable) unless the two overlap.`
+        : `This transport alone is below ${n(WRITE_GOAL)}/s.`) +
+      (verified
+        ? ` With sha256 checked on the event loop and nothing stored, the ceiling is ${n(verified)}/s${verified < WRITE_GOAL ? `: below ${n(WRITE_GOAL)}/s before any disk work` : ''}.`
+        : ''),
   );
   noteWriteCpu(s, cpuMsPer(row('hoard')), cpuMsPer(row(VERIFYING)));
 }
@@ -312,10 +462,27 @@ function noteWriteCpu(s: Section, whole: number | undefined, verified: number | 
   );
 }
 
-const GRPC_NUMBERS = ['fmb-calls', 'fmb-digests', 'fmb-concurrency', 'batch-calls', 'batch-blobs', 'batch-concurrency', 'bs-count', 'bs-concurrency', 'channels', 'window'] as const;
+const GRPC_NUMBERS = [
+  'fmb-calls',
+  'fmb-digests',
+  'fmb-concurrency',
+  'batch-calls',
+  'batch-blobs',
+  'batch-concurrency',
+  'bs-count',
+  'bs-concurrency',
+  'channels',
+  'window',
+] as const;
 export const GRPC_OPTIONS = {
-  ...(Object.fromEntries(GRPC_NUMBERS.map((n) => [n, { type: 'string' as const }])) as Record<(typeof GRPC_NUMBERS)[number], { type: 'string' }>),
-  'bazel-remote': { type: 'string' as const }, client: { type: 'string' as const }, 'hoard-arg': { type: 'string' as const, multiple: true }, quick: { type: 'boolean' as const },
+  ...(Object.fromEntries(GRPC_NUMBERS.map((n) => [n, { type: 'string' as const }])) as Record<
+    (typeof GRPC_NUMBERS)[number],
+    { type: 'string' }
+  >),
+  'bazel-remote': { type: 'string' as const },
+  client: { type: 'string' as const },
+  'hoard-arg': { type: 'string' as const, multiple: true },
+  quick: { type: 'boolean' as const },
 };
 
 export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
@@ -324,10 +491,22 @@ export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
   const num = (k: (typeof GRPC_NUMBERS)[number], d: number) => numberOption(k, values[k], d);
   return {
     ...b,
-    fmbCalls: num('fmb-calls', b.fmbCalls), fmbDigests: num('fmb-digests', b.fmbDigests), fmbConcurrency: num('fmb-concurrency', b.fmbConcurrency),
-    batchCalls: num('batch-calls', b.batchCalls), batchBlobs: num('batch-blobs', b.batchBlobs), batchConcurrency: num('batch-concurrency', b.batchConcurrency),
-    bsCount: num('bs-count', b.bsCount), bsConcurrency: num('bs-concurrency', b.bsConcurrency), channels: num('channels', b.channels), window: num('window', b.window),
-    client: values.client === undefined ? b.client : values.client === 'grpc-js' || values.client === 'h2' ? values.client : badClient(values.client),
+    fmbCalls: num('fmb-calls', b.fmbCalls),
+    fmbDigests: num('fmb-digests', b.fmbDigests),
+    fmbConcurrency: num('fmb-concurrency', b.fmbConcurrency),
+    batchCalls: num('batch-calls', b.batchCalls),
+    batchBlobs: num('batch-blobs', b.batchBlobs),
+    batchConcurrency: num('batch-concurrency', b.batchConcurrency),
+    bsCount: num('bs-count', b.bsCount),
+    bsConcurrency: num('bs-concurrency', b.bsConcurrency),
+    channels: num('channels', b.channels),
+    window: num('window', b.window),
+    client:
+      values.client === undefined
+        ? b.client
+        : values.client === 'grpc-js' || values.client === 'h2'
+          ? values.client
+          : badClient(values.client),
     bazelRemote: typeof values['bazel-remote'] === 'string' ? values['bazel-remote'] : undefined,
     hoardArgs: (values['hoard-arg'] as string[] | undefined) ?? [],
   };
@@ -346,7 +525,10 @@ export const GRPC_OPTIONS_HELP =
   usageLine('--batch-calls N', `BatchUpdateBlobs calls (default ${d.batchCalls})`) +
   usageLine('--batch-blobs N', `${formatSize(d.batchSize)} blobs per BatchUpdateBlobs call (default ${d.batchBlobs})`) +
   usageLine('--batch-concurrency N', `BatchUpdateBlobs calls in flight (default ${d.batchConcurrency})`) +
-  usageLine('--bs-count N', `ByteStream Writes, then as many Reads, of ${formatSize(d.bsSize)} (default ${d.bsCount})`) +
+  usageLine(
+    '--bs-count N',
+    `ByteStream Writes, then as many Reads, of ${formatSize(d.bsSize)} (default ${d.bsCount})`,
+  ) +
   usageLine('--bs-concurrency N', `ByteStream streams in flight (default ${d.bsConcurrency})`) +
   usageLine('--channels N', `HTTP/2 connections of the generator (default ${d.channels})`) +
   usageLine('--window BYTES', `the generator's HTTP/2 receive window (default ${d.window})`) +

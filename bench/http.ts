@@ -34,8 +34,16 @@ export interface HttpBenchOptions {
 export const HTTP_REFERENCE = { get: 15_500, put: 900, largePut: 180, largeGet: 640 };
 
 export const HTTP_DEFAULTS: HttpBenchOptions = {
-  seconds: 10, connections: 32, wrkThreads: 2, smallSize: 4096, getBlobs: 2000,
-  largeSize: 64 * 2 ** 20, largeCount: 8, largeConcurrency: 2, nginx: true, hoardArgs: [],
+  seconds: 10,
+  connections: 32,
+  wrkThreads: 2,
+  smallSize: 4096,
+  getBlobs: 2000,
+  largeSize: 64 * 2 ** 20,
+  largeCount: 8,
+  largeConcurrency: 2,
+  nginx: true,
+  hoardArgs: [],
 };
 
 export const HTTP_QUICK: Partial<HttpBenchOptions> = { seconds: 1, getBlobs: 50, largeSize: 2 ** 20, largeCount: 4 };
@@ -91,14 +99,28 @@ export async function runHttpBench(o: HttpBenchOptions, log: (line: string) => v
   const sameShape = o.smallSize === 4096 && o.connections === 32 && o.largeSize === 64 * 2 ** 20;
   const ref = sameShape ? HTTP_REFERENCE : undefined;
   if (ref && !s.rows.some((r) => r.target === 'bazel-remote')) {
-    for (const [key, unit] of [['get', 'req/s'], ['put', 'req/s'], ['largePut', 'MB/s'], ['largeGet', 'MB/s']] as const) {
-      s.rows.push({ workload: w[key], target: 'bazel-remote', value: ref[key], unit, reference: true, detail: 'v2.4.3, issue 3' });
+    for (const [key, unit] of [
+      ['get', 'req/s'],
+      ['put', 'req/s'],
+      ['largePut', 'MB/s'],
+      ['largeGet', 'MB/s'],
+    ] as const) {
+      s.rows.push({
+        workload: w[key],
+        target: 'bazel-remote',
+        value: ref[key],
+        unit,
+        reference: true,
+        detail: 'v2.4.3, issue 3',
+      });
     }
   }
   ratioGoal(s, w.get, 'bazel-remote', 1, ref?.get);
   ratioGoal(s, w.put, 'bazel-remote', 5, ref?.put);
   ratioGoal(s, w.largePut, 'bazel-remote', 2, ref?.largePut);
-  s.notes.push('MB = 10^6 bytes. CPU shares are of the whole machine (all cores = 100%): gen = load generator, srv = server, other = everything else running meanwhile.');
+  s.notes.push(
+    'MB = 10^6 bytes. CPU shares are of the whole machine (all cores = 100%): gen = load generator, srv = server, other = everything else running meanwhile.',
+  );
   return s;
 }
 
@@ -107,7 +129,12 @@ async function benchTarget(
   o: HttpBenchOptions,
   s: Section,
   w: Record<'get' | 'put' | 'largePut' | 'largeGet', string>,
-  data: { smallFamily: ReturnType<typeof blobFamily>; largeFamily: ReturnType<typeof blobFamily>; hashFile: string; putCount: number },
+  data: {
+    smallFamily: ReturnType<typeof blobFamily>;
+    largeFamily: ReturnType<typeof blobFamily>;
+    hashFile: string;
+    putCount: number;
+  },
   log: (line: string) => void,
 ): Promise<void> {
   const base = t.httpUrl as string;
@@ -115,38 +142,76 @@ async function benchTarget(
     // GET set: blobs putCount.. of the small family (the PUT phase uses 0..putCount-1).
     await prefill(base, data.smallFamily, data.putCount, o.getBlobs);
     const paths = Array.from({ length: o.getBlobs }, (_, i) => `/cas/${data.smallFamily.hash(data.putCount + i)}`);
-    const get = await runWrk({ url: base, script: getScript(paths), seconds: o.seconds, connections: o.connections, threads: o.wrkThreads, serverPids: t.pids });
+    const get = await runWrk({
+      url: base,
+      script: getScript(paths),
+      seconds: o.seconds,
+      connections: o.connections,
+      threads: o.wrkThreads,
+      serverPids: t.pids,
+    });
     s.rows.push({
-      workload: w.get, target: t.name, value: get.perSecond, unit: 'req/s', cpu: get.cpu,
+      workload: w.get,
+      target: t.name,
+      value: get.perSecond,
+      unit: 'req/s',
+      cpu: get.cpu,
       detail: `p95 ${get.p95ms.toFixed(2)} ms, ${get.requests} reqs`,
       warning: get.errors ? `${get.errors} errors/non-2xx` : undefined,
     });
     log(`http: ${t.name} ${w.get}: ${Math.round(get.perSecond)} req/s`);
 
     const put = await runWrk({
-      url: base, script: putScript(data.smallFamily, '/cas/', data.hashFile, data.putCount, o.wrkThreads),
-      seconds: o.seconds, connections: o.connections, threads: o.wrkThreads, serverPids: t.pids,
+      url: base,
+      script: putScript(data.smallFamily, '/cas/', data.hashFile, data.putCount, o.wrkThreads),
+      seconds: o.seconds,
+      connections: o.connections,
+      threads: o.wrkThreads,
+      serverPids: t.pids,
     });
     const repeated = put.requests > data.putCount;
     s.rows.push({
-      workload: w.put, target: t.name, value: put.perSecond, unit: 'req/s', cpu: put.cpu,
+      workload: w.put,
+      target: t.name,
+      value: put.perSecond,
+      unit: 'req/s',
+      cpu: put.cpu,
       detail: `p95 ${put.p95ms.toFixed(2)} ms, ${put.requests} reqs`,
-      warning: put.errors ? `${put.errors} errors/non-2xx` : repeated ? `more requests than ${data.putCount} distinct bodies` : undefined,
+      warning: put.errors
+        ? `${put.errors} errors/non-2xx`
+        : repeated
+          ? `more requests than ${data.putCount} distinct bodies`
+          : undefined,
     });
     log(`http: ${t.name} ${w.put}: ${Math.round(put.perSecond)} req/s`);
   }
 
-  const common = { base, family: data.largeFamily, from: 0, count: o.largeCount, concurrency: o.largeConcurrency, serverPids: t.pids };
+  const common = {
+    base,
+    family: data.largeFamily,
+    from: 0,
+    count: o.largeCount,
+    concurrency: o.largeConcurrency,
+    serverPids: t.pids,
+  };
   const lp = await transfer({ ...common, method: 'PUT' });
   s.rows.push({
-    workload: w.largePut, target: t.name, value: lp.mbPerSecond, unit: 'MB/s', cpu: lp.cpu,
+    workload: w.largePut,
+    target: t.name,
+    value: lp.mbPerSecond,
+    unit: 'MB/s',
+    cpu: lp.cpu,
     detail: `${lp.ops} blobs, ${mb(o.largeSize * lp.ops).toFixed(0)} MB, p95 ${lp.p95ms.toFixed(0)} ms`,
     warning: lp.failures ? `${lp.failures} failed` : undefined,
   });
   log(`http: ${t.name} ${w.largePut}: ${lp.mbPerSecond.toFixed(0)} MB/s`);
   const lg = await transfer({ ...common, method: 'GET' });
   s.rows.push({
-    workload: w.largeGet, target: t.name, value: lg.mbPerSecond, unit: 'MB/s', cpu: lg.cpu,
+    workload: w.largeGet,
+    target: t.name,
+    value: lg.mbPerSecond,
+    unit: 'MB/s',
+    cpu: lg.cpu,
     detail: `${lg.ops} blobs, p95 ${lg.p95ms.toFixed(0)} ms`,
     warning: lg.failures ? `${lg.failures} failed` : undefined,
   });
@@ -154,10 +219,17 @@ async function benchTarget(
 }
 
 export const HTTP_OPTIONS = {
-  seconds: { type: 'string' }, connections: { type: 'string' }, 'wrk-threads': { type: 'string' },
-  'get-blobs': { type: 'string' }, 'large-size': { type: 'string' }, 'large-count': { type: 'string' },
-  'large-concurrency': { type: 'string' }, 'bazel-remote': { type: 'string' }, 'no-nginx': { type: 'boolean' },
-  'hoard-arg': { type: 'string', multiple: true }, quick: { type: 'boolean' },
+  seconds: { type: 'string' },
+  connections: { type: 'string' },
+  'wrk-threads': { type: 'string' },
+  'get-blobs': { type: 'string' },
+  'large-size': { type: 'string' },
+  'large-count': { type: 'string' },
+  'large-concurrency': { type: 'string' },
+  'bazel-remote': { type: 'string' },
+  'no-nginx': { type: 'boolean' },
+  'hoard-arg': { type: 'string', multiple: true },
+  quick: { type: 'boolean' },
 } as const;
 
 export function parseHttpArgs(argv: readonly string[]): HttpBenchOptions {
@@ -183,7 +255,10 @@ const d = HTTP_DEFAULTS;
 /** The options of this script, as --help prints them (bench/run.ts prints them too). */
 export const HTTP_OPTIONS_HELP =
   usageLine('--seconds N', `length of each wrk run (default ${d.seconds})`) +
-  usageLine('--connections N', `wrk connections for the ${formatSize(d.smallSize)} GETs and PUTs (default ${d.connections})`) +
+  usageLine(
+    '--connections N',
+    `wrk connections for the ${formatSize(d.smallSize)} GETs and PUTs (default ${d.connections})`,
+  ) +
   usageLine('--wrk-threads N', `wrk threads (default ${d.wrkThreads})`) +
   usageLine('--get-blobs N', `distinct blobs the GETs cycle through (default ${d.getBlobs})`) +
   usageLine('--large-size SIZE', `size of the large blobs, e.g. 64MiB (default ${formatSize(d.largeSize)})`) +
@@ -192,7 +267,10 @@ export const HTTP_OPTIONS_HELP =
   usageLine('--bazel-remote PATH', 'also measure this bazel-remote binary, side by side') +
   usageLine('--no-nginx', 'leave out nginx WebDAV even when it is installed') +
   usageLine('--hoard-arg ARG', 'an extra argument for `hoard serve` (repeatable)') +
-  usageLine('--quick', `a short run (${HTTP_QUICK.seconds} s per wrk run, ${formatSize(HTTP_QUICK.largeSize ?? d.largeSize)} large blobs)`);
+  usageLine(
+    '--quick',
+    `a short run (${HTTP_QUICK.seconds} s per wrk run, ${formatSize(HTTP_QUICK.largeSize ?? d.largeSize)} large blobs)`,
+  );
 
 export const HTTP_USAGE = `Usage: ./node_modules/.bin/node bench/http.ts [options]
 

@@ -31,8 +31,14 @@ interface RunMeta {
 
 function revision(): string {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     return dirty ? `${commit} + uncommitted changes` : commit;
   } catch {
     return 'unknown (not a git checkout)';
@@ -47,7 +53,10 @@ function loadAverage(): string {
   }
 }
 
-export async function runAll(argv: readonly string[], log: (line: string) => void = console.error): Promise<{ meta: RunMeta; sections: Section[] }> {
+export async function runAll(
+  argv: readonly string[],
+  log: (line: string) => void = console.error,
+): Promise<{ meta: RunMeta; sections: Section[] }> {
   const { values } = parseArgs({ args: [...argv], options: RUN_OPTIONS, strict: false });
   const only = listOption('only', values.only, ALL, ALL);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -101,8 +110,18 @@ if (import.meta.main) {
   await runScript(argv, USAGE, [STORE_OPTIONS, HTTP_OPTIONS, GRPC_OPTIONS, RUN_OPTIONS], async () => {
     const { values } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: false });
     const { meta, sections } = await runAll(argv);
-    process.stdout.write(`\n${meta.date} · code ${meta.revision} · ${meta.machine} · load average before ${meta.loadBefore}, after ${meta.loadAfter}\n`);
+    process.stdout.write(
+      `\n${meta.date} · code ${meta.revision} · ${meta.machine} · load average before ${meta.loadBefore}, after ${meta.loadAfter}\n`,
+    );
     if (typeof values.json === 'string') await writeFile(values.json, JSON.stringify({ meta, sections }, null, 2));
-    if (typeof values.md === 'string') await writeFile(values.md, [`Run ${meta.date}: \`${meta.command}\`, code ${meta.revision}`, `Machine: ${meta.machine}; load average before ${meta.loadBefore}, after ${meta.loadAfter}.`, ...sections.map(renderSectionMarkdown)].join('\n\n') + '\n');
+    if (typeof values.md === 'string')
+      await writeFile(
+        values.md,
+        [
+          `Run ${meta.date}: \`${meta.command}\`, code ${meta.revision}`,
+          `Machine: ${meta.machine}; load average before ${meta.loadBefore}, after ${meta.loadAfter}.`,
+          ...sections.map(renderSectionMarkdown),
+        ].join('\n\n') + '\n',
+      );
   });
 }

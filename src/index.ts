@@ -8,7 +8,17 @@ export { GrpcCacheClient } from './client/grpc-client.ts';
 export { ClientError, type FailureKind } from './client/client-error.ts';
 export { OPERATIONS, safetyOf, isTransient, type Safety } from './client/retry-policy.ts';
 export { fileSource } from './client/transfer.ts';
-export type { BodySource, CacheClient, CallOptions, ClientEvent, ClientOptions, GetOptions, Progress, RetryOptions, ServerCapabilities } from './client/types.ts';
+export type {
+  BodySource,
+  CacheClient,
+  CallOptions,
+  ClientEvent,
+  ClientOptions,
+  GetOptions,
+  Progress,
+  RetryOptions,
+  ServerCapabilities,
+} from './client/types.ts';
 
 // Shared vocabulary.
 export { type Digest, digestOf, formatDigest } from './core/digest.ts';
@@ -18,7 +28,13 @@ export { HoardError, ErrorCode, isHoardError } from './core/errors.ts';
 export { startFaultProxy, type FaultPlan, type FaultProxy } from './check/fault-proxy.ts';
 
 // Load generation and the conformance/fault report, for bench/ and for embedding.
-export { runBench, SCENARIOS, type BenchOptions, type BenchReport, type ScenarioResult } from './client/load-generator.ts';
+export {
+  runBench,
+  SCENARIOS,
+  type BenchOptions,
+  type BenchReport,
+  type ScenarioResult,
+} from './client/load-generator.ts';
 export { runChecks, ALL_CHECKS, type CheckReport, type CheckResult } from './check/run-checks.ts';
 
 // Storage, for embedding hoard's store in another program.

@@ -12,7 +12,10 @@ import { runNode } from './helpers/spawn-server.ts';
 const quiet = () => undefined;
 
 test('bench store-scale runs on a tiny configuration', async () => {
-  const s = await runStoreBench({ ...STORE_DEFAULTS, blobs: 300, smallCount: 200, largeSize: 256 * 1024, largeCount: 1 }, quiet);
+  const s = await runStoreBench(
+    { ...STORE_DEFAULTS, blobs: 300, smallCount: 200, largeSize: 256 * 1024, largeCount: 1 },
+    quiet,
+  );
   const open = s.rows.find((r) => r.workload.startsWith('open + first read'));
   assert.ok(open, 'an open row');
   assert.equal(open.warning, undefined, 'the reopened store serves the probe with every entry');
@@ -23,7 +26,10 @@ test('bench store-scale runs on a tiny configuration', async () => {
 test('bench http runs against hoard on a tiny configuration', async () => {
   // wrk runs whole seconds: one second each keeps its whole path (prefill, Lua, parsing)
   // covered. Without wrk installed only the large-blob rows exist.
-  const s = await runHttpBench({ ...HTTP_DEFAULTS, seconds: 1, getBlobs: 20, largeSize: 256 * 1024, largeCount: 2, nginx: false }, quiet);
+  const s = await runHttpBench(
+    { ...HTTP_DEFAULTS, seconds: 1, getBlobs: 20, largeSize: 256 * 1024, largeCount: 2, nginx: false },
+    quiet,
+  );
   const hoard = s.rows.filter((r) => r.target === 'hoard');
   assert.ok(hoard.length >= 2, `hoard rows: ${JSON.stringify(s.notes)}`);
   for (const r of hoard) assert.equal(r.warning, undefined, `${r.workload}: ${r.warning}`);
@@ -38,19 +44,39 @@ test('bench grpc runs against hoard on a tiny configuration', async () => {
   // Twice: nothing hashed, then every upload's sha256 verified (a failed check would warn).
   for (const name of [DISCARDING, VERIFYING]) {
     const ceiling = s.rows.filter((r) => r.target === name);
-    assert.deepEqual(ceiling.map((r) => [r.unit, r.warning]), [['writes/s', undefined]], `${name}: ${JSON.stringify(s.notes)}`);
+    assert.deepEqual(
+      ceiling.map((r) => [r.unit, r.warning]),
+      [['writes/s', undefined]],
+      `${name}: ${JSON.stringify(s.notes)}`,
+    );
   }
   // And the store's part: the same blobs put in-process, every one created.
   const store = s.rows.filter((r) => r.target === STORE_ALONE);
-  assert.deepEqual(store.map((r) => [r.unit, r.warning]), [['writes/s', undefined]], JSON.stringify(s.notes));
-  assert.ok(s.notes.some((n) => n.startsWith('Write in parts: ')), JSON.stringify(s.notes));
+  assert.deepEqual(
+    store.map((r) => [r.unit, r.warning]),
+    [['writes/s', undefined]],
+    JSON.stringify(s.notes),
+  );
+  assert.ok(
+    s.notes.some((n) => n.startsWith('Write in parts: ')),
+    JSON.stringify(s.notes),
+  );
   // And what a Write costs the machine in CPU, beside what the goal allows.
-  assert.ok(s.notes.some((n) => /^CPU per Write .*: hoard \d+\.\d\d ms, .* needs ≤ \d+\.\d\d ms\. The verifying ceiling/.test(n)), JSON.stringify(s.notes));
+  assert.ok(
+    s.notes.some((n) =>
+      /^CPU per Write .*: hoard \d+\.\d\d ms, .* needs ≤ \d+\.\d\d ms\. The verifying ceiling/.test(n),
+    ),
+    JSON.stringify(s.notes),
+  );
 });
 
 test('every bench script prints its usage for --help, naming every option it takes, and refuses a bad option in one line', async () => {
   const scripts: [string, Record<string, unknown>, string[]][] = [
-    ['bench/run.ts', { ...STORE_OPTIONS, ...HTTP_OPTIONS, ...GRPC_OPTIONS, only: {}, json: {}, md: {} }, ['--only', 'store,nope']],
+    [
+      'bench/run.ts',
+      { ...STORE_OPTIONS, ...HTTP_OPTIONS, ...GRPC_OPTIONS, only: {}, json: {}, md: {} },
+      ['--only', 'store,nope'],
+    ],
     ['bench/grpc.ts', GRPC_OPTIONS, ['--bs-count', '-3']],
     ['bench/http.ts', HTTP_OPTIONS, ['--large-size', 'lots']],
     ['bench/store-scale.ts', STORE_OPTIONS, ['--parts', 'index,nope']],
@@ -59,7 +85,8 @@ test('every bench script prints its usage for --help, naming every option it tak
     const help = await runNode([script, '--help']);
     assert.equal(help.code, 0, `${script} --help: ${help.stderr}`);
     assert.match(help.stdout, /^Usage: /, script);
-    for (const name of Object.keys(options)) assert.match(help.stdout, new RegExp(`--${name}\\b`), `${script} --help names --${name}`);
+    for (const name of Object.keys(options))
+      assert.match(help.stdout, new RegExp(`--${name}\\b`), `${script} --help names --${name}`);
 
     for (const bad of [['--no-such-option'], badValue]) {
       const r = await runNode([script, ...bad]);

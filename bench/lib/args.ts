@@ -15,7 +15,12 @@ export class UsageError extends Error {}
 /** Throws, naming the option, when `argv` holds one that none of `sets` knows. */
 export function refuseUnknownOptions(argv: readonly string[], ...sets: Options[]): void {
   try {
-    parseArgs({ args: [...argv], options: Object.assign({}, ...sets) as Options, strict: true, allowPositionals: false });
+    parseArgs({
+      args: [...argv],
+      options: Object.assign({}, ...sets) as Options,
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (err) {
     throw new UsageError(`bench: ${(err as Error).message}`, { cause: err });
   }
@@ -25,7 +30,8 @@ export function refuseUnknownOptions(argv: readonly string[], ...sets: Options[]
 export function numberOption(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} takes a positive number, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--${name} takes a positive number, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -42,11 +48,19 @@ export function sizeOption(name: string, value: unknown, fallback: number): numb
 }
 
 /** `value` as a comma-separated subset of `allowed`, `fallback` when not given; throws otherwise. */
-export function listOption<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: readonly T[]): readonly T[] {
+export function listOption<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+  fallback: readonly T[],
+): readonly T[] {
   if (value === undefined) return fallback;
-  const items = String(value).split(',').map((p) => p.trim());
+  const items = String(value)
+    .split(',')
+    .map((p) => p.trim());
   const unknown = items.filter((p) => !(allowed as readonly string[]).includes(p));
-  if (unknown.length || items.length === 0) throw new UsageError(`--${name} takes ${allowed.join(', ')} (comma-separated); got ${JSON.stringify(value)}`);
+  if (unknown.length || items.length === 0)
+    throw new UsageError(`--${name} takes ${allowed.join(', ')} (comma-separated); got ${JSON.stringify(value)}`);
   return items as T[];
 }
 
@@ -59,7 +73,12 @@ export function usageLine(option: string, text: string): string {
  * A bench script's entry: `--help`/`-h` prints `usage` and runs nothing; an option that no
  * set in `sets` knows, or a bad value, prints one line naming it and exits with status 2.
  */
-export async function runScript(argv: readonly string[], usage: string, sets: readonly Options[], main: () => Promise<void>): Promise<void> {
+export async function runScript(
+  argv: readonly string[],
+  usage: string,
+  sets: readonly Options[],
+  main: () => Promise<void>,
+): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage);
     return;

@@ -20,13 +20,17 @@ class DiscardStore extends MemoryStore {
   }
 
   override async put(key: Key, body: Body, options: PutOptions = {}): Promise<PutOutcome> {
-    if (this.#verify) await receive(body, { size: options.size, hash: key.keyspace === 'cas' ? key.id : undefined }, () => undefined);
+    if (this.#verify)
+      await receive(body, { size: options.size, hash: key.keyspace === 'cas' ? key.id : undefined }, () => undefined);
     else if (!(body instanceof Uint8Array)) for await (const chunk of body) void chunk;
     return 'created';
   }
 }
 
 const port = Number(process.argv[2] ?? 0);
-const server = await startReapiServer({ store: new DiscardStore(process.argv[3] === 'verify'), address: `127.0.0.1:${port}` });
+const server = await startReapiServer({
+  store: new DiscardStore(process.argv[3] === 'verify'),
+  address: `127.0.0.1:${port}`,
+});
 process.stdout.write(`listening ${server.address}\n`);
 process.once('SIGTERM', () => void server.shutdown(1000).then(() => process.exit(0)));

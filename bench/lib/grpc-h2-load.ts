@@ -105,10 +105,20 @@ export class H2BenchClient {
   }
 
   /** Starts a call and sends `body` as its one request message. */
-  #call(path: string, body: Buffer[], onMessage: (msg: Buffer, length: number) => void, headOnly = false): Promise<void> {
+  #call(
+    path: string,
+    body: Buffer[],
+    onMessage: (msg: Buffer, length: number) => void,
+    headOnly = false,
+  ): Promise<void> {
     const session = this.#sessions[this.#next++ % this.#sessions.length]!;
     return new Promise<void>((resolve, reject) => {
-      const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
       // A Read's reply is counted from each message's head: its data is never gathered.
       const frames = new GrpcFrameReader(headOnly ? { headOnly: 16 } : {});
       let grpcStatus: string | undefined;
@@ -159,11 +169,17 @@ export class H2BenchClient {
 
   /** Uploads blobs in one BatchUpdateBlobs call; returns how many came back non-OK. */
   async batchUpdate(blobs: readonly { digest: Digest; data: Buffer }[]): Promise<number> {
-    const req = encodeBatch({ instanceName: '', requests: blobs.map((b) => ({ digest: b.digest, data: b.data })), digestFunction: 1 });
+    const req = encodeBatch({
+      instanceName: '',
+      requests: blobs.map((b) => ({ digest: b.digest, data: b.data })),
+      digestFunction: 1,
+    });
     let failed = blobs.length;
     await this.#call(PATHS.batchUpdate, [req], (msg) => {
       const res = BatchResponse.decode(msg) as unknown as { responses: { status?: { code?: number } }[] };
-      failed = res.responses.filter((r) => (r.status?.code ?? 0) !== 0).length + Math.max(0, blobs.length - res.responses.length);
+      failed =
+        res.responses.filter((r) => (r.status?.code ?? 0) !== 0).length +
+        Math.max(0, blobs.length - res.responses.length);
     });
     return failed;
   }
@@ -174,7 +190,11 @@ export class H2BenchClient {
    * follows as its own buffer.
    */
   async write(digest: Digest, data: Buffer): Promise<number> {
-    const head = encodeWriteHead({ resourceName: `uploads/${randomUUID()}/blobs/${digest.hash}/${digest.sizeBytes}`, writeOffset: 0, finishWrite: true });
+    const head = encodeWriteHead({
+      resourceName: `uploads/${randomUUID()}/blobs/${digest.hash}/${digest.sizeBytes}`,
+      writeOffset: 0,
+      finishWrite: true,
+    });
     const field = Buffer.from([0x52, ...lengthVarint(data.length)]);
     let committed = -2;
     await this.#call(PATHS.write, [head, field, data], (msg) => {
@@ -186,10 +206,19 @@ export class H2BenchClient {
   /** One ByteStream Read of a whole blob; resolves with the number of data bytes received. */
   async read(digest: Digest): Promise<number> {
     let bytes = 0;
-    const request = encodeRead({ resourceName: `blobs/${digest.hash}/${digest.sizeBytes}`, readOffset: 0, readLimit: 0 });
-    await this.#call(PATHS.read, [request], (head, length) => {
-      bytes += readResponseDataLength(head, length);
-    }, true);
+    const request = encodeRead({
+      resourceName: `blobs/${digest.hash}/${digest.sizeBytes}`,
+      readOffset: 0,
+      readLimit: 0,
+    });
+    await this.#call(
+      PATHS.read,
+      [request],
+      (head, length) => {
+        bytes += readResponseDataLength(head, length);
+      },
+      true,
+    );
     return bytes;
   }
 

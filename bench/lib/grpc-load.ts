@@ -27,8 +27,16 @@ const WriteResponse = protoType('google.bytestream.WriteResponse');
 const ReadResponse = protoType('google.bytestream.ReadResponse');
 
 const METHODS = {
-  findMissingBlobs: { path: `/${REAPI}.ContentAddressableStorage/FindMissingBlobs`, requestStream: false, responseStream: false },
-  batchUpdateBlobs: { path: `/${REAPI}.ContentAddressableStorage/BatchUpdateBlobs`, requestStream: false, responseStream: false },
+  findMissingBlobs: {
+    path: `/${REAPI}.ContentAddressableStorage/FindMissingBlobs`,
+    requestStream: false,
+    responseStream: false,
+  },
+  batchUpdateBlobs: {
+    path: `/${REAPI}.ContentAddressableStorage/BatchUpdateBlobs`,
+    requestStream: false,
+    responseStream: false,
+  },
   write: { path: '/google.bytestream.ByteStream/Write', requestStream: true, responseStream: false },
   read: { path: '/google.bytestream.ByteStream/Read', requestStream: false, responseStream: true },
 } as const;
@@ -37,7 +45,14 @@ type Definition = grpc.ServiceDefinition<grpc.UntypedServiceImplementation>;
 const definition: Definition = Object.fromEntries(
   Object.entries(METHODS).map(([name, m]) => [
     name,
-    { ...m, originalName: name, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+    {
+      ...m,
+      originalName: name,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
   ]),
 ) as unknown as Definition;
 const ClientCtor = grpc.makeGenericClientConstructor(definition, 'HoardBench');
@@ -61,14 +76,16 @@ export class BenchClient {
    * uses 1 MiB; grpc-js would otherwise stay at 64 KiB, which throttles Reads by round trips.
    */
   constructor(target: string, channels = 1, window = 2 ** 20) {
-    this.#clients = Array.from({ length: channels }, (_, i) =>
-      new ClientCtor(target, grpc.credentials.createInsecure(), {
-        // Distinct options keep grpc-js from sharing one subchannel between the clients.
-        'grpc.bench_channel': i,
-        'grpc.max_receive_message_length': 64 * 2 ** 20,
-        'grpc.max_send_message_length': 64 * 2 ** 20,
-        'grpc-node.flow_control_window': window,
-      }),
+    this.#clients = Array.from(
+      { length: channels },
+      (_, i) =>
+        new ClientCtor(target, grpc.credentials.createInsecure(), {
+          // Distinct options keep grpc-js from sharing one subchannel between the clients.
+          'grpc.bench_channel': i,
+          'grpc.max_receive_message_length': 64 * 2 ** 20,
+          'grpc.max_send_message_length': 64 * 2 ** 20,
+          'grpc-node.flow_control_window': window,
+        }),
     );
   }
 
@@ -80,7 +97,9 @@ export class BenchClient {
 
   #unary(method: string, request: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      this.#client().makeUnaryRequest(method, identity, identity, request, (err, res) => (err || !res ? reject(err ?? new Error('empty response')) : resolve(res)));
+      this.#client().makeUnaryRequest(method, identity, identity, request, (err, res) =>
+        err || !res ? reject(err ?? new Error('empty response')) : resolve(res),
+      );
     });
   }
 
@@ -90,20 +109,35 @@ export class BenchClient {
 
   /** Number of missing digests in the answer to a pre-encoded FindMissingBlobs request. */
   async findMissing(request: Buffer): Promise<number> {
-    const res = FmbResponse.decode(await this.#unary(METHODS.findMissingBlobs.path, request)) as unknown as { missingBlobDigests: unknown[] };
+    const res = FmbResponse.decode(await this.#unary(METHODS.findMissingBlobs.path, request)) as unknown as {
+      missingBlobDigests: unknown[];
+    };
     return res.missingBlobDigests.length;
   }
 
   /** Uploads blobs in one BatchUpdateBlobs call; returns how many came back non-OK. */
   async batchUpdate(blobs: readonly { digest: Digest; data: Buffer }[]): Promise<number> {
-    const req = encodeBatch({ instanceName: '', requests: blobs.map((b) => ({ digest: b.digest, data: b.data })), digestFunction: 1 });
-    const res = BatchResponse.decode(await this.#unary(METHODS.batchUpdateBlobs.path, req)) as unknown as { responses: { status?: { code?: number } }[] };
-    return res.responses.filter((r) => (r.status?.code ?? 0) !== 0).length + Math.max(0, blobs.length - res.responses.length);
+    const req = encodeBatch({
+      instanceName: '',
+      requests: blobs.map((b) => ({ digest: b.digest, data: b.data })),
+      digestFunction: 1,
+    });
+    const res = BatchResponse.decode(await this.#unary(METHODS.batchUpdateBlobs.path, req)) as unknown as {
+      responses: { status?: { code?: number } }[];
+    };
+    return (
+      res.responses.filter((r) => (r.status?.code ?? 0) !== 0).length + Math.max(0, blobs.length - res.responses.length)
+    );
   }
 
   /** One ByteStream Write of a whole blob in a single message; resolves with committed_size. */
   write(digest: Digest, data: Buffer): Promise<number> {
-    const request = encodeWrite({ resourceName: `uploads/${randomUUID()}/blobs/${digest.hash}/${digest.sizeBytes}`, writeOffset: 0, finishWrite: true, data });
+    const request = encodeWrite({
+      resourceName: `uploads/${randomUUID()}/blobs/${digest.hash}/${digest.sizeBytes}`,
+      writeOffset: 0,
+      finishWrite: true,
+      data,
+    });
     return new Promise((resolve, reject) => {
       const call = this.#client().makeClientStreamRequest(METHODS.write.path, identity, identity, (err, res) => {
         if (err || !res) return reject(err ?? new Error('empty response'));
@@ -116,11 +150,18 @@ export class BenchClient {
 
   /** One ByteStream Read of a whole blob; resolves with the number of data bytes received. */
   read(digest: Digest): Promise<number> {
-    const request = encodeRead({ resourceName: `blobs/${digest.hash}/${digest.sizeBytes}`, readOffset: 0, readLimit: 0 });
+    const request = encodeRead({
+      resourceName: `blobs/${digest.hash}/${digest.sizeBytes}`,
+      readOffset: 0,
+      readLimit: 0,
+    });
     return new Promise((resolve, reject) => {
       let bytes = 0;
       const call = this.#client().makeServerStreamRequest(METHODS.read.path, identity, identity, request);
-      call.on('data', (msg: Buffer) => (bytes += (ReadResponse.decode(msg) as unknown as { data: Uint8Array }).data.length));
+      call.on(
+        'data',
+        (msg: Buffer) => (bytes += (ReadResponse.decode(msg) as unknown as { data: Uint8Array }).data.length),
+      );
       call.once('error', reject);
       call.once('end', () => resolve(bytes));
     });

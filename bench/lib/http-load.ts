@@ -20,7 +20,9 @@ export function httpRequest(
   body?: Buffer,
 ): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const headers: http.OutgoingHttpHeaders = body ? { 'content-length': body.length, 'content-type': 'application/octet-stream' } : {};
+    const headers: http.OutgoingHttpHeaders = body
+      ? { 'content-length': body.length, 'content-type': 'application/octet-stream' }
+      : {};
     const req = http.request(url, { method, agent, headers }, (res) => {
       let bytes = 0;
       res.on('data', (chunk: Buffer) => (bytes += chunk.length));
@@ -33,7 +35,13 @@ export function httpRequest(
 }
 
 /** PUTs blobs [from, from+count) of `family` to `${base}/cas/<hash>`; throws on a non-2xx. */
-export async function prefill(base: string, family: BlobFamily, from: number, count: number, concurrency = 16): Promise<void> {
+export async function prefill(
+  base: string,
+  family: BlobFamily,
+  from: number,
+  count: number,
+  concurrency = 16,
+): Promise<void> {
   const agent = keepAliveAgent(concurrency);
   const buffers = Array.from({ length: concurrency }, () => family.bytes(0));
   try {
@@ -91,5 +99,14 @@ export async function transfer(options: {
   const cpu = sampler.stop();
   agent.destroy();
   const lat = summarizeLatency(latencies);
-  return { ops: count, seconds, mbPerSecond: bytes / 1e6 / seconds, opsPerSecond: count / seconds, failures, p50ms: lat.p50, p95ms: lat.p95, cpu };
+  return {
+    ops: count,
+    seconds,
+    mbPerSecond: bytes / 1e6 / seconds,
+    opsPerSecond: count / seconds,
+    failures,
+    p50ms: lat.p50,
+    p95ms: lat.p95,
+    cpu,
+  };
 }

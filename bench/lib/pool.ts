@@ -2,7 +2,11 @@
 // in order, so a worker's next task starts the moment its previous one ends (closed loop).
 
 /** Runs `task(i, worker)` for every i with `concurrency` in flight; returns each latency (ms). */
-export async function pool(count: number, concurrency: number, task: (i: number, worker: number) => Promise<void>): Promise<number[]> {
+export async function pool(
+  count: number,
+  concurrency: number,
+  task: (i: number, worker: number) => Promise<void>,
+): Promise<number[]> {
   const latencies: number[] = new Array<number>(count);
   let next = 0;
   const worker = async (w: number) => {

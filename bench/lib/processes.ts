@@ -16,8 +16,16 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function startChild(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Child {
-  const proc = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startChild(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Child {
+  const proc = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (proc.pid === undefined) throw new Error(`could not start ${command}`);
   let out = '';
   const keep = (chunk: Buffer) => {
@@ -75,7 +83,8 @@ export async function waitForPort(port: number, child: Child, timeoutMs = 30_000
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (exited) throw new Error(`process ${child.pid} exited before listening on ${port}:\n${child.output().slice(-2000)}`);
+    if (exited)
+      throw new Error(`process ${child.pid} exited before listening on ${port}:\n${child.output().slice(-2000)}`);
     await sleep(50);
   }
   throw new Error(`timed out waiting for port ${port}:\n${child.output().slice(-2000)}`);

@@ -22,7 +22,11 @@ export function newSection(title: string): Section {
 export function renderSection(s: Section): string {
   const goals = s.goals.map((g) => `  [${g.met === undefined ? '?' : g.met ? 'met' : 'MISSED'}] ${g.text}`);
   const notes = s.notes.map((n) => `  - ${n}`);
-  return [renderRows(s.title, s.rows), goals.length ? 'goals:' : '', ...goals, notes.length ? 'notes:' : '', ...notes].filter((l) => l !== '').join('\n') + '\n';
+  return (
+    [renderRows(s.title, s.rows), goals.length ? 'goals:' : '', ...goals, notes.length ? 'notes:' : '', ...notes]
+      .filter((l) => l !== '')
+      .join('\n') + '\n'
+  );
 }
 
 /**
@@ -34,11 +38,16 @@ export function ratioGoal(s: Section, workload: string, peer: string, factor: nu
   const measured = s.rows.find((r) => r.workload === workload && r.target === peer && !r.reference);
   const base = measured?.value ?? referenceValue;
   if (!hoard || base === undefined || base <= 0) {
-    s.goals.push({ text: `${workload}: hoard ≥ ${factor}× ${peer} — not judged (${hoard ? `no ${peer} figure` : 'no hoard figure'})`, met: undefined });
+    s.goals.push({
+      text: `${workload}: hoard ≥ ${factor}× ${peer} — not judged (${hoard ? `no ${peer} figure` : 'no hoard figure'})`,
+      met: undefined,
+    });
     return;
   }
   const ratio = hoard.value / base;
-  const against = measured ? `${peer} measured ${formatNumber(base)}` : `${peer} reference ${formatNumber(base)} (not measured here)`;
+  const against = measured
+    ? `${peer} measured ${formatNumber(base)}`
+    : `${peer} reference ${formatNumber(base)} (not measured here)`;
   s.goals.push({
     text: `${workload}: hoard ${formatNumber(hoard.value)} ${hoard.unit} vs ${against} → ${ratio.toFixed(2)}× (goal ≥ ${factor}×)`,
     met: hoard.warning ? undefined : ratio >= factor,
@@ -46,7 +55,13 @@ export function ratioGoal(s: Section, workload: string, peer: string, factor: nu
 }
 
 /** A goal "figure ≥ min" (or ≤ max) for an absolute target. */
-export function thresholdGoal(s: Section, label: string, value: number | undefined, unit: string, bound: { min?: number; max?: number }): void {
+export function thresholdGoal(
+  s: Section,
+  label: string,
+  value: number | undefined,
+  unit: string,
+  bound: { min?: number; max?: number },
+): void {
   if (value === undefined || !Number.isFinite(value)) {
     s.goals.push({ text: `${label}: not measured`, met: undefined });
     return;
@@ -57,7 +72,11 @@ export function thresholdGoal(s: Section, label: string, value: number | undefin
 }
 
 export function formatSize(bytes: number): string {
-  for (const [unit, k] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 1024]] as const) {
+  for (const [unit, k] of [
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 1024],
+  ] as const) {
     if (bytes >= k && bytes % k === 0) return `${bytes / k} ${unit}`;
   }
   return `${bytes} B`;

@@ -81,7 +81,8 @@ export async function timeWriteFsync(dir: string, b: Buffer, times: number): Pro
     const fh = await open(file, 'wx');
     try {
       const writer = new PipelinedFileWriter(fh, { flushEveryBytes: 8 * CHUNK });
-      for (let off = 0; off < b.length; off += CHUNK) await writer.push(b.subarray(off, Math.min(b.length, off + CHUNK)));
+      for (let off = 0; off < b.length; off += CHUNK)
+        await writer.push(b.subarray(off, Math.min(b.length, off + CHUNK)));
       await writer.finish();
       await fh.sync();
     } finally {

@@ -39,7 +39,12 @@ function footprint(): { managed: number; rss: number } {
  * Opens the store at `dir`, times open + one read of `probeHash`, measures memory, then
  * reads every hash of `checks` (untimed) to confirm the reopened index serves what it counts.
  */
-export async function openAndMeasure(dir: string, probeHash: string, probeSize: number, checks: readonly string[] = []): Promise<OpenMeasurement> {
+export async function openAndMeasure(
+  dir: string,
+  probeHash: string,
+  probeSize: number,
+  checks: readonly string[] = [],
+): Promise<OpenMeasurement> {
   // Warm-up on an empty store: module loading and first-call compilation are part of the
   // fixed base, not of the per-blob cost, and not what an operator waits for on restart.
   const empty = await mkdtemp(path.join(tmpdir(), 'hoard-bench-empty-'));

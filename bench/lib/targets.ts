@@ -44,7 +44,9 @@ function withCleanup(child: Child, dir: string, keep: boolean): () => Promise<vo
  * `hoard serve` as a child process via the shared test helper (Node 24, free ports, parsed
  * listening lines, stopped by PID). `extraArgs` go last, so they override the defaults.
  */
-export async function startHoard(options: { grpc?: boolean; extraArgs?: readonly string[]; baseDir?: string; keep?: boolean } = {}): Promise<Target> {
+export async function startHoard(
+  options: { grpc?: boolean; extraArgs?: readonly string[]; baseDir?: string; keep?: boolean } = {},
+): Promise<Target> {
   const dir = await scratch('hoard', options.baseDir);
   const args = ['--max-size', '64GiB', '--access-log', 'off', '--log-level', 'warn', ...(options.extraArgs ?? [])];
   // HOARD_BENCH_SERVER_NODE_OPTIONS reaches only the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -66,7 +68,8 @@ export async function startHoard(options: { grpc?: boolean; extraArgs?: readonly
 
 /** The nginx binary when installed (Debian nginx-light has the DAV module), else undefined. */
 export function nginxBinary(): string | undefined {
-  for (const p of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) if (existsSync(p)) return p;
+  for (const p of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'])
+    if (existsSync(p)) return p;
   return undefined;
 }
 
@@ -85,7 +88,9 @@ function nginxVersion(bin: string): string {
  * baseline. It neither verifies hashes nor fsyncs, so it bounds what HTTP plumbing costs.
  * `workers` defaults to one per core, nginx's usual setting.
  */
-export async function startNginx(options: { workers?: number | 'auto'; baseDir?: string; keep?: boolean } = {}): Promise<Target | undefined> {
+export async function startNginx(
+  options: { workers?: number | 'auto'; baseDir?: string; keep?: boolean } = {},
+): Promise<Target | undefined> {
   const bin = nginxBinary();
   if (!bin) return undefined;
   const dir = await scratch('nginx', options.baseDir);
@@ -97,7 +102,9 @@ export async function startNginx(options: { workers?: number | 'auto'; baseDir?:
   const conf = path.join(dir, 'nginx.conf');
   const t = (p: string) => path.join(dir, 'tmp', p);
   const running = process.getuid?.() === 0 ? 'user root;' : '';
-  await writeFile(conf, `${running}
+  await writeFile(
+    conf,
+    `${running}
 daemon off;
 worker_processes ${options.workers ?? 'auto'};
 pid ${path.join(dir, 'nginx.pid')};
@@ -125,7 +132,8 @@ http {
     }
   }
 }
-`);
+`,
+  );
   const child = startChild(bin, ['-c', conf, '-p', dir]);
   try {
     await waitForPort(port, child);
@@ -136,7 +144,11 @@ http {
   // Workers are children of the master: their CPU is the server's CPU.
   const workers = (): number[] => {
     try {
-      return execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+      return execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
     } catch {
       return [];
     }
@@ -151,16 +163,24 @@ http {
 }
 
 /** bazel-remote from a binary path (not installable here: only when the user gives one). */
-export async function startBazelRemote(bin: string, options: { baseDir?: string; keep?: boolean } = {}): Promise<Target> {
+export async function startBazelRemote(
+  bin: string,
+  options: { baseDir?: string; keep?: boolean } = {},
+): Promise<Target> {
   const dir = await scratch('bazel-remote', options.baseDir);
   const httpPort = await freePort();
   const grpcPort = await freePort();
   const args = [
-    '--dir', path.join(dir, 'cache'),
-    '--max_size', '64',
-    '--http_address', `127.0.0.1:${httpPort}`,
-    '--grpc_address', `127.0.0.1:${grpcPort}`,
-    '--access_log_level', 'none',
+    '--dir',
+    path.join(dir, 'cache'),
+    '--max_size',
+    '64',
+    '--http_address',
+    `127.0.0.1:${httpPort}`,
+    '--grpc_address',
+    `127.0.0.1:${grpcPort}`,
+    '--access_log_level',
+    'none',
   ];
   const child = startChild(bin, args);
   try {
@@ -187,13 +207,17 @@ export async function startBazelRemote(bin: string, options: { baseDir?: string;
  */
 export async function startDiscardingGrpcServer(options: { verify?: boolean } = {}): Promise<Target> {
   const port = await freePort();
-  const child = startChild(process.execPath, [path.join(import.meta.dirname, 'discard-grpc-server.ts'), String(port), ...(options.verify ? ['verify'] : [])]);
+  const child = startChild(process.execPath, [
+    path.join(import.meta.dirname, 'discard-grpc-server.ts'),
+    String(port),
+    ...(options.verify ? ['verify'] : []),
+  ]);
   await waitForPort(port, child);
   return {
     name: options.verify ? VERIFYING : DISCARDING,
     grpcTarget: `127.0.0.1:${port}`,
     pids: [child.pid],
-    describe: `hoard's REAPI server alone (node ${process.version}; no HTTP listener, metrics or logger) over a store that ${options.verify ? 'verifies each upload\'s sha256 and then discards it' : 'drains each upload without hashing it'} (bench/lib/discard-grpc-server.ts)`,
+    describe: `hoard's REAPI server alone (node ${process.version}; no HTTP listener, metrics or logger) over a store that ${options.verify ? "verifies each upload's sha256 and then discards it" : 'drains each upload without hashing it'} (bench/lib/discard-grpc-server.ts)`,
     stop: () => child.stop(),
   };
 }

@@ -70,7 +70,13 @@ ${DONE}`;
  * PUTs of distinct blobs: thread t sends blobs t, t+T, t+2T… of `family`, whose hashes are
  * read from `hashFile` (64 hex characters each). `threads` must match wrk's -t.
  */
-export function putScript(family: BlobFamily, pathPrefix: string, hashFile: string, count: number, threads: number): string {
+export function putScript(
+  family: BlobFamily,
+  pathPrefix: string,
+  hashFile: string,
+  count: number,
+  threads: number,
+): string {
   const salt = family.tag(0).slice(0, 8);
   return `${THREAD_SETUP}
 local filler = [==[${family.filler.toString('latin1')}]==]
@@ -108,14 +114,34 @@ export async function runWrk(options: {
   try {
     const scriptPath = path.join(dir, 'script.lua');
     await writeFile(scriptPath, options.script);
-    const args = ['-t', String(options.threads), '-c', String(options.connections), '-d', `${options.seconds}s`, '--timeout', '10s', '-s', scriptPath, options.url];
+    const args = [
+      '-t',
+      String(options.threads),
+      '-c',
+      String(options.connections),
+      '-d',
+      `${options.seconds}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      scriptPath,
+      options.url,
+    ];
     const sampler = startCpuSampler({ serverPids: options.serverPids, generatorExitedChildren: true });
     const child = startChild(bin, args);
     const { code } = await child.exited;
     const cpu = sampler.stop();
     const m = child.output().match(/BENCHJSON (\{.*\})/);
     if (code !== 0 || !m?.[1]) throw new Error(`wrk failed (exit ${code}):\n${child.output().slice(-2000)}`);
-    const j = JSON.parse(m[1]) as { requests: number; duration_us: number; bytes: number; errors: number; p50: number; p95: number; p99: number };
+    const j = JSON.parse(m[1]) as {
+      requests: number;
+      duration_us: number;
+      bytes: number;
+      errors: number;
+      p50: number;
+      p95: number;
+      p99: number;
+    };
     const seconds = j.duration_us / 1e6;
     return {
       requests: j.requests,

@@ -96,7 +96,11 @@ export function mb(bytes: number): string {
 }
 
 /** Runs `fn` over items with at most `n` in flight; collects results in order. */
-export async function parallel<T, R>(items: readonly T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function parallel<T, R>(
+  items: readonly T[],
+  n: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(

@@ -33,7 +33,8 @@ export const conformanceChecks: readonly Check[] = [
       await parallel(blobs, 128, async (b) => {
         const got = await client.getBytes(b.digest).catch((e: unknown) => errorText(e));
         if (typeof got === 'string') bad.push(got);
-        else if (!got || !Buffer.from(got).equals(b.bytes)) bad.push(got ? `bytes of ${b.digest.hash.slice(0, 12)} differ` : `${b.digest.hash.slice(0, 12)} missing`);
+        else if (!got || !Buffer.from(got).equals(b.bytes))
+          bad.push(got ? `bytes of ${b.digest.hash.slice(0, 12)} differ` : `${b.digest.hash.slice(0, 12)} missing`);
       });
       if (bad.length) return fail(`${bad.length}/${n} downloads wrong: ${bad[0]}`);
       return pass(`${n} blobs, ${mb(bytes)} up and down, byte-exact`);
@@ -48,7 +49,9 @@ export const conformanceChecks: readonly Check[] = [
       await client.put(b.digest, b.bytes);
       const stream = await client.get(b.digest, { offset: 123_457 });
       if (!stream) return fail('blob missing right after upload');
-      return Buffer.from(await collect(stream)).equals(b.bytes.subarray(123_457)) ? pass('300000-byte blob read from 123457') : fail('tail bytes differ');
+      return Buffer.from(await collect(stream)).equals(b.bytes.subarray(123_457))
+        ? pass('300000-byte blob read from 123457')
+        : fail('tail bytes differ');
     },
   },
   {
@@ -59,9 +62,14 @@ export const conformanceChecks: readonly Check[] = [
       const b = blobOf(1_000_000);
       const results = await Promise.allSettled(Array.from({ length: 16 }, () => client.put(b.digest, b.bytes)));
       const failed = results.filter((r) => r.status === 'rejected');
-      if (failed.length) return fail(`${failed.length}/16 concurrent uploads failed: ${errorText((failed[0] as PromiseRejectedResult).reason)}`);
+      if (failed.length)
+        return fail(
+          `${failed.length}/16 concurrent uploads failed: ${errorText((failed[0] as PromiseRejectedResult).reason)}`,
+        );
       const got = await client.getBytes(b.digest);
-      return got && Buffer.from(got).equals(b.bytes) ? pass('16 concurrent uploads of one 1 MB blob') : fail('the blob read back differs');
+      return got && Buffer.from(got).equals(b.bytes)
+        ? pass('16 concurrent uploads of one 1 MB blob')
+        : fail('the blob read back differs');
     },
   },
   {
@@ -77,7 +85,8 @@ export const conformanceChecks: readonly Check[] = [
       );
       const served = await client.getBytes(claimed).catch(() => 'corrupt' as const);
       if (served !== undefined) return fail(`the wrong bytes are served under ${claimed.hash.slice(0, 12)}`);
-      if (accepted) return fail('the upload was acknowledged (not served afterwards, but the client was told it succeeded)');
+      if (accepted)
+        return fail('the upload was acknowledged (not served afterwards, but the client was told it succeeded)');
       return pass('rejected, and a read is a miss');
     },
   },
@@ -89,13 +98,16 @@ export const conformanceChecks: readonly Check[] = [
       const empty = digestOf(new Uint8Array());
       if (ctx.protocol === 'grpc') {
         const missing = await client.findMissing([empty]);
-        if (missing.length) return fail('FindMissingBlobs lists the empty digest (REAPI: servers MUST treat it as present)');
+        if (missing.length)
+          return fail('FindMissingBlobs lists the empty digest (REAPI: servers MUST treat it as present)');
       } else {
         await client.put(empty, new Uint8Array());
       }
       const got = await client.getBytes(empty);
       if (!got) return fail('the empty blob is a miss');
-      return got.byteLength === 0 ? pass(ctx.protocol === 'grpc' ? 'present without upload, reads as 0 bytes' : 'PUT then GET of 0 bytes') : fail(`read ${got.byteLength} bytes`);
+      return got.byteLength === 0
+        ? pass(ctx.protocol === 'grpc' ? 'present without upload, reads as 0 bytes' : 'PUT then GET of 0 bytes')
+        : fail(`read ${got.byteLength} bytes`);
     },
   },
   {
@@ -111,7 +123,9 @@ export const conformanceChecks: readonly Check[] = [
       const got = await client.getActionResult(action);
       if (!got) return fail('miss right after UpdateActionResult with every blob present');
       const t = protoType(`${REAPI}.ActionResult`);
-      const same = JSON.stringify(t.toObject(t.decode(got), { longs: Number })) === JSON.stringify(t.toObject(t.decode(encoded), { longs: Number }));
+      const same =
+        JSON.stringify(t.toObject(t.decode(got), { longs: Number })) ===
+        JSON.stringify(t.toObject(t.decode(encoded), { longs: Number }));
       return same ? pass('hit, same ActionResult') : fail('hit, but the ActionResult differs');
     },
   },
@@ -122,12 +136,15 @@ export const conformanceChecks: readonly Check[] = [
       const client = ctx.client({ retry: { retries: 0 } });
       const missingBlob = blobOf(10_000).digest; // never uploaded
       const action = blobOf(100).digest;
-      const rejected = await client.putActionResult(action, encodeActionResult([{ path: 'out/lost', digest: missingBlob }])).then(
-        () => false,
-        () => true,
-      );
+      const rejected = await client
+        .putActionResult(action, encodeActionResult([{ path: 'out/lost', digest: missingBlob }]))
+        .then(
+          () => false,
+          () => true,
+        );
       const hit = await client.getActionResult(action);
-      if (hit) return fail('hit for an ActionResult whose output blob is missing (builds then fail with "lost inputs")');
+      if (hit)
+        return fail('hit for an ActionResult whose output blob is missing (builds then fail with "lost inputs")');
       return pass(rejected ? 'rejected at upload' : 'accepted, answered as a miss');
     },
   },

@@ -2,7 +2,17 @@
 // fault proxy (src/check/fault-proxy.ts). docs/CHECKS.md says which real bug each one
 // comes from.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { blobOf, errorText, fail, na, parallel, pass, type Check, type CheckContext, type CheckOutcome } from './check-context.ts';
+import {
+  blobOf,
+  errorText,
+  fail,
+  na,
+  parallel,
+  pass,
+  type Check,
+  type CheckContext,
+  type CheckOutcome,
+} from './check-context.ts';
 
 async function cutUploads(ctx: CheckContext): Promise<CheckOutcome> {
   if (!ctx.canProxy) return na('TLS endpoints cannot be cut by the TCP proxy');
@@ -27,7 +37,9 @@ async function cutUploads(ctx: CheckContext): Promise<CheckOutcome> {
     await ctx.release(cut);
     if (ok) acknowledged++;
     await sleep(50); // let the server notice the broken connection
-    const served = await direct.getBytes(b.digest).catch((e: unknown) => `served partial or corrupt bytes: ${errorText(e)}`);
+    const served = await direct
+      .getBytes(b.digest)
+      .catch((e: unknown) => `served partial or corrupt bytes: ${errorText(e)}`);
     if (typeof served === 'string') problems.push(served);
     else if (served && !Buffer.from(served).equals(b.bytes)) problems.push('served bytes that differ');
     else if (served && !ok) problems.push('served a blob whose upload was cut (bytes happen to be whole?)');
@@ -48,18 +60,27 @@ export const faultChecks: readonly Check[] = [
       const small = Array.from({ length: 32 }, () => blobOf(1 + Math.floor(Math.random() * 4096)));
       const total = Math.max(200, Math.round(3000 * ctx.scale));
       const errors: string[] = [];
-      await parallel(small, 32, (b) => client.put(b.digest, b.bytes).catch((e: unknown) => void errors.push(errorText(e))));
+      await parallel(small, 32, (b) =>
+        client.put(b.digest, b.bytes).catch((e: unknown) => void errors.push(errorText(e))),
+      );
       await parallel(
         Array.from({ length: total }, (_, i) => i),
         64,
         async (i) => {
           const b = small[i % small.length] as (typeof small)[number];
-          const op = i % 3 === 0 ? client.has(b.digest) : i % 3 === 1 ? client.getBytes(b.digest) : client.put(b.digest, b.bytes);
+          const op =
+            i % 3 === 0
+              ? client.has(b.digest)
+              : i % 3 === 1
+                ? client.getBytes(b.digest)
+                : client.put(b.digest, b.bytes);
           await op.catch((e: unknown) => void errors.push(errorText(e)));
           if (i % 500 === 499) await sleep(20); // idle gaps let keep-alive timers run
         },
       );
-      return errors.length ? fail(`${errors.length}/${total} requests failed: ${errors[0]}`) : pass(`${total} has/get/put requests, 0 errors`);
+      return errors.length
+        ? fail(`${errors.length}/${total} requests failed: ${errors[0]}`)
+        : pass(`${total} has/get/put requests, 0 errors`);
     },
   },
   {
@@ -81,7 +102,8 @@ export const faultChecks: readonly Check[] = [
           await client.put(b.digest, b.bytes);
           await sleep(350);
           const got = await client.getBytes(b.digest);
-          if (!got || !Buffer.from(got).equals(b.bytes)) return fail(`after a ${style} idle cut the blob read back wrong or missing`);
+          if (!got || !Buffer.from(got).equals(b.bytes))
+            return fail(`after a ${style} idle cut the blob read back wrong or missing`);
           await sleep(350);
           if (!(await client.has(b.digest))) return fail(`after a ${style} idle cut the blob is reported missing`);
         } catch (err) {
@@ -89,7 +111,9 @@ export const faultChecks: readonly Check[] = [
         }
         cuts += proxy.stats.idleCuts;
       }
-      return cuts > 0 ? pass(`${cuts} idle connections cut, every next request succeeded`) : na('the connection never sat idle long enough to be cut');
+      return cuts > 0
+        ? pass(`${cuts} idle connections cut, every next request succeeded`)
+        : na('the connection never sat idle long enough to be cut');
     },
   },
 ];

@@ -6,7 +6,12 @@ import { once } from 'node:events';
 import { startFaultProxy, type FaultPlan, type FaultProxy } from './fault-proxy.ts';
 import { HttpFramer } from './http-framer.ts';
 
-async function tcpSink(): Promise<{ port: number; received: () => number; connections: () => number; close: () => Promise<void> }> {
+async function tcpSink(): Promise<{
+  port: number;
+  received: () => number;
+  connections: () => number;
+  close: () => Promise<void>;
+}> {
   let received = 0;
   let connections = 0;
   const sockets = new Set<net.Socket>();
@@ -124,7 +129,10 @@ test('fault proxy: closes after every HTTP response although the server said kee
   server.on('connection', () => serverConnections++);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port }, { closeAfterResponse: true });
+  const proxy = await startFaultProxy(
+    { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port },
+    { closeAfterResponse: true },
+  );
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     for (const method of ['GET', 'HEAD', 'PUT', 'GET']) {
@@ -152,7 +160,9 @@ test('http framer: finds message ends across chunk splits, chunked bodies and bo
   const methods: string[] = [];
   const req = new HttpFramer('request', methods);
   const res = new HttpFramer('response', methods);
-  const requests = Buffer.from('HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nPUT /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.1\r\n\r\n');
+  const requests = Buffer.from(
+    'HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nPUT /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.1\r\n\r\n',
+  );
   assert.deepEqual(req.push(requests.subarray(0, 10)), []);
   assert.equal(req.push(requests.subarray(10)).length, 3);
   assert.deepEqual(methods, ['HEAD', 'PUT', 'GET']);

@@ -58,7 +58,15 @@ export interface FaultTarget {
 
 export async function startFaultProxy(target: FaultTarget, plan: FaultPlan = {}, listenPort = 0): Promise<FaultProxy> {
   let faults = plan;
-  const stats: FaultStats = { connections: 0, cuts: 0, idleCuts: 0, responseCloses: 0, refused: 0, bytesUp: 0, bytesDown: 0 };
+  const stats: FaultStats = {
+    connections: 0,
+    cuts: 0,
+    idleCuts: 0,
+    responseCloses: 0,
+    refused: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+  };
   const open = new Set<net.Socket>();
 
   const server = net.createServer((client) => {

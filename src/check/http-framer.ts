@@ -107,7 +107,8 @@ export class HttpFramer {
     if (status >= 100 && status < 200) return { kind: 'head' };
     const method = this.#methods.shift();
     if (method === 'HEAD' || status === 204 || status === 304) return { kind: 'fixed', left: 0 };
-    if ((headers.get('transfer-encoding') ?? '').toLowerCase().includes('chunked')) return { kind: 'chunk-size', line: '' };
+    if ((headers.get('transfer-encoding') ?? '').toLowerCase().includes('chunked'))
+      return { kind: 'chunk-size', line: '' };
     const len = headers.get('content-length');
     return len === undefined ? { kind: 'until-close' } : { kind: 'fixed', left: Number(len) };
   }

@@ -37,7 +37,11 @@ export interface RunChecksOptions extends CheckContextOptions {
 /** The checks `only` names (all when empty); InvalidArgument naming any unknown id. */
 export function selectChecks(only: readonly string[] = []): readonly Check[] {
   const unknown = only.filter((id) => !ALL_CHECKS.some((c) => c.id === id));
-  if (unknown.length) throw new HoardError(ErrorCode.InvalidArgument, `unknown check ${unknown.join(', ')}; known: ${ALL_CHECKS.map((c) => c.id).join(', ')}`);
+  if (unknown.length)
+    throw new HoardError(
+      ErrorCode.InvalidArgument,
+      `unknown check ${unknown.join(', ')}; known: ${ALL_CHECKS.map((c) => c.id).join(', ')}`,
+    );
   return only.length ? ALL_CHECKS.filter((c) => only.includes(c.id)) : ALL_CHECKS;
 }
 
@@ -61,7 +65,14 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
     opts.onResult?.(r);
   }
   const count = (s: CheckStatus): number => results.filter((r) => r.status === s).length;
-  return { server: opts.server, results, passed: count('pass'), failed: count('fail'), notApplicable: count('n/a'), ok: count('fail') === 0 };
+  return {
+    server: opts.server,
+    results,
+    passed: count('pass'),
+    failed: count('fail'),
+    notApplicable: count('n/a'),
+    ok: count('fail') === 0,
+  };
 }
 
 /** One cheap call first: an unreachable server is one clear error, not ten failed checks. */

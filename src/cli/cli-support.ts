@@ -64,20 +64,26 @@ export function describeEvent(e: ClientEvent): string {
 
 export function positiveInt(v: string, flag: string): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new HoardError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(v)}: expected a positive integer`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new HoardError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(v)}: expected a positive integer`);
   return n;
 }
 
 export function nonNegativeInt(v: string, flag: string): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new HoardError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(v)}: expected a non-negative integer`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new HoardError(ErrorCode.InvalidArgument, `${flag} ${JSON.stringify(v)}: expected a non-negative integer`);
   return n;
 }
 
 /** Parses HASH/SIZE (or HASH-SIZE); throws InvalidArgument with a usable message. */
 export function parseDigestArg(arg: string): Digest {
   const m = /^([0-9a-fA-F]+)[/-](\d+)$/.exec(arg.trim());
-  if (!m) throw new HoardError(ErrorCode.InvalidArgument, `digest ${JSON.stringify(arg)}: expected HASH/SIZE, e.g. e3b0c442...b855/0`);
+  if (!m)
+    throw new HoardError(
+      ErrorCode.InvalidArgument,
+      `digest ${JSON.stringify(arg)}: expected HASH/SIZE, e.g. e3b0c442...b855/0`,
+    );
   const d = { hash: (m[1] as string).toLowerCase(), sizeBytes: Number(m[2]) };
   checkDigest(d);
   return d;
@@ -105,7 +111,12 @@ export class TransferBars {
     if (!entry.bar && Date.now() - entry.started < 1000) return;
     if (!entry.bar) {
       this.#multi ??= new cliProgress.MultiBar(
-        { stream: process.stderr, format: ' {label} [{bar}] {percentage}% {value}/{total} bytes', hideCursor: true, clearOnComplete: false },
+        {
+          stream: process.stderr,
+          format: ' {label} [{bar}] {percentage}% {value}/{total} bytes',
+          hideCursor: true,
+          clearOnComplete: false,
+        },
         cliProgress.Presets.shades_classic,
       );
       entry.bar = this.#multi.create(p.total, p.bytes, { label: `${p.operation} ${p.digest.hash.slice(0, 12)}` });

@@ -16,7 +16,12 @@ import type { BodySource, CallOptions } from './types.ts';
 
 const BS = '/google.bytestream.ByteStream';
 
-type WriteCall = grpc.ClientWritableStream<{ resourceName: string; writeOffset: number; finishWrite: boolean; data: Uint8Array }>;
+type WriteCall = grpc.ClientWritableStream<{
+  resourceName: string;
+  writeOffset: number;
+  finishWrite: boolean;
+  data: Uint8Array;
+}>;
 
 export interface ByteStreamContext {
   readonly client: grpc.Client;
@@ -29,17 +34,31 @@ export interface ByteStreamContext {
 }
 
 /** One Write attempt from `offset`; resolves only on the server's WriteResponse for the whole blob. */
-export async function byteStreamWrite(ctx: ByteStreamContext, resourceName: string, digest: Digest, body: BodySource, offset: number, opts: CallOptions): Promise<void> {
+export async function byteStreamWrite(
+  ctx: ByteStreamContext,
+  resourceName: string,
+  digest: Digest,
+  body: BodySource,
+  offset: number,
+  opts: CallOptions,
+): Promise<void> {
   // A failure on our side (idle watchdog, unreadable source) cancels the call; the caller
   // then hears that failure, not the CANCELLED status it causes.
   let localError: Error | undefined;
   const done = new Promise<number>((resolve, reject) => {
-    const call = ctx.client.makeClientStreamRequest(BS + '/Write', CODECS.writeRequest.serialize, CODECS.writeResponse.deserialize, ctx.metadata(), {}, (err, res) => {
-      opts.signal?.removeEventListener('abort', cancel);
-      if (localError) reject(localError);
-      else if (err) void ctx.recheck(grpcError(err, ctx.server, 'Write', opts.signal)).then(reject);
-      else resolve(Number(res?.committedSize ?? 0));
-    });
+    const call = ctx.client.makeClientStreamRequest(
+      BS + '/Write',
+      CODECS.writeRequest.serialize,
+      CODECS.writeResponse.deserialize,
+      ctx.metadata(),
+      {},
+      (err, res) => {
+        opts.signal?.removeEventListener('abort', cancel);
+        if (localError) reject(localError);
+        else if (err) void ctx.recheck(grpcError(err, ctx.server, 'Write', opts.signal)).then(reject);
+        else resolve(Number(res?.committedSize ?? 0));
+      },
+    );
     const cancel = (): void => call.cancel();
     opts.signal?.addEventListener('abort', cancel, { once: true });
     const fail = (e: unknown): void => {
@@ -51,11 +70,23 @@ export async function byteStreamWrite(ctx: ByteStreamContext, resourceName: stri
   const committed = await done;
   // The server may end early because the blob already exists: full size (or -1 if compressed).
   if (committed !== digest.sizeBytes) {
-    throw new ClientError(`Write of ${digest.hash}/${digest.sizeBytes} to ${ctx.server} ended with committed_size ${committed}`, { server: ctx.server, kind: 'protocol' });
+    throw new ClientError(
+      `Write of ${digest.hash}/${digest.sizeBytes} to ${ctx.server} ended with committed_size ${committed}`,
+      { server: ctx.server, kind: 'protocol' },
+    );
   }
 }
 
-async function send(ctx: ByteStreamContext, call: WriteCall, resourceName: string, digest: Digest, body: BodySource, offset: number, opts: CallOptions, onIdle: (e: ClientError) => void): Promise<void> {
+async function send(
+  ctx: ByteStreamContext,
+  call: WriteCall,
+  resourceName: string,
+  digest: Digest,
+  body: BodySource,
+  offset: number,
+  opts: CallOptions,
+  onIdle: (e: ClientError) => void,
+): Promise<void> {
   let position = offset;
   let first = true;
   let serverDone = false;
@@ -81,13 +112,32 @@ async function send(ctx: ByteStreamContext, call: WriteCall, resourceName: strin
   call.end();
 }
 
-function writeMsg(call: WriteCall, resourceName: string, first: boolean, writeOffset: number, finishWrite: boolean, data: Uint8Array): boolean {
+function writeMsg(
+  call: WriteCall,
+  resourceName: string,
+  first: boolean,
+  writeOffset: number,
+  finishWrite: boolean,
+  data: Uint8Array,
+): boolean {
   return call.write({ resourceName: first ? resourceName : '', writeOffset, finishWrite, data });
 }
 
 /** Opens a ByteStream Read at `offset`: undefined on NOT_FOUND, else the data chunks (idle-watched). */
-export async function byteStreamRead(ctx: ByteStreamContext, resourceName: string, offset: number, opts: CallOptions): Promise<AsyncIterable<Uint8Array> | undefined> {
-  const call = ctx.client.makeServerStreamRequest(`${BS}/Read`, CODECS.readRequest.serialize, CODECS.readResponse.deserialize, { resourceName, readOffset: offset, readLimit: 0 }, ctx.metadata(), {});
+export async function byteStreamRead(
+  ctx: ByteStreamContext,
+  resourceName: string,
+  offset: number,
+  opts: CallOptions,
+): Promise<AsyncIterable<Uint8Array> | undefined> {
+  const call = ctx.client.makeServerStreamRequest(
+    `${BS}/Read`,
+    CODECS.readRequest.serialize,
+    CODECS.readResponse.deserialize,
+    { resourceName, readOffset: offset, readLimit: 0 },
+    ctx.metadata(),
+    {},
+  );
   const cancel = (): void => call.cancel();
   opts.signal?.addEventListener('abort', cancel, { once: true });
   const it = (call as AsyncIterable<{ data: Buffer }>)[Symbol.asyncIterator]();

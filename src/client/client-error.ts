@@ -44,14 +44,30 @@ function defaultCode(kind: FailureKind): Code {
   return ErrorCode.Unavailable;
 }
 
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-const DROPPED_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED']);
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
+const DROPPED_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ECONNABORTED',
+]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 function errnoCode(err: unknown): string | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && (CONNECT_CODES.has(code) || DROPPED_CODES.has(code) || TIMEOUT_CODES.has(code))) return code;
+    if (typeof code === 'string' && (CONNECT_CODES.has(code) || DROPPED_CODES.has(code) || TIMEOUT_CODES.has(code)))
+      return code;
   }
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -59,20 +75,37 @@ function errnoCode(err: unknown): string | undefined {
 /** Turns a socket-level failure into a ClientError; HoardErrors (digest mismatch...) pass through. */
 export function networkError(err: unknown, server: string, signal?: AbortSignal): HoardError {
   if (err instanceof HoardError) return err;
-  if (signal?.aborted) return new ClientError(`request to ${server} was aborted`, { server, kind: 'aborted', cause: err });
+  if (signal?.aborted)
+    return new ClientError(`request to ${server} was aborted`, { server, kind: 'aborted', cause: err });
   const code = errnoCode(err);
   const detail = err instanceof Error ? err.message : String(err);
   if (code && CONNECT_CODES.has(code)) {
-    return new ClientError(`cannot connect to ${server}: ${code === 'ECONNREFUSED' ? 'connection refused' : detail} (${code})`, { server, kind: 'connect', cause: err });
+    return new ClientError(
+      `cannot connect to ${server}: ${code === 'ECONNREFUSED' ? 'connection refused' : detail} (${code})`,
+      { server, kind: 'connect', cause: err },
+    );
   }
   if (code && TIMEOUT_CODES.has(code)) {
-    return new ClientError(`${server} made no progress within the idle timeout (${code})`, { server, kind: 'timeout', cause: err });
+    return new ClientError(`${server} made no progress within the idle timeout (${code})`, {
+      server,
+      kind: 'timeout',
+      cause: err,
+    });
   }
   if ((code && DROPPED_CODES.has(code)) || /other side closed|socket hang up/i.test(detail)) {
-    return new ClientError(`connection to ${server} was dropped: ${detail}${code ? ` (${code})` : ''}`, { server, kind: 'dropped', cause: err });
+    return new ClientError(`connection to ${server} was dropped: ${detail}${code ? ` (${code})` : ''}`, {
+      server,
+      kind: 'dropped',
+      cause: err,
+    });
   }
   if (err instanceof Error && (err.name === 'AbortError' || code === 'ABORT_ERR')) {
     return new ClientError(`request to ${server} was aborted`, { server, kind: 'aborted', cause: err });
   }
-  return new ClientError(`request to ${server} failed: ${detail}`, { server, kind: 'protocol', code: ErrorCode.Internal, cause: err });
+  return new ClientError(`request to ${server} failed: ${detail}`, {
+    server,
+    kind: 'protocol',
+    code: ErrorCode.Internal,
+    cause: err,
+  });
 }

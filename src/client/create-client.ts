@@ -8,7 +8,9 @@ import type { CacheClient, ClientOptions } from './types.ts';
 
 export function createClient(server: string, opts: ClientOptions = {}): CacheClient {
   const url = serverUrl(server);
-  return url.protocol === 'http:' || url.protocol === 'https:' ? new HttpCacheClient(url, opts) : new GrpcCacheClient(url, opts);
+  return url.protocol === 'http:' || url.protocol === 'https:'
+    ? new HttpCacheClient(url, opts)
+    : new GrpcCacheClient(url, opts);
 }
 
 /** The server URL, checked: InvalidArgument unless it parses and has one of the four schemes. */
@@ -17,10 +19,16 @@ export function serverUrl(server: string): URL {
   try {
     url = new URL(server);
   } catch {
-    throw new HoardError(ErrorCode.InvalidArgument, `invalid server URL ${JSON.stringify(server)}: expected http://, https://, grpc:// or grpcs://HOST:PORT`);
+    throw new HoardError(
+      ErrorCode.InvalidArgument,
+      `invalid server URL ${JSON.stringify(server)}: expected http://, https://, grpc:// or grpcs://HOST:PORT`,
+    );
   }
   if (!['http:', 'https:', 'grpc:', 'grpcs:'].includes(url.protocol)) {
-    throw new HoardError(ErrorCode.InvalidArgument, `unsupported scheme ${url.protocol} in ${JSON.stringify(server)}: expected http, https, grpc or grpcs`);
+    throw new HoardError(
+      ErrorCode.InvalidArgument,
+      `unsupported scheme ${url.protocol} in ${JSON.stringify(server)}: expected http, https, grpc or grpcs`,
+    );
   }
   return url;
 }

@@ -11,12 +11,32 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.ts';
 import { ClientError } from './client-error.ts';
-import { CODECS, COMPRESSOR_NAMES, DIGEST_FUNCTION_NAMES, encodeUpdateActionResult, fromDigestMsg, grpcError, rawCodec, readResourceName, toDigestMsg, writeResourceName, type Codec } from './grpc-codec.ts';
+import {
+  CODECS,
+  COMPRESSOR_NAMES,
+  DIGEST_FUNCTION_NAMES,
+  encodeUpdateActionResult,
+  fromDigestMsg,
+  grpcError,
+  rawCodec,
+  readResourceName,
+  toDigestMsg,
+  writeResourceName,
+  type Codec,
+} from './grpc-codec.ts';
 import { Limiter } from './limiter.ts';
 import { withRetry, type RetryContext } from './retry-policy.ts';
 import { collect, openDownload } from './transfer.ts';
 import { byteStreamRead, byteStreamWrite, type ByteStreamContext } from './bytestream.ts';
-import type { BodySource, CacheClient, CallOptions, ClientEvent, ClientOptions, GetOptions, ServerCapabilities } from './types.ts';
+import type {
+  BodySource,
+  CacheClient,
+  CallOptions,
+  ClientEvent,
+  ClientOptions,
+  GetOptions,
+  ServerCapabilities,
+} from './types.ts';
 
 const CAS = '/build.bazel.remote.execution.v2.ContentAddressableStorage';
 const AC = '/build.bazel.remote.execution.v2.ActionCache';
@@ -61,7 +81,14 @@ export class GrpcCacheClient implements CacheClient {
   }
 
   async capabilities(opts: CallOptions = {}): Promise<ServerCapabilities> {
-    const caps = await this.#unary('capabilities', '/build.bazel.remote.execution.v2.Capabilities/GetCapabilities', CODECS.capabilitiesRequest, CODECS.capabilities, { instanceName: this.#instance }, opts);
+    const caps = await this.#unary(
+      'capabilities',
+      '/build.bazel.remote.execution.v2.Capabilities/GetCapabilities',
+      CODECS.capabilitiesRequest,
+      CODECS.capabilities,
+      { instanceName: this.#instance },
+      opts,
+    );
     const cc = caps.cacheCapabilities;
     const ver = (v?: { major: number; minor: number }): string => `${v?.major ?? 0}.${v?.minor ?? 0}`;
     return {
@@ -78,7 +105,14 @@ export class GrpcCacheClient implements CacheClient {
     const missing: Digest[] = [];
     for (let i = 0; i < digests.length; i += FIND_MISSING_BATCH) {
       const batch = digests.slice(i, i + FIND_MISSING_BATCH).map(toDigestMsg);
-      const res = await this.#unary('findMissing', `${CAS}/FindMissingBlobs`, CODECS.findMissingRequest, CODECS.findMissingResponse, { instanceName: this.#instance, blobDigests: batch }, opts);
+      const res = await this.#unary(
+        'findMissing',
+        `${CAS}/FindMissingBlobs`,
+        CODECS.findMissingRequest,
+        CODECS.findMissingResponse,
+        { instanceName: this.#instance, blobDigests: batch },
+        opts,
+      );
       missing.push(...res.missingBlobDigests.map(fromDigestMsg));
     }
     return missing;
@@ -98,7 +132,8 @@ export class GrpcCacheClient implements CacheClient {
             const status = await this.#queryWriteStatus(resource, opts);
             if (status.complete || status.committedSize === digest.sizeBytes) return;
             offset = status.committedSize;
-            if (offset > 0) this.#opts.onEvent?.({ type: 'resume', server: this.server, operation: 'bytestream.write', offset });
+            if (offset > 0)
+              this.#opts.onEvent?.({ type: 'resume', server: this.server, operation: 'bytestream.write', offset });
           }
           await byteStreamWrite(this.#bs, resource, digest, body, offset, opts);
         }),
@@ -115,7 +150,9 @@ export class GrpcCacheClient implements CacheClient {
         offset: opts.offset ?? 0,
         retry: this.#ctx('cas.get', opts),
         verify: opts.verify,
-        onBytes: opts.onProgress && ((bytes) => opts.onProgress?.({ operation: 'cas.get', digest, bytes, total: digest.sizeBytes })),
+        onBytes:
+          opts.onProgress &&
+          ((bytes) => opts.onProgress?.({ operation: 'cas.get', digest, bytes, total: digest.sizeBytes })),
         open: (at) => byteStreamRead(this.#bs, readResourceName(this.#instance, digest), at, opts),
       });
     } finally {
@@ -132,7 +169,14 @@ export class GrpcCacheClient implements CacheClient {
 
   async getActionResult(actionDigest: Digest, opts: CallOptions = {}): Promise<Uint8Array | undefined> {
     try {
-      return await this.#unary('ac.get', `${AC}/GetActionResult`, CODECS.getActionResultRequest, rawCodec, { instanceName: this.#instance, actionDigest: toDigestMsg(actionDigest) }, opts);
+      return await this.#unary(
+        'ac.get',
+        `${AC}/GetActionResult`,
+        CODECS.getActionResultRequest,
+        rawCodec,
+        { instanceName: this.#instance, actionDigest: toDigestMsg(actionDigest) },
+        opts,
+      );
     } catch (err) {
       if (err instanceof ClientError && err.grpcCode === grpc.status.NOT_FOUND) return undefined; // a miss is a value
       throw err;
@@ -157,8 +201,17 @@ export class GrpcCacheClient implements CacheClient {
    */
   async #recheck(e: ClientError): Promise<ClientError> {
     if (e.kind !== 'connect') return e;
-    const ready = await new Promise<boolean>((resolve) => this.#client.waitForReady(Date.now() + 1500, (err) => resolve(!err)));
-    return ready ? new ClientError(`${e.message} (the channel has reconnected since)`, { server: this.server, kind: 'dropped', grpcCode: e.grpcCode, cause: e }) : e;
+    const ready = await new Promise<boolean>((resolve) =>
+      this.#client.waitForReady(Date.now() + 1500, (err) => resolve(!err)),
+    );
+    return ready
+      ? new ClientError(`${e.message} (the channel has reconnected since)`, {
+          server: this.server,
+          kind: 'dropped',
+          grpcCode: e.grpcCode,
+          cause: e,
+        })
+      : e;
   }
 
   /** Connects and disconnects of the channel as events, like the HTTP pool's (a restarted server shows as one reconnect). */
@@ -183,7 +236,13 @@ export class GrpcCacheClient implements CacheClient {
   }
 
   #ctx(operation: string, opts: CallOptions): RetryContext {
-    return { operation, server: this.server, retry: this.#opts.retry, onEvent: this.#opts.onEvent, signal: opts.signal };
+    return {
+      operation,
+      server: this.server,
+      retry: this.#opts.retry,
+      onEvent: this.#opts.onEvent,
+      signal: opts.signal,
+    };
   }
 
   #metadata(): grpc.Metadata {
@@ -193,19 +252,38 @@ export class GrpcCacheClient implements CacheClient {
   }
 
   /** One unary RPC under the retry policy of `operation` and the concurrency limit. */
-  #unary<Req, Res>(operation: string, path: string, req: Codec<Req>, res: Codec<Res>, value: Req, opts: CallOptions): Promise<Res> {
-    return this.#limiter.run(() => withRetry(this.#ctx(operation, opts), () => this.#call(path, req, res, value, opts)), opts.signal);
+  #unary<Req, Res>(
+    operation: string,
+    path: string,
+    req: Codec<Req>,
+    res: Codec<Res>,
+    value: Req,
+    opts: CallOptions,
+  ): Promise<Res> {
+    return this.#limiter.run(
+      () => withRetry(this.#ctx(operation, opts), () => this.#call(path, req, res, value, opts)),
+      opts.signal,
+    );
   }
 
   /** One attempt of a unary RPC, cancelled by the signal or the idle timeout; failures are rechecked ClientErrors. */
   #call<Req, Res>(path: string, req: Codec<Req>, res: Codec<Res>, value: Req, opts: CallOptions): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       const deadline = Date.now() + this.#idleMs; // a unary call moves no bytes in between: idle = whole call
-      const call = this.#client.makeUnaryRequest(path, req.serialize, res.deserialize, value, this.#metadata(), { deadline }, (err, out) => {
-        opts.signal?.removeEventListener('abort', cancel);
-        if (err) void this.#recheck(grpcError(err, this.server, path.split('/').pop() ?? path, opts.signal)).then(reject);
-        else resolve(out as Res);
-      });
+      const call = this.#client.makeUnaryRequest(
+        path,
+        req.serialize,
+        res.deserialize,
+        value,
+        this.#metadata(),
+        { deadline },
+        (err, out) => {
+          opts.signal?.removeEventListener('abort', cancel);
+          if (err)
+            void this.#recheck(grpcError(err, this.server, path.split('/').pop() ?? path, opts.signal)).then(reject);
+          else resolve(out as Res);
+        },
+      );
       const cancel = (): void => call.cancel();
       if (opts.signal?.aborted) cancel();
       else opts.signal?.addEventListener('abort', cancel, { once: true });
@@ -216,12 +294,25 @@ export class GrpcCacheClient implements CacheClient {
    * Part of a bytestream.write attempt (it holds the put's concurrency slot and runs under
    * its retry policy: a failed query fails the attempt, and the next attempt asks again).
    */
-  async #queryWriteStatus(resourceName: string, opts: CallOptions): Promise<{ committedSize: number; complete: boolean }> {
+  async #queryWriteStatus(
+    resourceName: string,
+    opts: CallOptions,
+  ): Promise<{ committedSize: number; complete: boolean }> {
     try {
-      return await this.#call(`${BS}/QueryWriteStatus`, CODECS.queryWriteStatusRequest, CODECS.queryWriteStatusResponse, { resourceName }, opts);
+      return await this.#call(
+        `${BS}/QueryWriteStatus`,
+        CODECS.queryWriteStatusRequest,
+        CODECS.queryWriteStatusResponse,
+        { resourceName },
+        opts,
+      );
     } catch (err) {
       // No partial upload known (or not implemented): start again from 0.
-      if (err instanceof ClientError && (err.grpcCode === grpc.status.NOT_FOUND || err.grpcCode === grpc.status.UNIMPLEMENTED)) return { committedSize: 0, complete: false };
+      if (
+        err instanceof ClientError &&
+        (err.grpcCode === grpc.status.NOT_FOUND || err.grpcCode === grpc.status.UNIMPLEMENTED)
+      )
+        return { committedSize: 0, complete: false };
       throw err;
     }
   }

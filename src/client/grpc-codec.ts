@@ -20,7 +20,8 @@ export function codec<T extends object>(typeName: string): Codec<T> {
   const t = (): protobuf.Type => (type ??= protoType(typeName));
   return {
     serialize: (value) => asBuffer(t().encode(t().fromObject(value)).finish()),
-    deserialize: (bytes) => t().toObject(t().decode(bytes), { longs: Number, enums: Number, defaults: true, bytes: Buffer }) as T,
+    deserialize: (bytes) =>
+      t().toObject(t().decode(bytes), { longs: Number, enums: Number, defaults: true, bytes: Buffer }) as T,
   };
 }
 
@@ -43,10 +44,14 @@ export const CODECS = {
   getActionResultRequest: codec<{ instanceName: string; actionDigest: DigestMsg }>(`${REAPI}.GetActionResultRequest`),
   readRequest: codec<{ resourceName: string; readOffset: number; readLimit: number }>('google.bytestream.ReadRequest'),
   readResponse: codec<{ data: Buffer }>('google.bytestream.ReadResponse'),
-  writeRequest: codec<{ resourceName: string; writeOffset: number; finishWrite: boolean; data: Uint8Array }>('google.bytestream.WriteRequest'),
+  writeRequest: codec<{ resourceName: string; writeOffset: number; finishWrite: boolean; data: Uint8Array }>(
+    'google.bytestream.WriteRequest',
+  ),
   writeResponse: codec<{ committedSize: number }>('google.bytestream.WriteResponse'),
   queryWriteStatusRequest: codec<{ resourceName: string }>('google.bytestream.QueryWriteStatusRequest'),
-  queryWriteStatusResponse: codec<{ committedSize: number; complete: boolean }>('google.bytestream.QueryWriteStatusResponse'),
+  queryWriteStatusResponse: codec<{ committedSize: number; complete: boolean }>(
+    'google.bytestream.QueryWriteStatusResponse',
+  ),
 } as const;
 
 /** protobufjs' output as a Buffer without copying it (it already is one under Node). */
@@ -59,10 +64,17 @@ function asBuffer(u8: Uint8Array): Buffer {
  * (field 3), as the HTTP client sends it: decoding and re-encoding it would drop the
  * fields hoard's schema does not know.
  */
-export function encodeUpdateActionResult(instanceName: string, actionDigest: Digest, encodedResult: Uint8Array): Buffer {
+export function encodeUpdateActionResult(
+  instanceName: string,
+  actionDigest: Digest,
+  encodedResult: Uint8Array,
+): Buffer {
   const req = protoType(`${REAPI}.UpdateActionResultRequest`);
   const head = req.encode(req.create({ instanceName, actionDigest: toDigestMsg(actionDigest) })).finish();
-  const field = protobuf.Writer.create().uint32((3 << 3) | 2).uint32(encodedResult.byteLength).finish();
+  const field = protobuf.Writer.create()
+    .uint32((3 << 3) | 2)
+    .uint32(encodedResult.byteLength)
+    .finish();
   return Buffer.concat([head, field, encodedResult]);
 }
 
@@ -77,7 +89,19 @@ export interface ServerCapabilitiesMsg {
   highApiVersion?: { major: number; minor: number };
 }
 
-export const DIGEST_FUNCTION_NAMES = ['unknown', 'sha256', 'sha1', 'md5', 'vso', 'sha384', 'sha512', 'murmur3', 'sha256tree', 'blake3', 'gitsha1'];
+export const DIGEST_FUNCTION_NAMES = [
+  'unknown',
+  'sha256',
+  'sha1',
+  'md5',
+  'vso',
+  'sha384',
+  'sha512',
+  'murmur3',
+  'sha256tree',
+  'blake3',
+  'gitsha1',
+];
 export const COMPRESSOR_NAMES = ['identity', 'zstd', 'deflate', 'brotli'];
 
 const prefix = (instance: string): string => (instance ? `${instance}/` : '');
@@ -99,7 +123,8 @@ function codeFor(grpcCode: number): Code {
   return ErrorCode.Internal;
 }
 
-const CONNECT_FAILURE = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|No connection established|Name resolution failed/;
+const CONNECT_FAILURE =
+  /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|No connection established|Name resolution failed/;
 const DROPPED = /ECONNRESET|EPIPE|Connection dropped|GOAWAY|Stream refused|socket closed/i;
 
 /** Maps a grpc-js ServiceError to a ClientError naming the server and the RPC. */
@@ -107,11 +132,26 @@ export function grpcError(err: unknown, server: string, rpc: string, signal?: Ab
   if (err instanceof ClientError) return err;
   const e = err as Partial<ServiceError>;
   const code = typeof e.code === 'number' ? e.code : grpc.status.UNKNOWN;
-  const details = (e.details ?? (err instanceof Error ? err.message : String(err))).replace(/\.?\s*Resolution note:\s*$/, '');
-  if (signal?.aborted) return new ClientError(`${rpc} on ${server} was aborted`, { server, kind: 'aborted', grpcCode: code, cause: err });
+  const details = (e.details ?? (err instanceof Error ? err.message : String(err))).replace(
+    /\.?\s*Resolution note:\s*$/,
+    '',
+  );
+  if (signal?.aborted)
+    return new ClientError(`${rpc} on ${server} was aborted`, { server, kind: 'aborted', grpcCode: code, cause: err });
   if (code === grpc.status.UNAVAILABLE && CONNECT_FAILURE.test(details)) {
-    return new ClientError(`cannot connect to ${server}: ${details}`, { server, kind: 'connect', grpcCode: code, cause: err });
+    return new ClientError(`cannot connect to ${server}: ${details}`, {
+      server,
+      kind: 'connect',
+      grpcCode: code,
+      cause: err,
+    });
   }
   const kind = code === grpc.status.UNAVAILABLE && DROPPED.test(details) ? 'dropped' : 'status';
-  return new ClientError(`${rpc} on ${server}: gRPC status ${code}${details ? `: ${details}` : ''}`, { server, kind, grpcCode: code, code: codeFor(code), cause: err });
+  return new ClientError(`${rpc} on ${server}: gRPC status ${code}${details ? `: ${details}` : ''}`, {
+    server,
+    kind,
+    grpcCode: code,
+    code: codeFor(code),
+    cause: err,
+  });
 }

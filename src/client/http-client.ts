@@ -66,7 +66,13 @@ export class HttpCacheClient implements CacheClient {
 
   async capabilities(): Promise<ServerCapabilities> {
     // The HTTP protocol has no capabilities call; this is what it always supports.
-    return { protocol: 'http', digestFunctions: ['sha256'], actionCacheUpdate: true, maxBatchTotalSizeBytes: 0, compressors: [] };
+    return {
+      protocol: 'http',
+      digestFunctions: ['sha256'],
+      actionCacheUpdate: true,
+      maxBatchTotalSizeBytes: 0,
+      compressors: [],
+    };
   }
 
   async has(digest: Digest, opts: CallOptions = {}): Promise<boolean> {
@@ -95,8 +101,10 @@ export class HttpCacheClient implements CacheClient {
       digest,
       offset,
       retry: this.#ctx('cas.get', opts),
-        verify: opts.verify,
-      onBytes: opts.onProgress && ((bytes) => opts.onProgress?.({ operation: 'cas.get', digest, bytes, total: digest.sizeBytes })),
+      verify: opts.verify,
+      onBytes:
+        opts.onProgress &&
+        ((bytes) => opts.onProgress?.({ operation: 'cas.get', digest, bytes, total: digest.sizeBytes })),
       open: async (at) => {
         const headers: Record<string, string> = at > 0 ? { range: `bytes=${at}-` } : {};
         const res = await this.#send('GET', `cas/${digest.hash}`, opts.signal, headers);
@@ -124,13 +132,20 @@ export class HttpCacheClient implements CacheClient {
         await drain(res);
         return undefined;
       }
-      if (res.status !== 200) throw statusError('GET', this.#path(`ac/${actionDigest.hash}`), this.server, res.status, await readText(res));
+      if (res.status !== 200)
+        throw statusError('GET', this.#path(`ac/${actionDigest.hash}`), this.server, res.status, await readText(res));
       return collect(this.#mapped(res.body, opts.signal), 64 * 1024 * 1024);
     });
   }
 
   async putActionResult(actionDigest: Digest, encoded: Uint8Array, opts: CallOptions = {}): Promise<void> {
-    await this.#upload('ac.put', `ac/${actionDigest.hash}`, { hash: actionDigest.hash, sizeBytes: encoded.byteLength }, encoded, opts);
+    await this.#upload(
+      'ac.put',
+      `ac/${actionDigest.hash}`,
+      { hash: actionDigest.hash, sizeBytes: encoded.byteLength },
+      encoded,
+      opts,
+    );
   }
 
   /** DELETE a CAS entry. Registered unsafe: it is never repeated automatically. */
@@ -149,7 +164,13 @@ export class HttpCacheClient implements CacheClient {
   }
 
   #ctx(operation: string, opts: CallOptions): RetryContext {
-    return { operation, server: this.server, retry: this.#opts.retry, onEvent: this.#opts.onEvent, signal: opts.signal };
+    return {
+      operation,
+      server: this.server,
+      retry: this.#opts.retry,
+      onEvent: this.#opts.onEvent,
+      signal: opts.signal,
+    };
   }
 
   #path(rel: string): string {
@@ -170,19 +191,40 @@ export class HttpCacheClient implements CacheClient {
         },
       });
       const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal;
-      const res = await this.#send('PUT', rel, signal, { 'content-length': String(digest.sizeBytes) }, Readable.from(chunks), ac.signal);
+      const res = await this.#send(
+        'PUT',
+        rel,
+        signal,
+        { 'content-length': String(digest.sizeBytes) },
+        Readable.from(chunks),
+        ac.signal,
+      );
       const text = await readText(res);
       // Rule 3: success is the server's acknowledgement, not "we wrote the last byte".
       if (!PUT_OK.has(res.status)) throw statusError('PUT', this.#path(rel), this.server, res.status, text);
     });
   }
 
-  async #send(method: string, rel: string, signal: AbortSignal | undefined, headers: Record<string, string> = {}, body?: Readable, internal?: AbortSignal): Promise<Response> {
+  async #send(
+    method: string,
+    rel: string,
+    signal: AbortSignal | undefined,
+    headers: Record<string, string> = {},
+    body?: Readable,
+    internal?: AbortSignal,
+  ): Promise<Response> {
     try {
       // undici closes after every HEAD by default (servers that wrongly send a body); we keep
       // the connection only if the server explicitly said keep-alive, which undici checks.
       const reset = method === 'HEAD' ? false : undefined;
-      const res = await this.#pool.request({ method, path: this.#path(rel), headers: { ...this.#headers, ...headers }, body, signal, reset });
+      const res = await this.#pool.request({
+        method,
+        path: this.#path(rel),
+        headers: { ...this.#headers, ...headers },
+        body,
+        signal,
+        reset,
+      });
       return { status: res.statusCode, body: res.body };
     } catch (err) {
       if (internal?.aborted) throw internal.reason;

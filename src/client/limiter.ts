@@ -8,7 +8,8 @@ export class Limiter {
   readonly #waiters: Array<() => void> = [];
 
   constructor(max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new HoardError(ErrorCode.InvalidArgument, `concurrency must be a positive integer, got ${max}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new HoardError(ErrorCode.InvalidArgument, `concurrency must be a positive integer, got ${max}`);
     this.#max = max;
   }
 
@@ -50,7 +51,8 @@ export class Limiter {
       if (done) return;
       done = true;
       const next = this.#waiters.shift();
-      if (next) next(); // the slot passes straight to the next waiter
+      if (next)
+        next(); // the slot passes straight to the next waiter
       else this.#active--;
     };
   }

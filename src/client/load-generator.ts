@@ -72,7 +72,12 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-async function drive(client: CacheClient, opts: Required<Pick<BenchOptions, 'concurrency' | 'durationMs'>> & { count?: number }, op: (i: number) => Promise<number>, scenario: Scenario): Promise<ScenarioResult> {
+async function drive(
+  client: CacheClient,
+  opts: Required<Pick<BenchOptions, 'concurrency' | 'durationMs'>> & { count?: number },
+  op: (i: number) => Promise<number>,
+  scenario: Scenario,
+): Promise<ScenarioResult> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
@@ -142,26 +147,44 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       }
       let r: ScenarioResult;
       if (scenario.startsWith('put')) {
-        r = await drive(client, run, async (i) => {
-          const j = i % set.digests.length;
-          await client.put(set.digests[j] as Digest, set.bytes(j));
-          uploaded[kind] = Math.max(uploaded[kind], j + 1);
-          return set.size;
-        }, scenario);
+        r = await drive(
+          client,
+          run,
+          async (i) => {
+            const j = i % set.digests.length;
+            await client.put(set.digests[j] as Digest, set.bytes(j));
+            uploaded[kind] = Math.max(uploaded[kind], j + 1);
+            return set.size;
+          },
+          scenario,
+        );
       } else if (scenario.startsWith('get')) {
-        r = await drive(client, run, async (i) => {
-          const stream = await client.get(set.digests[i % uploaded[kind]] as Digest, { verify: false });
-          if (!stream) throw new Error('miss for an uploaded blob');
-          let n = 0;
-          for await (const c of stream) n += (c as Buffer).length;
-          return n;
-        }, scenario);
+        r = await drive(
+          client,
+          run,
+          async (i) => {
+            const stream = await client.get(set.digests[i % uploaded[kind]] as Digest, { verify: false });
+            if (!stream) throw new Error('miss for an uploaded blob');
+            let n = 0;
+            for await (const c of stream) n += (c as Buffer).length;
+            return n;
+          },
+          scenario,
+        );
       } else {
-        r = await drive(client, run, async (i) => {
-          const digests = Array.from({ length: client.protocol === 'grpc' ? batch : 1 }, (_, k) => set.digests[(i * batch + k) % set.digests.length] as Digest);
-          await client.findMissing(digests);
-          return 0;
-        }, scenario);
+        r = await drive(
+          client,
+          run,
+          async (i) => {
+            const digests = Array.from(
+              { length: client.protocol === 'grpc' ? batch : 1 },
+              (_, k) => set.digests[(i * batch + k) % set.digests.length] as Digest,
+            );
+            await client.findMissing(digests);
+            return 0;
+          },
+          scenario,
+        );
       }
       results.push(r);
       opts.onResult?.(r);

@@ -7,7 +7,8 @@ const server = 'http://127.0.0.1:1';
 const dropped = (): ClientError => new ClientError('dropped', { server, kind: 'dropped' });
 
 test('retry registry: reads, CAS writes and AC updates are safe; unknown and deletes are unsafe', () => {
-  for (const op of ['cas.get', 'ac.get', 'findMissing', 'has', 'capabilities', 'cas.put', 'bytestream.write', 'ac.put']) assert.equal(safetyOf(op), 'safe', op);
+  for (const op of ['cas.get', 'ac.get', 'findMissing', 'has', 'capabilities', 'cas.put', 'bytestream.write', 'ac.put'])
+    assert.equal(safetyOf(op), 'safe', op);
   assert.equal(safetyOf('cas.delete'), 'unsafe');
   assert.equal(safetyOf('something.new'), 'unsafe');
   assert.equal(safetyOf('toString'), 'unsafe', 'prototype keys are not registrations');
@@ -15,10 +16,14 @@ test('retry registry: reads, CAS writes and AC updates are safe; unknown and del
 });
 
 test('retry classification follows protocols.md §1.5 and §3.2', () => {
-  for (const s of [500, 502, 503, 504]) assert.ok(isTransient(new ClientError('x', { server, kind: 'status', httpStatus: s })), String(s));
-  for (const s of [400, 401, 403, 404, 413, 501]) assert.ok(!isTransient(new ClientError('x', { server, kind: 'status', httpStatus: s })), String(s));
-  for (const c of [2, 4, 8, 10, 13, 14]) assert.ok(isTransient(new ClientError('x', { server, kind: 'status', grpcCode: c })), String(c));
-  for (const c of [3, 5, 6, 7, 9, 11, 12, 15, 16]) assert.ok(!isTransient(new ClientError('x', { server, kind: 'status', grpcCode: c })), String(c));
+  for (const s of [500, 502, 503, 504])
+    assert.ok(isTransient(new ClientError('x', { server, kind: 'status', httpStatus: s })), String(s));
+  for (const s of [400, 401, 403, 404, 413, 501])
+    assert.ok(!isTransient(new ClientError('x', { server, kind: 'status', httpStatus: s })), String(s));
+  for (const c of [2, 4, 8, 10, 13, 14])
+    assert.ok(isTransient(new ClientError('x', { server, kind: 'status', grpcCode: c })), String(c));
+  for (const c of [3, 5, 6, 7, 9, 11, 12, 15, 16])
+    assert.ok(!isTransient(new ClientError('x', { server, kind: 'status', grpcCode: c })), String(c));
   assert.ok(isTransient(dropped()));
   assert.ok(!isTransient(new ClientError('refused', { server, kind: 'connect' })));
   assert.ok(!isTransient(new Error('plain')));
@@ -26,10 +31,12 @@ test('retry classification follows protocols.md §1.5 and §3.2', () => {
 
 test('withRetry: an unknown operation is tried once; a safe one is retried and bounded', async () => {
   let calls = 0;
-  await assert.rejects(withRetry({ operation: 'custom.append', server }, async () => {
-    calls++;
-    throw dropped();
-  }));
+  await assert.rejects(
+    withRetry({ operation: 'custom.append', server }, async () => {
+      calls++;
+      throw dropped();
+    }),
+  );
   assert.equal(calls, 1);
   calls = 0;
   await assert.rejects(
@@ -47,7 +54,9 @@ test('withRetry: a failed reconnect stops at once with a message naming the serv
   await assert.rejects(
     withRetry({ operation: 'cas.get', server }, async (n) => {
       calls++;
-      throw n === 0 ? dropped() : new ClientError(`cannot connect to ${server}: connection refused`, { server, kind: 'connect' });
+      throw n === 0
+        ? dropped()
+        : new ClientError(`cannot connect to ${server}: connection refused`, { server, kind: 'connect' });
     }),
     /reconnecting after "dropped" failed: cannot connect to http:\/\/127\.0\.0\.1:1/,
   );

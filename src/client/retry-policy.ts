@@ -30,7 +30,11 @@ export const OPERATIONS: Readonly<Record<string, OperationEntry>> = Object.freez
   'ac.get': { safety: 'safe', reason: 'read-only' },
   'cas.put': { safety: 'safe', reason: 'content-addressed: the same digest always carries the same bytes' },
   'ac.put': { safety: 'safe', reason: 'same key, same value: a repeat leaves the same entry' },
-  'bytestream.write': { safety: 'safe', reason: 'content-addressed; each attempt after the first asks QueryWriteStatus (read-only) and resumes at committed_size' },
+  'bytestream.write': {
+    safety: 'safe',
+    reason:
+      'content-addressed; each attempt after the first asks QueryWriteStatus (read-only) and resumes at committed_size',
+  },
   'cas.delete': { safety: 'unsafe', reason: 'a repeat may delete a copy another client uploaded in between' },
 });
 
@@ -50,7 +54,10 @@ export function isTransient(err: unknown): boolean {
     case 'timeout':
       return true;
     case 'status':
-      return (err.httpStatus !== undefined && TRANSIENT_HTTP.has(err.httpStatus)) || (err.grpcCode !== undefined && TRANSIENT_GRPC.has(err.grpcCode));
+      return (
+        (err.httpStatus !== undefined && TRANSIENT_HTTP.has(err.httpStatus)) ||
+        (err.grpcCode !== undefined && TRANSIENT_GRPC.has(err.grpcCode))
+      );
     default:
       return false; // connect failures stop at once; aborts and protocol errors are final
   }
@@ -91,14 +98,22 @@ export async function withRetry<T>(ctx: RetryContext, attempt: (n: number) => Pr
   for (let n = 0; ; n++) {
     try {
       const result = await attempt(n);
-      if (dropped) ctx.onEvent?.({ type: 'reconnected', server: ctx.server, operation: ctx.operation, after: dropped.message });
+      if (dropped)
+        ctx.onEvent?.({ type: 'reconnected', server: ctx.server, operation: ctx.operation, after: dropped.message });
       return result;
     } catch (err) {
       const delayMs = retryDelay(ctx, err, n);
       if (delayMs === undefined) throw explain(err, ctx, n, dropped);
       const e = err as ClientError;
       if (e.kind === 'dropped') dropped = e;
-      ctx.onEvent?.({ type: 'retry', server: ctx.server, operation: ctx.operation, attempt: n + 1, delayMs, reason: e.message });
+      ctx.onEvent?.({
+        type: 'retry',
+        server: ctx.server,
+        operation: ctx.operation,
+        attempt: n + 1,
+        delayMs,
+        reason: e.message,
+      });
       if (delayMs > 0) await sleep(delayMs, undefined, { signal: ctx.signal });
     }
   }
@@ -106,7 +121,10 @@ export async function withRetry<T>(ctx: RetryContext, attempt: (n: number) => Pr
 
 function explain(err: unknown, ctx: RetryContext, attempts: number, dropped: ClientError | undefined): unknown {
   if (!(err instanceof ClientError) || attempts === 0) return err;
-  const context = err.kind === 'connect' && dropped ? `reconnecting after "${dropped.message}" failed` : `gave up after ${attempts + 1} attempts`;
+  const context =
+    err.kind === 'connect' && dropped
+      ? `reconnecting after "${dropped.message}" failed`
+      : `gave up after ${attempts + 1} attempts`;
   return new ClientError(`${ctx.operation} on ${ctx.server}: ${context}: ${err.message}`, {
     server: err.server,
     kind: err.kind,

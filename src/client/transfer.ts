@@ -11,13 +11,19 @@ import type { BodySource } from './types.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The upload bytes from `offset`, in chunks of at most `chunkSize`. */
-export async function* sourceChunks(body: BodySource, offset: number, chunkSize = 64 * 1024): AsyncGenerator<Uint8Array> {
+export async function* sourceChunks(
+  body: BodySource,
+  offset: number,
+  chunkSize = 64 * 1024,
+): AsyncGenerator<Uint8Array> {
   if (body instanceof Uint8Array) {
-    for (let i = offset; i < body.byteLength; i += chunkSize) yield body.subarray(i, Math.min(body.byteLength, i + chunkSize));
+    for (let i = offset; i < body.byteLength; i += chunkSize)
+      yield body.subarray(i, Math.min(body.byteLength, i + chunkSize));
     return;
   }
   for await (const chunk of body.open(offset) as AsyncIterable<Uint8Array>) {
-    for (let i = 0; i < chunk.byteLength; i += chunkSize) yield chunk.subarray(i, Math.min(chunk.byteLength, i + chunkSize));
+    for (let i = 0; i < chunk.byteLength; i += chunkSize)
+      yield chunk.subarray(i, Math.min(chunk.byteLength, i + chunkSize));
   }
 }
 
@@ -40,7 +46,13 @@ export async function* watched(chunks: AsyncIterable<Uint8Array>, w: WatchOption
   let timer: NodeJS.Timeout | undefined;
   const arm = (): void => {
     clearTimeout(timer);
-    timer = setTimeout(() => w.onIdle(new ClientError(`${w.server} made no progress for ${w.idleMs} ms`, { server: w.server, kind: 'timeout' })), w.idleMs);
+    timer = setTimeout(
+      () =>
+        w.onIdle(
+          new ClientError(`${w.server} made no progress for ${w.idleMs} ms`, { server: w.server, kind: 'timeout' }),
+        ),
+      w.idleMs,
+    );
     timer.unref();
   };
   arm();
@@ -89,7 +101,11 @@ async function* resumingBytes(spec: DownloadSpec, first: AsyncIterable<Uint8Arra
   while (true) {
     try {
       current ??= await spec.open(position);
-      if (!current) throw new ClientError(`${spec.digest.hash} vanished from ${spec.retry.server} during the download`, { server: spec.retry.server, kind: 'protocol' });
+      if (!current)
+        throw new ClientError(`${spec.digest.hash} vanished from ${spec.retry.server} during the download`, {
+          server: spec.retry.server,
+          kind: 'protocol',
+        });
       for await (const chunk of current) {
         if (chunk.byteLength === 0) continue;
         failures = 0;
@@ -105,16 +121,28 @@ async function* resumingBytes(spec: DownloadSpec, first: AsyncIterable<Uint8Arra
       if (delayMs === undefined) throw err;
       failures++;
       current = undefined;
-      spec.retry.onEvent?.({ type: 'resume', server: spec.retry.server, operation: spec.retry.operation, offset: position });
+      spec.retry.onEvent?.({
+        type: 'resume',
+        server: spec.retry.server,
+        operation: spec.retry.operation,
+        offset: position,
+      });
       if (delayMs) await sleep(delayMs, undefined, { signal: spec.retry.signal });
     }
   }
   if (position !== spec.digest.sizeBytes) {
-    throw new HoardError(ErrorCode.SizeMismatch, `${spec.retry.server} sent ${position - spec.offset} bytes of ${spec.digest.hash} from offset ${spec.offset}, expected ${spec.digest.sizeBytes - spec.offset}`);
+    throw new HoardError(
+      ErrorCode.SizeMismatch,
+      `${spec.retry.server} sent ${position - spec.offset} bytes of ${spec.digest.hash} from offset ${spec.offset}, expected ${spec.digest.sizeBytes - spec.offset}`,
+    );
   }
   if (hasher) {
     const got = hasher.digest('hex');
-    if (got !== spec.digest.hash) throw new HoardError(ErrorCode.DigestMismatch, `${spec.retry.server} sent bytes hashing to ${got} for ${spec.digest.hash}`);
+    if (got !== spec.digest.hash)
+      throw new HoardError(
+        ErrorCode.DigestMismatch,
+        `${spec.retry.server} sent bytes hashing to ${got} for ${spec.digest.hash}`,
+      );
   }
 }
 

@@ -41,7 +41,14 @@ export interface ServerCapabilities {
 export type ClientEvent =
   | { readonly type: 'connect'; readonly server: string; readonly reconnect: boolean }
   | { readonly type: 'disconnect'; readonly server: string; readonly reason: string }
-  | { readonly type: 'retry'; readonly server: string; readonly operation: string; readonly attempt: number; readonly delayMs: number; readonly reason: string }
+  | {
+      readonly type: 'retry';
+      readonly server: string;
+      readonly operation: string;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly reason: string;
+    }
   | { readonly type: 'reconnected'; readonly server: string; readonly operation: string; readonly after: string }
   | { readonly type: 'resume'; readonly server: string; readonly operation: string; readonly offset: number };
 

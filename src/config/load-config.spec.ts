@@ -54,8 +54,14 @@ test('errors name the option, its source and the expected shape', async () => {
     assert.match(err.message, /invalid HOARD_MAX_SIZE: "5XB" is not a size/);
     return true;
   });
-  await assert.rejects(loadConfig({ env: {}, flags: { httpAddress: 'localhost' } }), /invalid --http-address: "localhost" is not a listen address/);
-  await assert.rejects(loadConfig({ env: {}, flags: { durability: 'sometimes' } }), /invalid --durability: "sometimes" is not one of fsync, none/);
+  await assert.rejects(
+    loadConfig({ env: {}, flags: { httpAddress: 'localhost' } }),
+    /invalid --http-address: "localhost" is not a listen address/,
+  );
+  await assert.rejects(
+    loadConfig({ env: {}, flags: { durability: 'sometimes' } }),
+    /invalid --durability: "sometimes" is not one of fsync, none/,
+  );
   const bad = join(tmp, 'bad.yaml');
   await writeFile(bad, 'max-sise: 1GiB\n');
   await assert.rejects(loadConfig({ env: {}, configFile: bad }), /unknown option "max-sise" in .*bad\.yaml/);

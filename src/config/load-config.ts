@@ -42,7 +42,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     for (const [name, value] of Object.entries(await readConfigFile(file))) {
       const key = camelKey(name);
       if (!KEYS.has(key)) {
-        problems.push(`unknown option ${JSON.stringify(name)} in ${file} (known: ${OPTIONS.map((o) => flagName(o.key)).join(', ')})`);
+        problems.push(
+          `unknown option ${JSON.stringify(name)} in ${file} (known: ${OPTIONS.map((o) => flagName(o.key)).join(', ')})`,
+        );
         continue;
       }
       values[key] = value;
@@ -94,7 +96,8 @@ async function readConfigFile(file: string): Promise<Record<string, unknown>> {
     throw new ConfigError(`cannot parse config file ${file}: ${(err as Error).message}`);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${file} must hold a mapping of option names to values`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigError(`config file ${file} must hold a mapping of option names to values`);
   return doc as Record<string, unknown>;
 }
 

@@ -27,10 +27,14 @@ const duration = parsed(parseDuration);
 const onOff = parsed(parseSwitch);
 const address = parsed(parseAddress);
 /** '' (or 'off') disables the listener. */
-const optionalAddress = parsed((v): ListenAddress | undefined => (v === '' || v === 'off' || v === false ? undefined : parseAddress(v)));
+const optionalAddress = parsed((v): ListenAddress | undefined =>
+  v === '' || v === 'off' || v === false ? undefined : parseAddress(v),
+);
 const prefixList = z
   .union([z.string(), z.array(z.string())])
-  .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((p) => p.trim().replace(/^\/+|\/+$/g, '')).filter((p) => p !== ''));
+  .transform((v) =>
+    (typeof v === 'string' ? v.split(',') : v).map((p) => p.trim().replace(/^\/+|\/+$/g, '')).filter((p) => p !== ''),
+  );
 
 export const configSchema = z.strictObject({
   dir: z.string().min(1, 'must not be empty').prefault('./hoard-data'),
@@ -74,20 +78,36 @@ const DOCS = {
   logFormat: { arg: 'format', description: 'json|pretty (default json)' },
   accessLog: { arg: 'on|off', description: 'one log line per request (default on)' },
   durability: { arg: 'mode', description: 'fsync|none: fsync before acknowledging a write (default fsync)' },
-  httpPrefix: { arg: 'mode', description: 'namespace|ignore: whether a URL prefix before ac/ cas/ is a namespace (default namespace)' },
-  acMode: { arg: 'mode', description: 'validate|raw: raw accepts any AC body (ccache layout=bazel) (default validate)' },
-  rawAcPrefixes: { arg: 'list', description: 'comma-separated URL prefixes whose /ac/ entries are raw bytes (e.g. ccache)' },
+  httpPrefix: {
+    arg: 'mode',
+    description: 'namespace|ignore: whether a URL prefix before ac/ cas/ is a namespace (default namespace)',
+  },
+  acMode: {
+    arg: 'mode',
+    description: 'validate|raw: raw accepts any AC body (ccache layout=bazel) (default validate)',
+  },
+  rawAcPrefixes: {
+    arg: 'list',
+    description: 'comma-separated URL prefixes whose /ac/ entries are raw bytes (e.g. ccache)',
+  },
   acCompleteness: { arg: 'on|off', description: 'AC hit only when every referenced blob is present (default on)' },
   drainTimeout: { arg: 'duration', description: 'on SIGTERM, time in-flight requests get to finish (default 30s)' },
   keepAliveTimeout: { arg: 'duration', description: 'idle keep-alive connection lifetime (default 120s)' },
   headersTimeout: { arg: 'duration', description: 'time a client gets to send request headers (default 30s)' },
-  bodyIdleTimeout: { arg: 'duration', description: 'end an upload or download (HTTP body, gRPC Write, unread gRPC Read/GetTree) after this long without progress; 0 disables (default 60s)' },
+  bodyIdleTimeout: {
+    arg: 'duration',
+    description:
+      'end an upload or download (HTTP body, gRPC Write, unread gRPC Read/GetTree) after this long without progress; 0 disables (default 60s)',
+  },
   maxBlobSize: { arg: 'size', description: 'largest single entry accepted; 0 = only the store bound (default 0)' },
   debugCloseConnections: { description: 'testing only: close the connection after every response' },
 } satisfies Record<ConfigKey, Omit<OptionDoc, 'key'>>;
 
 /** Every option, in `hoard serve --help` order. */
-export const OPTIONS: readonly OptionDoc[] = Object.entries(DOCS).map(([key, doc]) => ({ key: key as ConfigKey, ...doc }));
+export const OPTIONS: readonly OptionDoc[] = Object.entries(DOCS).map(([key, doc]) => ({
+  key: key as ConfigKey,
+  ...doc,
+}));
 
 export function flagName(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -64,7 +64,9 @@ export function parseAddress(value: unknown): ListenAddress {
   const m = typeof value === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(value.trim()) : null;
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new Error(`${JSON.stringify(value)} is not a listen address: use host:port, e.g. 127.0.0.1:8080 (port 0 = any free port)`);
+    throw new Error(
+      `${JSON.stringify(value)} is not a listen address: use host:port, e.g. 127.0.0.1:8080 (port 0 = any free port)`,
+    );
   }
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }

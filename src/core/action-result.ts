@@ -37,7 +37,8 @@ export interface ActionResultRefs {
 
 function toDigest(m: DigestMsg | undefined | null): Digest | undefined {
   if (!m || !m.hash) return undefined;
-  const size = typeof m.sizeBytes === 'object' && m.sizeBytes !== null ? m.sizeBytes.toNumber() : Number(m.sizeBytes ?? 0);
+  const size =
+    typeof m.sizeBytes === 'object' && m.sizeBytes !== null ? m.sizeBytes.toNumber() : Number(m.sizeBytes ?? 0);
   return { hash: m.hash, sizeBytes: size };
 }
 
@@ -46,7 +47,9 @@ export function decodeActionResult(bytes: Uint8Array): ActionResultMsg {
   try {
     return protoType(`${REAPI}.ActionResult`).decode(bytes) as unknown as ActionResultMsg;
   } catch (err) {
-    throw new HoardError(ErrorCode.InvalidArgument, `not a valid ActionResult message: ${(err as Error).message}`, { cause: err });
+    throw new HoardError(ErrorCode.InvalidArgument, `not a valid ActionResult message: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -93,9 +96,13 @@ export function directoryRefs(bytes: Uint8Array): { files: Digest[]; directories
   try {
     dir = protoType(`${REAPI}.Directory`).decode(bytes) as unknown as DirectoryMsg;
   } catch (err) {
-    throw new HoardError(ErrorCode.Corrupt, `stored Directory does not decode: ${(err as Error).message}`, { cause: err });
+    throw new HoardError(ErrorCode.Corrupt, `stored Directory does not decode: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const files = (dir.files ?? []).map((f) => toDigest(f.digest)).filter((d): d is Digest => d !== undefined);
-  const directories = (dir.directories ?? []).map((f) => toDigest(f.digest)).filter((d): d is Digest => d !== undefined);
+  const directories = (dir.directories ?? [])
+    .map((f) => toDigest(f.digest))
+    .filter((d): d is Digest => d !== undefined);
   return { files, directories };
 }

@@ -18,7 +18,6 @@ const EMPTY_HASH: Record<DigestFunction, string> = {
   sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
 };
 
-
 export function emptyHash(fn: DigestFunction = DEFAULT_DIGEST_FUNCTION): string {
   return EMPTY_HASH[fn];
 }
@@ -41,7 +40,10 @@ export function checkHash(hash: string, fn: DigestFunction = DEFAULT_DIGEST_FUNC
 export function checkDigest(d: Digest, fn: DigestFunction = DEFAULT_DIGEST_FUNCTION): void {
   checkHash(d.hash, fn);
   if (!Number.isSafeInteger(d.sizeBytes) || d.sizeBytes < 0) {
-    throw new HoardError(ErrorCode.InvalidArgument, `invalid digest size ${d.sizeBytes}: expected a non-negative integer`);
+    throw new HoardError(
+      ErrorCode.InvalidArgument,
+      `invalid digest size ${d.sizeBytes}: expected a non-negative integer`,
+    );
   }
   if (d.sizeBytes === 0 && d.hash !== EMPTY_HASH[fn]) {
     throw new HoardError(ErrorCode.InvalidArgument, `digest ${d.hash}/0 has size 0 but is not the empty blob's hash`);

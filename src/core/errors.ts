@@ -44,7 +44,8 @@ export function isHoardError(err: unknown, code?: ErrorCode): err is HoardError 
 /** Wraps any thrown value as a HoardError, keeping HoardErrors as they are. */
 export function toHoardError(err: unknown): HoardError {
   if (err instanceof HoardError) return err;
-  if (isAbortLike(err)) return new HoardError(ErrorCode.Aborted, 'the transfer was aborted before it completed', { cause: err });
+  if (isAbortLike(err))
+    return new HoardError(ErrorCode.Aborted, 'the transfer was aborted before it completed', { cause: err });
   const message = err instanceof Error ? err.message : String(err);
   return new HoardError(ErrorCode.Internal, message, { cause: err });
 }
@@ -52,5 +53,7 @@ export function toHoardError(err: unknown): HoardError {
 function isAbortLike(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as NodeJS.ErrnoException).code;
-  return err.name === 'AbortError' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR';
+  return (
+    err.name === 'AbortError' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR'
+  );
 }

@@ -14,7 +14,10 @@ export interface FrameReaderOptions {
 }
 
 /** Why a frame reader stopped: the caller turns it into its protocol's error. */
-export type FrameError = { readonly kind: 'compressed' } | { readonly kind: 'bad-flag'; readonly flag: number } | { readonly kind: 'too-large'; readonly length: number };
+export type FrameError =
+  | { readonly kind: 'compressed' }
+  | { readonly kind: 'bad-flag'; readonly flag: number }
+  | { readonly kind: 'too-large'; readonly length: number };
 
 export class GrpcFrameReader {
   readonly #maxMessage: number;
@@ -36,7 +39,9 @@ export class GrpcFrameReader {
    * chunk, when a prefix is refused.
    */
   push(chunk: Buffer, onMessage: (msg: Buffer, length: number) => void): FrameError | undefined {
-    return this.pushParts(chunk, (parts, length) => onMessage(parts.length === 1 ? parts[0]! : Buffer.concat(parts), length));
+    return this.pushParts(chunk, (parts, length) =>
+      onMessage(parts.length === 1 ? parts[0]! : Buffer.concat(parts), length),
+    );
   }
 
   /**

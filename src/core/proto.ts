@@ -19,7 +19,8 @@ let root: protobuf.Root | undefined;
 export function protoRoot(): protobuf.Root {
   if (root) return root;
   const r = new protobuf.Root();
-  r.resolvePath = (_origin, target) => (target.startsWith('google/protobuf/') || path.isAbsolute(target) ? target : path.join(PROTO_DIR, target));
+  r.resolvePath = (_origin, target) =>
+    target.startsWith('google/protobuf/') || path.isAbsolute(target) ? target : path.join(PROTO_DIR, target);
   r.loadSync(PROTO_FILES, { keepCase: false });
   r.resolveAll();
   root = r;

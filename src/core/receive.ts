@@ -48,7 +48,8 @@ export async function receive(
   const take = async (chunk: Uint8Array): Promise<void> => {
     total += chunk.byteLength;
     if (total > max) throw tooLarge();
-    if (total > declared) throw new HoardError(ErrorCode.SizeMismatch, `received more than the declared ${declared} bytes`);
+    if (total > declared)
+      throw new HoardError(ErrorCode.SizeMismatch, `received more than the declared ${declared} bytes`);
     hasher?.update(chunk);
     const pending = sink(chunk);
     if (pending) await pending;

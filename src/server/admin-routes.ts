@@ -32,14 +32,35 @@ export function adminPath(target: string): string | undefined {
  * Admin bodies go out whole (writeHead, not sendText: /metrics can exceed sendText's cap);
  * writeHead decides the connection's fate like every other response (rule 4).
  */
-function send(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number, type: string, body: string, extra?: OutgoingHttpHeaders): void {
-  writeHead(req, res, ctx, status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra });
+function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  status: number,
+  type: string,
+  body: string,
+  extra?: OutgoingHttpHeaders,
+): void {
+  writeHead(req, res, ctx, status, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...extra,
+  });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-export async function handleAdmin(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, path: string, state: AdminState): Promise<void> {
+export async function handleAdmin(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  path: string,
+  state: AdminState,
+): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    send(req, res, ctx, 405, 'text/plain; charset=utf-8', `method ${req.method} is not allowed here; use GET, HEAD\n`, { allow: 'GET, HEAD' });
+    send(req, res, ctx, 405, 'text/plain; charset=utf-8', `method ${req.method} is not allowed here; use GET, HEAD\n`, {
+      allow: 'GET, HEAD',
+    });
     return;
   }
   switch (path) {

@@ -16,8 +16,16 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { formatAddress } from '../config/units.ts';
-import { createBazelHttpHandler, matchBazelPath, PROTOCOL as BAZEL } from '../frontends/bazel-http/bazel-http-handler.ts';
-import { createCcacheHttpHandler, matchCcachePath, PROTOCOL as CCACHE } from '../frontends/ccache-http/ccache-http-handler.ts';
+import {
+  createBazelHttpHandler,
+  matchBazelPath,
+  PROTOCOL as BAZEL,
+} from '../frontends/bazel-http/bazel-http-handler.ts';
+import {
+  createCcacheHttpHandler,
+  matchCcachePath,
+  PROTOCOL as CCACHE,
+} from '../frontends/ccache-http/ccache-http-handler.ts';
 import type { HttpContext } from '../frontends/http/http-context.ts';
 import { parsePathSegments } from '../frontends/http/request-path.ts';
 import { sendError, sendText } from '../frontends/http/respond.ts';
@@ -85,7 +93,14 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     const status = this.writableFinished ? this.statusCode : 'aborted';
     const method = this.req.method ?? 'UNKNOWN';
     metrics.request(this[PROTO], method, status, seconds);
-    access?.info({ method, url: this.req.url, status, ms: Math.round(seconds * 1e4) / 10, bytes: this.getHeader('content-length'), remote: this.req.socket.remoteAddress });
+    access?.info({
+      method,
+      url: this.req.url,
+      status,
+      ms: Math.round(seconds * 1e4) / 10,
+      bytes: this.getHeader('content-length'),
+      remote: this.req.socket.remoteAddress,
+    });
     if (draining) {
       server.closeIdleConnections();
       if (inflight === 0) drained?.();
@@ -115,18 +130,32 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     }
     const b = matchBazelPath(segments);
     if (b !== undefined) return bazel(req, res, b);
-    sendText(req, res, ctx, 400, 'invalid_argument: not a cache path; expected <prefix>/ac/<sha256>, <prefix>/cas/<sha256>, or a ccache key <prefix>/<2 hex>/<rest> or <prefix>/<key>');
+    sendText(
+      req,
+      res,
+      ctx,
+      400,
+      'invalid_argument: not a cache path; expected <prefix>/ac/<sha256>, <prefix>/cas/<sha256>, or a ccache key <prefix>/<2 hex>/<rest> or <prefix>/<key>',
+    );
   }
 
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0, headersTimeout: config.headersTimeout, connectionsCheckingInterval: 1000 }, (req, res) => {
-    const tracked = res as Tracked;
-    tracked[START] = performance.now();
-    // Paths no frontend claims are counted with Bazel's, the listener's main protocol.
-    tracked[PROTO] = BAZEL;
-    inflight++;
-    res.once('close', onResponseClose);
-    route(req, tracked).catch((err: unknown) => sendError(req, res, ctx, tracked[PROTO], err));
-  });
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      requestTimeout: 0,
+      headersTimeout: config.headersTimeout,
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      const tracked = res as Tracked;
+      tracked[START] = performance.now();
+      // Paths no frontend claims are counted with Bazel's, the listener's main protocol.
+      tracked[PROTO] = BAZEL;
+      inflight++;
+      res.once('close', onResponseClose);
+      route(req, tracked).catch((err: unknown) => sendError(req, res, ctx, tracked[PROTO], err));
+    },
+  );
   server.keepAliveTimeout = config.keepAliveTimeout;
   // The socket idle timer: Node arms it for every request (also on reused connections)
   // and switches to keepAliveTimeout between requests, so it bounds a stalled upload or
@@ -135,7 +164,11 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(new Error(`cannot listen on HTTP address ${formatAddress(config.httpAddress)}: ${err.code ?? err.message}`, { cause: err }));
+      reject(
+        new Error(`cannot listen on HTTP address ${formatAddress(config.httpAddress)}: ${err.code ?? err.message}`, {
+          cause: err,
+        }),
+      );
     };
     server.once('error', onError);
     server.listen({ host: config.httpAddress.host, port: config.httpAddress.port }, () => {
@@ -160,7 +193,11 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
           timer.unref();
         });
       }
-      if (inflight > 0) logger.warn({ inflight }, 'drain deadline reached: cutting the requests still in flight (nothing partial is published)');
+      if (inflight > 0)
+        logger.warn(
+          { inflight },
+          'drain deadline reached: cutting the requests still in flight (nothing partial is published)',
+        );
       server.closeAllConnections();
       await closed;
     })();

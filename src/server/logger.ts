@@ -10,11 +10,21 @@ export interface ServerLogger {
   flush(): void;
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>): ServerLogger {
   if (config.logFormat === 'pretty') {
-    const logger = pino({ level: config.logLevel, base: undefined }, { write: (line: string) => process.stdout.write(prettyLine(line)) });
+    const logger = pino(
+      { level: config.logLevel, base: undefined },
+      { write: (line: string) => process.stdout.write(prettyLine(line)) },
+    );
     return { logger, flush: () => undefined };
   }
   const destination = pino.destination({ dest: 1, sync: false, minLength: 0 });

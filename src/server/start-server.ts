@@ -78,7 +78,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const usage = store.usage();
   logger.info(
-    { http: http.url, grpc: grpc?.address, dir: store.dir, maxBytes: usage.maxBytes, bytes: usage.bytes, entries: usage.entries, version: VERSION },
+    {
+      http: http.url,
+      grpc: grpc?.address,
+      dir: store.dir,
+      maxBytes: usage.maxBytes,
+      bytes: usage.bytes,
+      entries: usage.entries,
+      version: VERSION,
+    },
     'hoard started',
   );
 

@@ -29,7 +29,16 @@ async function fixture(store: Store) {
   const inSubdir = await putBlob(store, Buffer.from('a file one level deeper'));
   const childMsg = { files: [{ name: 'deep.txt', digest: pb(inSubdir) }] };
   const child = encode('Directory', childMsg);
-  const tree = await putBlob(store, encode('Tree', { root: { files: [{ name: 'f.txt', digest: pb(inTree) }], directories: [{ name: 'sub', digest: pb(digestOf(child)) }] }, children: [childMsg] }));
+  const tree = await putBlob(
+    store,
+    encode('Tree', {
+      root: {
+        files: [{ name: 'f.txt', digest: pb(inTree) }],
+        directories: [{ name: 'sub', digest: pb(digestOf(child)) }],
+      },
+      children: [childMsg],
+    }),
+  );
   const result = encode('ActionResult', {
     outputFiles: [{ path: 'bin/out', digest: pb(out) }],
     outputDirectories: [{ path: 'gen', treeDigest: pb(tree) }],
@@ -63,7 +72,10 @@ describe('getCompleteActionResult (rule 6)', () => {
     const sub = encode('Directory', { files: [{ name: 'leaf', digest: pb(leaf) }] });
     const subD = await putBlob(store, sub);
     const root = await putBlob(store, encode('Directory', { directories: [{ name: 'sub', digest: pb(subD) }] }));
-    const result = encode('ActionResult', { outputDirectories: [{ path: 'd', rootDirectoryDigest: pb(root) }], exitCode: 0 });
+    const result = encode('ActionResult', {
+      outputDirectories: [{ path: 'd', rootDirectoryDigest: pb(root) }],
+      exitCode: 0,
+    });
     await store.put(acKey('b'.repeat(64)), result, { size: result.length });
     assert.deepEqual(await getCompleteActionResult(store, 'b'.repeat(64)), result);
     await store.delete(casKey(leaf.hash));
@@ -80,7 +92,12 @@ describe('getCompleteActionResult (rule 6)', () => {
       tree: { outputDirectories: [{ path: 'gen', treeDigest: wrong(f.tree) }] },
       directory: { outputDirectories: [{ path: 'd', rootDirectoryDigest: wrong(dir) }] },
       // The same directory hash once with its size and once without: both are checked.
-      'directory seen twice': { outputDirectories: [{ path: 'd', rootDirectoryDigest: pb(dir) }, { path: 'e', rootDirectoryDigest: wrong(dir) }] },
+      'directory seen twice': {
+        outputDirectories: [
+          { path: 'd', rootDirectoryDigest: pb(dir) },
+          { path: 'e', rootDirectoryDigest: wrong(dir) },
+        ],
+      },
     };
     for (const [name, fields] of Object.entries(cases)) {
       const action = digestOf(Buffer.from(name)).hash;

@@ -21,7 +21,11 @@ export interface ActionLookup {
  * The stored ActionResult bytes when the entry and everything it references are present,
  * otherwise undefined (a miss). A stored value that is not an ActionResult is a miss too.
  */
-export async function getCompleteActionResult(store: Store, hash: string, options: ActionLookup = {}): Promise<Buffer | undefined> {
+export async function getCompleteActionResult(
+  store: Store,
+  hash: string,
+  options: ActionLookup = {},
+): Promise<Buffer | undefined> {
   const ns = options.namespace ?? '';
   const bytes = await store.getBytes(acKey(hash, ns), { signal: options.signal });
   if (bytes === undefined) return undefined;
@@ -33,7 +37,12 @@ export async function getCompleteActionResult(store: Store, hash: string, option
   }
 }
 
-async function referencesPresent(store: Store, actionResult: Uint8Array, ns: string, signal?: AbortSignal): Promise<boolean> {
+async function referencesPresent(
+  store: Store,
+  actionResult: Uint8Array,
+  ns: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const refs = actionResultRefs(actionResult);
   if (!(await allPresent(store, [...refs.files, ...refs.trees], ns))) return false;
   for (const tree of refs.trees) {

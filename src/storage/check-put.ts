@@ -13,7 +13,10 @@ export function checkPut(key: Key, options: PutOptions, maxBytes: number): void 
     throw new HoardError(ErrorCode.InvalidArgument, 'a CAS put needs the declared size');
   }
   if (options.size !== undefined && maxBytes > 0 && options.size > maxBytes) {
-    throw new HoardError(ErrorCode.InsufficientStorage, `entry of ${options.size} bytes exceeds the store's bound of ${maxBytes}`);
+    throw new HoardError(
+      ErrorCode.InsufficientStorage,
+      `entry of ${options.size} bytes exceeds the store's bound of ${maxBytes}`,
+    );
   }
 }
 

@@ -66,10 +66,16 @@ export class MemoryStore implements Store {
       await this.#receiveAndPublish(key, id, body, options);
       return 'created';
     }
-    return this.#flights.put(id, body, putReceiveOptions(key, options, this.#maxBytes), () => isEmptyBlobKey(key) || this.#entries.has(id), async () => {
-      await this.#receiveAndPublish(key, id, body, options);
-      return 'created';
-    });
+    return this.#flights.put(
+      id,
+      body,
+      putReceiveOptions(key, options, this.#maxBytes),
+      () => isEmptyBlobKey(key) || this.#entries.has(id),
+      async () => {
+        await this.#receiveAndPublish(key, id, body, options);
+        return 'created';
+      },
+    );
   }
 
   async #receiveAndPublish(key: Key, id: string, body: Body, options: PutOptions): Promise<void> {
@@ -116,7 +122,10 @@ export class MemoryStore implements Store {
   #makeRoom(incoming: number, replacing: string): void {
     if (this.#maxBytes === 0) return;
     if (incoming > this.#maxBytes) {
-      throw new HoardError(ErrorCode.InsufficientStorage, `entry of ${incoming} bytes exceeds the store's bound of ${this.#maxBytes}`);
+      throw new HoardError(
+        ErrorCode.InsufficientStorage,
+        `entry of ${incoming} bytes exceeds the store's bound of ${this.#maxBytes}`,
+      );
     }
     const reclaimed = this.#entries.get(replacing)?.byteLength ?? 0;
     for (const [id, data] of this.#entries) {

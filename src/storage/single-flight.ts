@@ -14,7 +14,13 @@ export class SingleFlight {
    * for `id` has finished), in which case `body` is drained, checked against `verify`
    * (size, hash, limits) and the answer is `exists`.
    */
-  async put(id: string, body: Body, verify: ReceiveOptions, present: () => boolean, write: () => Promise<PutOutcome>): Promise<PutOutcome> {
+  async put(
+    id: string,
+    body: Body,
+    verify: ReceiveOptions,
+    present: () => boolean,
+    write: () => Promise<PutOutcome>,
+  ): Promise<PutOutcome> {
     for (;;) {
       if (present()) {
         await receive(body, verify, () => undefined);

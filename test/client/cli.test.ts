@@ -24,7 +24,10 @@ test('hoard put/stat/get against hoard serve over HTTP: digests, verified downlo
     await writeFile(join(dir, 'b'), b);
     const put = await hoard(['put', join(dir, 'a'), join(dir, 'b'), '--server', server.httpUrl]);
     assert.equal(put.code, 0, put.stderr);
-    assert.deepEqual(put.stdout.trim().split('\n'), [`${formatDigest(digestOf(a))}  ${join(dir, 'a')}`, `${formatDigest(digestOf(b))}  ${join(dir, 'b')}`]);
+    assert.deepEqual(put.stdout.trim().split('\n'), [
+      `${formatDigest(digestOf(a))}  ${join(dir, 'a')}`,
+      `${formatDigest(digestOf(b))}  ${join(dir, 'b')}`,
+    ]);
 
     const absent = formatDigest(digestOf(Buffer.from('absent')));
     const stat = await hoard(['stat', formatDigest(digestOf(a)), absent, '--server', server.httpUrl]);

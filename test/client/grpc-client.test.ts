@@ -51,7 +51,10 @@ test('grpc client (stand-in server): capabilities, findMissing, put/get, AC, mis
 test('grpc client (stand-in server): a ByteStream upload cut mid-stream resumes from QueryWriteStatus committed_size and verifies', async () => {
   const server = await startGrpcStandIn();
   const [, port] = server.target.split(':');
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(port) }, { cutAfterBytes: (conn) => (conn === 0 ? 400_000 : undefined), cutDirection: 'upstream' });
+  const proxy = await startFaultProxy(
+    { host: '127.0.0.1', port: Number(port) },
+    { cutAfterBytes: (conn) => (conn === 0 ? 400_000 : undefined), cutDirection: 'upstream' },
+  );
   const events: ClientEvent[] = [];
   const client = createClient(proxy.url('grpc'), { onEvent: (e) => events.push(e) });
   try {
@@ -72,7 +75,7 @@ test('grpc client (stand-in server): a ByteStream upload cut mid-stream resumes 
   }
 });
 
-test('grpc client (stand-in server): the caller\'s abort reaches the QueryWriteStatus of a resuming upload', async () => {
+test("grpc client (stand-in server): the caller's abort reaches the QueryWriteStatus of a resuming upload", async () => {
   const ac = new AbortController();
   let abortedAt = 0;
   const server = await startGrpcStandIn({
@@ -82,11 +85,17 @@ test('grpc client (stand-in server): the caller\'s abort reaches the QueryWriteS
     },
   });
   const [, port] = server.target.split(':');
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(port) }, { cutAfterBytes: (conn) => (conn === 0 ? 400_000 : undefined), cutDirection: 'upstream' });
+  const proxy = await startFaultProxy(
+    { host: '127.0.0.1', port: Number(port) },
+    { cutAfterBytes: (conn) => (conn === 0 ? 400_000 : undefined), cutDirection: 'upstream' },
+  );
   const client = createClient(proxy.url('grpc'), { idleTimeoutMs: 10_000 });
   try {
     const blob = randomBytes(1_000_000);
-    await assert.rejects(client.put(digestOf(blob), blob, { signal: ac.signal }), (err: unknown) => err instanceof ClientError && err.kind === 'aborted');
+    await assert.rejects(
+      client.put(digestOf(blob), blob, { signal: ac.signal }),
+      (err: unknown) => err instanceof ClientError && err.kind === 'aborted',
+    );
     assert.ok(abortedAt > 0, 'the upload was cut and asked QueryWriteStatus');
     assert.ok(Date.now() - abortedAt < 2000, `the abort took ${Date.now() - abortedAt} ms to end the upload`);
   } finally {
@@ -102,14 +111,20 @@ test('grpc client (stand-in server): a ByteStream read cut mid-stream resumes at
   const d = digestOf(blob);
   server.cas.set(d.hash, blob);
   const [, port] = server.target.split(':');
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(port) }, { cutAfterBytes: (conn) => (conn === 0 ? 300_000 : undefined), cutDirection: 'downstream' });
+  const proxy = await startFaultProxy(
+    { host: '127.0.0.1', port: Number(port) },
+    { cutAfterBytes: (conn) => (conn === 0 ? 300_000 : undefined), cutDirection: 'downstream' },
+  );
   const events: ClientEvent[] = [];
   const client = createClient(proxy.url('grpc'), { onEvent: (e) => events.push(e) });
   try {
     const got = await client.getBytes(d);
     assert.ok(got && Buffer.from(got).equals(blob));
     assert.equal(proxy.stats.cuts, 1);
-    assert.ok(events.some((e) => e.type === 'resume' && e.offset > 0), JSON.stringify(events));
+    assert.ok(
+      events.some((e) => e.type === 'resume' && e.offset > 0),
+      JSON.stringify(events),
+    );
   } finally {
     await client.close();
     await proxy.close();
@@ -124,7 +139,12 @@ test('grpc client, rule 3: a Write answered OK with a committed_size short of th
     try {
       const blob = randomBytes(300_000);
       const d = digestOf(blob);
-      await assert.rejects(client.put(d, blob), (err: unknown) => err instanceof ClientError && err.kind === 'protocol' && /ended with committed_size \d+/.test(err.message), fault);
+      await assert.rejects(
+        client.put(d, blob),
+        (err: unknown) =>
+          err instanceof ClientError && err.kind === 'protocol' && /ended with committed_size \d+/.test(err.message),
+        fault,
+      );
       // One Write: a short commit is a failure, not something to retry into success.
       assert.deepEqual(server.writeStarts, [0], fault);
     } finally {
@@ -141,7 +161,10 @@ test('grpc client: a dead server fails within 3 s naming it', async () => {
   const client = createClient(url);
   try {
     const t0 = Date.now();
-    await assert.rejects(client.findMissing([digestOf(Buffer.from('x'))]), (err: unknown) => err instanceof ClientError && err.kind === 'connect' && err.message.includes(url));
+    await assert.rejects(
+      client.findMissing([digestOf(Buffer.from('x'))]),
+      (err: unknown) => err instanceof ClientError && err.kind === 'connect' && err.message.includes(url),
+    );
     assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
   } finally {
     await client.close();

@@ -33,7 +33,13 @@ export interface GrpcStandInFaults {
 
 type Handler = grpc.UntypedHandleCall;
 
-function method<Req, Res>(path: string, req: Codec<Req>, res: Codec<Res>, requestStream: boolean, responseStream: boolean): grpc.MethodDefinition<Req, Res> {
+function method<Req, Res>(
+  path: string,
+  req: Codec<Req>,
+  res: Codec<Res>,
+  requestStream: boolean,
+  responseStream: boolean,
+): grpc.MethodDefinition<Req, Res> {
   return {
     path,
     requestStream,
@@ -56,26 +62,76 @@ export async function startGrpcStandIn(faults: GrpcStandInFaults = {}): Promise<
   const actionResult = protoType(`${REAPI}.ActionResult`);
   const updateRequest = protoType(`${REAPI}.UpdateActionResultRequest`);
 
-  const caps = method('/build.bazel.remote.execution.v2.Capabilities/GetCapabilities', CODECS.capabilitiesRequest, CODECS.capabilities, false, false);
-  const findMissing = method('/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs', CODECS.findMissingRequest, CODECS.findMissingResponse, false, false);
-  const getAr = method('/build.bazel.remote.execution.v2.ActionCache/GetActionResult', CODECS.getActionResultRequest, rawCodec, false, false);
-  const updateAr = method('/build.bazel.remote.execution.v2.ActionCache/UpdateActionResult', rawCodec, rawCodec, false, false);
+  const caps = method(
+    '/build.bazel.remote.execution.v2.Capabilities/GetCapabilities',
+    CODECS.capabilitiesRequest,
+    CODECS.capabilities,
+    false,
+    false,
+  );
+  const findMissing = method(
+    '/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs',
+    CODECS.findMissingRequest,
+    CODECS.findMissingResponse,
+    false,
+    false,
+  );
+  const getAr = method(
+    '/build.bazel.remote.execution.v2.ActionCache/GetActionResult',
+    CODECS.getActionResultRequest,
+    rawCodec,
+    false,
+    false,
+  );
+  const updateAr = method(
+    '/build.bazel.remote.execution.v2.ActionCache/UpdateActionResult',
+    rawCodec,
+    rawCodec,
+    false,
+    false,
+  );
   const read = method('/google.bytestream.ByteStream/Read', CODECS.readRequest, CODECS.readResponse, false, true);
   const write = method('/google.bytestream.ByteStream/Write', CODECS.writeRequest, CODECS.writeResponse, true, false);
-  const query = method('/google.bytestream.ByteStream/QueryWriteStatus', CODECS.queryWriteStatusRequest, CODECS.queryWriteStatusResponse, false, false);
+  const query = method(
+    '/google.bytestream.ByteStream/QueryWriteStatus',
+    CODECS.queryWriteStatusRequest,
+    CODECS.queryWriteStatusResponse,
+    false,
+    false,
+  );
 
   const handlers: Record<string, Handler> = {
     GetCapabilities: ((_call: unknown, cb: grpc.sendUnaryData<unknown>) =>
-      cb(null, { cacheCapabilities: { digestFunctions: [1], actionCacheUpdateCapabilities: { updateEnabled: true }, maxBatchTotalSizeBytes: 0, supportedCompressors: [] }, lowApiVersion: { major: 2 }, highApiVersion: { major: 2, minor: 3 } })) as Handler,
-    FindMissingBlobs: ((call: grpc.ServerUnaryCall<{ blobDigests: { hash: string; sizeBytes: number }[] }, unknown>, cb: grpc.sendUnaryData<unknown>) =>
-      cb(null, { missingBlobDigests: call.request.blobDigests.filter((d) => d.sizeBytes > 0 && !cas.has(d.hash)) })) as Handler,
-    GetActionResult: ((call: grpc.ServerUnaryCall<{ actionDigest: { hash: string } }, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      cb(null, {
+        cacheCapabilities: {
+          digestFunctions: [1],
+          actionCacheUpdateCapabilities: { updateEnabled: true },
+          maxBatchTotalSizeBytes: 0,
+          supportedCompressors: [],
+        },
+        lowApiVersion: { major: 2 },
+        highApiVersion: { major: 2, minor: 3 },
+      })) as Handler,
+    FindMissingBlobs: ((
+      call: grpc.ServerUnaryCall<{ blobDigests: { hash: string; sizeBytes: number }[] }, unknown>,
+      cb: grpc.sendUnaryData<unknown>,
+    ) =>
+      cb(null, {
+        missingBlobDigests: call.request.blobDigests.filter((d) => d.sizeBytes > 0 && !cas.has(d.hash)),
+      })) as Handler,
+    GetActionResult: ((
+      call: grpc.ServerUnaryCall<{ actionDigest: { hash: string } }, Buffer>,
+      cb: grpc.sendUnaryData<Buffer>,
+    ) => {
       const hit = ac.get(call.request.actionDigest.hash);
       if (hit) cb(null, hit);
       else cb(status(5, 'not found'));
     }) as Handler,
     UpdateActionResult: ((call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-      const req = updateRequest.decode(call.request) as unknown as { actionDigest: { hash: string }; actionResult: object };
+      const req = updateRequest.decode(call.request) as unknown as {
+        actionDigest: { hash: string };
+        actionResult: object;
+      };
       const bytes = Buffer.from(actionResult.encode(req.actionResult).finish());
       ac.set(req.actionDigest.hash, bytes);
       cb(null, bytes);
@@ -84,10 +140,17 @@ export async function startGrpcStandIn(faults: GrpcStandInFaults = {}): Promise<
       const m = /blobs\/([0-9a-f]{64})\/(\d+)$/.exec(call.request.resourceName);
       const blob = m && (Number(m[2]) === 0 ? Buffer.alloc(0) : cas.get(m[1] as string));
       if (!blob) return void call.emit('error', status(5, 'not found'));
-      for (let i = call.request.readOffset; i < blob.length; i += 16 * 1024) call.write({ data: blob.subarray(i, i + 16 * 1024) });
+      for (let i = call.request.readOffset; i < blob.length; i += 16 * 1024)
+        call.write({ data: blob.subarray(i, i + 16 * 1024) });
       call.end();
     }) as Handler,
-    Write: ((call: grpc.ServerReadableStream<{ resourceName: string; writeOffset: number; finishWrite: boolean; data: Buffer }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+    Write: ((
+      call: grpc.ServerReadableStream<
+        { resourceName: string; writeOffset: number; finishWrite: boolean; data: Buffer },
+        unknown
+      >,
+      cb: grpc.sendUnaryData<unknown>,
+    ) => {
       let resource = '';
       let done = false;
       call.on('data', (req) => {
@@ -118,7 +181,10 @@ export async function startGrpcStandIn(faults: GrpcStandInFaults = {}): Promise<
       });
       call.on('error', () => {}); // a broken Write keeps its partial bytes for QueryWriteStatus
     }) as Handler,
-    QueryWriteStatus: ((call: grpc.ServerUnaryCall<{ resourceName: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+    QueryWriteStatus: ((
+      call: grpc.ServerUnaryCall<{ resourceName: string }, unknown>,
+      cb: grpc.sendUnaryData<unknown>,
+    ) => {
       if (faults.hangQueryWriteStatus) return faults.hangQueryWriteStatus();
       const m = /blobs\/([0-9a-f]{64})\/(\d+)$/.exec(call.request.resourceName);
       if (m && cas.has(m[1] as string)) return cb(null, { committedSize: Number(m[2]), complete: true });
@@ -127,9 +193,21 @@ export async function startGrpcStandIn(faults: GrpcStandInFaults = {}): Promise<
       cb(status(5, 'no such upload'));
     }) as Handler,
   };
-  const definition = { GetCapabilities: caps, FindMissingBlobs: findMissing, GetActionResult: getAr, UpdateActionResult: updateAr, Read: read, Write: write, QueryWriteStatus: query };
+  const definition = {
+    GetCapabilities: caps,
+    FindMissingBlobs: findMissing,
+    GetActionResult: getAr,
+    UpdateActionResult: updateAr,
+    Read: read,
+    Write: write,
+    QueryWriteStatus: query,
+  };
   server.addService(definition as unknown as grpc.ServiceDefinition, handlers);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
   return {
     target: `127.0.0.1:${port}`,
     url: `grpc://127.0.0.1:${port}`,

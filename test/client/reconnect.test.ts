@@ -16,7 +16,11 @@ import { startStandInCache } from '../fault/broken-server.ts';
 const blob = randomBytes(10_000);
 const digest = digestOf(blob);
 
-function recorder(): { events: ClientEvent[]; onEvent: (e: ClientEvent) => void; count: (t: ClientEvent['type']) => number } {
+function recorder(): {
+  events: ClientEvent[];
+  onEvent: (e: ClientEvent) => void;
+  count: (t: ClientEvent['type']) => number;
+} {
   const events: ClientEvent[] = [];
   return { events, onEvent: (e) => events.push(e), count: (t) => events.filter((e) => e.type === t).length };
 }
@@ -49,7 +53,10 @@ test('seed 001: the server restarts between requests (stand-in server); the next
 test('seed 001: a proxy silently cuts idle connections; the next read fails on the stale connection, is retried once and succeeds', async () => {
   const server = await startStandInCache();
   server.cas.set(digest.hash, blob);
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: server.port }, { idleCutMs: 100, idleCutStyle: 'silent' });
+  const proxy = await startFaultProxy(
+    { host: '127.0.0.1', port: server.port },
+    { idleCutMs: 100, idleCutStyle: 'silent' },
+  );
   const rec = recorder();
   const client = new HttpCacheClient(new URL(proxy.url('http')), { onEvent: rec.onEvent });
   try {
@@ -87,7 +94,10 @@ test('rule 5: a connection dropped after the request arrived: a safe read is rep
     assert.ok(got && Buffer.from(got).equals(blob));
     assert.equal(server.requests.get('GET cas'), 2, 'the safe read was repeated once');
 
-    await assert.rejects(client.delete(digest), (err: unknown) => err instanceof ClientError && err.kind === 'dropped' && /dropped/.test(err.message));
+    await assert.rejects(
+      client.delete(digest),
+      (err: unknown) => err instanceof ClientError && err.kind === 'dropped' && /dropped/.test(err.message),
+    );
     assert.equal(server.requests.get('DELETE cas'), 1, 'the unsafe delete was not repeated');
     assert.ok(server.cas.has(digest.hash));
   } finally {
@@ -109,7 +119,10 @@ test('rule 5: a dead server fails within 3 s with a clear message naming it (fre
       await assert.rejects(client.getBytes(digest), (err: unknown) => {
         assert.ok(err instanceof ClientError);
         assert.equal(err.kind, 'connect');
-        assert.match(err.message, new RegExp(`cannot connect to ${server.url.replace(/[./]/g, '\\$&')}.*connection refused`));
+        assert.match(
+          err.message,
+          new RegExp(`cannot connect to ${server.url.replace(/[./]/g, '\\$&')}.*connection refused`),
+        );
         return true;
       });
       assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
@@ -157,7 +170,10 @@ test('a download cut mid-body resumes with Range at the bytes received and verif
     ranges.push(req.headers.range ?? '');
     return false;
   };
-  const proxy = await startFaultProxy({ host: '127.0.0.1', port: server.port }, { cutAfterBytes: (conn) => (conn === 0 ? 300_000 : undefined), cutDirection: 'downstream' });
+  const proxy = await startFaultProxy(
+    { host: '127.0.0.1', port: server.port },
+    { cutAfterBytes: (conn) => (conn === 0 ? 300_000 : undefined), cutDirection: 'downstream' },
+  );
   const rec = recorder();
   const client = new HttpCacheClient(new URL(proxy.url('http')), { onEvent: rec.onEvent });
   try {

@@ -30,8 +30,14 @@ test('seed 001: hoard serve restarts between requests; HTTP and gRPC clients rec
     await server.stop();
 
     const t0 = Date.now();
-    await assert.rejects(http.has(d), (e: unknown) => e instanceof ClientError && e.kind === 'connect' && e.message.includes(`127.0.0.1:${httpPort}`));
-    await assert.rejects(grpc.has(d), (e: unknown) => e instanceof ClientError && e.kind === 'connect' && e.message.includes(grpcTarget));
+    await assert.rejects(
+      http.has(d),
+      (e: unknown) => e instanceof ClientError && e.kind === 'connect' && e.message.includes(`127.0.0.1:${httpPort}`),
+    );
+    await assert.rejects(
+      grpc.has(d),
+      (e: unknown) => e instanceof ClientError && e.kind === 'connect' && e.message.includes(grpcTarget),
+    );
     assert.ok(Date.now() - t0 < 3000, `dead server took ${Date.now() - t0} ms to report`);
 
     server = await spawnHoard(['--http-address', `127.0.0.1:${httpPort}`, '--grpc-address', grpcTarget], { dir });
@@ -41,7 +47,11 @@ test('seed 001: hoard serve restarts between requests; HTTP and gRPC clients rec
     assert.ok(viaGrpc && Buffer.from(viaGrpc).equals(blob));
     for (const scheme of ['http', 'grpc']) {
       const own = events.filter((e) => e.server.startsWith(`${scheme}:`));
-      assert.equal(own.filter((e) => e.type === 'connect' && e.reconnect).length, 1, `${scheme} reported one reconnect: ${JSON.stringify(own)}`);
+      assert.equal(
+        own.filter((e) => e.type === 'connect' && e.reconnect).length,
+        1,
+        `${scheme} reported one reconnect: ${JSON.stringify(own)}`,
+      );
       assert.ok(own.filter((e) => e.type === 'retry').length <= 1, JSON.stringify(own));
     }
   } finally {

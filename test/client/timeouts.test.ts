@@ -55,7 +55,10 @@ test('a server that stops sending fails the read after the idle timeout, with a 
   const client = new HttpCacheClient(new URL(server.url), { idleTimeoutMs: 200, retry: { retries: 0 } });
   try {
     const t0 = Date.now();
-    await assert.rejects(client.getBytes(digestOf(Buffer.alloc(1000))), (e: unknown) => e instanceof ClientError && e.kind === 'timeout');
+    await assert.rejects(
+      client.getBytes(digestOf(Buffer.alloc(1000))),
+      (e: unknown) => e instanceof ClientError && e.kind === 'timeout',
+    );
     assert.ok(Date.now() - t0 < 4000, `took ${Date.now() - t0} ms`); // undici checks body timeouts on a coarse tick
   } finally {
     await client.close();
@@ -70,7 +73,10 @@ test('an upload the server stops reading fails after the idle timeout (stand-in 
   const d = digestOf(blob);
   try {
     const t0 = Date.now();
-    await assert.rejects(client.put(d, blob), (e: unknown) => e instanceof ClientError && e.kind === 'timeout' && /no progress/.test(e.message));
+    await assert.rejects(
+      client.put(d, blob),
+      (e: unknown) => e instanceof ClientError && e.kind === 'timeout' && /no progress/.test(e.message),
+    );
     assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
   } finally {
     await client.close();
@@ -86,7 +92,10 @@ test('AbortSignal: an aborted call rejects at once as aborted and is not retried
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
     const t0 = Date.now();
-    await assert.rejects(client.getBytes(digestOf(Buffer.from('x')), { signal: ac.signal }), (e: unknown) => e instanceof ClientError && e.kind === 'aborted');
+    await assert.rejects(
+      client.getBytes(digestOf(Buffer.from('x')), { signal: ac.signal }),
+      (e: unknown) => e instanceof ClientError && e.kind === 'aborted',
+    );
     assert.ok(Date.now() - t0 < 1000);
     assert.equal(requests, 1);
   } finally {

@@ -75,12 +75,21 @@ export async function coldMinimal(ws: BazelWorkspace, opts: ScenarioOptions): Pr
   return consumerOutput(ws);
 }
 
-export async function warmMinimal(ws: BazelWorkspace, opts: ScenarioOptions, expected: string, label = 'warm'): Promise<void> {
+export async function warmMinimal(
+  ws: BazelWorkspace,
+  opts: ScenarioOptions,
+  expected: string,
+  label = 'warm',
+): Promise<void> {
   await ws.cleanExpunge();
   const warm = await ws.build({ ...opts, targets: [...CACHED_TARGETS, LOCAL_CONSUMER] });
   opts.onBuild?.(label, warm);
   assertAllHits(warm, 1, opts.server, await diagnoseDownload(warm, opts));
-  assert.equal(await consumerOutput(ws), expected, `${label}: the local consumer saw different bytes than in the cold build`);
+  assert.equal(
+    await consumerOutput(ws),
+    expected,
+    `${label}: the local consumer saw different bytes than in the cold build`,
+  );
 }
 
 async function consumerOutput(ws: BazelWorkspace): Promise<string> {
@@ -105,7 +114,9 @@ async function diagnoseDownload(build: BuildResult, opts: ScenarioOptions): Prom
     const bytes = await client.getBytes({ hash: m[1]!, sizeBytes: Number(m[2]) });
     if (!bytes) return `hoard no longer has ${blob}`;
     const got = `${hashBytes(bytes)}/${bytes.byteLength}`;
-    return got === blob ? `hoard re-read ${blob} after the failure and it verified: the store holds it intact` : `hoard re-read ${blob} after the failure as ${got}: the store holds wrong bytes`;
+    return got === blob
+      ? `hoard re-read ${blob} after the failure and it verified: the store holds it intact`
+      : `hoard re-read ${blob} after the failure as ${got}: the store holds wrong bytes`;
   } catch (err) {
     return `re-reading ${blob} from hoard failed too: ${(err as Error).message}`;
   } finally {
@@ -143,7 +154,11 @@ function assertAllHits(build: BuildResult, local: number, server: ServerLog, dia
   assert.ok(s !== undefined, explain(build, server, 'warm build printed no process summary'));
   const counts = `${s.total} processes: ${[...s.byRunner].map(([k, v]) => `${v} ${k}`).join(', ')}`;
   assert.ok(s.remoteCacheHits > 0, explain(build, server, `no remote cache hits (${counts})`));
-  assert.equal(s.remoteCacheHits, s.total - s.internal - local, explain(build, server, `not 100% remote cache hits (${counts})`));
+  assert.equal(
+    s.remoteCacheHits,
+    s.total - s.internal - local,
+    explain(build, server, `not 100% remote cache hits (${counts})`),
+  );
   assert.equal(s.executed, local, explain(build, server, `unexpected local executions (${counts})`));
 
   assert.ok(build.spawns.length > 0, explain(build, server, 'the execution log is empty'));

@@ -140,4 +140,3 @@ async function serverPids(userRoot: string): Promise<number[]> {
 function runBazel(cwd: string, args: readonly string[]): Promise<CommandResult> {
   return runCommand('bazel', args, cwd);
 }
-

@@ -58,7 +58,11 @@ describe('Bazel against hoard', { skip: bazel.skip }, () => {
   // every response carries `Connection: close` and the server closes after writing it.
   test('seed 000: five --remote_download_minimal builds while every connection is closed', async (t) => {
     await withHoard(['--debug-close-connections'], async (hoard) => {
-      assert.equal(await connectionHeader(`${hoard.httpUrl}/seed000/cas/${EMPTY_SHA256}`), 'close', 'the server must announce every close');
+      assert.equal(
+        await connectionHeader(`${hoard.httpUrl}/seed000/cas/${EMPTY_SHA256}`),
+        'close',
+        'the server must announce every close',
+      );
       const opts = options(t, hoard, `${hoard.httpUrl}/seed000`, MINIMAL);
       const expected = await coldMinimal(ws, opts);
       for (let i = 2; i <= 5; i++) await warmMinimal(ws, opts, expected, `build ${i}/5`);
@@ -101,7 +105,8 @@ function options(t: TestContext, hoard: HoardProcess, remoteCache: string, flags
     flags,
     server: hoard,
     onBuild: (label: string, b: BuildResult) => {
-      const counts = b.summary === undefined ? 'no summary' : [...b.summary.byRunner].map(([k, v]) => `${v} ${k}`).join(', ');
+      const counts =
+        b.summary === undefined ? 'no summary' : [...b.summary.byRunner].map(([k, v]) => `${v} ${k}`).join(', ');
       t.diagnostic(`${label}: exit ${b.code}, ${(b.durationMs / 1000).toFixed(1)} s, ${counts}`);
     },
   };

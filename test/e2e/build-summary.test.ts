@@ -19,10 +19,7 @@ test('process summary: all remote cache hits', () => {
 });
 
 test('process summary: cold build executes locally; the last summary line wins', () => {
-  const out = [
-    'INFO: 1 process: 1 internal.',
-    'INFO: 20 processes: 5 internal, 14 linux-sandbox, 1 local.',
-  ].join('\n');
+  const out = ['INFO: 1 process: 1 internal.', 'INFO: 20 processes: 5 internal, 14 linux-sandbox, 1 local.'].join('\n');
   const s = parseProcessSummary(out);
   assert.equal(s.total, 20);
   assert.equal(s.remoteCacheHits, 0);

@@ -121,4 +121,3 @@ async function compileAll(src: string, label: string, remote: string): Promise<R
   log += await readFile(join(ccacheDir, 'ccache.log'), 'utf8').catch(() => '');
   return { stats, objects, log };
 }
-

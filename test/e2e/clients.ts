@@ -20,7 +20,11 @@ export interface ClientCheck {
 export function findClient(command: string, versionArgs: readonly string[], installHint: string): ClientCheck {
   const r = spawnSync(command, versionArgs, { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.error === undefined && r.status === 0) {
-    const version = `${r.stdout}\n${r.stderr}`.split('\n').find((l) => l.trim() !== '')?.trim() ?? command;
+    const version =
+      `${r.stdout}\n${r.stderr}`
+        .split('\n')
+        .find((l) => l.trim() !== '')
+        ?.trim() ?? command;
     return { version, skip: false };
   }
   const reason = `${command} is not installed (${installHint}); skipping the ${command} end-to-end tests`;
@@ -60,7 +64,12 @@ export interface CommandResult {
  * Runs a build client, capturing stdout and stderr interleaved; kills it by PID after
  * 5 minutes, so a hung client fails its test instead of hanging the suite.
  */
-export function runCommand(command: string, args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<CommandResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -90,7 +90,13 @@ export async function startStandInCache(faults: StandInFaults = {}, port = 0): P
     }
   }
 
-  function receive(req: http.IncomingMessage, res: http.ServerResponse, kind: string, hash: string, store: Map<string, Buffer>): void {
+  function receive(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    kind: string,
+    hash: string,
+    store: Map<string, Buffer>,
+  ): void {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('close', () => {
@@ -98,7 +104,8 @@ export async function startStandInCache(faults: StandInFaults = {}, port = 0): P
       if (!req.complete && state.faults.publishPartial) store.set(hash, Buffer.concat(parts));
     });
     req.on('end', () => {
-      if (kind === 'cas' && state.faults.failSomeUploads && casPuts++ % 10 === 3) return reply(res, 500, 'failed to persist CAS blob');
+      if (kind === 'cas' && state.faults.failSomeUploads && casPuts++ % 10 === 3)
+        return reply(res, 500, 'failed to persist CAS blob');
       const body = Buffer.concat(parts);
       if (kind === 'cas' && hashBytes(body) !== hash) {
         return reply(res, 400, `body does not hash to ${hash}`);

@@ -55,8 +55,15 @@ test('hoard check: each planted bug alone is reported alone', async () => {
   ] as const) {
     const server = await startStandInCache({ [fault]: true });
     try {
-      const report = await runChecks({ server: server.url, scale: 0.3, only: ['cut-uploads', 'ac-completeness', 'digest-mismatch'] });
-      assert.deepEqual(report.results.filter((r) => r.status === 'fail').map((r) => r.id), [id]);
+      const report = await runChecks({
+        server: server.url,
+        scale: 0.3,
+        only: ['cut-uploads', 'ac-completeness', 'digest-mismatch'],
+      });
+      assert.deepEqual(
+        report.results.filter((r) => r.status === 'fail').map((r) => r.id),
+        [id],
+      );
     } finally {
       await server.close();
     }

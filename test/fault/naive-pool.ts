@@ -91,7 +91,8 @@ export class NaivePool {
 
   #release(s: net.Socket): void {
     const next = this.#waiters.shift();
-    if (next) next(s); // hand-off without a check: the waiter will write on it
+    if (next)
+      next(s); // hand-off without a check: the waiter will write on it
     else this.#idle.push(s);
   }
 }

@@ -18,7 +18,10 @@ const WORKERS = 64;
 const DOWNLOADS = 200;
 const POOL = 16; // fewer connections than workers: requests wait for a released connection
 
-async function hammer(get: () => Promise<void>, downloads = DOWNLOADS): Promise<{ ok: number; errors: number; first?: string }> {
+async function hammer(
+  get: () => Promise<void>,
+  downloads = DOWNLOADS,
+): Promise<{ ok: number; errors: number; first?: string }> {
   let ok = 0;
   let errors = 0;
   let first: string | undefined;
@@ -95,12 +98,17 @@ test('seed 000: a proxy closing silently after every keep-alive response: 64 × 
   const digest = digestOf(blob);
   server.cas.set(digest.hash, blob);
   let retries = 0;
-  const client = new HttpCacheClient(new URL(proxy.url('http')), { concurrency: POOL, onEvent: (e) => void (e.type === 'retry' && retries++) });
+  const client = new HttpCacheClient(new URL(proxy.url('http')), {
+    concurrency: POOL,
+    onEvent: (e) => void (e.type === 'retry' && retries++),
+  });
   try {
     const r = await hammer(getOrHas(client, digest, blob), 50);
     assert.equal(r.errors, 0, `first error: ${r.first}`);
     assert.ok(proxy.stats.responseCloses >= WORKERS * 50);
-    console.log(`silent closes: ${proxy.stats.responseCloses} connections closed, ${retries} stale-connection retries, 0 errors`);
+    console.log(
+      `silent closes: ${proxy.stats.responseCloses} connections closed, ${retries} stale-connection retries, 0 errors`,
+    );
   } finally {
     await client.close();
     await proxy.close();
@@ -117,7 +125,11 @@ test('rule 4: a response body abandoned half-read never leaves its connection in
   server.cas.set(bigDigest.hash, big);
   server.cas.set(smallDigest.hash, small);
   let connections = 0;
-  const client = new HttpCacheClient(new URL(server.url), { concurrency: 1, retry: { retries: 0 }, onEvent: (e) => void (e.type === 'connect' && connections++) });
+  const client = new HttpCacheClient(new URL(server.url), {
+    concurrency: 1,
+    retry: { retries: 0 },
+    onEvent: (e) => void (e.type === 'connect' && connections++),
+  });
   try {
     for (let i = 0; i < 20; i++) {
       const stream = await client.get(bigDigest);
@@ -139,7 +151,11 @@ test('rule 4: existence checks (HEAD, reset: false) reuse one keep-alive connect
   const digest = digestOf(blob);
   server.cas.set(digest.hash, blob);
   let connections = 0;
-  const client = new HttpCacheClient(new URL(server.url), { concurrency: 1, retry: { retries: 0 }, onEvent: (e) => void (e.type === 'connect' && connections++) });
+  const client = new HttpCacheClient(new URL(server.url), {
+    concurrency: 1,
+    retry: { retries: 0 },
+    onEvent: (e) => void (e.type === 'connect' && connections++),
+  });
   try {
     for (let i = 0; i < 20; i++) assert.ok(await client.has(digest));
     assert.equal(connections, 1);

@@ -6,8 +6,14 @@ import { createMetrics } from '../../src/metrics/metrics.ts';
 import { startHttpListener, type HttpListener } from '../../src/server/http-listener.ts';
 import type { Store } from '../../src/storage/store.ts';
 
-export async function startHttpListenerOver(store: Store, state: { draining: boolean } = { draining: false }): Promise<HttpListener> {
-  const config = await loadConfig({ env: {}, flags: { httpAddress: '127.0.0.1:0', grpcAddress: '', accessLog: 'off' } });
+export async function startHttpListenerOver(
+  store: Store,
+  state: { draining: boolean } = { draining: false },
+): Promise<HttpListener> {
+  const config = await loadConfig({
+    env: {},
+    flags: { httpAddress: '127.0.0.1:0', grpcAddress: '', accessLog: 'off' },
+  });
   const metrics = createMetrics({ processMetrics: false });
   return startHttpListener({
     config,

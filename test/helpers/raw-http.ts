@@ -51,7 +51,11 @@ export class RawConnection {
 
   /** Sends a request head; the body (if any) is written separately. */
   writeHead(method: string, path: string, headers: Record<string, string | number> = {}): Promise<void> {
-    const lines = [`${method} ${path} HTTP/1.1`, 'host: test', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    const lines = [
+      `${method} ${path} HTTP/1.1`,
+      'host: test',
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ];
     return this.write(`${lines.join('\r\n')}\r\n\r\n`);
   }
 
@@ -73,7 +77,8 @@ export class RawConnection {
           return { status: Number(statusLine!.split(' ')[1]), headers, body };
         }
       }
-      if (this.isClosed) throw new Error(`connection closed before a whole response arrived (${this.#buf.length} bytes buffered)`);
+      if (this.isClosed)
+        throw new Error(`connection closed before a whole response arrived (${this.#buf.length} bytes buffered)`);
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
   }

@@ -23,12 +23,20 @@ export interface RunResult {
 }
 
 /** Runs the pinned node with `args` (e.g. [MAIN, 'check', ...] or a bench script) to its end. */
-export function runNode(args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function runNode(
+  args: readonly string[],
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(NODE_BIN, args, { cwd: REPO_ROOT, timeout: options.timeoutMs ?? 30_000, env: options.env ?? process.env }, (err, stdout, stderr) => {
-      const code = err ? (err as { code?: unknown }).code : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
-    });
+    execFile(
+      NODE_BIN,
+      args,
+      { cwd: REPO_ROOT, timeout: options.timeoutMs ?? 30_000, env: options.env ?? process.env },
+      (err, stdout, stderr) => {
+        const code = err ? (err as { code?: unknown }).code : 0;
+        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -20,7 +20,15 @@ export async function startTestServer(flags: Record<string, unknown> = {}): Prom
   const dir = await mkdtemp(join(tmpdir(), 'hoard-it-'));
   const config = await loadConfig({
     env: {},
-    flags: { dir, httpAddress: '127.0.0.1:0', grpcAddress: '', logLevel: 'silent', accessLog: 'off', durability: 'none', ...flags },
+    flags: {
+      dir,
+      httpAddress: '127.0.0.1:0',
+      grpcAddress: '',
+      logLevel: 'silent',
+      accessLog: 'off',
+      durability: 'none',
+      ...flags,
+    },
   });
   const server = await startServer(config);
   return {
@@ -48,7 +56,13 @@ export interface RawResponse {
  * One request with node:http and no pooling, the path sent exactly as given (fetch would
  * normalise `..` and percent-encodings away, which the traversal tests must not).
  */
-export function rawRequest(url: string, method: string, path: string, body?: Uint8Array, headers: OutgoingHttpHeaders = {}): Promise<RawResponse> {
+export function rawRequest(
+  url: string,
+  method: string,
+  path: string,
+  body?: Uint8Array,
+  headers: OutgoingHttpHeaders = {},
+): Promise<RawResponse> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: u.hostname, port: u.port, method, path, headers, agent: false }, (res) => {

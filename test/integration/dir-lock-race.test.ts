@@ -17,7 +17,9 @@ const CONTENDERS = 4;
 
 function contend(dir: string, startAt: number, holdUntil: number): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, [CONTENDER, dir, String(startAt), String(holdUntil)], { timeout: 20_000 }, (err, out) => (err ? reject(err) : resolve(out))),
+    execFile(process.execPath, [CONTENDER, dir, String(startAt), String(holdUntil)], { timeout: 20_000 }, (err, out) =>
+      err ? reject(err) : resolve(out),
+    ),
   );
 }
 
@@ -34,25 +36,33 @@ async function race(dir: string, round: number): Promise<void> {
   assert.equal(outcomes.filter((o) => o === 'won').length, 1, `round ${round}: ${outcomes.join(' ')}`);
 }
 
-test(`dir lock: ${CONTENDERS} processes starting together, ${ROUNDS} rounds: exactly one wins each time`, { timeout: 120_000 }, async () => {
-  for (let round = 0; round < ROUNDS; round++) {
-    const dir = await mkdtemp(path.join(tmpdir(), 'hoard-lock-race-'));
-    try {
-      await race(dir, round);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+test(
+  `dir lock: ${CONTENDERS} processes starting together, ${ROUNDS} rounds: exactly one wins each time`,
+  { timeout: 120_000 },
+  async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const dir = await mkdtemp(path.join(tmpdir(), 'hoard-lock-race-'));
+      try {
+        await race(dir, round);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     }
-  }
-});
+  },
+);
 
-test(`dir lock: ${CONTENDERS} processes finding a dead owner's LOCK together, ${ROUNDS} rounds: exactly one takes it over`, { timeout: 120_000 }, async () => {
-  for (let round = 0; round < ROUNDS; round++) {
-    const dir = await mkdtemp(path.join(tmpdir(), 'hoard-lock-race-'));
-    try {
-      await writeFile(path.join(dir, 'LOCK'), `${await deadPid()}\n`); // the format before nonces
-      await race(dir, round);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+test(
+  `dir lock: ${CONTENDERS} processes finding a dead owner's LOCK together, ${ROUNDS} rounds: exactly one takes it over`,
+  { timeout: 120_000 },
+  async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const dir = await mkdtemp(path.join(tmpdir(), 'hoard-lock-race-'));
+      try {
+        await writeFile(path.join(dir, 'LOCK'), `${await deadPid()}\n`); // the format before nonces
+        await race(dir, round);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     }
-  }
-});
+  },
+);

@@ -50,41 +50,49 @@ test('/metrics, /healthz, /readyz and /status', async () => {
   }
 });
 
-test('an upload in flight when the drain starts completes, and its response says Connection: close', { timeout: 15_000 }, async () => {
-  const s = await startTestServer();
-  const c = await RawConnection.open(s.url);
-  try {
-    const blob = Buffer.alloc(10_000, 1);
-    await c.writeHead('PUT', `/cas/${sha256(blob)}`, { 'content-length': blob.length });
-    await c.write(blob.subarray(0, 5000));
-    await new Promise((r) => setTimeout(r, 50));
-    const stopping = s.server.shutdown(5000);
-    assert.equal(s.server.draining, true);
-    await c.write(blob.subarray(5000));
-    const done = await c.readResponse();
-    assert.equal(done.status, 200);
-    assert.equal(done.headers['connection'], 'close');
-    await c.closed;
-    await stopping;
-  } finally {
-    c.destroy();
-    await s.close();
-  }
-});
+test(
+  'an upload in flight when the drain starts completes, and its response says Connection: close',
+  { timeout: 15_000 },
+  async () => {
+    const s = await startTestServer();
+    const c = await RawConnection.open(s.url);
+    try {
+      const blob = Buffer.alloc(10_000, 1);
+      await c.writeHead('PUT', `/cas/${sha256(blob)}`, { 'content-length': blob.length });
+      await c.write(blob.subarray(0, 5000));
+      await new Promise((r) => setTimeout(r, 50));
+      const stopping = s.server.shutdown(5000);
+      assert.equal(s.server.draining, true);
+      await c.write(blob.subarray(5000));
+      const done = await c.readResponse();
+      assert.equal(done.status, 200);
+      assert.equal(done.headers['connection'], 'close');
+      await c.closed;
+      await stopping;
+    } finally {
+      c.destroy();
+      await s.close();
+    }
+  },
+);
 
-test('an admin answer to a request with a large unread body says Connection: close and closes', { timeout: 10_000 }, async () => {
-  const s = await startTestServer();
-  const c = await RawConnection.open(s.url);
-  try {
-    // 50 MiB declared, none sent: reading it only to throw it away would keep the client waiting.
-    await c.writeHead('POST', '/status', { 'content-length': 50 * 1024 * 1024 });
-    const r = await c.readResponse();
-    assert.equal(r.status, 405);
-    assert.equal(r.headers['allow'], 'GET, HEAD');
-    assert.equal(r.headers['connection'], 'close');
-    await c.closed;
-  } finally {
-    c.destroy();
-    await s.close();
-  }
-});
+test(
+  'an admin answer to a request with a large unread body says Connection: close and closes',
+  { timeout: 10_000 },
+  async () => {
+    const s = await startTestServer();
+    const c = await RawConnection.open(s.url);
+    try {
+      // 50 MiB declared, none sent: reading it only to throw it away would keep the client waiting.
+      await c.writeHead('POST', '/status', { 'content-length': 50 * 1024 * 1024 });
+      const r = await c.readResponse();
+      assert.equal(r.status, 405);
+      assert.equal(r.headers['allow'], 'GET, HEAD');
+      assert.equal(r.headers['connection'], 'close');
+      await c.closed;
+    } finally {
+      c.destroy();
+      await s.close();
+    }
+  },
+);

@@ -82,7 +82,9 @@ describe('Bazel HTTP protocol', () => {
     assert.equal((await rawRequest(s.url, 'GET', `/cas/${sha256(big)}`)).status, 404);
     const huge = await rawRequest(s.url, 'GET', `/cas/${sha256('x')}`, undefined, { 'x-filler': 'a'.repeat(20_000) });
     assert.equal(huge.status, 431);
-    const chunked = await rawRequest(s.url, 'PUT', `/cas/${sha256('c')}`, Buffer.from('c'), { 'transfer-encoding': 'chunked' });
+    const chunked = await rawRequest(s.url, 'PUT', `/cas/${sha256('c')}`, Buffer.from('c'), {
+      'transfer-encoding': 'chunked',
+    });
     assert.equal(chunked.status, 411);
   });
 
@@ -138,7 +140,19 @@ describe('Bazel HTTP protocol', () => {
     const blob = Buffer.from('traversal');
     const h = sha256(blob);
     const entries = s.server.store.usage().entries;
-    for (const p of [`/../cas/${h}`, `/a/../cas/${h}`, `/%2e%2e/cas/${h}`, `/%2E%2e/cas/${h}`, `/a%2fb/cas/${h}`, `/a%5cb/cas/${h}`, `/a\\b/cas/${h}`, `/a%00/cas/${h}`, `/./cas/${h}`, `//cas/${h}`, `/a%zz/cas/${h}`]) {
+    for (const p of [
+      `/../cas/${h}`,
+      `/a/../cas/${h}`,
+      `/%2e%2e/cas/${h}`,
+      `/%2E%2e/cas/${h}`,
+      `/a%2fb/cas/${h}`,
+      `/a%5cb/cas/${h}`,
+      `/a\\b/cas/${h}`,
+      `/a%00/cas/${h}`,
+      `/./cas/${h}`,
+      `//cas/${h}`,
+      `/a%zz/cas/${h}`,
+    ]) {
       const r = await rawRequest(s.url, 'PUT', p, blob);
       assert.equal(r.status, 400, p);
     }
@@ -147,37 +161,41 @@ describe('Bazel HTTP protocol', () => {
 });
 
 describe('Bazel HTTP ActionResult size cap', () => {
-  test('an AC body over 16 MiB is 413 before it is read, a raw AC prefix is not held to it, and 16 MiB exactly is taken', { timeout: 15_000 }, async () => {
-    const MAX = 16 * 1024 * 1024;
-    const s = await startTestServer({ rawAcPrefixes: 'ccache' });
-    try {
-      const key = sha256('a large action');
-      // Only the headers and 4 bytes are sent: the answer must not wait for the rest.
-      const c = await RawConnection.open(s.url);
-      await c.writeHead('PUT', `/ac/${key}`, { 'content-length': MAX + 1 });
-      await c.write(Buffer.alloc(4));
-      const over = await c.readResponse();
-      c.destroy();
-      assert.equal(over.status, 413);
-      assert.match(over.body.toString(), /16777216 bytes/);
-      assert.equal((await rawRequest(s.url, 'GET', `/ac/${key}`)).status, 404);
+  test(
+    'an AC body over 16 MiB is 413 before it is read, a raw AC prefix is not held to it, and 16 MiB exactly is taken',
+    { timeout: 15_000 },
+    async () => {
+      const MAX = 16 * 1024 * 1024;
+      const s = await startTestServer({ rawAcPrefixes: 'ccache' });
+      try {
+        const key = sha256('a large action');
+        // Only the headers and 4 bytes are sent: the answer must not wait for the rest.
+        const c = await RawConnection.open(s.url);
+        await c.writeHead('PUT', `/ac/${key}`, { 'content-length': MAX + 1 });
+        await c.write(Buffer.alloc(4));
+        const over = await c.readResponse();
+        c.destroy();
+        assert.equal(over.status, 413);
+        assert.match(over.body.toString(), /16777216 bytes/);
+        assert.equal((await rawRequest(s.url, 'GET', `/ac/${key}`)).status, 404);
 
-      // A raw (ccache) AC entry is opaque bytes, bounded by --max-blob-size only.
-      const rawBytes = Buffer.alloc(MAX + 1, 3);
-      assert.equal((await rawRequest(s.url, 'PUT', `/ccache/ac/${key}`, rawBytes)).status, 200);
+        // A raw (ccache) AC entry is opaque bytes, bounded by --max-blob-size only.
+        const rawBytes = Buffer.alloc(MAX + 1, 3);
+        assert.equal((await rawRequest(s.url, 'PUT', `/ccache/ac/${key}`, rawBytes)).status, 200);
 
-      // An ActionResult of exactly 16 MiB: stdout_raw after its tag and 4-byte length.
-      const t = protoType(`${REAPI}.ActionResult`);
-      const exact = Buffer.from(t.encode(t.create({ stdoutRaw: Buffer.alloc(MAX - 5, 0x61) })).finish());
-      assert.equal(exact.length, MAX);
-      assert.equal((await rawRequest(s.url, 'PUT', `/ac/${key}`, exact)).status, 200);
-      const hit = await rawRequest(s.url, 'GET', `/ac/${key}`);
-      assert.equal(hit.status, 200);
-      assert.equal(hit.body.length, MAX);
-    } finally {
-      await s.close();
-    }
-  });
+        // An ActionResult of exactly 16 MiB: stdout_raw after its tag and 4-byte length.
+        const t = protoType(`${REAPI}.ActionResult`);
+        const exact = Buffer.from(t.encode(t.create({ stdoutRaw: Buffer.alloc(MAX - 5, 0x61) })).finish());
+        assert.equal(exact.length, MAX);
+        assert.equal((await rawRequest(s.url, 'PUT', `/ac/${key}`, exact)).status, 200);
+        const hit = await rawRequest(s.url, 'GET', `/ac/${key}`);
+        assert.equal(hit.status, 200);
+        assert.equal(hit.body.length, MAX);
+      } finally {
+        await s.close();
+      }
+    },
+  );
 });
 
 describe('Bazel HTTP options', () => {

@@ -14,7 +14,9 @@ const key = sha256('ccache key').slice(0, 40);
 test('layout=subdirs and layout=flat name the same raw entry; GET/HEAD/PUT/DELETE', async () => {
   const entry = Buffer.from('ccache result, not a digest of anything');
   assert.equal((await rawRequest(s.url, 'GET', `/cc/${key.slice(0, 2)}/${key.slice(2)}`)).status, 404);
-  const put = await rawRequest(s.url, 'PUT', `/cc/${key.slice(0, 2)}/${key.slice(2)}`, entry, { 'content-type': 'application/octet-stream' });
+  const put = await rawRequest(s.url, 'PUT', `/cc/${key.slice(0, 2)}/${key.slice(2)}`, entry, {
+    'content-type': 'application/octet-stream',
+  });
   assert.equal(put.status, 200);
   const head = await rawRequest(s.url, 'HEAD', `/cc/${key}`);
   assert.equal(head.status, 200);

@@ -11,7 +11,11 @@ import { casKey } from '../../src/core/keys.ts';
 import { RawConnection } from '../helpers/raw-http.ts';
 import { rawRequest, sha256, startTestServer } from '../helpers/test-server.ts';
 
-function get(agent: Agent, url: string, path: string): Promise<{ status: number; reused: boolean; headers: Record<string, unknown> }> {
+function get(
+  agent: Agent,
+  url: string,
+  path: string,
+): Promise<{ status: number; reused: boolean; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}${path}`, { agent }, (res) => {
       res.resume();
@@ -37,26 +41,30 @@ test('keep-alive: announced with its timeout, and a second request reuses the co
   }
 });
 
-test('--debug-close-connections: every response says Connection: close and arrives whole before the close', { timeout: 15_000 }, async () => {
-  const s = await startTestServer({ debugCloseConnections: true });
-  try {
-    const blob = randomBytes(3 * 1024 * 1024);
-    const h = sha256(blob);
-    assert.equal((await rawRequest(s.url, 'PUT', `/cas/${h}`, blob)).status, 200);
-    for (let i = 0; i < 3; i++) {
-      const c = await RawConnection.open(s.url);
-      await c.writeHead('GET', `/cas/${h}`, { connection: 'keep-alive' });
-      const r = await c.readResponse();
-      assert.equal(r.status, 200);
-      assert.equal(r.headers['connection'], 'close');
-      assert.equal(r.body.length, blob.length);
-      assert.ok(r.body.equals(blob));
-      await c.closed;
+test(
+  '--debug-close-connections: every response says Connection: close and arrives whole before the close',
+  { timeout: 15_000 },
+  async () => {
+    const s = await startTestServer({ debugCloseConnections: true });
+    try {
+      const blob = randomBytes(3 * 1024 * 1024);
+      const h = sha256(blob);
+      assert.equal((await rawRequest(s.url, 'PUT', `/cas/${h}`, blob)).status, 200);
+      for (let i = 0; i < 3; i++) {
+        const c = await RawConnection.open(s.url);
+        await c.writeHead('GET', `/cas/${h}`, { connection: 'keep-alive' });
+        const r = await c.readResponse();
+        assert.equal(r.status, 200);
+        assert.equal(r.headers['connection'], 'close');
+        assert.equal(r.body.length, blob.length);
+        assert.ok(r.body.equals(blob));
+        await c.closed;
+      }
+    } finally {
+      await s.close();
     }
-  } finally {
-    await s.close();
-  }
-});
+  },
+);
 
 test('a client that disconnects mid-upload publishes nothing, and the same key uploads fine afterwards', async () => {
   const s = await startTestServer();
@@ -70,7 +78,10 @@ test('a client that disconnects mid-upload publishes nothing, and the same key u
     c.destroy();
     // Wait until the server has accounted for the aborted request.
     for (let i = 0; i < 100 && !(await s.server.metrics.render()).includes('code="aborted"'); i++) await sleep(20);
-    assert.match(await s.server.metrics.render(), /hoard_requests_total\{protocol="http",method="PUT",code="aborted"\} 1/);
+    assert.match(
+      await s.server.metrics.render(),
+      /hoard_requests_total\{protocol="http",method="PUT",code="aborted"\} 1/,
+    );
     assert.equal(await s.server.store.stat(casKey(h)), undefined);
     assert.equal((await rawRequest(s.url, 'GET', `/cas/${h}`)).status, 404);
     assert.equal((await rawRequest(s.url, 'PUT', `/cas/${h}`, blob)).status, 200);
@@ -81,29 +92,33 @@ test('a client that disconnects mid-upload publishes nothing, and the same key u
   }
 });
 
-test('a refused upload with a large unread body says Connection: close; a small one keeps the connection', { timeout: 15_000 }, async () => {
-  const s = await startTestServer();
-  try {
-    const c = await RawConnection.open(s.url);
-    await c.writeHead('PUT', '/cas/not-a-hash', { 'content-length': 50 * 1024 * 1024 });
-    const r = await c.readResponse();
-    assert.equal(r.status, 400);
-    assert.equal(r.headers['connection'], 'close');
-    await c.closed;
+test(
+  'a refused upload with a large unread body says Connection: close; a small one keeps the connection',
+  { timeout: 15_000 },
+  async () => {
+    const s = await startTestServer();
+    try {
+      const c = await RawConnection.open(s.url);
+      await c.writeHead('PUT', '/cas/not-a-hash', { 'content-length': 50 * 1024 * 1024 });
+      const r = await c.readResponse();
+      assert.equal(r.status, 400);
+      assert.equal(r.headers['connection'], 'close');
+      await c.closed;
 
-    const k = await RawConnection.open(s.url);
-    await k.writeHead('PUT', '/cas/not-a-hash', { 'content-length': 5 });
-    await k.write('hello');
-    const small = await k.readResponse();
-    assert.equal(small.status, 400);
-    assert.notEqual(small.headers['connection'], 'close');
-    await k.writeHead('GET', `/cas/${sha256('x')}`);
-    assert.equal((await k.readResponse()).status, 404);
-    k.destroy();
-  } finally {
-    await s.close();
-  }
-});
+      const k = await RawConnection.open(s.url);
+      await k.writeHead('PUT', '/cas/not-a-hash', { 'content-length': 5 });
+      await k.write('hello');
+      const small = await k.readResponse();
+      assert.equal(small.status, 400);
+      assert.notEqual(small.headers['connection'], 'close');
+      await k.writeHead('GET', `/cas/${sha256('x')}`);
+      assert.equal((await k.readResponse()).status, 404);
+      k.destroy();
+    } finally {
+      await s.close();
+    }
+  },
+);
 
 test('a stalled upload is cut after --body-idle-timeout and publishes nothing', { timeout: 15_000 }, async () => {
   const s = await startTestServer({ bodyIdleTimeout: '300ms' });
@@ -126,27 +141,31 @@ test('a stalled upload is cut after --body-idle-timeout and publishes nothing', 
   }
 });
 
-test('a stalled download (the client stops reading) is cut after --body-idle-timeout', { timeout: 20_000 }, async () => {
-  const s = await startTestServer({ bodyIdleTimeout: '300ms' });
-  let c: RawConnection | undefined;
-  try {
-    // Larger than what the loopback socket buffers hold, so the server's writes stall.
-    const blob = randomBytes(32 * 1024 * 1024);
-    const h = sha256(blob);
-    assert.equal((await rawRequest(s.url, 'PUT', `/cas/${h}`, blob)).status, 200);
-    c = await RawConnection.open(s.url);
-    c.socket.pause();
-    await c.writeHead('GET', `/cas/${h}`);
-    const aborted = /hoard_requests_total\{protocol="http",method="GET",code="aborted"\} 1/;
-    for (let i = 0; i < 250 && !aborted.test(await s.server.metrics.render()); i++) await sleep(20);
-    assert.match(await s.server.metrics.render(), aborted);
-    c.socket.resume();
-    await c.closed;
-  } finally {
-    c?.destroy();
-    await s.close();
-  }
-});
+test(
+  'a stalled download (the client stops reading) is cut after --body-idle-timeout',
+  { timeout: 20_000 },
+  async () => {
+    const s = await startTestServer({ bodyIdleTimeout: '300ms' });
+    let c: RawConnection | undefined;
+    try {
+      // Larger than what the loopback socket buffers hold, so the server's writes stall.
+      const blob = randomBytes(32 * 1024 * 1024);
+      const h = sha256(blob);
+      assert.equal((await rawRequest(s.url, 'PUT', `/cas/${h}`, blob)).status, 200);
+      c = await RawConnection.open(s.url);
+      c.socket.pause();
+      await c.writeHead('GET', `/cas/${h}`);
+      const aborted = /hoard_requests_total\{protocol="http",method="GET",code="aborted"\} 1/;
+      for (let i = 0; i < 250 && !aborted.test(await s.server.metrics.render()); i++) await sleep(20);
+      assert.match(await s.server.metrics.render(), aborted);
+      c.socket.resume();
+      await c.closed;
+    } finally {
+      c?.destroy();
+      await s.close();
+    }
+  },
+);
 
 test('a slow upload that keeps making progress is not cut', async () => {
   const s = await startTestServer({ bodyIdleTimeout: '300ms' });

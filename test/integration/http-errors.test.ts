@@ -48,7 +48,13 @@ after(() => listener.drain(Date.now()));
 
 test('every error code has a status, and client errors are never 5xx', () => {
   for (const code of Object.values(ErrorCode)) assert.ok(HTTP_STATUS[code] >= 400, code);
-  for (const code of [ErrorCode.InvalidArgument, ErrorCode.DigestMismatch, ErrorCode.SizeMismatch, ErrorCode.TooLarge, ErrorCode.OutOfRange]) {
+  for (const code of [
+    ErrorCode.InvalidArgument,
+    ErrorCode.DigestMismatch,
+    ErrorCode.SizeMismatch,
+    ErrorCode.TooLarge,
+    ErrorCode.OutOfRange,
+  ]) {
     assert.ok(HTTP_STATUS[code] < 500, code);
   }
 });
@@ -71,20 +77,27 @@ test('a full store is 507, an internal failure 500, shutdown 503; the server kee
   assert.equal((await rawRequest(listener.url, 'GET', `/cas/${h}`)).status, 200);
 });
 
-test('a store read that fails mid-body cuts the connection: the client never takes a torn body for a whole one', { timeout: 10_000 }, async () => {
-  const blob = Buffer.alloc(200_000, 9);
-  const h = sha256(blob);
-  assert.equal((await rawRequest(listener.url, 'PUT', `/cas/${h}`, blob)).status, 200);
-  store.breakReadsAfter = 50_000;
-  try {
-    // 200 and the Content-Length went out before the failure: only the cut can tell the client.
-    await assert.rejects(rawRequest(listener.url, 'GET', `/cas/${h}`), (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET' || /aborted/.test(err.message));
-  } finally {
-    store.breakReadsAfter = undefined;
-  }
-  const r = await rawRequest(listener.url, 'GET', `/cas/${h}`);
-  assert.ok(r.status === 200 && r.body.equals(blob), 'and the server keeps serving');
-});
+test(
+  'a store read that fails mid-body cuts the connection: the client never takes a torn body for a whole one',
+  { timeout: 10_000 },
+  async () => {
+    const blob = Buffer.alloc(200_000, 9);
+    const h = sha256(blob);
+    assert.equal((await rawRequest(listener.url, 'PUT', `/cas/${h}`, blob)).status, 200);
+    store.breakReadsAfter = 50_000;
+    try {
+      // 200 and the Content-Length went out before the failure: only the cut can tell the client.
+      await assert.rejects(
+        rawRequest(listener.url, 'GET', `/cas/${h}`),
+        (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET' || /aborted/.test(err.message),
+      );
+    } finally {
+      store.breakReadsAfter = undefined;
+    }
+    const r = await rawRequest(listener.url, 'GET', `/cas/${h}`);
+    assert.ok(r.status === 200 && r.body.equals(blob), 'and the server keeps serving');
+  },
+);
 
 test('/readyz answers 503 while the server drains, /healthz stays 200', async () => {
   assert.equal((await rawRequest(listener.url, 'GET', '/readyz')).status, 200);

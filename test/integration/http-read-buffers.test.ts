@@ -18,7 +18,9 @@ test('pooled buffers go back only after the HTTP response was written', { timeou
     const c = await RawConnection.open(s.url);
     c.socket.pause();
     // Pipelined: the second response waits in the server behind the stalled first.
-    await c.write(`GET /cas/${sha256(big)} HTTP/1.1\r\nhost: x\r\n\r\nGET /cas/${sha256(x)} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+    await c.write(
+      `GET /cas/${sha256(big)} HTTP/1.1\r\nhost: x\r\n\r\nGET /cas/${sha256(x)} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`,
+    );
     await sleep(300);
     for (let i = 0; i < 5; i++) assert.deepEqual((await rawRequest(s.url, 'GET', `/cas/${sha256(y)}`)).body, y);
     const chunks: Buffer[] = [];
@@ -27,7 +29,7 @@ test('pooled buffers go back only after the HTTP response was written', { timeou
     await c.closed;
     const all = Buffer.concat(chunks);
     const tail = all.subarray(all.length - x.length);
-    assert.ok(tail.equals(x), 'the queued response carries x\'s bytes');
+    assert.ok(tail.equals(x), "the queued response carries x's bytes");
   } finally {
     await s.close();
   }

@@ -63,31 +63,35 @@ test('SIGTERM during uploads: they finish, the process exits 0, the blobs surviv
   }
 });
 
-test('an upload unfinished at the drain deadline is cut, exit is still 0, nothing is published', { timeout: 60_000 }, async () => {
-  const dir = await storeDir();
-  const h = await spawnHoard([...QUIET, '--drain-timeout', '400ms'], { dir });
-  const blob = randomBytes(200_000);
-  try {
-    const c = await startUpload(h.httpUrl, blob, 100_000);
-    await sleep(100);
-    const t0 = Date.now();
-    const exit = await h.stop('SIGTERM');
-    assert.deepEqual(exit, { code: 0, signal: null }, h.output());
-    assert.ok(Date.now() - t0 < 5000, 'drain respected its deadline');
-    await c.closed;
-  } finally {
-    await h.dispose().catch(() => undefined);
-  }
-  const again = await spawnHoard(QUIET, { dir });
-  try {
-    assert.equal((await rawRequest(again.httpUrl, 'GET', `/cas/${sha256(blob)}`)).status, 404);
-    // And the key uploads fine now.
-    assert.equal((await rawRequest(again.httpUrl, 'PUT', `/cas/${sha256(blob)}`, blob)).status, 200);
-  } finally {
-    await again.dispose();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'an upload unfinished at the drain deadline is cut, exit is still 0, nothing is published',
+  { timeout: 60_000 },
+  async () => {
+    const dir = await storeDir();
+    const h = await spawnHoard([...QUIET, '--drain-timeout', '400ms'], { dir });
+    const blob = randomBytes(200_000);
+    try {
+      const c = await startUpload(h.httpUrl, blob, 100_000);
+      await sleep(100);
+      const t0 = Date.now();
+      const exit = await h.stop('SIGTERM');
+      assert.deepEqual(exit, { code: 0, signal: null }, h.output());
+      assert.ok(Date.now() - t0 < 5000, 'drain respected its deadline');
+      await c.closed;
+    } finally {
+      await h.dispose().catch(() => undefined);
+    }
+    const again = await spawnHoard(QUIET, { dir });
+    try {
+      assert.equal((await rawRequest(again.httpUrl, 'GET', `/cas/${sha256(blob)}`)).status, 404);
+      // And the key uploads fine now.
+      assert.equal((await rawRequest(again.httpUrl, 'PUT', `/cas/${sha256(blob)}`, blob)).status, 200);
+    } finally {
+      await again.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('a second SIGTERM exits at once, and the store reopens intact', { timeout: 60_000 }, async () => {
   const dir = await storeDir();
@@ -121,6 +125,9 @@ test('a second SIGTERM exits at once, and the store reopens intact', { timeout: 
 
 test('invalid configuration stops start-up with a message naming the option and its source', async () => {
   await assert.rejects(spawnHoard(['--max-size', '5XB']), /invalid --max-size: "5XB" is not a size/);
-  await assert.rejects(spawnHoard([], { env: { HOARD_DURABILITY: 'maybe' } }), /invalid HOARD_DURABILITY: "maybe" is not one of fsync, none/);
+  await assert.rejects(
+    spawnHoard([], { env: { HOARD_DURABILITY: 'maybe' } }),
+    /invalid HOARD_DURABILITY: "maybe" is not one of fsync, none/,
+  );
   await assert.rejects(spawnHoard(['--http-address', 'nowhere']), /invalid --http-address/);
 });

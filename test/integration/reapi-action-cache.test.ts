@@ -37,16 +37,29 @@ test('an AC hit needs every referenced blob: output files, stdout, trees and the
   await cas(inTree);
   await cas(tree);
   const action = dg(blob(50, 3));
-  const result = { outputFiles: [{ path: 'bin/out', digest: dg(out) }], outputDirectories: [{ path: 'gen', treeDigest: dg(tree) }], stdoutDigest: dg(stdout), exitCode: 0 };
+  const result = {
+    outputFiles: [{ path: 'bin/out', digest: dg(out) }],
+    outputDirectories: [{ path: 'gen', treeDigest: dg(tree) }],
+    stdoutDigest: dg(stdout),
+    exitCode: 0,
+  };
   await unary(h.ac, 'UpdateActionResult', { actionDigest: action, actionResult: result });
   const hit = await unary<AR>(h.ac, 'GetActionResult', { actionDigest: action });
   assert.equal(hit.outputFiles[0]!.path, 'bin/out');
 
   await h.store.delete(casKey(sha256(inTree)));
-  assert.equal(await codeOf(unary(h.ac, 'GetActionResult', { actionDigest: action })), status.NOT_FOUND, 'a file listed in an output tree is gone');
+  assert.equal(
+    await codeOf(unary(h.ac, 'GetActionResult', { actionDigest: action })),
+    status.NOT_FOUND,
+    'a file listed in an output tree is gone',
+  );
   await cas(inTree);
   await h.store.delete(casKey(sha256(stdout)));
-  assert.equal(await codeOf(unary(h.ac, 'GetActionResult', { actionDigest: action })), status.NOT_FOUND, 'stdout is gone');
+  assert.equal(
+    await codeOf(unary(h.ac, 'GetActionResult', { actionDigest: action })),
+    status.NOT_FOUND,
+    'stdout is gone',
+  );
   await cas(stdout);
   assert.equal((await unary<AR>(h.ac, 'GetActionResult', { actionDigest: action })).outputFiles.length, 1);
   assert.equal(await codeOf(unary(h.ac, 'GetActionResult', { actionDigest: dg(blob(50, 4)) })), status.NOT_FOUND);
@@ -59,12 +72,22 @@ test('inline_stdout and inline_output_files are honoured within the byte budget,
   const action = dg(blob(50, 7));
   await unary(h.ac, 'UpdateActionResult', {
     actionDigest: action,
-    actionResult: { outputFiles: [{ path: 'a', digest: await cas(small) }, { path: 'b', digest: await cas(large) }], stdoutDigest: await cas(stdout) },
+    actionResult: {
+      outputFiles: [
+        { path: 'a', digest: await cas(small) },
+        { path: 'b', digest: await cas(large) },
+      ],
+      stdoutDigest: await cas(stdout),
+    },
   });
   const plain = await unary<AR>(h.ac, 'GetActionResult', { actionDigest: action });
   assert.equal(plain.stdoutRaw.length, 0);
   assert.ok(plain.outputFiles.every((f) => f.contents.length === 0));
-  const inl = await unary<AR>(h.ac, 'GetActionResult', { actionDigest: action, inlineStdout: true, inlineOutputFiles: ['a', 'b'] });
+  const inl = await unary<AR>(h.ac, 'GetActionResult', {
+    actionDigest: action,
+    inlineStdout: true,
+    inlineOutputFiles: ['a', 'b'],
+  });
   assert.equal(Buffer.from(inl.stdoutRaw).toString(), 'built ok\n');
   assert.ok(Buffer.from(inl.outputFiles[0]!.contents).equals(small));
   assert.equal(inl.outputFiles[1]!.contents.length, 0, '100 KiB does not fit the 64 KiB budget');
@@ -79,7 +102,10 @@ test('UpdateActionResult moves inline bytes into the CAS and stores a canonical,
   assert.equal(stored.stdoutRaw.length, 0);
   assert.equal(stored.stdoutDigest!.hash, sha256(Buffer.from('out!')));
   assert.equal(stored.outputFiles[0]!.digest.hash, sha256(Buffer.from('content')));
-  assert.deepEqual(await h.store.has([casKey(sha256(Buffer.from('out!'))), casKey(sha256(Buffer.from('content')))]), [true, true]);
+  assert.deepEqual(await h.store.has([casKey(sha256(Buffer.from('out!'))), casKey(sha256(Buffer.from('content')))]), [
+    true,
+    true,
+  ]);
 
   const empty = dg(blob(50, 9));
   const e = await unary<AR>(h.ac, 'UpdateActionResult', { actionDigest: empty, actionResult: {} });
@@ -100,23 +126,38 @@ test('UpdateActionResult refuses malformed results with INVALID_ARGUMENT and sto
     { actionDigest: action, actionResult: { stdoutRaw: Buffer.from('x'), stdoutDigest: dg(blob(1, 2)) } },
     { actionDigest: action, actionResult: {}, digestFunction: 2 },
   ];
-  for (const req of bad) assert.equal(await codeOf(unary(h.ac, 'UpdateActionResult', req)), status.INVALID_ARGUMENT, JSON.stringify(req));
+  for (const req of bad)
+    assert.equal(await codeOf(unary(h.ac, 'UpdateActionResult', req)), status.INVALID_ARGUMENT, JSON.stringify(req));
   assert.equal(await h.store.getBytes(acKey(action.hash)), undefined);
-  assert.equal(await codeOf(unary(h.ac, 'GetActionResult', { actionDigest: action, digestFunction: 8 })), status.INVALID_ARGUMENT);
+  assert.equal(
+    await codeOf(unary(h.ac, 'GetActionResult', { actionDigest: action, digestFunction: 8 })),
+    status.INVALID_ARGUMENT,
+  );
 });
 
 test('instance names namespace the action cache unless sharing is configured', async () => {
   const out = blob(10, 11);
   const action = dg(blob(50, 12));
   await cas(out, 'tenant-a');
-  await unary(h.ac, 'UpdateActionResult', { instanceName: 'tenant-a', actionDigest: action, actionResult: { outputFiles: [{ path: 'o', digest: dg(out) }] } });
+  await unary(h.ac, 'UpdateActionResult', {
+    instanceName: 'tenant-a',
+    actionDigest: action,
+    actionResult: { outputFiles: [{ path: 'o', digest: dg(out) }] },
+  });
   assert.equal(await codeOf(unary(h.ac, 'GetActionResult', { instanceName: 'tenant-a', actionDigest: action })), 0);
-  assert.equal(await codeOf(unary(h.ac, 'GetActionResult', { instanceName: 'tenant-b', actionDigest: action })), status.NOT_FOUND);
+  assert.equal(
+    await codeOf(unary(h.ac, 'GetActionResult', { instanceName: 'tenant-b', actionDigest: action })),
+    status.NOT_FOUND,
+  );
 
   const shared = await startHarness({ instanceNamespacing: false });
   try {
     await shared.store.put(casKey(sha256(out)), out, { size: 10 });
-    await unary(shared.ac, 'UpdateActionResult', { instanceName: 'x', actionDigest: action, actionResult: { outputFiles: [{ path: 'o', digest: dg(out) }] } });
+    await unary(shared.ac, 'UpdateActionResult', {
+      instanceName: 'x',
+      actionDigest: action,
+      actionResult: { outputFiles: [{ path: 'o', digest: dg(out) }] },
+    });
     assert.equal(await codeOf(unary(shared.ac, 'GetActionResult', { instanceName: 'y', actionDigest: action })), 0);
   } finally {
     await shared.close();

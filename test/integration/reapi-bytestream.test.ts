@@ -8,7 +8,21 @@ import { after, before, test } from 'node:test';
 import { casKey, type Key } from '../../src/core/keys.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
 import type { Entry, ReadOptions } from '../../src/storage/store.ts';
-import { blob, chunks, codeOf, collect, type Harness, openWrite, readAll, readName, sha256, startHarness, unary, uploadName, writeMessages } from './reapi-harness.ts';
+import {
+  blob,
+  chunks,
+  codeOf,
+  collect,
+  type Harness,
+  openWrite,
+  readAll,
+  readName,
+  sha256,
+  startHarness,
+  unary,
+  uploadName,
+  writeMessages,
+} from './reapi-harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -117,7 +131,9 @@ test('a Read whose store stream fails or ends early after data was sent ends non
       store.mode = mode;
       let got = 0;
       const outcome = await new Promise<number>((resolve) => {
-        const call = (bh.bs as unknown as Record<string, (req: unknown) => Readable>)['Read']!.call(bh.bs, { resourceName: name });
+        const call = (bh.bs as unknown as Record<string, (req: unknown) => Readable>)['Read']!.call(bh.bs, {
+          resourceName: name,
+        });
         call.on('data', (m: { data: Uint8Array }) => (got += m.data.byteLength));
         call.on('error', (e: ServiceError) => resolve(e.code));
         call.on('end', () => resolve(status.OK));
@@ -150,12 +166,18 @@ test('wrong sizes, offsets and names in a Write are refused precisely', async ()
   msgs[1] = { ...msgs[1]!, writeOffset: msgs[1]!.writeOffset + 1 };
   assert.equal(await codeOf(writeMessages(h.bs, msgs)), status.INVALID_ARGUMENT);
   // Negative first offset.
-  assert.equal(await codeOf(writeMessages(h.bs, [{ resourceName: name, writeOffset: -1, data, finishWrite: true }])), status.OUT_OF_RANGE);
+  assert.equal(
+    await codeOf(writeMessages(h.bs, [{ resourceName: name, writeOffset: -1, data, finishWrite: true }])),
+    status.OUT_OF_RANGE,
+  );
   // A fresh upload starting past 0.
   assert.equal(await codeOf(writeMessages(h.bs, chunks(name, data, { offset: 100 }))), status.INVALID_ARGUMENT);
   // Read-style or malformed names, a changed name mid-stream, no messages at all.
   assert.equal(await codeOf(writeMessages(h.bs, chunks(`blobs/${sha256(data)}/40000`, data))), status.INVALID_ARGUMENT);
-  assert.equal(await codeOf(writeMessages(h.bs, chunks(`uploads/x/blobs/${sha256(data)}/-4`, data))), status.INVALID_ARGUMENT);
+  assert.equal(
+    await codeOf(writeMessages(h.bs, chunks(`uploads/x/blobs/${sha256(data)}/-4`, data))),
+    status.INVALID_ARGUMENT,
+  );
   const renamed = [...chunks(name, data)];
   renamed[1] = { ...renamed[1]!, resourceName: uploadName(blob(10, 1)) };
   assert.equal(await codeOf(writeMessages(h.bs, renamed)), status.INVALID_ARGUMENT);
@@ -166,7 +188,9 @@ test('wrong sizes, offsets and names in a Write are refused precisely', async ()
 test('a Write that ends without finish_write is ABORTED and publishes nothing (rule 3)', async () => {
   const data = blob(50_000, 8);
   const name = uploadName(data);
-  const err = await writeMessages(h.bs, chunks(name, data, { finish: false })).catch((e: { code: number; details: string }) => e);
+  const err = await writeMessages(h.bs, chunks(name, data, { finish: false })).catch(
+    (e: { code: number; details: string }) => e,
+  );
   assert.equal((err as { code: number }).code, status.ABORTED);
   assert.match((err as { details: string }).details, /finish_write/);
   assert.deepEqual(await h.store.has([casKey(sha256(data))]), [false]);
@@ -209,17 +233,26 @@ test('a Write whose blob another upload completes mid-stream ends early with the
 test('QueryWriteStatus: {0,false} for a fresh upload, {size,true} for a present blob, INVALID_ARGUMENT for a bad name', async () => {
   const data = blob(3000, 11);
   const name = uploadName(data);
-  const fresh = await unary<{ committedSize: unknown; complete: boolean }>(h.bs, 'QueryWriteStatus', { resourceName: name });
+  const fresh = await unary<{ committedSize: unknown; complete: boolean }>(h.bs, 'QueryWriteStatus', {
+    resourceName: name,
+  });
   assert.deepEqual([Number(fresh.committedSize), fresh.complete], [0, false]);
   await writeMessages(h.bs, chunks(name, data));
-  const done = await unary<{ committedSize: unknown; complete: boolean }>(h.bs, 'QueryWriteStatus', { resourceName: name });
+  const done = await unary<{ committedSize: unknown; complete: boolean }>(h.bs, 'QueryWriteStatus', {
+    resourceName: name,
+  });
   assert.deepEqual([Number(done.committedSize), done.complete], [3000, true]);
-  assert.equal(await codeOf(unary(h.bs, 'QueryWriteStatus', { resourceName: 'uploads/x/blobs/zz/1' })), status.INVALID_ARGUMENT);
+  assert.equal(
+    await codeOf(unary(h.bs, 'QueryWriteStatus', { resourceName: 'uploads/x/blobs/zz/1' })),
+    status.INVALID_ARGUMENT,
+  );
 });
 
 test('an oversized message is RESOURCE_EXHAUSTED and the server keeps serving', async () => {
   const data = blob(9 * 1024 * 1024, 12);
-  const code = await codeOf(writeMessages(h.bs, [{ resourceName: uploadName(data), writeOffset: 0, data, finishWrite: true }]));
+  const code = await codeOf(
+    writeMessages(h.bs, [{ resourceName: uploadName(data), writeOffset: 0, data, finishWrite: true }]),
+  );
   assert.equal(code, status.RESOURCE_EXHAUSTED);
   const small = blob(100, 13);
   assert.equal(await writeMessages(h.bs, chunks(uploadName(small), small)), 100);
@@ -230,7 +263,9 @@ test('bytes that are not the request message are INVALID_ARGUMENT on every RPC k
   const id = (b: Buffer): Buffer => b;
   const junk = Buffer.from([0x12, 0x50, 1]); // field 2, length 80, then one byte: truncated
   const unaryCode = (path: string): Promise<number> =>
-    new Promise((resolve) => raw.makeUnaryRequest(path, id, id, junk, (err: ServiceError | null) => resolve(err?.code ?? 0)));
+    new Promise((resolve) =>
+      raw.makeUnaryRequest(path, id, id, junk, (err: ServiceError | null) => resolve(err?.code ?? 0)),
+    );
   try {
     for (const path of [
       '/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs',
@@ -247,7 +282,9 @@ test('bytes that are not the request message are INVALID_ARGUMENT on every RPC k
     });
     assert.equal(readCode, status.INVALID_ARGUMENT);
     const writeCode = await new Promise<number>((resolve) => {
-      const s = raw.makeClientStreamRequest('/google.bytestream.ByteStream/Write', id, id, (e: ServiceError | null) => resolve(e?.code ?? 0));
+      const s = raw.makeClientStreamRequest('/google.bytestream.ByteStream/Write', id, id, (e: ServiceError | null) =>
+        resolve(e?.code ?? 0),
+      );
       s.write(junk);
       s.end();
     });

@@ -21,24 +21,45 @@ type Statuses = { responses: { status: { code: number; message: string }; data?:
 
 test('FindMissingBlobs answers for 5,000 digests in one call; the empty blob is never missing', async () => {
   const blobs = Array.from({ length: 5000 }, (_, i) => blob(32, 100 + i));
-  await Promise.all(blobs.filter((_, i) => i % 2 === 0).map((b) => h.store.put(casKey(sha256(b)), b, { size: b.byteLength })));
-  const res = await unary<Missing>(h.cas, 'FindMissingBlobs', { blobDigests: [...blobs.map(dg), EMPTY], digestFunction: 1 });
+  await Promise.all(
+    blobs.filter((_, i) => i % 2 === 0).map((b) => h.store.put(casKey(sha256(b)), b, { size: b.byteLength })),
+  );
+  const res = await unary<Missing>(h.cas, 'FindMissingBlobs', {
+    blobDigests: [...blobs.map(dg), EMPTY],
+    digestFunction: 1,
+  });
   const expected = blobs.filter((_, i) => i % 2 === 1).map((b) => sha256(b));
-  assert.deepEqual(res.missingBlobDigests.map((d) => d.hash), expected);
+  assert.deepEqual(
+    res.missingBlobDigests.map((d) => d.hash),
+    expected,
+  );
 });
 
 test('FindMissingBlobs reports a present hash with the wrong size as missing (the size is part of the digest)', async () => {
   const b = blob(64, 7);
   await h.store.put(casKey(sha256(b)), b, { size: b.byteLength });
-  const res = await unary<Missing>(h.cas, 'FindMissingBlobs', { blobDigests: [dg(b), { hash: sha256(b), sizeBytes: 65 }] });
-  assert.deepEqual(res.missingBlobDigests.map((d) => d.hash), [sha256(b)]);
+  const res = await unary<Missing>(h.cas, 'FindMissingBlobs', {
+    blobDigests: [dg(b), { hash: sha256(b), sizeBytes: 65 }],
+  });
+  assert.deepEqual(
+    res.missingBlobDigests.map((d) => d.hash),
+    [sha256(b)],
+  );
   assert.equal(res.missingBlobDigests.length, 1);
 });
 
 test('FindMissingBlobs refuses malformed digests and unsupported digest functions by name', async () => {
-  assert.equal(await codeOf(unary(h.cas, 'FindMissingBlobs', { blobDigests: [{ hash: 'xyz', sizeBytes: 1 }] })), status.INVALID_ARGUMENT);
-  assert.equal(await codeOf(unary(h.cas, 'FindMissingBlobs', { blobDigests: [{ hash: 'a'.repeat(64), sizeBytes: -1 }] })), status.INVALID_ARGUMENT);
-  const err = await unary(h.cas, 'FindMissingBlobs', { blobDigests: [], digestFunction: 9 }).catch((e: { code: number; details: string }) => e);
+  assert.equal(
+    await codeOf(unary(h.cas, 'FindMissingBlobs', { blobDigests: [{ hash: 'xyz', sizeBytes: 1 }] })),
+    status.INVALID_ARGUMENT,
+  );
+  assert.equal(
+    await codeOf(unary(h.cas, 'FindMissingBlobs', { blobDigests: [{ hash: 'a'.repeat(64), sizeBytes: -1 }] })),
+    status.INVALID_ARGUMENT,
+  );
+  const err = await unary(h.cas, 'FindMissingBlobs', { blobDigests: [], digestFunction: 9 }).catch(
+    (e: { code: number; details: string }) => e,
+  );
   assert.equal((err as { code: number }).code, status.INVALID_ARGUMENT);
   assert.match((err as { details: string }).details, /BLAKE3/);
 });
@@ -60,15 +81,31 @@ test('BatchUpdateBlobs: each blob succeeds or fails on its own', async () => {
   });
   assert.deepEqual(
     res.responses.map((r) => r.status.code),
-    [status.OK, status.INVALID_ARGUMENT, status.INVALID_ARGUMENT, status.INVALID_ARGUMENT, status.INVALID_ARGUMENT, status.OK, status.OK],
+    [
+      status.OK,
+      status.INVALID_ARGUMENT,
+      status.INVALID_ARGUMENT,
+      status.INVALID_ARGUMENT,
+      status.INVALID_ARGUMENT,
+      status.OK,
+      status.OK,
+    ],
   );
   assert.ok(res.responses.slice(1, 5).every((r) => r.status.message.length > 10));
-  assert.deepEqual(await h.store.has([casKey(sha256(good)), casKey(sha256(blob(1000, 3))), casKey(sha256(blob(1000, 4)))]), [true, false, false]);
+  assert.deepEqual(
+    await h.store.has([casKey(sha256(good)), casKey(sha256(blob(1000, 3))), casKey(sha256(blob(1000, 4)))]),
+    [true, false, false],
+  );
 });
 
 test('Batch calls above max_batch_total_size_bytes are INVALID_ARGUMENT as a whole', async () => {
   const big = blob(600 * 1024, 6);
-  const two = { requests: [{ digest: dg(big), data: big }, { digest: dg(big), data: big }] };
+  const two = {
+    requests: [
+      { digest: dg(big), data: big },
+      { digest: dg(big), data: big },
+    ],
+  };
   assert.equal(await codeOf(unary(h.cas, 'BatchUpdateBlobs', two)), status.INVALID_ARGUMENT);
   assert.equal(await codeOf(unary(h.cas, 'BatchReadBlobs', { digests: [dg(big), dg(big)] })), status.INVALID_ARGUMENT);
 });
@@ -76,8 +113,13 @@ test('Batch calls above max_batch_total_size_bytes are INVALID_ARGUMENT as a who
 test('BatchReadBlobs: data for present blobs, NOT_FOUND per missing blob, empty blob always there', async () => {
   const a = blob(2000, 7);
   await h.store.put(casKey(sha256(a)), a, { size: 2000 });
-  const res = await unary<Statuses>(h.cas, 'BatchReadBlobs', { digests: [dg(a), dg(blob(10, 8)), EMPTY, { hash: sha256(a), sizeBytes: 1999 }] });
-  assert.deepEqual(res.responses.map((r) => r.status.code), [status.OK, status.NOT_FOUND, status.OK, status.INVALID_ARGUMENT]);
+  const res = await unary<Statuses>(h.cas, 'BatchReadBlobs', {
+    digests: [dg(a), dg(blob(10, 8)), EMPTY, { hash: sha256(a), sizeBytes: 1999 }],
+  });
+  assert.deepEqual(
+    res.responses.map((r) => r.status.code),
+    [status.OK, status.NOT_FOUND, status.OK, status.INVALID_ARGUMENT],
+  );
   assert.ok(Buffer.from(res.responses[0]!.data!).equals(a));
   assert.equal(res.responses[2]!.data!.length, 0);
 });
@@ -94,32 +136,72 @@ test('GetTree streams every present directory once, in pages, resumable by page 
   const l2 = await put(leaf('bb'));
   const l3 = await put(leaf('ccc'));
   const missing = { hash: 'f'.repeat(64), sizeBytes: 10 };
-  const m1 = await put({ directories: [{ name: 'x', digest: l1 }, { name: 'y', digest: l2 }] });
+  const m1 = await put({
+    directories: [
+      { name: 'x', digest: l1 },
+      { name: 'y', digest: l2 },
+    ],
+  });
   // 'wrong' names a stored directory with another size: not the directory it names, so
   // left out like 'gone'.
   const l4 = await put(leaf('dddd'));
-  const m2 = await put({ directories: [{ name: 'gone', digest: missing }, { name: 'x', digest: l1 }, { name: 'z', digest: l3 }, { name: 'wrong', digest: { hash: l4.hash, sizeBytes: l4.sizeBytes + 1 } }] });
-  const root = await put({ directories: [{ name: 'm1', digest: m1 }, { name: 'm2', digest: m2 }] });
+  const m2 = await put({
+    directories: [
+      { name: 'gone', digest: missing },
+      { name: 'x', digest: l1 },
+      { name: 'z', digest: l3 },
+      { name: 'wrong', digest: { hash: l4.hash, sizeBytes: l4.sizeBytes + 1 } },
+    ],
+  });
+  const root = await put({
+    directories: [
+      { name: 'm1', digest: m1 },
+      { name: 'm2', digest: m2 },
+    ],
+  });
 
   type Page = { directories: unknown[]; nextPageToken: string };
   const all = await collect<Page>(h.cas, 'GetTree', { rootDigest: root });
   assert.equal(all.length, 1);
-  assert.equal(all[0]!.directories.length, 6, 'root, m1, m2, three leaves; the missing and the wrong-size ones left out');
+  assert.equal(
+    all[0]!.directories.length,
+    6,
+    'root, m1, m2, three leaves; the missing and the wrong-size ones left out',
+  );
   assert.equal(all[0]!.nextPageToken, '');
 
   const paged = await collect<Page>(h.cas, 'GetTree', { rootDigest: root, pageSize: 4 });
-  assert.deepEqual(paged.map((p) => p.directories.length), [4, 2]);
+  assert.deepEqual(
+    paged.map((p) => p.directories.length),
+    [4, 2],
+  );
   assert.notEqual(paged[0]!.nextPageToken, '');
-  const rest = await collect<Page>(h.cas, 'GetTree', { rootDigest: root, pageSize: 4, pageToken: paged[0]!.nextPageToken });
-  assert.deepEqual(rest.map((p) => p.directories.length), [2]);
+  const rest = await collect<Page>(h.cas, 'GetTree', {
+    rootDigest: root,
+    pageSize: 4,
+    pageToken: paged[0]!.nextPageToken,
+  });
+  assert.deepEqual(
+    rest.map((p) => p.directories.length),
+    [2],
+  );
   assert.deepEqual(rest[0]!.directories, paged[1]!.directories);
 
   assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: missing })), status.NOT_FOUND);
   // A root stored with another size than its digest says: the digest is wrong (as Read answers).
-  assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: { hash: root.hash, sizeBytes: root.sizeBytes + 7 } })), status.INVALID_ARGUMENT);
-  assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, pageToken: 'bogus' })), status.INVALID_ARGUMENT);
+  assert.equal(
+    await codeOf(collect(h.cas, 'GetTree', { rootDigest: { hash: root.hash, sizeBytes: root.sizeBytes + 7 } })),
+    status.INVALID_ARGUMENT,
+  );
+  assert.equal(
+    await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, pageToken: 'bogus' })),
+    status.INVALID_ARGUMENT,
+  );
   assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, pageSize: -1 })), status.INVALID_ARGUMENT);
-  assert.equal(await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, digestFunction: 10 })), status.INVALID_ARGUMENT);
+  assert.equal(
+    await codeOf(collect(h.cas, 'GetTree', { rootDigest: root, digestFunction: 10 })),
+    status.INVALID_ARGUMENT,
+  );
 });
 
 test('GetTree returns stored Directory bytes unchanged (unknown fields, explicit defaults), so each hashes to its digest', async () => {
@@ -135,15 +217,28 @@ test('GetTree returns stored Directory bytes unchanged (unknown fields, explicit
   await h.store.put(casKey(sha256(leaf)), leaf, { size: leaf.byteLength });
   const root = withExtras({ directories: [{ name: 'sub', digest: dg(leaf) }] });
   await h.store.put(casKey(sha256(root)), root, { size: root.byteLength });
-  assert.notEqual(Buffer.from(Directory.encode(Directory.decode(root)).finish()).byteLength, root.byteLength, 'protobufjs would change these bytes');
+  assert.notEqual(
+    Buffer.from(Directory.encode(Directory.decode(root)).finish()).byteLength,
+    root.byteLength,
+    'protobufjs would change these bytes',
+  );
 
   // A raw client, so the reply's embedded Directory bytes are seen as sent.
   const raw = new Client(h.server.address, credentials.createInsecure());
   try {
-    const req = Buffer.from(protoType(`${REAPI}.GetTreeRequest`).encode({ rootDigest: dg(root) }).finish());
+    const req = Buffer.from(
+      protoType(`${REAPI}.GetTreeRequest`)
+        .encode({ rootDigest: dg(root) })
+        .finish(),
+    );
     const replies = await new Promise<Buffer[]>((resolve, reject) => {
       const out: Buffer[] = [];
-      const s = raw.makeServerStreamRequest(`/${REAPI}.ContentAddressableStorage/GetTree`, (b: Buffer) => b, (b: Buffer) => b, req);
+      const s = raw.makeServerStreamRequest(
+        `/${REAPI}.ContentAddressableStorage/GetTree`,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        req,
+      );
       s.on('data', (b: Buffer) => out.push(b));
       s.on('error', (e: ServiceError) => reject(e));
       s.on('end', () => resolve(out));
@@ -157,7 +252,10 @@ test('GetTree returns stored Directory bytes unchanged (unknown fields, explicit
         else r.skipType(tag & 7);
       }
     }
-    assert.deepEqual(dirs.map((d) => d.toString('hex')), [root.toString('hex'), leaf.toString('hex')]);
+    assert.deepEqual(
+      dirs.map((d) => d.toString('hex')),
+      [root.toString('hex'), leaf.toString('hex')],
+    );
   } finally {
     raw.close();
   }

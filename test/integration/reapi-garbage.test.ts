@@ -10,7 +10,18 @@ import fc from 'fast-check';
 import { serviceDefinition, SERVICE_NAMES } from '../../src/frontends/reapi/grpc-definitions.ts';
 import { parseAddress } from '../../src/config/units.ts';
 import { REAPI } from '../../src/core/proto.ts';
-import { blob, chunks, framed, type Harness, readAll, readName, startHarness, unary, uploadName, writeMessages } from './reapi-harness.ts';
+import {
+  blob,
+  chunks,
+  framed,
+  type Harness,
+  readAll,
+  readName,
+  startHarness,
+  unary,
+  uploadName,
+  writeMessages,
+} from './reapi-harness.ts';
 
 const PATHS = Object.values(SERVICE_NAMES).flatMap((name) => Object.values(serviceDefinition(name)).map((m) => m.path));
 const CALL_TIMEOUT_MS = 5000;
@@ -56,7 +67,12 @@ function rawTcp(bytes: Buffer): Promise<boolean> {
 function rawCall(session: http2.ClientHttp2Session, path: string, body: Buffer): Promise<string> {
   return new Promise((resolve) => {
     let status = 'no status';
-    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     const timer = setTimeout(() => {
       stream.close(http2.constants.NGHTTP2_CANCEL);
       resolve('hung');
@@ -96,11 +112,15 @@ test('random request bodies to every method end with a status or a reset, and ch
       // A well-framed message of random protobuf-ish bytes (the decoders' input).
       fc.uint8Array({ maxLength: 2048 }).map((m) => framed(m)),
       // A frame whose declared length lies, or that claims compression.
-      fc.tuple(fc.uint8Array({ maxLength: 512 }), fc.nat(), fc.boolean()).map(([m, declared, compressed]) => framed(m, { declared, compressed })),
+      fc
+        .tuple(fc.uint8Array({ maxLength: 512 }), fc.nat(), fc.boolean())
+        .map(([m, declared, compressed]) => framed(m, { declared, compressed })),
       // No framing at all.
       fc.uint8Array({ maxLength: 2048 }).map((m) => Buffer.from(m)),
       // Several messages, some methods take one.
-      fc.array(fc.uint8Array({ maxLength: 256 }), { maxLength: 4 }).map((ms) => Buffer.concat(ms.map((m) => framed(m)))),
+      fc
+        .array(fc.uint8Array({ maxLength: 256 }), { maxLength: 4 })
+        .map((ms) => Buffer.concat(ms.map((m) => framed(m)))),
     );
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...PATHS), body, async (path, bytes) => {
@@ -114,7 +134,13 @@ test('random request bodies to every method end with a status or a reset, and ch
     session.close();
   }
   t.diagnostic(`outcomes: ${[...outcomes].map(([k, v]) => `${v} ${k}`).join(', ')}`);
-  assert.ok(PATHS.includes(`/${REAPI}.ContentAddressableStorage/BatchUpdateBlobs`) && PATHS.length >= 10, `methods tried: ${PATHS.join(' ')}`);
-  assert.ok((outcomes.get('grpc-status 3') ?? 0) > 0, `malformed requests got INVALID_ARGUMENT: ${[...outcomes].join(' ')}`);
+  assert.ok(
+    PATHS.includes(`/${REAPI}.ContentAddressableStorage/BatchUpdateBlobs`) && PATHS.length >= 10,
+    `methods tried: ${PATHS.join(' ')}`,
+  );
+  assert.ok(
+    (outcomes.get('grpc-status 3') ?? 0) > 0,
+    `malformed requests got INVALID_ARGUMENT: ${[...outcomes].join(' ')}`,
+  );
   await assertHealthy();
 });

@@ -21,13 +21,17 @@ test('GetTree over more than 100,000 directories is RESOURCE_EXHAUSTED; exactly 
     // Distinct children: each holds one file named after its index (no blob needs to exist).
     const file = { hash: 'a'.repeat(64), sizeBytes: 1 };
     const children: { name: string; digest: { hash: string; sizeBytes: number } }[] = [];
-    for (let i = 0; i < 100_000; i++) children.push({ name: `d${i}`, digest: await put({ files: [{ name: `f${i}`, digest: file }] }) });
+    for (let i = 0; i < 100_000; i++)
+      children.push({ name: `d${i}`, digest: await put({ files: [{ name: `f${i}`, digest: file }] }) });
 
     type Page = { directories: unknown[]; nextPageToken: string };
     // Root + 99,999 children = 100,000 directories: within the bound.
     const within = await put({ directories: children.slice(0, 99_999) });
     const pages = await collect<Page>(h.cas, 'GetTree', { rootDigest: within, pageSize: 10_000 }, 60_000);
-    assert.equal(pages.reduce((n, p) => n + p.directories.length, 0), 100_000);
+    assert.equal(
+      pages.reduce((n, p) => n + p.directories.length, 0),
+      100_000,
+    );
 
     // Root + 100,000 children = 100,001: one more than a call walks.
     const over = await put({ directories: children });
@@ -37,7 +41,11 @@ test('GetTree over more than 100,000 directories is RESOURCE_EXHAUSTED; exactly 
     );
     assert.equal(err.code, status.RESOURCE_EXHAUSTED, err.message);
     assert.match(err.details, /more than 100000 directories/);
-    assert.equal((await collect<Page>(h.cas, 'GetTree', { rootDigest: children[0]!.digest })).length, 1, 'still serving');
+    assert.equal(
+      (await collect<Page>(h.cas, 'GetTree', { rootDigest: children[0]!.digest })).length,
+      1,
+      'still serving',
+    );
   } finally {
     await h.close();
   }

@@ -1,6 +1,13 @@
 // Test harness for the REAPI frontend: starts a server on a free loopback port over a
 // MemoryStore (unless given a store) and builds real grpc-js clients from our own protos.
-import { credentials, makeGenericClientConstructor, type Client, type Metadata, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
+import {
+  credentials,
+  makeGenericClientConstructor,
+  type Client,
+  type Metadata,
+  type ServiceDefinition,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { hashBytes } from '../../src/core/digest.ts';
 import { framePrefix } from '../../src/core/grpc-frames.ts';
@@ -52,7 +59,11 @@ export function reapiClients(address: string): ReapiClients {
   };
 }
 
-export async function startHarness(config: ReapiConfig = {}, store: Store = new MemoryStore(), metrics?: Metrics): Promise<Harness> {
+export async function startHarness(
+  config: ReapiConfig = {},
+  store: Store = new MemoryStore(),
+  metrics?: Metrics,
+): Promise<Harness> {
   const server = await startReapiServer({ store, address: '127.0.0.1:0', config, metrics });
   const clients = reapiClients(server.address);
   return {
@@ -153,7 +164,11 @@ export function writeMessages(bs: Client, msgs: Iterable<WriteMsg>): Promise<num
 }
 
 /** The message sequence of one upload: `data` from `offset`, in `chunk`-byte messages. */
-export function* chunks(name: string, data: Uint8Array, { chunk = 16 * 1024, offset = 0, finish = true } = {}): Generator<WriteMsg> {
+export function* chunks(
+  name: string,
+  data: Uint8Array,
+  { chunk = 16 * 1024, offset = 0, finish = true } = {},
+): Generator<WriteMsg> {
   let first = true;
   let at = offset;
   if (data.byteLength === offset) {
@@ -162,7 +177,12 @@ export function* chunks(name: string, data: Uint8Array, { chunk = 16 * 1024, off
   }
   while (at < data.byteLength) {
     const end = Math.min(data.byteLength, at + chunk);
-    yield { resourceName: first ? name : '', writeOffset: at, data: data.subarray(at, end), finishWrite: finish && end === data.byteLength };
+    yield {
+      resourceName: first ? name : '',
+      writeOffset: at,
+      data: data.subarray(at, end),
+      finishWrite: finish && end === data.byteLength,
+    };
     first = false;
     at = end;
   }
@@ -181,12 +201,17 @@ export function openWrite(bs: Client): { call: ReturnType<StreamFn>; result: Pro
   return { call, result };
 }
 
-type ServerStreamFn = (req: unknown, opts?: unknown) => { on(ev: string, fn: (...a: unknown[]) => void): void; cancel(): void };
+type ServerStreamFn = (
+  req: unknown,
+  opts?: unknown,
+) => { on(ev: string, fn: (...a: unknown[]) => void): void; cancel(): void };
 
 /** A server-streaming call collected whole; rejects with the status error. */
 export function collect<T>(client: Client, method: string, req: unknown, deadlineMs = 5000): Promise<T[]> {
   return new Promise((resolve, reject) => {
-    const call = (client as unknown as Record<string, ServerStreamFn>)[method]!.call(client, req, { deadline: Date.now() + deadlineMs });
+    const call = (client as unknown as Record<string, ServerStreamFn>)[method]!.call(client, req, {
+      deadline: Date.now() + deadlineMs,
+    });
     const out: T[] = [];
     call.on('data', (m) => out.push(m as T));
     call.on('error', (e) => reject(e));

@@ -10,7 +10,19 @@ import { test } from 'node:test';
 import { casKey, type Key } from '../../src/core/keys.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
 import type { Entry, ReadOptions } from '../../src/storage/store.ts';
-import { blob, chunks, codeOf, openWrite, readAll, readName, sha256, startHarness, unary, uploadName, writeMessages } from './reapi-harness.ts';
+import {
+  blob,
+  chunks,
+  codeOf,
+  openWrite,
+  readAll,
+  readName,
+  sha256,
+  startHarness,
+  unary,
+  uploadName,
+  writeMessages,
+} from './reapi-harness.ts';
 
 const IDLE = 300;
 
@@ -24,14 +36,19 @@ test('a Write stalled past bodyIdleTimeoutMs is ABORTED, publishes nothing, and 
     w.call.write(msgs[0]);
     w.call.write(msgs[1]);
     const t0 = performance.now();
-    const err = await w.result.then(() => undefined, (e: ServiceError) => e);
+    const err = await w.result.then(
+      () => undefined,
+      (e: ServiceError) => e,
+    );
     const took = performance.now() - t0;
     assert.equal(err?.code, status.ABORTED, err?.details);
     assert.match(err!.details, /bodyIdleTimeout/);
     assert.ok(took >= IDLE - 50 && took < IDLE + 2000, `ended after ${took} ms for a ${IDLE} ms bound`);
     w.call.cancel();
     assert.deepEqual(await h.store.has([casKey(sha256(data))]), [false]);
-    const q = await unary<{ committedSize: unknown; complete: boolean }>(h.bs, 'QueryWriteStatus', { resourceName: name });
+    const q = await unary<{ committedSize: unknown; complete: boolean }>(h.bs, 'QueryWriteStatus', {
+      resourceName: name,
+    });
     assert.deepEqual([Number(q.committedSize), q.complete], [2 * 16384, false]);
     // The spool's owner let go: a resume gets it at once and completes a verified blob.
     assert.equal(await writeMessages(h.bs, chunks(name, data, { offset: 2 * 16384 })), data.byteLength);
@@ -60,16 +77,23 @@ test('a Read whose client stops reading is ended after bodyIdleTimeoutMs: the st
   try {
     const data = blob(8 * 1024 * 1024, 62);
     await store.put(casKey(sha256(data)), data, { size: data.byteLength });
-    const call = (h.bs as unknown as Record<string, (req: unknown) => Readable>)['Read']!.call(h.bs, { resourceName: readName(data) });
+    const call = (h.bs as unknown as Record<string, (req: unknown) => Readable>)['Read']!.call(h.bs, {
+      resourceName: readName(data),
+    });
     let received = 0;
     const ended = new Promise<number>((resolve) => {
       call.on('error', (e: ServiceError) => resolve(e.code));
       call.on('end', () => resolve(status.OK));
     });
     // Read one message, then stop reading (the client's window and buffers fill up).
-    await new Promise<void>((resolve) => call.once('data', (m: { data: Uint8Array }) => ((received += m.data.byteLength), resolve())));
+    await new Promise<void>((resolve) =>
+      call.once('data', (m: { data: Uint8Array }) => ((received += m.data.byteLength), resolve())),
+    );
     call.pause();
-    const released = await Promise.race([store.closed[0]!.then(() => true), new Promise((r) => setTimeout(() => r(false), IDLE + 3000).unref())]);
+    const released = await Promise.race([
+      store.closed[0]!.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), IDLE + 3000).unref()),
+    ]);
     assert.equal(released, true, 'the server let go of the store stream');
     // The server goes on serving, and the stalled call's HTTP/2 stream was reset rather than
     // left holding unread messages: a graceful shutdown does not wait for it.

@@ -19,12 +19,20 @@ import { startTcpRelay } from '../helpers/tcp-relay.ts';
 import { blob, chunks, readAll, readName, startHarness, uploadName, writeMessages } from './reapi-harness.ts';
 
 /** A ByteStream Read sent on a raw HTTP/2 session: its stream, and its reply body once it ends. */
-function rawRead(session: http2.ClientHttp2Session, resourceName: string): { stream: http2.ClientHttp2Stream; body: Promise<Buffer> } {
+function rawRead(
+  session: http2.ClientHttp2Session,
+  resourceName: string,
+): { stream: http2.ClientHttp2Stream; body: Promise<Buffer> } {
   const req = Buffer.from(protoType('google.bytestream.ReadRequest').encode({ resourceName }).finish());
   const frame = Buffer.alloc(5 + req.length);
   frame.writeUInt32BE(req.length, 1);
   req.copy(frame, 5);
-  const stream = session.request({ ':method': 'POST', ':path': '/google.bytestream.ByteStream/Read', 'content-type': 'application/grpc', te: 'trailers' });
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/google.bytestream.ByteStream/Read',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
   stream.end(frame);
   const parts: Buffer[] = [];
   const body = new Promise<Buffer>((resolve, reject) => {
@@ -40,7 +48,10 @@ function rawRead(session: http2.ClientHttp2Session, resourceName: string): { str
  * `resume()`: with its 64 KiB window spent, the rest of the reply waits in the server,
  * queued but not written. (grpc-js clients keep reading below a paused call.)
  */
-function stalledRead(address: string, resourceName: string): { firstBytes: Promise<void>; resume(): void; bytes: Promise<Buffer>; close(): void } {
+function stalledRead(
+  address: string,
+  resourceName: string,
+): { firstBytes: Promise<void>; resume(): void; bytes: Promise<Buffer>; close(): void } {
   const session = http2.connect(`http://${address}`);
   session.on('error', () => undefined);
   const { stream, body } = rawRead(session, resourceName);
@@ -57,9 +68,11 @@ function stalledRead(address: string, resourceName: string): { firstBytes: Promi
 function readResponseData(body: Buffer): Buffer {
   const out: Buffer[] = [];
   const ReadResponse = protoType('google.bytestream.ReadResponse');
-  for (let at = 0; at < body.length; ) {
+  for (let at = 0; at < body.length;) {
     const len = body.readUInt32BE(at + 1);
-    out.push(Buffer.from((ReadResponse.decode(body.subarray(at + 5, at + 5 + len)) as unknown as { data: Uint8Array }).data));
+    out.push(
+      Buffer.from((ReadResponse.decode(body.subarray(at + 5, at + 5 + len)) as unknown as { data: Uint8Array }).data),
+    );
     at += 5 + len;
   }
   return Buffer.concat(out);
@@ -98,7 +111,8 @@ test('a Read held up by a client that stops reading keeps its buffer while other
   try {
     const held = blob(200_000, 1);
     const others = Array.from({ length: 16 }, (_, i) => blob(200_000, 100 + i)); // same pool class
-    for (const data of [held, ...others]) assert.equal(await writeMessages(h.bs, chunks(uploadName(data), data)), data.byteLength);
+    for (const data of [held, ...others])
+      assert.equal(await writeMessages(h.bs, chunks(uploadName(data), data)), data.byteLength);
     const stalled = stalledRead(h.server.address, readName(held));
     await stalled.firstBytes;
     for (let round = 0; round < 3; round++) {
@@ -132,7 +146,8 @@ test('Reads whose bytes wait behind a stalled socket keep their buffers until th
     // the write queued first; 16 MB in all, well past what the stalled sockets buffer.
     const held = Array.from({ length: 80 }, (_, i) => blob(200_000, 300 + i));
     const others = Array.from({ length: 16 }, (_, i) => blob(200_000, 400 + i)); // same pool class
-    for (const data of [...held, ...others]) assert.equal(await writeMessages(h.bs, chunks(uploadName(data), data, { chunk: 256 * 1024 })), data.byteLength);
+    for (const data of [...held, ...others])
+      assert.equal(await writeMessages(h.bs, chunks(uploadName(data), data, { chunk: 256 * 1024 })), data.byteLength);
     relay.stall();
     const replies = held.map((d) => rawRead(session, readName(d)).body);
     // The server has framed the held replies by now; Reads on a direct connection take

@@ -6,7 +6,20 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { casKey } from '../../src/core/keys.ts';
-import { blob, chunks, codeOf, type Harness, openWrite, readAll, readName, sha256, startHarness, unary, uploadName, writeMessages } from './reapi-harness.ts';
+import {
+  blob,
+  chunks,
+  codeOf,
+  type Harness,
+  openWrite,
+  readAll,
+  readName,
+  sha256,
+  startHarness,
+  unary,
+  uploadName,
+  writeMessages,
+} from './reapi-harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -15,7 +28,9 @@ before(async () => {
 after(() => h.close());
 
 async function committed(harness: Harness, name: string): Promise<{ size: number; complete: boolean }> {
-  const r = await unary<{ committedSize: unknown; complete: boolean }>(harness.bs, 'QueryWriteStatus', { resourceName: name });
+  const r = await unary<{ committedSize: unknown; complete: boolean }>(harness.bs, 'QueryWriteStatus', {
+    resourceName: name,
+  });
   return { size: Number(r.committedSize), complete: r.complete };
 }
 
@@ -42,7 +57,10 @@ test('a cancelled Write publishes nothing, reports its committed offset, and res
   assert.deepEqual(kept, { size, complete: false });
 
   // Resuming past the committed size is refused and keeps the spool.
-  assert.equal(await codeOf(writeMessages(h.bs, [{ resourceName: name, writeOffset: size + 1, finishWrite: true }])), status.INVALID_ARGUMENT);
+  assert.equal(
+    await codeOf(writeMessages(h.bs, [{ resourceName: name, writeOffset: size + 1, finishWrite: true }])),
+    status.INVALID_ARGUMENT,
+  );
   assert.equal((await committed(h, name)).size, kept.size);
 
   // The resumed call only has to say it is finished.
@@ -99,7 +117,11 @@ test('small and compressed uploads are not spooled: QueryWriteStatus says 0', as
 });
 
 test('the spool is bounded in bytes and in age', async () => {
-  const tight = await startHarness({ partialUploadMinBytes: 1, partialUploadMaxBytes: 100_000, partialUploadMaxAgeMs: 300 });
+  const tight = await startHarness({
+    partialUploadMinBytes: 1,
+    partialUploadMaxBytes: 100_000,
+    partialUploadMaxAgeMs: 300,
+  });
   try {
     const data = blob(300_000, 26);
     const name = uploadName(data);

@@ -27,9 +27,21 @@ interface Reply {
   body: Buffer;
 }
 
-function call(path: string, body: Buffer, headers: http2.OutgoingHttpHeaders = {}, keepOpen = false, on: http2.ClientHttp2Session = session): Promise<Reply> {
+function call(
+  path: string,
+  body: Buffer,
+  headers: http2.OutgoingHttpHeaders = {},
+  keepOpen = false,
+  on: http2.ClientHttp2Session = session,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const stream = on.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    const stream = on.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      ...headers,
+    });
     const reply: Reply = { httpStatus: 0, body: Buffer.alloc(0) };
     const parts: Buffer[] = [];
     const take = (hs: http2.IncomingHttpHeaders) => {
@@ -65,12 +77,23 @@ test('an unknown method is UNIMPLEMENTED, a trailers-only reply', async () => {
 });
 
 test('not POST is 405, not gRPC content is 415', async () => {
-  assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest, { ':method': 'PUT' })).httpStatus, 405);
-  assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest, { 'content-type': 'application/json' })).httpStatus, 415);
+  assert.equal(
+    (await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest, { ':method': 'PUT' })).httpStatus,
+    405,
+  );
+  assert.equal(
+    (await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest, { 'content-type': 'application/json' }))
+      .httpStatus,
+    415,
+  );
 });
 
 test('a compressed message is UNIMPLEMENTED; a unary call without a message, cut inside one, or with a bad flag byte, is INVALID_ARGUMENT', async () => {
-  const compressed = await call(`/${REAPI}.Capabilities/GetCapabilities`, framed(Buffer.from([1, 2, 3]), { compressed: true }), { 'grpc-encoding': 'gzip' });
+  const compressed = await call(
+    `/${REAPI}.Capabilities/GetCapabilities`,
+    framed(Buffer.from([1, 2, 3]), { compressed: true }),
+    { 'grpc-encoding': 'gzip' },
+  );
   assert.equal(compressed.grpcStatus, '12');
   assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, Buffer.alloc(0))).grpcStatus, '3');
   assert.equal((await call(`/${REAPI}.Capabilities/GetCapabilities`, capsRequest.subarray(0, 3))).grpcStatus, '3');
@@ -86,7 +109,9 @@ test('a compressed message is UNIMPLEMENTED; a unary call without a message, cut
 
 test('grpc-timeout ends a call that outlives it with DEADLINE_EXCEEDED', async () => {
   // A Write whose client never finishes: only the deadline can end it.
-  const write = protoType('google.bytestream.WriteRequest').encode({ resourceName: `uploads/u/blobs/${'a'.repeat(64)}/10`, writeOffset: 0, data: Buffer.alloc(3) }).finish();
+  const write = protoType('google.bytestream.WriteRequest')
+    .encode({ resourceName: `uploads/u/blobs/${'a'.repeat(64)}/10`, writeOffset: 0, data: Buffer.alloc(3) })
+    .finish();
   const t0 = performance.now();
   const r = await call('/google.bytestream.ByteStream/Write', framed(write), { 'grpc-timeout': '200m' }, true);
   assert.equal(r.grpcStatus, '4');
@@ -94,7 +119,13 @@ test('grpc-timeout ends a call that outlives it with DEADLINE_EXCEEDED', async (
 });
 
 test('a grpc-timeout beyond what a timer can hold (99999999H) is no deadline, not an immediate DEADLINE_EXCEEDED', async () => {
-  const stream = session.request({ ':method': 'POST', ':path': `/${REAPI}.Capabilities/GetCapabilities`, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '99999999H' });
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': `/${REAPI}.Capabilities/GetCapabilities`,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    'grpc-timeout': '99999999H',
+  });
   const status = new Promise<string | undefined>((resolve) => {
     let got: string | undefined;
     const take = (hs: http2.IncomingHttpHeaders) => {
@@ -125,7 +156,9 @@ test('an upload whose request stream ends inside a message is ABORTED and stays 
   const resourceName = uploadName(data);
   const Write = protoType('google.bytestream.WriteRequest');
   const first = framed(Write.encode({ resourceName, writeOffset: 0, data: data.subarray(0, 65536) }).finish());
-  const second = framed(Write.encode({ resourceName, writeOffset: 65536, data: data.subarray(65536, 131072) }).finish());
+  const second = framed(
+    Write.encode({ resourceName, writeOffset: 65536, data: data.subarray(65536, 131072) }).finish(),
+  );
   const r = await call('/google.bytestream.ByteStream/Write', Buffer.concat([first, second.subarray(0, 1000)]));
   assert.equal(r.grpcStatus, '10', r.grpcMessage);
   const status = await unary<{ committedSize: unknown; complete: boolean }>(h.bs, 'QueryWriteStatus', { resourceName });
@@ -134,7 +167,11 @@ test('an upload whose request stream ends inside a message is ABORTED and stays 
 });
 
 test('the server announces a bound on concurrent calls per connection', async () => {
-  await new Promise<void>((resolve) => (session.remoteSettings.maxConcurrentStreams !== undefined ? resolve() : session.once('remoteSettings', () => resolve())));
+  await new Promise<void>((resolve) =>
+    session.remoteSettings.maxConcurrentStreams !== undefined
+      ? resolve()
+      : session.once('remoteSettings', () => resolve()),
+  );
   assert.equal(session.remoteSettings.maxConcurrentStreams, 1000);
 });
 
@@ -145,9 +182,15 @@ test('a unary request that stops sending before its end is ABORTED after bodyIdl
   try {
     const got = await new Promise<{ grpcStatus?: string; ms: number }>((resolve, reject) => {
       const t0 = performance.now();
-      const stream = s.request({ ':method': 'POST', ':path': `/${REAPI}.ContentAddressableStorage/FindMissingBlobs`, 'content-type': 'application/grpc', te: 'trailers' });
+      const stream = s.request({
+        ':method': 'POST',
+        ':path': `/${REAPI}.ContentAddressableStorage/FindMissingBlobs`,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
       let grpcStatus: string | undefined;
-      const take = (hs: http2.IncomingHttpHeaders) => void (hs['grpc-status'] !== undefined && (grpcStatus = String(hs['grpc-status'])));
+      const take = (hs: http2.IncomingHttpHeaders) =>
+        void (hs['grpc-status'] !== undefined && (grpcStatus = String(hs['grpc-status'])));
       stream.on('response', take);
       stream.on('trailers', take);
       stream.on('error', reject);
@@ -170,17 +213,35 @@ test('the metrics count the status the client was sent, also when the transport 
   const own = http2.connect(`http://${m.server.address}`);
   own.on('error', () => undefined);
   try {
-    const compressed = await call(`/${REAPI}.Capabilities/GetCapabilities`, framed(Buffer.from([1, 2, 3]), { compressed: true }), { 'grpc-encoding': 'gzip' }, false, own);
+    const compressed = await call(
+      `/${REAPI}.Capabilities/GetCapabilities`,
+      framed(Buffer.from([1, 2, 3]), { compressed: true }),
+      { 'grpc-encoding': 'gzip' },
+      false,
+      own,
+    );
     assert.equal(compressed.grpcStatus, '12');
-    const write = protoType('google.bytestream.WriteRequest').encode({ resourceName: `uploads/u/blobs/${'a'.repeat(64)}/10`, writeOffset: 0, data: Buffer.alloc(3) }).finish();
-    const late = await call('/google.bytestream.ByteStream/Write', framed(write), { 'grpc-timeout': '100m' }, true, own);
+    const write = protoType('google.bytestream.WriteRequest')
+      .encode({ resourceName: `uploads/u/blobs/${'a'.repeat(64)}/10`, writeOffset: 0, data: Buffer.alloc(3) })
+      .finish();
+    const late = await call(
+      '/google.bytestream.ByteStream/Write',
+      framed(write),
+      { 'grpc-timeout': '100m' },
+      true,
+      own,
+    );
     assert.equal(late.grpcStatus, '4');
     assert.equal((await call(`/${REAPI}.Capabilities/NoSuchMethod`, capsRequest, {}, false, own)).grpcStatus, '12');
     await new Promise((r) => setTimeout(r, 100)); // the handler settles after the status went out
     const text = await metrics.render();
     assert.match(text, /hoard_requests_total\{[^}]*method="GetCapabilities"[^}]*code="UNIMPLEMENTED"[^}]*\} 1/, text);
     assert.match(text, /hoard_requests_total\{[^}]*method="Write"[^}]*code="DEADLINE_EXCEEDED"[^}]*\} 1/, text);
-    assert.match(text, /hoard_requests_total\{[^}]*method="\(unknown\)"[^}]*code="UNIMPLEMENTED"[^}]*\} 1/, 'an unknown path is counted, not as a label of its own');
+    assert.match(
+      text,
+      /hoard_requests_total\{[^}]*method="\(unknown\)"[^}]*code="UNIMPLEMENTED"[^}]*\} 1/,
+      'an unknown path is counted, not as a label of its own',
+    );
   } finally {
     own.close();
     await m.close();

@@ -7,7 +7,18 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import zlib from 'node:zlib';
 import { casKey } from '../../src/core/keys.ts';
-import { blob, chunks, codeOf, type Harness, readAll, readName, sha256, startHarness, unary, writeMessages } from './reapi-harness.ts';
+import {
+  blob,
+  chunks,
+  codeOf,
+  type Harness,
+  readAll,
+  readName,
+  sha256,
+  startHarness,
+  unary,
+  writeMessages,
+} from './reapi-harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -23,7 +34,8 @@ function compressible(size: number, seed: number): Buffer {
   return out;
 }
 
-const zname = (d: Buffer, size = d.byteLength): string => `uploads/${randomUUID()}/compressed-blobs/zstd/${sha256(d)}/${size}`;
+const zname = (d: Buffer, size = d.byteLength): string =>
+  `uploads/${randomUUID()}/compressed-blobs/zstd/${sha256(d)}/${size}`;
 
 test('compressed Write: offsets count compressed bytes, committed_size is the compressed total, reads round-trip', async () => {
   const data = compressible(1_000_000, 31);
@@ -44,10 +56,19 @@ test('compressed Write: offsets count compressed bytes, committed_size is the co
 test('compressed data that does not match the uncompressed digest is INVALID_ARGUMENT and not published', async () => {
   const data = compressible(200_000, 32);
   const other = compressible(200_000, 33);
-  assert.equal(await codeOf(writeMessages(h.bs, chunks(zname(data), zlib.zstdCompressSync(other)))), status.INVALID_ARGUMENT);
+  assert.equal(
+    await codeOf(writeMessages(h.bs, chunks(zname(data), zlib.zstdCompressSync(other)))),
+    status.INVALID_ARGUMENT,
+  );
   // Declared size larger than the content (truncated), and garbage that is not zstd.
-  assert.equal(await codeOf(writeMessages(h.bs, chunks(zname(data, 300_000), zlib.zstdCompressSync(data)))), status.INVALID_ARGUMENT);
-  assert.equal(await codeOf(writeMessages(h.bs, chunks(zname(data), Buffer.from('definitely not zstd')))), status.INVALID_ARGUMENT);
+  assert.equal(
+    await codeOf(writeMessages(h.bs, chunks(zname(data, 300_000), zlib.zstdCompressSync(data)))),
+    status.INVALID_ARGUMENT,
+  );
+  assert.equal(
+    await codeOf(writeMessages(h.bs, chunks(zname(data), Buffer.from('definitely not zstd')))),
+    status.INVALID_ARGUMENT,
+  );
   assert.deepEqual(await h.store.has([casKey(sha256(data)), casKey(sha256(other))]), [false, false]);
 });
 
@@ -57,7 +78,9 @@ test('a decompression bomb is cut at the declared size, without inflating it', a
   const before = process.memoryUsage().rss;
   const started = performance.now();
   // It claims to be a small blob: refused as soon as output passes 1,000 bytes.
-  const err = await writeMessages(h.bs, chunks(zname(blob(1000, 1)), bomb)).catch((e: { code: number; details: string }) => e);
+  const err = await writeMessages(h.bs, chunks(zname(blob(1000, 1)), bomb)).catch(
+    (e: { code: number; details: string }) => e,
+  );
   assert.equal((err as { code: number }).code, status.INVALID_ARGUMENT);
   assert.match((err as { details: string }).details, /more than the 1000 bytes/);
   // Same through BatchUpdateBlobs.
@@ -81,14 +104,23 @@ test('BatchUpdateBlobs takes zstd entries; BatchReadBlobs compresses only when t
       { digest: { hash: sha256(b), sizeBytes: 100 }, data: b, compressor: 3 },
     ],
   });
-  assert.deepEqual(up.responses.map((r) => r.status.code), [status.OK, status.OK, status.INVALID_ARGUMENT]);
-  const digests = [{ hash: sha256(a), sizeBytes: a.byteLength }, { hash: sha256(b), sizeBytes: 100 }];
+  assert.deepEqual(
+    up.responses.map((r) => r.status.code),
+    [status.OK, status.OK, status.INVALID_ARGUMENT],
+  );
+  const digests = [
+    { hash: sha256(a), sizeBytes: a.byteLength },
+    { hash: sha256(b), sizeBytes: 100 },
+  ];
   type ReadRes = { responses: { data: Uint8Array; compressor: number; status: { code: number } }[] };
   const z = await unary<ReadRes>(h.cas, 'BatchReadBlobs', { digests, acceptableCompressors: [1] });
   assert.equal(z.responses[0]!.compressor, 1);
   assert.ok(zlib.zstdDecompressSync(z.responses[0]!.data).equals(a));
   assert.equal(z.responses[1]!.compressor, 0, 'tiny blobs go uncompressed');
   const plain = await unary<ReadRes>(h.cas, 'BatchReadBlobs', { digests });
-  assert.deepEqual(plain.responses.map((r) => r.compressor), [0, 0]);
+  assert.deepEqual(
+    plain.responses.map((r) => r.compressor),
+    [0, 0],
+  );
   assert.ok(Buffer.from(plain.responses[0]!.data).equals(a));
 });

@@ -17,7 +17,11 @@ interface BenchFlags extends ClientFlags {
 }
 
 export function registerBench(program: Command): void {
-  addClientFlags(program.command('bench').description('load-test any cache: small/large put/get, existence checks; table of ops/s, MB/s, p50/p95/p99'))
+  addClientFlags(
+    program
+      .command('bench')
+      .description('load-test any cache: small/large put/get, existence checks; table of ops/s, MB/s, p50/p95/p99'),
+  )
     .option('-c, --concurrency <n>', 'operations in flight', '16')
     .option('-d, --duration <seconds>', 'run each scenario this long', '5')
     .option('-n, --count <ops>', 'run each scenario for exactly this many operations (instead of --duration)')
@@ -36,7 +40,8 @@ export function registerBench(program: Command): void {
           largeSize: positiveInt(flags.size, '--size'),
           smallSize: positiveInt(flags.smallSize, '--small-size'),
         };
-        if (!(opts.durationMs > 0)) throw new Error(`--duration ${JSON.stringify(flags.duration)}: expected a positive number of seconds`);
+        if (!(opts.durationMs > 0))
+          throw new Error(`--duration ${JSON.stringify(flags.duration)}: expected a positive number of seconds`);
         const scenarios = flags.scenarios?.split(',').map((s) => s.trim()) as Scenario[] | undefined;
         const bad = scenarios?.filter((s) => !SCENARIOS.includes(s));
         if (bad?.length) throw new Error(`unknown scenario ${bad.join(', ')}; known: ${SCENARIOS.join(', ')}`);
@@ -45,7 +50,8 @@ export function registerBench(program: Command): void {
       process.stdout.write(`${BENCH_HEADER}\n`);
       const report = await runBench({ ...opts, onResult: (r) => process.stdout.write(`${formatBenchRow(r)}\n`) });
       const failed = report.results.filter((r) => r.errors > 0);
-      for (const r of failed) process.stderr.write(`hoard: ${r.scenario}: ${r.errors} errors, first: ${r.firstError}\n`);
+      for (const r of failed)
+        process.stderr.write(`hoard: ${r.scenario}: ${r.errors} errors, first: ${r.firstError}\n`);
       if (flags.json) await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
       process.exitCode = failed.length ? 1 : 0;
     });

@@ -5,10 +5,22 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { addClientFlags, clientOptions, parseUsage, type ClientFlags } from '../cli-support.ts';
-import { ALL_CHECKS, formatRow, formatSummary, runChecks, selectChecks, TABLE_HEADER, type CheckResult } from '../../check/run-checks.ts';
+import {
+  ALL_CHECKS,
+  formatRow,
+  formatSummary,
+  runChecks,
+  selectChecks,
+  TABLE_HEADER,
+  type CheckResult,
+} from '../../check/run-checks.ts';
 
 export function registerCheck(program: Command): void {
-  addClientFlags(program.command('check').description('conformance and fault report for any remote cache (exit 0 only if all applicable checks pass)'))
+  addClientFlags(
+    program
+      .command('check')
+      .description('conformance and fault report for any remote cache (exit 0 only if all applicable checks pass)'),
+  )
     .option('--only <ids>', `comma-separated checks to run: ${ALL_CHECKS.map((c) => c.id).join(', ')}`)
     .option('--scale <x>', 'multiply data volume and request counts', '1')
     .option('--json <file>', 'also write the report as JSON')
@@ -16,7 +28,10 @@ export function registerCheck(program: Command): void {
       const { opts, scale, only } = await parseUsage(this, () => {
         const scale = Number(flags.scale);
         if (!(scale > 0)) throw new Error(`--scale ${JSON.stringify(flags.scale)}: expected a positive number`);
-        const only = flags.only?.split(',').map((s) => s.trim()).filter(Boolean);
+        const only = flags.only
+          ?.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         selectChecks(only);
         return { opts: clientOptions(flags), scale, only };
       });

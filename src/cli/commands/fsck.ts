@@ -26,7 +26,9 @@ export function registerFsck(program: Command): void {
         console.log(JSON.stringify(report, null, 2));
       } else {
         for (const p of report.problems) {
-          console.log(`${p.problem}: ${p.key.keyspace} ${p.key.namespace ? `${p.key.namespace}/` : ''}${p.key.id}: ${p.detail}${opts.repair ? (p.problem === 'corrupt' ? ' (quarantined)' : ' (unindexed)') : ''}`);
+          console.log(
+            `${p.problem}: ${p.key.keyspace} ${p.key.namespace ? `${p.key.namespace}/` : ''}${p.key.id}: ${p.detail}${opts.repair ? (p.problem === 'corrupt' ? ' (quarantined)' : ' (unindexed)') : ''}`,
+          );
         }
         console.log(
           `${report.entries} entries, ${report.verified} verified, ${report.problems.length} problems, ` +

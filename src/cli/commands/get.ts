@@ -8,7 +8,14 @@ import { dirname, basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { formatDigest } from '../../core/digest.ts';
 import { createClient } from '../../client/create-client.ts';
-import { addClientFlags, clientOptions, parseDigestArg, parseUsage, TransferBars, type ClientFlags } from '../cli-support.ts';
+import {
+  addClientFlags,
+  clientOptions,
+  parseDigestArg,
+  parseUsage,
+  TransferBars,
+  type ClientFlags,
+} from '../cli-support.ts';
 
 export function registerGet(program: Command): void {
   addClientFlags(
@@ -19,9 +26,15 @@ export function registerGet(program: Command): void {
   )
     .requiredOption('-o, --output <file>', 'where to write the blob ("-" for stdout)')
     .action(async function (this: Command, arg: string, flags: ClientFlags & { output: string }) {
-      const { digest, client } = await parseUsage(this, () => ({ digest: parseDigestArg(arg), client: createClient(flags.server, clientOptions(flags)) }));
+      const { digest, client } = await parseUsage(this, () => ({
+        digest: parseDigestArg(arg),
+        client: createClient(flags.server, clientOptions(flags)),
+      }));
       const bars = new TransferBars();
-      const tmp = flags.output === '-' ? undefined : join(dirname(flags.output), `.${basename(flags.output)}.hoard-${process.pid}`);
+      const tmp =
+        flags.output === '-'
+          ? undefined
+          : join(dirname(flags.output), `.${basename(flags.output)}.hoard-${process.pid}`);
       try {
         const stream = await client.get(digest, { onProgress: bars.onProgress });
         if (!stream) {

@@ -8,4 +8,12 @@ import { registerStat } from './stat.ts';
 import { registerCheck } from './check.ts';
 import { registerBench } from './bench.ts';
 
-export const commands: ReadonlyArray<(program: Command) => void> = [registerServe, registerFsck, registerPut, registerGet, registerStat, registerCheck, registerBench];
+export const commands: ReadonlyArray<(program: Command) => void> = [
+  registerServe,
+  registerFsck,
+  registerPut,
+  registerGet,
+  registerStat,
+  registerCheck,
+  registerBench,
+];

@@ -8,7 +8,14 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { createHasher, formatDigest, type Digest } from '../../core/digest.ts';
 import { createClient } from '../../client/create-client.ts';
-import { addClientFlags, clientOptions, parseUsage, positiveInt, TransferBars, type ClientFlags } from '../cli-support.ts';
+import {
+  addClientFlags,
+  clientOptions,
+  parseUsage,
+  positiveInt,
+  TransferBars,
+  type ClientFlags,
+} from '../cli-support.ts';
 import { Limiter } from '../../client/limiter.ts';
 
 async function digestFile(path: string, signal?: AbortSignal): Promise<Digest> {
@@ -40,7 +47,8 @@ export function registerPut(program: Command): void {
       const { limiter, client } = await parseUsage(this, async () => {
         const opts = clientOptions(flags);
         const limiter = new Limiter(positiveInt(flags.concurrency, '--concurrency'));
-        for (const f of files) if (!(await stat(f).catch(() => undefined))?.isFile()) throw new Error(`${f} is not a readable file`);
+        for (const f of files)
+          if (!(await stat(f).catch(() => undefined))?.isFile()) throw new Error(`${f} is not a readable file`);
         return { limiter, client: createClient(flags.server, opts) };
       });
       const bars = new TransferBars();
@@ -52,7 +60,11 @@ export function registerPut(program: Command): void {
             limiter.run(async () => {
               try {
                 const digest = await digestFile(file);
-                await client.put(digest, { open: (offset) => createReadStream(file, { start: offset }) }, { onProgress: bars.onProgress });
+                await client.put(
+                  digest,
+                  { open: (offset) => createReadStream(file, { start: offset }) },
+                  { onProgress: bars.onProgress },
+                );
                 results[i] = `${formatDigest(digest)}  ${file}`;
               } catch (err) {
                 failed++;

@@ -22,7 +22,10 @@ export function registerServe(program: Command): void {
     const flag = `--${flagName(o.key)}${o.arg === undefined ? '' : ` <${o.arg}>`}`;
     cmd.addOption(new Option(flag, o.description));
   }
-  cmd.addHelpText('after', '\nEvery option can also be set in the config file (same name) or as HOARD_<NAME> (e.g. HOARD_MAX_SIZE=50GiB).');
+  cmd.addHelpText(
+    'after',
+    '\nEvery option can also be set in the config file (same name) or as HOARD_<NAME> (e.g. HOARD_MAX_SIZE=50GiB).',
+  );
   cmd.action(async (flags: Record<string, unknown>) => {
     const config = await loadConfig({ flags });
     const server = await startServer(config);

@@ -8,15 +8,16 @@ import { addClientFlags, clientOptions, parseDigestArg, parseUsage, type ClientF
 
 export function registerStat(program: Command): void {
   addClientFlags(
-    program
-      .command('stat')
-      .description('report which blobs (CAS) a cache has')
-      .argument('<digest...>', 'HASH/SIZE'),
+    program.command('stat').description('report which blobs (CAS) a cache has').argument('<digest...>', 'HASH/SIZE'),
   ).action(async function (this: Command, args: string[], flags: ClientFlags) {
-    const { digests, client } = await parseUsage(this, () => ({ digests: args.map(parseDigestArg), client: createClient(flags.server, clientOptions(flags)) }));
+    const { digests, client } = await parseUsage(this, () => ({
+      digests: args.map(parseDigestArg),
+      client: createClient(flags.server, clientOptions(flags)),
+    }));
     try {
       const missing = new Set((await client.findMissing(digests)).map(formatDigest));
-      for (const d of digests) process.stdout.write(`${missing.has(formatDigest(d)) ? 'missing' : 'present'} ${formatDigest(d)}\n`);
+      for (const d of digests)
+        process.stdout.write(`${missing.has(formatDigest(d)) ? 'missing' : 'present'} ${formatDigest(d)}\n`);
       if (missing.size > 0) process.exitCode = 1;
     } finally {
       await client.close();

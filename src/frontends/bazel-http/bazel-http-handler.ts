@@ -61,13 +61,22 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
   async function put(req: IncomingMessage, res: ServerResponse, key: Key, raw: boolean): Promise<void> {
     const size = declaredSize(req, ctx);
     if (size === undefined) {
-      sendText(req, res, ctx, 411, 'invalid_argument: a Content-Length header is required (chunked uploads are not part of the protocol)');
+      sendText(
+        req,
+        res,
+        ctx,
+        411,
+        'invalid_argument: a Content-Length header is required (chunked uploads are not part of the protocol)',
+      );
       return;
     }
     let body: Body = req;
     if (key.keyspace === 'ac' && !raw) {
       if (size > MAX_ACTION_RESULT_BYTES) {
-        throw new HoardError(ErrorCode.TooLarge, `an ActionResult of ${size} bytes exceeds ${MAX_ACTION_RESULT_BYTES} bytes`);
+        throw new HoardError(
+          ErrorCode.TooLarge,
+          `an ActionResult of ${size} bytes exceeds ${MAX_ACTION_RESULT_BYTES} bytes`,
+        );
       }
       body = await readSmallBody(req, size);
       decodeActionResult(body);
@@ -82,7 +91,9 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
       if (size === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'cas');
       const r = resolveRangeHeader(range, size);
       if (r.kind === 'unsatisfiable') {
-        sendText(req, res, ctx, 416, `out_of_range: the entry has ${size} bytes`, { 'content-range': `bytes */${size}` });
+        sendText(req, res, ctx, 416, `out_of_range: the entry has ${size} bytes`, {
+          'content-range': `bytes */${size}`,
+        });
         return;
       }
       if (r.kind === 'partial') {
@@ -90,11 +101,18 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
         const part = await store.get(key, { offset: r.start, limit: length });
         if (part === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'cas');
         countHit(req, ctx, PROTOCOL, 'cas', length);
-        const headers = { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', 'content-range': `bytes ${r.start}-${r.end}/${size}` };
+        const headers = {
+          'content-type': 'application/octet-stream',
+          'accept-ranges': 'bytes',
+          'content-range': `bytes ${r.start}-${r.end}/${size}`,
+        };
         return sendEntry(req, res, ctx, 206, part, length, headers);
       }
     }
-    await sendLookup(req, res, ctx, PROTOCOL, 'cas', key, { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' });
+    await sendLookup(req, res, ctx, PROTOCOL, 'cas', key, {
+      'content-type': 'application/octet-stream',
+      'accept-ranges': 'bytes',
+    });
   }
 
   async function getAc(req: IncomingMessage, res: ServerResponse, key: Key, raw: boolean): Promise<void> {

@@ -38,7 +38,8 @@ export function matchCcachePath(segments: readonly string[]): CcachePath | undef
   // Under ac/ or cas/ a 40-hex last segment is a Bazel path with a SHA-1 digest, which must
   // get Bazel's precise 400, not be stored as unverified ccache bytes: a SHA-1 Bazel client
   // would otherwise get AC hits never checked for completeness (rules 6 and 7).
-  if (FLAT_KEY.test(last) && dir !== 'ac' && dir !== 'cas') return { key: last, prefix: segments.slice(0, n - 1).join('/') };
+  if (FLAT_KEY.test(last) && dir !== 'ac' && dir !== 'cas')
+    return { key: last, prefix: segments.slice(0, n - 1).join('/') };
   if (dir !== undefined && SUBDIR.test(dir) && SUBDIR_REST.test(last)) {
     return { key: dir + last, prefix: segments.slice(0, n - 2).join('/') };
   }

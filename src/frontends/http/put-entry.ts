@@ -26,7 +26,15 @@ export function declaredSize(req: IncomingMessage, ctx: HttpContext): number | u
 }
 
 /** Stores `body` under `key` (`size` as declared, if any), counts it, then answers 200. */
-export async function putEntry(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, protocol: Protocol, key: Key, body: Body, size: number | undefined): Promise<void> {
+export async function putEntry(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  protocol: Protocol,
+  key: Key,
+  body: Body,
+  size: number | undefined,
+): Promise<void> {
   await ctx.store.put(key, body, { size, maxBytes: ctx.maxEntryBytes > 0 ? ctx.maxEntryBytes : undefined });
   if (size !== undefined) ctx.metrics.bytesReceived(protocol, size);
   sendEmpty(req, res, ctx, 200);

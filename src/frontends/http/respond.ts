@@ -27,13 +27,26 @@ function closeAfter(req: IncomingMessage, ctx: HttpContext): boolean {
 }
 
 /** Writes the status line and headers, adding `Connection: close` when `closeAfter` says so. */
-export function writeHead(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number, headers: OutgoingHttpHeaders): void {
+export function writeHead(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  status: number,
+  headers: OutgoingHttpHeaders,
+): void {
   if (closeAfter(req, ctx)) headers['connection'] = 'close';
   res.writeHead(status, headers);
 }
 
 /** A short text answer (Bazel caps PUT response bodies at 10 KiB; keep them small). */
-export function sendText(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number, text: string, extra?: OutgoingHttpHeaders): void {
+export function sendText(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  status: number,
+  text: string,
+  extra?: OutgoingHttpHeaders,
+): void {
   const body = text.length > 2000 ? `${text.slice(0, 2000)}...\n` : `${text}\n`;
   const headers: OutgoingHttpHeaders = {
     'content-type': 'text/plain; charset=utf-8',
@@ -55,7 +68,13 @@ export function sendEmpty(req: IncomingMessage, res: ServerResponse, ctx: HttpCo
  * out (a read failed mid-body) the only honest signal left is cutting the connection:
  * the client sees fewer bytes than Content-Length and discards the response.
  */
-export function sendError(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, protocol: string, err: unknown): void {
+export function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  protocol: string,
+  err: unknown,
+): void {
   const e = toHoardError(err);
   ctx.metrics.error(protocol, e.code);
   const status = HTTP_STATUS[e.code];
@@ -75,7 +94,15 @@ export function sendError(req: IncomingMessage, res: ServerResponse, ctx: HttpCo
  * handed back only once the response is fully written. Otherwise the stream is owned here
  * from now on: consumed or destroyed whatever happens. GET only (a HEAD needs no body).
  */
-export async function sendEntry(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, status: number, entry: Entry, length: number, headers: OutgoingHttpHeaders): Promise<void> {
+export async function sendEntry(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  status: number,
+  entry: Entry,
+  length: number,
+  headers: OutgoingHttpHeaders,
+): Promise<void> {
   headers['content-length'] = length;
   writeHead(req, res, ctx, status, headers);
   const bytes = entry.bytes;
@@ -91,33 +118,65 @@ export async function sendEntry(req: IncomingMessage, res: ServerResponse, ctx: 
 }
 
 /** 200 with `bytes` as the whole body, in one write (HEAD: the headers only). */
-export function sendBytes(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, bytes: Uint8Array, headers: OutgoingHttpHeaders): void {
+export function sendBytes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  bytes: Uint8Array,
+  headers: OutgoingHttpHeaders,
+): void {
   headers['content-length'] = bytes.byteLength;
   writeHead(req, res, ctx, 200, headers);
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
 /** A miss: counted, and answered 404 as every HTTP cache client expects. */
-export function sendMiss(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, protocol: Protocol, keyspace: Keyspace): void {
+export function sendMiss(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  protocol: Protocol,
+  keyspace: Keyspace,
+): void {
   ctx.metrics.lookup(protocol, keyspace, 'miss');
   sendText(req, res, ctx, 404, 'not found');
 }
 
 /** Counts a hit and, for a GET, the `bytes` of body it sends. */
-export function countHit(req: IncomingMessage, ctx: HttpContext, protocol: Protocol, keyspace: Keyspace, bytes: number): void {
+export function countHit(
+  req: IncomingMessage,
+  ctx: HttpContext,
+  protocol: Protocol,
+  keyspace: Keyspace,
+  bytes: number,
+): void {
   ctx.metrics.lookup(protocol, keyspace, 'hit');
   if (req.method === 'GET') ctx.metrics.bytesSent(protocol, bytes);
 }
 
 /** Answers GET/HEAD for `key`: the whole entry with 200, or a 404 miss; both counted. */
-export async function sendLookup(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, protocol: Protocol, keyspace: Keyspace, key: Key, headers: OutgoingHttpHeaders): Promise<void> {
+export async function sendLookup(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  protocol: Protocol,
+  keyspace: Keyspace,
+  key: Key,
+  headers: OutgoingHttpHeaders,
+): Promise<void> {
   const size = await sendStored(req, res, ctx, key, headers);
   if (size === undefined) sendMiss(req, res, ctx, protocol, keyspace);
   else countHit(req, ctx, protocol, keyspace, size);
 }
 
 /** The entry's size once sent whole with 200, or undefined on a miss (nothing sent). */
-async function sendStored(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, key: Key, headers: OutgoingHttpHeaders): Promise<number | undefined> {
+async function sendStored(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  key: Key,
+  headers: OutgoingHttpHeaders,
+): Promise<number | undefined> {
   const { store } = ctx;
   if (req.method === 'HEAD') {
     const size = await store.stat(key);

@@ -12,7 +12,14 @@ import { decodeActionResult } from '../../core/action-result.ts';
 import { getCompleteActionResult } from '../../storage/action-cache.ts';
 import { bytesOf, int64 } from './grpc-definitions.ts';
 import { unary } from './handlers.ts';
-import { checkDigestFunction, digestFrom, digestMsg, namespaceOf, type DigestMsg, type ReapiContext } from './request-context.ts';
+import {
+  checkDigestFunction,
+  digestFrom,
+  digestMsg,
+  namespaceOf,
+  type DigestMsg,
+  type ReapiContext,
+} from './request-context.ts';
 import { grpcError } from './status.ts';
 
 interface OutputFileMsg {
@@ -61,7 +68,10 @@ export function actionCacheService(ctx: ReapiContext): ServiceImplementation {
     const ar = bytes === undefined ? undefined : decodeOrMiss(bytes);
     ctx.metrics?.lookup('grpc', 'ac', ar === undefined ? 'miss' : 'hit');
     if (bytes === undefined || ar === undefined) {
-      throw grpcError(status.NOT_FOUND, `no complete action result for ${action.hash}/${action.sizeBytes} (never stored, or an output was evicted)`);
+      throw grpcError(
+        status.NOT_FOUND,
+        `no complete action result for ${action.hash}/${action.sizeBytes} (never stored, or an output was evicted)`,
+      );
     }
     // Inlining is a hint: fill what was asked, within a budget that keeps the reply under
     // older clients' 4 MiB limit; skip anything that does not fit or has vanished.
@@ -93,12 +103,19 @@ export function actionCacheService(ctx: ReapiContext): ServiceImplementation {
     if (!ar) throw new HoardError(ErrorCode.InvalidArgument, 'action_result is missing');
     validate(ar);
     // Inline bytes go to the CAS so stored results stay small and every output is a blob.
-    const toCas = async (raw: Uint8Array | undefined, claimed: DigestMsg | null | undefined, field: string): Promise<DigestMsg | null | undefined> => {
+    const toCas = async (
+      raw: Uint8Array | undefined,
+      claimed: DigestMsg | null | undefined,
+      field: string,
+    ): Promise<DigestMsg | null | undefined> => {
       const data = bytesOf(raw);
       if (data.byteLength === 0) return claimed;
       const d: Digest = { hash: hashBytes(data), sizeBytes: data.byteLength };
       if (claimed?.hash && (claimed.hash !== d.hash || int64(claimed.sizeBytes) !== d.sizeBytes)) {
-        throw new HoardError(ErrorCode.DigestMismatch, `${field}: inline bytes hash to ${d.hash}/${d.sizeBytes}, not to the digest given`);
+        throw new HoardError(
+          ErrorCode.DigestMismatch,
+          `${field}: inline bytes hash to ${d.hash}/${d.sizeBytes}, not to the digest given`,
+        );
       }
       await store.put(casKey(d.hash, ns), data, { size: d.sizeBytes, signal });
       ctx.published.published(casKey(d.hash, ns));
@@ -146,7 +163,10 @@ export function actionCacheService(ctx: ReapiContext): ServiceImplementation {
 function validate(ar: ActionResultMsg): void {
   const path = (p: string, field: string, mayBeEmpty = false): void => {
     if ((!p && !mayBeEmpty) || p.startsWith('/') || p.split('/').some((s) => s === '..')) {
-      throw new HoardError(ErrorCode.InvalidArgument, `${field}: path ${JSON.stringify(p)} must be relative, non-empty and without ".."`);
+      throw new HoardError(
+        ErrorCode.InvalidArgument,
+        `${field}: path ${JSON.stringify(p)} must be relative, non-empty and without ".."`,
+      );
     }
   };
   ar.outputFiles.forEach((f, i) => {
@@ -156,12 +176,19 @@ function validate(ar: ActionResultMsg): void {
   ar.outputDirectories.forEach((d, i) => {
     path(d.path, `output_directories[${i}].path`, true);
     if (!d.treeDigest && !d.rootDirectoryDigest) {
-      throw new HoardError(ErrorCode.InvalidArgument, `output_directories[${i}] has neither tree_digest nor root_directory_digest`);
+      throw new HoardError(
+        ErrorCode.InvalidArgument,
+        `output_directories[${i}] has neither tree_digest nor root_directory_digest`,
+      );
     }
     if (d.treeDigest) digestFrom(d.treeDigest, `output_directories[${i}].tree_digest`);
     if (d.rootDirectoryDigest) digestFrom(d.rootDirectoryDigest, `output_directories[${i}].root_directory_digest`);
   });
-  for (const [name, list] of [['output_symlinks', ar.outputSymlinks], ['output_file_symlinks', ar.outputFileSymlinks], ['output_directory_symlinks', ar.outputDirectorySymlinks]] as const) {
+  for (const [name, list] of [
+    ['output_symlinks', ar.outputSymlinks],
+    ['output_file_symlinks', ar.outputFileSymlinks],
+    ['output_directory_symlinks', ar.outputDirectorySymlinks],
+  ] as const) {
     list.forEach((s, i) => path(s.path, `${name}[${i}].path`));
   }
   if (ar.stdoutDigest) digestFrom(ar.stdoutDigest, 'stdout_digest');

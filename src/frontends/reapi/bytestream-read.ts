@@ -33,13 +33,18 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
   const offset = int64(req.readOffset);
   const limit = int64(req.readLimit);
   const size = res.digest.sizeBytes;
-  if (offset < 0 || offset > size) throw new HoardError(ErrorCode.OutOfRange, `read_offset ${offset} is outside the blob of ${size} bytes`);
+  if (offset < 0 || offset > size)
+    throw new HoardError(ErrorCode.OutOfRange, `read_offset ${offset} is outside the blob of ${size} bytes`);
   if (limit < 0) throw new HoardError(ErrorCode.InvalidArgument, `read_limit ${limit} is negative (0 means no limit)`);
   const compressed = res.compression !== 'identity';
   if (compressed && limit !== 0) {
     throw new HoardError(ErrorCode.InvalidArgument, `read_limit must be 0 for a compressed-blobs read, got ${limit}`);
   }
-  const entry = await ctx.store.get(casKey(res.digest.hash, namespaceOf(ctx, res.instanceName)), { offset, limit, signal });
+  const entry = await ctx.store.get(casKey(res.digest.hash, namespaceOf(ctx, res.instanceName)), {
+    offset,
+    limit,
+    signal,
+  });
   ctx.metrics?.lookup('grpc', 'cas', entry === undefined ? 'miss' : 'hit');
   if (entry === undefined) throw grpcError(status.NOT_FOUND, `blob ${res.digest.hash}/${size} is not in the cache`);
   const expected = limit > 0 ? Math.min(limit, size - offset) : size - offset;
@@ -57,7 +62,12 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
     // The store's bytes are counted before compression: a stream that ends early must not
     // pass for the whole range (the client would get an OK with truncated data).
     let read = 0;
-    if (compressed) source = pipeline(counted(entry.stream, (n) => (read += n)), createCompressor(ctx.options.zstdLevel), () => undefined);
+    if (compressed)
+      source = pipeline(
+        counted(entry.stream, (n) => (read += n)),
+        createCompressor(ctx.options.zstdLevel),
+        () => undefined,
+      );
     const max = ctx.options.readChunkSize;
     let sent = 0;
     for await (const chunk of source as AsyncIterable<Buffer>) {
@@ -69,7 +79,10 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
       }
     }
     if ((compressed ? read : sent) !== expected) {
-      throw new HoardError(ErrorCode.Corrupt, `the store gave ${compressed ? read : sent} of the ${expected} bytes of blob ${res.digest.hash}: the read was cut short`);
+      throw new HoardError(
+        ErrorCode.Corrupt,
+        `the store gave ${compressed ? read : sent} of the ${expected} bytes of blob ${res.digest.hash}: the read was cut short`,
+      );
     }
     ctx.metrics?.bytesSent('grpc', sent);
   } finally {
@@ -83,10 +96,21 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
  * handed back (`release`) only once the transport has written the last of them. An error
  * before that leaves it to the GC, never back in a pool while still queued for sending.
  */
-async function sendInMemory(ctx: ReapiContext, call: GrpcCall, bytes: Buffer, expected: number, hash: string, signal: AbortSignal, release: () => void): Promise<void> {
+async function sendInMemory(
+  ctx: ReapiContext,
+  call: GrpcCall,
+  bytes: Buffer,
+  expected: number,
+  hash: string,
+  signal: AbortSignal,
+  release: () => void,
+): Promise<void> {
   if (bytes.byteLength !== expected) {
     release();
-    throw new HoardError(ErrorCode.Corrupt, `the store gave ${bytes.byteLength} of the ${expected} bytes of blob ${hash}: the read was cut short`);
+    throw new HoardError(
+      ErrorCode.Corrupt,
+      `the store gave ${bytes.byteLength} of the ${expected} bytes of blob ${hash}: the read was cut short`,
+    );
   }
   const max = ctx.options.readChunkSize;
   if (bytes.byteLength === 0) release();

@@ -28,13 +28,19 @@ export function uploadId(ns: string, r: BlobResource): string {
 }
 
 export function writeHandler(ctx: ReapiContext): CallHandler {
-  return (call) => runCall(ctx, 'Write', call, (signal) => handleWrite(ctx, call as AsyncIterable<WriteRequest>, signal), true);
+  return (call) =>
+    runCall(ctx, 'Write', call, (signal) => handleWrite(ctx, call as AsyncIterable<WriteRequest>, signal), true);
 }
 
-async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>, callSignal: AbortSignal): Promise<WriteResponse> {
+async function handleWrite(
+  ctx: ReapiContext,
+  call: AsyncIterable<WriteRequest>,
+  callSignal: AbortSignal,
+): Promise<WriteResponse> {
   const reader = new MessageReader(call, ctx.options.bodyIdleTimeoutMs);
   const first = wellFormed(await reader.next(callSignal));
-  if (first === undefined) throw new HoardError(ErrorCode.InvalidArgument, 'the Write stream ended before its first message');
+  if (first === undefined)
+    throw new HoardError(ErrorCode.InvalidArgument, 'the Write stream ended before its first message');
   const res = parseWriteResourceName(first.resourceName);
   checkBlobSize(ctx, res.digest);
   const ns = namespaceOf(ctx, res.instanceName);
@@ -54,12 +60,15 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
     await ctx.partials.discard(id);
     return existing;
   }
-  const spool = !compressed && size >= ctx.options.partialUploadMinBytes ? await ctx.partials.acquire(id, callSignal) : undefined;
+  const spool =
+    !compressed && size >= ctx.options.partialUploadMinBytes ? await ctx.partials.acquire(id, callSignal) : undefined;
   const committed = spool?.size ?? 0;
   if (spool && startOffset < committed) spool.truncate(startOffset);
   else if (startOffset !== committed) {
     await spool?.settle(true);
-    const why = compressed ? 'compressed uploads are not resumable and start at write_offset 0' : `the committed size is ${committed} (see QueryWriteStatus)`;
+    const why = compressed
+      ? 'compressed uploads are not resumable and start at write_offset 0'
+      : `the committed size is ${committed} (see QueryWriteStatus)`;
     throw new HoardError(ErrorCode.InvalidArgument, `first write_offset ${startOffset} does not match: ${why}`);
   }
 
@@ -79,10 +88,16 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
     let msg: WriteRequest = firstMsg;
     for (;;) {
       if (msg.resourceName && msg.resourceName !== firstMsg.resourceName) {
-        throw new HoardError(ErrorCode.InvalidArgument, `resource_name changed mid-stream to ${JSON.stringify(msg.resourceName.slice(0, 300))}`);
+        throw new HoardError(
+          ErrorCode.InvalidArgument,
+          `resource_name changed mid-stream to ${JSON.stringify(msg.resourceName.slice(0, 300))}`,
+        );
       }
       if (msg.writeOffset !== startOffset + received) {
-        throw new HoardError(ErrorCode.InvalidArgument, `write_offset ${msg.writeOffset} does not follow the ${startOffset + received} bytes written so far`);
+        throw new HoardError(
+          ErrorCode.InvalidArgument,
+          `write_offset ${msg.writeOffset} does not follow the ${startOffset + received} bytes written so far`,
+        );
       }
       // The message's data as the views of the HTTP/2 chunks it arrived in (never joined).
       for (const part of msg.data) received += part.byteLength;
@@ -97,7 +112,10 @@ async function handleWrite(ctx: ReapiContext, call: AsyncIterable<WriteRequest>,
       }
       const next = wellFormed(await reader.next(signal));
       if (next === undefined) {
-        throw new HoardError(ErrorCode.Aborted, `the Write stream ended before finish_write, after ${startOffset + received} bytes; resume from QueryWriteStatus's committed_size`);
+        throw new HoardError(
+          ErrorCode.Aborted,
+          `the Write stream ended before finish_write, after ${startOffset + received} bytes; resume from QueryWriteStatus's committed_size`,
+        );
       }
       msg = next;
     }

@@ -55,7 +55,8 @@ export function casService(ctx: ReapiContext): ServiceImplementation {
       // Fast path for the common well-formed digest (the decoder checked and decoded the
       // hash's bytes, so no hash string is made); digestFrom throws the precise error for
       // anything else.
-      if (m.bytes !== undefined && size > 0 && Number.isSafeInteger(size)) keys[i] = ns === '' && m.keyspace === 'cas' ? (m as PlainDigest & Key) : casKey(m.hash, ns);
+      if (m.bytes !== undefined && size > 0 && Number.isSafeInteger(size))
+        keys[i] = ns === '' && m.keyspace === 'cas' ? (m as PlainDigest & Key) : casKey(m.hash, ns);
       else {
         digestFrom(m, `blob_digests[${i}]`);
         keys[i] = casKey(m.hash, ns);
@@ -71,9 +72,15 @@ export function casService(ctx: ReapiContext): ServiceImplementation {
     return { missingBlobDigests };
   }
 
-  async function batchUpdate(req: BatchUpdateRequest, signal: AbortSignal): Promise<{ responses: { digest?: DigestMsg; status: RpcStatus }[] }> {
+  async function batchUpdate(
+    req: BatchUpdateRequest,
+    signal: AbortSignal,
+  ): Promise<{ responses: { digest?: DigestMsg; status: RpcStatus }[] }> {
     checkDigestFunction(req.digestFunction);
-    checkBatchTotal(ctx, req.requests.map((r) => int64(r.digest?.sizeBytes)));
+    checkBatchTotal(
+      ctx,
+      req.requests.map((r) => int64(r.digest?.sizeBytes)),
+    );
     const ns = namespaceOf(ctx, req.instanceName);
     const responses = await Promise.all(
       req.requests.map(async (r, i) => {
@@ -96,7 +103,10 @@ export function casService(ctx: ReapiContext): ServiceImplementation {
 
   async function batchRead(req: BatchReadRequest, signal: AbortSignal): Promise<{ responses: unknown[] }> {
     checkDigestFunction(req.digestFunction);
-    checkBatchTotal(ctx, req.digests.map((m) => int64(m?.sizeBytes)));
+    checkBatchTotal(
+      ctx,
+      req.digests.map((m) => int64(m?.sizeBytes)),
+    );
     const ns = namespaceOf(ctx, req.instanceName);
     const zstdOk = req.acceptableCompressors.includes(CompressorValue.ZSTD);
     const responses = await Promise.all(
@@ -104,11 +114,13 @@ export function casService(ctx: ReapiContext): ServiceImplementation {
         try {
           const d = digestFrom(m, `digests[${i}]`);
           const data = await store.getBytes(casKey(d.hash, ns), { signal });
-          if (data === undefined) throw grpcError(status.NOT_FOUND, `blob ${d.hash}/${d.sizeBytes} is not in the cache`);
+          if (data === undefined)
+            throw grpcError(status.NOT_FOUND, `blob ${d.hash}/${d.sizeBytes} is not in the cache`);
           if (data.byteLength !== d.sizeBytes) throw wrongSize(d.hash, data.byteLength, d.sizeBytes);
           if (zstdOk && data.byteLength >= MIN_COMPRESS_BYTES) {
             const z = compressBytes(data, ctx.options.zstdLevel);
-            if (z.byteLength < data.byteLength) return { digest: m, data: z, status: OK_STATUS, compressor: CompressorValue.ZSTD };
+            if (z.byteLength < data.byteLength)
+              return { digest: m, data: z, status: OK_STATUS, compressor: CompressorValue.ZSTD };
           }
           return { digest: m, data, status: OK_STATUS, compressor: CompressorValue.IDENTITY };
         } catch (err) {
@@ -130,7 +142,10 @@ export function casService(ctx: ReapiContext): ServiceImplementation {
 function entryData(compressor: number, data: Buffer, d: Digest): Buffer {
   if (compressor === CompressorValue.IDENTITY) return data;
   if (compressor === CompressorValue.ZSTD) return decompressBounded(data, d.sizeBytes);
-  throw new HoardError(ErrorCode.Unsupported, `compressor ${compressorName(compressor)} is not supported for batch uploads: use IDENTITY or ZSTD`);
+  throw new HoardError(
+    ErrorCode.Unsupported,
+    `compressor ${compressorName(compressor)} is not supported for batch uploads: use IDENTITY or ZSTD`,
+  );
 }
 
 /** Whole-request INVALID_ARGUMENT when the declared blob bytes exceed the advertised bound. */
@@ -139,6 +154,9 @@ function checkBatchTotal(ctx: ReapiContext, sizes: number[]): void {
   for (const s of sizes) total += Math.max(0, s);
   const max = ctx.options.maxBatchTotalSize;
   if (total > max) {
-    throw grpcError(status.INVALID_ARGUMENT, `batch of ${total} blob bytes exceeds max_batch_total_size_bytes ${max}: split it or use ByteStream`);
+    throw grpcError(
+      status.INVALID_ARGUMENT,
+      `batch of ${total} blob bytes exceeds max_batch_total_size_bytes ${max}: split it or use ByteStream`,
+    );
   }
 }

@@ -3,35 +3,50 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { isHoardError } from '../../core/errors.ts';
 import { protoType, REAPI } from '../../core/proto.ts';
-import { decodeFindMissingRequest, encodeFindMissingResponse, encodeGetTreeResponse, encodeReadResponseParts } from './fast-codecs.ts';
+import {
+  decodeFindMissingRequest,
+  encodeFindMissingResponse,
+  encodeGetTreeResponse,
+  encodeReadResponseParts,
+} from './fast-codecs.ts';
 
 const Req = protoType(`${REAPI}.FindMissingBlobsRequest`);
 const Res = protoType(`${REAPI}.FindMissingBlobsResponse`);
-const digest = fc.record({ hash: fc.oneof(fc.stringMatching(/^[0-9a-f]{0,64}$/), fc.string({ maxLength: 70 })), sizeBytes: fc.nat({ max: Number.MAX_SAFE_INTEGER }) });
+const digest = fc.record({
+  hash: fc.oneof(fc.stringMatching(/^[0-9a-f]{0,64}$/), fc.string({ maxLength: 70 })),
+  sizeBytes: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+});
 
 test('agrees with protobufjs on FindMissingBlobs requests and replies', () => {
   fc.assert(
-    fc.property(fc.string(), fc.array(digest, { maxLength: 50 }), fc.nat({ max: 10 }), (instanceName, generated, digestFunction) => {
-      const blobDigests = generated.map((d) => ({ hash: d.hash, sizeBytes: d.sizeBytes }));
-      const bytes = Buffer.from(Req.encode({ instanceName, blobDigests, digestFunction }).finish());
-      const decoded = decodeFindMissingRequest(bytes);
-      assert.equal(decoded.instanceName, instanceName);
-      assert.equal(decoded.digestFunction, digestFunction);
-      const plain = (d: { hash: string; sizeBytes: unknown }) => ({ hash: d.hash, sizeBytes: Number(d.sizeBytes) });
-      // A valid hash is ASCII, where latin1 and UTF-8 agree; others must at least not pass as hex.
-      decoded.blobDigests.forEach((d, i) => {
-        const hex = /^[0-9a-f]*$/.test(blobDigests[i]!.hash);
-        assert.equal(d.lowerHex, hex, JSON.stringify(blobDigests[i]!.hash));
-        if (hex) assert.deepEqual(plain(d), blobDigests[i]);
-      });
-      assert.equal(decoded.blobDigests.length, blobDigests.length);
-      // Ours omits default fields (size 0) where protobufjs writes them: compare decoded.
-      // Both encodings: from plain objects, and echoing the decoded request's own bytes.
-      for (const missingBlobDigests of [blobDigests, decoded.blobDigests]) {
-        const ours = Res.decode(encodeFindMissingResponse({ missingBlobDigests })) as unknown as { missingBlobDigests: { hash: string; sizeBytes: unknown }[] };
-        assert.deepEqual(ours.missingBlobDigests.map(plain), blobDigests);
-      }
-    }),
+    fc.property(
+      fc.string(),
+      fc.array(digest, { maxLength: 50 }),
+      fc.nat({ max: 10 }),
+      (instanceName, generated, digestFunction) => {
+        const blobDigests = generated.map((d) => ({ hash: d.hash, sizeBytes: d.sizeBytes }));
+        const bytes = Buffer.from(Req.encode({ instanceName, blobDigests, digestFunction }).finish());
+        const decoded = decodeFindMissingRequest(bytes);
+        assert.equal(decoded.instanceName, instanceName);
+        assert.equal(decoded.digestFunction, digestFunction);
+        const plain = (d: { hash: string; sizeBytes: unknown }) => ({ hash: d.hash, sizeBytes: Number(d.sizeBytes) });
+        // A valid hash is ASCII, where latin1 and UTF-8 agree; others must at least not pass as hex.
+        decoded.blobDigests.forEach((d, i) => {
+          const hex = /^[0-9a-f]*$/.test(blobDigests[i]!.hash);
+          assert.equal(d.lowerHex, hex, JSON.stringify(blobDigests[i]!.hash));
+          if (hex) assert.deepEqual(plain(d), blobDigests[i]);
+        });
+        assert.equal(decoded.blobDigests.length, blobDigests.length);
+        // Ours omits default fields (size 0) where protobufjs writes them: compare decoded.
+        // Both encodings: from plain objects, and echoing the decoded request's own bytes.
+        for (const missingBlobDigests of [blobDigests, decoded.blobDigests]) {
+          const ours = Res.decode(encodeFindMissingResponse({ missingBlobDigests })) as unknown as {
+            missingBlobDigests: { hash: string; sizeBytes: unknown }[];
+          };
+          assert.deepEqual(ours.missingBlobDigests.map(plain), blobDigests);
+        }
+      },
+    ),
   );
 });
 
@@ -40,7 +55,10 @@ test('skips unknown fields and refuses truncated input', () => {
   assert.equal(decodeFindMissingRequest(Buffer.from([0x48, 0x05, 0x0a, 0x02, 0x61, 0x62])).instanceName, 'ab');
   const good = Buffer.from(Req.encode({ blobDigests: [{ hash: 'a'.repeat(64), sizeBytes: 3 }] }).finish());
   for (const cut of [1, 5, good.byteLength - 1]) {
-    assert.throws(() => decodeFindMissingRequest(good.subarray(0, cut)), (e) => isHoardError(e, 'invalid_argument'));
+    assert.throws(
+      () => decodeFindMissingRequest(good.subarray(0, cut)),
+      (e) => isHoardError(e, 'invalid_argument'),
+    );
   }
   // A negative int64 size decodes to a number checkDigest will refuse, never throws here.
   const neg = Buffer.from(Req.encode({ blobDigests: [{ hash: 'a', sizeBytes: -1 }] }).finish());
@@ -51,7 +69,10 @@ test('ReadResponse encodes exactly as protobufjs does', () => {
   const ReadResponse = protoType('google.bytestream.ReadResponse');
   for (const size of [0, 1, 127, 128, 16_383, 16_384, 300_000]) {
     const data = Buffer.alloc(size, 7);
-    assert.ok(Buffer.concat(encodeReadResponseParts({ data })).equals(Buffer.from(ReadResponse.encode({ data }).finish())), `size ${size}`);
+    assert.ok(
+      Buffer.concat(encodeReadResponseParts({ data })).equals(Buffer.from(ReadResponse.encode({ data }).finish())),
+      `size ${size}`,
+    );
   }
 });
 
@@ -60,12 +81,18 @@ test('GetTreeResponse with canonical Directory bytes encodes exactly as protobuf
   const GetTreeResponse = protoType(`${REAPI}.GetTreeResponse`);
   const name = fc.string({ maxLength: 200 });
   fc.assert(
-    fc.property(fc.array(fc.array(name, { maxLength: 30 }), { maxLength: 20 }), fc.oneof(fc.constant(''), fc.string()), (dirs, nextPageToken) => {
-      const directories = dirs.map((names) => ({ files: names.map((n) => ({ name: n, digest: { hash: 'ab', sizeBytes: n.length } })) }));
-      const stored = directories.map((d) => Directory.encode(d).finish());
-      const ours = encodeGetTreeResponse({ directories: stored, nextPageToken });
-      assert.ok(ours.equals(Buffer.from(GetTreeResponse.encode({ directories, nextPageToken }).finish())));
-    }),
+    fc.property(
+      fc.array(fc.array(name, { maxLength: 30 }), { maxLength: 20 }),
+      fc.oneof(fc.constant(''), fc.string()),
+      (dirs, nextPageToken) => {
+        const directories = dirs.map((names) => ({
+          files: names.map((n) => ({ name: n, digest: { hash: 'ab', sizeBytes: n.length } })),
+        }));
+        const stored = directories.map((d) => Directory.encode(d).finish());
+        const ours = encodeGetTreeResponse({ directories: stored, nextPageToken });
+        assert.ok(ours.equals(Buffer.from(GetTreeResponse.encode({ directories, nextPageToken }).finish())));
+      },
+    ),
   );
 });
 

@@ -13,7 +13,14 @@ import { casKey } from '../../core/keys.ts';
 import { wellFormed } from './grpc-definitions.ts';
 import { sendMessage, serverStream } from './handlers.ts';
 import { DirectoryLimitError, walkDirectories } from '../../storage/directory-walk.ts';
-import { checkDigestFunction, digestFrom, namespaceOf, wrongSize, type DigestMsg, type ReapiContext } from './request-context.ts';
+import {
+  checkDigestFunction,
+  digestFrom,
+  namespaceOf,
+  wrongSize,
+  type DigestMsg,
+  type ReapiContext,
+} from './request-context.ts';
 import { grpcError } from './status.ts';
 
 interface GetTreeRequest {
@@ -41,7 +48,8 @@ async function streamTree(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
   checkDigestFunction(req.digestFunction);
   const root = digestFrom(req.rootDigest, 'root_digest');
   const ns = namespaceOf(ctx, req.instanceName);
-  const pageSize = req.pageSize > 0 ? Math.min(req.pageSize, MAX_PAGE_SIZE) : req.pageSize === 0 ? DEFAULT_PAGE_SIZE : -1;
+  const pageSize =
+    req.pageSize > 0 ? Math.min(req.pageSize, MAX_PAGE_SIZE) : req.pageSize === 0 ? DEFAULT_PAGE_SIZE : -1;
   if (pageSize < 0) throw grpcError(status.INVALID_ARGUMENT, `page_size ${req.pageSize} must not be negative`);
   const skip = parseToken(req.pageToken);
 
@@ -63,11 +71,13 @@ async function streamTree(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
         if (size !== undefined) throw wrongSize(root.hash, size, root.sizeBytes);
         throw grpcError(status.NOT_FOUND, `root directory ${root.hash}/${root.sizeBytes} is not in the cache`);
       }
-      if (index === 0 && dir.refs === undefined) throw new HoardError(ErrorCode.InvalidArgument, `root ${root.hash} is not a Directory message`);
+      if (index === 0 && dir.refs === undefined)
+        throw new HoardError(ErrorCode.InvalidArgument, `root ${root.hash} is not a Directory message`);
       // Absent or undecodable subdirectories are left out, with their subtrees.
       if (dir.bytes === undefined || dir.refs === undefined) continue;
       if (index++ >= skip) {
-        if (page.length > 0 && (page.length >= pageSize || pageBytes + dir.bytes.byteLength > PAGE_BYTES)) await flush(false);
+        if (page.length > 0 && (page.length >= pageSize || pageBytes + dir.bytes.byteLength > PAGE_BYTES))
+          await flush(false);
         page.push(dir.bytes);
         pageBytes += dir.bytes.byteLength;
         sent++;
@@ -75,7 +85,10 @@ async function streamTree(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
     }
   } catch (err) {
     if (!(err instanceof DirectoryLimitError)) throw err;
-    throw grpcError(status.RESOURCE_EXHAUSTED, `the tree under ${root.hash} has more than ${MAX_WALK} directories, more than one GetTree walks`);
+    throw grpcError(
+      status.RESOURCE_EXHAUSTED,
+      `the tree under ${root.hash} has more than ${MAX_WALK} directories, more than one GetTree walks`,
+    );
   }
   await flush(true);
 }
@@ -83,6 +96,10 @@ async function streamTree(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
 function parseToken(token: string): number {
   if (!token) return 0;
   const m = TOKEN.exec(token);
-  if (!m) throw grpcError(status.INVALID_ARGUMENT, `page_token ${JSON.stringify(token.slice(0, 100))} was not issued by this server`);
+  if (!m)
+    throw grpcError(
+      status.INVALID_ARGUMENT,
+      `page_token ${JSON.stringify(token.slice(0, 100))} was not issued by this server`,
+    );
   return Number(m[1]);
 }

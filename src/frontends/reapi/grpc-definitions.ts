@@ -10,7 +10,12 @@ import type { MethodDefinition as TransportMethod } from './grpc-transport.ts';
 import type protobuf from 'protobufjs';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { protoRoot, REAPI } from '../../core/proto.ts';
-import { decodeFindMissingRequest, encodeFindMissingResponse, encodeGetTreeResponse, encodeReadResponseParts } from './fast-codecs.ts';
+import {
+  decodeFindMissingRequest,
+  encodeFindMissingResponse,
+  encodeGetTreeResponse,
+  encodeReadResponseParts,
+} from './fast-codecs.ts';
 import { decodeWriteRequest } from './write-request-codec.ts';
 
 /** A method as the server transport needs it, plus the client half tests use with grpc-js. */
@@ -76,7 +81,12 @@ function tolerant<In>(typeName: string, decode: (b: In) => unknown): (b: In) => 
 const cache = new Map<string, ServiceDefinition>();
 
 /** Server-side codecs that replace protobufjs on hot methods (see fast-codecs.ts). */
-const FAST: Readonly<Record<string, Partial<Pick<MethodDefinition, 'requestDeserialize' | 'requestDeserializeParts' | 'responseSerialize'>>>> = {
+const FAST: Readonly<
+  Record<
+    string,
+    Partial<Pick<MethodDefinition, 'requestDeserialize' | 'requestDeserializeParts' | 'responseSerialize'>>
+  >
+> = {
   [`/${REAPI}.ContentAddressableStorage/FindMissingBlobs`]: {
     requestDeserialize: decodeFindMissingRequest,
     responseSerialize: (v: unknown) => encodeFindMissingResponse(v as Parameters<typeof encodeFindMissingResponse>[0]),

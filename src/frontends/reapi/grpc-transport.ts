@@ -13,7 +13,12 @@
 // above the receive limit. Connections: server keepalive pings (a peer that does not
 // answer is dropped), a GOAWAY after an idle period, and a drain on shutdown that lets
 // calls in flight finish before the deadline cuts them (rule 3).
-import http2, { type Http2Session, type ServerHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import http2, {
+  type Http2Session,
+  type ServerHttp2Stream,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
@@ -132,7 +137,10 @@ export class GrpcCall implements AsyncIterable<unknown> {
     if (ms <= 0) return;
     this.#idle = setTimeout(() => {
       if (this.#requestEnded || this.#finished) return;
-      this.#fail({ code: status.ABORTED, details: `the client sent nothing for ${ms / 1000} s before ending its request (bodyIdleTimeout); the call was ended` });
+      this.#fail({
+        code: status.ABORTED,
+        details: `the client sent nothing for ${ms / 1000} s before ending its request (bodyIdleTimeout); the call was ended`,
+      });
     }, ms);
     this.#idle.unref();
   }
@@ -141,13 +149,16 @@ export class GrpcCall implements AsyncIterable<unknown> {
   setDeadline(ms: number): void {
     // Node fires a timer above 2^31-1 ms (24.8 days) after 1 ms: a deadline that far off is none.
     if (ms > MAX_TIMER_MS) return;
-    this.#deadline = setTimeout(() => {
-      const details = `the deadline of ${Math.round(ms)} ms passed`;
-      const err = new HoardError(ErrorCode.Aborted, details);
-      this.#abort.abort(err);
-      this.#rejectWaiter(err);
-      this.finish({ code: status.DEADLINE_EXCEEDED, details });
-    }, Math.max(0, ms));
+    this.#deadline = setTimeout(
+      () => {
+        const details = `the deadline of ${Math.round(ms)} ms passed`;
+        const err = new HoardError(ErrorCode.Aborted, details);
+        this.#abort.abort(err);
+        this.#rejectWaiter(err);
+        this.finish({ code: status.DEADLINE_EXCEEDED, details });
+      },
+      Math.max(0, ms),
+    );
     this.#deadline.unref();
   }
 
@@ -159,13 +170,24 @@ export class GrpcCall implements AsyncIterable<unknown> {
       return;
     }
     this.#idle?.refresh();
-    const err = this.method.requestDeserializeParts ? this.#frames.pushParts(chunk, (parts) => this.#onMessage(parts)) : this.#frames.push(chunk, (msg) => this.#onMessage(msg));
+    const err = this.method.requestDeserializeParts
+      ? this.#frames.pushParts(chunk, (parts) => this.#onMessage(parts))
+      : this.#frames.push(chunk, (msg) => this.#onMessage(msg));
     if (err?.kind === 'compressed') {
-      this.#fail({ code: status.UNIMPLEMENTED, details: 'compressed gRPC messages are not supported (grpc-accept-encoding: identity)' });
+      this.#fail({
+        code: status.UNIMPLEMENTED,
+        details: 'compressed gRPC messages are not supported (grpc-accept-encoding: identity)',
+      });
     } else if (err?.kind === 'bad-flag') {
-      this.#fail({ code: status.INVALID_ARGUMENT, details: `malformed gRPC frame: its first byte (the compressed flag) is ${err.flag}, not 0 or 1` });
+      this.#fail({
+        code: status.INVALID_ARGUMENT,
+        details: `malformed gRPC frame: its first byte (the compressed flag) is ${err.flag}, not 0 or 1`,
+      });
     } else if (err?.kind === 'too-large') {
-      this.#fail({ code: status.RESOURCE_EXHAUSTED, details: `received a message of ${err.length} bytes, larger than the limit of ${this.#maxMessage}` });
+      this.#fail({
+        code: status.RESOURCE_EXHAUSTED,
+        details: `received a message of ${err.length} bytes, larger than the limit of ${this.#maxMessage}`,
+      });
     }
   }
 
@@ -176,7 +198,10 @@ export class GrpcCall implements AsyncIterable<unknown> {
   #onMessage(msg: Buffer | readonly Buffer[]): void {
     if (!this.method.requestStream) {
       if (this.request !== undefined) {
-        this.#fail({ code: status.INVALID_ARGUMENT, details: `${this.method.path} takes one request message, got more` });
+        this.#fail({
+          code: status.INVALID_ARGUMENT,
+          details: `${this.method.path} takes one request message, got more`,
+        });
         return;
       }
       this.request = this.#decode(msg);
@@ -204,7 +229,12 @@ export class GrpcCall implements AsyncIterable<unknown> {
       // The handler still gets the whole messages before it (its spool keeps them), then
       // the error, and its outcome is the call's status.
       if (this.method.requestStream) {
-        this.#rejectWaiter(new HoardError(ErrorCode.Aborted, 'the request stream ended inside a message (cut?); resume from QueryWriteStatus'));
+        this.#rejectWaiter(
+          new HoardError(
+            ErrorCode.Aborted,
+            'the request stream ended inside a message (cut?); resume from QueryWriteStatus',
+          ),
+        );
       } else {
         this.#fail({ code: status.INVALID_ARGUMENT, details: 'the request ended inside a message' });
       }
@@ -230,7 +260,12 @@ export class GrpcCall implements AsyncIterable<unknown> {
   }
 
   #fail(s: CallStatus): void {
-    const code = s.code === status.RESOURCE_EXHAUSTED ? ErrorCode.InsufficientStorage : s.code === status.ABORTED ? ErrorCode.Aborted : ErrorCode.InvalidArgument;
+    const code =
+      s.code === status.RESOURCE_EXHAUSTED
+        ? ErrorCode.InsufficientStorage
+        : s.code === status.ABORTED
+          ? ErrorCode.Aborted
+          : ErrorCode.InvalidArgument;
     const err = new HoardError(code, s.details);
     this.#abort.abort(err);
     this.#rejectWaiter(err);
@@ -265,7 +300,10 @@ export class GrpcCall implements AsyncIterable<unknown> {
   #sendHeaders(): void {
     if (this.#headersSent) return;
     this.#headersSent = true;
-    this.#stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity' }, { waitForTrailers: true });
+    this.#stream.respond(
+      { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity' },
+      { waitForTrailers: true },
+    );
   }
 
   /**
@@ -294,12 +332,15 @@ export class GrpcCall implements AsyncIterable<unknown> {
     // match received digest").
     let last = list.length - 1;
     while (last >= 0 && list[last]!.length === 0) last--;
-    const done = written && ((err?: Error | null) => {
-      if (!err) written();
-    });
+    const done =
+      written &&
+      ((err?: Error | null) => {
+        if (!err) written();
+      });
     this.#stream.cork();
     let ok = this.#stream.write(framePrefix(length), last < 0 ? done : undefined);
-    for (let i = 0; i <= last; i++) if (list[i]!.length > 0) ok = this.#stream.write(list[i], i === last ? done : undefined);
+    for (let i = 0; i <= last; i++)
+      if (list[i]!.length > 0) ok = this.#stream.write(list[i], i === last ? done : undefined);
     this.#stream.uncork();
     return ok;
   }
@@ -399,7 +440,11 @@ export async function listenGrpc(
     // Concurrent calls per connection: Node's default is unbounded (2^32-1). Bazel runs up
     // to a few hundred calls at once across its connections; a client asking for more
     // waits for a slot (gRPC clients queue), and one connection cannot pile up calls.
-    settings: { initialWindowSize: options.streamWindow, maxHeaderListSize: 64 * 1024, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
+    settings: {
+      initialWindowSize: options.streamWindow,
+      maxHeaderListSize: 64 * 1024,
+      maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+    },
     // Node's default (10 MB) refuses streams under load; memory is bounded by the windows.
     maxSessionMemory: 1024,
   });
@@ -473,7 +518,12 @@ export async function listenGrpc(
       const details = `unknown method ${path}`;
       // Not labelled by path: clients choose it, and metrics labels must stay bounded.
       options.onRefused?.('(unknown)', { code: status.UNIMPLEMENTED, details }, startedAt);
-      return refuse({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status.UNIMPLEMENTED), 'grpc-message': encodeGrpcMessage(details) });
+      return refuse({
+        ':status': 200,
+        'content-type': 'application/grpc',
+        'grpc-status': String(status.UNIMPLEMENTED),
+        'grpc-message': encodeGrpcMessage(details),
+      });
     }
     const call = new GrpcCall(stream, entry.definition, options.maxReceiveMessageSize);
     let dispatched = false;
@@ -484,8 +534,11 @@ export async function listenGrpc(
     }
     stream.on('data', (chunk: Buffer) => call.onData(chunk));
     stream.once('close', () => {
-      call.onGone(`the client cancelled the call (${stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'stream closed' : `RST_STREAM ${stream.rstCode}`})`);
-      if (!dispatched && call.sentStatus) options.onRefused?.(path.slice(path.lastIndexOf('/') + 1), call.sentStatus, startedAt);
+      call.onGone(
+        `the client cancelled the call (${stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'stream closed' : `RST_STREAM ${stream.rstCode}`})`,
+      );
+      if (!dispatched && call.sentStatus)
+        options.onRefused?.(path.slice(path.lastIndexOf('/') + 1), call.sentStatus, startedAt);
     });
     if (entry.definition.requestStream) {
       stream.once('end', () => call.onEnd());
@@ -498,7 +551,10 @@ export async function listenGrpc(
     stream.once('end', () => {
       if (!call.onEnd() || call.finished) return;
       if (call.request === undefined) {
-        call.finish({ code: status.INVALID_ARGUMENT, details: `${path} needs a request message, the client sent none` });
+        call.finish({
+          code: status.INVALID_ARGUMENT,
+          details: `${path} needs a request message, the client sent none`,
+        });
         return;
       }
       dispatched = true;

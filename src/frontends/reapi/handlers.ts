@@ -9,13 +9,21 @@ import { toServiceError } from './status.ts';
 import type { ReapiContext } from './request-context.ts';
 
 const STATUS_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
-  Object.entries(status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]),
+  Object.entries(status)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [v as number, k]),
 );
 
 const OK: CallStatus = { code: status.OK, details: '' };
 
 /** Records one finished call; logs server-side failures (INTERNAL, DATA_LOSS, UNKNOWN). */
-export function recordCall(ctx: ReapiContext, method: string, started: number, outcome: CallStatus, err?: unknown): void {
+export function recordCall(
+  ctx: ReapiContext,
+  method: string,
+  started: number,
+  outcome: CallStatus,
+  err?: unknown,
+): void {
   const code = outcome.code;
   ctx.metrics?.request('grpc', method, STATUS_NAMES[code] ?? String(code), (performance.now() - started) / 1000);
   if (code === status.INTERNAL || code === status.DATA_LOSS || code === status.UNKNOWN) {
@@ -31,7 +39,13 @@ export function recordCall(ctx: ReapiContext, method: string, started: number, o
  * is recorded and sent as the call's status; with `respond`, a returned value is the
  * single response message. A call whose client is gone sends nothing.
  */
-export function runCall<Res>(ctx: ReapiContext, method: string, call: GrpcCall, run: (signal: AbortSignal) => Promise<Res>, respond: boolean): void {
+export function runCall<Res>(
+  ctx: ReapiContext,
+  method: string,
+  call: GrpcCall,
+  run: (signal: AbortSignal) => Promise<Res>,
+  respond: boolean,
+): void {
   const started = performance.now();
   (async () => run(call.signal))().then(
     (res) => {
@@ -49,12 +63,20 @@ export function runCall<Res>(ctx: ReapiContext, method: string, call: GrpcCall, 
   );
 }
 
-export function unary<Req, Res>(ctx: ReapiContext, method: string, fn: (req: Req, signal: AbortSignal) => Promise<Res>): CallHandler {
+export function unary<Req, Res>(
+  ctx: ReapiContext,
+  method: string,
+  fn: (req: Req, signal: AbortSignal) => Promise<Res>,
+): CallHandler {
   return (call) => runCall(ctx, method, call, (signal) => fn(wellFormed(call.request as Req), signal), true);
 }
 
 /** A server-streaming handler: `fn` writes the messages; the call ends with its outcome. */
-export function serverStream(ctx: ReapiContext, method: string, fn: (call: GrpcCall, signal: AbortSignal) => Promise<void>): CallHandler {
+export function serverStream(
+  ctx: ReapiContext,
+  method: string,
+  fn: (call: GrpcCall, signal: AbortSignal) => Promise<void>,
+): CallHandler {
   return (call) => runCall(ctx, method, call, (signal) => fn(call, signal), false);
 }
 
@@ -64,7 +86,13 @@ export function serverStream(ctx: ReapiContext, method: string, fn: (call: GrpcC
  * not hold the call and its store stream forever). Then the stream is reset, since a status
  * would queue behind the unread messages and never arrive, and the idle error is thrown.
  */
-export async function sendMessage(call: GrpcCall, msg: unknown, signal: AbortSignal, idleMs: number, written?: () => void): Promise<void> {
+export async function sendMessage(
+  call: GrpcCall,
+  msg: unknown,
+  signal: AbortSignal,
+  idleMs: number,
+  written?: () => void,
+): Promise<void> {
   if (call.write(msg, written)) return;
   if (idleMs === 0) {
     await call.drained(signal);

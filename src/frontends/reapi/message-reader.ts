@@ -44,5 +44,8 @@ export class MessageReader<T> {
 
 /** The ABORTED error of a client that made no progress for `idleMs` (resumable, so not INVALID_ARGUMENT). */
 export function idleError(idleMs: number, what: string): HoardError {
-  return new HoardError(ErrorCode.Aborted, `the client ${what} for ${idleMs / 1000} s (bodyIdleTimeout); the call was ended`);
+  return new HoardError(
+    ErrorCode.Aborted,
+    `the client ${what} for ${idleMs / 1000} s (bodyIdleTimeout); the call was ended`,
+  );
 }

@@ -112,7 +112,9 @@ export class PartialUploads {
     if (this.#entries.get(id) !== e) return;
     this.#entries.delete(id);
     this.#bytes -= e.size;
-    await fs.rm(e.file, { force: true }).catch((err: unknown) => this.#opts.logger?.warn({ err }, 'could not remove a partial upload'));
+    await fs
+      .rm(e.file, { force: true })
+      .catch((err: unknown) => this.#opts.logger?.warn({ err }, 'could not remove a partial upload'));
   }
 
   #evict(incoming: number): void {

@@ -65,7 +65,9 @@ export function resolveReapiOptions(config: ReapiConfig = {}): ReapiOptions {
     maxReceiveMessageSize: config.maxReceiveMessageSize ?? 8 * MiB,
     readChunkSize: config.readChunkSize ?? 256 * KiB,
     inlineBudget: config.inlineBudget ?? 3 * MiB,
-    partialUploadDir: config.partialUploadDir ?? path.join(os.tmpdir(), `hoard-partial-${process.pid}-${randomBytes(4).toString('hex')}`),
+    partialUploadDir:
+      config.partialUploadDir ??
+      path.join(os.tmpdir(), `hoard-partial-${process.pid}-${randomBytes(4).toString('hex')}`),
     partialUploadMaxBytes: config.partialUploadMaxBytes ?? 1 * GiB,
     partialUploadMaxAgeMs: config.partialUploadMaxAgeMs ?? 60 * 60 * 1000,
     partialUploadMinBytes: config.partialUploadMinBytes ?? 1 * MiB,
@@ -75,11 +77,18 @@ export function resolveReapiOptions(config: ReapiConfig = {}): ReapiOptions {
     zstdLevel: config.zstdLevel ?? 1,
   };
   if (o.maxBatchTotalSize <= 0 || o.maxBatchTotalSize >= o.maxReceiveMessageSize) {
-    throw new HoardError(ErrorCode.InvalidArgument, `maxBatchTotalSize (${o.maxBatchTotalSize}) must be positive and below maxReceiveMessageSize (${o.maxReceiveMessageSize})`);
+    throw new HoardError(
+      ErrorCode.InvalidArgument,
+      `maxBatchTotalSize (${o.maxBatchTotalSize}) must be positive and below maxReceiveMessageSize (${o.maxReceiveMessageSize})`,
+    );
   }
   if (o.readChunkSize <= 0 || o.readChunkSize > 2 * MiB) {
     throw new HoardError(ErrorCode.InvalidArgument, `readChunkSize must be 1..${2 * MiB} bytes`);
   }
-  if (!(o.bodyIdleTimeoutMs >= 0)) throw new HoardError(ErrorCode.InvalidArgument, `bodyIdleTimeoutMs must not be negative, got ${o.bodyIdleTimeoutMs}`);
+  if (!(o.bodyIdleTimeoutMs >= 0))
+    throw new HoardError(
+      ErrorCode.InvalidArgument,
+      `bodyIdleTimeoutMs must not be negative, got ${o.bodyIdleTimeoutMs}`,
+    );
   return Object.freeze(o);
 }

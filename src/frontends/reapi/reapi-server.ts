@@ -80,15 +80,21 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
   const { host, port } = parseAddress(options.address);
   let transport;
   try {
-    transport = await listenGrpc(host, port, methods, {
-      maxReceiveMessageSize: resolved.maxReceiveMessageSize,
-      keepaliveMs: resolved.keepaliveMs,
-      connectionIdleMs: resolved.connectionIdleMs,
-      streamWindow: STREAM_WINDOW,
-      connectionWindow: CONNECTION_WINDOW,
-      requestIdleMs: resolved.bodyIdleTimeoutMs,
-      onRefused: (method, outcome, startedAt) => recordCall(ctx, method, startedAt, outcome),
-    }, (err) => options.logger?.error({ err }, 'REAPI transport error'));
+    transport = await listenGrpc(
+      host,
+      port,
+      methods,
+      {
+        maxReceiveMessageSize: resolved.maxReceiveMessageSize,
+        keepaliveMs: resolved.keepaliveMs,
+        connectionIdleMs: resolved.connectionIdleMs,
+        streamWindow: STREAM_WINDOW,
+        connectionWindow: CONNECTION_WINDOW,
+        requestIdleMs: resolved.bodyIdleTimeoutMs,
+        onRefused: (method, outcome, startedAt) => recordCall(ctx, method, startedAt, outcome),
+      },
+      (err) => options.logger?.error({ err }, 'REAPI transport error'),
+    );
   } catch (err) {
     await partials.close();
     throw err;

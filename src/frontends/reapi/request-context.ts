@@ -22,7 +22,19 @@ export interface ReapiContext {
 
 /** DigestFunction.Value numbers (protocols.md §2.3). */
 export const DigestFunctionValue = { UNKNOWN: 0, SHA256: 1 } as const;
-const FUNCTION_NAMES = ['UNKNOWN', 'SHA256', 'SHA1', 'MD5', 'VSO', 'SHA384', 'SHA512', 'MURMUR3', 'SHA256TREE', 'BLAKE3', 'GITSHA1'];
+const FUNCTION_NAMES = [
+  'UNKNOWN',
+  'SHA256',
+  'SHA1',
+  'MD5',
+  'VSO',
+  'SHA384',
+  'SHA512',
+  'MURMUR3',
+  'SHA256TREE',
+  'BLAKE3',
+  'GITSHA1',
+];
 
 /** Compressor.Value numbers. */
 export const CompressorValue = { IDENTITY: 0, ZSTD: 1 } as const;
@@ -74,13 +86,19 @@ export function digestMsg(d: Digest): { hash: string; sizeBytes: number } {
  * a hash never has two sizes, so the digest is wrong (INVALID_ARGUMENT, not NOT_FOUND).
  */
 export function wrongSize(hash: string, actual: number, declared: number): HoardError {
-  return new HoardError(ErrorCode.SizeMismatch, `blob ${hash} has ${actual} bytes, not the ${declared} its digest says`);
+  return new HoardError(
+    ErrorCode.SizeMismatch,
+    `blob ${hash} has ${actual} bytes, not the ${declared} its digest says`,
+  );
 }
 
 /** Refuses blobs above the configured max_cas_blob_size_bytes (INVALID_ARGUMENT, §2.6). */
 export function checkBlobSize(ctx: ReapiContext, d: Digest): void {
   const max = ctx.options.maxBlobSize;
   if (max > 0 && d.sizeBytes > max) {
-    throw new HoardError(ErrorCode.TooLarge, `blob ${d.hash}/${d.sizeBytes} is larger than this server's max_cas_blob_size_bytes of ${max}`);
+    throw new HoardError(
+      ErrorCode.TooLarge,
+      `blob ${d.hash}/${d.sizeBytes} is larger than this server's max_cas_blob_size_bytes of ${max}`,
+    );
   }
 }

@@ -8,7 +8,12 @@ const EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
 test('read names: empty, single and multi-segment instances, compressed, explicit sha256', () => {
   assert.deepEqual(parseReadResourceName(`blobs/${H}/12`), {
-    kind: 'read', instanceName: '', uuid: undefined, compression: 'identity', digestFunction: 'sha256', digest: { hash: H, sizeBytes: 12 },
+    kind: 'read',
+    instanceName: '',
+    uuid: undefined,
+    compression: 'identity',
+    digestFunction: 'sha256',
+    digest: { hash: H, sizeBytes: 12 },
   });
   assert.equal(parseReadResourceName(`main/blobs/${H}/12`).instanceName, 'main');
   assert.equal(parseReadResourceName(`a/b/c/blobs/${H}/12`).instanceName, 'a/b/c');
@@ -36,11 +41,14 @@ test('the instance name ends at the first reserved segment', () => {
 });
 
 function rejects(name: string, code: 'invalid_argument' | 'unsupported', pattern?: RegExp): void {
-  assert.throws(() => parseResourceName(name), (err: unknown) => {
-    assert.ok(isHoardError(err, code), `${name}: expected ${code}, got ${String(err)}`);
-    if (pattern) assert.match((err as Error).message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => parseResourceName(name),
+    (err: unknown) => {
+      assert.ok(isHoardError(err, code), `${name}: expected ${code}, got ${String(err)}`);
+      if (pattern) assert.match((err as Error).message, pattern);
+      return true;
+    },
+  );
 }
 
 test('malformed names are InvalidArgument with a message naming the fault', () => {

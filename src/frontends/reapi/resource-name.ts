@@ -34,16 +34,36 @@ export interface BlobResource {
 }
 
 /** Digest functions that may appear as a path segment; only sha256 is served. */
-const FUNCTION_SEGMENTS = new Set(['sha256', 'sha1', 'md5', 'vso', 'sha384', 'sha512', 'murmur3', 'sha256tree', 'blake3', 'gitsha1']);
+const FUNCTION_SEGMENTS = new Set([
+  'sha256',
+  'sha1',
+  'md5',
+  'vso',
+  'sha384',
+  'sha512',
+  'murmur3',
+  'sha256tree',
+  'blake3',
+  'gitsha1',
+]);
 /** Hash lengths of the functions inferred from length (§2.5), for a precise error. */
-const INFERRED_BY_LENGTH: Readonly<Record<number, string>> = { 40: 'SHA1', 32: 'MD5', 96: 'SHA384', 128: 'SHA512', 66: 'VSO' };
+const INFERRED_BY_LENGTH: Readonly<Record<number, string>> = {
+  40: 'SHA1',
+  32: 'MD5',
+  96: 'SHA384',
+  128: 'SHA512',
+  66: 'VSO',
+};
 const KNOWN_COMPRESSORS = new Set(['deflate', 'brotli']);
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
 export function parseReadResourceName(name: string): BlobResource {
   const r = parseResourceName(name);
   if (r.kind !== 'read') {
-    throw invalid(name, 'a read needs "{instance}/blobs/{hash}/{size}" or "{instance}/compressed-blobs/zstd/{hash}/{size}", not an upload name');
+    throw invalid(
+      name,
+      'a read needs "{instance}/blobs/{hash}/{size}" or "{instance}/compressed-blobs/zstd/{hash}/{size}", not an upload name',
+    );
   }
   return r;
 }
@@ -51,7 +71,10 @@ export function parseReadResourceName(name: string): BlobResource {
 export function parseWriteResourceName(name: string): BlobResource {
   const r = parseResourceName(name);
   if (r.kind !== 'write') {
-    throw invalid(name, 'a write needs "{instance}/uploads/{uuid}/blobs/{hash}/{size}" (or .../compressed-blobs/zstd/...)');
+    throw invalid(
+      name,
+      'a write needs "{instance}/uploads/{uuid}/blobs/{hash}/{size}" (or .../compressed-blobs/zstd/...)',
+    );
   }
   return r;
 }
@@ -62,7 +85,8 @@ export function parseResourceName(name: string): BlobResource {
   const k = segs.findIndex((s) => RESERVED_SEGMENTS.has(s));
   if (k < 0) throw invalid(name, 'no "blobs", "compressed-blobs" or "uploads" segment');
   const instance = segs.slice(0, k);
-  if (instance.some((s) => s.length === 0)) throw invalid(name, 'the instance name has an empty segment (leading, trailing or double slash)');
+  if (instance.some((s) => s.length === 0))
+    throw invalid(name, 'the instance name has an empty segment (leading, trailing or double slash)');
   let i = k;
   let kind: 'read' | 'write' = 'read';
   let uuid: string | undefined;
@@ -78,7 +102,10 @@ export function parseResourceName(name: string): BlobResource {
     compression = compressorOf(name, segs[i + 1]);
     i += 2;
   } else if (word !== 'blobs') {
-    throw invalid(name, `expected "blobs" or "compressed-blobs" at segment ${i + 1}, found ${JSON.stringify(word ?? '')}`);
+    throw invalid(
+      name,
+      `expected "blobs" or "compressed-blobs" at segment ${i + 1}, found ${JSON.stringify(word ?? '')}`,
+    );
   } else {
     i += 1;
   }
@@ -94,7 +121,8 @@ export function parseResourceName(name: string): BlobResource {
   if (hash === undefined || size === undefined) throw invalid(name, 'expected "{hash}/{size}" after the blobs segment');
   const byLength = INFERRED_BY_LENGTH[hash.length];
   if (byLength && /^[0-9a-f]+$/.test(hash)) throw unsupportedFunction(byLength);
-  if (!DECIMAL.test(size) || !Number.isSafeInteger(Number(size))) throw invalid(name, `size ${JSON.stringify(size)} is not a decimal byte count`);
+  if (!DECIMAL.test(size) || !Number.isSafeInteger(Number(size)))
+    throw invalid(name, `size ${JSON.stringify(size)} is not a decimal byte count`);
   const digest: Digest = { hash, sizeBytes: Number(size) };
   try {
     checkDigest(digest, digestFunction);
@@ -103,14 +131,18 @@ export function parseResourceName(name: string): BlobResource {
   }
   const rest = segs.slice(i + 2);
   // Uploads may carry implementation-specific metadata after the size; reads may not.
-  if (kind === 'read' && rest.length > 0) throw invalid(name, `unexpected ${JSON.stringify(rest.join('/'))} after the size`);
+  if (kind === 'read' && rest.length > 0)
+    throw invalid(name, `unexpected ${JSON.stringify(rest.join('/'))} after the size`);
   return { kind, instanceName: instance.join('/'), uuid, compression, digestFunction, digest };
 }
 
 function compressorOf(name: string, seg: string | undefined): Compression {
   if (seg === 'zstd') return 'zstd';
   if (seg !== undefined && KNOWN_COMPRESSORS.has(seg)) {
-    throw new HoardError(ErrorCode.Unsupported, `compressor ${seg} is not supported: this server supports zstd (and identity via "blobs/")`);
+    throw new HoardError(
+      ErrorCode.Unsupported,
+      `compressor ${seg} is not supported: this server supports zstd (and identity via "blobs/")`,
+    );
   }
   throw invalid(name, `unknown compressor ${JSON.stringify(seg ?? '')} after "compressed-blobs/": expected zstd`);
 }
@@ -120,5 +152,8 @@ function unsupportedFunction(fn: string): HoardError {
 }
 
 function invalid(name: string, why: string): HoardError {
-  return new HoardError(ErrorCode.InvalidArgument, `malformed resource_name ${JSON.stringify(name.slice(0, 300))}: ${why}`);
+  return new HoardError(
+    ErrorCode.InvalidArgument,
+    `malformed resource_name ${JSON.stringify(name.slice(0, 300))}: ${why}`,
+  );
 }

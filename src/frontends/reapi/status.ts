@@ -31,7 +31,11 @@ export function grpcError(code: status, details: string): ServiceError {
 }
 
 function isServiceError(err: unknown): err is ServiceError {
-  return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && typeof (err as Partial<ServiceError>).details === 'string';
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<ServiceError>).code === 'number' &&
+    typeof (err as Partial<ServiceError>).details === 'string'
+  );
 }
 
 /** Any thrown value → the status the client sees. HoardErrors keep their message. */

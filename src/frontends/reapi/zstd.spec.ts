@@ -24,7 +24,10 @@ test('round trips, whole and streamed in small pieces', async () => {
 
 test('output past the declared size fails at once; short output and garbage fail too', async () => {
   const bomb = zlib.zstdCompressSync(Buffer.alloc(64 * 1024 * 1024));
-  assert.throws(() => decompressBounded(bomb, 100), (e) => isHoardError(e, 'size_mismatch'));
+  assert.throws(
+    () => decompressBounded(bomb, 100),
+    (e) => isHoardError(e, 'size_mismatch'),
+  );
   let seen = 0;
   await assert.rejects(
     (async () => {
@@ -34,8 +37,16 @@ test('output past the declared size fails at once; short output and garbage fail
   );
   assert.ok(seen <= 100_000, `yielded ${seen} bytes before failing`);
   const z = compressBytes(Buffer.alloc(1000, 1), 1);
-  assert.throws(() => decompressBounded(z, 2000), (e) => isHoardError(e, 'size_mismatch'));
+  assert.throws(
+    () => decompressBounded(z, 2000),
+    (e) => isHoardError(e, 'size_mismatch'),
+  );
   await assert.rejects(collect(decompressStream(pieces(z, 10), 2000)), (e) => isHoardError(e, 'size_mismatch'));
-  assert.throws(() => decompressBounded(Buffer.from('not zstd at all'), 10), (e) => isHoardError(e, 'invalid_argument'));
-  await assert.rejects(collect(decompressStream(pieces(Buffer.from('not zstd at all'), 4), 10)), (e) => isHoardError(e, 'invalid_argument'));
+  assert.throws(
+    () => decompressBounded(Buffer.from('not zstd at all'), 10),
+    (e) => isHoardError(e, 'invalid_argument'),
+  );
+  await assert.rejects(collect(decompressStream(pieces(Buffer.from('not zstd at all'), 4), 10)), (e) =>
+    isHoardError(e, 'invalid_argument'),
+  );
 });

@@ -21,7 +21,10 @@ export function decompressBounded(data: Uint8Array, size: number): Buffer {
     throw decompressError(err, size);
   }
   if (out.byteLength !== size) {
-    throw new HoardError(ErrorCode.SizeMismatch, `zstd data decompresses to ${out.byteLength} bytes, but the digest says ${size}`);
+    throw new HoardError(
+      ErrorCode.SizeMismatch,
+      `zstd data decompresses to ${out.byteLength} bytes, but the digest says ${size}`,
+    );
   }
   return out;
 }
@@ -31,7 +34,11 @@ export function decompressBounded(data: Uint8Array, size: number): Buffer {
  * bytes; fails with SizeMismatch at the first byte past `size` and when the frame ends
  * short. Destroying the consumer (or `signal`) tears the decoder down.
  */
-export async function* decompressStream(source: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+export async function* decompressStream(
+  source: AsyncIterable<Uint8Array>,
+  size: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Buffer> {
   const decoder = zlib.createZstdDecompress({ params: { [zlib.constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX } });
   // Callback pipeline forwards errors both ways (never a bare .pipe); we iterate its tail.
   const out = pipeline(Readable.from(source, { objectMode: false, signal }), decoder, () => undefined);
@@ -40,7 +47,10 @@ export async function* decompressStream(source: AsyncIterable<Uint8Array>, size:
     for await (const chunk of out as AsyncIterable<Buffer>) {
       total += chunk.byteLength;
       if (total > size) {
-        throw new HoardError(ErrorCode.SizeMismatch, `zstd data decompresses to more than the ${size} bytes its digest declares`);
+        throw new HoardError(
+          ErrorCode.SizeMismatch,
+          `zstd data decompresses to more than the ${size} bytes its digest declares`,
+        );
       }
       yield chunk;
     }
@@ -50,7 +60,10 @@ export async function* decompressStream(source: AsyncIterable<Uint8Array>, size:
     out.destroy();
   }
   if (total !== size) {
-    throw new HoardError(ErrorCode.SizeMismatch, `zstd data decompresses to ${total} bytes, but the digest says ${size}`);
+    throw new HoardError(
+      ErrorCode.SizeMismatch,
+      `zstd data decompresses to ${total} bytes, but the digest says ${size}`,
+    );
   }
 }
 
@@ -67,10 +80,16 @@ function decompressError(err: unknown, size: number): HoardError {
   if (err instanceof HoardError) return err;
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (code === 'ERR_BUFFER_TOO_LARGE') {
-    return new HoardError(ErrorCode.SizeMismatch, `zstd data decompresses to more than the ${size} bytes its digest declares`, { cause: err });
+    return new HoardError(
+      ErrorCode.SizeMismatch,
+      `zstd data decompresses to more than the ${size} bytes its digest declares`,
+      { cause: err },
+    );
   }
   if (code.startsWith('ZSTD_') || code.startsWith('Z_')) {
-    return new HoardError(ErrorCode.InvalidArgument, `data is not a valid zstd frame: ${(err as Error).message}`, { cause: err });
+    return new HoardError(ErrorCode.InvalidArgument, `data is not a valid zstd frame: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   // An abort or a transport error from the source passes through unchanged in kind.
   if (err instanceof Error && (err.name === 'AbortError' || code === 'ABORT_ERR')) {

@@ -35,12 +35,18 @@ function recorder(chunk = Infinity, fail?: string): { io: CommitIo; calls: strin
       const n = Math.min(chunk, data.byteLength);
       const call = `write ${fd}@${position} ${Buffer.from(data.subarray(0, n)).toString()}`;
       calls.push(call);
-      if (fail === call) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+      if (fail === call)
+        throw Object.assign(new Error('ENOSPC: no space left on device'), {
+          code: 'ENOSPC',
+          errno: -28,
+          syscall: 'write',
+        });
       return n;
     },
     fdatasync(fd) {
       calls.push(`sync ${fd}`);
-      if (fail === `sync ${fd}`) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+      if (fail === `sync ${fd}`)
+        throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
     },
   };
   return { io, calls };
@@ -50,19 +56,42 @@ describe('commit job', () => {
   it('writes and syncs every data file before it writes the journal, and syncs the journal last (rule 1)', () => {
     const { io, calls } = recorder();
     assert.deepEqual(runCommitJob(job(), io), { ok: true });
-    assert.deepEqual(calls, [`write ${SEG_A}@100 aaaa`, `write ${SEG_B}@0 bbbbbb`, `sync ${SEG_A}`, `sync ${SEG_B}`, `write ${JOURNAL}@8 records`, `sync ${JOURNAL}`]);
+    assert.deepEqual(calls, [
+      `write ${SEG_A}@100 aaaa`,
+      `write ${SEG_B}@0 bbbbbb`,
+      `sync ${SEG_A}`,
+      `sync ${SEG_B}`,
+      `write ${JOURNAL}@8 records`,
+      `sync ${JOURNAL}`,
+    ]);
   });
 
   it('finishes short writes where they stopped', () => {
     const { io, calls } = recorder(4);
     assert.deepEqual(runCommitJob(job(), io), { ok: true });
-    assert.deepEqual(calls.filter((c) => c.startsWith('write')), [`write ${SEG_A}@100 aaaa`, `write ${SEG_B}@0 bbbb`, `write ${SEG_B}@4 bb`, `write ${JOURNAL}@8 reco`, `write ${JOURNAL}@12 rds`]);
+    assert.deepEqual(
+      calls.filter((c) => c.startsWith('write')),
+      [
+        `write ${SEG_A}@100 aaaa`,
+        `write ${SEG_B}@0 bbbb`,
+        `write ${SEG_B}@4 bb`,
+        `write ${JOURNAL}@8 reco`,
+        `write ${JOURNAL}@12 rds`,
+      ],
+    );
   });
 
   it('a failed data sync stops the job before the journal is touched, and names the step', () => {
     const { io, calls } = recorder(Infinity, `sync ${SEG_B}`);
     const reply = runCommitJob(job(), io);
-    assert.deepEqual(reply, { ok: false, failedAt: 'data', message: 'EIO: i/o error', code: 'EIO', errno: -5, syscall: 'fdatasync' });
+    assert.deepEqual(reply, {
+      ok: false,
+      failedAt: 'data',
+      message: 'EIO: i/o error',
+      code: 'EIO',
+      errno: -5,
+      syscall: 'fdatasync',
+    });
     assert.ok(!calls.some((c) => c.includes(`${JOURNAL}`)), calls.join(', '));
   });
 
@@ -101,12 +130,26 @@ describe('commit syncer (a real worker thread and real files)', () => {
         records: [b('r1'), b('r2')],
         syncJournal: true,
       });
-      await syncer.run({ writes: [{ fd: seg.fd, position: 9, buffers: [b('DDD')] }], syncFds: [seg.fd], journalFd: journal.fd, journalPosition: 4, records: [b('r3')], syncJournal: true });
+      await syncer.run({
+        writes: [{ fd: seg.fd, position: 9, buffers: [b('DDD')] }],
+        syncFds: [seg.fd],
+        journalFd: journal.fd,
+        journalPosition: 4,
+        records: [b('r3')],
+        syncJournal: true,
+      });
       assert.equal((await readFile(path.join(dir, 'seg'))).toString(), 'AAABBBCCCDDDEE');
       assert.equal((await readFile(path.join(dir, 'journal'))).toString(), 'r1r2r3');
       // A step that fails names itself: here the data sync of a descriptor that is not open.
       await assert.rejects(
-        syncer.run({ writes: [], syncFds: [999_999], journalFd: journal.fd, journalPosition: 6, records: [b('r4')], syncJournal: true }),
+        syncer.run({
+          writes: [],
+          syncFds: [999_999],
+          journalFd: journal.fd,
+          journalPosition: 6,
+          records: [b('r4')],
+          syncJournal: true,
+        }),
         (e) => e instanceof CommitFailed && e.failedAt === 'data' && e.code === 'EBADF',
       );
       assert.equal((await readFile(path.join(dir, 'journal'))).toString(), 'r1r2r3', 'the journal was not touched');

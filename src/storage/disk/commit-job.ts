@@ -22,7 +22,12 @@ export function runCommitJob(job: CommitJob, io: CommitIo = fileIo): CommitReply
     for (const w of job.writes) writeAll(io, w.fd, arena.subarray(w.start, w.start + w.length), w.position);
     for (const fd of job.syncFds) io.fdatasync(fd);
     step = 'journal-write';
-    writeAll(io, job.journalFd, arena.subarray(job.records.start, job.records.start + job.records.length), job.journalPosition);
+    writeAll(
+      io,
+      job.journalFd,
+      arena.subarray(job.records.start, job.records.start + job.records.length),
+      job.journalPosition,
+    );
     step = 'journal-sync';
     if (job.syncJournal) io.fdatasync(job.journalFd);
     return { ok: true };

@@ -13,7 +13,11 @@ import { Worker } from 'node:worker_threads';
 
 export interface CommitRequest {
   /** Segment data, each at the position the store placed it. */
-  readonly writes: readonly { readonly fd: number; readonly position: number; readonly buffers: readonly Uint8Array[] }[];
+  readonly writes: readonly {
+    readonly fd: number;
+    readonly position: number;
+    readonly buffers: readonly Uint8Array[];
+  }[];
   /** Files whose data the records name: synced after the writes, before the journal. */
   readonly syncFds: readonly number[];
   readonly journalFd: number;
@@ -43,7 +47,14 @@ export type CommitStep = 'data' | 'journal-write' | 'journal-sync';
 
 export type CommitReply =
   | { readonly ok: true }
-  | { readonly ok: false; readonly failedAt: CommitStep; readonly message: string; readonly code?: string; readonly errno?: number; readonly syscall?: string };
+  | {
+      readonly ok: false;
+      readonly failedAt: CommitStep;
+      readonly message: string;
+      readonly code?: string;
+      readonly errno?: number;
+      readonly syscall?: string;
+    };
 
 /** What the worker sends back: the reply, and the job's arena for the next job. */
 export interface CommitAnswer {
@@ -127,7 +138,12 @@ export class CommitSyncer {
       const range = copy(w.buffers);
       const last = writes.at(-1);
       // (Their arena ranges are adjacent too: each is copied right after the one before.)
-      if (last && last.fd === w.fd && last.position + last.length === w.position && last.length + range.length <= MERGE_BYTES) {
+      if (
+        last &&
+        last.fd === w.fd &&
+        last.position + last.length === w.position &&
+        last.length + range.length <= MERGE_BYTES
+      ) {
         writes[writes.length - 1] = { ...last, length: last.length + range.length };
       } else {
         writes.push({ fd: w.fd, position: w.position, ...range });

@@ -22,10 +22,18 @@ test('dir lock: a LOCK naming our own pid but not held by us is stale (a contain
     await writeFile(path.join(dir, 'old'), `${process.pid}\n`);
     await link(path.join(dir, 'old'), path.join(dir, 'LOCK'));
     const lock = await lockDir(dir);
-    assert.notEqual((await stat(path.join(dir, 'LOCK'))).ino, (await stat(path.join(dir, 'old'))).ino, 'the stale LOCK was replaced by ours');
+    assert.notEqual(
+      (await stat(path.join(dir, 'LOCK'))).ino,
+      (await stat(path.join(dir, 'old'))).ino,
+      'the stale LOCK was replaced by ours',
+    );
     assert.match(await readFile(path.join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} [0-9a-f]{16}\n$`));
     await assert.rejects(lockDir(dir), (e) => isHoardError(e, 'unavailable'), 'a lock this process holds is not stale');
-    await assert.rejects(lockDir(path.join(dir, '.')), (e) => isHoardError(e, 'unavailable'), 'whatever the spelling of the path');
+    await assert.rejects(
+      lockDir(path.join(dir, '.')),
+      (e) => isHoardError(e, 'unavailable'),
+      'whatever the spelling of the path',
+    );
     await lock.release();
     await (await lockDir(dir)).release();
   }));
@@ -72,7 +80,12 @@ test('dir lock: taking the lock sweeps old breakers and private names of dead pr
     await leftover('LOCK.break-00000000000000ff', `${process.ppid} 0000000000000011\n`, old); // live breaker
     await leftover('LOCKED-notes', 'not a lock file', old);
     const lock = await lockDir(dir);
-    assert.deepEqual((await readdir(dir)).sort(), ['LOCK', 'LOCK.00000000000000ee.tmp', 'LOCK.break-00000000000000ff', 'LOCKED-notes']);
+    assert.deepEqual((await readdir(dir)).sort(), [
+      'LOCK',
+      'LOCK.00000000000000ee.tmp',
+      'LOCK.break-00000000000000ff',
+      'LOCKED-notes',
+    ]);
     await lock.release();
   }));
 

@@ -42,7 +42,8 @@ export async function lockDir(dir: string): Promise<DirLock> {
   // The real path: a directory reached through a symlink is still the one this process holds.
   const file = path.join(await realpath(dir), 'LOCK');
   // Checked and taken with no await in between, so a concurrent call here is refused too.
-  if (held.has(file)) throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${process.pid} (this one)`);
+  if (held.has(file))
+    throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${process.pid} (this one)`);
   held.add(file);
   const me = newHolder();
   try {
@@ -98,7 +99,10 @@ async function readHolder(file: string): Promise<Holder | undefined> {
   const pid = Number.parseInt(pidText, 10);
   // A LOCK that names no pid was not written by hoard (the file is never partial): it is
   // broken like a dead owner's, under a breaker named after its content.
-  return { pid: Number.isInteger(pid) && pid > 0 ? pid : 0, nonce: nonce || `legacy-${Buffer.from(text).toString('hex').slice(0, 32)}` };
+  return {
+    pid: Number.isInteger(pid) && pid > 0 ? pid : 0,
+    nonce: nonce || `legacy-${Buffer.from(text).toString('hex').slice(0, 32)}`,
+  };
 }
 
 function isLive(h: Holder): boolean {
@@ -120,7 +124,8 @@ async function breakStale(file: string, stale: Holder): Promise<void> {
     if (!(await take(breaker, me))) {
       const other = await readHolder(breaker);
       if (other === undefined) return; // that break just finished: look again
-      if (isLive(other)) await sleep(10); // someone is breaking it right now
+      if (isLive(other))
+        await sleep(10); // someone is breaking it right now
       else await breakStale(breaker, other); // a breaker that died mid-break
       return;
     }

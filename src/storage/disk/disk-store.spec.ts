@@ -37,7 +37,8 @@ function failNextCommit(failedAt: CommitStep, message: string, tornBytes?: numbe
   const run = CommitSyncer.prototype.run;
   CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
     CommitSyncer.prototype.run = run;
-    if (tornBytes !== undefined) await run.call(this, { ...request, records: [Buffer.concat(request.records).subarray(0, tornBytes)] });
+    if (tornBytes !== undefined)
+      await run.call(this, { ...request, records: [Buffer.concat(request.records).subarray(0, tornBytes)] });
     throw new CommitFailed({ ok: false, failedAt, message, code: message.split(':')[0] });
   };
   return () => {
@@ -97,7 +98,12 @@ function holdNextCommit(): () => void {
 }
 
 /** Asserts that `put` is refused because the store's next commit fails as `failNextCommit` makes it. */
-async function rejectedByFailedCommit(put: () => Promise<unknown>, failedAt: CommitStep, message: string, tornBytes?: number): Promise<void> {
+async function rejectedByFailedCommit(
+  put: () => Promise<unknown>,
+  failedAt: CommitStep,
+  message: string,
+  tornBytes?: number,
+): Promise<void> {
   const undo = failNextCommit(failedAt, message, tornBytes);
   try {
     await assert.rejects(put(), (err: Error) => err.message.includes(message));
@@ -216,7 +222,9 @@ describe('DiskStore recovery and bounds', () => {
     await put(s, kept);
     await put(s, lost);
     await s.close();
-    const files = (await readdir(path.join(dir, 'blobs'), { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
+    const files = (await readdir(path.join(dir, 'blobs'), { recursive: true, withFileTypes: true })).filter((f) =>
+      f.isFile(),
+    );
     const lostFile = files.find((f) => f.name.startsWith(slotOf(casKey(digestOf(lost).hash)).toString('hex')))!;
     await rm(path.join(lostFile.parentPath, lostFile.name));
     s = await openDiskStore({ dir, maxBytes: 0, smallEntryBytes: 8 * 1024 });
@@ -251,7 +259,9 @@ describe('DiskStore recovery and bounds', () => {
           yield data.subarray(0, 100_000);
           yield data.subarray(100_000);
         }
-        await s.put(rawKey(name), streamed()).catch((e: unknown) => assert.ok(isHoardError(e, 'insufficient_storage'), String(e)));
+        await s
+          .put(rawKey(name), streamed())
+          .catch((e: unknown) => assert.ok(isHoardError(e, 'insufficient_storage'), String(e)));
         assert.ok(s.usage().bytes <= maxBytes, `usage ${s.usage().bytes} after ${name} within ${maxBytes}`);
       }
       assert.equal(s.usage().evictions, 1, 'the first value made room for the second');
@@ -267,7 +277,10 @@ describe('DiskStore recovery and bounds', () => {
     try {
       await s.put(acKey('d'.repeat(64)), Buffer.from('an ActionResult from UpdateActionResult'));
       const files = await readdir(path.join(dir, 'blobs'), { recursive: true, withFileTypes: true }).catch(() => []);
-      assert.deepEqual(files.filter((f) => f.isFile()).map((f) => f.name), []);
+      assert.deepEqual(
+        files.filter((f) => f.isFile()).map((f) => f.name),
+        [],
+      );
       assert.equal((await s.getBytes(acKey('d'.repeat(64))))?.toString(), 'an ActionResult from UpdateActionResult');
     } finally {
       await s.close();
@@ -277,13 +290,20 @@ describe('DiskStore recovery and bounds', () => {
   it('records a crc32 for AC and raw entries only (a CAS entry is verified by its hash)', async () => {
     const dir = await freshDir();
     const s = await openDiskStore({ dir, maxBytes: 0, smallEntryBytes: 8 * 1024 });
-    const values = { smallCas: randomBytes(100), largeCas: randomBytes(20_000), smallRaw: randomBytes(100), largeRaw: randomBytes(20_000) };
+    const values = {
+      smallCas: randomBytes(100),
+      largeCas: randomBytes(20_000),
+      smallRaw: randomBytes(100),
+      largeRaw: randomBytes(20_000),
+    };
     await put(s, values.smallCas);
     await put(s, values.largeCas);
     await s.put(rawKey('small'), values.smallRaw, { size: 100 });
     await s.put(rawKey('large'), values.largeRaw, { size: 20_000 });
     await s.close();
-    const crcs = scanJournal(await readFile(path.join(dir, 'journal'))).records.map((r) => (r.op === Op.Put ? r.dataCrc : undefined));
+    const crcs = scanJournal(await readFile(path.join(dir, 'journal'))).records.map((r) =>
+      r.op === Op.Put ? r.dataCrc : undefined,
+    );
     assert.deepEqual(crcs, [0, 0, crc32(values.smallRaw), crc32(values.largeRaw)]);
   });
 
@@ -393,7 +413,10 @@ describe('DiskStore read cache coherence', () => {
       await s.put(rawKey('raced'), fresh, { size: fresh.length });
       // The replacement emptied the old segment: the commit removes it while the read waits.
       for (let i = 0; i < 100 && (await readdir(path.join(dir, 'segments'))).includes(oldSegment); i++) await sleep(5);
-      assert.ok(!(await readdir(path.join(dir, 'segments'))).includes(oldSegment), 'the old segment was removed during the read');
+      assert.ok(
+        !(await readdir(path.join(dir, 'segments'))).includes(oldSegment),
+        'the old segment was removed during the read',
+      );
       release();
       assert.ok((await slow)?.equals(old), 'a read that started before the replacement sees the old value');
       assert.ok((await s.getBytes(rawKey('raced')))?.equals(fresh), 'and does not leave it in the cache');
@@ -408,7 +431,9 @@ describe('DiskStore journal rewrite while running', () => {
   const value = (k: number, round: number) => Buffer.from(`key ${k} round ${round} `.repeat(8));
   async function overwriteRounds(s: DiskStore, keys: number, rounds: number): Promise<void> {
     for (let r = 0; r < rounds; r++) {
-      await Promise.all(Array.from({ length: keys }, (_, k) => s.put(rawKey(`k${k}`), value(k, r), { size: value(k, r).length })));
+      await Promise.all(
+        Array.from({ length: keys }, (_, k) => s.put(rawKey(`k${k}`), value(k, r), { size: value(k, r).length })),
+      );
     }
   }
   async function assertLatest(s: DiskStore, keys: number, round: number): Promise<void> {
@@ -457,8 +482,12 @@ describe('DiskStore rule 1: order and leftovers', () => {
     const s = await openDiskStore({ dir, maxBytes: 0, smallEntryBytes: 32 * 1024 });
     const big = randomBytes(300_000);
     const d = digestOf(big);
-    await assert.rejects(s.put(casKey(d.hash), randomBytes(300_000), { size: d.sizeBytes }), (e) => isHoardError(e, 'digest_mismatch'));
-    await assert.rejects(s.put(casKey(d.hash), big.subarray(0, 200_000), { size: d.sizeBytes }), (e) => isHoardError(e, 'size_mismatch'));
+    await assert.rejects(s.put(casKey(d.hash), randomBytes(300_000), { size: d.sizeBytes }), (e) =>
+      isHoardError(e, 'digest_mismatch'),
+    );
+    await assert.rejects(s.put(casKey(d.hash), big.subarray(0, 200_000), { size: d.sizeBytes }), (e) =>
+      isHoardError(e, 'size_mismatch'),
+    );
     assert.deepEqual(await readdir(path.join(dir, 'tmp')), []);
     await s.close();
   });
@@ -495,11 +524,14 @@ describe('DiskStore rule 1: order and leftovers', () => {
       fileHandle.truncate = truncate;
     }
     // Records appended after the torn bytes would be lost at the next open: refused instead.
-    await assert.rejects(put(c), (e) => isHoardError(e, 'unavailable') && /restart the server/.test((e as Error).message));
+    await assert.rejects(
+      put(c),
+      (e) => isHoardError(e, 'unavailable') && /restart the server/.test((e as Error).message),
+    );
     await s.close();
     const again = await reopen();
     assert.deepEqual(await holds(again, [a, b, c]), [true, false, false]);
-    assert.equal(again.recovery.tornBytesCut, 10, "the torn bytes were cut at the open");
+    assert.equal(again.recovery.tornBytesCut, 10, 'the torn bytes were cut at the open');
     await again.close();
   });
 
@@ -513,7 +545,11 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await put(randomBytes(600)); // rolls: the segment is no longer the active one
     assert.ok(await s.delete(casKey(digestOf(c).hash)));
     const after = await segments();
-    assert.equal(after.length, before.length, `the emptied segment was removed (before ${before.join(' ')}, after ${after.join(' ')})`);
+    assert.equal(
+      after.length,
+      before.length,
+      `the emptied segment was removed (before ${before.join(' ')}, after ${after.join(' ')})`,
+    );
     await s.close();
   });
 
@@ -532,17 +568,25 @@ describe('DiskStore rule 1: order and leftovers', () => {
       const [y, z] = [randomBytes(300), randomBytes(600)];
       const both = [put(y), put(z)];
       await sleep(20);
-      Segment.open = () => Promise.reject(Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' }));
+      Segment.open = () =>
+        Promise.reject(Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' }));
       release();
       await held;
       const results = await Promise.allSettled(both);
-      assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected'], 'y and z failed together');
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['rejected', 'rejected'],
+        'y and z failed together',
+      );
     } finally {
       Segment.open = open;
     }
     await put(randomBytes(900)); // rolls: the first segment is no longer the active one
     for (const gone of [x, w]) assert.ok(await s.delete(casKey(digestOf(gone).hash)));
-    assert.ok(!(await segments()).includes(first!), `the first segment, empty but for y's phantom bytes, was removed (${(await segments()).join(' ')})`);
+    assert.ok(
+      !(await segments()).includes(first!),
+      `the first segment, empty but for y's phantom bytes, was removed (${(await segments()).join(' ')})`,
+    );
     await s.close();
   });
 
@@ -551,7 +595,11 @@ describe('DiskStore rule 1: order and leftovers', () => {
    * (the index forgets it) and then fails at `failedAt`.
    */
   async function evictionInFailedCommit(failedAt: CommitStep, message: string) {
-    const { s, put, segments, reopen } = await openTestStore({ maxBytes: 1700, durability: 'none', segmentBytes: 1000 });
+    const { s, put, segments, reopen } = await openTestStore({
+      maxBytes: 1700,
+      durability: 'none',
+      segmentBytes: 1000,
+    });
     const [a, b, c] = [randomBytes(600), randomBytes(600), randomBytes(600)];
     await put(a);
     await put(b);
@@ -569,7 +617,11 @@ describe('DiskStore rule 1: order and leftovers', () => {
     assert.ok(!(await segments()).includes(first), `a's emptied segment ${first} was removed`);
     await s.close();
     const again = await reopen();
-    assert.deepEqual(await holds(again, [...blobs, d]), [false, true, false, true], 'a stayed evicted across the reopen');
+    assert.deepEqual(
+      await holds(again, [...blobs, d]),
+      [false, true, false, true],
+      'a stayed evicted across the reopen',
+    );
     await again.close();
   });
 
@@ -582,7 +634,11 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it("a compaction victim emptied by a failed commit's evictions is removed with them, not left for compaction", async () => {
-    const { s, put, segments, reopen } = await openTestStore({ maxBytes: 16_000, durability: 'none', segmentBytes: 10_000 });
+    const { s, put, segments, reopen } = await openTestStore({
+      maxBytes: 16_000,
+      durability: 'none',
+      segmentBytes: 10_000,
+    });
     const [e, f, g] = [randomBytes(3000), randomBytes(6000), randomBytes(6000)];
     await put(e);
     await put(f);
@@ -600,49 +656,65 @@ describe('DiskStore rule 1: order and leftovers', () => {
     try {
       release();
       await held;
-      assert.deepEqual((await Promise.allSettled(batch)).map((r) => r.status), ['rejected', 'rejected']);
+      assert.deepEqual(
+        (await Promise.allSettled(batch)).map((r) => r.status),
+        ['rejected', 'rejected'],
+      );
     } finally {
       undo();
     }
     assert.ok(s.usage().evictions >= 1, 'the failed commit evicted e');
     await put(randomBytes(10)); // journals the evictions, then removes what they emptied
-    assert.ok(!(await segments()).includes(victim!), `the emptied victim ${victim} was removed (${(await segments()).join(' ')})`);
+    assert.ok(
+      !(await segments()).includes(victim!),
+      `the emptied victim ${victim} was removed (${(await segments()).join(' ')})`,
+    );
     await s.close();
     const again = await reopen();
     assert.deepEqual(await holds(again, [e]), [false], 'e stayed evicted');
     await again.close();
   });
 
-  it('a commit worker lost mid-job fails that commit only: the next one runs on a new worker, and a reopen agrees', { timeout: 10_000 }, async () => {
-    const { s, put, reopen } = await openTestStore({ maxBytes: 0 });
-    const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
-    await put(a);
-    // The worker is terminated as the job reaches it (its thread dies: 'exit', not a reply).
-    const post = Worker.prototype.postMessage;
-    Worker.prototype.postMessage = function (this: Worker) {
-      Worker.prototype.postMessage = post;
-      void this.terminate();
-    };
-    try {
-      await assert.rejects(put(b), /commit worker exited/);
-    } finally {
-      Worker.prototype.postMessage = post;
-    }
-    await put(c);
-    assert.deepEqual(await holds(s, [a, b, c]), [true, false, true]);
-    await s.close();
-    const again = await reopen();
-    assert.deepEqual(await holds(again, [a, b, c]), [true, false, true]);
-    assert.ok((await again.getBytes(casKey(digestOf(c).hash)))!.equals(c));
-    await again.close();
-  });
+  it(
+    'a commit worker lost mid-job fails that commit only: the next one runs on a new worker, and a reopen agrees',
+    { timeout: 10_000 },
+    async () => {
+      const { s, put, reopen } = await openTestStore({ maxBytes: 0 });
+      const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
+      await put(a);
+      // The worker is terminated as the job reaches it (its thread dies: 'exit', not a reply).
+      const post = Worker.prototype.postMessage;
+      Worker.prototype.postMessage = function (this: Worker) {
+        Worker.prototype.postMessage = post;
+        void this.terminate();
+      };
+      try {
+        await assert.rejects(put(b), /commit worker exited/);
+      } finally {
+        Worker.prototype.postMessage = post;
+      }
+      await put(c);
+      assert.deepEqual(await holds(s, [a, b, c]), [true, false, true]);
+      await s.close();
+      const again = await reopen();
+      assert.deepEqual(await holds(again, [a, b, c]), [true, false, true]);
+      assert.ok((await again.getBytes(casKey(digestOf(c).hash)))!.equals(c));
+      await again.close();
+    },
+  );
 
   it('one commit writes at most 32 MiB of segment data, however many puts are queued', async () => {
     const { s, put } = await openTestStore({ maxBytes: 0, durability: 'none' });
     const blobs = Array.from({ length: 80 }, () => randomBytes(1_000_000));
     const requests = await commitsDuring(() => Promise.all(blobs.map(put)));
-    const sizes = requests.map((r) => r.writes.reduce((n, w) => n + w.buffers.reduce((m, b) => m + b.byteLength, 0), 0));
-    assert.equal(sizes.reduce((a, b) => a + b, 0), 80 * 1_000_000, 'every entry was written');
+    const sizes = requests.map((r) =>
+      r.writes.reduce((n, w) => n + w.buffers.reduce((m, b) => m + b.byteLength, 0), 0),
+    );
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      80 * 1_000_000,
+      'every entry was written',
+    );
     assert.ok(Math.max(...sizes) <= 32 * 1024 * 1024, `commits of ${sizes.join(', ')} bytes`);
     assert.ok(sizes.filter((n) => n > 16 * 1024 * 1024).length > 0, `the queue built up: ${sizes.join(', ')}`);
     await s.close();

@@ -34,7 +34,16 @@ import { SingleFlight } from '../single-flight.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
 import { EntryIndex, NO_BYTES, OWN_FILE } from './entry-index.ts';
-import { encodeDelete, encodeMove, encodePut, Op, scanJournal, seal, setLocation, type EncodedRecord } from './journal.ts';
+import {
+  encodeDelete,
+  encodeMove,
+  encodePut,
+  Op,
+  scanJournal,
+  seal,
+  setLocation,
+  type EncodedRecord,
+} from './journal.ts';
 import { rewriteJournal } from './journal-rewrite.ts';
 import { blobPath, diskFootprint, journalPath, segmentsDir, tmpDir } from './layout.ts';
 import { recoverStore, type RecoveryReport } from './recovery.ts';
@@ -97,7 +106,15 @@ const BATCH_DATA_BYTES = 32 * 1024 * 1024;
 type WriterOp =
   // `place`: where the commit put the bytes (none for an empty entry).
   | { kind: 'append'; slot: Buffer; record: EncodedRecord; data: Parts; place?: Place; done: Deferred }
-  | { kind: 'publish'; slot: Buffer; record: EncodedRecord; size: number; generation: number; reserved: number; done: Deferred }
+  | {
+      kind: 'publish';
+      slot: Buffer;
+      record: EncodedRecord;
+      size: number;
+      generation: number;
+      reserved: number;
+      done: Deferred;
+    }
   | { kind: 'reserve'; bytes: number; done: Deferred }
   | { kind: 'delete'; slot: Buffer; record: EncodedRecord; done: Deferred<boolean> };
 
@@ -336,7 +353,8 @@ class DiskStoreImpl implements DiskStore {
     const data = await this.#segments.get(segId)!.read(offset, this.#index.entrySize(id));
     // Cache only if the entry was not replaced or moved while we read.
     const now = this.#index.find(slot);
-    if (now >= 0 && this.#index.segment(now) === segId && this.#index.offset(now) === offset) this.#cache.set(cacheKey, data);
+    if (now >= 0 && this.#index.segment(now) === segId && this.#index.offset(now) === offset)
+      this.#cache.set(cacheKey, data);
     return data;
   }
 
@@ -353,7 +371,13 @@ class DiskStoreImpl implements DiskStore {
     if (key.keyspace !== 'cas') return this.#write(key, slot, body, options);
 
     // CAS: single flight per blob (rule 1: concurrent uploads of one digest are safe).
-    return this.#flights.put(slot.toString('latin1'), body, putReceiveOptions(key, options, this.#maxBytes), () => isEmptyBlobKey(key) || this.#index.find(slot) >= 0, () => this.#write(key, slot, body, options));
+    return this.#flights.put(
+      slot.toString('latin1'),
+      body,
+      putReceiveOptions(key, options, this.#maxBytes),
+      () => isEmptyBlobKey(key) || this.#index.find(slot) >= 0,
+      () => this.#write(key, slot, body, options),
+    );
   }
 
   async #write(key: Key, slot: Buffer, body: Body, options: PutOptions): Promise<PutOutcome> {
@@ -394,12 +418,18 @@ class DiskStoreImpl implements DiskStore {
       await rename(tmp, final);
       if (this.#fsync) await syncDir(path.dirname(final));
       setLocation(record, OWN_FILE, generation);
-      await this.#enqueue<void>((done) => ({ kind: 'publish', slot, record, size, generation, reserved: diskFootprint(reserved), done })).catch(
-        async (err) => {
-          await unlink(final).catch(() => undefined);
-          throw err;
-        },
-      );
+      await this.#enqueue<void>((done) => ({
+        kind: 'publish',
+        slot,
+        record,
+        size,
+        generation,
+        reserved: diskFootprint(reserved),
+        done,
+      })).catch(async (err) => {
+        await unlink(final).catch(() => undefined);
+        throw err;
+      });
       return 'created';
     } catch (err) {
       await writer?.abandon();
@@ -414,7 +444,12 @@ class DiskStoreImpl implements DiskStore {
    * Receives a put's body into `sink`, verified. `crc`: the crc32 of the bytes for AC and raw
    * entries; 0 for CAS ones, whose hash verifies them (fsck re-hashes CAS, never reads it).
    */
-  async #receive(key: Key, body: Body, options: PutOptions, sink: (c: Uint8Array) => void | Promise<void>): Promise<{ size: number; crc: number }> {
+  async #receive(
+    key: Key,
+    body: Body,
+    options: PutOptions,
+    sink: (c: Uint8Array) => void | Promise<void>,
+  ): Promise<{ size: number; crc: number }> {
     const raw = key.keyspace !== 'cas';
     let crc = 0;
     const { size } = await receive(body, putReceiveOptions(key, options, this.#maxBytes), (c) => {
@@ -432,7 +467,12 @@ class DiskStoreImpl implements DiskStore {
   }
 
   usage(): StoreUsage {
-    return { bytes: this.#diskBytes(), maxBytes: this.#maxBytes, entries: this.#index.size, evictions: this.#evictions };
+    return {
+      bytes: this.#diskBytes(),
+      maxBytes: this.#maxBytes,
+      entries: this.#index.size,
+      evictions: this.#evictions,
+    };
   }
 
   /** Refuses new puts and deletes at once, waits for the puts in flight, then closes files. */
@@ -445,7 +485,8 @@ class DiskStoreImpl implements DiskStore {
     await this.#puts.settled();
     while (this.#writer) await this.#writer;
     // Evictions a failed commit left unjournaled, while the journal can still take them.
-    if (this.#carried.frames.length > 0 || this.#carried.afterSync.length > 0) await this.#commit([]).catch(() => undefined);
+    if (this.#carried.frames.length > 0 || this.#carried.afterSync.length > 0)
+      await this.#commit([]).catch(() => undefined);
     await this.#syncer.close();
     await this.#journal.close();
     for (const seg of this.#segments.values()) {
@@ -548,11 +589,18 @@ class DiskStoreImpl implements DiskStore {
       // Room for the data and for the op's own journal record (a delete's too: a full store
       // that took delete records for free grew past its bound).
       const frame = op.kind === 'reserve' ? 0 : op.record.frame.length;
-      const need = frame + (op.kind === 'append' ? op.data.size : op.kind === 'reserve' ? op.bytes : 0)
+      const need =
+        frame +
+        (op.kind === 'append' ? op.data.size : op.kind === 'reserve' ? op.bytes : 0) +
         // A file of its own takes what it was not reserved (all of it when no size was declared).
-        + (op.kind === 'publish' ? diskFootprint(op.size) - op.reserved : 0);
+        (op.kind === 'publish' ? diskFootprint(op.size) - op.reserved : 0);
       if (need > 0 && !(await this.#makeRoom(need, b))) {
-        op.done.reject(new HoardError(ErrorCode.InsufficientStorage, `no room for ${need} bytes even after eviction (bound ${this.#maxBytes})`));
+        op.done.reject(
+          new HoardError(
+            ErrorCode.InsufficientStorage,
+            `no room for ${need} bytes even after eviction (bound ${this.#maxBytes})`,
+          ),
+        );
         continue;
       }
       if (op.kind === 'reserve') {
@@ -618,7 +666,8 @@ class DiskStoreImpl implements DiskStore {
     }
     // 4. Only now may bytes the journal no longer references go.
     for (const clean of b.afterSync) await clean();
-    if (this.#journalRecords > Math.max(2 * this.#index.size + this.#journalSlack, this.#journalCompactAt)) await this.#compactJournal();
+    if (this.#journalRecords > Math.max(2 * this.#index.size + this.#journalSlack, this.#journalCompactAt))
+      await this.#compactJournal();
   }
 
   /**
@@ -648,7 +697,10 @@ class DiskStoreImpl implements DiskStore {
         try {
           await this.#journal.truncate(this.#journalSize);
         } catch {
-          this.#journalBroken = new HoardError(ErrorCode.Unavailable, `the journal could not be repaired after a failed write (${(err as Error).message}); restart the server`);
+          this.#journalBroken = new HoardError(
+            ErrorCode.Unavailable,
+            `the journal could not be repaired after a failed write (${(err as Error).message}); restart the server`,
+          );
         }
       }
       throw err;
@@ -776,7 +828,14 @@ class DiskStoreImpl implements DiskStore {
       const frame = seal(c.record);
       b.frames.push(frame);
       b.pendingBytes += frame.length;
-      b.moves.push({ slot: c.slot, size: c.data.size, from: seg.id, fromOffset: c.offset, to: to.seg.id, toOffset: to.offset });
+      b.moves.push({
+        slot: c.slot,
+        size: c.data.size,
+        from: seg.id,
+        fromOffset: c.offset,
+        to: to.seg.id,
+        toOffset: to.offset,
+      });
     }
     // Removed once the moves are published (see #commit); counted as freed from now on.
     seg.retiring = true;
@@ -799,7 +858,9 @@ class DiskStoreImpl implements DiskStore {
       for (let i = 0; i < records.length; i++) {
         if (records[i]!.op === Op.Put) latestPut.set(records[i]!.slot.toString('latin1'), positions[i]!);
       }
-      await rewriteJournal(this.dir, image, this.#index, (id) => latestPut.get(this.#index.slot(id).toString('latin1')));
+      await rewriteJournal(this.dir, image, this.#index, (id) =>
+        latestPut.get(this.#index.slot(id).toString('latin1')),
+      );
       this.#journalRecords = this.#index.size;
       this.#journalCompactAt = 0;
     } catch {

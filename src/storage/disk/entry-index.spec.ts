@@ -37,36 +37,44 @@ describe('EntryIndex', () => {
     idx.touch(idx.find(slot(1)));
     idx.set(slot(0), 0, 0, 2);
     const order = [...idx.lruOrder()].map((id) => idx.slot(id).toString('hex'));
-    assert.deepEqual(order, [2, 3, 1, 0].map((i) => slot(i).toString('hex')));
+    assert.deepEqual(
+      order,
+      [2, 3, 1, 0].map((i) => slot(i).toString('hex')),
+    );
   });
 
   it('behaves like a Map under random operations (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.constantFrom('set', 'remove', 'touch'), fc.integer({ min: 0, max: 60 })), { maxLength: 400 }), (ops) => {
-        const idx = new EntryIndex(16);
-        const model = new Map<number, number>();
-        let stamp = 0;
-        for (const [op, k] of ops) {
-          const id = idx.find(slot(k));
-          if (op === 'set') {
-            idx.set(slot(k), 1, ++stamp, 1);
-            model.delete(k);
-            model.set(k, stamp);
-          } else if (op === 'remove' && id >= 0) {
-            idx.remove(id);
-            model.delete(k);
-          } else if (op === 'touch' && id >= 0) {
-            idx.touch(id);
-            const v = model.get(k)!;
-            model.delete(k);
-            model.set(k, v);
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('set', 'remove', 'touch'), fc.integer({ min: 0, max: 60 })), {
+          maxLength: 400,
+        }),
+        (ops) => {
+          const idx = new EntryIndex(16);
+          const model = new Map<number, number>();
+          let stamp = 0;
+          for (const [op, k] of ops) {
+            const id = idx.find(slot(k));
+            if (op === 'set') {
+              idx.set(slot(k), 1, ++stamp, 1);
+              model.delete(k);
+              model.set(k, stamp);
+            } else if (op === 'remove' && id >= 0) {
+              idx.remove(id);
+              model.delete(k);
+            } else if (op === 'touch' && id >= 0) {
+              idx.touch(id);
+              const v = model.get(k)!;
+              model.delete(k);
+              model.set(k, v);
+            }
           }
-        }
-        assert.equal(idx.size, model.size);
-        const order = [...idx.lruOrder()].map((id) => idx.offset(id));
-        assert.deepEqual(order, [...model.values()]);
-        for (let k = 0; k <= 60; k++) assert.equal(idx.find(slot(k)) >= 0, model.has(k));
-      }),
+          assert.equal(idx.size, model.size);
+          const order = [...idx.lruOrder()].map((id) => idx.offset(id));
+          assert.deepEqual(order, [...model.values()]);
+          for (let k = 0; k <= 60; k++) assert.equal(idx.find(slot(k)) >= 0, model.has(k));
+        },
+      ),
       { numRuns: 300 },
     );
   });

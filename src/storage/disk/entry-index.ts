@@ -40,8 +40,15 @@ export class EntryIndex {
 
   /** Bytes held by the index's arrays, for the memory-per-blob figure. */
   get memoryBytes(): number {
-    return this.#keys.byteLength + this.#segment.byteLength + this.#offset.byteLength + this.#size.byteLength +
-      this.#prev.byteLength + this.#next.byteLength + this.#table.byteLength;
+    return (
+      this.#keys.byteLength +
+      this.#segment.byteLength +
+      this.#offset.byteLength +
+      this.#size.byteLength +
+      this.#prev.byteLength +
+      this.#next.byteLength +
+      this.#table.byteLength
+    );
   }
 
   /** Entry id for `slot`, or -1. Does not touch the LRU. */

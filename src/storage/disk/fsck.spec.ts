@@ -30,7 +30,13 @@ test('fsck finds corrupt and missing entries, quarantines, reconciles, and is cl
     await fh.write(Buffer.from([small[1]![10]! ^ 0xff]), 0, 1, 1000 + 10);
     await fh.close();
     const blobDirs = await readdir(path.join(dir, 'blobs'));
-    const files = (await Promise.all(blobDirs.map(async (d) => (await readdir(path.join(dir, 'blobs', d))).map((f) => path.join(dir, 'blobs', d, f))))).flat();
+    const files = (
+      await Promise.all(
+        blobDirs.map(async (d) =>
+          (await readdir(path.join(dir, 'blobs', d))).map((f) => path.join(dir, 'blobs', d, f)),
+        ),
+      )
+    ).flat();
     assert.equal(files.length, 2);
     const lost = files[0]!;
     await unlink(lost);
@@ -81,18 +87,33 @@ test('fsck streams large files: a corrupt one is moved to quarantine whole, the 
     await s.put(rawKey('big-raw'), big[1]!, { size: big[1]!.length });
     await s.close();
     const blobDirs = await readdir(path.join(dir, 'blobs'));
-    const files = (await Promise.all(blobDirs.map(async (d) => (await readdir(path.join(dir, 'blobs', d))).map((f) => path.join(dir, 'blobs', d, f))))).flat();
-    const victim = (await Promise.all(files.map(async (f) => ({ f, size: (await stat(f)).size })))).find((x) => x.size === big[0]!.length)!.f;
+    const files = (
+      await Promise.all(
+        blobDirs.map(async (d) =>
+          (await readdir(path.join(dir, 'blobs', d))).map((f) => path.join(dir, 'blobs', d, f)),
+        ),
+      )
+    ).flat();
+    const victim = (await Promise.all(files.map(async (f) => ({ f, size: (await stat(f)).size })))).find(
+      (x) => x.size === big[0]!.length,
+    )!.f;
     const fh = await open(victim, 'r+');
     await fh.write(Buffer.from([big[0]![2_000_000]! ^ 1]), 0, 1, 2_000_000);
     await fh.close();
 
     const report = await fsckDiskStore(dir);
     assert.equal(report.verified, 2);
-    assert.deepEqual(report.problems.map((p) => [p.problem, p.key.id]), [['corrupt', digestOf(big[0]!).hash]]);
+    assert.deepEqual(
+      report.problems.map((p) => [p.problem, p.key.id]),
+      [['corrupt', digestOf(big[0]!).hash]],
+    );
     const quarantined = await readdir(path.join(dir, 'quarantine'));
     assert.equal(quarantined.length, 1);
-    assert.equal((await stat(path.join(dir, 'quarantine', quarantined[0]!))).size, big[0]!.length, 'the whole file, moved');
+    assert.equal(
+      (await stat(path.join(dir, 'quarantine', quarantined[0]!))).size,
+      big[0]!.length,
+      'the whole file, moved',
+    );
     s = await openDiskStore(opts);
     assert.deepEqual(await s.has(big.map((b) => casKey(digestOf(b).hash))), [false, true]);
     await s.close();
@@ -118,7 +139,10 @@ test('fsck journals its removals after the intact records, so a torn tail does n
     await appendFile(path.join(dir, 'journal'), Buffer.from([0x45, 0x00, 0x00, 0x00, 0x13]));
 
     const report = await fsckDiskStore(dir);
-    assert.deepEqual(report.problems.map((p) => p.problem), ['corrupt']);
+    assert.deepEqual(
+      report.problems.map((p) => p.problem),
+      ['corrupt'],
+    );
     s = await openDiskStore(opts);
     try {
       const keys = blobs.map((b) => casKey(digestOf(b).hash));
@@ -143,7 +167,10 @@ test('fsck quarantines a corrupt entry that has no bytes on disk instead of cras
     setLocation(record, NO_BYTES, 0);
     await appendFile(path.join(dir, 'journal'), seal(record));
     const report = await fsckDiskStore(dir);
-    assert.deepEqual(report.problems.map((p) => p.problem), ['corrupt']);
+    assert.deepEqual(
+      report.problems.map((p) => p.problem),
+      ['corrupt'],
+    );
     assert.equal((await fsckDiskStore(dir)).problems.length, 0, 'removed');
   } finally {
     await rm(dir, { recursive: true, force: true });

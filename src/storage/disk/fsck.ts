@@ -14,7 +14,16 @@ import type { Key } from '../../core/keys.ts';
 import { lockDir } from './dir-lock.ts';
 import { NO_BYTES, OWN_FILE } from './entry-index.ts';
 import { encodeDelete, Op, scanJournal, seal, type PutRecord } from './journal.ts';
-import { blobPath, blobsDir, journalPath, parseSegmentName, quarantineDir, segmentPath, segmentsDir, tmpDir } from './layout.ts';
+import {
+  blobPath,
+  blobsDir,
+  journalPath,
+  parseSegmentName,
+  quarantineDir,
+  segmentPath,
+  segmentsDir,
+  tmpDir,
+} from './layout.ts';
 
 export interface FsckProblem {
   readonly key: Key;
@@ -79,7 +88,8 @@ export async function fsckDiskStore(dir: string, options: FsckOptions = {}): Pro
         }
         problems.push({ key, problem: found.missing ? 'missing' : 'corrupt', detail: found.verdict });
         if (!repair) continue;
-        if (!found.missing) await quarantine(dir, key, e.segment === OWN_FILE ? blobPath(dir, e.put.slot, e.offset) : found.data!);
+        if (!found.missing)
+          await quarantine(dir, key, e.segment === OWN_FILE ? blobPath(dir, e.put.slot, e.offset) : found.data!);
         removals.push(seal(encodeDelete(e.put.slot)));
         if (e.segment === OWN_FILE) await unlink(blobPath(dir, e.put.slot, e.offset)).catch(() => undefined);
       }
@@ -122,7 +132,14 @@ export async function fsckDiskStore(dir: string, options: FsckOptions = {}): Pro
       }
       await rm(tmpDir(dir), { recursive: true, force: true });
     }
-    return { entries: live.size, verified, problems, orphanFilesRemoved, orphanSegmentsRemoved, clean: problems.length === 0 };
+    return {
+      entries: live.size,
+      verified,
+      problems,
+      orphanFilesRemoved,
+      orphanSegmentsRemoved,
+      clean: problems.length === 0,
+    };
   } finally {
     await lock.release();
   }
@@ -151,7 +168,8 @@ async function verify(dir: string, e: Live, key: Key, segments: Map<number, File
     }
     const data = Buffer.alloc(e.put.size);
     const { bytesRead } = await fh.read(data, 0, e.put.size, e.offset);
-    if (bytesRead !== e.put.size) return { verdict: `${bytesRead} bytes in the segment, expected ${e.put.size}`, missing: true };
+    if (bytesRead !== e.put.size)
+      return { verdict: `${bytesRead} bytes in the segment, expected ${e.put.size}`, missing: true };
     return { verdict: check(key, e.put, data), data };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { verdict: 'its file is gone', missing: true };

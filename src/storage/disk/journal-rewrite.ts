@@ -13,7 +13,12 @@ import { syncDir } from './sync-dir.ts';
  * `image` is the current journal's bytes and `putPosition(id)` the offset in it of the put
  * record that created entry `id` (undefined: the entry is left out, which reads as a miss).
  */
-export async function rewriteJournal(dir: string, image: Buffer, index: EntryIndex, putPosition: (id: number) => number | undefined): Promise<number> {
+export async function rewriteJournal(
+  dir: string,
+  image: Buffer,
+  index: EntryIndex,
+  putPosition: (id: number) => number | undefined,
+): Promise<number> {
   const parts: Buffer[] = [JOURNAL_MAGIC];
   for (const id of index.lruOrder()) {
     const pos = putPosition(id);

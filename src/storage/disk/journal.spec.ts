@@ -5,7 +5,17 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { rawKey } from '../../core/keys.ts';
-import { encodeDelete, encodeMove, encodePut, JOURNAL_MAGIC, Op, replayJournal, scanJournal, seal, setLocation } from './journal.ts';
+import {
+  encodeDelete,
+  encodeMove,
+  encodePut,
+  JOURNAL_MAGIC,
+  Op,
+  replayJournal,
+  scanJournal,
+  seal,
+  setLocation,
+} from './journal.ts';
 
 function replayCount(buf: Buffer): [number, number] {
   let n = 0;
@@ -20,7 +30,12 @@ function buildJournal(n: number): { image: Buffer; ends: number[] } {
   const ends: number[] = [];
   let len = JOURNAL_MAGIC.length;
   for (let i = 0; i < n; i++) {
-    const rec = i % 5 === 3 ? encodeDelete(slot(i - 1)) : i % 7 === 6 ? encodeMove(slot(i)) : encodePut(slot(i), rawKey(`key-${i}`, i % 2 ? 'ns' : ''), i * 3, i);
+    const rec =
+      i % 5 === 3
+        ? encodeDelete(slot(i - 1))
+        : i % 7 === 6
+          ? encodeMove(slot(i))
+          : encodePut(slot(i), rawKey(`key-${i}`, i % 2 ? 'ns' : ''), i * 3, i);
     if (i % 5 !== 3) setLocation(rec, i, i * 100);
     const f = seal(rec);
     parts.push(f);
@@ -52,7 +67,10 @@ describe('journal', () => {
         const whole = ends.filter((e) => e <= cut).length;
         assert.equal(records.length, whole);
         assert.deepEqual(replayCount(image.subarray(0, cut)), [whole, validLength], 'the open path agrees');
-        assert.equal(validLength, cut < JOURNAL_MAGIC.length ? 0 : whole === 0 ? JOURNAL_MAGIC.length : ends[whole - 1]);
+        assert.equal(
+          validLength,
+          cut < JOURNAL_MAGIC.length ? 0 : whole === 0 ? JOURNAL_MAGIC.length : ends[whole - 1],
+        );
       }),
       { numRuns: 500 },
     );

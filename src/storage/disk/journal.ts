@@ -147,9 +147,23 @@ export function replayJournal(
     if (op === Op.Delete && len === SEGMENT_AT) {
       visit(Op.Delete, payload.subarray(SLOT_AT, SLOT_AT + 32), 0, 0, 0, pos);
     } else if (op === Op.Move && len === OFFSET_AT + 8) {
-      visit(Op.Move, payload.subarray(SLOT_AT, SLOT_AT + 32), buf.readUInt32LE(start + SEGMENT_AT), buf.readDoubleLE(start + OFFSET_AT), 0, pos);
+      visit(
+        Op.Move,
+        payload.subarray(SLOT_AT, SLOT_AT + 32),
+        buf.readUInt32LE(start + SEGMENT_AT),
+        buf.readDoubleLE(start + OFFSET_AT),
+        0,
+        pos,
+      );
     } else if (op === Op.Put && parsePayload(payload) !== undefined) {
-      visit(Op.Put, payload.subarray(SLOT_AT, SLOT_AT + 32), buf.readUInt32LE(start + SEGMENT_AT), buf.readDoubleLE(start + OFFSET_AT), buf.readDoubleLE(start + SIZE_AT), pos);
+      visit(
+        Op.Put,
+        payload.subarray(SLOT_AT, SLOT_AT + 32),
+        buf.readUInt32LE(start + SEGMENT_AT),
+        buf.readDoubleLE(start + OFFSET_AT),
+        buf.readDoubleLE(start + SIZE_AT),
+        pos,
+      );
     } else {
       break;
     }
@@ -169,7 +183,10 @@ function checkHeader(buf: Buffer): void {
       `the store was written in format ${found} and this hoard reads format ${wanted}; it has no converter for it: start with an empty directory (a cache refills itself)`,
     );
   }
-  throw new HoardError(ErrorCode.Corrupt, 'the journal does not start with a hoard header: is this a hoard store directory?');
+  throw new HoardError(
+    ErrorCode.Corrupt,
+    'the journal does not start with a hoard header: is this a hoard store directory?',
+  );
 }
 
 /** Parses a whole journal image. Throws only when the header is not a hoard journal. */

@@ -15,18 +15,23 @@ after(() => rm(dir, { recursive: true, force: true }));
 test('the file holds exactly the pushed bytes, in order, for any chunking and batch size', async () => {
   let n = 0;
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 40 }), fc.integer({ min: 1, max: 8192 }), fc.constantFrom(0, 1, 5000), async (chunks, batch, flushEveryBytes) => {
-      const file = path.join(dir, `f${n++}`);
-      const fh = await open(file, 'wx');
-      try {
-        const w = new PipelinedFileWriter(fh, { batchBytes: batch, flushEveryBytes });
-        for (const c of chunks) await w.push(c);
-        await w.finish();
-      } finally {
-        await fh.close();
-      }
-      assert.deepEqual(await readFile(file), Buffer.concat(chunks));
-    }),
+    fc.asyncProperty(
+      fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 40 }),
+      fc.integer({ min: 1, max: 8192 }),
+      fc.constantFrom(0, 1, 5000),
+      async (chunks, batch, flushEveryBytes) => {
+        const file = path.join(dir, `f${n++}`);
+        const fh = await open(file, 'wx');
+        try {
+          const w = new PipelinedFileWriter(fh, { batchBytes: batch, flushEveryBytes });
+          for (const c of chunks) await w.push(c);
+          await w.finish();
+        } finally {
+          await fh.close();
+        }
+        assert.deepEqual(await readFile(file), Buffer.concat(chunks));
+      },
+    ),
     { numRuns: 60 },
   );
 });

@@ -35,7 +35,7 @@ test('read cache: far past capacity, with hits and deletes in between, it matche
   const c = new ReadCache(max, 40);
   const model: { key: string; size: number }[] = []; // oldest first
   let seed = 7;
-  const rand = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n);
+  const rand = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
   for (let i = 0; i < 50_000; i++) {
     const key = `k${rand(300)}`;
     const at = model.findIndex((e) => e.key === key);
@@ -54,7 +54,11 @@ test('read cache: far past capacity, with hits and deletes in between, it matche
       c.delete(key);
       if (at >= 0) model.splice(at, 1);
     }
-    assert.equal(c.bytes, model.reduce((n, e) => n + e.size, 0), `bytes at op ${i}`);
+    assert.equal(
+      c.bytes,
+      model.reduce((n, e) => n + e.size, 0),
+      `bytes at op ${i}`,
+    );
     assert.ok(c.bytes <= max);
   }
   for (const e of [...model]) assert.equal(c.get(e.key)?.length, e.size, `${e.key} kept`);

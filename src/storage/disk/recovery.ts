@@ -101,7 +101,9 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
   // Own files: one readdir per blobs/ subdirectory (cheap, unlike a stat per file).
   for (const ids of ownFiles.values()) {
     const sub = path.dirname(blobPath(dir, index.slot(ids[0]!), 0));
-    const names = new Set(await readdir(sub).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))));
+    const names = new Set(
+      await readdir(sub).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))),
+    );
     for (const id of ids) {
       if (!names.has(path.basename(blobPath(dir, index.slot(id), index.offset(id))))) {
         dangling.push(id);

@@ -19,7 +19,8 @@ export function slotOf(key: Key): Buffer {
 /** The slot of `key` in `scratch` (or a new buffer, or the key's own digest bytes), for a lookup that does not keep it. */
 export function lookupSlot(key: Key, scratch: Buffer): Buffer {
   const digest = key.digest;
-  if (Buffer.isBuffer(digest) && digest.length === SLOT_BYTES && key.keyspace === 'cas' && key.namespace === '') return digest;
+  if (Buffer.isBuffer(digest) && digest.length === SLOT_BYTES && key.keyspace === 'cas' && key.namespace === '')
+    return digest;
   return digestSlot(key, scratch) ? scratch : hashedSlot(key);
 }
 
