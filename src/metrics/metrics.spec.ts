@@ -12,7 +12,7 @@ test('metrics render counters, histograms and store gauges in Prometheus text', 
   m.bytesReceived('http', 10);
   m.bytesSent('http', 4096);
   m.error('http', 'digest_mismatch');
-  m.observeStore({ usage: () => ({ bytes: 123, maxBytes: 1000, entries: 4, evictions: 2 }) });
+  m.observeStore({ usage: () => ({ bytes: 123, maxBytes: 1000, effectiveMaxBytes: 900, entries: 4, evictions: 2 }) });
   const text = await m.render();
   assert.match(text, /hoard_requests_total\{protocol="http",method="GET",code="200"\} 2/);
   assert.match(text, /hoard_requests_total\{protocol="grpc",method="GetActionResult",code="NOT_FOUND"\} 1/);
@@ -22,6 +22,7 @@ test('metrics render counters, histograms and store gauges in Prometheus text', 
   assert.match(text, /hoard_errors_total\{protocol="http",cause="digest_mismatch"\} 1/);
   assert.match(text, /hoard_store_bytes 123/);
   assert.match(text, /hoard_store_evictions 2/);
+  assert.match(text, /hoard_store_effective_max_bytes 900/);
   assert.deepEqual(m.lookupTotals(), { hits: 1, misses: 1 });
 });
 

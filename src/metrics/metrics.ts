@@ -106,6 +106,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   };
   storeGauge('hoard_store_bytes', 'Bytes the store uses on its medium', (u) => u.bytes);
   storeGauge('hoard_store_max_bytes', 'Configured store size bound (0 = unbounded)', (u) => u.maxBytes);
+  storeGauge(
+    'hoard_store_effective_max_bytes',
+    'The bound the store works to now: the configured one, or less once the disk refused a write for lack of space',
+    (u) => u.effectiveMaxBytes,
+  );
   storeGauge('hoard_store_entries', 'Entries in the store', (u) => u.entries);
   storeGauge('hoard_store_evictions', 'Entries evicted since the store was opened', (u) => u.evictions);
 

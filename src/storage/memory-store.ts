@@ -102,7 +102,13 @@ export class MemoryStore implements Store {
   }
 
   usage(): StoreUsage {
-    return { bytes: this.#bytes, maxBytes: this.#maxBytes, entries: this.#entries.size, evictions: this.#evictions };
+    return {
+      bytes: this.#bytes,
+      maxBytes: this.#maxBytes,
+      effectiveMaxBytes: this.#maxBytes,
+      entries: this.#entries.size,
+      evictions: this.#evictions,
+    };
   }
 
   /** Refuses new puts at once, then waits for the ones in flight. */

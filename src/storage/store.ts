@@ -62,6 +62,11 @@ export interface StoreUsage {
   readonly bytes: number;
   /** The configured bound; 0 means unbounded. */
   readonly maxBytes: number;
+  /**
+   * The bound the store works to now: `maxBytes`, or less once the medium refused a write
+   * for lack of space (a full file system is a bound too). 0 means unbounded.
+   */
+  readonly effectiveMaxBytes: number;
   readonly entries: number;
   readonly evictions: number;
 }

@@ -470,6 +470,7 @@ class DiskStoreImpl implements DiskStore {
     return {
       bytes: this.#diskBytes(),
       maxBytes: this.#maxBytes,
+      effectiveMaxBytes: this.#maxBytes,
       entries: this.#index.size,
       evictions: this.#evictions,
     };
