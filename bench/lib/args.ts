@@ -1,8 +1,8 @@
 // Options of the bench scripts. Each script parses with `strict: false` because
-// bench/run.ts hands one argument list to all three; so a bad value must fail here (a
-// silent NaN reached wrk as `-d NaNs`), and an unknown option is refused up front by
+// bench/run.ts hands one argument list to all three; so a bad value must fail here (not
+// reach wrk as `-d NaNs`), and an unknown option is refused up front by
 // `refuseUnknownOptions` against the options of every script that will read the list (a
-// mistyped or nonexistent flag was silently ignored). `runScript` is every script's entry:
+// mistyped flag must not be silently ignored). `runScript` is every script's entry:
 // --help prints its usage, and a bad option is one line naming it, not a stack trace.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseSize } from '../../src/config/units.ts';

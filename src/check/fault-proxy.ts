@@ -1,10 +1,10 @@
 // A fault-injecting TCP proxy for tests and `hoard check`. It listens on 127.0.0.1 (port 0
 // by default) and forwards every connection to one target, injecting the network failures
-// our seeds come from:
+// behind the rules' origins (docs/RULES.md):
 //  - cut a connection after N bytes in either direction (an upload broken mid-body);
 //  - cut connections idle for T ms, either with a FIN (a restart) or silently, resetting
-//    the client only when it next speaks (seed 001: a NAT or haproxy that forgot the flow);
-//  - close right after every HTTP response that claimed keep-alive (seed 000);
+//    the client only when it next speaks (origin-idle-cut: a NAT or haproxy that forgot the flow);
+//  - close right after every HTTP response that claimed keep-alive (origin-released-then-closed);
 //  - refuse connections (accept, then reset at once);
 //  - delay every chunk.
 // The plan can be changed while the proxy runs (setFaults); it applies to new bytes and new
@@ -130,7 +130,7 @@ export async function startFaultProxy(target: FaultTarget, plan: FaultPlan = {},
 
     client.on('data', (chunk: Buffer) => {
       if (silentlyDead) {
-        // The flow was forgotten: the client learns only now, by a reset (seed 001).
+        // The flow was forgotten: the client learns only now, by a reset (origin-idle-cut).
         client.resetAndDestroy();
         return;
       }

@@ -1,4 +1,4 @@
-// ByteStream Write and Read for the REAPI transport (google.bytestream, protocols.md §2.6).
+// ByteStream Write and Read for the REAPI transport (google.bytestream, docs/PROTOCOLS.md §2.6).
 //
 // Write (rule 3): an attempt succeeds only when the server's WriteResponse arrives with
 // committed_size equal to the blob size (or the server ended early because it already had

@@ -1,11 +1,11 @@
 // The Bazel HTTP cache transport: GET/PUT/HEAD on <prefix>/cas/<hash> and <prefix>/ac/<hash>
-// (protocols.md §1), over an undici Pool.
+// (docs/PROTOCOLS.md §1), over an undici Pool.
 //
-// Rule 4 (seed 000: Bazel released a pooled channel, another request took it, then it was
-// closed): connections are pooled by undici, which decides to close BEFORE a connection can
-// be reused: a response carrying `Connection: close`, an error mid-response, or a body not
-// read to its end marks the socket reset, and the client destroys it instead of handing it
-// to the next request. test/fault/pool-close.test.ts proves this against a server that
+// Rule 4 (docs/RULES.md#origin-released-then-closed: Bazel released a pooled channel,
+// another request took it, then it was closed): connections are pooled by undici, which
+// decides to close BEFORE a connection can be reused: a response carrying
+// `Connection: close`, an error mid-response, or a body not read to its end marks the
+// socket reset, and the client destroys it instead of handing it to the next request. test/fault/pool-close.test.ts proves this against a server that
 // closes after every response, and shows a pool that releases first fails the same test.
 // Pipelining is off: one request per connection at a time, like Bazel.
 import { Pool } from 'undici';
@@ -18,7 +18,7 @@ import { withRetry, type RetryContext } from './retry-policy.ts';
 import { collect, openDownload, sourceChunks, watched } from './transfer.ts';
 import type { BodySource, CacheClient, CallOptions, ClientOptions, GetOptions, ServerCapabilities } from './types.ts';
 
-const PUT_OK = new Set([200, 201, 202, 204]); // Bazel accepts exactly these (protocols.md §1.2)
+const PUT_OK = new Set([200, 201, 202, 204]); // Bazel accepts exactly these (docs/PROTOCOLS.md §1.2)
 
 interface Response {
   readonly status: number;

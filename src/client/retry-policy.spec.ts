@@ -15,7 +15,7 @@ test('retry registry: reads, CAS writes and AC updates are safe; unknown and del
   for (const entry of Object.values(OPERATIONS)) assert.ok(entry.reason.length > 0);
 });
 
-test('retry classification follows protocols.md §1.5 and §3.2', () => {
+test('retry classification follows docs/PROTOCOLS.md §1.5 and §2.8.2', () => {
   for (const s of [500, 502, 503, 504])
     assert.ok(isTransient(new ClientError('x', { server, kind: 'status', httpStatus: s })), String(s));
   for (const s of [400, 401, 403, 404, 413, 501])

@@ -1,12 +1,12 @@
 // Rule 5 lives here: ONE registry says which client operations are safe to repeat, and one
-// loop retries only those. Unknown operations are unsafe (seed 001: bzr learnt that an
+// loop retries only those. Unknown operations are unsafe (docs/RULES.md#origin-idle-cut: an
 // `append` repeated after a dropped reply corrupts a pack file; only operations whose
 // repetition leaves the same state may be retried).
 //
 // A safe operation is retried when it failed with a transient condition: the connection
 // dropped (e.g. an idle connection a proxy had cut, reused by the pool), no progress within
-// the idle timeout, HTTP 500/502/503/504 (protocols.md §1.5) or gRPC UNKNOWN,
-// DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE (§3.2). Retries are
+// the idle timeout, HTTP 500/502/503/504 (docs/PROTOCOLS.md §1.5) or gRPC UNKNOWN,
+// DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE (§2.8.2). Retries are
 // bounded (default 5), back off exponentially from 100 ms to 5 s with ±10% jitter, and stop
 // at once when connecting itself fails: a dead server gives a clear error quickly.
 import { setTimeout as sleep } from 'node:timers/promises';
