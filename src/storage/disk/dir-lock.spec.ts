@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { isHoardError } from '../../core/errors.ts';
 import { lockDir } from './dir-lock.ts';
+
+/** Where the kernel shows process states and start times; elsewhere liveness is kill(pid, 0). */
+const PROC = existsSync('/proc/self/stat');
+const NEEDS_PROC = { skip: !PROC && 'no /proc/<pid>/stat here' };
 
 /** Runs `fn` in a fresh temporary directory, removed afterwards. */
 async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -27,7 +34,9 @@ test('dir lock: a LOCK naming our own pid but not held by us is stale (a contain
       (await stat(path.join(dir, 'old'))).ino,
       'the stale LOCK was replaced by ours',
     );
-    assert.match(await readFile(path.join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} [0-9a-f]{16}\n$`));
+    // Where /proc is, the line ends with our start time (field 22 of /proc/<pid>/stat).
+    const start = PROC ? ` ${(await procStat(process.pid)).start}` : '';
+    assert.match(await readFile(path.join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} [0-9a-f]{16}${start}\n$`));
     await assert.rejects(lockDir(dir), (e) => isHoardError(e, 'unavailable'), 'a lock this process holds is not stale');
     await assert.rejects(
       lockDir(path.join(dir, '.')),
@@ -98,3 +107,106 @@ test('dir lock: release leaves alone a LOCK that no longer names this owner', ()
     await lock.release();
     assert.equal(await readFile(path.join(dir, 'LOCK'), 'utf8'), '1 00000000000000cc\n');
   }));
+
+/**
+ * State (field 3) and start time (field 22) of /proc/<pid>/stat. The fields follow the LAST ')':
+ * the command name before them is in parentheses and may itself hold spaces and ')'.
+ */
+async function procStat(pid: number): Promise<{ state: string; start: string }> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0]!, start: fields[19]! };
+}
+
+/** Runs `fn` with a live process other than this one, whose command name is `name`; ends it afterwards. */
+async function withLiveProcess(name: string, fn: (pid: number) => Promise<void>): Promise<void> {
+  await inTempDir(async (dir) => {
+    // The kernel takes the command name from the file run, here a link to sh (node would rename
+    // itself MainThread); sh waits on its standard input, a pipe nobody writes.
+    const exe = path.join(dir, name);
+    await symlink('/bin/sh', exe);
+    const child = spawn(exe, ['-c', 'read -r x'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    try {
+      await once(child, 'spawn');
+      await fn(child.pid!);
+    } finally {
+      await stop(child);
+    }
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/**
+ * Runs `fn` with the pid of a zombie: a process that has exited and whose parent has not
+ * reaped it, as a killed server is until init gets to it. Node reaps its own children, so the
+ * zombie is a grandchild: sh starts a subshell, then execs `sleep`, which never waits for
+ * children; the subshell exits once it sees its parent is `sleep` (so sh cannot reap it first).
+ */
+async function withZombie(fn: (pid: number) => Promise<void>): Promise<void> {
+  const script = '(while read -r c </proc/$$/comm && [ "$c" != sleep ]; do sleep 0.01; done) & echo $!; exec sleep 60';
+  const parent = spawn('/bin/sh', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
+    const pid = Number.parseInt(line.toString(), 10);
+    for (let tries = 0; (await procStat(pid)).state !== 'Z'; tries++) {
+      assert.ok(tries < 500, `process ${pid} did not become a zombie`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await fn(pid);
+  } finally {
+    await stop(parent); // the zombie goes to init, which reaps it
+  }
+}
+
+test('dir lock: a LOCK naming a zombie is stale (a killed owner not yet reaped by its parent)', NEEDS_PROC, () =>
+  withZombie((zombie) =>
+    inTempDir(async (dir) => {
+      // Written by the owner itself, so its start time matches: only the state says it is gone.
+      const { start } = await procStat(zombie);
+      await writeFile(path.join(dir, 'LOCK'), `${zombie} 00000000000000aa ${start}\n`);
+      const lock = await lockDir(dir);
+      assert.match(await readFile(path.join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} `));
+      await lock.release();
+      // A LOCK written before start times is judged by the state alone.
+      await writeFile(path.join(dir, 'LOCK'), `${zombie} 00000000000000bb\n`);
+      await (await lockDir(dir)).release();
+    }),
+  ),
+);
+
+test(
+  'dir lock: a LOCK naming a live process that started after the owner is stale (the pid was reused)',
+  NEEDS_PROC,
+  () =>
+    withLiveProcess('hoard-reuse', (pid) =>
+      inTempDir(async (dir) => {
+        const { start } = await procStat(pid);
+        await writeFile(path.join(dir, 'LOCK'), `${pid} 00000000000000aa ${Number(start) - 1}\n`);
+        const lock = await lockDir(dir);
+        assert.match(await readFile(path.join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} `));
+        await lock.release();
+      }),
+    ),
+);
+
+test('dir lock: a LOCK naming a live owner is refused, naming the owner (even one whose name holds ") Z ")', () =>
+  // A name that fools a parser splitting /proc/<pid>/stat at the first ')' into reading state Z.
+  withLiveProcess('n) Z 1 1 1 (x', (pid) =>
+    inTempDir(async (dir) => {
+      const start = PROC ? ` ${(await procStat(pid)).start}` : '';
+      if (PROC) assert.match(await readFile(`/proc/${pid}/stat`, 'utf8'), /^\d+ \(n\) Z 1 1 1 \(x\) S /);
+      await writeFile(path.join(dir, 'LOCK'), `${pid} 00000000000000aa${start}\n`);
+      const inUse = (e: unknown) => isHoardError(e, 'unavailable') && (e as Error).message.includes(`process ${pid}`);
+      await assert.rejects(lockDir(dir), inUse);
+      // A LOCK written before start times: the live pid is enough.
+      await writeFile(path.join(dir, 'LOCK'), `${pid} 00000000000000aa\n`);
+      await assert.rejects(lockDir(dir), inUse);
+      assert.equal(await readFile(path.join(dir, 'LOCK'), 'utf8'), `${pid} 00000000000000aa\n`, 'left as it was');
+    }),
+  ));

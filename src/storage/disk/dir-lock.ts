@@ -1,8 +1,14 @@
 // One process per store directory: two hoards appending to one journal would break rule 2.
 //
-// LOCK names its owner as "<pid> <nonce>". It is written whole under a private name and then
-// linked into place (link fails if LOCK exists), so nobody ever reads an empty LOCK and
+// LOCK names its owner as "<pid> <nonce> <start>". It is written whole under a private name and
+// then linked into place (link fails if LOCK exists), so nobody ever reads an empty LOCK and
 // mistakes a starting owner for a dead one.
+//
+// An owner is dead when its pid names no process, or (where /proc tells) a process that has
+// exited and waits to be reaped (a server killed together with its parent stays a zombie until
+// init reaps it; a restart must not be refused meanwhile), or a process started at another time
+// than <start>, the owner's start time from /proc/<pid>/stat: that pid was handed on. A LOCK
+// without <start> (off Linux, or written before start times) is judged by the pid alone.
 //
 // A LOCK whose owner is dead is broken under a breaker file named after that LOCK's nonce,
 // taken with the same link: of the processes that found the same dead owner, only the breaker
@@ -24,6 +30,8 @@ export interface DirLock {
 interface Holder {
   readonly pid: number;
   readonly nonce: string;
+  /** The holder's start time as /proc/<pid>/stat gives it; undefined where the file had none. */
+  readonly start?: string | undefined;
 }
 
 // The directories this process holds, and the nonces of the files it wrote. A file naming our
@@ -37,6 +45,8 @@ const ATTEMPTS = 50;
 /** A leftover younger than this may belong to a process that is writing it right now. */
 const LEFTOVER_MIN_AGE_MS = 60_000;
 const LEFTOVER = /^LOCK\.(?:break-.+|[0-9a-f]{16}\.tmp)$/;
+/** States of /proc/<pid>/stat of a process that has exited: zombie, dead (x before Linux 3.14). */
+const EXITED = new Set(['Z', 'X', 'x']);
 
 export async function lockDir(dir: string): Promise<DirLock> {
   // The real path: a directory reached through a symlink is still the one this process holds.
@@ -54,7 +64,8 @@ export async function lockDir(dir: string): Promise<DirLock> {
       }
       const owner = await readHolder(file);
       if (owner === undefined) continue; // released meanwhile
-      if (isLive(owner)) throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${owner.pid}`);
+      if (await isLive(owner))
+        throw new HoardError(ErrorCode.Unavailable, `store ${dir} is in use by process ${owner.pid}`);
       await breakStale(file, owner);
     }
     throw new HoardError(ErrorCode.Unavailable, `could not lock store ${dir}: its LOCK file kept changing hands`);
@@ -74,7 +85,8 @@ function newHolder(): Holder {
 /** Links a file naming `me` at `file`; false if one is there already. */
 async function take(file: string, me: Holder): Promise<boolean> {
   const mine = `${file}.${me.nonce}.tmp`;
-  await writeFile(mine, `${me.pid} ${me.nonce}\n`);
+  const start = await ownStart();
+  await writeFile(mine, `${me.pid} ${me.nonce}${start === undefined ? '' : ` ${start}`}\n`);
   try {
     await link(mine, file);
     return true;
@@ -95,25 +107,54 @@ async function readHolder(file: string): Promise<Holder | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const [pidText = '', nonce = ''] = text.trim().split(/\s+/);
+  const [pidText = '', nonce = '', start = ''] = text.trim().split(/\s+/);
   const pid = Number.parseInt(pidText, 10);
   // A LOCK that names no pid was not written by hoard (the file is never partial): it is
   // broken like a dead owner's, under a breaker named after its content.
   return {
     pid: Number.isInteger(pid) && pid > 0 ? pid : 0,
     nonce: nonce || `legacy-${Buffer.from(text).toString('hex').slice(0, 32)}`,
+    start: /^\d+$/.test(start) ? start : undefined,
   };
 }
 
-function isLive(h: Holder): boolean {
+async function isLive(h: Holder): Promise<boolean> {
   if (h.pid === 0) return false;
   if (h.pid === process.pid) return ownNonces.has(h.nonce);
+  const proc = await procStat(h.pid);
+  // The state is the main thread's; hoard's main thread is its event loop, and the process
+  // exits with it.
+  if (proc) return !EXITED.has(proc.state) && (h.start === undefined || h.start === proc.start);
+  // No /proc (not Linux), or the process is gone or hidden from us (hidepid): kill decides.
   try {
     process.kill(h.pid, 0);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+let ownStartTime: Promise<string | undefined> | undefined;
+
+/** This process's start time, written into the files it takes; undefined without /proc. */
+function ownStart(): Promise<string | undefined> {
+  return (ownStartTime ??= procStat(process.pid).then((p) => p?.start));
+}
+
+/** State (field 3) and start time (field 22) of `pid` from /proc; undefined when unreadable. */
+async function procStat(pid: number): Promise<{ state: string; start: string } | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "<pid> (<comm>) <state> ...": comm may hold spaces and ')', so fields start after the last ')'.
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const fields = text.slice(close + 2).split(' ');
+  const [state, start] = [fields[0], fields[19]];
+  return state && start && /^\d+$/.test(start) ? { state, start } : undefined;
 }
 
 /** Removes `file` if it still names `stale`, holding the breaker for that file meanwhile. */
@@ -124,7 +165,7 @@ async function breakStale(file: string, stale: Holder): Promise<void> {
     if (!(await take(breaker, me))) {
       const other = await readHolder(breaker);
       if (other === undefined) return; // that break just finished: look again
-      if (isLive(other))
+      if (await isLive(other))
         await sleep(10); // someone is breaking it right now
       else await breakStale(breaker, other); // a breaker that died mid-break
       return;
@@ -151,7 +192,8 @@ async function sweepLeftovers(file: string): Promise<void> {
     const leftover = path.join(dir, name);
     try {
       const holder = await readHolder(leftover);
-      if (!holder || isLive(holder) || Date.now() - (await stat(leftover)).mtimeMs < LEFTOVER_MIN_AGE_MS) continue;
+      if (!holder || (await isLive(holder)) || Date.now() - (await stat(leftover)).mtimeMs < LEFTOVER_MIN_AGE_MS)
+        continue;
       await unlink(leftover);
     } catch {
       // gone meanwhile, or not ours to judge
