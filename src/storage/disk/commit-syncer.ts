@@ -85,11 +85,29 @@ interface Waiter {
   reject(err: Error): void;
 }
 
-export class CommitSyncer {
+/** Runs a group commit's I/O. The store's is a CommitSyncer; tests wrap it to hold, record or fail commits. */
+export interface CommitRunner {
+  /** Rejects with CommitFailed naming the step that failed (later steps did not run). */
+  run(request: CommitRequest): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts a commit worker thread (what CommitSyncer does by default). */
+export function startCommitWorker(): Worker {
+  return new Worker(new URL('./commit-worker.ts', import.meta.url));
+}
+
+export class CommitSyncer implements CommitRunner {
+  readonly #startWorker: () => Worker;
   #worker: Worker | undefined;
   #pending: Waiter | undefined;
   /** The arena, while no job has it (a worker that dies keeps it; the next job makes another). */
   #arena: ArrayBuffer | undefined;
+
+  /** `startWorker`: for tests, a factory of the worker thread (default startCommitWorker). */
+  constructor(startWorker: () => Worker = startCommitWorker) {
+    this.#startWorker = startWorker;
+  }
 
   /** Runs `request`; rejects with CommitFailed naming the step that failed (later steps did not run). */
   async run(request: CommitRequest): Promise<void> {
@@ -161,7 +179,7 @@ export class CommitSyncer {
   }
 
   #start(): Worker {
-    const worker = new Worker(new URL('./commit-worker.ts', import.meta.url));
+    const worker = this.#startWorker();
     worker.unref();
     worker.on('message', ({ reply, arena }: CommitAnswer) => {
       this.#arena = arena;

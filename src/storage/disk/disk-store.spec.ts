@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { digestOf } from '../../core/digest.ts';
 import { isHoardError } from '../../core/errors.ts';
@@ -14,7 +14,14 @@ import { storeConformance } from '../../../test/conformance/store-conformance.ts
 import { openDiskStore, type DiskStore, type DiskStoreOptions } from './disk-store.ts';
 import { Op, scanJournal } from './journal.ts';
 import { Segment } from './segment.ts';
-import { CommitFailed, CommitSyncer, type CommitRequest, type CommitStep } from './commit-syncer.ts';
+import {
+  CommitFailed,
+  CommitSyncer,
+  startCommitWorker,
+  type CommitRequest,
+  type CommitRunner,
+  type CommitStep,
+} from './commit-syncer.ts';
 import { slotOf } from './slot.ts';
 
 const dirs: string[] = [];
@@ -29,34 +36,63 @@ async function freshDir(): Promise<string> {
 }
 
 /**
+ * A store's commit runner as the tests see it (passed in through `commitRunner`): the real
+ * commit worker, whose next commit a test can fail, hold or replace, and whose requests it
+ * can record.
+ */
+class CommitTap implements CommitRunner {
+  #real: CommitRunner = new CommitSyncer();
+  /** Runs the next commit instead of the real runner (then cleared). */
+  next: ((request: CommitRequest, real: CommitRunner) => Promise<void>) | undefined;
+  recorded: CommitRequest[] | undefined;
+
+  /** The runner option of a store: each store (a reopen too) gets its own worker behind the tap. */
+  attach(real: CommitRunner): CommitTap {
+    this.#real = real;
+    return this;
+  }
+
+  run(request: CommitRequest): Promise<void> {
+    this.recorded?.push(request);
+    const next = this.next;
+    this.next = undefined;
+    return next ? next(request, this.#real) : this.#real.run(request);
+  }
+
+  close(): Promise<void> {
+    return this.#real.close();
+  }
+}
+
+/**
  * Makes the store's next commit fail at `failedAt` with `message` (its code is the part
  * before the colon). With `tornBytes`, that many bytes of its journal records really reach
  * the journal first, written by the worker. Returns the undo, for a `finally`.
  */
-function failNextCommit(failedAt: CommitStep, message: string, tornBytes?: number): () => void {
-  const run = CommitSyncer.prototype.run;
-  CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
-    CommitSyncer.prototype.run = run;
+function failNextCommit(commits: CommitTap, failedAt: CommitStep, message: string, tornBytes?: number): () => void {
+  commits.next = async (request, real) => {
     if (tornBytes !== undefined)
-      await run.call(this, { ...request, records: [Buffer.concat(request.records).subarray(0, tornBytes)] });
+      await real.run({ ...request, records: [Buffer.concat(request.records).subarray(0, tornBytes)] });
     throw new CommitFailed({ ok: false, failedAt, message, code: message.split(':')[0] });
   };
   return () => {
-    CommitSyncer.prototype.run = run;
+    commits.next = undefined;
   };
 }
 
 /**
  * A fresh store for the commit tests: its CAS put, has() by blob, the names of its segment
- * files, and a reopen with the same options.
+ * files, a reopen with the same options, and the tap on its commits.
  */
 async function openTestStore(options: Omit<DiskStoreOptions, 'dir'>) {
   const dir = await freshDir();
-  const opts = { dir, ...options };
+  const commits = new CommitTap();
+  const opts: DiskStoreOptions = { dir, commitRunner: () => commits.attach(new CommitSyncer()), ...options };
   const s = await openDiskStore(opts);
   return {
     dir,
     s,
+    commits,
     put: (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length }),
     segments: () => readdir(path.join(dir, 'segments')),
     reopen: () => openDiskStore(opts),
@@ -68,43 +104,38 @@ function holds(store: DiskStore, blobs: readonly Buffer[]): Promise<boolean[]> {
   return store.has(blobs.map((b) => casKey(digestOf(b).hash)));
 }
 
-/** The commit requests the stores make while `work` runs. */
-async function commitsDuring(work: () => Promise<unknown>): Promise<CommitRequest[]> {
+/** The commit requests the store makes while `work` runs. */
+async function commitsDuring(commits: CommitTap, work: () => Promise<unknown>): Promise<CommitRequest[]> {
   const requests: CommitRequest[] = [];
-  const run = CommitSyncer.prototype.run;
-  CommitSyncer.prototype.run = function (this: CommitSyncer, request: CommitRequest) {
-    requests.push(request);
-    return run.call(this, request);
-  };
+  commits.recorded = requests;
   try {
     await work();
   } finally {
-    CommitSyncer.prototype.run = run;
+    commits.recorded = undefined;
   }
   return requests;
 }
 
 /** Holds the store's next commit until the returned release is called, so later puts queue up behind it and commit as one batch. */
-function holdNextCommit(): () => void {
-  const run = CommitSyncer.prototype.run;
+function holdNextCommit(commits: CommitTap): () => void {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  CommitSyncer.prototype.run = async function (this: CommitSyncer, request: CommitRequest) {
-    CommitSyncer.prototype.run = run;
+  commits.next = async (request, real) => {
     await gate;
-    return run.call(this, request);
+    return real.run(request);
   };
   return release;
 }
 
 /** Asserts that `put` is refused because the store's next commit fails as `failNextCommit` makes it. */
 async function rejectedByFailedCommit(
+  commits: CommitTap,
   put: () => Promise<unknown>,
   failedAt: CommitStep,
   message: string,
   tornBytes?: number,
 ): Promise<void> {
-  const undo = failNextCommit(failedAt, message, tornBytes);
+  const undo = failNextCommit(commits, failedAt, message, tornBytes);
   try {
     await assert.rejects(put(), (err: Error) => err.message.includes(message));
   } finally {
@@ -493,12 +524,12 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('a journal append that fails part-way is cut off, so later acknowledged puts survive a reopen (rule 2)', async () => {
-    const { s, put, reopen } = await openTestStore({ maxBytes: 0 });
+    const { s, commits, put, reopen } = await openTestStore({ maxBytes: 0 });
     const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
     await put(a);
     // The commit of b: its data goes through, the journal gets 10 bytes of its record (on
     // the worker, for real) and then the disk is full.
-    await rejectedByFailedCommit(() => put(b), 'journal-write', 'ENOSPC: no space left on device', 10);
+    await rejectedByFailedCommit(commits, () => put(b), 'journal-write', 'ENOSPC: no space left on device', 10);
     await put(c); // acknowledged
     await s.close();
     const again = await reopen();
@@ -507,10 +538,10 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('when a failed journal append cannot be cut back off either, the store takes no more writes (rule 2)', async () => {
-    const { dir, s, put, reopen } = await openTestStore({ maxBytes: 0 });
+    const { dir, s, commits, put, reopen } = await openTestStore({ maxBytes: 0 });
     const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
     await put(a);
-    const undo = failNextCommit('journal-write', 'EIO: i/o error', 10);
+    const undo = failNextCommit(commits, 'journal-write', 'EIO: i/o error', 10);
     // The cut fails too: FileHandle.truncate is what the store uses for it.
     const probe = await open(path.join(dir, 'probe'), 'w');
     const fileHandle = Object.getPrototypeOf(probe) as { truncate(len?: number): Promise<void> };
@@ -536,9 +567,9 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('bytes a failed commit placed count as dead space, so their segment is still retired', async () => {
-    const { s, put, segments } = await openTestStore({ maxBytes: 0, durability: 'none', segmentBytes: 1000 });
+    const { s, commits, put, segments } = await openTestStore({ maxBytes: 0, durability: 'none', segmentBytes: 1000 });
     await put(randomBytes(600)); // fills the first segment
-    await rejectedByFailedCommit(() => put(randomBytes(600)), 'data', 'EIO: i/o error, write'); // placed in a new segment, never published
+    await rejectedByFailedCommit(commits, () => put(randomBytes(600)), 'data', 'EIO: i/o error, write'); // placed in a new segment, never published
     const c = randomBytes(300);
     await put(c); // the only live entry of that segment
     const before = await segments();
@@ -554,33 +585,37 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('a commit that fails before writing (a segment roll) takes back the live count of what it had placed', async () => {
-    const { s, put, segments } = await openTestStore({ maxBytes: 0, durability: 'none', segmentBytes: 1000 });
+    let rollFails = false;
+    const { s, commits, put, segments } = await openTestStore({
+      maxBytes: 0,
+      durability: 'none',
+      segmentBytes: 1000,
+      openSegment: (dir, id, create) =>
+        rollFails
+          ? Promise.reject(Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' }))
+          : Segment.open(dir, id, create),
+    });
     const [x, w] = [randomBytes(300), randomBytes(10)];
     await put(x);
     const [first] = await segments();
     // Holds the next commit so that y and z queue up behind it and commit together.
-    const release = holdNextCommit();
-    const open = Segment.open;
-    try {
-      const held = put(w);
-      await sleep(20);
-      // y fits beside x and is placed; z needs a new segment, whose open fails.
-      const [y, z] = [randomBytes(300), randomBytes(600)];
-      const both = [put(y), put(z)];
-      await sleep(20);
-      Segment.open = () =>
-        Promise.reject(Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' }));
-      release();
-      await held;
-      const results = await Promise.allSettled(both);
-      assert.deepEqual(
-        results.map((r) => r.status),
-        ['rejected', 'rejected'],
-        'y and z failed together',
-      );
-    } finally {
-      Segment.open = open;
-    }
+    const release = holdNextCommit(commits);
+    const held = put(w);
+    await sleep(20);
+    // y fits beside x and is placed; z needs a new segment, whose open fails.
+    const [y, z] = [randomBytes(300), randomBytes(600)];
+    const both = [put(y), put(z)];
+    await sleep(20);
+    rollFails = true;
+    release();
+    await held;
+    const results = await Promise.allSettled(both);
+    rollFails = false;
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+      'y and z failed together',
+    );
     await put(randomBytes(900)); // rolls: the first segment is no longer the active one
     for (const gone of [x, w]) assert.ok(await s.delete(casKey(digestOf(gone).hash)));
     assert.ok(
@@ -595,7 +630,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
    * (the index forgets it) and then fails at `failedAt`.
    */
   async function evictionInFailedCommit(failedAt: CommitStep, message: string) {
-    const { s, put, segments, reopen } = await openTestStore({
+    const { s, commits, put, segments, reopen } = await openTestStore({
       maxBytes: 1700,
       durability: 'none',
       segmentBytes: 1000,
@@ -604,7 +639,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await put(a);
     await put(b);
     const [first] = await segments();
-    await rejectedByFailedCommit(() => put(c), failedAt, message);
+    await rejectedByFailedCommit(commits, () => put(c), failedAt, message);
     assert.equal(s.usage().evictions, 1, 'the failed commit chose a as its eviction');
     assert.deepEqual(await holds(s, [a]), [false]);
     return { s, put, segments, first: first!, reopen, blobs: [a, b, c] };
@@ -634,7 +669,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it("a compaction victim emptied by a failed commit's evictions is removed with them, not left for compaction", async () => {
-    const { s, put, segments, reopen } = await openTestStore({
+    const { s, commits, put, segments, reopen } = await openTestStore({
       maxBytes: 16_000,
       durability: 'none',
       segmentBytes: 10_000,
@@ -645,14 +680,14 @@ describe('DiskStore rule 1: order and leftovers', () => {
     const [victim] = await segments();
     assert.ok(await s.delete(casKey(digestOf(f).hash))); // the victim: e live, 6000 bytes dead
     await put(g); // rolls: the victim is no longer the active segment
-    const release = holdNextCommit();
+    const release = holdNextCommit(commits);
     const held = put(randomBytes(10));
     await sleep(20);
     // One batch: p1's room compacts the victim (e copied forward); p2's evicts e, the LRU
     // tail, which leaves the victim with nothing live. Then the commit fails.
     const batch = [put(randomBytes(2000)), put(randomBytes(4100))];
     await sleep(20);
-    const undo = failNextCommit('data', 'EIO: i/o error, write');
+    const undo = failNextCommit(commits, 'data', 'EIO: i/o error, write');
     try {
       release();
       await held;
@@ -679,20 +714,22 @@ describe('DiskStore rule 1: order and leftovers', () => {
     'a commit worker lost mid-job fails that commit only: the next one runs on a new worker, and a reopen agrees',
     { timeout: 10_000 },
     async () => {
-      const { s, put, reopen } = await openTestStore({ maxBytes: 0 });
-      const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
-      await put(a);
-      // The worker is terminated as the job reaches it (its thread dies: 'exit', not a reply).
-      const post = Worker.prototype.postMessage;
-      Worker.prototype.postMessage = function (this: Worker) {
-        Worker.prototype.postMessage = post;
-        void this.terminate();
+      const workers: Worker[] = [];
+      const startWorker = () => {
+        const worker = startCommitWorker();
+        workers.push(worker);
+        return worker;
       };
-      try {
-        await assert.rejects(put(b), /commit worker exited/);
-      } finally {
-        Worker.prototype.postMessage = post;
-      }
+      const { s, put, reopen } = await openTestStore({
+        maxBytes: 0,
+        commitRunner: () => new CommitSyncer(startWorker),
+      });
+      const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
+      await put(a); // started the store's worker
+      // That worker is terminated as the next job reaches it (its thread dies: 'exit', not a reply).
+      const worker = workers[0]!;
+      worker.postMessage = () => void worker.terminate();
+      await assert.rejects(put(b), /commit worker exited/);
       await put(c);
       assert.deepEqual(await holds(s, [a, b, c]), [true, false, true]);
       await s.close();
@@ -704,9 +741,9 @@ describe('DiskStore rule 1: order and leftovers', () => {
   );
 
   it('one commit writes at most 32 MiB of segment data, however many puts are queued', async () => {
-    const { s, put } = await openTestStore({ maxBytes: 0, durability: 'none' });
+    const { s, commits, put } = await openTestStore({ maxBytes: 0, durability: 'none' });
     const blobs = Array.from({ length: 80 }, () => randomBytes(1_000_000));
-    const requests = await commitsDuring(() => Promise.all(blobs.map(put)));
+    const requests = await commitsDuring(commits, () => Promise.all(blobs.map(put)));
     const sizes = requests.map((r) =>
       r.writes.reduce((n, w) => n + w.buffers.reduce((m, b) => m + b.byteLength, 0), 0),
     );
@@ -723,9 +760,9 @@ describe('DiskStore rule 1: order and leftovers', () => {
   it('a commit syncs the segment of every entry it writes before the journal names it (rule 1)', async () => {
     // commit-job.spec.ts pins the order inside a job (data, data sync, journal, journal
     // sync); this pins that the store asks for it: every segment written is synced.
-    const { dir, s, put } = await openTestStore({ maxBytes: 0, durability: 'fsync' });
+    const { dir, s, commits, put } = await openTestStore({ maxBytes: 0, durability: 'fsync' });
     const blobs = Array.from({ length: 20 }, () => randomBytes(5_000));
-    const requests = await commitsDuring(() => Promise.all(blobs.map(put)));
+    const requests = await commitsDuring(commits, () => Promise.all(blobs.map(put)));
     const written = requests.flatMap((r) => r.writes);
     assert.equal(written.length, blobs.length, 'every entry was written by a commit');
     for (const r of requests) {
