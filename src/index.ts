@@ -42,5 +42,5 @@ export type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsag
 export { MemoryStore } from './storage/memory-store.ts';
 export { openDiskStore, type DiskStore, type DiskStoreOptions, type Durability } from './storage/disk/disk-store.ts';
 export { fsckDiskStore, type FsckReport } from './storage/disk/fsck.ts';
-export { getCompleteActionResult } from './storage/action-cache.ts';
+export { getCompleteActionResult } from './cache/completeness.ts';
 export { acKey, casKey, rawKey, type Key, type Keyspace } from './core/keys.ts';

@@ -3,6 +3,7 @@
 // and bad input (rule 7: precise status, nothing stored).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { acKey } from '../../src/core/keys.ts';
 import { protoType, REAPI } from '../../src/core/proto.ts';
 import { RawConnection } from '../helpers/raw-http.ts';
 import { rawRequest, sha256, startTestServer, type TestServer } from '../helpers/test-server.ts';
@@ -136,6 +137,27 @@ describe('Bazel HTTP protocol', () => {
     assert.deepEqual(hit.body, ar);
   });
 
+  test('AC PUT: the ActionResult validation of REAPI UpdateActionResult, 400 naming the field, nothing stored', async () => {
+    const key = sha256('an invalid action result');
+    const digest = { hash: sha256('x'), sizeBytes: 1 };
+    const t = protoType(`${REAPI}.ActionResult`);
+    const cases: [object, RegExp][] = [
+      [{ outputFiles: [{ path: '/etc/passwd', digest }] }, /output_files\[0\]\.path/],
+      [{ outputFiles: [{ path: 'a/../../b', digest }] }, /output_files\[0\]\.path/],
+      [{ outputFiles: [{ path: 'a', digest: { hash: 'zz', sizeBytes: 1 } }] }, /output_files\[0\]\.digest/],
+      [{ outputDirectories: [{ path: 'gen' }] }, /output_directories\[0\] has neither/],
+      [{ outputSymlinks: [{ path: '', target: 'x' }] }, /output_symlinks\[0\]\.path/],
+      [{ stdoutDigest: { hash: 'zz', sizeBytes: 2 } }, /stdout_digest/],
+    ];
+    for (const [fields, message] of cases) {
+      const r = await rawRequest(s.url, 'PUT', `/ac/${key}`, Buffer.from(t.encode(t.create(fields)).finish()));
+      assert.equal(r.status, 400, JSON.stringify(fields));
+      assert.match(r.body.toString(), message);
+    }
+    const stored = await s.server.store.has([acKey(key)]);
+    assert.deepEqual(stored, [false]);
+  });
+
   test('path traversal in any encoding is 400 and stores nothing', async () => {
     const blob = Buffer.from('traversal');
     const h = sha256(blob);
@@ -225,6 +247,17 @@ describe('Bazel HTTP options', () => {
       assert.equal((await rawRequest(s.url, 'GET', `/ac/${key}`)).status, 200);
     } finally {
       await s.close();
+    }
+    // One namespace for every prefix: a raw entry read through a validating prefix is not an
+    // ActionResult, so it is a miss even with completeness off.
+    const shared = await startTestServer({ httpPrefix: 'ignore', rawAcPrefixes: 'ccache', acCompleteness: 'off' });
+    try {
+      const key = sha256('k3');
+      assert.equal((await rawRequest(shared.url, 'PUT', `/ccache/ac/${key}`, Buffer.from([0xff, 0xff]))).status, 200);
+      assert.equal((await rawRequest(shared.url, 'GET', `/ccache/ac/${key}`)).status, 200);
+      assert.equal((await rawRequest(shared.url, 'GET', `/ac/${key}`)).status, 404);
+    } finally {
+      await shared.close();
     }
     const r = await startTestServer({ acMode: 'raw' });
     try {

@@ -5,34 +5,42 @@
 //
 // CAS PUT bodies stream into the store, which hashes and size-checks them on the way in
 // and publishes only a whole, verified, durable blob (rule 1); the 200 is sent only after
-// that (rule 3). AC PUT bodies must decode as an ActionResult unless the AC is raw (ccache
-// layout=bazel writes its own bytes there). AC GETs answer a hit only when every blob the
-// result references is present (rule 6).
+// that (rule 3). The action cache is the cache service's (src/cache): this file decodes AC
+// requests onto it and encodes its answers. AC PUT bodies must be valid ActionResults
+// unless the AC is raw (ccache layout=bazel writes its own bytes there); AC GETs answer a
+// hit only when the service does (rule 6).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeActionResult } from '../../core/action-result.ts';
+import { checkEncodedActionResultSize } from '../../cache/action-result-validation.ts';
+import { CacheService } from '../../cache/cache-service.ts';
+import { namespaceOfHttpPrefix, type HttpPrefixMode } from '../../cache/namespaces.ts';
+import { rawAcMatcher, type RawAcOptions } from '../../cache/raw-ac.ts';
 import { checkHash } from '../../core/digest.ts';
-import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { acKey, casKey, type Key } from '../../core/keys.ts';
 import { receive } from '../../core/receive.ts';
-import { getCompleteActionResult } from '../../storage/action-cache.ts';
-import type { Body } from '../../storage/store.ts';
 import type { HttpContext } from '../http/http-context.ts';
 import { resolveRangeHeader } from '../http/range-header.ts';
 import { declaredSize, putEntry } from '../http/put-entry.ts';
-import { countHit, sendBytes, sendEntry, sendError, sendLookup, sendMiss, sendText } from '../http/respond.ts';
+import {
+  countHit,
+  sendBytes,
+  sendEmpty,
+  sendEntry,
+  sendError,
+  sendLookup,
+  sendMiss,
+  sendText,
+  writeHead,
+} from '../http/respond.ts';
 
 export const PROTOCOL = 'http';
 const ALLOW = 'GET, HEAD, PUT';
-/** ActionResults are small messages; a larger AC body is refused before buffering it. */
-const MAX_ACTION_RESULT_BYTES = 16 * 1024 * 1024;
+const AC_HEADERS = { 'content-type': 'application/octet-stream' } as const;
 
-export interface BazelHttpOptions {
+/** `acMode` and `rawAcPrefixes` say which AC entries are raw (src/cache/raw-ac.ts). */
+export interface BazelHttpOptions extends RawAcOptions {
   /** 'namespace': the URL prefix before ac/ or cas/ separates instances; 'ignore': one store. */
-  readonly httpPrefix: 'namespace' | 'ignore';
-  /** 'raw': accept and return any AC bytes, without completeness checks. */
-  readonly acMode: 'validate' | 'raw';
-  /** URL prefixes (no slashes at either end) whose AC entries are raw, e.g. a ccache prefix. */
-  readonly rawAcPrefixes: readonly string[];
+  readonly httpPrefix: HttpPrefixMode;
+  /** Rule 6: an AC hit only when every blob the result references is present. */
   readonly acCompleteness: boolean;
 }
 
@@ -55,8 +63,9 @@ export function matchBazelPath(segments: readonly string[]): BazelPath | undefin
 export type BazelHttpHandler = (req: IncomingMessage, res: ServerResponse, path: BazelPath) => Promise<void>;
 
 export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptions): BazelHttpHandler {
-  const rawPrefixes = new Set(options.rawAcPrefixes);
+  const isRawAc = rawAcMatcher(options);
   const { store } = ctx;
+  const cache = new CacheService({ store, metrics: ctx.metrics, acCompleteness: options.acCompleteness });
 
   async function put(req: IncomingMessage, res: ServerResponse, key: Key, raw: boolean): Promise<void> {
     const size = declaredSize(req, ctx);
@@ -70,18 +79,16 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
       );
       return;
     }
-    let body: Body = req;
-    if (key.keyspace === 'ac' && !raw) {
-      if (size > MAX_ACTION_RESULT_BYTES) {
-        throw new HoardError(
-          ErrorCode.TooLarge,
-          `an ActionResult of ${size} bytes exceeds ${MAX_ACTION_RESULT_BYTES} bytes`,
-        );
-      }
-      body = await readSmallBody(req, size);
-      decodeActionResult(body);
+    if (key.keyspace === 'cas') return putEntry(req, res, ctx, PROTOCOL, key, req, size);
+    if (raw) {
+      const maxBytes = ctx.maxEntryBytes > 0 ? ctx.maxEntryBytes : undefined;
+      await cache.putRawActionResult(key.namespace, key.id, req, { size, maxBytes });
+    } else {
+      checkEncodedActionResultSize(size);
+      await cache.putEncodedActionResult(key.namespace, key.id, await readSmallBody(req, size));
     }
-    await putEntry(req, res, ctx, PROTOCOL, key, body, size);
+    ctx.metrics.bytesReceived(PROTOCOL, size);
+    sendEmpty(req, res, ctx, 200); // only now that the store has it (rule 3)
   }
 
   async function getCas(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
@@ -115,14 +122,26 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
     });
   }
 
+  /** The cache service counts AC hits and misses; this only counts the bytes it sends. */
   async function getAc(req: IncomingMessage, res: ServerResponse, key: Key, raw: boolean): Promise<void> {
-    if (raw) return sendLookup(req, res, ctx, PROTOCOL, 'ac', key, { 'content-type': 'application/octet-stream' });
-    const bytes = options.acCompleteness
-      ? await getCompleteActionResult(store, key.id, { namespace: key.namespace })
-      : await store.getBytes(key);
-    if (bytes === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'ac');
-    countHit(req, ctx, PROTOCOL, 'ac', bytes.byteLength);
-    sendBytes(req, res, ctx, bytes, { 'content-type': 'application/octet-stream' });
+    const lookup = { protocol: PROTOCOL } as const;
+    const notFound = (): void => sendText(req, res, ctx, 404, 'not found');
+    if (raw && req.method === 'HEAD') {
+      const size = await cache.statRawActionResult(key.namespace, key.id, lookup);
+      if (size === undefined) return notFound();
+      writeHead(req, res, ctx, 200, { ...AC_HEADERS, 'content-length': size });
+      res.end();
+    } else if (raw) {
+      const entry = await cache.getRawActionResult(key.namespace, key.id, lookup);
+      if (entry === undefined) return notFound();
+      await sendEntry(req, res, ctx, 200, entry, entry.size, { ...AC_HEADERS });
+      ctx.metrics.bytesSent(PROTOCOL, entry.size);
+    } else {
+      const bytes = await cache.getActionResult(key.namespace, key.id, lookup);
+      if (bytes === undefined) return notFound();
+      sendBytes(req, res, ctx, bytes, { ...AC_HEADERS });
+      if (req.method === 'GET') ctx.metrics.bytesSent(PROTOCOL, bytes.byteLength);
+    }
   }
 
   return async function handleBazelHttp(req, res, path) {
@@ -133,8 +152,8 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
         return;
       }
       checkHash(path.hash);
-      const namespace = options.httpPrefix === 'ignore' ? '' : path.prefix;
-      const raw = path.keyspace === 'ac' && (options.acMode === 'raw' || rawPrefixes.has(path.prefix));
+      const namespace = namespaceOfHttpPrefix(options.httpPrefix, path.prefix);
+      const raw = path.keyspace === 'ac' && isRawAc(path.prefix);
       const key = path.keyspace === 'cas' ? casKey(path.hash, namespace) : acKey(path.hash, namespace);
       if (method === 'PUT') await put(req, res, key, raw);
       else if (path.keyspace === 'cas') await getCas(req, res, key);

@@ -12,7 +12,7 @@ import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { casKey } from '../../core/keys.ts';
 import { wellFormed } from './grpc-definitions.ts';
 import { sendMessage, serverStream } from './handlers.ts';
-import { DirectoryLimitError, walkDirectories } from '../../storage/directory-walk.ts';
+import { DirectoryLimitError, walkDirectories } from '../../cache/directory-walk.ts';
 import {
   checkDigestFunction,
   digestFrom,

@@ -2,6 +2,7 @@
 // checks that are the same for every RPC (instance name → namespace, digest_function,
 // Digest messages). Services stay free of these details.
 import type { Logger } from 'pino';
+import { namespaceOfInstanceName } from '../../cache/namespaces.ts';
 import { checkDigest, type Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
@@ -40,8 +41,9 @@ const FUNCTION_NAMES = [
 export const CompressorValue = { IDENTITY: 0, ZSTD: 1 } as const;
 const COMPRESSOR_NAMES = ['IDENTITY', 'ZSTD', 'DEFLATE', 'BROTLI'];
 
+/** The store namespace of a request's instance_name (src/cache/namespaces.ts decides). */
 export function namespaceOf(ctx: ReapiContext, instanceName: string | undefined): string {
-  return ctx.options.instanceNamespacing ? (instanceName ?? '') : '';
+  return namespaceOfInstanceName(ctx.options.instanceNamespacing, instanceName);
 }
 
 /**

@@ -6,7 +6,7 @@
 import { directoryRefs } from '../core/action-result.ts';
 import type { Digest } from '../core/digest.ts';
 import { casKey } from '../core/keys.ts';
-import type { Store } from './store.ts';
+import type { Store } from '../storage/store.ts';
 
 export interface WalkedDirectory {
   readonly digest: Digest;

@@ -1,4 +1,4 @@
-// Rule 6 at the store level: an action-cache entry is a hit only when every blob it
+// Rule 6 over a store: an action-cache entry is a hit only when every blob it
 // references is present, including the files listed inside output-directory trees, and a
 // hit refreshes those blobs so that eviction takes something else first.
 import assert from 'node:assert/strict';
@@ -6,9 +6,9 @@ import { describe, it } from 'node:test';
 import { digestOf, type Digest } from '../core/digest.ts';
 import { acKey, casKey } from '../core/keys.ts';
 import { protoType, REAPI } from '../core/proto.ts';
-import { getCompleteActionResult } from './action-cache.ts';
-import { MemoryStore } from './memory-store.ts';
-import type { Store } from './store.ts';
+import { MemoryStore } from '../storage/memory-store.ts';
+import type { Store } from '../storage/store.ts';
+import { getCompleteActionResult } from './completeness.ts';
 
 const encode = (type: string, value: object): Buffer => {
   const t = protoType(`${REAPI}.${type}`);

@@ -6,8 +6,8 @@ import { actionResultRefs, treeFileRefs } from '../core/action-result.ts';
 import type { Digest } from '../core/digest.ts';
 import { isHoardError } from '../core/errors.ts';
 import { acKey, casKey } from '../core/keys.ts';
+import type { Store } from '../storage/store.ts';
 import { DirectoryLimitError, walkDirectories } from './directory-walk.ts';
-import type { Store } from './store.ts';
 
 /** Directory graphs deeper or wider than this are treated as incomplete (a miss). */
 const MAX_DIRECTORIES = 100_000;
