@@ -1,0 +1,73 @@
+// A call, HTTP request or gRPC call, described the same way whatever carried it, so that
+// what every call goes through (access log, request metrics, error counting, and the
+// access control to come) is written once, as interceptors in one chain.
+//
+// The listener creates the description when the call arrives; the frontend completes it
+// (protocol, operation, namespace, access) once it has decoded enough of the request, and
+// asks the chain to admit it before it touches the store. The chain hears the outcome
+// exactly once, when the answer is finished or abandoned.
+
+/** Every wire protocol hoard speaks, plus the operator endpoints and requests no route claims. */
+export type Protocol =
+  'bazel-http' | 'ccache' | 'reapi' | 'turborepo' | 'nx' | 'gradle' | 'sccache' | 'admin' | 'unrouted';
+
+/** What a call does to its namespace; 'admin' is the operator endpoints; 'none' a call that touches nothing. */
+export type Access = 'read' | 'write' | 'admin' | 'none';
+
+export interface Peer {
+  /** The remote IP address, undefined once the socket is gone. */
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+}
+
+export interface Call {
+  protocol: Protocol;
+  /** The protocol's name for what is asked: an HTTP method, a gRPC method name. Bounded: a metrics label. */
+  operation: string;
+  /** The request target: an HTTP path with its query, a gRPC method path. */
+  readonly target: string;
+  /** The namespace the call reads or writes; undefined until the frontend decoded it, or when it has none. */
+  namespace: string | undefined;
+  access: Access;
+  readonly peer: Peer;
+  /** A request header or metadata value (lower-case name); the first one when repeated. */
+  header(name: string): string | undefined;
+  /** `performance.now()` when the call arrived. */
+  readonly startedAt: number;
+  /**
+   * The stable cause of a failed answer (a HoardError code, or a protocol refusal such as
+   * `method_not_allowed`); set by whoever answers with the failure.
+   */
+  cause: string | undefined;
+  /** The error behind a server-side failure, for the log. */
+  error: unknown;
+}
+
+export interface CallOutcome {
+  /** What the client was told: an HTTP status, a gRPC status name, or 'aborted' when the answer was cut. */
+  readonly status: number | string;
+  /** True for a success or a miss; false for a refusal, a failure or a cut answer. */
+  readonly ok: boolean;
+  readonly seconds: number;
+  /** Body bytes of the answer, when known. */
+  readonly bytesSent?: number;
+}
+
+/**
+ * One concern every call goes through. `admit` runs before the frontend acts on the call
+ * and refuses it by throwing a HoardError (the frontend answers with the protocol's status
+ * for it); it should stay synchronous on the hot path. `finish` runs once per call, after
+ * its answer, and must not throw.
+ */
+export interface Interceptor {
+  readonly name: string;
+  admit?(call: Call): void | Promise<void>;
+  finish?(call: Call, outcome: CallOutcome): void;
+}
+
+/** The interceptors in order, as one. */
+export interface CallChain {
+  /** Resolves (or returns, when every interceptor is synchronous) once all admitted the call. */
+  admit(call: Call): void | Promise<void>;
+  finish(call: Call, outcome: CallOutcome): void;
+}

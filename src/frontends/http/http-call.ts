@@ -1,0 +1,50 @@
+// The description of an HTTP request as a call (src/core/call.ts), kept on its response so
+// that whoever answers it (a frontend, the route table, the error path) can complete it.
+// Peer and headers are read from the request only when an interceptor asks for them.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Access, Call, Peer, Protocol } from '../../core/call.ts';
+
+export class HttpCall implements Call {
+  protocol: Protocol = 'unrouted';
+  operation: string;
+  namespace: string | undefined = undefined;
+  access: Access = 'none';
+  cause: string | undefined = undefined;
+  error: unknown = undefined;
+  readonly startedAt = performance.now();
+  readonly #req: IncomingMessage;
+
+  constructor(req: IncomingMessage) {
+    this.#req = req;
+    this.operation = req.method ?? 'UNKNOWN';
+  }
+
+  get target(): string {
+    return this.#req.url ?? '/';
+  }
+
+  get peer(): Peer {
+    const socket = this.#req.socket;
+    return { address: socket.remoteAddress, port: socket.remotePort };
+  }
+
+  header(name: string): string | undefined {
+    const v = this.#req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  }
+}
+
+const CALL = Symbol('hoard.call');
+interface WithCall {
+  [CALL]?: HttpCall;
+}
+
+export function attachCall(res: ServerResponse, call: HttpCall): void {
+  (res as WithCall)[CALL] = call;
+}
+
+/** The call a response answers; undefined only for a response no listener created. */
+export function callOf(res: ServerResponse): HttpCall | undefined {
+  return (res as WithCall)[CALL];
+}

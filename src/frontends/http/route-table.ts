@@ -1,0 +1,96 @@
+// The HTTP route table: each frontend declares its routes (protocol, methods, where it is
+// mounted, how it reads a path), and the table alone decides which one a request goes to.
+//
+// Two kinds of route. A mounted route owns every path under its mount (Turborepo under
+// /v8/, Nx under /v1/cache/ ...): the longest mount that fits wins. A shaped route is found
+// by the shape of the path's last segments, below any prefix (Bazel's `<prefix>/ac/<hash>`,
+// ccache's keys), because for those protocols the prefix is the namespace; shaped routes are
+// asked in the order they are declared, after the mounted ones. A path a route claims with a
+// method it does not serve gets 405 with `Allow`.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Call, Protocol } from '../../core/call.ts';
+
+export interface HttpRoute<P = unknown> {
+  readonly protocol: Protocol;
+  /** The methods it answers; any other gets 405 with these in `Allow`. */
+  readonly methods: readonly string[];
+  /** Path segments a request must start with; undefined for a shaped route. */
+  readonly mount?: readonly string[];
+  /**
+   * Reads the path (below the mount, for a mounted route): its parameters, or undefined
+   * when the path is not this route's. May throw InvalidArgument for a path that is this
+   * route's but malformed.
+   */
+  match(segments: readonly string[]): P | undefined;
+  /** Completes the call's description from the parameters (namespace, access) before admission. */
+  describe(call: Call, params: P): void;
+  /** Answers the request. Owns the response from here on; a throw is answered by the caller. */
+  handle(req: IncomingMessage, res: ServerResponse, params: P, query: URLSearchParams): Promise<void>;
+}
+
+export type RouteMatch =
+  | { readonly kind: 'route'; readonly route: HttpRoute; readonly params: unknown; readonly allowed: boolean }
+  | { readonly kind: 'none' };
+
+const NONE: RouteMatch = { kind: 'none' };
+
+export class RouteTable {
+  readonly #mounted: readonly HttpRoute[];
+  readonly #shaped: readonly HttpRoute[];
+  readonly #allow = new Map<HttpRoute, string>();
+
+  constructor(routes: readonly HttpRoute[]) {
+    const all = routes;
+    const mounts = new Set<string>();
+    for (const r of all) {
+      if (r.mount === undefined) continue;
+      if (r.mount.length === 0) throw new Error(`${r.protocol}: a mount needs at least one path segment`);
+      const at = `/${r.mount.join('/')}/`;
+      if (mounts.has(at)) throw new Error(`two routes are mounted at ${at}`);
+      mounts.add(at);
+    }
+    this.#mounted = all.filter((r) => r.mount !== undefined).sort((a, b) => b.mount!.length - a.mount!.length);
+    this.#shaped = all.filter((r) => r.mount === undefined);
+    for (const r of all) this.#allow.set(r, r.methods.join(', '));
+  }
+
+  /** The route for a request's path segments and method. */
+  find(segments: readonly string[], method: string): RouteMatch {
+    for (const route of this.#mounted) {
+      const mount = route.mount!;
+      if (!startsWith(segments, mount)) continue;
+      const params = route.match(segments.slice(mount.length));
+      if (params === undefined) return NONE;
+      return { kind: 'route', route, params, allowed: route.methods.includes(method) };
+    }
+    for (const route of this.#shaped) {
+      const params = route.match(segments);
+      if (params !== undefined) return { kind: 'route', route, params, allowed: route.methods.includes(method) };
+    }
+    return NONE;
+  }
+
+  /** The `Allow` header value of a route. */
+  allow(route: HttpRoute): string {
+    return this.#allow.get(route) ?? '';
+  }
+
+  /** Where each mounted protocol lives, for messages and docs: `/v8/` and so on. */
+  mounts(): { protocol: Protocol; path: string }[] {
+    return this.#mounted.map((r) => ({ protocol: r.protocol, path: `/${r.mount!.join('/')}/` }));
+  }
+}
+
+function startsWith(segments: readonly string[], mount: readonly string[]): boolean {
+  if (segments.length < mount.length) return false;
+  for (let i = 0; i < mount.length; i++) if (segments[i] !== mount[i]) return false;
+  return true;
+}
+
+/** The query of a request target; one shared empty instance when there is none (treat as read-only). */
+export function queryOf(target: string): URLSearchParams {
+  const q = target.indexOf('?');
+  return q === -1 ? NO_QUERY : new URLSearchParams(target.slice(q + 1));
+}
+
+const NO_QUERY = new URLSearchParams();
