@@ -69,6 +69,23 @@ export interface StoreUsage {
   readonly effectiveMaxBytes: number;
   readonly entries: number;
   readonly evictions: number;
+  /**
+   * A composed store's tiers, front first, each with its own figures (the top-level ones
+   * are the front tier's). Absent on a single store, which is its own only tier.
+   */
+  readonly tiers?: readonly TierUsage[];
+}
+
+/** One tier of a composed store (`src/storage/tier.ts` names them). */
+export interface TierUsage extends Omit<StoreUsage, 'tiers'> {
+  /** Unique within the stack ('disk', 'bucket'); the `tier` label of the store metrics. */
+  readonly name: string;
+  /** The implementation: 'disk', 'memory', 's3'. */
+  readonly kind: string;
+  /** Failed reads or writes against this tier since the stack was opened. */
+  readonly errors?: number;
+  /** Writes accepted for this tier and not yet in it (a write-behind queue). */
+  readonly pending?: number;
 }
 
 export interface Store {

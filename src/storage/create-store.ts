@@ -1,0 +1,53 @@
+// The store stack a server runs on, built from the validated config (config parses values;
+// building objects from them is storage's business). A stack is a list of tiers, front
+// first, each opened from config by its own opener, composed by wrapping: one tier is
+// itself (named), and each tier in front of the rest is a ReadThroughStore over them.
+// Today the list is the disk tier alone; a bucket behind it is one more opener in
+// `tierPlan`, chosen by config, and a write-behind wrapper around that tier.
+import type { Config } from '../config/schema.ts';
+import { openDiskStore } from './disk/disk-store.ts';
+import { ReadThroughStore } from './read-through-store.ts';
+import type { Store } from './store.ts';
+import { namedStore, type Tier } from './tier.ts';
+
+/** The part of the config the store stack is built from. */
+export type StoreConfig = Pick<Config, 'dir' | 'maxSize' | 'durability'>;
+
+/** Opens one tier; the stack closes it again if a later tier fails to open. */
+type TierOpener = () => Promise<Tier>;
+
+/** The tiers `config` asks for, front first. */
+function tierPlan(config: StoreConfig): readonly TierOpener[] {
+  return [
+    async () => ({
+      name: 'disk',
+      kind: 'disk',
+      store: await openDiskStore({ dir: config.dir, maxBytes: config.maxSize, durability: config.durability }),
+    }),
+  ];
+}
+
+/** Opens every tier `config` names and composes them; the caller owns (closes) the result. */
+export async function createStore(config: StoreConfig): Promise<Store> {
+  const opened: Tier[] = [];
+  try {
+    for (const open of tierPlan(config)) opened.push(await open());
+  } catch (err) {
+    await Promise.allSettled(opened.map((t) => t.store.close()));
+    throw err;
+  }
+  return composeTiers(opened);
+}
+
+/**
+ * One store over `tiers` (front first, at least one): reads fall through to the tiers
+ * behind, misses fill the tiers in front, writes go through to all (read-through-store.ts).
+ * The result owns the tiers: closing it closes them.
+ */
+export function composeTiers(tiers: readonly Tier[]): Store {
+  const [front, ...rest] = tiers;
+  if (front === undefined) throw new Error('a store stack needs at least one tier');
+  if (rest.length === 0) return namedStore(front);
+  const behind = composeTiers(rest);
+  return new ReadThroughStore(front, { name: rest[0]!.name, kind: rest[0]!.kind, store: behind });
+}
