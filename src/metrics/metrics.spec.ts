@@ -20,9 +20,10 @@ test('metrics render counters, histograms and store gauges in Prometheus text', 
   assert.match(text, /hoard_cache_lookups_total\{protocol="http",keyspace="cas",result="hit"\} 1/);
   assert.match(text, /hoard_bytes_sent_total\{protocol="http"\} 4096/);
   assert.match(text, /hoard_errors_total\{protocol="http",cause="digest_mismatch"\} 1/);
-  assert.match(text, /hoard_store_bytes 123/);
-  assert.match(text, /hoard_store_evictions 2/);
-  assert.match(text, /hoard_store_effective_max_bytes 900/);
+  assert.match(text, /hoard_store_bytes\{tier="store"\} 123/);
+  assert.match(text, /hoard_store_evictions\{tier="store"\} 2/);
+  assert.match(text, /hoard_store_effective_max_bytes\{tier="store"\} 900/);
+  assert.doesNotMatch(text, /hoard_store_errors\{/, 'a store that counts no errors has no such series');
   assert.deepEqual(m.lookupTotals(), { hits: 1, misses: 1 });
 });
 
@@ -31,4 +32,32 @@ test('two metric sets do not share a registry', async () => {
   const b = createMetrics({ processMetrics: false });
   a.request('http', 'PUT', 200, 0.01);
   assert.doesNotMatch(await b.render(), /hoard_requests_total\{/);
+});
+
+test('store gauges have one series per tier of a composed store', async () => {
+  const m = createMetrics({ processMetrics: false });
+  const tier = { maxBytes: 0, effectiveMaxBytes: 0, evictions: 0 };
+  let bucketEntries = 7;
+  m.observeStore({
+    usage: () => ({
+      ...tier,
+      bytes: 10,
+      entries: 1,
+      tiers: [
+        { ...tier, name: 'disk', kind: 'disk', bytes: 10, entries: 1, errors: 0 },
+        { ...tier, name: 'bucket', kind: 's3', bytes: 70, entries: bucketEntries, errors: 3, pending: 2 },
+      ],
+    }),
+  });
+  let text = await m.render();
+  assert.match(text, /hoard_store_bytes\{tier="disk"\} 10/);
+  assert.match(text, /hoard_store_bytes\{tier="bucket"\} 70/);
+  assert.match(text, /hoard_store_entries\{tier="bucket"\} 7/);
+  assert.match(text, /hoard_store_errors\{tier="bucket"\} 3/);
+  assert.match(text, /hoard_store_pending\{tier="bucket"\} 2/);
+  assert.doesNotMatch(text, /hoard_store_pending\{tier="disk"\}/);
+  assert.doesNotMatch(text, /hoard_store_bytes \d/, 'no unlabelled series beside the tiers');
+  bucketEntries = 8;
+  text = await m.render();
+  assert.match(text, /hoard_store_entries\{tier="bucket"\} 8/, 'read at scrape time');
 });

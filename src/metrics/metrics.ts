@@ -4,7 +4,8 @@
 // lookup and an add, not prom-client's label hashing per request.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Keyspace } from '../core/keys.ts';
-import type { StoreUsage } from '../storage/store.ts';
+import type { StoreUsage, TierUsage } from '../storage/store.ts';
+import { tiersOf } from '../storage/tier.ts';
 
 /**
  * The wire protocol a metric is about: 'http' (Bazel HTTP, and paths no frontend claims),
@@ -29,7 +30,7 @@ export interface Metrics {
   bytesSent(protocol: Protocol, bytes: number): void;
   /** A failed request, by HoardError code or another short stable cause. */
   error(protocol: Protocol, cause: string): void;
-  /** Store gauges are read from `source.usage()` at scrape time; the last source wins. */
+  /** Store gauges are read from `source.usage()`, per tier, at scrape time; the last source wins. */
   observeStore(source: UsageSource): void;
   /** Lookups so far, for /status's hit rate. */
   lookupTotals(): { hits: number; misses: number };
@@ -93,26 +94,37 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   });
 
+  // Every store gauge is per tier: `tier` is the tier's name ('disk'; a store with no named
+  // tiers is one tier, 'store'), and the front tier's series are the stack's own figures.
+  // A gauge a tier does not report (errors, pending) has no series for it.
   let source: UsageSource | undefined;
-  const storeGauge = (name: string, help: string, pick: (u: StoreUsage) => number): void => {
+  const storeGauge = (name: string, help: string, pick: (t: TierUsage) => number | undefined): void => {
     new Gauge({
       name,
       help,
+      labelNames: ['tier'] as const,
       registers,
       collect() {
-        if (source) this.set(pick(source.usage()));
+        this.reset();
+        if (!source) return;
+        for (const tier of tiersOf(source.usage())) {
+          const value = pick(tier);
+          if (value !== undefined) this.set({ tier: tier.name }, value);
+        }
       },
     });
   };
-  storeGauge('hoard_store_bytes', 'Bytes the store uses on its medium', (u) => u.bytes);
-  storeGauge('hoard_store_max_bytes', 'Configured store size bound (0 = unbounded)', (u) => u.maxBytes);
+  storeGauge('hoard_store_bytes', 'Bytes the tier uses on its medium', (t) => t.bytes);
+  storeGauge('hoard_store_max_bytes', "The tier's configured size bound (0 = unbounded)", (t) => t.maxBytes);
   storeGauge(
     'hoard_store_effective_max_bytes',
-    'The bound the store works to now: the configured one, or less once the disk refused a write for lack of space',
-    (u) => u.effectiveMaxBytes,
+    'The bound the tier works to now: the configured one, or less once the disk refused a write for lack of space',
+    (t) => t.effectiveMaxBytes,
   );
-  storeGauge('hoard_store_entries', 'Entries in the store', (u) => u.entries);
-  storeGauge('hoard_store_evictions', 'Entries evicted since the store was opened', (u) => u.evictions);
+  storeGauge('hoard_store_entries', 'Entries in the tier', (t) => t.entries);
+  storeGauge('hoard_store_evictions', 'Entries the tier evicted since it was opened', (t) => t.evictions);
+  storeGauge('hoard_store_errors', 'Failed reads or writes against the tier since it was opened', (t) => t.errors);
+  storeGauge('hoard_store_pending', 'Writes accepted for the tier and not yet in it', (t) => t.pending);
 
   // Label children, memoised by their joined label values.
   const children = new Map<string, Inc | Observe>();

@@ -7,6 +7,7 @@ import type { HttpContext } from '../frontends/http/http-context.ts';
 import { writeHead } from '../frontends/http/respond.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { StoreUsage } from '../storage/store.ts';
+import { tiersOf } from '../storage/tier.ts';
 
 export interface AdminState {
   readonly version: string;
@@ -87,7 +88,13 @@ function status(state: AdminState): object {
     uptimeSeconds: Math.round((Date.now() - state.startedAt.getTime()) / 1000),
     draining: state.isDraining(),
     listeners: state.listeners(),
-    store: { dir: state.storeDir, ...state.usage() },
+    store: storeStatus(state),
     lookups: { hits, misses, hitRate: lookups === 0 ? null : hits / lookups },
   };
+}
+
+/** The stack's figures (its front tier's), then every tier's own, front first. */
+function storeStatus(state: AdminState): object {
+  const usage = state.usage();
+  return { dir: state.storeDir, ...usage, tiers: tiersOf(usage) };
 }

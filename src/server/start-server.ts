@@ -10,7 +10,8 @@ import type { Logger } from 'pino';
 import pkg from '../../package.json' with { type: 'json' };
 import type { Config } from '../config/schema.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
-import { openDiskStore, type DiskStore } from '../storage/disk/disk-store.ts';
+import { createStore } from '../storage/create-store.ts';
+import type { Store } from '../storage/store.ts';
 import { startGrpcListener, type GrpcListener } from './grpc-listener.ts';
 import { startHttpListener, type HttpListener } from './http-listener.ts';
 import { createLogger } from './logger.ts';
@@ -20,11 +21,16 @@ export const VERSION: string = pkg.version;
 export interface StartOptions {
   /** Defaults to a pino logger built from config.logLevel/logFormat. */
   readonly logger?: Logger;
+  /**
+   * The store to serve; by default createStore(config) builds the stack the config asks
+   * for. Either way the server owns it: shutdown (or a failed start) closes it.
+   */
+  readonly store?: Store;
 }
 
 export interface RunningServer {
   readonly config: Config;
-  readonly store: DiskStore;
+  readonly store: Store;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** http://host:port of the HTTP listener. */
@@ -46,7 +52,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? own!.logger;
   const startedAt = new Date();
   const metrics = createMetrics();
-  const store = await openDiskStore({ dir: config.dir, maxBytes: config.maxSize, durability: config.durability });
+  const store = options.store ?? (await createStore(config));
   metrics.observeStore(store);
 
   let http: HttpListener | undefined;
@@ -61,7 +67,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         version: VERSION,
         startedAt,
         metrics,
-        storeDir: store.dir,
+        storeDir: config.dir,
         usage: () => store.usage(),
         isDraining: () => http?.draining ?? false,
         listeners: () => ({ http: http?.url, grpc: grpc?.address }),
@@ -81,7 +87,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     {
       http: http.url,
       grpc: grpc?.address,
-      dir: store.dir,
+      dir: config.dir,
       maxBytes: usage.maxBytes,
       bytes: usage.bytes,
       entries: usage.entries,

@@ -26,8 +26,8 @@ test('/metrics, /healthz, /readyz and /status', async () => {
     assert.match(text, /hoard_bytes_sent_total\{protocol="http"\} 12/);
     assert.match(text, /hoard_errors_total\{protocol="http",cause="digest_mismatch"\} 1/);
     assert.match(text, /hoard_request_duration_seconds_bucket\{le="0.005",protocol="http",method="GET"\}/);
-    assert.match(text, /hoard_store_entries 1/);
-    assert.match(text, /hoard_store_max_bytes 10737418240/);
+    assert.match(text, /hoard_store_entries\{tier="disk"\} 1/);
+    assert.match(text, /hoard_store_max_bytes\{tier="disk"\} 10737418240/);
 
     assert.equal((await rawRequest(s.url, 'GET', '/healthz')).status, 200);
     assert.equal((await rawRequest(s.url, 'GET', '/readyz')).status, 200);
@@ -35,6 +35,10 @@ test('/metrics, /healthz, /readyz and /status', async () => {
     const st = JSON.parse((await rawRequest(s.url, 'GET', '/status')).body.toString());
     assert.equal(st.version, '0.1.0');
     assert.equal(st.store.entries, 1);
+    assert.deepEqual(
+      st.store.tiers.map((t: { name: string; kind: string; entries: number }) => [t.name, t.kind, t.entries]),
+      [['disk', 'disk', 1]],
+    );
     assert.equal(st.lookups.hits, 1);
     assert.equal(st.lookups.misses, 1);
     assert.equal(st.lookups.hitRate, 0.5);

@@ -34,7 +34,7 @@ export function registerServe(program: Command): void {
     const lines = [`hoard: HTTP listening on ${server.httpUrl}`];
     if (server.grpcAddress !== undefined) lines.push(`hoard: gRPC listening on grpc://${server.grpcAddress}`);
     lines.push(
-      `hoard: store ${resolve(server.store.dir)}, limit ${usage.maxBytes === 0 ? 'none' : formatSize(usage.maxBytes)}, using ${formatSize(usage.bytes)} in ${usage.entries} entries`,
+      `hoard: store ${resolve(server.config.dir)}, limit ${usage.maxBytes === 0 ? 'none' : formatSize(usage.maxBytes)}, using ${formatSize(usage.bytes)} in ${usage.entries} entries`,
       'hoard: ready',
     );
     process.stdout.write(`${lines.join('\n')}\n`);
