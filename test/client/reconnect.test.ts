@@ -1,4 +1,4 @@
-// Seed 001 / rule 5 over HTTP, against a STAND-IN cache server (test/fault/broken-server.ts
+// Rule 5 (docs/RULES.md#origin-idle-cut) over HTTP, against a STAND-IN cache server (test/fault/broken-server.ts
 // with no faults): idle connections that die are replaced, safe operations are retried once
 // on a fresh connection and the client says it reconnected, unsafe ones are never repeated,
 // and a dead server fails fast with a message naming it.
@@ -25,7 +25,7 @@ function recorder(): {
   return { events, onEvent: (e) => events.push(e), count: (t) => events.filter((e) => e.type === t).length };
 }
 
-test('seed 001: the server restarts between requests (stand-in server); the next read succeeds after one reconnect, reported', async () => {
+test('rule 5, idle cut: the server restarts between requests (stand-in server); the next read succeeds after one reconnect, reported', async () => {
   const first = await startStandInCache();
   first.cas.set(digest.hash, blob);
   const rec = recorder();
@@ -50,7 +50,7 @@ test('seed 001: the server restarts between requests (stand-in server); the next
   }
 });
 
-test('seed 001: a proxy silently cuts idle connections; the next read fails on the stale connection, is retried once and succeeds', async () => {
+test('rule 5, idle cut: a proxy silently cuts idle connections; the next read fails on the stale connection, is retried once and succeeds', async () => {
   const server = await startStandInCache();
   server.cas.set(digest.hash, blob);
   const proxy = await startFaultProxy(

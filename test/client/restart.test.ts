@@ -1,4 +1,4 @@
-// Seed 001 against the real thing: `hoard serve` is stopped and started again on the same
+// Rule 5's idle-cut story (docs/RULES.md#origin-idle-cut) against the real thing: `hoard serve` is stopped and started again on the same
 // ports and store directory between two requests of one client. The next safe request
 // succeeds on a new connection and the client reports the reconnect; while it is down,
 // requests fail fast naming the server.
@@ -14,7 +14,7 @@ import { ClientError } from '../../src/client/client-error.ts';
 import type { ClientEvent } from '../../src/client/types.ts';
 import { spawnHoard } from '../helpers/spawn-server.ts';
 
-test('seed 001: hoard serve restarts between requests; HTTP and gRPC clients reconnect once and go on', async () => {
+test('rule 5, idle cut: hoard serve restarts between requests; HTTP and gRPC clients reconnect once and go on', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hoard-restart-'));
   const blob = randomBytes(50_000);
   const d = digestOf(blob);

@@ -1,6 +1,6 @@
 // End-to-end: the real Bazel (Debian bazel-bootstrap 4.2.3) against `hoard serve`, over the
 // HTTP cache protocol and over gRPC (REAPI), in the default download mode and with
-// --remote_download_minimal, plus the seed 000 reproduction (repeated minimal builds while the
+// --remote_download_minimal, plus the reproduction of rule 4's released-then-closed story (repeated minimal builds while the
 // server closes the connection after every response). Every warm build must be 100% remote
 // cache hits: Bazel reports success even when it had to rebuild everything locally.
 //
@@ -53,17 +53,17 @@ describe('Bazel against hoard', { skip: bazel.skip }, () => {
     });
   });
 
-  // Seed 000: Bazel raced a connection the server had asked to close against its reuse by
+  // Rule 4 (docs/RULES.md#origin-released-then-closed): Bazel raced a connection the server had asked to close against its reuse by
   // another download, failing --remote_download_minimal builds from the second one on. Here
   // every response carries `Connection: close` and the server closes after writing it.
-  test('seed 000: five --remote_download_minimal builds while every connection is closed', async (t) => {
+  test('rule 4, released-then-closed: five --remote_download_minimal builds while every connection is closed', async (t) => {
     await withHoard(['--debug-close-connections'], async (hoard) => {
       assert.equal(
-        await connectionHeader(`${hoard.httpUrl}/seed000/cas/${EMPTY_SHA256}`),
+        await connectionHeader(`${hoard.httpUrl}/released-then-closed/cas/${EMPTY_SHA256}`),
         'close',
         'the server must announce every close',
       );
-      const opts = options(t, hoard, `${hoard.httpUrl}/seed000`, MINIMAL);
+      const opts = options(t, hoard, `${hoard.httpUrl}/released-then-closed`, MINIMAL);
       const expected = await coldMinimal(ws, opts);
       for (let i = 2; i <= 5; i++) await warmMinimal(ws, opts, expected, `build ${i}/5`);
     });
@@ -72,7 +72,7 @@ describe('Bazel against hoard', { skip: bazel.skip }, () => {
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-/** The Connection header of a keep-alive GET, to check the condition seed 000 needs holds. */
+/** The Connection header of a keep-alive GET, to check the condition that story needs holds. */
 function connectionHeader(url: string): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers: { connection: 'keep-alive' } }, (res) => {

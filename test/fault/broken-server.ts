@@ -3,12 +3,12 @@
 // only whole blobs, answers AC hits only when every referenced blob is present, serves the
 // empty blob, honours Range). Each fault switches on one real-world bug so tests can show
 // that `hoard check` reports exactly that failure:
-//  - publishPartial: an upload cut mid-body is stored as if complete (seed 004; whole
+//  - publishPartial: an upload cut mid-body is stored as if complete (rule 1, docs/RULES.md#origin-unflushed-upload; whole
 //    uploads are still hash-checked, so only this one bug shows);
 //  - acWithoutBlobs: AC hits are answered even when referenced blobs are missing (rule 6);
-//  - closeEveryResponse: `Connection: close` on every response (seed 000's server side);
+//  - closeEveryResponse: `Connection: close` on every response (the server side of rule 4's released-then-closed story);
 //  - failSomeUploads: every tenth CAS upload is answered 500 after its whole body arrived
-//    (seed 004: Kura failed 24 of 253 parallel uploads with INTERNAL; a client that
+//    (rule 1's unflushed-upload story: Kura failed 24 of 253 parallel uploads with INTERNAL; a client that
 //    retries hides it, which is why `hoard check` uploads with retries off).
 import http from 'node:http';
 import { once } from 'node:events';

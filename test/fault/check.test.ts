@@ -70,7 +70,7 @@ test('hoard check: each planted bug alone is reported alone', async () => {
   }
 });
 
-test('hoard check: a cache failing one upload in ten (seed 004) fails round-trip and same-digest, although retries would hide it', async () => {
+test('hoard check: a cache failing one upload in ten (rule 1, the unflushed-upload story) fails round-trip and same-digest, although retries would hide it', async () => {
   const server = await startStandInCache({ failSomeUploads: true });
   try {
     const report = await runChecks({ server: server.url, scale: 0.3, only: ['round-trip', 'same-digest'] });

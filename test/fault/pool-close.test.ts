@@ -1,4 +1,4 @@
-// Seed 000 / rule 4: a pooled connection the server asked to close must be closed before
+// Rule 4 (docs/RULES.md#origin-released-then-closed): a pooled connection the server asked to close must be closed before
 // anyone else can take it. A server that answers `Connection: close` to every request;
 // 64 concurrent clients × 200 downloads each through one pool: zero errors with hoard's
 // client (retries OFF, so the pool alone is tested), and errors with a test-only naive pool
@@ -54,7 +54,7 @@ function getOrHas(client: HttpCacheClient, digest: Digest, blob: Buffer): () => 
   };
 }
 
-test('seed 000: 64 clients × 200 downloads and existence checks from a server closing after every response, zero errors (hoard client, retries off)', async () => {
+test('rule 4, released-then-closed: 64 clients × 200 downloads and existence checks from a server closing after every response, zero errors (hoard client, retries off)', async () => {
   const server = await startStandInCache({ closeEveryResponse: true });
   const blob = randomBytes(2048);
   const digest = digestOf(blob);
@@ -72,7 +72,7 @@ test('seed 000: 64 clients × 200 downloads and existence checks from a server c
   }
 });
 
-test('seed 000: the same load fails with a test-only naive pool that releases before closing', async () => {
+test('rule 4, released-then-closed: the same load fails with a test-only naive pool that releases before closing', async () => {
   const server = await startStandInCache({ closeEveryResponse: true });
   const blob = randomBytes(2048);
   const digest = digestOf(blob);
@@ -91,7 +91,7 @@ test('seed 000: the same load fails with a test-only naive pool that releases be
   }
 });
 
-test('seed 000: a proxy closing silently after every keep-alive response: 64 × 50 downloads and existence checks, zero errors (retry registry covers stale connections)', async () => {
+test('rule 4, released-then-closed: a proxy closing silently after every keep-alive response: 64 × 50 downloads and existence checks, zero errors (retry registry covers stale connections)', async () => {
   const server = await startStandInCache();
   const proxy = await startFaultProxy({ host: '127.0.0.1', port: server.port }, { closeAfterResponse: true });
   const blob = randomBytes(2048);

@@ -1,4 +1,4 @@
-// ccache's HTTP remote storage layouts against a real listening server (protocols.md §6.1).
+// ccache's HTTP remote storage layouts against a real listening server (docs/PROTOCOLS.md §3).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { rawRequest, sha256, startTestServer, type TestServer } from '../helpers/test-server.ts';

@@ -1,5 +1,5 @@
 // ByteStream Read / Write / QueryWriteStatus against a live server: round trips, the
-// REAPI early-end rules, and every error code of protocols.md §2.6 (rule 7).
+// REAPI early-end rules, and every error code of docs/PROTOCOLS.md §2.6 (rule 7).
 import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

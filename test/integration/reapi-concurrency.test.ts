@@ -1,4 +1,4 @@
-// Seed 004 regression: hundreds of concurrent multi-chunk ByteStream uploads into the
+// Rule 1 regression (docs/RULES.md#origin-unflushed-upload): hundreds of concurrent multi-chunk ByteStream uploads into the
 // disk store, some of them of the same blob. Every WriteResponse must mean "published
 // whole": a Read issued right after it returns the exact bytes, and no upload fails.
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { openDiskStore } from '../../src/storage/disk/disk-store.ts';
 import { blob, chunks, readAll, readName, startHarness, uploadName, writeMessages } from './reapi-harness.ts';
 
 test('256 distinct + 64 identical concurrent multi-chunk writes: zero failures, byte-exact reads right after each response', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'hoard-reapi-seed004-'));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'hoard-reapi-concurrency-'));
   const store = await openDiskStore({ dir: path.join(dir, 'store'), maxBytes: 0, durability: 'fsync' });
   const h = await startHarness({ partialUploadDir: path.join(dir, 'partial') }, store);
   try {
