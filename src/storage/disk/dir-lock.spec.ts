@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,9 @@ import { lockDir } from './dir-lock.ts';
 /** Where the kernel shows process states and start times; elsewhere liveness is kill(pid, 0). */
 const PROC = existsSync('/proc/self/stat');
 const NEEDS_PROC = { skip: !PROC && 'no /proc/<pid>/stat here' };
+/** python3 comes with Bazel's Debian package, which .ci/run installs; elsewhere its test skips. */
+const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
+const PF_EXITING = 0x4;
 
 /** Runs `fn` in a fresh temporary directory, removed afterwards. */
 async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -112,10 +115,13 @@ test('dir lock: release leaves alone a LOCK that no longer names this owner', ()
  * State (field 3) and start time (field 22) of /proc/<pid>/stat. The fields follow the LAST ')':
  * the command name before them is in parentheses and may itself hold spaces and ')'.
  */
-async function procStat(pid: number): Promise<{ state: string; start: string }> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+async function procStat(pid: number): Promise<{ state: string; flags: number; start: string }> {
+  return parseStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+}
+
+function parseStat(text: string): { state: string; flags: number; start: string } {
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0]!, start: fields[19]! };
+  return { state: fields[0]!, flags: Number(fields[6]), start: fields[19]! };
 }
 
 /** Runs `fn` with a live process other than this one, whose command name is `name`; ends it afterwards. */
@@ -210,3 +216,68 @@ test('dir lock: a LOCK naming a live owner is refused, naming the owner (even on
       assert.equal(await readFile(path.join(dir, 'LOCK'), 'utf8'), `${pid} 00000000000000aa\n`, 'left as it was');
     }),
   ));
+
+/**
+ * Runs `fn` with the pid of a killed process that is still exiting: dd, one thread, holds a
+ * 512 MiB block it could not write to a pipe nobody reads; after SIGKILL the kernel frees that
+ * memory (tens of ms) before the process becomes a zombie. Tries again if the window was missed.
+ */
+async function withExitingProcess(fn: (pid: number) => Promise<void>): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    const dd = spawn('dd', ['if=/dev/zero', 'bs=512M', 'count=1', 'status=none'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await once(dd.stdout!, 'data');
+      dd.stdout!.pause(); // dd blocks writing the rest of its block
+      const killedAt = Date.now();
+      dd.kill('SIGKILL');
+      let stat = parseStat(readFileSync(`/proc/${dd.pid}/stat`, 'utf8'));
+      // The signal is taken when dd is next scheduled; busy-wait for it, Node must not reap dd.
+      while (stat.state !== 'Z' && (stat.flags & PF_EXITING) === 0 && Date.now() - killedAt < 2000)
+        stat = parseStat(readFileSync(`/proc/${dd.pid}/stat`, 'utf8'));
+      if (stat.state !== 'Z' && (stat.flags & PF_EXITING) !== 0) return await fn(dd.pid!);
+      assert.ok(tries < 5, `dd ${dd.pid} was never seen exiting: ${JSON.stringify(stat)}`);
+    } finally {
+      await stop(dd);
+    }
+  }
+}
+
+test('dir lock: a LOCK naming a killed owner that is still freeing its memory is stale', NEEDS_PROC, () =>
+  withExitingProcess((pid) =>
+    inTempDir(async (dir) => {
+      const { start } = await procStat(pid);
+      await writeFile(path.join(dir, 'LOCK'), `${pid} 00000000000000aa ${start}\n`);
+      await (await lockDir(dir)).release();
+    }),
+  ),
+);
+
+test(
+  'dir lock: a LOCK naming an owner whose main thread has exited but another thread runs is refused',
+  { skip: (!PROC && 'no /proc/<pid>/stat here') || (!PYTHON && 'no python3 here') },
+  async () => {
+    // The main thread ends with pthread_exit (a zombie in /proc/<pid>/stat); the other sleeps on.
+    const script =
+      'import ctypes, threading, time\n' +
+      'threading.Thread(target=lambda: time.sleep(60)).start()\n' +
+      'print(flush=True)\n' +
+      'ctypes.CDLL(None).pthread_exit(None)\n';
+    const owner = spawn(PYTHON!, ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await once(owner.stdout!, 'data');
+      for (let tries = 0; (await procStat(owner.pid!)).state !== 'Z'; tries++) {
+        assert.ok(tries < 500, 'the main thread did not exit');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await inTempDir(async (dir) => {
+        const { start } = await procStat(owner.pid!);
+        await writeFile(path.join(dir, 'LOCK'), `${owner.pid} 00000000000000aa ${start}\n`);
+        await assert.rejects(lockDir(dir), (e) => isHoardError(e, 'unavailable'));
+      });
+    } finally {
+      await stop(owner);
+    }
+  },
+);

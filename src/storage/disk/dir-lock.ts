@@ -4,11 +4,13 @@
 // then linked into place (link fails if LOCK exists), so nobody ever reads an empty LOCK and
 // mistakes a starting owner for a dead one.
 //
-// An owner is dead when its pid names no process, or (where /proc tells) a process that has
-// exited and waits to be reaped (a server killed together with its parent stays a zombie until
-// init reaps it; a restart must not be refused meanwhile), or a process started at another time
-// than <start>, the owner's start time from /proc/<pid>/stat: that pid was handed on. A LOCK
-// without <start> (off Linux, or written before start times) is judged by the pid alone.
+// An owner is dead when its pid names no process; or, where /proc tells, a process every thread
+// of which has exited or is exiting (a killed server frees its memory for a while, about 0.3 s a
+// GB, then stays a zombie until its parent or init reaps it: a restart must not be refused
+// meanwhile; a thread that has not begun to exit may still be inside a write, so until then the
+// owner is live); or a process started at another time than <start>, the owner's start time from
+// /proc/<pid>/stat: that pid was handed on. A LOCK without <start> (off Linux, or written before
+// start times) is judged by the pid alone.
 //
 // A LOCK whose owner is dead is broken under a breaker file named after that LOCK's nonce,
 // taken with the same link: of the processes that found the same dead owner, only the breaker
@@ -45,8 +47,10 @@ const ATTEMPTS = 50;
 /** A leftover younger than this may belong to a process that is writing it right now. */
 const LEFTOVER_MIN_AGE_MS = 60_000;
 const LEFTOVER = /^LOCK\.(?:break-.+|[0-9a-f]{16}\.tmp)$/;
-/** States of /proc/<pid>/stat of a process that has exited: zombie, dead (x before Linux 3.14). */
+/** States in /proc/<pid>/stat of a thread that has exited: zombie, dead (x before Linux 3.14). */
 const EXITED = new Set(['Z', 'X', 'x']);
+/** The flag (field 9 of /proc/<pid>/stat) of a thread that has begun to exit: PF_EXITING. */
+const PF_EXITING = 0x4;
 
 export async function lockDir(dir: string): Promise<DirLock> {
   // The real path: a directory reached through a symlink is still the one this process holds.
@@ -121,10 +125,8 @@ async function readHolder(file: string): Promise<Holder | undefined> {
 async function isLive(h: Holder): Promise<boolean> {
   if (h.pid === 0) return false;
   if (h.pid === process.pid) return ownNonces.has(h.nonce);
-  const proc = await procStat(h.pid);
-  // The state is the main thread's; hoard's main thread is its event loop, and the process
-  // exits with it.
-  if (proc) return !EXITED.has(proc.state) && (h.start === undefined || h.start === proc.start);
+  const proc = await procState(h.pid);
+  if (proc) return !proc.exited && (h.start === undefined || h.start === proc.start);
   // No /proc (not Linux), or the process is gone or hidden from us (hidepid): kill decides.
   try {
     process.kill(h.pid, 0);
@@ -138,14 +140,29 @@ let ownStartTime: Promise<string | undefined> | undefined;
 
 /** This process's start time, written into the files it takes; undefined without /proc. */
 function ownStart(): Promise<string | undefined> {
-  return (ownStartTime ??= procStat(process.pid).then((p) => p?.start));
+  return (ownStartTime ??= readStat(`/proc/${process.pid}/stat`).then((s) => s?.start));
 }
 
-/** State (field 3) and start time (field 22) of `pid` from /proc; undefined when unreadable. */
-async function procStat(pid: number): Promise<{ state: string; start: string } | undefined> {
+/**
+ * What /proc tells of `pid`: its start time, and whether every thread of it has exited or is
+ * exiting. Undefined when /proc cannot tell: not Linux, or no such process visible to us.
+ */
+async function procState(pid: number): Promise<{ start: string; exited: boolean } | undefined> {
+  const main = await readStat(`/proc/${pid}/stat`);
+  if (!main) return undefined;
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [String(pid)])) {
+    const thread = await readStat(`/proc/${pid}/task/${tid}/stat`); // undefined: it is gone
+    if (thread && !EXITED.has(thread.state) && (thread.flags & PF_EXITING) === 0)
+      return { start: main.start, exited: false };
+  }
+  return { start: main.start, exited: true };
+}
+
+/** State (field 3), flags (9) and start time (22) from a /proc stat file; undefined if unreadable. */
+async function readStat(file: string): Promise<{ state: string; flags: number; start: string } | undefined> {
   let text: string;
   try {
-    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    text = await readFile(file, 'utf8');
   } catch {
     return undefined;
   }
@@ -153,8 +170,8 @@ async function procStat(pid: number): Promise<{ state: string; start: string } |
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
   const fields = text.slice(close + 2).split(' ');
-  const [state, start] = [fields[0], fields[19]];
-  return state && start && /^\d+$/.test(start) ? { state, start } : undefined;
+  const [state, flags, start] = [fields[0], Number(fields[6]), fields[19]];
+  return state && Number.isInteger(flags) && start && /^\d+$/.test(start) ? { state, flags, start } : undefined;
 }
 
 /** Removes `file` if it still names `stale`, holding the breaker for that file meanwhile. */
