@@ -4,7 +4,7 @@
 // an option is one line in the schema and one in DOCS (a missing doc does not compile).
 // Names follow bazel-remote where it has one (dir, max size, http/grpc address).
 import { z } from 'zod';
-import { parseAddress, parseDuration, parseSize, parseSwitch, type ListenAddress } from './units.ts';
+import { parseAddress, parseDuration, parseMount, parseSize, parseSwitch, type ListenAddress } from './units.ts';
 
 /** Wraps a units parser as a zod transform whose failure message is the parser's. */
 function parsed<T>(parse: (v: unknown) => T) {
@@ -26,6 +26,8 @@ const size = parsed(parseSize);
 const duration = parsed(parseDuration);
 const onOff = parsed(parseSwitch);
 const address = parsed(parseAddress);
+/** '' (or 'off') leaves the protocol unmounted. */
+const mount = parsed(parseMount);
 /** '' (or 'off') disables the listener. */
 const optionalAddress = parsed((v): ListenAddress | undefined =>
   v === '' || v === 'off' || v === false ? undefined : parseAddress(v),
@@ -55,6 +57,10 @@ export const configSchema = z.strictObject({
   bodyIdleTimeout: duration.prefault('60s'),
   maxBlobSize: size.prefault(0),
   debugCloseConnections: onOff.prefault('off'),
+  turborepoMount: mount.prefault('/v8'),
+  nxMount: mount.prefault('/v1/cache'),
+  gradleMount: mount.prefault('/gradle'),
+  sccacheMount: mount.prefault('/sccache'),
 });
 
 /** The validated, frozen configuration handed down from `hoard serve` to every layer. */
@@ -101,6 +107,10 @@ const DOCS = {
   },
   maxBlobSize: { arg: 'size', description: 'largest single entry accepted; 0 = only the store bound (default 0)' },
   debugCloseConnections: { description: 'testing only: close the connection after every response' },
+  turborepoMount: { arg: 'path', description: "where the Turborepo API is mounted; '' unmounts (default /v8)" },
+  nxMount: { arg: 'path', description: "where the Nx cache API is mounted; '' unmounts (default /v1/cache)" },
+  gradleMount: { arg: 'path', description: "where the Gradle build cache is mounted; '' unmounts (default /gradle)" },
+  sccacheMount: { arg: 'path', description: "where sccache's WebDAV is mounted; '' unmounts (default /sccache)" },
 } satisfies Record<ConfigKey, Omit<OptionDoc, 'key'>>;
 
 /** Every option, in `hoard serve --help` order. */

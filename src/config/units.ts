@@ -87,3 +87,22 @@ export function formatSize(bytes: number): string {
   }
   return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
 }
+
+const MOUNT_SEGMENT = /^[A-Za-z0-9._~-]+$/;
+
+/**
+ * The path segments of a mount point from `/v8`, `/v1/cache/`, `gradle`; `''` or `off`
+ * gives undefined (the protocol is not mounted). Segments are plain URL characters, never
+ * `.` or `..`.
+ */
+export function parseMount(value: unknown): readonly string[] | undefined {
+  if (value === '' || value === 'off' || value === false) return undefined;
+  if (typeof value !== 'string') throw new Error(`${JSON.stringify(value)} is not a path like /v8`);
+  const segments = value.split('/').filter((s) => s !== '');
+  if (segments.length === 0 || segments.some((s) => !MOUNT_SEGMENT.test(s) || s === '.' || s === '..')) {
+    throw new Error(
+      `${JSON.stringify(value)} is not a mount path: use segments of letters, digits, . _ ~ -, like /v1/cache`,
+    );
+  }
+  return segments;
+}

@@ -19,6 +19,10 @@ export const ErrorCode = {
   Aborted: 'aborted',
   /** A digest function or compressor the store does not support. */
   Unsupported: 'unsupported',
+  /** The caller did not say who it is, or its credentials do not verify. */
+  Unauthenticated: 'unauthenticated',
+  /** The caller is known but may not do this here (e.g. write to a namespace it may only read). */
+  PermissionDenied: 'permission_denied',
   /** The store is closed or shutting down. */
   Unavailable: 'unavailable',
   /** Stored data failed verification on read. */

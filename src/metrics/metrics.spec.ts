@@ -4,22 +4,22 @@ import { createMetrics } from './metrics.ts';
 
 test('metrics render counters, histograms and store gauges in Prometheus text', async () => {
   const m = createMetrics({ processMetrics: false });
-  m.request('http', 'GET', 200, 0.002);
-  m.request('http', 'GET', 200, 0.004);
-  m.request('grpc', 'GetActionResult', 'NOT_FOUND', 0.001);
-  m.lookup('http', 'cas', 'hit');
-  m.lookup('http', 'ac', 'miss');
-  m.bytesReceived('http', 10);
-  m.bytesSent('http', 4096);
-  m.error('http', 'digest_mismatch');
+  m.request('bazel-http', 'GET', 200, 0.002);
+  m.request('bazel-http', 'GET', 200, 0.004);
+  m.request('reapi', 'GetActionResult', 'NOT_FOUND', 0.001);
+  m.lookup('bazel-http', 'cas', 'hit');
+  m.lookup('bazel-http', 'ac', 'miss');
+  m.bytesReceived('bazel-http', 10);
+  m.bytesSent('bazel-http', 4096);
+  m.error('bazel-http', 'digest_mismatch');
   m.observeStore({ usage: () => ({ bytes: 123, maxBytes: 1000, effectiveMaxBytes: 900, entries: 4, evictions: 2 }) });
   const text = await m.render();
-  assert.match(text, /hoard_requests_total\{protocol="http",method="GET",code="200"\} 2/);
-  assert.match(text, /hoard_requests_total\{protocol="grpc",method="GetActionResult",code="NOT_FOUND"\} 1/);
-  assert.match(text, /hoard_request_duration_seconds_count\{protocol="http",method="GET"\} 2/);
-  assert.match(text, /hoard_cache_lookups_total\{protocol="http",keyspace="cas",result="hit"\} 1/);
-  assert.match(text, /hoard_bytes_sent_total\{protocol="http"\} 4096/);
-  assert.match(text, /hoard_errors_total\{protocol="http",cause="digest_mismatch"\} 1/);
+  assert.match(text, /hoard_requests_total\{protocol="bazel-http",method="GET",code="200"\} 2/);
+  assert.match(text, /hoard_requests_total\{protocol="reapi",method="GetActionResult",code="NOT_FOUND"\} 1/);
+  assert.match(text, /hoard_request_duration_seconds_count\{protocol="bazel-http",method="GET"\} 2/);
+  assert.match(text, /hoard_cache_lookups_total\{protocol="bazel-http",keyspace="cas",result="hit"\} 1/);
+  assert.match(text, /hoard_bytes_sent_total\{protocol="bazel-http"\} 4096/);
+  assert.match(text, /hoard_errors_total\{protocol="bazel-http",cause="digest_mismatch"\} 1/);
   assert.match(text, /hoard_store_bytes\{tier="store"\} 123/);
   assert.match(text, /hoard_store_evictions\{tier="store"\} 2/);
   assert.match(text, /hoard_store_effective_max_bytes\{tier="store"\} 900/);
@@ -30,7 +30,7 @@ test('metrics render counters, histograms and store gauges in Prometheus text', 
 test('two metric sets do not share a registry', async () => {
   const a = createMetrics({ processMetrics: false });
   const b = createMetrics({ processMetrics: false });
-  a.request('http', 'PUT', 200, 0.01);
+  a.request('bazel-http', 'PUT', 200, 0.01);
   assert.doesNotMatch(await b.render(), /hoard_requests_total\{/);
 });
 

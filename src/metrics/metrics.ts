@@ -3,15 +3,13 @@
 // the small methods below; they memoise label children so the hot path does one Map
 // lookup and an add, not prom-client's label hashing per request.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Protocol } from '../core/call.ts';
 import type { Keyspace } from '../core/keys.ts';
 import type { StoreUsage, TierUsage } from '../storage/store.ts';
 import { tiersOf } from '../storage/tier.ts';
 
-/**
- * The wire protocol a metric is about: 'http' (Bazel HTTP, and paths no frontend claims),
- * 'ccache', 'admin' (the operator endpoints), 'grpc' (REAPI).
- */
-export type Protocol = string;
+/** The wire protocol a metric is about: the closed union of src/core/call.ts. */
+export type { Protocol } from '../core/call.ts';
 export type LookupResult = 'hit' | 'miss';
 
 /** Anything that can report store usage; a Store fits. */

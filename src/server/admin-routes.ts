@@ -5,6 +5,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { HttpContext } from '../frontends/http/http-context.ts';
 import { writeHead } from '../frontends/http/respond.ts';
+import type { HttpRoute } from '../frontends/http/route-table.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { StoreUsage } from '../storage/store.ts';
 import { tiersOf } from '../storage/tier.ts';
@@ -20,14 +21,7 @@ export interface AdminState {
 }
 
 export const PROTOCOL = 'admin';
-const ADMIN_PATHS = new Set(['/metrics', '/healthz', '/readyz', '/status']);
-
-/** The admin path `target` names (query dropped), or undefined. */
-export function adminPath(target: string): string | undefined {
-  const q = target.indexOf('?');
-  const path = q === -1 ? target : target.slice(0, q);
-  return ADMIN_PATHS.has(path) ? path : undefined;
-}
+const ADMIN_PATHS = new Set(['metrics', 'healthz', 'readyz', 'status']);
 
 /**
  * Admin bodies go out whole (writeHead, not sendText: /metrics can exceed sendText's cap);
@@ -51,31 +45,33 @@ function send(
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-export async function handleAdmin(
-  req: IncomingMessage,
-  res: ServerResponse,
-  ctx: HttpContext,
-  path: string,
-  state: AdminState,
-): Promise<void> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    send(req, res, ctx, 405, 'text/plain; charset=utf-8', `method ${req.method} is not allowed here; use GET, HEAD\n`, {
-      allow: 'GET, HEAD',
-    });
-    return;
-  }
-  switch (path) {
-    case '/healthz':
-      return send(req, res, ctx, 200, 'text/plain; charset=utf-8', 'ok\n');
-    case '/readyz':
-      return state.isDraining()
-        ? send(req, res, ctx, 503, 'text/plain; charset=utf-8', 'draining\n')
-        : send(req, res, ctx, 200, 'text/plain; charset=utf-8', 'ready\n');
-    case '/metrics':
-      return send(req, res, ctx, 200, state.metrics.contentType, await state.metrics.render());
-    case '/status':
-      return send(req, res, ctx, 200, 'application/json', `${JSON.stringify(status(state), null, 2)}\n`);
-  }
+/**
+ * The operator endpoints as a shaped route: exactly `/metrics`, `/healthz`, `/readyz` or
+ * `/status` (a one-segment path, which no cache path is), declared before the cache routes.
+ */
+export function adminRoute(ctx: HttpContext, state: AdminState): HttpRoute<string> {
+  return {
+    protocol: PROTOCOL,
+    methods: ['GET', 'HEAD'],
+    match: (segments) => (segments.length === 1 && ADMIN_PATHS.has(segments[0]!) ? segments[0] : undefined),
+    describe(call) {
+      call.access = 'admin';
+    },
+    async handle(req, res, path) {
+      switch (path) {
+        case 'healthz':
+          return send(req, res, ctx, 200, 'text/plain; charset=utf-8', 'ok\n');
+        case 'readyz':
+          return state.isDraining()
+            ? send(req, res, ctx, 503, 'text/plain; charset=utf-8', 'draining\n')
+            : send(req, res, ctx, 200, 'text/plain; charset=utf-8', 'ready\n');
+        case 'metrics':
+          return send(req, res, ctx, 200, state.metrics.contentType, await state.metrics.render());
+        default:
+          return send(req, res, ctx, 200, 'application/json', `${JSON.stringify(status(state), null, 2)}\n`);
+      }
+    },
+  };
 }
 
 function status(state: AdminState): object {

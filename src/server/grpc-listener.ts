@@ -2,6 +2,7 @@
 // giving start-server.ts the same drain/abort shape as the HTTP listener.
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { CallChain } from '../core/call.ts';
 import type { Config } from '../config/schema.ts';
 import { formatAddress, type ListenAddress } from '../config/units.ts';
 import { startReapiServer } from '../frontends/reapi/reapi-server.ts';
@@ -14,6 +15,7 @@ export interface GrpcListenerOptions {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly address: ListenAddress;
+  readonly chain: CallChain;
 }
 
 export interface GrpcListener {
@@ -34,6 +36,7 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
       address,
       logger: options.logger,
       metrics: options.metrics,
+      chain: options.chain,
       config: {
         acCompleteness: config.acCompleteness,
         maxBlobSize: config.maxBlobSize,

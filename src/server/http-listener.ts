@@ -1,5 +1,7 @@
-// The HTTP/1.1 listener: node:http with the connection policy of rules 3, 4 and 7, routing
-// each request to the admin endpoints, the Bazel HTTP frontend or the ccache frontend.
+// The HTTP/1.1 listener: node:http with the connection policy of rules 3, 4 and 7. Each
+// request becomes a call (src/core/call.ts) that the route table (frontends/http/route-table.ts)
+// hands to a frontend's route, after the call chain admitted it; the chain hears its outcome
+// once, when the response is finished or abandoned.
 //
 // Timeouts: headers must arrive within `headersTimeout` (slowloris); a request body or a
 // response download is cut after `bodyIdleTimeout` without progress (the socket's idle
@@ -16,22 +18,19 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { formatAddress } from '../config/units.ts';
-import {
-  createBazelHttpHandler,
-  matchBazelPath,
-  PROTOCOL as BAZEL,
-} from '../frontends/bazel-http/bazel-http-handler.ts';
-import {
-  createCcacheHttpHandler,
-  matchCcachePath,
-  PROTOCOL as CCACHE,
-} from '../frontends/ccache-http/ccache-http-handler.ts';
+import type { CallChain } from '../core/call.ts';
+import { bazelHttpRoute } from '../frontends/bazel-http/bazel-http-route.ts';
+import { ccacheHttpRoute } from '../frontends/ccache-http/ccache-http-route.ts';
+import { attachCall, callOf, HttpCall } from '../frontends/http/http-call.ts';
 import type { HttpContext } from '../frontends/http/http-context.ts';
 import { parsePathSegments } from '../frontends/http/request-path.ts';
+import { reservedRoute } from '../frontends/http/reserved-route.ts';
 import { sendError, sendText } from '../frontends/http/respond.ts';
+import { queryOf, RouteTable, type HttpRoute } from '../frontends/http/route-table.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
-import { adminPath, handleAdmin, PROTOCOL as ADMIN, type AdminState } from './admin-routes.ts';
+import { adminRoute, type AdminState } from './admin-routes.ts';
+import { defaultCallChain } from './interceptors/default-chain.ts';
 
 /** Node answers 431 for request heads above this. */
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -42,6 +41,22 @@ export interface HttpListenerOptions {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly admin: AdminState;
+  /** What every request goes through; by default the access log (when on) and the request metrics. */
+  readonly chain?: CallChain;
+}
+
+const NOT_A_CACHE_PATH =
+  'invalid_argument: not a cache path; expected <prefix>/ac/<sha256>, <prefix>/cas/<sha256>, or a ccache key <prefix>/<2 hex>/<rest> or <prefix>/<key>';
+
+/** The mount points kept for the protocols this version does not serve yet (config: --turborepo-mount ...). */
+function reservedRoutes(config: Config): HttpRoute<true>[] {
+  const mounts = [
+    ['turborepo', config.turborepoMount],
+    ['nx', config.nxMount],
+    ['gradle', config.gradleMount],
+    ['sccache', config.sccacheMount],
+  ] as const;
+  return mounts.flatMap(([protocol, mount]) => (mount === undefined ? [] : [reservedRoute(protocol, mount)]));
 }
 
 export interface HttpListener {
@@ -59,16 +74,9 @@ export interface HttpListener {
   destroy(): void;
 }
 
-const START = Symbol('hoard.start');
-const PROTO = Symbol('hoard.protocol');
-interface Tracked extends ServerResponse {
-  [START]: number;
-  [PROTO]: string;
-}
-
 export async function startHttpListener(options: HttpListenerOptions): Promise<HttpListener> {
   const { config, store, metrics, logger, admin } = options;
-  const access = config.accessLog ? logger.child({ log: 'access' }) : undefined;
+  const chain = options.chain ?? defaultCallChain({ config, metrics, logger });
   let draining = false;
   let inflight = 0;
   let drained: (() => void) | undefined;
@@ -82,24 +90,27 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     // answer, insufficient_storage (507), before any byte is read.
     maxEntryBytes: config.maxBlobSize,
   };
-  const bazel = createBazelHttpHandler(ctx, config);
-  const ccache = createCcacheHttpHandler(ctx, config);
+  const routes = new RouteTable([
+    adminRoute(ctx, admin),
+    ...reservedRoutes(config),
+    ccacheHttpRoute(ctx, config),
+    bazelHttpRoute(ctx, config),
+  ]);
 
-  // One shared listener (no per-request closure): accounts, logs and measures a request
-  // when its response is finished or abandoned.
-  function onResponseClose(this: Tracked): void {
+  // One shared listener (no per-request closure): the call's outcome goes through the
+  // chain once, when its response is finished or abandoned.
+  function onResponseClose(this: ServerResponse): void {
     inflight--;
-    const seconds = (performance.now() - this[START]) / 1000;
-    const status = this.writableFinished ? this.statusCode : 'aborted';
-    const method = this.req.method ?? 'UNKNOWN';
-    metrics.request(this[PROTO], method, status, seconds);
-    access?.info({
-      method,
-      url: this.req.url,
+    const call = callOf(this)!;
+    const seconds = (performance.now() - call.startedAt) / 1000;
+    const finished = this.writableFinished;
+    const status = finished ? this.statusCode : 'aborted';
+    const length = this.getHeader('content-length');
+    chain.finish(call, {
       status,
-      ms: Math.round(seconds * 1e4) / 10,
-      bytes: this.getHeader('content-length'),
-      remote: this.req.socket.remoteAddress,
+      ok: finished && (this.statusCode < 400 || this.statusCode === 404),
+      seconds,
+      bytesSent: length === undefined ? undefined : Number(length),
     });
     if (draining) {
       server.closeIdleConnections();
@@ -107,36 +118,26 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     }
   }
 
-  async function route(req: IncomingMessage, res: Tracked): Promise<void> {
+  async function dispatch(req: IncomingMessage, res: ServerResponse, call: HttpCall): Promise<void> {
     const target = req.url ?? '/';
-    const admin_ = adminPath(target);
-    if (admin_ !== undefined) {
-      res[PROTO] = ADMIN;
-      return handleAdmin(req, res, ctx, admin_, admin);
+    const found = routes.find(parsePathSegments(target), call.operation);
+    if (found.kind === 'none') {
+      call.cause = 'not_a_cache_path';
+      sendText(req, res, ctx, 400, NOT_A_CACHE_PATH);
+      return;
     }
-    let segments: string[];
-    try {
-      segments = parsePathSegments(target);
-    } catch (err) {
-      return sendError(req, res, ctx, BAZEL, err);
+    const { route, params } = found;
+    call.protocol = route.protocol;
+    if (!found.allowed) {
+      call.cause = 'method_not_allowed';
+      const allow = routes.allow(route);
+      sendText(req, res, ctx, 405, `method ${call.operation} is not allowed here; use ${allow}`, { allow });
+      return;
     }
-    // ccache first: its key shapes (40 hex, 2 + 38 hex, 2 hex + 31 base32hex) never fit a
-    // Bazel hash (64 hex), and Bazel stays the catch-all that gives a bad hash its 400
-    // (matchCcachePath leaves 40 hex right under ac/ or cas/ to Bazel).
-    const c = matchCcachePath(segments);
-    if (c !== undefined) {
-      res[PROTO] = CCACHE;
-      return ccache(req, res, c);
-    }
-    const b = matchBazelPath(segments);
-    if (b !== undefined) return bazel(req, res, b);
-    sendText(
-      req,
-      res,
-      ctx,
-      400,
-      'invalid_argument: not a cache path; expected <prefix>/ac/<sha256>, <prefix>/cas/<sha256>, or a ccache key <prefix>/<2 hex>/<rest> or <prefix>/<key>',
-    );
+    route.describe(call, params);
+    const admitting = chain.admit(call);
+    if (admitting !== undefined) await admitting;
+    await route.handle(req, res, params, queryOf(target));
   }
 
   const server = createServer(
@@ -147,13 +148,11 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       connectionsCheckingInterval: 1000,
     },
     (req, res) => {
-      const tracked = res as Tracked;
-      tracked[START] = performance.now();
-      // Paths no frontend claims are counted with Bazel's, the listener's main protocol.
-      tracked[PROTO] = BAZEL;
+      const call = new HttpCall(req);
+      attachCall(res, call);
       inflight++;
       res.once('close', onResponseClose);
-      route(req, tracked).catch((err: unknown) => sendError(req, res, ctx, tracked[PROTO], err));
+      dispatch(req, res, call).catch((err: unknown) => sendError(req, res, ctx, err));
     },
   );
   server.keepAliveTimeout = config.keepAliveTimeout;

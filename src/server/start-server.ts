@@ -14,6 +14,7 @@ import { createStore } from '../storage/create-store.ts';
 import type { Store } from '../storage/store.ts';
 import { startGrpcListener, type GrpcListener } from './grpc-listener.ts';
 import { startHttpListener, type HttpListener } from './http-listener.ts';
+import { defaultCallChain } from './interceptors/default-chain.ts';
 import { createLogger } from './logger.ts';
 
 export const VERSION: string = pkg.version;
@@ -52,6 +53,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? own!.logger;
   const startedAt = new Date();
   const metrics = createMetrics();
+  // One chain for both listeners: every call, HTTP or gRPC, is logged and counted alike.
+  const chain = defaultCallChain({ config, metrics, logger });
   const store = options.store ?? (await createStore(config));
   metrics.observeStore(store);
 
@@ -59,6 +62,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let grpc: GrpcListener | undefined;
   try {
     http = await startHttpListener({
+      chain,
       config,
       store,
       metrics,
@@ -74,7 +78,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
     });
     if (config.grpcAddress !== undefined) {
-      grpc = await startGrpcListener({ config, store, metrics, logger, address: config.grpcAddress });
+      grpc = await startGrpcListener({ config, store, metrics, logger, chain, address: config.grpcAddress });
     }
   } catch (err) {
     if (http) await http.drain(Date.now());

@@ -1,6 +1,7 @@
 // An HTTP listener on 127.0.0.1 over a store the test made (a failing or gated one), with
-// silent logs and its own metrics; `draining` is what /readyz reports.
+// silent logs and its own metrics (or the chain it is given); `draining` is what /readyz reports.
 import pino from 'pino';
+import type { CallChain } from '../../src/core/call.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { startHttpListener, type HttpListener } from '../../src/server/http-listener.ts';
@@ -9,6 +10,7 @@ import type { Store } from '../../src/storage/store.ts';
 export async function startHttpListenerOver(
   store: Store,
   state: { draining: boolean } = { draining: false },
+  chain?: CallChain,
 ): Promise<HttpListener> {
   const config = await loadConfig({
     env: {},
@@ -19,6 +21,7 @@ export async function startHttpListenerOver(
     config,
     store,
     metrics,
+    chain,
     logger: pino({ level: 'silent' }),
     admin: {
       version: 'test',

@@ -18,14 +18,14 @@ test('/metrics, /healthz, /readyz and /status', async () => {
     assert.equal(m.status, 200);
     assert.match(String(m.headers['content-type']), /text\/plain/);
     const text = m.body.toString();
-    assert.match(text, /hoard_requests_total\{protocol="http",method="PUT",code="200"\} 1/);
-    assert.match(text, /hoard_requests_total\{protocol="http",method="PUT",code="400"\} 1/);
-    assert.match(text, /hoard_cache_lookups_total\{protocol="http",keyspace="cas",result="hit"\} 1/);
-    assert.match(text, /hoard_cache_lookups_total\{protocol="http",keyspace="cas",result="miss"\} 1/);
-    assert.match(text, /hoard_bytes_received_total\{protocol="http"\} 12/);
-    assert.match(text, /hoard_bytes_sent_total\{protocol="http"\} 12/);
-    assert.match(text, /hoard_errors_total\{protocol="http",cause="digest_mismatch"\} 1/);
-    assert.match(text, /hoard_request_duration_seconds_bucket\{le="0.005",protocol="http",method="GET"\}/);
+    assert.match(text, /hoard_requests_total\{protocol="bazel-http",method="PUT",code="200"\} 1/);
+    assert.match(text, /hoard_requests_total\{protocol="bazel-http",method="PUT",code="400"\} 1/);
+    assert.match(text, /hoard_cache_lookups_total\{protocol="bazel-http",keyspace="cas",result="hit"\} 1/);
+    assert.match(text, /hoard_cache_lookups_total\{protocol="bazel-http",keyspace="cas",result="miss"\} 1/);
+    assert.match(text, /hoard_bytes_received_total\{protocol="bazel-http"\} 12/);
+    assert.match(text, /hoard_bytes_sent_total\{protocol="bazel-http"\} 12/);
+    assert.match(text, /hoard_errors_total\{protocol="bazel-http",cause="digest_mismatch"\} 1/);
+    assert.match(text, /hoard_request_duration_seconds_bucket\{le="0.005",protocol="bazel-http",method="GET"\}/);
     assert.match(text, /hoard_store_entries\{tier="disk"\} 1/);
     assert.match(text, /hoard_store_max_bytes\{tier="disk"\} 10737418240/);
 

@@ -1,5 +1,5 @@
 // Bazel's HTTP cache protocol against a real listening server: every status code of
-// protocols.md §1.2, Range, prefix namespaces, AC validation and completeness (rule 6),
+// docs/PROTOCOLS.md §1.2, Range, prefix namespaces, AC validation and completeness (rule 6),
 // and bad input (rule 7: precise status, nothing stored).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

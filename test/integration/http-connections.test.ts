@@ -80,7 +80,7 @@ test('a client that disconnects mid-upload publishes nothing, and the same key u
     for (let i = 0; i < 100 && !(await s.server.metrics.render()).includes('code="aborted"'); i++) await sleep(20);
     assert.match(
       await s.server.metrics.render(),
-      /hoard_requests_total\{protocol="http",method="PUT",code="aborted"\} 1/,
+      /hoard_requests_total\{protocol="bazel-http",method="PUT",code="aborted"\} 1/,
     );
     assert.equal(await s.server.store.stat(casKey(h)), undefined);
     assert.equal((await rawRequest(s.url, 'GET', `/cas/${h}`)).status, 404);
@@ -155,7 +155,7 @@ test(
       c = await RawConnection.open(s.url);
       c.socket.pause();
       await c.writeHead('GET', `/cas/${h}`);
-      const aborted = /hoard_requests_total\{protocol="http",method="GET",code="aborted"\} 1/;
+      const aborted = /hoard_requests_total\{protocol="bazel-http",method="GET",code="aborted"\} 1/;
       for (let i = 0; i < 250 && !aborted.test(await s.server.metrics.render()); i++) await sleep(20);
       assert.match(await s.server.metrics.render(), aborted);
       c.socket.resume();

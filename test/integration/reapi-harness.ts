@@ -9,12 +9,14 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
+import { createCallChain } from '../../src/core/call-chain.ts';
 import { hashBytes } from '../../src/core/digest.ts';
 import { framePrefix } from '../../src/core/grpc-frames.ts';
 import { serviceDefinition, SERVICE_NAMES } from '../../src/frontends/reapi/grpc-definitions.ts';
 import { startReapiServer, type ReapiServer } from '../../src/frontends/reapi/reapi-server.ts';
 import type { ReapiConfig } from '../../src/frontends/reapi/reapi-options.ts';
 import type { Metrics } from '../../src/metrics/metrics.ts';
+import { errorCounting, requestMetrics } from '../../src/server/interceptors/request-metrics.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
 import type { Store } from '../../src/storage/store.ts';
 
@@ -64,7 +66,9 @@ export async function startHarness(
   store: Store = new MemoryStore(),
   metrics?: Metrics,
 ): Promise<Harness> {
-  const server = await startReapiServer({ store, address: '127.0.0.1:0', config, metrics });
+  // The server's chain without the access log: what `hoard serve` counts, counted here.
+  const chain = metrics ? createCallChain([requestMetrics(metrics), errorCounting(metrics)]) : undefined;
+  const server = await startReapiServer({ store, address: '127.0.0.1:0', config, metrics, chain });
   const clients = reapiClients(server.address);
   return {
     server,

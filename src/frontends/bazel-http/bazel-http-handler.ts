@@ -32,7 +32,7 @@ import {
   writeHead,
 } from '../http/respond.ts';
 
-export const PROTOCOL = 'http';
+export const PROTOCOL = 'bazel-http';
 const ALLOW = 'GET, HEAD, PUT';
 const AC_HEADERS = { 'content-type': 'application/octet-stream' } as const;
 
@@ -159,7 +159,7 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
       else if (path.keyspace === 'cas') await getCas(req, res, key);
       else await getAc(req, res, key, raw);
     } catch (err) {
-      sendError(req, res, ctx, PROTOCOL, err);
+      sendError(req, res, ctx, err);
     }
   };
 }

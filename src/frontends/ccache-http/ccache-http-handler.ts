@@ -70,7 +70,7 @@ export function createCcacheHttpHandler(ctx: HttpContext, options: CcacheHttpOpt
           sendText(req, res, ctx, 405, `method ${req.method} is not allowed here; use ${ALLOW}`, { allow: ALLOW });
       }
     } catch (err) {
-      sendError(req, res, ctx, PROTOCOL, err);
+      sendError(req, res, ctx, err);
     }
   };
 }

@@ -8,6 +8,7 @@ import type { Key, Keyspace } from '../../core/keys.ts';
 import type { Protocol } from '../../metrics/metrics.ts';
 import type { Entry } from '../../storage/store.ts';
 import type { HttpContext } from './http-context.ts';
+import { callOf } from './http-call.ts';
 import { HTTP_STATUS } from './status.ts';
 
 /** Unread request bodies up to this size are drained so the connection can be reused. */
@@ -64,21 +65,20 @@ export function sendEmpty(req: IncomingMessage, res: ServerResponse, ctx: HttpCo
 }
 
 /**
- * Maps any failure to its status through the one table. When the headers are already
- * out (a read failed mid-body) the only honest signal left is cutting the connection:
- * the client sees fewer bytes than Content-Length and discards the response.
+ * Maps any failure to its status through the one table, and records its cause on the call
+ * (the chain counts and logs it). When the headers are already out (a read failed
+ * mid-body) the only honest signal left is cutting the connection: the client sees fewer
+ * bytes than Content-Length and discards the response.
  */
-export function sendError(
-  req: IncomingMessage,
-  res: ServerResponse,
-  ctx: HttpContext,
-  protocol: string,
-  err: unknown,
-): void {
+export function sendError(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, err: unknown): void {
   const e = toHoardError(err);
-  ctx.metrics.error(protocol, e.code);
+  const call = callOf(res);
+  if (call !== undefined) call.cause = e.code;
   const status = HTTP_STATUS[e.code];
-  if (status >= 500) ctx.logger.error({ err: e, method: req.method, url: req.url }, 'request failed');
+  if (status >= 500) {
+    if (call !== undefined) call.error = e;
+    ctx.logger.error({ err: e, method: req.method, url: req.url }, 'request failed');
+  }
   if (res.headersSent) {
     res.destroy(e);
     return;

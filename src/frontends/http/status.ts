@@ -14,6 +14,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // The client stopped sending (truncated body, no progress): it rarely reads this answer.
   [ErrorCode.Aborted]: 408,
   [ErrorCode.Unsupported]: 501,
+  [ErrorCode.Unauthenticated]: 401,
+  [ErrorCode.PermissionDenied]: 403,
   // Shutting down: 503 is retried by Bazel, against the restarted server.
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.Corrupt]: 500,

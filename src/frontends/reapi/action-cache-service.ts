@@ -16,7 +16,7 @@ import { checkDigestFunction, digestFrom, namespaceOf, type DigestMsg, type Reap
 import { grpcError } from './status.ts';
 
 /** The REAPI frontend's protocol label in the metrics. */
-const PROTOCOL = 'grpc';
+const PROTOCOL = 'reapi';
 
 interface GetRequest {
   instanceName: string;

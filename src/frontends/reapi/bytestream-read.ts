@@ -24,7 +24,12 @@ export interface ReadRequest {
 }
 
 export function readHandler(ctx: ReapiContext): CallHandler {
-  return serverStream(ctx, 'Read', (call, signal) => streamBlob(ctx, call, signal));
+  return serverStream(
+    ctx,
+    'Read',
+    (call, signal) => streamBlob(ctx, call, signal),
+    (req: ReadRequest) => namespaceOf(ctx, parseReadResourceName(req.resourceName).instanceName),
+  );
 }
 
 async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal): Promise<void> {
@@ -45,7 +50,7 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
     limit,
     signal,
   });
-  ctx.metrics?.lookup('grpc', 'cas', entry === undefined ? 'miss' : 'hit');
+  ctx.metrics?.lookup('reapi', 'cas', entry === undefined ? 'miss' : 'hit');
   if (entry === undefined) throw grpcError(status.NOT_FOUND, `blob ${res.digest.hash}/${size} is not in the cache`);
   const expected = limit > 0 ? Math.min(limit, size - offset) : size - offset;
   if (!compressed && entry.bytes !== undefined) {
@@ -84,7 +89,7 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
         `the store gave ${compressed ? read : sent} of the ${expected} bytes of blob ${res.digest.hash}: the read was cut short`,
       );
     }
-    ctx.metrics?.bytesSent('grpc', sent);
+    ctx.metrics?.bytesSent('reapi', sent);
   } finally {
     source.destroy();
     entry.stream.destroy();
@@ -120,7 +125,7 @@ async function sendInMemory(
     const data = at === 0 && last ? bytes : bytes.subarray(at, at + max);
     await sendMessage(call, { data }, signal, ctx.options.bodyIdleTimeoutMs, last ? release : undefined);
   }
-  ctx.metrics?.bytesSent('grpc', bytes.byteLength);
+  ctx.metrics?.bytesSent('reapi', bytes.byteLength);
 }
 
 async function* counted(source: AsyncIterable<Buffer>, count: (n: number) => void): AsyncGenerator<Buffer> {

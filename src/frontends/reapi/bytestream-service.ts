@@ -36,6 +36,8 @@ export function byteStreamService(ctx: ReapiContext): ServiceImplementation {
   return {
     Read: readHandler(ctx),
     Write: writeHandler(ctx),
-    QueryWriteStatus: unary(ctx, 'QueryWriteStatus', queryWriteStatus),
+    QueryWriteStatus: unary(ctx, 'QueryWriteStatus', queryWriteStatus, (req) =>
+      namespaceOf(ctx, parseWriteResourceName(req.resourceName).instanceName),
+    ),
   };
 }

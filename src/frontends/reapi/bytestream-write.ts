@@ -11,7 +11,8 @@ import { casKey } from '../../core/keys.ts';
 import type { Body } from '../../storage/store.ts';
 import { wellFormed } from './grpc-definitions.ts';
 import type { CallHandler } from './grpc-transport.ts';
-import { runCall } from './handlers.ts';
+import { admit, runCall } from './handlers.ts';
+import type { ReapiCall } from './reapi-call.ts';
 import { checkBlobSize, namespaceOf, wrongSize, type ReapiContext } from './request-context.ts';
 import { parseWriteResourceName, type BlobResource } from './resource-name.ts';
 import { MessageReader } from './message-reader.ts';
@@ -29,13 +30,20 @@ export function uploadId(ns: string, r: BlobResource): string {
 
 export function writeHandler(ctx: ReapiContext): CallHandler {
   return (call) =>
-    runCall(ctx, 'Write', call, (signal) => handleWrite(ctx, call as AsyncIterable<WriteRequest>, signal), true);
+    runCall(
+      ctx,
+      'Write',
+      call,
+      (signal, description) => handleWrite(ctx, call as AsyncIterable<WriteRequest>, signal, description),
+      true,
+    );
 }
 
 async function handleWrite(
   ctx: ReapiContext,
   call: AsyncIterable<WriteRequest>,
   callSignal: AbortSignal,
+  description: ReapiCall,
 ): Promise<WriteResponse> {
   const reader = new MessageReader(call, ctx.options.bodyIdleTimeoutMs);
   const first = wellFormed(await reader.next(callSignal));
@@ -44,6 +52,8 @@ async function handleWrite(
   const res = parseWriteResourceName(first.resourceName);
   checkBlobSize(ctx, res.digest);
   const ns = namespaceOf(ctx, res.instanceName);
+  // The first message named the namespace: the chain admits the call before the store sees it.
+  await admit(ctx, description, ns);
   const key = casKey(res.digest.hash, ns);
   const size = res.digest.sizeBytes;
   const compressed = res.compression !== 'identity';
@@ -134,7 +144,7 @@ async function handleWrite(
     unwatch(); // before announcing, so this upload does not hear its own notice
     ctx.published.published(key);
     await spool?.settle(false);
-    ctx.metrics?.bytesReceived('grpc', received);
+    ctx.metrics?.bytesReceived('reapi', received);
     return compressed ? { committedSize: received } : { committedSize: size };
   } catch (err) {
     if (existed) {

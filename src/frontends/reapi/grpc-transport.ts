@@ -21,6 +21,7 @@ import http2, {
 } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { status } from '@grpc/grpc-js';
+import type { Peer } from '../../core/call.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { framePrefix, GrpcFrameReader } from '../../core/grpc-frames.ts';
 
@@ -66,7 +67,23 @@ export interface TransportOptions {
    * A call the transport answered itself, before any handler ran (unknown method, malformed
    * or oversized request, deadline): counted here, since no handler will count it.
    */
-  readonly onRefused?: (method: string, s: CallStatus, startedAt: number) => void;
+  readonly onRefused?: (refused: RefusedCall) => void;
+}
+
+/** A call the transport answered without a handler. */
+export interface RefusedCall {
+  /** The method's name, or '(unknown)' for a path that names none (metrics labels stay bounded). */
+  readonly method: string;
+  readonly path: string;
+  readonly status: CallStatus;
+  readonly startedAt: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly peer: Peer;
+}
+
+function peerOf(stream: ServerHttp2Stream): Peer {
+  const socket = stream.session?.socket;
+  return { address: socket?.remoteAddress, port: socket?.remotePort };
 }
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;.*)?$/;
@@ -93,6 +110,8 @@ export class GrpcCall implements AsyncIterable<unknown> {
   readonly method: MethodDefinition;
   /** Aborted when the client cancels, the connection drops, or the deadline passes. */
   readonly signal: AbortSignal;
+  /** The request's headers: the call's metadata, HTTP/2 pseudo-headers included. */
+  readonly headers: IncomingHttpHeaders;
   request: unknown;
   readonly #stream: ServerHttp2Stream;
   readonly #abort = new AbortController();
@@ -110,12 +129,18 @@ export class GrpcCall implements AsyncIterable<unknown> {
   #failure: Error | undefined;
   #waiter: { resolve(r: IteratorResult<unknown>): void; reject(err: unknown): void } | undefined;
 
-  constructor(stream: ServerHttp2Stream, method: MethodDefinition, maxMessage: number) {
+  constructor(stream: ServerHttp2Stream, method: MethodDefinition, maxMessage: number, headers: IncomingHttpHeaders) {
     this.#stream = stream;
+    this.headers = headers;
     this.method = method;
     this.#maxMessage = maxMessage;
     this.#frames = new GrpcFrameReader({ maxMessage });
     this.signal = this.#abort.signal;
+  }
+
+  /** The client's address, read from the connection's socket. */
+  get peer(): Peer {
+    return peerOf(this.#stream);
   }
 
   /** The status this call sent, once it sent one (never, when the client went first). */
@@ -517,7 +542,14 @@ export async function listenGrpc(
     if (!entry) {
       const details = `unknown method ${path}`;
       // Not labelled by path: clients choose it, and metrics labels must stay bounded.
-      options.onRefused?.('(unknown)', { code: status.UNIMPLEMENTED, details }, startedAt);
+      options.onRefused?.({
+        method: '(unknown)',
+        path,
+        status: { code: status.UNIMPLEMENTED, details },
+        startedAt,
+        headers,
+        peer: peerOf(stream),
+      });
       return refuse({
         ':status': 200,
         'content-type': 'application/grpc',
@@ -525,7 +557,7 @@ export async function listenGrpc(
         'grpc-message': encodeGrpcMessage(details),
       });
     }
-    const call = new GrpcCall(stream, entry.definition, options.maxReceiveMessageSize);
+    const call = new GrpcCall(stream, entry.definition, options.maxReceiveMessageSize, headers);
     let dispatched = false;
     const timeout = headers['grpc-timeout'];
     if (typeof timeout === 'string') {
@@ -537,8 +569,16 @@ export async function listenGrpc(
       call.onGone(
         `the client cancelled the call (${stream.rstCode === http2.constants.NGHTTP2_NO_ERROR ? 'stream closed' : `RST_STREAM ${stream.rstCode}`})`,
       );
-      if (!dispatched && call.sentStatus)
-        options.onRefused?.(path.slice(path.lastIndexOf('/') + 1), call.sentStatus, startedAt);
+      if (!dispatched && call.sentStatus) {
+        options.onRefused?.({
+          method: path.slice(path.lastIndexOf('/') + 1),
+          path,
+          status: call.sentStatus,
+          startedAt,
+          headers,
+          peer: call.peer,
+        });
+      }
     });
     if (entry.definition.requestStream) {
       stream.once('end', () => call.onEnd());

@@ -1,12 +1,15 @@
-// Adapters from promise-returning service functions to transport calls: every outcome,
-// thrown or returned, becomes exactly one gRPC status (rule 7: never a crash, never a
-// hang), and each call is counted in the metrics and logged when it fails unexpectedly.
+// Adapters from promise-returning service functions to transport calls: every call is
+// admitted by the call chain before it touches the store, every outcome, thrown or
+// returned, becomes exactly one gRPC status (rule 7: never a crash, never a hang), and the
+// chain hears each call once (access log, metrics, error counting).
 import { status } from '@grpc/grpc-js';
 import { wellFormed } from './grpc-definitions.ts';
-import type { CallHandler, CallStatus, GrpcCall } from './grpc-transport.ts';
+import { isHoardError } from '../../core/errors.ts';
+import type { CallHandler, CallStatus, GrpcCall, RefusedCall } from './grpc-transport.ts';
 import { idleError } from './message-reader.ts';
+import { ReapiCall } from './reapi-call.ts';
+import { namespaceOf, type ReapiContext } from './request-context.ts';
 import { toServiceError } from './status.ts';
-import type { ReapiContext } from './request-context.ts';
 
 const STATUS_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
   Object.entries(status)
@@ -16,68 +19,124 @@ const STATUS_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
 
 const OK: CallStatus = { code: status.OK, details: '' };
 
-/** Records one finished call; logs server-side failures (INTERNAL, DATA_LOSS, UNKNOWN). */
-export function recordCall(
-  ctx: ReapiContext,
-  method: string,
-  started: number,
-  outcome: CallStatus,
-  err?: unknown,
-): void {
+/**
+ * Hands one finished call to the chain (access log, metrics, error counting) and logs
+ * server-side failures (INTERNAL, DATA_LOSS, UNKNOWN). `outcome` is what the client was told.
+ */
+export function recordCall(ctx: ReapiContext, call: ReapiCall, outcome: CallStatus, err?: unknown): void {
   const code = outcome.code;
-  ctx.metrics?.request('grpc', method, STATUS_NAMES[code] ?? String(code), (performance.now() - started) / 1000);
+  const name = STATUS_NAMES[code] ?? String(code);
   if (code === status.INTERNAL || code === status.DATA_LOSS || code === status.UNKNOWN) {
-    ctx.logger?.error({ method, code: STATUS_NAMES[code], err }, 'REAPI call failed');
+    call.error = err;
+    ctx.logger?.error({ method: call.operation, code: name, err }, 'REAPI call failed');
   } else if (code !== status.OK) {
-    ctx.logger?.debug({ method, code: STATUS_NAMES[code], details: outcome.details }, 'REAPI call refused');
+    ctx.logger?.debug({ method: call.operation, code: name, details: outcome.details }, 'REAPI call refused');
   }
+  if (isHoardError(err)) call.cause = err.code;
+  ctx.chain.finish(call, {
+    status: name,
+    // A miss is NOT_FOUND in REAPI: an answer, not a failure.
+    ok: code === status.OK || code === status.NOT_FOUND,
+    seconds: (performance.now() - call.startedAt) / 1000,
+  });
+}
+
+/** The description of a call the transport refused before any handler ran. */
+export function refusedCall(ctx: ReapiContext, refused: RefusedCall): void {
+  const call = new ReapiCall(refused.method, refused.path, refused.startedAt, refused.headers, () => refused.peer);
+  recordCall(ctx, call, refused.status);
+}
+
+/**
+ * Asks the chain to admit a call whose namespace is now known. Every handler does this
+ * before it touches the store: `unary` and `serverStream` from the request message, a
+ * client-streaming handler once its first message named the resource.
+ */
+export function admit(ctx: ReapiContext, call: ReapiCall, namespace: string): void | Promise<void> {
+  call.namespace = namespace;
+  return ctx.chain.admit(call);
 }
 
 /**
  * The lifecycle every handler shares: `run` gets the call's signal (aborted by a client
- * cancel, a dropped connection or the deadline), and its one outcome, returned or thrown,
- * is recorded and sent as the call's status; with `respond`, a returned value is the
- * single response message. A call whose client is gone sends nothing.
+ * cancel, a dropped connection or the deadline) and its description, and its one outcome,
+ * returned or thrown, is recorded and sent as the call's status; with `respond`, a returned
+ * value is the single response message. A call whose client is gone sends nothing.
  */
 export function runCall<Res>(
   ctx: ReapiContext,
   method: string,
-  call: GrpcCall,
-  run: (signal: AbortSignal) => Promise<Res>,
+  grpc: GrpcCall,
+  run: (signal: AbortSignal, call: ReapiCall) => Promise<Res>,
   respond: boolean,
 ): void {
-  const started = performance.now();
-  (async () => run(call.signal))().then(
+  const call = new ReapiCall(method, grpc.method.path, performance.now(), grpc.headers, () => grpc.peer);
+  (async () => run(grpc.signal, call))().then(
     (res) => {
-      call.finish(OK, respond ? res : undefined);
-      recordCall(ctx, method, started, call.sentStatus ?? OK);
+      grpc.finish(OK, respond ? res : undefined);
+      recordCall(ctx, call, grpc.sentStatus ?? OK);
     },
     (err: unknown) => {
       const se = toServiceError(err);
       const outcome = { code: se.code, details: se.details };
-      call.finish(outcome);
+      grpc.finish(outcome);
       // What the client was told, when the transport answered first (deadline, malformed
       // frame, oversized message); the handler's own view when the client is gone.
-      recordCall(ctx, method, started, call.sentStatus ?? outcome, err);
+      recordCall(ctx, call, grpc.sentStatus ?? outcome, err);
     },
   );
 }
 
+/** The namespace a request message names: its instance_name. */
+function instanceNamespace(ctx: ReapiContext, request: unknown): string {
+  return namespaceOf(ctx, (request as { instanceName?: string }).instanceName);
+}
+
+/**
+ * A unary handler: the call is admitted for the namespace `namespace(request)` gives (by
+ * default the request's instance_name), then `fn` answers the request.
+ */
 export function unary<Req, Res>(
   ctx: ReapiContext,
   method: string,
   fn: (req: Req, signal: AbortSignal) => Promise<Res>,
+  namespace: (req: Req) => string = (req) => instanceNamespace(ctx, req),
 ): CallHandler {
-  return (call) => runCall(ctx, method, call, (signal) => fn(wellFormed(call.request as Req), signal), true);
+  return (grpc) =>
+    runCall(
+      ctx,
+      method,
+      grpc,
+      (signal, call) => {
+        const req = wellFormed(grpc.request as Req);
+        const admitting = admit(ctx, call, namespace(req));
+        return admitting === undefined ? fn(req, signal) : admitting.then(() => fn(req, signal));
+      },
+      true,
+    );
 }
 
-/** A server-streaming handler: `fn` writes the messages; the call ends with its outcome. */
-export function serverStream(
+/**
+ * A server-streaming handler: admitted for `namespace(request)`, then `fn` writes the
+ * messages; the call ends with its outcome.
+ */
+export function serverStream<Req>(
   ctx: ReapiContext,
   method: string,
   fn: (call: GrpcCall, signal: AbortSignal) => Promise<void>,
+  namespace: (req: Req) => string = (req) => instanceNamespace(ctx, req),
 ): CallHandler {
-  return (call) => runCall(ctx, method, call, (signal) => fn(call, signal), false);
+  return (grpc) =>
+    runCall(
+      ctx,
+      method,
+      grpc,
+      (signal, call) => {
+        const admitting = admit(ctx, call, namespace(wellFormed(grpc.request as Req)));
+        return admitting === undefined ? fn(grpc, signal) : admitting.then(() => fn(grpc, signal));
+      },
+      false,
+    );
 }
 
 /**

@@ -3,6 +3,8 @@
 // file owns transport concerns only (limits, keepalive, windows, bind, drain); protocol
 // logic lives in the services.
 import type { Logger } from 'pino';
+import type { CallChain } from '../../core/call.ts';
+import { EMPTY_CHAIN } from '../../core/call-chain.ts';
 import { formatAddress, parseAddress } from '../../config/units.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 import type { Store } from '../../storage/store.ts';
@@ -11,7 +13,7 @@ import { byteStreamService } from './bytestream-service.ts';
 import { capabilitiesService } from './capabilities-service.ts';
 import { casService } from './cas-service.ts';
 import { serviceDefinition, SERVICE_NAMES } from './grpc-definitions.ts';
-import { recordCall } from './handlers.ts';
+import { refusedCall } from './handlers.ts';
 import { listenGrpc, type CallHandler, type MethodDefinition, type ServiceImplementation } from './grpc-transport.ts';
 import { PartialUploads } from './partial-uploads.ts';
 import { PublishedBlobs } from './published-blobs.ts';
@@ -25,6 +27,8 @@ export interface ReapiServerOptions {
   readonly logger?: Logger;
   readonly metrics?: Metrics;
   readonly config?: ReapiConfig;
+  /** What every call goes through (admission, access log, metrics); by default nothing. */
+  readonly chain?: CallChain;
 }
 
 export interface ReapiServer {
@@ -62,6 +66,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     metrics: options.metrics,
     published: new PublishedBlobs(),
     partials,
+    chain: options.chain ?? EMPTY_CHAIN,
   };
   const services: [string, ServiceImplementation][] = [
     [SERVICE_NAMES.capabilities, capabilitiesService(ctx)],
@@ -91,7 +96,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
         streamWindow: STREAM_WINDOW,
         connectionWindow: CONNECTION_WINDOW,
         requestIdleMs: resolved.bodyIdleTimeoutMs,
-        onRefused: (method, outcome, startedAt) => recordCall(ctx, method, startedAt, outcome),
+        onRefused: (refused) => refusedCall(ctx, refused),
       },
       (err) => options.logger?.error({ err }, 'REAPI transport error'),
     );

@@ -2,6 +2,7 @@
 // checks that are the same for every RPC (instance name → namespace, digest_function,
 // Digest messages). Services stay free of these details.
 import type { Logger } from 'pino';
+import type { CallChain } from '../../core/call.ts';
 import { namespaceOfInstanceName } from '../../cache/namespaces.ts';
 import { checkDigest, type Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
@@ -19,6 +20,8 @@ export interface ReapiContext {
   readonly metrics?: Metrics;
   readonly published: PublishedBlobs;
   readonly partials: PartialUploads;
+  /** What every call goes through: admission before the store, then the access log and metrics. */
+  readonly chain: CallChain;
 }
 
 /** DigestFunction.Value numbers (protocols.md §2.3). */

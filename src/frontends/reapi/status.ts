@@ -16,6 +16,8 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   [ErrorCode.InsufficientStorage]: status.RESOURCE_EXHAUSTED,
   [ErrorCode.Aborted]: status.ABORTED,
   [ErrorCode.Unsupported]: status.INVALID_ARGUMENT,
+  [ErrorCode.Unauthenticated]: status.UNAUTHENTICATED,
+  [ErrorCode.PermissionDenied]: status.PERMISSION_DENIED,
   [ErrorCode.Unavailable]: status.UNAVAILABLE,
   [ErrorCode.Corrupt]: status.DATA_LOSS,
   [ErrorCode.Internal]: status.INTERNAL,
