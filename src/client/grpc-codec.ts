@@ -1,7 +1,7 @@
 // Wire details of the REAPI transport kept out of the client logic: protobuf (de)serializers
 // from hoard's own .proto files (core/proto.ts, the same schema the server decodes),
 // ByteStream resource names (docs/PROTOCOLS.md §2.5) and the mapping of gRPC statuses to
-// ClientErrors (§2.4, §2.8.2).
+// ClientErrors (docs/PROTOCOLS.md §2.4, §2.8.2).
 import grpc, { type ServiceError } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { ErrorCode, type ErrorCode as Code } from '../core/errors.ts';

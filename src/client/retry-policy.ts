@@ -6,7 +6,7 @@
 // A safe operation is retried when it failed with a transient condition: the connection
 // dropped (e.g. an idle connection a proxy had cut, reused by the pool), no progress within
 // the idle timeout, HTTP 500/502/503/504 (docs/PROTOCOLS.md §1.5) or gRPC UNKNOWN,
-// DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE (§2.8.2). Retries are
+// DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE (docs/PROTOCOLS.md §2.8.2). Retries are
 // bounded (default 5), back off exponentially from 100 ms to 5 s with ±10% jitter, and stop
 // at once when connecting itself fails: a dead server gives a clear error quickly.
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,4 +1,4 @@
-// Bazel's HTTP remote cache protocol (protocols.md §1): GET/HEAD/PUT on
+// Bazel's HTTP remote cache protocol (docs/PROTOCOLS.md §1): GET/HEAD/PUT on
 // `<prefix>/ac/<sha256>` and `<prefix>/cas/<sha256>`. Status codes are exactly the ones
 // Bazel understands: hit 200, miss 404, PUT success 200 and nothing else, bad input 400
 // with a short text body, too large 413, store full 507 (via the one status table).

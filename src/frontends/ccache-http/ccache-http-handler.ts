@@ -1,4 +1,4 @@
-// ccache's built-in HTTP remote storage (protocols.md §6.1) on the same listener as Bazel:
+// ccache's built-in HTTP remote storage (docs/PROTOCOLS.md §3) on the same listener as Bazel:
 // GET/HEAD/PUT/DELETE on `<prefix>/<2>/<rest>` (layout=subdirs, the default) or
 // `<prefix>/<key>` (layout=flat). Both name the same ccache key, so the two layouts share
 // entries. ccache keys are not content digests: they live in the raw

@@ -1,9 +1,9 @@
-// ByteStream.Read (protocols.md §2.6): blobs/ and compressed-blobs/zstd/ resources, from
+// ByteStream.Read (docs/PROTOCOLS.md §2.6): blobs/ and compressed-blobs/zstd/ resources, from
 // read_offset (uncompressed, also for zstd) for read_limit bytes (0 = to the end; must be
 // 0 for compressed reads). Data goes out in messages of at most readChunkSize bytes,
 // paced by the client (write() back-pressure; a client that reads nothing for
 // bodyIdleTimeoutMs has its stream reset). Every error, including one after data was
-// sent, reaches the client as a status (serverStream, §8), and a store stream that ends
+// sent, reaches the client as a status (serverStream, docs/PROTOCOLS.md §2.9), and a store stream that ends
 // short of the range is DATA_LOSS, never an OK with truncated data.
 import { pipeline, type Readable } from 'node:stream';
 import { status } from '@grpc/grpc-js';

@@ -1,6 +1,6 @@
 // google.bytestream.ByteStream as REAPI uses it: Read and Write live in their own files;
 // QueryWriteStatus is here. It never answers NOT_FOUND for an upload it has not seen
-// (Bazel does not retry NOT_FOUND, §2.6): a fresh upload is {0, false}.
+// (Bazel does not retry NOT_FOUND, docs/PROTOCOLS.md §2.6): a fresh upload is {0, false}.
 import type { ServiceImplementation } from './grpc-transport.ts';
 import { casKey } from '../../core/keys.ts';
 import { readHandler } from './bytestream-read.ts';

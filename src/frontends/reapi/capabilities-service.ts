@@ -1,4 +1,4 @@
-// Capabilities.GetCapabilities: the reply Bazel checks before anything else (§3.3).
+// Capabilities.GetCapabilities: the reply Bazel checks before anything else (docs/PROTOCOLS.md §2.8.3).
 // Cache-only endpoint, so only cache_capabilities is filled. Bazel aborts when the API
 // range misses 2.0, when SHA256 is absent, when update_enabled is false (its default
 // --remote_upload_local_results), or, with --remote_cache_compression, when ZSTD is absent.

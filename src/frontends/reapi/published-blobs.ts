@@ -1,6 +1,6 @@
 // In-process notice that a CAS blob was just published through this frontend. A ByteStream
 // Write whose blob another writer completes mid-stream listens here so it can end at once
-// with the full committed size (REAPI §2.6) instead of receiving the rest for nothing.
+// with the full committed size (docs/PROTOCOLS.md §2.6) instead of receiving the rest for nothing.
 // Blobs published by other frontends are noticed only when the store says so at the end.
 import { keyString, type Key } from '../../core/keys.ts';
 

@@ -24,7 +24,7 @@ export interface ReapiContext {
   readonly chain: CallChain;
 }
 
-/** DigestFunction.Value numbers (protocols.md §2.3). */
+/** DigestFunction.Value numbers (docs/PROTOCOLS.md §2.3). */
 export const DigestFunctionValue = { UNKNOWN: 0, SHA256: 1 } as const;
 const FUNCTION_NAMES = [
   'UNKNOWN',
@@ -97,7 +97,7 @@ export function wrongSize(hash: string, actual: number, declared: number): Hoard
   );
 }
 
-/** Refuses blobs above the configured max_cas_blob_size_bytes (INVALID_ARGUMENT, §2.6). */
+/** Refuses blobs above the configured max_cas_blob_size_bytes (INVALID_ARGUMENT, docs/PROTOCOLS.md §2.6). */
 export function checkBlobSize(ctx: ReapiContext, d: Digest): void {
   const max = ctx.options.maxBlobSize;
   if (max > 0 && d.sizeBytes > max) {

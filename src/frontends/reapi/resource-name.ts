@@ -1,4 +1,4 @@
-// ByteStream resource names (protocols.md §2.5):
+// ByteStream resource names (docs/PROTOCOLS.md §2.5):
 //   read:  {instance}/blobs/{fn/}{hash}/{size}
 //          {instance}/compressed-blobs/{compressor}/{fn/}{hash}/{size}
 //   write: {instance}/uploads/{uuid}/blobs/{fn/}{hash}/{size}{/metadata...}

@@ -1,5 +1,5 @@
 // The one table mapping hoard's error codes to gRPC status codes for the REAPI frontend
-// (rule 7), chosen against protocols.md §2.6 and Bazel's retry set (§3.2): client mistakes
+// (rule 7), chosen against docs/PROTOCOLS.md §2.6 and Bazel's retry set (§2.8.2): client mistakes
 // are INVALID_ARGUMENT / OUT_OF_RANGE so Bazel does not retry them five times; quota is
 // RESOURCE_EXHAUSTED; a cut upload is ABORTED so Bazel retries and resumes via
 // QueryWriteStatus. A miss is not an error code: services answer NOT_FOUND themselves.

@@ -3,7 +3,7 @@
 // allocated and copied every uploaded byte once more, and that allocation rate is what
 // drove the server's full garbage collections during uploads. Here `data` is the list of
 // views into the chunks it lies in, which the store hashes and writes as they are.
-// Field numbers (protocols.md §2.3): resource_name = 1, write_offset = 2 (int64),
+// Field numbers (docs/PROTOCOLS.md §2.2): resource_name = 1, write_offset = 2 (int64),
 // finish_write = 3, data = 10. Unknown fields, and known ones of another wire type, are
 // skipped, as protobuf requires; a repeated scalar field keeps its last value.
 import { ErrorCode, HoardError } from '../../core/errors.ts';
