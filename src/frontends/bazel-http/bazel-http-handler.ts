@@ -33,7 +33,6 @@ import {
 } from '../http/respond.ts';
 
 export const PROTOCOL = 'bazel-http';
-const ALLOW = 'GET, HEAD, PUT';
 const AC_HEADERS = { 'content-type': 'application/octet-stream' } as const;
 
 /** `acMode` and `rawAcPrefixes` say which AC entries are raw (src/cache/raw-ac.ts). */
@@ -144,13 +143,10 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
     }
   }
 
+  // The route table hands over GET, HEAD and PUT only (bazel-http-route.ts).
   return async function handleBazelHttp(req, res, path) {
     try {
       const method = req.method;
-      if (method !== 'GET' && method !== 'HEAD' && method !== 'PUT') {
-        sendText(req, res, ctx, 405, `method ${method} is not allowed here; use ${ALLOW}`, { allow: ALLOW });
-        return;
-      }
       checkHash(path.hash);
       const namespace = namespaceOfHttpPrefix(options.httpPrefix, path.prefix);
       const raw = path.keyspace === 'ac' && isRawAc(path.prefix);

@@ -1,5 +1,6 @@
 // Bazel's HTTP cache in the route table: a shaped route, `<prefix>/ac/<x>` and
 // `<prefix>/cas/<x>` below any prefix, the prefix being the namespace.
+import { namespaceOfHttpPrefix } from '../../cache/namespaces.ts';
 import type { HttpContext } from '../http/http-context.ts';
 import type { HttpRoute } from '../http/route-table.ts';
 import {
@@ -17,7 +18,7 @@ export function bazelHttpRoute(ctx: HttpContext, options: BazelHttpOptions): Htt
     methods: ['GET', 'HEAD', 'PUT'],
     match: matchBazelPath,
     describe(call, path) {
-      call.namespace = options.httpPrefix === 'ignore' ? '' : path.prefix;
+      call.namespace = namespaceOfHttpPrefix(options.httpPrefix, path.prefix);
       call.access = call.operation === 'PUT' ? 'write' : 'read';
     },
     handle: (req, res, path) => handle(req, res, path),

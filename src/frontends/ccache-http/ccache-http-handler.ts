@@ -8,13 +8,13 @@
 // layout=bazel (`<prefix>/ac/<64 hex>`) goes through the Bazel frontend: its bytes are not
 // ActionResults, so the server needs `--ac-mode raw` or the prefix in `--raw-ac-prefixes`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { namespaceOfHttpPrefix } from '../../cache/namespaces.ts';
 import { rawKey } from '../../core/keys.ts';
 import type { HttpContext } from '../http/http-context.ts';
 import { declaredSize, putEntry } from '../http/put-entry.ts';
 import { sendEmpty, sendError, sendLookup, sendText } from '../http/respond.ts';
 
 export const PROTOCOL = 'ccache';
-const ALLOW = 'GET, HEAD, PUT, DELETE';
 // ccache up to 4.x (Debian 12 ships 4.7.5) writes its 20-byte key as 2 hex digits followed by
 // 31 base32hex digits ([0-9a-v]), e.g. `b8/ccdnf7fsrpja0bqg6js8itg2f6j1o4e`, not as 40 hex;
 // both spellings are accepted (test/e2e/ccache.test.ts drives the real client).
@@ -55,7 +55,7 @@ export type CcacheHttpHandler = (req: IncomingMessage, res: ServerResponse, path
 export function createCcacheHttpHandler(ctx: HttpContext, options: CcacheHttpOptions): CcacheHttpHandler {
   return async function handleCcacheHttp(req, res, path) {
     try {
-      const key = rawKey(ID_PREFIX + path.key, options.httpPrefix === 'ignore' ? '' : path.prefix);
+      const key = rawKey(ID_PREFIX + path.key, namespaceOfHttpPrefix(options.httpPrefix, path.prefix));
       switch (req.method) {
         case 'GET':
         case 'HEAD':
@@ -66,8 +66,7 @@ export function createCcacheHttpHandler(ctx: HttpContext, options: CcacheHttpOpt
           if (await ctx.store.delete(key)) sendEmpty(req, res, ctx, 200);
           else sendText(req, res, ctx, 404, 'not found');
           return;
-        default:
-          sendText(req, res, ctx, 405, `method ${req.method} is not allowed here; use ${ALLOW}`, { allow: ALLOW });
+        // The route table hands over these four methods only (ccache-http-route.ts).
       }
     } catch (err) {
       sendError(req, res, ctx, err);
