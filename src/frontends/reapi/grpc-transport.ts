@@ -1,4 +1,4 @@
-// hoard's gRPC server transport, written on node:http2 for the REAPI hot path (issue 4).
+// hoard's gRPC server transport, written on node:http2 for the REAPI hot path.
 // grpc-js carried every call through interceptors, metadata objects, channelz and a
 // message decoder that copied each request into a fresh buffer; here a request message
 // that arrives in one DATA chunk is handed on as a view, a response goes out as its parts
