@@ -49,6 +49,8 @@ export interface SpawnOptions {
   readonly startTimeoutMs?: number;
   /** Start gRPC on a free port too. Default true (pass false for `--grpc-address ''`). */
   readonly grpc?: boolean;
+  /** The entry script to run `serve` from; default this checkout's src/cli/main.ts (MAIN). */
+  readonly main?: string;
 }
 
 export interface Exit {
@@ -84,7 +86,7 @@ export async function spawnHoard(args: readonly string[] = [], opts: SpawnOption
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'hoard-test-')));
   const grpcArgs = opts.grpc === false ? ['--grpc-address', ''] : ['--grpc-address', '127.0.0.1:0'];
   // Later flags win in commander, so `args` can override any default given here.
-  const argv = [MAIN, 'serve', '--dir', dir, '--http-address', '127.0.0.1:0', ...grpcArgs, ...args];
+  const argv = [opts.main ?? MAIN, 'serve', '--dir', dir, '--http-address', '127.0.0.1:0', ...grpcArgs, ...args];
   const child = spawn(NODE_BIN, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },
