@@ -1,10 +1,14 @@
-// gRPC benchmark (issue 4): REAPI CAS and ByteStream against hoard and, side by side in
-// the same run, bazel-remote when --bazel-remote PATH is given. The generator runs in this
+// gRPC benchmark: REAPI CAS and ByteStream (BatchUpdateBlobs, FindMissingBlobs, ByteStream
+// Write and Read) against hoard and, one after the other in the same run, hoard from an
+// earlier checkout (--hoard-baseline DIR) and bazel-remote (--bazel-remote PATH); then the
+// Write ceilings (a server whose store keeps nothing, the store alone) that hoard's Write
+// figure is read against. The generator runs in this
 // process: by default a lean client straight on node:http2 (lib/grpc-h2-load.ts), or with
 // --client grpc-js the grpc-js one (pre-encoded requests, identity (de)serializers); its
 // CPU share is reported beside every figure.
 //
-//   ./node_modules/.bin/node bench/grpc.ts [--bs-count 10000] [--client h2|grpc-js] [--bazel-remote PATH] [--quick]
+//   ./node_modules/.bin/node bench/grpc.ts [--bs-count 10000] [--client h2|grpc-js] [--bazel-remote PATH]
+//     [--hoard-baseline DIR] [--quick]
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +26,8 @@ import { formatNumber, summarizeLatency } from './lib/report.ts';
 import { formatSize, newSection, ratioGoal, renderSection, type Section, thresholdGoal } from './lib/section.ts';
 import {
   DISCARDING,
+  type HoardCheckout,
+  hoardCheckout,
   startBazelRemote,
   startDiscardingGrpcServer,
   startHoard,
@@ -46,14 +52,13 @@ export interface GrpcBenchOptions {
   /** The generator: 'h2', the lean node:http2 client (default), or 'grpc-js'. */
   readonly client: 'h2' | 'grpc-js';
   readonly bazelRemote?: string;
+  /** An earlier checkout of hoard, measured beside this one as hoard@<commit>. */
+  readonly hoardBaseline?: HoardCheckout;
   readonly hoardArgs: readonly string[];
 }
 
-/** Issue 4's ByteStream Write goal (128 KiB, 32 streams), writes/s. */
+/** hoard's ByteStream Write goal (128 KiB blobs, 32 streams), writes/s. */
 const WRITE_GOAL = 2500;
-
-/** bazel-remote v2.4.3 on this machine, quoted from issue 4 (never shown as measured). */
-export const GRPC_REFERENCE = { fmb: 950, write: 570, read: 2750 };
 
 export const GRPC_DEFAULTS: GrpcBenchOptions = {
   fmbCalls: 3000,
@@ -125,6 +130,8 @@ export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => v
     read: `ByteStream Read ${formatSize(o.bsSize)}, ${o.bsConcurrency} streams`,
   };
   const starters: (() => Promise<Target>)[] = [() => startHoard({ extraArgs: o.hoardArgs })];
+  const baseline = o.hoardBaseline;
+  if (baseline) starters.push(() => startHoard({ extraArgs: o.hoardArgs, checkout: baseline }));
   if (o.bazelRemote) starters.push(() => startBazelRemote(o.bazelRemote as string));
   const small = blobFamily(o.batchSize);
   const big = blobFamily(o.bsSize);
@@ -154,40 +161,13 @@ export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => v
     await benchStoreAlone(o, s, w.write, big, log);
     noteWriteParts(s, w.write, o.bsSize);
   }
-  const sameShape = o.fmbDigests === 1000 && o.bsSize === 128 * 1024 && o.bsConcurrency === 32;
-  const ref = sameShape ? GRPC_REFERENCE : undefined;
-  if (ref && !s.rows.some((r) => r.target === 'bazel-remote')) {
-    s.rows.push({
-      workload: w.fmb,
-      target: 'bazel-remote',
-      value: ref.fmb,
-      unit: 'calls/s',
-      reference: true,
-      detail: 'v2.4.3, issue 4',
-    });
-    s.rows.push({
-      workload: w.write,
-      target: 'bazel-remote',
-      value: ref.write,
-      unit: 'writes/s',
-      reference: true,
-      detail: 'v2.4.3, issue 4',
-    });
-    s.rows.push({
-      workload: w.read,
-      target: 'bazel-remote',
-      value: ref.read,
-      unit: 'reads/s',
-      reference: true,
-      detail: 'v2.4.3, issue 4',
-    });
-  }
   const hoardWrite = s.rows.find((r) => r.workload === w.write && r.target === 'hoard');
   thresholdGoal(s, `${w.write} (hoard)`, hoardWrite && !hoardWrite.warning ? hoardWrite.value : undefined, 'writes/s', {
     min: WRITE_GOAL,
   });
-  ratioGoal(s, w.fmb, 'bazel-remote', 1, ref?.fmb);
-  ratioGoal(s, w.read, 'bazel-remote', 1, ref?.read);
+  const howToRun = 'give --bazel-remote PATH';
+  ratioGoal(s, w.fmb, 'bazel-remote', 1, howToRun);
+  ratioGoal(s, w.read, 'bazel-remote', 1, howToRun);
   s.notes.push(
     `generator: ${o.client === 'grpc-js' ? 'grpc-js' : 'a lean node:http2 gRPC client'} in the bench process over ${o.channels} HTTP/2 connection(s), receive window ${formatSize(o.window)}; its CPU is "gen".`,
   );
@@ -480,6 +460,7 @@ export const GRPC_OPTIONS = {
     { type: 'string' }
   >),
   'bazel-remote': { type: 'string' as const },
+  'hoard-baseline': { type: 'string' as const },
   client: { type: 'string' as const },
   'hoard-arg': { type: 'string' as const, multiple: true },
   quick: { type: 'boolean' as const },
@@ -508,6 +489,7 @@ export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
           ? values.client
           : badClient(values.client),
     bazelRemote: typeof values['bazel-remote'] === 'string' ? values['bazel-remote'] : undefined,
+    hoardBaseline: typeof values['hoard-baseline'] === 'string' ? hoardCheckout(values['hoard-baseline']) : undefined,
     hoardArgs: (values['hoard-arg'] as string[] | undefined) ?? [],
   };
 }
@@ -534,13 +516,18 @@ export const GRPC_OPTIONS_HELP =
   usageLine('--window BYTES', `the generator's HTTP/2 receive window (default ${d.window})`) +
   usageLine('--client h2|grpc-js', `the generator: a lean node:http2 client or grpc-js (default ${d.client})`) +
   usageLine('--bazel-remote PATH', 'also measure this bazel-remote binary, side by side') +
+  usageLine(
+    '--hoard-baseline DIR',
+    'also measure `hoard serve` of this checkout (a git worktree of an earlier commit, with node_modules) as hoard@<commit>',
+  ) +
   usageLine('--hoard-arg ARG', 'an extra argument for `hoard serve` (repeatable)') +
   usageLine('--quick', `a short run (${GRPC_QUICK.fmbCalls} FindMissingBlobs calls, ${GRPC_QUICK.bsCount} Writes)`);
 
 export const GRPC_USAGE = `Usage: ./node_modules/.bin/node bench/grpc.ts [options]
 
-REAPI CAS and ByteStream throughput of hoard (and bazel-remote with --bazel-remote),
-side by side, with the generator's CPU share beside every figure.
+REAPI CAS and ByteStream throughput of hoard, an earlier hoard (with --hoard-baseline) and
+bazel-remote (with --bazel-remote), one after the other in one run, with the generator's
+CPU share beside every figure.
 
 Options:
 ${GRPC_OPTIONS_HELP}  -h, --help                     print this and exit

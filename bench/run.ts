@@ -1,7 +1,9 @@
 // Runs the benchmarks (store, http, grpc, or a subset with --only) one after another,
 // prints every section, and optionally writes the results as JSON (--json FILE) and as a
-// Markdown fragment for bench/RESULTS.md (--md FILE). Other options pass through to the
-// sections (each script documents its own; e.g. --quick, --bazel-remote PATH, --keep DIR).
+// Markdown fragment for bench/RESULTS.md (--md FILE: per section the command, the commit,
+// the machine and the load average above one table of every target side by side). Other
+// options pass through to the sections (each script documents its own; e.g. --quick,
+// --bazel-remote PATH, --hoard-baseline DIR, --keep DIR).
 //
 //   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc] [--quick] [--json F] [--md F]
 import { execFileSync } from 'node:child_process';
@@ -12,22 +14,12 @@ import { parseArgs } from 'node:util';
 import { GRPC_OPTIONS, GRPC_OPTIONS_HELP, parseGrpcArgs, runGrpcBench } from './grpc.ts';
 import { HTTP_OPTIONS, HTTP_OPTIONS_HELP, parseHttpArgs, runHttpBench } from './http.ts';
 import { listOption, runScript, usageLine } from './lib/args.ts';
-import { renderSectionMarkdown } from './lib/markdown.ts';
+import { renderSectionMarkdown, type RunMeta } from './lib/markdown.ts';
 import { renderSection, type Section } from './lib/section.ts';
 import { parseStoreArgs, runStoreBench, STORE_OPTIONS, STORE_OPTIONS_HELP } from './store-scale.ts';
 
 const ALL = ['store', 'http', 'grpc'] as const;
 type Part = (typeof ALL)[number];
-
-interface RunMeta {
-  readonly date: string;
-  readonly command: string;
-  /** The code measured: commit, and "+ uncommitted changes" when the tree was dirty. */
-  readonly revision: string;
-  readonly machine: string;
-  readonly loadBefore: string;
-  readonly loadAfter?: string;
-}
 
 function revision(): string {
   try {
@@ -81,7 +73,9 @@ export async function runAll(
   for (const part of ALL) {
     if (!only.includes(part)) continue;
     log(`bench: ${part}…`);
+    const before = loadAverage();
     const section = await runners[part]();
+    section.load = { before, after: loadAverage() };
     sections.push(section);
     process.stdout.write(renderSection(section));
   }
@@ -115,13 +109,6 @@ if (import.meta.main) {
     );
     if (typeof values.json === 'string') await writeFile(values.json, JSON.stringify({ meta, sections }, null, 2));
     if (typeof values.md === 'string')
-      await writeFile(
-        values.md,
-        [
-          `Run ${meta.date}: \`${meta.command}\`, code ${meta.revision}`,
-          `Machine: ${meta.machine}; load average before ${meta.loadBefore}, after ${meta.loadAfter}.`,
-          ...sections.map(renderSectionMarkdown),
-        ].join('\n\n') + '\n',
-      );
+      await writeFile(values.md, sections.map((s) => renderSectionMarkdown(s, meta)).join('\n\n') + '\n');
   });
 }

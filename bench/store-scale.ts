@@ -1,4 +1,4 @@
-// Store scale benchmark (issue 2), in-process against openDiskStore:
+// Store scale benchmark, in-process against openDiskStore:
 //  (a) with N (default 1,000,000) tiny blobs indexed: open + first read time, index memory
 //      per blob (a fresh child process with --expose-gc measures heap+external around open);
 //  (b) 4 KiB put throughput with the default durability, 64 in flight;

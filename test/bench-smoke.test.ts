@@ -1,13 +1,16 @@
 // Smoke check of the benchmark harness (bench/): each benchmark starts and finishes on a
-// tiny configuration and yields its rows. It measures nothing: figures from a run this
-// small mean nothing, and speed is never asserted in tests (bench/RESULTS.md holds them).
+// tiny configuration and yields its rows, and the Markdown puts every target of a section
+// side by side. It measures nothing: figures from a run this small mean nothing, and speed
+// is never asserted in tests (bench/RESULTS.md holds them).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GRPC_DEFAULTS, GRPC_OPTIONS, runGrpcBench, STORE_ALONE } from '../bench/grpc.ts';
-import { DISCARDING, VERIFYING } from '../bench/lib/targets.ts';
+import { renderSectionMarkdown } from '../bench/lib/markdown.ts';
+import { newSection, ratioGoal } from '../bench/lib/section.ts';
+import { DISCARDING, hoardCheckout, VERIFYING } from '../bench/lib/targets.ts';
 import { HTTP_DEFAULTS, HTTP_OPTIONS, runHttpBench } from '../bench/http.ts';
 import { runStoreBench, STORE_DEFAULTS, STORE_OPTIONS } from '../bench/store-scale.ts';
-import { runNode } from './helpers/spawn-server.ts';
+import { REPO_ROOT, runNode } from './helpers/spawn-server.ts';
 
 const quiet = () => undefined;
 
@@ -35,11 +38,26 @@ test('bench http runs against hoard on a tiny configuration', async () => {
   for (const r of hoard) assert.equal(r.warning, undefined, `${r.workload}: ${r.warning}`);
 });
 
-test('bench grpc runs against hoard on a tiny configuration', async () => {
-  const s = await runGrpcBench({ ...GRPC_DEFAULTS, fmbCalls: 5, batchCalls: 2, batchBlobs: 10, bsCount: 20 }, quiet);
-  const hoard = s.rows.filter((r) => r.target === 'hoard');
-  assert.equal(hoard.length, 4, JSON.stringify(s.notes));
-  for (const r of hoard) assert.equal(r.warning, undefined, `${r.workload}: ${r.warning}`);
+test('bench grpc runs against hoard and a baseline checkout on a tiny configuration', async () => {
+  // This checkout stands in for an earlier one: the baseline path (its own main.ts, named
+  // by its commit) is what runs.
+  const baseline = hoardCheckout(REPO_ROOT);
+  const s = await runGrpcBench(
+    { ...GRPC_DEFAULTS, fmbCalls: 5, batchCalls: 2, batchBlobs: 10, bsCount: 20, hoardBaseline: baseline },
+    quiet,
+  );
+  for (const name of ['hoard', `hoard@${baseline.commit}`]) {
+    const rows = s.rows.filter((r) => r.target === name);
+    assert.equal(rows.length, 4, `${name}: ${JSON.stringify(s.notes)}`);
+    for (const r of rows) assert.equal(r.warning, undefined, `${name} ${r.workload}: ${r.warning}`);
+  }
+  // No bazel-remote in this run: its goals say so instead of judging against anything else.
+  const peerGoals = s.goals.filter((g) => g.text.includes('bazel-remote'));
+  assert.equal(peerGoals.length, 2, JSON.stringify(s.goals));
+  for (const g of peerGoals) {
+    assert.equal(g.met, undefined);
+    assert.match(g.text, /not judged: bazel-remote was not run/);
+  }
   // The Write ceiling: the same uploads against a server whose store keeps nothing.
   // Twice: nothing hashed, then every upload's sha256 verified (a failed check would warn).
   for (const name of [DISCARDING, VERIFYING]) {
@@ -70,25 +88,80 @@ test('bench grpc runs against hoard on a tiny configuration', async () => {
   );
 });
 
+test('the Markdown of a section is one table: workloads as rows, targets side by side, then hoard / each other target', () => {
+  const s = newSection('HTTP');
+  const cpu = { wallSeconds: 1, server: 0.61, generator: 0.12, other: 0.09 };
+  s.rows.push(
+    { workload: 'GET', target: 'hoard', value: 2000, unit: 'req/s', cpu, detail: 'p95 1 ms' },
+    { workload: 'PUT', target: 'hoard', value: 300, unit: 'req/s', cpu },
+    { workload: 'GET', target: 'nginx', value: 4000, unit: 'req/s', cpu },
+    { workload: 'GET', target: 'bazel-remote', value: 1000, unit: 'req/s', cpu },
+    { workload: 'PUT', target: 'bazel-remote', value: 100, unit: 'req/s', cpu, warning: '3 errors' },
+    { workload: 'GET', target: 'hoard@abc1234', value: 1600, unit: 'req/s', cpu },
+  );
+  ratioGoal(s, 'GET', 'bazel-remote', 1);
+  ratioGoal(s, 'PUT', 'bazel-remote', 5);
+  const md = renderSectionMarkdown(s, {
+    date: '2026-01-01T00:00:00Z',
+    command: './node_modules/.bin/node bench/run.ts --only http',
+    revision: 'abcdef0',
+    machine: '2 cores',
+    loadBefore: '0.10 0.20 0.30',
+    loadAfter: '0.40 0.50 0.60',
+  });
+  const tableLines = md.split('\n').filter((l) => l.startsWith('|'));
+  assert.equal(tableLines.length, 4, md); // header, rule, GET, PUT
+  assert.equal(
+    tableLines[0],
+    '| workload | hoard | hoard@abc1234 | bazel-remote | nginx | hoard / hoard@abc1234 | hoard / bazel-remote | hoard / nginx |',
+  );
+  assert.equal(
+    tableLines[2],
+    '| GET | 2,000 req/s<br><sub>gen 12 · srv 61 · oth 9 %</sub> | 1,600 req/s<br><sub>gen 12 · srv 61 · oth 9 %</sub> | ' +
+      '1,000 req/s<br><sub>gen 12 · srv 61 · oth 9 %</sub> | 4,000 req/s<br><sub>gen 12 · srv 61 · oth 9 %</sub> | 1.25× | 2.00× | 0.50× |',
+  );
+  // A target not measured for a workload is a dash; an unclean figure is flagged, and so is its ratio.
+  assert.match(
+    tableLines[3] ?? '',
+    /^\| PUT \| 300 req\/s<br>.* \| — \| 100 req\/s ⚠<br>.* \| — \| {2}\| 3\.00× ⚠ \| {2}\|$/,
+  );
+  assert.ok(md.indexOf('`./node_modules/.bin/node bench/run.ts --only http`') < md.indexOf('| workload'), md);
+  assert.match(
+    md,
+    /code abcdef0\. Machine: 2 cores\. Load average \(1, 5, 15 min\) before 0\.10 0\.20 0\.30, after 0\.40 0\.50 0\.60/,
+  );
+  assert.match(md, /✅ met: GET: hoard 2,000 req\/s vs bazel-remote 1,000 → 2\.00×/);
+  assert.match(md, /❔ not judged: PUT: .*not judged: a run was not clean/);
+  assert.match(md, /- ⚠ PUT · bazel-remote: 3 errors/);
+  assert.match(md, /- GET · hoard: p95 1 ms/);
+});
+
 test('every bench script prints its usage for --help, naming every option it takes, and refuses a bad option in one line', async () => {
-  const scripts: [string, Record<string, unknown>, string[]][] = [
+  const scripts: [string, Record<string, unknown>, string[][]][] = [
     [
       'bench/run.ts',
       { ...STORE_OPTIONS, ...HTTP_OPTIONS, ...GRPC_OPTIONS, only: {}, json: {}, md: {} },
-      ['--only', 'store,nope'],
+      [['--only', 'store,nope']],
     ],
-    ['bench/grpc.ts', GRPC_OPTIONS, ['--bs-count', '-3']],
-    ['bench/http.ts', HTTP_OPTIONS, ['--large-size', 'lots']],
-    ['bench/store-scale.ts', STORE_OPTIONS, ['--parts', 'index,nope']],
+    [
+      'bench/grpc.ts',
+      GRPC_OPTIONS,
+      [
+        ['--bs-count', '-3'],
+        ['--hoard-baseline', '/nonexistent/hoard'],
+      ],
+    ],
+    ['bench/http.ts', HTTP_OPTIONS, [['--large-size', 'lots']]],
+    ['bench/store-scale.ts', STORE_OPTIONS, [['--parts', 'index,nope']]],
   ];
-  for (const [script, options, badValue] of scripts) {
+  for (const [script, options, badValues] of scripts) {
     const help = await runNode([script, '--help']);
     assert.equal(help.code, 0, `${script} --help: ${help.stderr}`);
     assert.match(help.stdout, /^Usage: /, script);
     for (const name of Object.keys(options))
       assert.match(help.stdout, new RegExp(`--${name}\\b`), `${script} --help names --${name}`);
 
-    for (const bad of [['--no-such-option'], badValue]) {
+    for (const bad of [['--no-such-option'], ...badValues]) {
       const r = await runNode([script, ...bad]);
       const what = `${script} ${bad.join(' ')}`;
       assert.equal(r.code, 2, `${what}: ${r.stderr}`);

@@ -2,7 +2,7 @@
 // protobuf-encoded once (src/core/proto.ts), framed with the 5-byte gRPC prefix and written
 // on a raw HTTP/2 stream; responses are parsed only as far as the check needs. Without
 // grpc-js's call machinery the generator spends far less CPU per call, which on a 2-core
-// machine is CPU the server under test gets (issue 4: "prefer a lean client").
+// machine is CPU the server under test gets.
 //
 // It speaks the wire protocol as Bazel does (content-type application/grpc, te: trailers,
 // one DATA message per request, status in the trailers or a trailers-only response), so a

@@ -1,25 +1,88 @@
-// A section as Markdown, for pasting into bench/RESULTS.md: the same rows, ratios and
-// goal verdicts as the terminal table, with reference figures labelled as not measured.
-import { formatShares } from './cpu.ts';
-import { formatNumber, ratioCell } from './report.ts';
+// A section as Markdown, for bench/RESULTS.md: what ran and where above ONE table with the
+// workloads as rows and the targets side by side as columns (hoard, hoard@<commit>,
+// bazel-remote, nginx, then the ceilings), each cell the figure with its unit and the CPU
+// shares during it, then a column hoard / <target> for every other target; below it the
+// goal verdicts, the notes and each figure's details. Every figure is from the same run.
+import type { CpuShares } from './cpu.ts';
+import { formatNumber, hoardRatio, type Row, targetsOf, workloadsOf } from './report.ts';
 import type { Section } from './section.ts';
 
-const cell = (s: string) => s.replace(/\|/g, '\\|');
+/** What a run was: printed above each section's table. */
+export interface RunMeta {
+  readonly date: string;
+  readonly command: string;
+  /** The code measured: commit, and "+ uncommitted changes" when the tree was dirty. */
+  readonly revision: string;
+  readonly machine: string;
+  readonly loadBefore: string;
+  readonly loadAfter?: string;
+}
 
-export function renderSectionMarkdown(s: Section): string {
-  const lines = [
-    `### ${s.title}`,
-    '',
-    '| workload | target | value | hoard/x | CPU (of machine) | detail |',
-    '|---|---|---:|---:|---|---|',
-  ];
-  for (const r of s.rows) {
-    const ratio = ratioCell(s.rows, r);
-    const target = r.reference ? `${r.target} — *reference, not measured here*` : r.target;
-    const detail = [r.detail, r.warning ? `**warning: ${r.warning}**` : undefined].filter(Boolean).join('; ');
+const escape = (s: string) => s.replace(/\|/g, '\\|');
+
+/** "gen 12 · srv 61 · oth 9 %": shares of the whole machine, as in formatShares. */
+function compactShares(c: CpuShares): string {
+  const pct = (x: number) => Math.round(x * 100);
+  return `gen ${pct(c.generator)} · srv ${pct(c.server)} · oth ${pct(c.other)} %`;
+}
+
+function figureCell(r: Row | undefined): string {
+  if (!r) return '—';
+  const value = `${formatNumber(r.value)} ${r.unit}${r.warning ? ' ⚠' : ''}`;
+  return r.cpu ? `${value}<br><sub>${compactShares(r.cpu)}</sub>` : value;
+}
+
+export function renderSectionMarkdown(s: Section, run?: RunMeta): string {
+  const lines = [`### ${s.title}`, ''];
+  if (run) {
+    const load = s.load ?? { before: run.loadBefore, after: run.loadAfter ?? 'unknown' };
     lines.push(
-      `| ${cell(r.workload)} | ${cell(target)} | ${formatNumber(r.value)} ${r.unit} | ${ratio} | ${r.cpu ? formatShares(r.cpu) : ''} | ${cell(detail)} |`,
+      `\`${run.command}\``,
+      '',
+      `Run ${run.date}, code ${run.revision}. Machine: ${run.machine}. Load average (1, 5, 15 min) before ${load.before}, after ${load.after}.`,
+      '',
     );
+  }
+  const targets = targetsOf(s.rows);
+  const peers = targets.filter((t) => t !== 'hoard');
+  const find = (w: string, t: string) => s.rows.find((r) => r.workload === w && r.target === t);
+  const workloads = workloadsOf(s.rows);
+  // A ratio column only for a target that shares a workload (and unit) with hoard.
+  const ratioTargets = peers.filter((t) =>
+    workloads.some((w) => {
+      const r = find(w, t);
+      return r !== undefined && hoardRatio(s.rows, r) !== undefined;
+    }),
+  );
+  if (s.rows.length) {
+    const header = ['workload', ...targets, ...ratioTargets.map((t) => `hoard / ${t}`)];
+    lines.push(`| ${header.map(escape).join(' | ')} |`);
+    lines.push(
+      `|---|${header
+        .slice(1)
+        .map(() => '---:')
+        .join('|')}|`,
+    );
+    for (const w of workloads) {
+      const ratios = ratioTargets.map((t) => {
+        const r = find(w, t);
+        const x = r && hoardRatio(s.rows, r);
+        return x ? `${x.ratio.toFixed(2)}×${x.suspect ? ' ⚠' : ''}` : '';
+      });
+      const cells = [w, ...targets.map((t) => figureCell(find(w, t))), ...ratios];
+      lines.push(`| ${cells.map(escape).join(' | ')} |`);
+    }
+    lines.push(
+      '',
+      '<sub>Under each figure, the CPU used while it was measured, as % of the whole machine (all cores = 100): gen = load generator, srv = server, oth = everything else. — = not measured for that target; ⚠ = the run was not clean (see below).</sub>',
+    );
+  } else {
+    lines.push('No figures: nothing was measured.');
+  }
+  const unclean = s.rows.filter((r) => r.warning);
+  if (unclean.length) {
+    lines.push('', 'Not clean:');
+    for (const r of unclean) lines.push(`- ⚠ ${r.workload} · ${r.target}: ${r.warning}`);
   }
   if (s.goals.length) {
     lines.push('', 'Goals:');
@@ -29,6 +92,12 @@ export function renderSectionMarkdown(s: Section): string {
   if (s.notes.length) {
     lines.push('', 'Notes:');
     for (const n of s.notes) lines.push(`- ${n}`);
+  }
+  const detailed = workloads.flatMap((w) => targets.map((t) => find(w, t))).filter((r): r is Row => Boolean(r?.detail));
+  if (detailed.length) {
+    lines.push('', '<details><summary>Details of each figure</summary>', '');
+    for (const r of detailed) lines.push(`- ${r.workload} · ${r.target}: ${r.detail}`);
+    lines.push('', '</details>');
   }
   return lines.join('\n');
 }

@@ -1,19 +1,18 @@
 // Printing benchmark results: one row per (workload, target) with the figure, the CPU
-// shares measured beside it, and ratios hoard/peer computed from rows of the same run.
+// shares measured beside it, and ratios hoard/peer computed from rows of the same run
+// (a figure a run did not measure has no row: nothing is quoted from elsewhere).
 import { type CpuShares, formatShares } from './cpu.ts';
 
 /** One measured figure. `value` is in `unit` (req/s, MB/s, blobs/s, calls/s, s, B/blob). */
 export interface Row {
   readonly workload: string;
-  /** Who served it: 'hoard', 'nginx', 'bazel-remote', or a baseline like 'sha256'. */
+  /** Who served it: 'hoard', 'hoard@<commit>', 'nginx', 'bazel-remote', or a ceiling like 'sha256 (1 core)'. */
   readonly target: string;
   readonly value: number;
   readonly unit: string;
   /** Extra figures (p95 ms, errors, counts) shown after the value. */
   readonly detail?: string;
   readonly cpu?: CpuShares;
-  /** True for figures quoted from an issue rather than measured in this run. */
-  readonly reference?: boolean;
   /** Set when the run was not clean (errors, non-distinct bodies): the figure is suspect. */
   readonly warning?: string;
 }
@@ -42,25 +41,52 @@ export function table(rows: readonly (readonly string[])[]): string {
   return out.join('\n');
 }
 
-/** "1.23x" = hoard's figure over this row's, same workload and unit; '' for hoard itself. */
+/** hoard's figure over this row's, same workload and unit; undefined for hoard itself or when not comparable. */
+export function hoardRatio(rows: readonly Row[], r: Row): { ratio: number; suspect: boolean } | undefined {
+  const hoard = rows.find((h) => h.workload === r.workload && h.target === 'hoard');
+  if (!hoard || r === hoard || r.value <= 0 || r.unit !== hoard.unit) return undefined;
+  return { ratio: hoard.value / r.value, suspect: Boolean(hoard.warning || r.warning) };
+}
+
+/** "1.23x" = hoard's figure over this row's (see hoardRatio); '' when there is none. */
 export function ratioCell(rows: readonly Row[], r: Row): string {
-  const hoard = rows.find((h) => h.workload === r.workload && h.target === 'hoard' && !h.reference);
-  if (!hoard || r === hoard || r.value <= 0 || r.unit !== hoard.unit) return '';
-  return `${(hoard.value / r.value).toFixed(2)}x${hoard.warning || r.warning ? ' (suspect)' : ''}`;
+  const x = hoardRatio(rows, r);
+  return x ? `${x.ratio.toFixed(2)}x${x.suspect ? ' (suspect)' : ''}` : '';
+}
+
+/** Workloads in the order first measured. */
+export function workloadsOf(rows: readonly Row[]): string[] {
+  return [...new Set(rows.map((r) => r.workload))];
+}
+
+const PEER_RANK = (t: string) =>
+  t === 'hoard' ? 0 : t.startsWith('hoard@') ? 1 : t === 'bazel-remote' ? 2 : t === 'nginx' ? 3 : 4;
+
+/** Targets side by side: hoard, its earlier checkouts, bazel-remote, nginx, then the ceilings as measured. */
+export function targetsOf(rows: readonly Row[]): string[] {
+  const seen = [...new Set(rows.map((r) => r.target))];
+  return seen
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => PEER_RANK(a.t) - PEER_RANK(b.t) || a.i - b.i)
+    .map((x) => x.t);
 }
 
 /**
- * Renders rows grouped by workload. For each workload with a 'hoard' row, every other
- * target gets a "hoard/<target>" ratio; reference rows are labelled as not measured here.
+ * Renders one row per (workload, target), grouped by workload, the targets in the order of
+ * `targetsOf`. For each workload with a 'hoard' row, every other target gets a
+ * "hoard/<target>" ratio.
  */
 export function renderRows(title: string, rows: readonly Row[]): string {
-  const header = ['workload', 'target', 'value', 'unit', 'hoard/x', 'cpu (of machine)', 'detail'];
+  const header = ['workload', 'target', 'value', 'unit', 'hoard/this', 'cpu (of machine)', 'detail'];
   const body: string[][] = [header];
-  for (const r of rows) {
+  const targets = targetsOf(rows);
+  const ordered = workloadsOf(rows).flatMap((w) =>
+    targets.flatMap((t) => rows.filter((r) => r.workload === w && r.target === t)),
+  );
+  for (const r of ordered) {
     const ratio = ratioCell(rows, r);
-    const target = r.reference ? `${r.target} (reference, not measured here)` : r.target;
     const detail = [r.detail, r.warning ? `WARNING: ${r.warning}` : undefined].filter(Boolean).join('; ');
-    body.push([r.workload, target, formatNumber(r.value), r.unit, ratio, r.cpu ? formatShares(r.cpu) : '', detail]);
+    body.push([r.workload, r.target, formatNumber(r.value), r.unit, ratio, r.cpu ? formatShares(r.cpu) : '', detail]);
   }
   return `\n== ${title} ==\n${table(body)}\n`;
 }

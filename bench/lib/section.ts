@@ -1,5 +1,6 @@
-// What each benchmark script returns: its rows, its goals checked against the issues'
-// targets, and notes on conditions. run.ts prints these and writes them as JSON.
+// What each benchmark script returns: its rows, its goals (hoard's targets, judged against
+// figures of the same run only), and notes on conditions. run.ts prints these and writes
+// them as JSON and Markdown.
 import { formatNumber, renderRows, type Row } from './report.ts';
 
 export interface Goal {
@@ -13,6 +14,8 @@ export interface Section {
   readonly rows: Row[];
   readonly goals: Goal[];
   readonly notes: string[];
+  /** The load average (1, 5, 15 min) before and after the section ran, when run.ts ran it. */
+  load?: { readonly before: string; readonly after: string };
 }
 
 export function newSection(title: string): Section {
@@ -30,27 +33,29 @@ export function renderSection(s: Section): string {
 }
 
 /**
- * A goal "hoard ≥ factor × peer" on one workload: against the measured peer row when the
- * run has one, else against the issue's reference figure, saying which.
+ * A goal "hoard ≥ factor × peer" on one workload, judged only against the peer measured in
+ * this run; when the peer was not run, the goal says so (`howToRun` tells how) and is not judged.
  */
-export function ratioGoal(s: Section, workload: string, peer: string, factor: number, referenceValue?: number): void {
-  const hoard = s.rows.find((r) => r.workload === workload && r.target === 'hoard' && !r.reference);
-  const measured = s.rows.find((r) => r.workload === workload && r.target === peer && !r.reference);
-  const base = measured?.value ?? referenceValue;
-  if (!hoard || base === undefined || base <= 0) {
+export function ratioGoal(s: Section, workload: string, peer: string, factor: number, howToRun = ''): void {
+  const hoard = s.rows.find((r) => r.workload === workload && r.target === 'hoard');
+  const measured = s.rows.find((r) => r.workload === workload && r.target === peer);
+  const goal = `${workload}: hoard ≥ ${factor}× ${peer}`;
+  if (!s.rows.some((r) => r.target === peer)) {
     s.goals.push({
-      text: `${workload}: hoard ≥ ${factor}× ${peer} — not judged (${hoard ? `no ${peer} figure` : 'no hoard figure'})`,
+      text: `${goal} — not judged: ${peer} was not run${howToRun ? ` (${howToRun})` : ''}`,
       met: undefined,
     });
     return;
   }
-  const ratio = hoard.value / base;
-  const against = measured
-    ? `${peer} measured ${formatNumber(base)}`
-    : `${peer} reference ${formatNumber(base)} (not measured here)`;
+  if (!hoard || !measured || measured.value <= 0) {
+    s.goals.push({ text: `${goal} — not judged: no ${hoard ? peer : 'hoard'} figure`, met: undefined });
+    return;
+  }
+  const ratio = hoard.value / measured.value;
+  const suspect = hoard.warning || measured.warning ? ' — not judged: a run was not clean' : '';
   s.goals.push({
-    text: `${workload}: hoard ${formatNumber(hoard.value)} ${hoard.unit} vs ${against} → ${ratio.toFixed(2)}× (goal ≥ ${factor}×)`,
-    met: hoard.warning ? undefined : ratio >= factor,
+    text: `${workload}: hoard ${formatNumber(hoard.value)} ${hoard.unit} vs ${peer} ${formatNumber(measured.value)} → ${ratio.toFixed(2)}× (goal ≥ ${factor}×)${suspect}`,
+    met: suspect ? undefined : ratio >= factor,
   });
 }
 

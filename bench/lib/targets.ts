@@ -1,5 +1,6 @@
-// The servers a benchmark compares: hoard (always), nginx with WebDAV PUT (when installed)
-// and bazel-remote (when a binary path is given). Each runs as its own process on
+// The servers a benchmark compares: hoard (always), hoard from an earlier checkout (when a
+// directory is given), nginx with WebDAV PUT (when installed) and bazel-remote (when a
+// binary path is given). Each runs as its own process on
 // 127.0.0.1 with a fresh temporary directory, with access logging off for all of them so
 // no one pays for logs the others skip, and is stopped by PID.
 import { execFileSync } from 'node:child_process';
@@ -8,14 +9,19 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnHoard } from '../../test/helpers/spawn-server.ts';
+import { UsageError } from './args.ts';
 import { type Child, freePort, startChild, waitForPort } from './processes.ts';
 
 /** hoard's gRPC server over a store that keeps nothing: without, then with verification. */
 export const DISCARDING = 'hoard, store discards';
 export const VERIFYING = 'hoard, store verifies, discards';
 
+/** The hoard under test; an earlier checkout of it is `hoard@<short commit>`. */
+export const HOARD = 'hoard';
+
 export interface Target {
-  readonly name: 'hoard' | typeof DISCARDING | typeof VERIFYING | 'nginx' | 'bazel-remote';
+  readonly name:
+    typeof HOARD | `${typeof HOARD}@${string}` | typeof DISCARDING | typeof VERIFYING | 'nginx' | 'bazel-remote';
   /** Base URL for the Bazel HTTP cache protocol (…/cas/<hash>, …/ac/<hash>). */
   readonly httpUrl?: string;
   /** host:port for REAPI gRPC, when the target speaks it. */
@@ -40,25 +46,73 @@ function withCleanup(child: Child, dir: string, keep: boolean): () => Promise<vo
   };
 }
 
+/** Another checkout of hoard (a git worktree of an earlier commit, with its node_modules). */
+export interface HoardCheckout {
+  readonly dir: string;
+  /** `git rev-parse --short HEAD` in it. */
+  readonly commit: string;
+  /** Tracked files differ from the commit: the name alone does not say what runs. */
+  readonly dirty: boolean;
+}
+
+/** Reads `dir` as a hoard checkout for `--hoard-baseline`; a UsageError when it is not one. */
+export function hoardCheckout(dir: string): HoardCheckout {
+  const abs = path.resolve(dir);
+  if (!existsSync(path.join(abs, 'src', 'cli', 'main.ts')))
+    throw new UsageError(`--hoard-baseline takes a hoard checkout (with src/cli/main.ts), got ${JSON.stringify(dir)}`);
+  if (!existsSync(path.join(abs, 'node_modules')))
+    throw new UsageError(`--hoard-baseline ${dir}: no node_modules there (install or symlink one)`);
+  const git = (args: string[]) =>
+    execFileSync('git', ['-C', abs, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  try {
+    return {
+      dir: abs,
+      commit: git(['rev-parse', '--short', 'HEAD']),
+      dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+    };
+  } catch (err) {
+    throw new UsageError(`--hoard-baseline ${dir}: not a git checkout (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
 /**
  * `hoard serve` as a child process via the shared test helper (Node 24, free ports, parsed
  * listening lines, stopped by PID). `extraArgs` go last, so they override the defaults.
+ * With `checkout`, the server is that checkout's `src/cli/main.ts` run by this checkout's
+ * node with the same flags, named `hoard@<its short commit>`.
  */
 export async function startHoard(
-  options: { grpc?: boolean; extraArgs?: readonly string[]; baseDir?: string; keep?: boolean } = {},
+  options: {
+    grpc?: boolean;
+    extraArgs?: readonly string[];
+    baseDir?: string;
+    keep?: boolean;
+    checkout?: HoardCheckout;
+  } = {},
 ): Promise<Target> {
-  const dir = await scratch('hoard', options.baseDir);
+  const checkout = options.checkout;
+  const dir = await scratch(checkout ? `hoard-${checkout.commit}` : 'hoard', options.baseDir);
   const args = ['--max-size', '64GiB', '--access-log', 'off', '--log-level', 'warn', ...(options.extraArgs ?? [])];
   // HOARD_BENCH_SERVER_NODE_OPTIONS reaches only the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const serverNodeOptions = process.env.HOARD_BENCH_SERVER_NODE_OPTIONS;
   const env = serverNodeOptions ? { NODE_OPTIONS: serverNodeOptions } : undefined;
-  const hoard = await spawnHoard(args, { dir: path.join(dir, 'store'), grpc: options.grpc ?? true, env });
+  const main = checkout ? path.join(checkout.dir, 'src', 'cli', 'main.ts') : undefined;
+  let hoard;
+  try {
+    hoard = await spawnHoard(args, { dir: path.join(dir, 'store'), grpc: options.grpc ?? true, env, main });
+  } catch (err) {
+    if (!options.keep) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const from = checkout
+    ? ` from ${checkout.dir} (commit ${checkout.commit}${checkout.dirty ? ' + uncommitted changes' : ''})`
+    : '';
   return {
-    name: 'hoard',
+    name: checkout ? `${HOARD}@${checkout.commit}` : HOARD,
     httpUrl: hoard.httpUrl,
     grpcTarget: hoard.grpcTarget,
     pids: [hoard.pid],
-    describe: `hoard serve (node ${process.version}) ${args.join(' ')}`,
+    describe: `hoard serve${from} (node ${process.version}) ${args.join(' ')}`,
     async stop() {
       await hoard.dispose();
       if (!options.keep) await rm(dir, { recursive: true, force: true });
