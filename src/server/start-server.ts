@@ -55,7 +55,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const metrics = createMetrics();
   // One chain for both listeners: every call, HTTP or gRPC, is logged and counted alike.
   const chain = defaultCallChain({ config, metrics, logger });
-  const store = options.store ?? (await createStore(config));
+  const store =
+    options.store ??
+    (await createStore(config, {
+      onEffectiveMaxBytes: (effectiveMaxBytes, maxBytes) =>
+        effectiveMaxBytes < maxBytes || maxBytes === 0
+          ? logger.warn(
+              { effectiveMaxBytes, maxBytes },
+              'the file system holds less than the store bound: the store now evicts to stay within what it holds',
+            )
+          : logger.info(
+              { effectiveMaxBytes, maxBytes },
+              'the file system has room again: the store works to its bound',
+            ),
+    }));
   metrics.observeStore(store);
 
   let http: HttpListener | undefined;

@@ -5,7 +5,7 @@
 // Today the list is the disk tier alone; a bucket behind it is one more opener in
 // `tierPlan`, chosen by config, and a write-behind wrapper around that tier.
 import type { Config } from '../config/schema.ts';
-import { openDiskStore } from './disk/disk-store.ts';
+import { openDiskStore, type DiskStoreOptions } from './disk/disk-store.ts';
 import { ReadThroughStore } from './read-through-store.ts';
 import type { Store } from './store.ts';
 import { namedStore, type Tier } from './tier.ts';
@@ -16,22 +16,33 @@ export type StoreConfig = Pick<Config, 'dir' | 'maxSize' | 'durability'>;
 /** Opens one tier; the stack closes it again if a later tier fails to open. */
 type TierOpener = () => Promise<Tier>;
 
+/** What the stack tells its owner (the server logs it). */
+export interface StoreEvents {
+  /** The disk tier's bound fell below maxSize because its file system holds less, or is back. */
+  readonly onEffectiveMaxBytes?: DiskStoreOptions['onEffectiveMaxBytes'];
+}
+
 /** The tiers `config` asks for, front first. */
-function tierPlan(config: StoreConfig): readonly TierOpener[] {
+function tierPlan(config: StoreConfig, events: StoreEvents): readonly TierOpener[] {
   return [
     async () => ({
       name: 'disk',
       kind: 'disk',
-      store: await openDiskStore({ dir: config.dir, maxBytes: config.maxSize, durability: config.durability }),
+      store: await openDiskStore({
+        dir: config.dir,
+        maxBytes: config.maxSize,
+        durability: config.durability,
+        onEffectiveMaxBytes: events.onEffectiveMaxBytes,
+      }),
     }),
   ];
 }
 
 /** Opens every tier `config` names and composes them; the caller owns (closes) the result. */
-export async function createStore(config: StoreConfig): Promise<Store> {
+export async function createStore(config: StoreConfig, events: StoreEvents = {}): Promise<Store> {
   const opened: Tier[] = [];
   try {
-    for (const open of tierPlan(config)) opened.push(await open());
+    for (const open of tierPlan(config, events)) opened.push(await open());
   } catch (err) {
     await Promise.allSettled(opened.map((t) => t.store.close()));
     throw err;

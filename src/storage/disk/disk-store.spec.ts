@@ -528,12 +528,30 @@ describe('DiskStore rule 1: order and leftovers', () => {
     const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
     await put(a);
     // The commit of b: its data goes through, the journal gets 10 bytes of its record (on
-    // the worker, for real) and then the disk is full.
-    await rejectedByFailedCommit(commits, () => put(b), 'journal-write', 'ENOSPC: no space left on device', 10);
+    // the worker, for real) and then the disk fails.
+    await rejectedByFailedCommit(commits, () => put(b), 'journal-write', 'EIO: i/o error, write', 10);
     await put(c); // acknowledged
     await s.close();
     const again = await reopen();
     assert.deepEqual(await holds(again, [a, b, c]), [true, false, true]);
+    await again.close();
+  });
+
+  it('a commit the disk refuses for lack of space is cut back, room is made, and it is committed again', async () => {
+    // The real full disk is in test/integration/disk-full.test.ts; this pins the retry and
+    // that the torn bytes of the refused append are cut before the next one.
+    const { s, commits, put, reopen } = await openTestStore({ maxBytes: 0 });
+    const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
+    await put(a);
+    failNextCommit(commits, 'journal-write', 'ENOSPC: no space left on device', 10);
+    await put(b); // refused once, then committed
+    assert.equal(commits.next, undefined, 'the failure was used');
+    assert.ok(s.usage().effectiveMaxBytes > 0, 'an unbounded store is bounded by its file system once it was full');
+    await put(c);
+    await s.close();
+    const again = await reopen();
+    assert.deepEqual(await holds(again, [a, b, c]), [true, true, true]);
+    assert.equal(again.recovery.tornBytesCut, 0);
     await again.close();
   });
 

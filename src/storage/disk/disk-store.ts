@@ -9,6 +9,8 @@
 //   its I/O on the commit worker (commit-syncer.ts), publication once durable, and taking
 //   back a commit that failed before its journal write;
 // - space management (space-manager.ts): eviction and compaction within the bound;
+// - the file system's own bound (file-system-bound.ts): a full disk lowers the bound the
+//   store works to (`StoreUsage.effectiveMaxBytes`) instead of failing writes;
 // - the journal rewrite (journal-rewrite.ts), tried after commits once the journal is
 //   mostly history.
 import { mkdir } from 'node:fs/promises';
@@ -20,6 +22,7 @@ import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsag
 import { CommitSyncer, type CommitRunner } from './commit-syncer.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
 import { EntryReader } from './entry-reader.ts';
+import { FileSystemBound, type BoundListener } from './file-system-bound.ts';
 import { GroupCommitWriter } from './group-commit-writer.ts';
 import { encodeDelete } from './journal.ts';
 import { JournalRewriter } from './journal-rewrite.ts';
@@ -58,6 +61,12 @@ export interface DiskStoreOptions {
    */
   readonly journalCompactionSlack?: number;
   /**
+   * Told when the bound the store works to falls below `maxBytes` because the file system
+   * holds less (found at open, or when a write failed for lack of space), and when it is
+   * back to `maxBytes`; the server logs it. `usage().effectiveMaxBytes` has the figure.
+   */
+  readonly onEffectiveMaxBytes?: BoundListener;
+  /**
    * For tests: makes the runner of the group commits' I/O (default: a CommitSyncer, the
    * commit worker), so a test can hold, record or fail commits of this store only.
    */
@@ -88,6 +97,7 @@ class DiskStoreImpl implements DiskStore {
   readonly #reader: EntryReader;
   readonly #writer: GroupCommitWriter;
   readonly #receiver: PutReceiver;
+  readonly #bound: FileSystemBound;
   readonly #puts = new InFlight();
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -96,23 +106,28 @@ class DiskStoreImpl implements DiskStore {
 
   constructor(options: DiskStoreOptions) {
     this.dir = path.resolve(options.dir);
-    const maxBytes = options.maxBytes;
     const smallEntryBytes = options.smallEntryBytes ?? DEFAULT_SMALL_ENTRY;
-    const fitted = maxBytes > 0 ? Math.floor(maxBytes / 16) : 64 * 1024 * 1024;
     const state = new StoreState(
       this.dir,
-      maxBytes,
-      (options.durability ?? 'fsync') === 'fsync',
+      {
+        maxBytes: options.maxBytes,
+        fsync: (options.durability ?? 'fsync') === 'fsync',
+        smallEntryBytes,
+        segmentBytes: options.segmentBytes,
+      },
       new ReadCache(options.readCacheBytes ?? 64 * 1024 * 1024),
     );
     this.#s = state;
     this.#reader = new EntryReader(state);
+    this.#bound = new FileSystemBound(state, options.onEffectiveMaxBytes);
     this.#writer = new GroupCommitWriter(
       state,
-      new SpaceManager(state),
-      new JournalRewriter(state, options.journalCompactionSlack ?? 100_000),
       {
-        segmentBytes: options.segmentBytes ?? Math.max(smallEntryBytes, Math.min(64 * 1024 * 1024, fitted)),
+        space: new SpaceManager(state),
+        rewriter: new JournalRewriter(state, options.journalCompactionSlack ?? 100_000),
+        bound: this.#bound,
+      },
+      {
         runner: options.commitRunner?.() ?? new CommitSyncer(),
         openSegment: options.openSegment ?? Segment.open,
       },
@@ -132,6 +147,7 @@ class DiskStoreImpl implements DiskStore {
       const r = await recoverStore(this.dir, this.#s.index, started);
       this.#s.adopt(r);
       this.recovery = r.report;
+      await this.#bound.open();
     } catch (err) {
       await this.#lock.release();
       throw err;
@@ -171,7 +187,7 @@ class DiskStoreImpl implements DiskStore {
     return {
       bytes: s.diskBytes(),
       maxBytes: s.maxBytes,
-      effectiveMaxBytes: s.maxBytes,
+      effectiveMaxBytes: s.effectiveMaxBytes,
       entries: s.index.size,
       evictions: s.evictions,
     };

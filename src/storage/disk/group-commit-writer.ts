@@ -7,6 +7,12 @@
 // does it publish the entries in the in-memory index. So nothing is visible before it is
 // whole, verified and durable (rule 1), and an existence check never reports an entry whose
 // bytes could be missing after a crash.
+//
+// A full disk: a commit that fails for lack of space (ENOSPC, EDQUOT) before its journal
+// write is taken back, its placements cut off the segment files, and the bound lowered to
+// what the file system holds (file-system-bound.ts); then the evictions that make room are
+// committed on their own, so their bytes are gone before the batch's data is written again.
+// Only when no room can be made do its ops fail, with InsufficientStorage.
 import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
 import {
   newBatch,
@@ -17,6 +23,7 @@ import {
   type Placer,
   type SegmentWrite,
 } from './commit-batch.ts';
+import { isNoSpace, type FileSystemBound } from './file-system-bound.ts';
 import { CommitFailed, type CommitRequest, type CommitRunner } from './commit-syncer.ts';
 import { NO_BYTES, OWN_FILE } from './entry-index.ts';
 import { seal, setLocation, type EncodedRecord } from './journal.ts';
@@ -30,6 +37,9 @@ import { syncDir } from './sync-dir.ts';
 // Segment data one commit writes at most: bounds the commit worker's arena and keeps one
 // commit from holding up the puts queued behind it.
 const BATCH_DATA_BYTES = 32 * 1024 * 1024;
+// Commits of one batch after the file system refused it for lack of space, each after
+// making room: more means the room made keeps being taken by something else.
+const NO_SPACE_RETRIES = 3;
 
 export interface Deferred<T = void> {
   resolve(value: T): void;
@@ -49,10 +59,14 @@ export type WriterOp =
       done: Deferred;
     }
   | { kind: 'reserve'; bytes: number; done: Deferred }
+  // Makes room for `bytes` more (after lowering the bound to the file system's when
+  // `lower`; `held`: bytes the asker already has on disk that the store does not count, a
+  // temp file's so far) and keeps nothing; `done` gets whether it could, once the bytes
+  // are freed.
+  | { kind: 'room'; bytes: number; held: number; lower: boolean; made?: boolean; done: Deferred<boolean> }
   | { kind: 'delete'; slot: Buffer; record: EncodedRecord; done: Deferred<boolean> };
 
 export interface GroupCommitWriterOptions {
-  readonly segmentBytes: number;
   readonly runner: CommitRunner;
   readonly openSegment: typeof Segment.open;
 }
@@ -61,9 +75,9 @@ export class GroupCommitWriter implements Placer {
   readonly #s: StoreState;
   readonly #space: SpaceManager;
   readonly #rewriter: JournalRewriter;
+  readonly #bound: FileSystemBound;
   readonly #runner: CommitRunner;
   readonly #openSegment: typeof Segment.open;
-  readonly #segmentBytes: number;
   readonly #queue: WriterOp[] = [];
   #running: Promise<void> | undefined;
   /** Set when a failed journal append could not be cut back off: no write is safe then. */
@@ -75,13 +89,17 @@ export class GroupCommitWriter implements Placer {
    */
   #carried: Carried = { frames: [], afterSync: [] };
 
-  constructor(state: StoreState, space: SpaceManager, rewriter: JournalRewriter, options: GroupCommitWriterOptions) {
+  constructor(
+    state: StoreState,
+    parts: { space: SpaceManager; rewriter: JournalRewriter; bound: FileSystemBound },
+    options: GroupCommitWriterOptions,
+  ) {
     this.#s = state;
-    this.#space = space;
-    this.#rewriter = rewriter;
+    this.#space = parts.space;
+    this.#rewriter = parts.rewriter;
+    this.#bound = parts.bound;
     this.#runner = options.runner;
     this.#openSegment = options.openSegment;
-    this.#segmentBytes = options.segmentBytes;
   }
 
   /** Queues an op; the promise settles when its commit has (or the op was refused). */
@@ -99,7 +117,7 @@ export class GroupCommitWriter implements Placer {
   async close(): Promise<void> {
     while (this.#running) await this.#running;
     if (this.#carried.frames.length > 0 || this.#carried.afterSync.length > 0)
-      await this.#commit([]).catch(() => undefined);
+      await this.#commit([], []).catch(() => undefined);
     await this.#runner.close();
   }
 
@@ -114,15 +132,54 @@ export class GroupCommitWriter implements Placer {
   }
 
   async #run(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#batchLength());
+    while (this.#queue.length > 0) await this.#commitOrRefuse(this.#queue.splice(0, this.#batchLength()));
+  }
+
+  /** Commits `batch`, making room and trying again when the file system is full; else fails its ops. */
+  async #commitOrRefuse(batch: WriterOp[]): Promise<void> {
+    let ops = batch;
+    for (let attempt = 1; ; attempt++) {
+      const accepted: WriterOp[] = [];
       try {
-        await this.#commit(batch);
+        await this.#commit(ops, accepted);
+        return;
       } catch (err) {
-        const e = toHoardError(err);
-        for (const op of batch) op.done.reject(e);
+        // `accepted`: the ops not refused or answered before the failure.
+        if (isNoSpace(err) && accepted.length > 0 && attempt <= NO_SPACE_RETRIES && (await this.#roomFor(accepted))) {
+          ops = accepted;
+          continue;
+        }
+        const e = isNoSpace(err)
+          ? new HoardError(
+              ErrorCode.InsufficientStorage,
+              `the file system is full and no room could be made (${(err as Error).message})`,
+              { cause: err },
+            )
+          : toHoardError(err);
+        for (const op of ops) op.done.reject(e);
+        return;
       }
     }
+  }
+
+  /**
+   * After `ops` failed for lack of space: lowers the bound to what the file system holds and
+   * commits, on their own, the evictions that make room for `ops` under it, so their bytes
+   * are freed before `ops` write again. False when no room could be made.
+   */
+  async #roomFor(ops: readonly WriterOp[]): Promise<boolean> {
+    let bytes = 0;
+    for (const op of ops) bytes += needOf(op);
+    let made = false;
+    const room: WriterOp = {
+      kind: 'room',
+      bytes,
+      held: 0,
+      lower: true,
+      done: { resolve: (ok) => (made = ok), reject: () => undefined },
+    };
+    await this.#commit([room], []).catch(() => undefined);
+    return made;
   }
 
   /** How many queued ops the next commit takes: all, up to BATCH_DATA_BYTES of segment data (at least one). */
@@ -140,14 +197,33 @@ export class GroupCommitWriter implements Placer {
    * One group commit: make room, append data, sync, journal, sync, publish, clean up. A
    * commit that fails before its journal write leaves its evictions to the next one.
    */
-  async #commit(batch: WriterOp[]): Promise<void> {
+  async #commit(batch: WriterOp[], accepted: WriterOp[]): Promise<void> {
     const b = newBatch(this.#carried);
     this.#carried = { frames: [], afterSync: [] };
     try {
-      await this.#commitBatch(batch, b);
+      await this.#commitBatch(batch, b, accepted);
     } catch (err) {
-      if (!b.journaled) this.#takeBack(b);
+      if (b.journaled) {
+        accepted.length = 0; // answered already: never committed again
+        throw err;
+      }
+      this.#takeBack(b);
+      if (isNoSpace(err)) await this.#cutBack(b);
       throw err;
+    }
+  }
+
+  /**
+   * Cuts the bytes a commit that failed for lack of space placed off the end of their
+   * segments (nothing names them, and only this commit placed past where they start), so
+   * their space is free again and not counted as dead space.
+   */
+  async #cutBack(b: Batch): Promise<void> {
+    const from = new Map<Segment, number>();
+    for (const w of b.writes) from.set(w.seg, Math.min(from.get(w.seg) ?? w.offset, w.offset));
+    for (const [seg, offset] of from) {
+      if (this.#s.segments.get(seg.id) !== seg) continue; // removed with the evictions
+      await seg.truncate(offset).catch(() => undefined);
     }
   }
 
@@ -171,23 +247,31 @@ export class GroupCommitWriter implements Placer {
     this.#carried = { frames: b.evictions, afterSync };
   }
 
-  async #commitBatch(batch: WriterOp[], b: Batch): Promise<void> {
+  async #commitBatch(batch: WriterOp[], b: Batch, accepted: WriterOp[]): Promise<void> {
     const s = this.#s;
-    const accepted: WriterOp[] = [];
+    if (this.#bound.due()) await this.#bound.remeasure();
+    let lowered = false;
     for (const op of batch) {
-      // Room for the data and for the op's own journal record (a delete's too: a full store
-      // that took delete records for free grew past its bound).
-      const frame = op.kind === 'reserve' ? 0 : op.record.frame.length;
-      const need =
-        frame +
-        (op.kind === 'append' ? op.data.size : op.kind === 'reserve' ? op.bytes : 0) +
-        // A file of its own takes what it was not reserved (all of it when no size was declared).
-        (op.kind === 'publish' ? diskFootprint(op.size) - op.reserved : 0);
+      if (op.kind === 'room') {
+        if (op.lower && !lowered) {
+          lowered = true;
+          let held = 0;
+          for (const r of batch) if (r.kind === 'room' && r.lower) held += r.held;
+          await this.#bound.noSpace(held);
+        }
+        // Answered once the commit has freed the bytes (below).
+        op.made = await this.#space.makeRoom(op.bytes, b, this);
+        accepted.push(op);
+        continue;
+      }
+      const need = needOf(op);
       if (need > 0 && !(await this.#space.makeRoom(need, b, this))) {
         op.done.reject(
           new HoardError(
             ErrorCode.InsufficientStorage,
-            `no room for ${need} bytes even after eviction (bound ${s.maxBytes})`,
+            `no room for ${need} bytes even after eviction (bound ${s.effectiveMaxBytes}` +
+              (s.effectiveMaxBytes < s.maxBytes ? ` of the configured ${s.maxBytes}: the file system holds less` : '') +
+              ')',
           ),
         );
         continue;
@@ -213,7 +297,7 @@ export class GroupCommitWriter implements Placer {
     // 1. Data first (puts' and compaction's copies), durable before any record points at it.
     // 2. Then the journal: evictions and moves, then puts, then deletes. Puts after the
     //    evictions, so an eviction of a value a put in this batch replaces cannot win on replay.
-    for (const op of accepted) if (op.kind !== 'reserve') b.putFrames.push(seal(op.record));
+    for (const op of accepted) if (op.kind !== 'reserve' && op.kind !== 'room') b.putFrames.push(seal(op.record));
     const frames = [...b.frames, ...b.putFrames];
     await this.#makeDurable(b.writes, frames);
     b.journaled = true;
@@ -256,6 +340,8 @@ export class GroupCommitWriter implements Placer {
     }
     // 4. Only now may bytes the journal no longer references go.
     for (const clean of b.afterSync) await clean();
+    if (lowered) await this.#bound.restoreSpare();
+    for (const op of accepted) if (op.kind === 'room') op.done.resolve(op.made ?? false);
     if (this.#rewriter.due()) await this.#rewriter.rewrite();
   }
 
@@ -314,7 +400,7 @@ export class GroupCommitWriter implements Placer {
   /** The next `size` bytes of the active segment, rolled first if full. */
   async #place(size: number): Promise<Place> {
     const s = this.#s;
-    if (s.active.size > 0 && s.active.size + size > this.#segmentBytes) {
+    if (s.active.size > 0 && s.active.size + size > s.segmentBytes) {
       const next = await this.#openSegment(s.dir, s.active.id + 1, true);
       // The new name must be durable before a journal record points into the file.
       if (s.fsync) await syncDir(segmentsDir(s.dir));
@@ -325,5 +411,24 @@ export class GroupCommitWriter implements Placer {
     const offset = seg.size;
     seg.size += size;
     return { seg, offset };
+  }
+}
+
+/**
+ * The room an op needs: its data and its own journal record (a delete's too: a full store
+ * that took delete records for free grew past its bound). A file of its own takes what it
+ * was not reserved (all of it when no size was declared).
+ */
+function needOf(op: WriterOp): number {
+  switch (op.kind) {
+    case 'append':
+      return op.record.frame.length + op.data.size;
+    case 'publish':
+      return op.record.frame.length + diskFootprint(op.size) - op.reserved;
+    case 'delete':
+      return op.record.frame.length;
+    case 'reserve':
+    case 'room':
+      return op.bytes;
   }
 }

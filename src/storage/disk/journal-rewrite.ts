@@ -5,7 +5,7 @@
 //
 // Run at open (recovery.ts) and, through `JournalRewriter`, from the store's writer once the
 // journal has become mostly history.
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { EntryIndex } from './entry-index.ts';
 import { JOURNAL_MAGIC, Op, scanJournal, seal, setLocation } from './journal.ts';
@@ -86,9 +86,13 @@ export async function rewriteJournal(
     let done = 0;
     while (done < bytes.length) done += (await fh.write(bytes, done, bytes.length - done, done)).bytesWritten;
     await fh.sync();
-  } finally {
-    await fh.close();
+  } catch (err) {
+    // A half-written file must not keep the space a full disk needs.
+    await fh.close().catch(() => undefined);
+    await unlink(next).catch(() => undefined);
+    throw err;
   }
+  await fh.close();
   await rename(next, jpath);
   await syncDir(path.dirname(jpath));
   return parts.length - 1;

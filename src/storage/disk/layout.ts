@@ -6,6 +6,7 @@
 //                             name unique, so removing an old version never hits a new one
 //   tmp/                      uploads in progress; emptied on open (crash debris)
 //   quarantine/               what fsck moved aside
+//   spare                     1 MiB kept for a full disk (file-system-bound.ts)
 import path from 'node:path';
 
 export function journalPath(dir: string): string {
@@ -30,6 +31,9 @@ export function blobPath(dir: string, slot: Uint8Array, generation: number): str
 }
 export function tmpDir(dir: string): string {
   return path.join(dir, 'tmp');
+}
+export function sparePath(dir: string): string {
+  return path.join(dir, 'spare');
 }
 export function quarantineDir(dir: string): string {
   return path.join(dir, 'quarantine');

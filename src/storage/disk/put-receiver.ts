@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { toHoardError } from '../../core/errors.ts';
+import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
 import { receive } from '../../core/receive.ts';
 import { checkPut, putReceiveOptions } from '../check-put.ts';
@@ -16,6 +16,7 @@ import { SingleFlight } from '../single-flight.ts';
 import type { Body, PutOptions, PutOutcome } from '../store.ts';
 import { OWN_FILE } from './entry-index.ts';
 import type { GroupCommitWriter } from './group-commit-writer.ts';
+import { isNoSpace } from './file-system-bound.ts';
 import { encodePut, setLocation } from './journal.ts';
 import { blobPath, diskFootprint, tmpDir } from './layout.ts';
 import { PipelinedFileWriter } from './pipelined-file-writer.ts';
@@ -40,7 +41,7 @@ export class PutReceiver {
   }
 
   async put(key: Key, body: Body, options: PutOptions): Promise<PutOutcome> {
-    const maxBytes = this.#s.maxBytes;
+    const maxBytes = this.#s.effectiveMaxBytes;
     checkPut(key, options, maxBytes);
     const slot = slotOf(key);
     if (key.keyspace !== 'cas') return this.#write(key, slot, body, options);
@@ -82,7 +83,19 @@ export class PutReceiver {
     let writer: PipelinedFileWriter | undefined;
     try {
       fh = await open(tmp, 'wx');
-      writer = new PipelinedFileWriter(fh, { flushEveryBytes: s.fsync ? FLUSH_EVERY_BYTES : 0 });
+      writer = new PipelinedFileWriter(fh, {
+        flushEveryBytes: s.fsync ? FLUSH_EVERY_BYTES : 0,
+        // The disk is full: the writer lowers the bound and makes room. A reservation counts
+        // the whole file already; a file of undeclared size needs room for what it holds.
+        onNoSpace: (written, writing) =>
+          this.#writer.enqueue<boolean>((done) => ({
+            kind: 'room',
+            bytes: reserved > 0 ? 0 : written + writing,
+            held: written,
+            lower: true,
+            done,
+          })),
+      });
       const sink = writer;
       const { size, crc } = await this.#receive(key, body, options, (c) => sink.push(c));
       await writer.finish();
@@ -116,6 +129,12 @@ export class PutReceiver {
       if (fh) await fh.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
       if (reserved > 0) s.reserved -= diskFootprint(reserved);
+      if (isNoSpace(err))
+        throw new HoardError(
+          ErrorCode.InsufficientStorage,
+          `the file system is full and no room could be made (${(err as Error).message})`,
+          { cause: err },
+        );
       throw toHoardError(err);
     }
   }
@@ -132,7 +151,7 @@ export class PutReceiver {
   ): Promise<{ size: number; crc: number }> {
     const raw = key.keyspace !== 'cas';
     let crc = 0;
-    const { size } = await receive(body, putReceiveOptions(key, options, this.#s.maxBytes), (c) => {
+    const { size } = await receive(body, putReceiveOptions(key, options, this.#s.effectiveMaxBytes), (c) => {
       if (raw) crc = crc32(c, crc);
       return sink(c);
     });

@@ -3,9 +3,16 @@
 // segments and drops index entries whose bytes (segment range or own file) are not there,
 // removes segments nothing references, and starts a fresh active segment. Everything the
 // store then reports present is readable.
+//
+// On a full disk, opening still works: tmp/ is emptied first (freeing what uploads left), a
+// journal rewrite that finds no space is skipped (the old journal stays in use: what it
+// names whose bytes are missing is dropped again at each open), and segment ids the
+// journal ever named are never given to a new segment, so a record left behind can never
+// come to name another entry's bytes.
 import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { EntryIndex, NO_BYTES, OWN_FILE } from './entry-index.ts';
+import { isNoSpace } from './file-system-bound.ts';
 import { Op, replayJournal } from './journal.ts';
 import { rewriteJournal } from './journal-rewrite.ts';
 import { blobPath, blobsDir, diskFootprint, journalPath, parseSegmentName, segmentsDir, tmpDir } from './layout.ts';
@@ -46,8 +53,10 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
   const positions: number[] = []; // entry id -> journal offset of its latest put
   let journalRecords = 0;
   let generation = 0;
+  let maxSegment = 0; // the highest segment id named by the journal or found on disk
   const validLength = replayJournal(image, (op, slot, segment, offset, size, position) => {
     journalRecords++;
+    if (op !== Op.Delete && segment !== OWN_FILE && segment !== NO_BYTES && segment > maxSegment) maxSegment = segment;
     if (op === Op.Put) {
       positions[index.set(slot, segment, offset, size)] = position;
       if (segment === OWN_FILE && offset > generation) generation = offset;
@@ -63,7 +72,6 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
   // Defence in depth: with durability=fsync the journal never runs ahead of the data, but an
   // entry whose bytes are not there must never be reported present.
   const segments = new Map<number, Segment>();
-  let maxSegment = 0;
   for (const name of await readdir(segmentsDir(dir))) {
     const id = parseSegmentName(name);
     if (id === undefined) continue;
@@ -122,9 +130,17 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
 
   // Rewrite when the journal is mostly history or entries were dropped; otherwise just cut
   // a torn tail (the records before it are intact, rule 2).
-  const rewrite = dangling.length > 0 || journalRecords > 2 * index.size + 10_000 || image.length === 0;
-  if (rewrite) await rewriteJournal(dir, image, index, (id) => positions[id]);
-  else if (validLength < image.length) await truncate(jpath, validLength);
+  let rewrite = dangling.length > 0 || journalRecords > 2 * index.size + 10_000 || image.length === 0;
+  if (rewrite) {
+    try {
+      await rewriteJournal(dir, image, index, (id) => positions[id]);
+    } catch (err) {
+      // A new store's journal needs its header; any other can wait for a disk with room.
+      if (!isNoSpace(err) || image.length === 0) throw err;
+      rewrite = false;
+    }
+  }
+  if (!rewrite && validLength < image.length) await truncate(jpath, validLength);
 
   // Not O_APPEND ('a'): records are written with pwrite at the length the store counts, and
   // under O_APPEND Linux ignores that position and writes after whatever else is there.

@@ -60,6 +60,12 @@ export class Segment {
     }
   }
 
+  /** Cuts the file back to `size` bytes (what a failed commit placed past it), freeing their space. Writer only. */
+  async truncate(size: number): Promise<void> {
+    this.size = size;
+    await this.#fh.truncate(size);
+  }
+
   /** Unlinks the file; the descriptor closes once no reader holds it. */
   async remove(): Promise<void> {
     if (this.#removed) return;

@@ -2,7 +2,8 @@
 // before a commit writes anything. Exact LRU eviction over entries while live data is the
 // problem; compaction (a segment's live entries copied forward with move records, then the
 // segment removed) while dead space is: evicting from a segment that still holds live
-// entries frees nothing until the segment is compacted.
+// entries frees nothing until the segment is compacted. The bound is the effective one:
+// the configured `maxBytes`, or less when the file system holds less (file-system-bound.ts).
 import { encodeDelete, encodeMove, seal, type EncodedRecord } from './journal.ts';
 import type { Batch, Parts, Placer } from './commit-batch.ts';
 import type { Segment } from './segment.ts';
@@ -24,7 +25,7 @@ export class SpaceManager {
    */
   async makeRoom(need: number, b: Batch, placer: Placer): Promise<boolean> {
     const s = this.#s;
-    const maxBytes = s.maxBytes;
+    const maxBytes = s.effectiveMaxBytes;
     if (maxBytes === 0) return true;
     if (need > maxBytes) return false;
     const retiring = new Set<number>();

@@ -18,6 +18,13 @@ export class StoreState {
   readonly fsync: boolean;
   /** The configured bound on bytes on disk; 0 = unbounded. */
   readonly maxBytes: number;
+  /** The bound the store works to: `maxBytes`, or less when the file system holds less
+   *  (file-system-bound.ts); 0 = unbounded. */
+  effectiveMaxBytes: number;
+  /** The active segment is sealed once it reaches this size. */
+  segmentBytes: number;
+  readonly #fixedSegmentBytes: number | undefined;
+  readonly #smallEntryBytes: number;
   readonly index = new EntryIndex(1024);
   readonly cache: ReadCache;
   segments = new Map<number, Segment>();
@@ -31,11 +38,34 @@ export class StoreState {
   evictions = 0;
   generation = 0;
 
-  constructor(dir: string, maxBytes: number, fsync: boolean, cache: ReadCache) {
+  /** `segmentBytes`: a fixed segment size; by default one sixteenth of the bound, within 1-64 MiB. */
+  constructor(
+    dir: string,
+    options: { maxBytes: number; fsync: boolean; smallEntryBytes: number; segmentBytes?: number },
+    cache: ReadCache,
+  ) {
     this.dir = dir;
-    this.maxBytes = maxBytes;
-    this.fsync = fsync;
+    this.maxBytes = options.maxBytes;
+    this.effectiveMaxBytes = options.maxBytes;
+    this.fsync = options.fsync;
+    this.#smallEntryBytes = options.smallEntryBytes;
+    this.#fixedSegmentBytes = options.segmentBytes;
     this.cache = cache;
+    this.segmentBytes = this.#fittedSegmentBytes();
+  }
+
+  /** Sets the bound the store works to; segments are then fitted to it (unless fixed). */
+  setEffectiveMaxBytes(bytes: number): void {
+    this.effectiveMaxBytes = bytes;
+    this.segmentBytes = this.#fittedSegmentBytes();
+  }
+
+  /** Segments of a sixteenth of the bound, so that eviction can empty whole old ones. */
+  #fittedSegmentBytes(): number {
+    if (this.#fixedSegmentBytes !== undefined) return this.#fixedSegmentBytes;
+    const bound = this.effectiveMaxBytes;
+    const fitted = bound > 0 ? Math.floor(bound / 16) : 64 * 1024 * 1024;
+    return Math.max(this.#smallEntryBytes, Math.min(64 * 1024 * 1024, fitted));
   }
 
   /** Takes over what opening found (recovery.ts). */
