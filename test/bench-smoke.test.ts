@@ -88,7 +88,7 @@ test('bench grpc runs against hoard and a baseline checkout on a tiny configurat
   );
 });
 
-test('the Markdown of a section is one table: workloads as rows, targets side by side, then hoard / each other target', () => {
+test('the Markdown of a section is one table: workloads as rows, targets side by side, then hoard / each peer', () => {
   const s = newSection('HTTP');
   const cpu = { wallSeconds: 1, server: 0.61, generator: 0.12, other: 0.09 };
   s.rows.push(
@@ -98,6 +98,7 @@ test('the Markdown of a section is one table: workloads as rows, targets side by
     { workload: 'GET', target: 'bazel-remote', value: 1000, unit: 'req/s', cpu },
     { workload: 'PUT', target: 'bazel-remote', value: 100, unit: 'req/s', cpu, warning: '3 errors' },
     { workload: 'GET', target: 'hoard@abc1234', value: 1600, unit: 'req/s', cpu },
+    { workload: 'PUT', target: DISCARDING, value: 900, unit: 'req/s' },
   );
   ratioGoal(s, 'GET', 'bazel-remote', 1);
   ratioGoal(s, 'PUT', 'bazel-remote', 5);
@@ -113,17 +114,17 @@ test('the Markdown of a section is one table: workloads as rows, targets side by
   assert.equal(tableLines.length, 4, md); // header, rule, GET, PUT
   assert.equal(
     tableLines[0],
-    '| workload | hoard | hoard@abc1234 | bazel-remote | nginx | hoard / hoard@abc1234 | hoard / bazel-remote | hoard / nginx |',
+    `| workload | hoard | hoard@abc1234 | bazel-remote | nginx | ${DISCARDING} | hoard / hoard@abc1234 | hoard / bazel-remote | hoard / nginx |`,
   );
   assert.equal(
     tableLines[2],
     '| GET | 2,000 req/s<br><sub>gen 12 · srv 61 · oth 9 %</sub> | 1,600 req/s<br><sub>gen 12 · srv 61 · oth 9 %</sub> | ' +
-      '1,000 req/s<br><sub>gen 12 · srv 61 · oth 9 %</sub> | 4,000 req/s<br><sub>gen 12 · srv 61 · oth 9 %</sub> | 1.25× | 2.00× | 0.50× |',
+      '1,000 req/s<br><sub>gen 12 · srv 61 · oth 9 %</sub> | 4,000 req/s<br><sub>gen 12 · srv 61 · oth 9 %</sub> | — | 1.25× | 2.00× | 0.50× |',
   );
   // A target not measured for a workload is a dash; an unclean figure is flagged, and so is its ratio.
   assert.match(
     tableLines[3] ?? '',
-    /^\| PUT \| 300 req\/s<br>.* \| — \| 100 req\/s ⚠<br>.* \| — \| {2}\| 3\.00× ⚠ \| {2}\|$/,
+    /^\| PUT \| 300 req\/s<br>.* \| — \| 100 req\/s ⚠<br>.* \| — \| 900 req\/s \| {2}\| 3\.00× ⚠ \| {2}\|$/,
   );
   assert.ok(md.indexOf('`./node_modules/.bin/node bench/run.ts --only http`') < md.indexOf('| workload'), md);
   assert.match(

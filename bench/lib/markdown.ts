@@ -1,10 +1,11 @@
 // A section as Markdown, for bench/RESULTS.md: what ran and where above ONE table with the
 // workloads as rows and the targets side by side as columns (hoard, hoard@<commit>,
 // bazel-remote, nginx, then the ceilings), each cell the figure with its unit and the CPU
-// shares during it, then a column hoard / <target> for every other target; below it the
-// goal verdicts, the notes and each figure's details. Every figure is from the same run.
+// shares during it, then a column hoard / <peer> for every peer (the ceilings have their
+// own notes); below it the goal verdicts, the notes and each figure's details. Every
+// figure is from the same run.
 import type { CpuShares } from './cpu.ts';
-import { formatNumber, hoardRatio, type Row, targetsOf, workloadsOf } from './report.ts';
+import { formatNumber, hoardRatio, isPeer, type Row, targetsOf, workloadsOf } from './report.ts';
 import type { Section } from './section.ts';
 
 /** What a run was: printed above each section's table. */
@@ -44,11 +45,10 @@ export function renderSectionMarkdown(s: Section, run?: RunMeta): string {
     );
   }
   const targets = targetsOf(s.rows);
-  const peers = targets.filter((t) => t !== 'hoard');
   const find = (w: string, t: string) => s.rows.find((r) => r.workload === w && r.target === t);
   const workloads = workloadsOf(s.rows);
-  // A ratio column only for a target that shares a workload (and unit) with hoard.
-  const ratioTargets = peers.filter((t) =>
+  // A ratio column for each peer that shares a workload (and unit) with hoard.
+  const ratioTargets = targets.filter(isPeer).filter((t) =>
     workloads.some((w) => {
       const r = find(w, t);
       return r !== undefined && hoardRatio(s.rows, r) !== undefined;

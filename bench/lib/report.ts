@@ -62,6 +62,12 @@ export function workloadsOf(rows: readonly Row[]): string[] {
 const PEER_RANK = (t: string) =>
   t === 'hoard' ? 0 : t.startsWith('hoard@') ? 1 : t === 'bazel-remote' ? 2 : t === 'nginx' ? 3 : 4;
 
+/** A server that runs the same workloads as hoard (an earlier hoard, bazel-remote, nginx), not a ceiling of one part. */
+export function isPeer(target: string): boolean {
+  const rank = PEER_RANK(target);
+  return rank > 0 && rank < 4;
+}
+
 /** Targets side by side: hoard, its earlier checkouts, bazel-remote, nginx, then the ceilings as measured. */
 export function targetsOf(rows: readonly Row[]): string[] {
   const seen = [...new Set(rows.map((r) => r.target))];

@@ -105,7 +105,7 @@ export async function startHoard(
     throw err;
   }
   const from = checkout
-    ? ` from ${checkout.dir} (commit ${checkout.commit}${checkout.dirty ? ' + uncommitted changes' : ''})`
+    ? ` of ${checkout.dir} at ${checkout.commit}${checkout.dirty ? ' + uncommitted changes' : ''}`
     : '';
   return {
     name: checkout ? `${HOARD}@${checkout.commit}` : HOARD,
