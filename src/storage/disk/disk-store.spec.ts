@@ -246,6 +246,29 @@ describe('DiskStore recovery and bounds', () => {
     }
   });
 
+  it('never gives a new segment the id of one the journal names, even when that file is gone', async () => {
+    // On a full disk the journal rewrite at open may be skipped, leaving records that name a
+    // missing segment: a new segment of that id would make them name its bytes.
+    const dir = await freshDir();
+    const opts = { dir, maxBytes: 0, segmentBytes: 1000 };
+    let s = await openDiskStore(opts);
+    const [a, b] = [randomBytes(600), randomBytes(600)];
+    await s.put(casKey(digestOf(a).hash), a, { size: a.length });
+    await s.put(casKey(digestOf(b).hash), b, { size: b.length }); // rolls: b in the second segment
+    await s.close();
+    const segs = (await readdir(path.join(dir, 'segments'))).sort();
+    assert.equal(segs.length, 2);
+    await rm(path.join(dir, 'segments', segs[1]!));
+    s = await openDiskStore(opts);
+    try {
+      assert.deepEqual(await holds(s, [a, b]), [true, false]);
+      const now = (await readdir(path.join(dir, 'segments'))).sort();
+      assert.ok(!now.includes(segs[1]!), `the new active segment is not ${segs[1]} (${now.join(' ')})`);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('drops an entry whose own file is gone (has and get agree: absent)', async () => {
     const dir = await freshDir();
     const [kept, lost] = [randomBytes(40_000), randomBytes(50_000)];

@@ -55,3 +55,43 @@ test('a failed write surfaces at the next push or finish, never as an unhandled 
   }
   assert.deepEqual(unhandled, []);
 });
+
+test('a write the disk refuses for lack of space is written again once room was made, or fails when none could be', async () => {
+  for (const roomMade of [true, false]) {
+    const file = path.join(dir, `full-${roomMade}`);
+    const fh = await open(file, 'wx');
+    // The file system fills in the middle of the second batch: part of it lands, then ENOSPC.
+    const writev = fh.writev.bind(fh);
+    let calls = 0;
+    fh.writev = (async (buffers: Uint8Array[], position?: number) => {
+      if (++calls !== 2) return writev(buffers, position);
+      await writev([buffers[0]!.subarray(0, 3)], position);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }) as typeof fh.writev;
+    const asked: [number, number][] = [];
+    try {
+      const w = new PipelinedFileWriter(fh, {
+        batchBytes: 8,
+        onNoSpace: async (written, writing) => {
+          asked.push([written, writing]);
+          return roomMade;
+        },
+      });
+      const chunks = ['first-08', 'second08', 'third-08'].map((c) => Buffer.from(c));
+      const all = async () => {
+        for (const c of chunks) await w.push(c);
+        await w.finish();
+      };
+      if (roomMade) {
+        await all();
+        assert.deepEqual(await readFile(file), Buffer.concat(chunks), 'the refused batch was written again whole');
+      } else {
+        await assert.rejects(all(), /ENOSPC/); // at the next push or the finish
+        await w.abandon();
+      }
+      assert.deepEqual(asked, [[8, 8]], 'asked once, with what the file held and what the write adds');
+    } finally {
+      await fh.close();
+    }
+  }
+});
