@@ -1,8 +1,10 @@
-// What one group commit decides before its I/O runs: the records it will journal, the
-// segment data it will write and where, the copies compaction made, and the cleanups that
-// may run only once the journal no longer references the bytes. The group-commit writer
-// builds it; space management adds evictions and compaction copies to it.
+// What a group commit works on: the ops queued for the writer, and what one commit decides
+// before its I/O runs (the records it will journal, the segment data it will write and
+// where, the copies compaction made, and the cleanups that may run only once the journal no
+// longer references the bytes). The batch committer builds a batch; space management adds
+// evictions and compaction copies to it.
 import type { EncodedRecord } from './journal.ts';
+import { diskFootprint } from './layout.ts';
 import type { Segment } from './segment.ts';
 import type { Cleanups } from './store-state.ts';
 
@@ -74,7 +76,51 @@ export function newBatch(carried: Carried): Batch {
   };
 }
 
-/** Places bytes for a commit (the group-commit writer): counted live, written with the batch. */
+/** Places bytes for a commit (the batch committer): counted live, written with the batch. */
 export interface Placer {
   placeInBatch(data: Parts, record: EncodedRecord, b: Batch): Promise<Place>;
+}
+
+export interface Deferred<T = void> {
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+export type WriterOp =
+  // `place`: where the commit put the bytes (none for an empty entry).
+  | { kind: 'append'; slot: Buffer; record: EncodedRecord; data: Parts; place?: Place; done: Deferred }
+  | {
+      kind: 'publish';
+      slot: Buffer;
+      record: EncodedRecord;
+      size: number;
+      generation: number;
+      reserved: number;
+      done: Deferred;
+    }
+  | { kind: 'reserve'; bytes: number; done: Deferred }
+  // Makes room for `bytes` more (after lowering the bound to the file system's when
+  // `lower`; `held`: bytes the asker already has on disk that the store does not count, a
+  // temp file's so far) and keeps nothing; `done` gets whether it could, once the bytes
+  // are freed.
+  | { kind: 'room'; bytes: number; held: number; lower: boolean; made?: boolean; done: Deferred<boolean> }
+  | { kind: 'delete'; slot: Buffer; record: EncodedRecord; done: Deferred<boolean> };
+
+/**
+ * The room an op needs: its data and its own journal record (a delete's too: a full store
+ * that took delete records for free grew past its bound). A file of its own takes what it
+ * was not reserved (all of it when no size was declared).
+ */
+export function needOf(op: WriterOp): number {
+  switch (op.kind) {
+    case 'append':
+      return op.record.frame.length + op.data.size;
+    case 'publish':
+      return op.record.frame.length + diskFootprint(op.size) - op.reserved;
+    case 'delete':
+      return op.record.frame.length;
+    case 'reserve':
+    case 'room':
+      return op.bytes;
+  }
 }

@@ -42,8 +42,8 @@ async function freshDir(): Promise<string> {
  */
 class CommitTap implements CommitRunner {
   #real: CommitRunner = new CommitSyncer();
-  /** Runs the next commit instead of the real runner (then cleared). */
-  next: ((request: CommitRequest, real: CommitRunner) => Promise<void>) | undefined;
+  /** Stand-ins for the next commits, in order, each used once instead of the real runner. */
+  readonly queued: ((request: CommitRequest, real: CommitRunner) => Promise<void>)[] = [];
   recorded: CommitRequest[] | undefined;
 
   /** The runner option of a store: each store (a reopen too) gets its own worker behind the tap. */
@@ -54,8 +54,7 @@ class CommitTap implements CommitRunner {
 
   run(request: CommitRequest): Promise<void> {
     this.recorded?.push(request);
-    const next = this.next;
-    this.next = undefined;
+    const next = this.queued.shift();
     return next ? next(request, this.#real) : this.#real.run(request);
   }
 
@@ -70,13 +69,15 @@ class CommitTap implements CommitRunner {
  * the journal first, written by the worker. Returns the undo, for a `finally`.
  */
 function failNextCommit(commits: CommitTap, failedAt: CommitStep, message: string, tornBytes?: number): () => void {
-  commits.next = async (request, real) => {
+  const fail = async (request: CommitRequest, real: CommitRunner) => {
     if (tornBytes !== undefined)
       await real.run({ ...request, records: [Buffer.concat(request.records).subarray(0, tornBytes)] });
     throw new CommitFailed({ ok: false, failedAt, message, code: message.split(':')[0] });
   };
+  commits.queued.push(fail);
   return () => {
-    commits.next = undefined;
+    const at = commits.queued.indexOf(fail);
+    if (at >= 0) commits.queued.splice(at, 1);
   };
 }
 
@@ -120,10 +121,10 @@ async function commitsDuring(commits: CommitTap, work: () => Promise<unknown>): 
 function holdNextCommit(commits: CommitTap): () => void {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  commits.next = async (request, real) => {
+  commits.queued.push(async (request, real) => {
     await gate;
     return real.run(request);
-  };
+  });
   return release;
 }
 
@@ -568,7 +569,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await put(a);
     failNextCommit(commits, 'journal-write', 'ENOSPC: no space left on device', 10);
     await put(b); // refused once, then committed
-    assert.equal(commits.next, undefined, 'the failure was used');
+    assert.equal(commits.queued.length, 0, 'the failure was used');
     assert.ok(s.usage().effectiveMaxBytes > 0, 'an unbounded store is bounded by its file system once it was full');
     await put(c);
     await s.close();

@@ -5,9 +5,11 @@
 //   (read-cache.ts) and the files;
 // - the write paths (put-receiver.ts): a put received into memory or a private temp file,
 //   verified, then handed to the writer (rule 1);
-// - the single writer (group-commit-writer.ts): group commit of queued puts and deletes,
-//   its I/O on the commit worker (commit-syncer.ts), publication once durable, and taking
-//   back a commit that failed before its journal write;
+// - the single writer (group-commit-writer.ts): the queue of puts and deletes, taken as
+//   one batch per group commit, and the retry after a full disk;
+// - one group commit (batch-committer.ts, commit-batch.ts): room, placement, the I/O on
+//   the commit worker (commit-syncer.ts), publication once durable, and taking back a
+//   commit that failed before its journal write;
 // - space management (space-manager.ts): eviction and compaction within the bound;
 // - the file system's own bound (file-system-bound.ts): a full disk lowers the bound the
 //   store works to (`StoreUsage.effectiveMaxBytes`) instead of failing writes;
@@ -19,6 +21,7 @@ import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
 import { InFlight } from '../in-flight.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
+import { BatchCommitter } from './batch-committer.ts';
 import { CommitSyncer, type CommitRunner } from './commit-syncer.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
 import { EntryReader } from './entry-reader.ts';
@@ -121,16 +124,18 @@ class DiskStoreImpl implements DiskStore {
     this.#reader = new EntryReader(state);
     this.#bound = new FileSystemBound(state, options.onEffectiveMaxBytes);
     this.#writer = new GroupCommitWriter(
-      state,
-      {
-        space: new SpaceManager(state),
-        rewriter: new JournalRewriter(state, options.journalCompactionSlack ?? 100_000),
-        bound: this.#bound,
-      },
-      {
-        runner: options.commitRunner?.() ?? new CommitSyncer(),
-        openSegment: options.openSegment ?? Segment.open,
-      },
+      new BatchCommitter(
+        state,
+        {
+          space: new SpaceManager(state),
+          rewriter: new JournalRewriter(state, options.journalCompactionSlack ?? 100_000),
+          bound: this.#bound,
+        },
+        {
+          runner: options.commitRunner?.() ?? new CommitSyncer(),
+          openSegment: options.openSegment ?? Segment.open,
+        },
+      ),
     );
     this.#receiver = new PutReceiver(state, this.#writer, smallEntryBytes);
   }

@@ -88,7 +88,7 @@ export class SpaceManager {
         toOffset: to.offset,
       });
     }
-    // Removed once the moves are published (see the group-commit writer); counted as freed from now on.
+    // Removed once the moves are published (batch-committer.ts); counted as freed from now on.
     seg.retiring = true;
   }
 }

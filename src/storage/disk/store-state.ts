@@ -1,6 +1,6 @@
 // What a disk store holds, shared by its parts: the in-memory index, the open segments and
 // journal, the read cache, and the byte counts the bound is checked against. The parts that
-// change it (the group-commit writer, space management, the journal rewrite) all run on the
+// change it (the batch committer, space management, the journal rewrite) all run on the
 // store's single writer; readers and the put path only look things up, except that a put
 // of a file of its own adds and releases its reservation.
 import { unlink, type FileHandle } from 'node:fs/promises';
