@@ -115,7 +115,8 @@ export class FileSystemBound {
     this.#measuredAt = performance.now();
     // The store's own bytes as the disk holds them: reservations are promises, not bytes.
     const own = s.diskBytes() - s.reserved + held + (this.#spareHeld ? SPARE_BYTES : 0);
-    const holds = Math.max(0, own + free - SPARE_BYTES - HEADROOM_BYTES);
+    // At least 1: 0 would read as unbounded.
+    const holds = Math.max(1, own + free - SPARE_BYTES - HEADROOM_BYTES);
     const bound = s.maxBytes > 0 ? Math.min(s.maxBytes, holds) : holds;
     s.setEffectiveMaxBytes(bound);
     const low = s.maxBytes === 0 || bound < s.maxBytes;
