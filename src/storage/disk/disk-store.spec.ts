@@ -96,6 +96,18 @@ async function openTestStore(options: Omit<DiskStoreOptions, 'dir'>) {
     commits,
     put: (d: Buffer) => s.put(casKey(digestOf(d).hash), d, { size: d.length }),
     segments: () => readdir(path.join(dir, 'segments')),
+    /**
+     * The segment files once `settled` holds of them, or after a second: a commit answers
+     * its puts before it removes what the journal no longer references (bytes go last).
+     */
+    settledSegments: async (settled: (names: string[]) => boolean) => {
+      let names = await readdir(path.join(dir, 'segments'));
+      for (let i = 0; i < 100 && !settled(names); i++) {
+        await sleep(10);
+        names = await readdir(path.join(dir, 'segments'));
+      }
+      return names;
+    },
     reopen: () => openDiskStore(opts),
   };
 }
@@ -609,7 +621,11 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('bytes a failed commit placed count as dead space, so their segment is still retired', async () => {
-    const { s, commits, put, segments } = await openTestStore({ maxBytes: 0, durability: 'none', segmentBytes: 1000 });
+    const { s, commits, put, segments, settledSegments } = await openTestStore({
+      maxBytes: 0,
+      durability: 'none',
+      segmentBytes: 1000,
+    });
     await put(randomBytes(600)); // fills the first segment
     await rejectedByFailedCommit(commits, () => put(randomBytes(600)), 'data', 'EIO: i/o error, write'); // placed in a new segment, never published
     const c = randomBytes(300);
@@ -617,7 +633,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
     const before = await segments();
     await put(randomBytes(600)); // rolls: the segment is no longer the active one
     assert.ok(await s.delete(casKey(digestOf(c).hash)));
-    const after = await segments();
+    const after = await settledSegments((names) => names.length === before.length);
     assert.equal(
       after.length,
       before.length,
@@ -628,7 +644,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
 
   it('a commit that fails before writing (a segment roll) takes back the live count of what it had placed', async () => {
     let rollFails = false;
-    const { s, commits, put, segments } = await openTestStore({
+    const { s, commits, put, segments, settledSegments } = await openTestStore({
       maxBytes: 0,
       durability: 'none',
       segmentBytes: 1000,
@@ -660,9 +676,10 @@ describe('DiskStore rule 1: order and leftovers', () => {
     );
     await put(randomBytes(900)); // rolls: the first segment is no longer the active one
     for (const gone of [x, w]) assert.ok(await s.delete(casKey(digestOf(gone).hash)));
+    const now = await settledSegments((names) => !names.includes(first!));
     assert.ok(
-      !(await segments()).includes(first!),
-      `the first segment, empty but for y's phantom bytes, was removed (${(await segments()).join(' ')})`,
+      !now.includes(first!),
+      `the first segment, empty but for y's phantom bytes, was removed (${now.join(' ')})`,
     );
     await s.close();
   });
@@ -672,7 +689,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
    * (the index forgets it) and then fails at `failedAt`.
    */
   async function evictionInFailedCommit(failedAt: CommitStep, message: string) {
-    const { s, commits, put, segments, reopen } = await openTestStore({
+    const { s, commits, put, segments, settledSegments, reopen } = await openTestStore({
       maxBytes: 1700,
       durability: 'none',
       segmentBytes: 1000,
@@ -684,14 +701,18 @@ describe('DiskStore rule 1: order and leftovers', () => {
     await rejectedByFailedCommit(commits, () => put(c), failedAt, message);
     assert.equal(s.usage().evictions, 1, 'the failed commit chose a as its eviction');
     assert.deepEqual(await holds(s, [a]), [false]);
-    return { s, put, segments, first: first!, reopen, blobs: [a, b, c] };
+    return { s, put, settledSegments, first: first!, reopen, blobs: [a, b, c] };
   }
 
   it("a failed commit's evictions are journaled by the next commit: they stay evicted after a reopen, their bytes go", async () => {
-    const { s, put, segments, first, reopen, blobs } = await evictionInFailedCommit('data', 'EIO: i/o error, write');
+    const { s, put, settledSegments, first, reopen, blobs } = await evictionInFailedCommit(
+      'data',
+      'EIO: i/o error, write',
+    );
     const d = randomBytes(10);
     await put(d); // the next commit journals a's eviction and removes its segment
-    assert.ok(!(await segments()).includes(first), `a's emptied segment ${first} was removed`);
+    const now = await settledSegments((names) => !names.includes(first));
+    assert.ok(!now.includes(first), `a's emptied segment ${first} was removed (${now.join(' ')})`);
     await s.close();
     const again = await reopen();
     assert.deepEqual(
@@ -711,7 +732,7 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it("a compaction victim emptied by a failed commit's evictions is removed with them, not left for compaction", async () => {
-    const { s, commits, put, segments, reopen } = await openTestStore({
+    const { s, commits, put, segments, settledSegments, reopen } = await openTestStore({
       maxBytes: 16_000,
       durability: 'none',
       segmentBytes: 10_000,
@@ -742,10 +763,8 @@ describe('DiskStore rule 1: order and leftovers', () => {
     }
     assert.ok(s.usage().evictions >= 1, 'the failed commit evicted e');
     await put(randomBytes(10)); // journals the evictions, then removes what they emptied
-    assert.ok(
-      !(await segments()).includes(victim!),
-      `the emptied victim ${victim} was removed (${(await segments()).join(' ')})`,
-    );
+    const now = await settledSegments((names) => !names.includes(victim!));
+    assert.ok(!now.includes(victim!), `the emptied victim ${victim} was removed (${now.join(' ')})`);
     await s.close();
     const again = await reopen();
     assert.deepEqual(await holds(again, [e]), [false], 'e stayed evicted');
