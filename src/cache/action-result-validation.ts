@@ -3,16 +3,10 @@
 // one size bound. A refusal is InvalidArgument (TooLarge for the size) naming the field, so
 // each frontend answers it with its own status for that code (rule 7) and stores nothing.
 import { decodeActionResult } from '../core/action-result.ts';
-import { checkDigest, type Digest } from '../core/digest.ts';
 import { ErrorCode, HoardError } from '../core/errors.ts';
+import { digestOfMessage, type DigestMessage } from '../core/proto-values.ts';
 
-/** An int64 field as protobufjs decodes it: a Long when the `long` package is loaded. */
-export type Int64 = number | { toNumber(): number };
-
-export interface DigestMessage {
-  hash?: string;
-  sizeBytes?: Int64;
-}
+export { digestOfMessage, int64, type DigestMessage, type Int64 } from '../core/proto-values.ts';
 
 /**
  * The fields of a decoded REAPI ActionResult the cache reads or rewrites. Decoded messages
@@ -86,24 +80,6 @@ export function validateActionResult(ar: ActionResultMessage): void {
   }
   if (ar.stdoutDigest) digestOfMessage(ar.stdoutDigest, 'stdout_digest');
   if (ar.stderrDigest) digestOfMessage(ar.stderrDigest, 'stderr_digest');
-}
-
-/** A Digest message, checked (InvalidArgument naming `field`, also when it is missing). */
-export function digestOfMessage(msg: DigestMessage | null | undefined, field: string): Digest {
-  if (!msg) throw new HoardError(ErrorCode.InvalidArgument, `${field} is missing`);
-  const d: Digest = { hash: msg.hash ?? '', sizeBytes: int64(msg.sizeBytes) };
-  try {
-    checkDigest(d);
-  } catch (err) {
-    throw new HoardError(ErrorCode.InvalidArgument, `${field}: ${(err as Error).message}`);
-  }
-  return d;
-}
-
-/** int64 -> number (unset: 0). Beyond 2^53 precision is lost; checkDigest refuses those sizes. */
-export function int64(v: Int64 | null | undefined): number {
-  if (v === null || v === undefined) return 0;
-  return typeof v === 'number' ? v : v.toNumber();
 }
 
 function checkPath(p: string, field: string, mayBeEmpty = false): void {

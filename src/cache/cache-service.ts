@@ -13,6 +13,7 @@ import { hashBytes, type Digest } from '../core/digest.ts';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import { acKey, casKey, type Key } from '../core/keys.ts';
 import { protoType, REAPI } from '../core/proto.ts';
+import { bytesOf } from '../core/proto-values.ts';
 import type { Metrics, Protocol } from '../metrics/metrics.ts';
 import type { Body, Entry, Store } from '../storage/store.ts';
 import {
@@ -180,11 +181,3 @@ function decodes(bytes: Uint8Array): boolean {
     return false;
   }
 }
-
-/** A `bytes` field as a Buffer view (protobufjs leaves `[]` in an unset one). */
-function bytesOf(v: Uint8Array | null | undefined): Buffer {
-  if (!v || v.length === 0) return EMPTY;
-  if (Buffer.isBuffer(v)) return v;
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
-const EMPTY = Buffer.alloc(0);

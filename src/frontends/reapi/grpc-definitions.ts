@@ -33,23 +33,7 @@ export const SERVICE_NAMES = {
   byteStream: 'google.bytestream.ByteStream',
 } as const;
 
-/** An int64 field as protobufjs decodes it: a Long when the `long` package is loaded. */
-export type Int64 = number | { toNumber(): number };
-
-/** int64 → number. Values beyond 2^53 lose precision; callers range-check sizes anyway. */
-export function int64(v: Int64 | null | undefined): number {
-  if (v === null || v === undefined) return 0;
-  return typeof v === 'number' ? v : v.toNumber();
-}
-
-/** A `bytes` field as a Buffer view (protobufjs uses `[]` for an unset field). */
-export function bytesOf(v: Uint8Array | readonly number[] | null | undefined): Buffer {
-  if (!v || v.length === 0) return EMPTY;
-  if (Buffer.isBuffer(v)) return v;
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  return Buffer.from(v as number[]);
-}
-const EMPTY = Buffer.alloc(0);
+export { bytesOf, int64, type Int64 } from '../../core/proto-values.ts';
 
 /**
  * What a request deserializer returns for bytes that are not the message: grpc-js would

@@ -93,14 +93,15 @@ function instanceNamespace(ctx: ReapiContext, request: unknown): string {
 }
 
 /**
- * A unary handler: the call is admitted for the namespace `namespace(request)` gives (by
- * default the request's instance_name), then `fn` answers the request.
+ * A call that starts with its one request message in hand: admitted for the namespace
+ * `namespace(request)` gives (by default the request's instance_name), then `fn` runs.
  */
-export function unary<Req, Res>(
+function admitted<Req, Res>(
   ctx: ReapiContext,
   method: string,
-  fn: (req: Req, signal: AbortSignal) => Promise<Res>,
-  namespace: (req: Req) => string = (req) => instanceNamespace(ctx, req),
+  fn: (req: Req, grpc: GrpcCall, signal: AbortSignal) => Promise<Res>,
+  namespace: (req: Req) => string,
+  respond: boolean,
 ): CallHandler {
   return (grpc) =>
     runCall(
@@ -110,33 +111,30 @@ export function unary<Req, Res>(
       (signal, call) => {
         const req = wellFormed(grpc.request as Req);
         const admitting = admit(ctx, call, namespace(req));
-        return admitting === undefined ? fn(req, signal) : admitting.then(() => fn(req, signal));
+        return admitting === undefined ? fn(req, grpc, signal) : admitting.then(() => fn(req, grpc, signal));
       },
-      true,
+      respond,
     );
 }
 
-/**
- * A server-streaming handler: admitted for `namespace(request)`, then `fn` writes the
- * messages; the call ends with its outcome.
- */
+/** A unary handler: admitted (see `admitted`), then `fn` answers the request. */
+export function unary<Req, Res>(
+  ctx: ReapiContext,
+  method: string,
+  fn: (req: Req, signal: AbortSignal) => Promise<Res>,
+  namespace: (req: Req) => string = (req) => instanceNamespace(ctx, req),
+): CallHandler {
+  return admitted(ctx, method, (req: Req, _grpc, signal) => fn(req, signal), namespace, true);
+}
+
+/** A server-streaming handler: admitted, then `fn` writes the messages; the call ends with its outcome. */
 export function serverStream<Req>(
   ctx: ReapiContext,
   method: string,
   fn: (call: GrpcCall, signal: AbortSignal) => Promise<void>,
   namespace: (req: Req) => string = (req) => instanceNamespace(ctx, req),
 ): CallHandler {
-  return (grpc) =>
-    runCall(
-      ctx,
-      method,
-      grpc,
-      (signal, call) => {
-        const admitting = admit(ctx, call, namespace(wellFormed(grpc.request as Req)));
-        return admitting === undefined ? fn(grpc, signal) : admitting.then(() => fn(grpc, signal));
-      },
-      false,
-    );
+  return admitted(ctx, method, (_req: Req, grpc, signal) => fn(grpc, signal), namespace, false);
 }
 
 /**

@@ -4,11 +4,10 @@
 import type { Logger } from 'pino';
 import type { CallChain } from '../../core/call.ts';
 import { namespaceOfInstanceName } from '../../cache/namespaces.ts';
-import { checkDigest, type Digest } from '../../core/digest.ts';
+import type { Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 import type { Store } from '../../storage/store.ts';
-import { int64, type Int64 } from './grpc-definitions.ts';
 import type { PartialUploads } from './partial-uploads.ts';
 import type { PublishedBlobs } from './published-blobs.ts';
 import type { ReapiOptions } from './reapi-options.ts';
@@ -64,22 +63,8 @@ export function compressorName(v: number): string {
   return COMPRESSOR_NAMES[v] ?? `#${v}`;
 }
 
-export interface DigestMsg {
-  hash?: string;
-  sizeBytes?: Int64;
-}
-
-/** A request's Digest message, validated (InvalidArgument naming `field`). */
-export function digestFrom(msg: DigestMsg | null | undefined, field: string): Digest {
-  if (!msg) throw new HoardError(ErrorCode.InvalidArgument, `${field} is missing`);
-  const d: Digest = { hash: msg.hash ?? '', sizeBytes: int64(msg.sizeBytes) };
-  try {
-    checkDigest(d);
-  } catch (err) {
-    throw new HoardError(ErrorCode.InvalidArgument, `${field}: ${(err as Error).message}`);
-  }
-  return d;
-}
+/** A request's Digest message, and its check (InvalidArgument naming the field). */
+export { digestOfMessage as digestFrom, type DigestMessage as DigestMsg } from '../../core/proto-values.ts';
 
 /** A Digest for a response message. */
 export function digestMsg(d: Digest): { hash: string; sizeBytes: number } {
