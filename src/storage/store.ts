@@ -51,10 +51,28 @@ export interface Entry {
    */
   readonly bytes?: Buffer;
   /**
+   * For an entry read from a file: a positional reader over the same bytes, so a consumer
+   * can read into buffers of its own and reuse them (a large download then allocates
+   * nothing per chunk). A consumer that uses it leaves `stream` untouched (it is then never
+   * created) and calls `file.close()` once done, whatever happened.
+   */
+  readonly file?: EntryFile;
+  /**
    * Hands `bytes` back for reuse. Call it only once nothing can read them any more (e.g.
    * after the transport reported them written); never calling it is safe.
    */
   release?(): void;
+}
+
+/** Positional reads of an entry's range (see `Entry.file`). */
+export interface EntryFile {
+  /**
+   * Reads up to `buffer.byteLength` bytes of the entry's range, starting `offset` bytes into
+   * it, into `buffer`; resolves how many were read (0 at the range's end).
+   */
+  read(buffer: Uint8Array, offset: number): Promise<number>;
+  /** Releases the file. Idempotent. */
+  close(): Promise<void>;
 }
 
 export interface StoreUsage {

@@ -9,6 +9,7 @@ import type { Protocol } from '../../metrics/metrics.ts';
 import type { Entry } from '../../storage/store.ts';
 import type { HttpContext } from './http-context.ts';
 import { callOf } from './http-call.ts';
+import { sendFile } from './send-file.ts';
 import { HTTP_STATUS } from './status.ts';
 
 /** Unread request bodies up to this size are drained so the connection can be reused. */
@@ -114,6 +115,7 @@ export async function sendEntry(
     });
     return;
   }
+  if (entry.file !== undefined) return sendFile(res, entry.file, length);
   await pipeline(entry.stream, res);
 }
 

@@ -79,7 +79,7 @@ export class EntryReader {
       await fh.close();
       return { size, stream: Readable.from([], { objectMode: false }) };
     }
-    return { size, stream: fh.createReadStream({ start, end: end - 1, autoClose: true, highWaterMark: 256 * 1024 }) };
+    return ownFileEntry(fh, size, start, end);
   }
 
   async getBytes(key: Key, options: { signal?: AbortSignal } = {}): Promise<Buffer | undefined> {
@@ -133,4 +133,29 @@ export class EntryReader {
     if (now >= 0 && index.segment(now) === segId && index.offset(now) === offset) cache.set(cacheKey, data);
     return data;
   }
+}
+
+/**
+ * An entry in a file of its own, held open: its stream is made only when asked for, so a
+ * consumer that reads through `file` instead pays for no stream machinery or per-chunk
+ * buffers.
+ */
+function ownFileEntry(fh: FileHandle, size: number, start: number, end: number): Entry {
+  let stream: Readable | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    size,
+    get stream(): Readable {
+      return (stream ??= fh.createReadStream({ start, end: end - 1, autoClose: true, highWaterMark: 256 * 1024 }));
+    },
+    file: {
+      async read(buffer, offset) {
+        const length = Math.min(buffer.byteLength, end - start - offset);
+        if (length <= 0) return 0;
+        const { bytesRead } = await fh.read(buffer, 0, length, start + offset);
+        return bytesRead;
+      },
+      close: () => (closing ??= fh.close()),
+    },
+  };
 }
