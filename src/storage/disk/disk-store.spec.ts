@@ -13,7 +13,7 @@ import { acKey, casKey, rawKey } from '../../core/keys.ts';
 import { storeConformance } from '../../../test/conformance/store-conformance.ts';
 import { openDiskStore, type DiskStore, type DiskStoreOptions } from './disk-store.ts';
 import { Op, scanJournal } from './journal.ts';
-import { Segment } from './segment.ts';
+import { Segment, type OpenFile } from './segment.ts';
 import {
   CommitFailed,
   CommitSyncer,
@@ -455,24 +455,30 @@ describe('DiskStore read cache coherence', () => {
     let s = await openDiskStore({ dir, maxBytes: 0 });
     await s.put(rawKey('raced'), old, { size: old.length });
     await s.close();
-    s = await openDiskStore({ dir, maxBytes: 0 }); // an empty cache, and a new active segment
     const oldSegment = (await readdir(path.join(dir, 'segments'))).sort()[0]!;
-    // Hold the first file read: the segment's own read, after it pinned the segment, where
-    // a slow disk really makes a read wait.
-    const probe = await open(path.join(dir, 'segments', oldSegment), 'r');
-    const handleProto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
-    await probe.close();
-    const fileRead = handleProto.read;
+    // Hold the first read of the old segment: the segment's own read, after it pinned the
+    // segment, where a slow disk really makes a read wait.
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let held!: () => void;
     const reading = new Promise<void>((r) => (held = r));
-    handleProto.read = async function (this: unknown, ...args: unknown[]) {
-      handleProto.read = fileRead; // hold only the first read
-      held();
-      await gate;
-      return fileRead.apply(this, args);
+    const openFile: OpenFile = async (p, flags) => {
+      const fh = await open(p, flags);
+      if (path.basename(p) === oldSegment) {
+        const read = fh.read.bind(fh) as (...args: unknown[]) => Promise<unknown>;
+        let first = true;
+        (fh as unknown as { read: (...args: unknown[]) => Promise<unknown> }).read = async (...args: unknown[]) => {
+          if (first) {
+            first = false;
+            held();
+            await gate;
+          }
+          return read(...args);
+        };
+      }
+      return fh;
     };
+    s = await openDiskStore({ dir, maxBytes: 0, openFile }); // an empty cache, and a new active segment
     try {
       const slow = s.getBytes(rawKey('raced')); // reads the old value, held at the gate
       await reading;
@@ -488,7 +494,7 @@ describe('DiskStore read cache coherence', () => {
       assert.ok((await slow)?.equals(old), 'a read that started before the replacement sees the old value');
       assert.ok((await s.getBytes(rawKey('raced')))?.equals(fresh), 'and does not leave it in the cache');
     } finally {
-      handleProto.read = fileRead;
+      release();
       await s.close();
     }
   });
@@ -592,21 +598,29 @@ describe('DiskStore rule 1: order and leftovers', () => {
   });
 
   it('when a failed journal append cannot be cut back off either, the store takes no more writes (rule 2)', async () => {
-    const { dir, s, commits, put, reopen } = await openTestStore({ maxBytes: 0 });
+    // The cut fails too: the journal handle's truncate is what the store uses for it.
+    let failTruncate = false;
+    const openFile: OpenFile = async (p, flags) => {
+      const fh = await open(p, flags);
+      if (path.basename(p) === 'journal') {
+        const truncate = fh.truncate.bind(fh);
+        fh.truncate = (len?: number) =>
+          failTruncate
+            ? Promise.reject(Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' }))
+            : truncate(len);
+      }
+      return fh;
+    };
+    const { s, commits, put, reopen } = await openTestStore({ maxBytes: 0, openFile });
     const [a, b, c] = [randomBytes(500), randomBytes(500), randomBytes(500)];
     await put(a);
     const undo = failNextCommit(commits, 'journal-write', 'EIO: i/o error', 10);
-    // The cut fails too: FileHandle.truncate is what the store uses for it.
-    const probe = await open(path.join(dir, 'probe'), 'w');
-    const fileHandle = Object.getPrototypeOf(probe) as { truncate(len?: number): Promise<void> };
-    await probe.close();
-    const truncate = fileHandle.truncate;
-    fileHandle.truncate = () => Promise.reject(Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' }));
+    failTruncate = true;
     try {
       await assert.rejects(put(b), /EIO/);
     } finally {
       undo();
-      fileHandle.truncate = truncate;
+      failTruncate = false;
     }
     // Records appended after the torn bytes would be lost at the next open: refused instead.
     await assert.rejects(

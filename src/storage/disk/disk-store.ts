@@ -32,7 +32,7 @@ import { JournalRewriter } from './journal-rewrite.ts';
 import { PutReceiver } from './put-receiver.ts';
 import { ReadCache } from './read-cache.ts';
 import { recoverStore, type RecoveryReport } from './recovery.ts';
-import { Segment } from './segment.ts';
+import { Segment, type OpenFile } from './segment.ts';
 import { slotOf } from './slot.ts';
 import { SpaceManager } from './space-manager.ts';
 import { StoreState } from './store-state.ts';
@@ -76,6 +76,11 @@ export interface DiskStoreOptions {
   readonly commitRunner?: () => CommitRunner;
   /** For tests: opens the new segment the writer rolls to (default Segment.open). */
   readonly openSegment?: typeof Segment.open;
+  /**
+   * For tests: opens the journal and the segment files (default fs.promises.open), so a
+   * test can wrap a handle to hold or fail its reads, writes or truncation.
+   */
+  readonly openFile?: OpenFile;
 }
 
 export interface DiskStore extends Store {
@@ -102,6 +107,7 @@ class DiskStoreImpl implements DiskStore {
   readonly #receiver: PutReceiver;
   readonly #bound: FileSystemBound;
   readonly #puts = new InFlight();
+  readonly #openFile: OpenFile | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   #lock!: DirLock;
@@ -109,6 +115,7 @@ class DiskStoreImpl implements DiskStore {
 
   constructor(options: DiskStoreOptions) {
     this.dir = path.resolve(options.dir);
+    this.#openFile = options.openFile;
     const smallEntryBytes = options.smallEntryBytes ?? DEFAULT_SMALL_ENTRY;
     const state = new StoreState(
       this.dir,
@@ -133,7 +140,9 @@ class DiskStoreImpl implements DiskStore {
         },
         {
           runner: options.commitRunner?.() ?? new CommitSyncer(),
-          openSegment: options.openSegment ?? Segment.open,
+          openSegment:
+            options.openSegment ??
+            (options.openFile ? (dir, id, create) => Segment.open(dir, id, create, options.openFile) : Segment.open),
         },
       ),
     );
@@ -149,7 +158,7 @@ class DiskStoreImpl implements DiskStore {
     await mkdir(this.dir, { recursive: true });
     this.#lock = await lockDir(this.dir);
     try {
-      const r = await recoverStore(this.dir, this.#s.index, started);
+      const r = await recoverStore(this.dir, this.#s.index, started, this.#openFile);
       this.#s.adopt(r);
       this.recovery = r.report;
       await this.#bound.open();

@@ -16,7 +16,7 @@ import { isNoSpace } from './file-system-bound.ts';
 import { Op, replayJournal } from './journal.ts';
 import { rewriteJournal } from './journal-rewrite.ts';
 import { blobPath, blobsDir, diskFootprint, journalPath, parseSegmentName, segmentsDir, tmpDir } from './layout.ts';
-import { Segment } from './segment.ts';
+import { Segment, type OpenFile } from './segment.ts';
 import { syncDir } from './sync-dir.ts';
 
 export interface RecoveryReport {
@@ -41,7 +41,12 @@ export interface Recovered {
   readonly report: RecoveryReport;
 }
 
-export async function recoverStore(dir: string, index: EntryIndex, started = performance.now()): Promise<Recovered> {
+export async function recoverStore(
+  dir: string,
+  index: EntryIndex,
+  started = performance.now(),
+  openFile: OpenFile = open,
+): Promise<Recovered> {
   await rm(tmpDir(dir), { recursive: true, force: true });
   await Promise.all([tmpDir(dir), segmentsDir(dir), blobsDir(dir)].map((d) => mkdir(d, { recursive: true })));
 
@@ -75,7 +80,7 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
   for (const name of await readdir(segmentsDir(dir))) {
     const id = parseSegmentName(name);
     if (id === undefined) continue;
-    segments.set(id, await Segment.open(dir, id, false));
+    segments.set(id, await Segment.open(dir, id, false, openFile));
     maxSegment = Math.max(maxSegment, id);
   }
   const dangling: number[] = [];
@@ -144,8 +149,8 @@ export async function recoverStore(dir: string, index: EntryIndex, started = per
 
   // Not O_APPEND ('a'): records are written with pwrite at the length the store counts, and
   // under O_APPEND Linux ignores that position and writes after whatever else is there.
-  const journal = await open(jpath, 'r+');
-  const active = await Segment.open(dir, maxSegment + 1, true);
+  const journal = await openFile(jpath, 'r+');
+  const active = await Segment.open(dir, maxSegment + 1, true, openFile);
   await syncDir(segmentsDir(dir)); // its name durable before any record points into it
   segments.set(active.id, active);
   return {

@@ -6,6 +6,9 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { segmentPath } from './layout.ts';
 
+/** How the store opens its journal and segment files: fs.promises.open, or a test's wrapper of it. */
+export type OpenFile = (path: string, flags: string) => Promise<FileHandle>;
+
 export class Segment {
   readonly id: number;
   readonly path: string;
@@ -26,9 +29,9 @@ export class Segment {
     this.size = size;
   }
 
-  static async open(dir: string, id: number, create: boolean): Promise<Segment> {
+  static async open(dir: string, id: number, create: boolean, openFile: OpenFile = open): Promise<Segment> {
     const p = segmentPath(dir, id);
-    const fh = await open(p, create ? 'wx+' : 'r+');
+    const fh = await openFile(p, create ? 'wx+' : 'r+');
     const { size } = await fh.stat();
     return new Segment(id, p, fh, size);
   }
