@@ -103,14 +103,20 @@ test('concurrent Reads of large segment entries from reused buffers are byte-exa
   }
 });
 
-test('a Read held up by a client that stops reading keeps its buffer while other Reads come and go', async () => {
+/**
+ * A Read held up by a client that stops reading must keep its buffers while other Reads of
+ * the same size come and go. `smallEntryBytes` decides where the blobs live: segment
+ * entries (read whole into one pooled buffer) or files of their own (read through
+ * Entry.file in pooled chunks).
+ */
+async function heldReadKeepsItsBuffers(size: number, seed: number, smallEntryBytes?: number): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hoard-reapi-readbuf-'));
-  const store = await openDiskStore({ dir: path.join(dir, 'store'), maxBytes: 0, durability: 'none' });
-  // One 200 KB message per Read: the client's 64 KiB window leaves most of it queued in the server.
+  const store = await openDiskStore({ dir: path.join(dir, 'store'), maxBytes: 0, durability: 'none', smallEntryBytes });
+  // With the client's 64 KiB window spent, most of the Read stays queued in the server.
   const h = await startHarness({ partialUploadDir: path.join(dir, 'partial') }, store);
   try {
-    const held = blob(200_000, 1);
-    const others = Array.from({ length: 16 }, (_, i) => blob(200_000, 100 + i)); // same pool class
+    const held = blob(size, seed);
+    const others = Array.from({ length: 16 }, (_, i) => blob(size, seed + 100 + i)); // same pool class
     for (const data of [held, ...others])
       assert.equal(await writeMessages(h.bs, chunks(uploadName(data), data)), data.byteLength);
     const stalled = stalledRead(h.server.address, readName(held));
@@ -127,7 +133,10 @@ test('a Read held up by a client that stops reading keeps its buffer while other
     await store.close();
     await rm(dir, { recursive: true, force: true });
   }
-});
+}
+
+test('a Read held up by a client that stops reading keeps its buffer while other Reads come and go', () =>
+  heldReadKeepsItsBuffers(200_000, 1));
 
 test('Reads whose bytes wait behind a stalled socket keep their buffers until the socket took them', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hoard-reapi-readbuf-'));
@@ -207,32 +216,5 @@ test('concurrent Reads of file-held entries, whole and from offsets, are byte-ex
   }
 });
 
-test('a Read of a file-held entry held up by its client keeps its buffers while other Reads come and go', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'hoard-reapi-readbuf-'));
-  const store = await openDiskStore({
-    dir: path.join(dir, 'store'),
-    maxBytes: 0,
-    durability: 'none',
-    smallEntryBytes: 16 * 1024,
-  });
-  const h = await startHarness({ partialUploadDir: path.join(dir, 'partial') }, store);
-  try {
-    const held = blob(600_000, 2);
-    const others = Array.from({ length: 16 }, (_, i) => blob(600_000, 200 + i));
-    for (const data of [held, ...others])
-      assert.equal(await writeMessages(h.bs, chunks(uploadName(data), data)), data.byteLength);
-    const stalled = stalledRead(h.server.address, readName(held));
-    await stalled.firstBytes;
-    for (let round = 0; round < 3; round++) {
-      const back = await Promise.all(others.map((d) => readAll(h.bs, readName(d))));
-      back.forEach((b, i) => assert.ok(b.equals(others[i]!), `other read ${i} in round ${round}`));
-    }
-    stalled.resume();
-    assert.ok(readResponseData(await stalled.bytes).equals(held), 'the held-up Read got exactly its blob');
-    stalled.close();
-  } finally {
-    await h.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+test('a Read of a file-held entry held up by its client keeps its buffers while other Reads come and go', () =>
+  heldReadKeepsItsBuffers(600_000, 2, 16 * 1024));
