@@ -18,7 +18,7 @@ export const conformanceChecks: readonly Check[] = [
       const n = Math.max(8, Math.round(200 * ctx.scale));
       const blobs = Array.from({ length: n }, () => blobOf(64 * 1024 + Math.floor(Math.random() * 256 * 1024)));
       // Retries OFF here and in same-digest: a cache failing a subset of parallel uploads
-      // (docs/RULES.md#origin-unflushed-upload) passes if the client quietly repeats them.
+      // (docs/CORRECTNESS.md#origin-unflushed-upload) passes if the client quietly repeats them.
       const client = ctx.client({ concurrency: 128, retry: { retries: 0 } });
       let bytes = 0;
       const putErrors: string[] = [];

@@ -1,6 +1,6 @@
 // A fault-injecting TCP proxy for tests and `hoard check`. It listens on 127.0.0.1 (port 0
 // by default) and forwards every connection to one target, injecting the network failures
-// behind the rules' origins (docs/RULES.md):
+// behind the rules' origins (docs/CORRECTNESS.md):
 //  - cut a connection after N bytes in either direction (an upload broken mid-body);
 //  - cut connections idle for T ms, either with a FIN (a restart) or silently, resetting
 //    the client only when it next speaks (origin-idle-cut: a NAT or haproxy that forgot the flow);

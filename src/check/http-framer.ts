@@ -1,6 +1,6 @@
 // Finds where HTTP/1.1 messages end in a byte stream, without buffering bodies. The fault
 // proxy uses it to "close after every response" at exactly the response boundary
-// (docs/RULES.md#origin-released-then-closed: the peer closes right after a response the
+// (docs/CORRECTNESS.md#origin-released-then-closed: the peer closes right after a response the
 // client believes is keep-alive).
 //
 // Contract: push() consumes one chunk and returns the offsets (within that chunk, exclusive

@@ -1,7 +1,7 @@
 // The Bazel HTTP cache transport: GET/PUT/HEAD on <prefix>/cas/<hash> and <prefix>/ac/<hash>
 // (docs/PROTOCOLS.md §1), over an undici Pool.
 //
-// Rule 4 (docs/RULES.md#origin-released-then-closed: Bazel released a pooled channel,
+// Rule 4 (docs/CORRECTNESS.md#origin-released-then-closed: Bazel released a pooled channel,
 // another request took it, then it was closed): connections are pooled by undici, which
 // decides to close BEFORE a connection can be reused: a response carrying
 // `Connection: close`, an error mid-response, or a body not read to its end marks the

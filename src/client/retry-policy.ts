@@ -1,5 +1,5 @@
 // Rule 5 lives here: ONE registry says which client operations are safe to repeat, and one
-// loop retries only those. Unknown operations are unsafe (docs/RULES.md#origin-idle-cut: an
+// loop retries only those. Unknown operations are unsafe (docs/CORRECTNESS.md#origin-idle-cut: an
 // `append` repeated after a dropped reply corrupts a pack file; only operations whose
 // repetition leaves the same state may be retried).
 //

@@ -1,4 +1,4 @@
-// Rule 5 (docs/RULES.md#origin-idle-cut) over HTTP, against a STAND-IN cache server (test/fault/broken-server.ts
+// Rule 5 (docs/CORRECTNESS.md#origin-idle-cut) over HTTP, against a STAND-IN cache server (test/fault/broken-server.ts
 // with no faults): idle connections that die are replaced, safe operations are retried once
 // on a fresh connection and the client says it reconnected, unsafe ones are never repeated,
 // and a dead server fails fast with a message naming it.

@@ -1,4 +1,4 @@
-// Rule 5's idle-cut story (docs/RULES.md#origin-idle-cut) against the real thing: `hoard serve` is stopped and started again on the same
+// Rule 5's idle-cut story (docs/CORRECTNESS.md#origin-idle-cut) against the real thing: `hoard serve` is stopped and started again on the same
 // ports and store directory between two requests of one client. The next safe request
 // succeeds on a new connection and the client reports the reconnect; while it is down,
 // requests fail fast naming the server.

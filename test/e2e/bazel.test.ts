@@ -53,7 +53,7 @@ describe('Bazel against hoard', { skip: bazel.skip }, () => {
     });
   });
 
-  // Rule 4 (docs/RULES.md#origin-released-then-closed): Bazel raced a connection the server had asked to close against its reuse by
+  // Rule 4 (docs/CORRECTNESS.md#origin-released-then-closed): Bazel raced a connection the server had asked to close against its reuse by
   // another download, failing --remote_download_minimal builds from the second one on. Here
   // every response carries `Connection: close` and the server closes after writing it.
   test('rule 4, released-then-closed: five --remote_download_minimal builds while every connection is closed', async (t) => {

@@ -3,7 +3,7 @@
 // only whole blobs, answers AC hits only when every referenced blob is present, serves the
 // empty blob, honours Range). Each fault switches on one real-world bug so tests can show
 // that `hoard check` reports exactly that failure:
-//  - publishPartial: an upload cut mid-body is stored as if complete (rule 1, docs/RULES.md#origin-unflushed-upload; whole
+//  - publishPartial: an upload cut mid-body is stored as if complete (rule 1, docs/CORRECTNESS.md#origin-unflushed-upload; whole
 //    uploads are still hash-checked, so only this one bug shows);
 //  - acWithoutBlobs: AC hits are answered even when referenced blobs are missing (rule 6);
 //  - closeEveryResponse: `Connection: close` on every response (the server side of rule 4's released-then-closed story);

@@ -1,4 +1,4 @@
-// TEST-ONLY: a deliberately naive HTTP/1.1 connection pool that reproduces rule 4's released-then-closed story (docs/RULES.md#origin-released-then-closed). When a
+// TEST-ONLY: a deliberately naive HTTP/1.1 connection pool that reproduces rule 4's released-then-closed story (docs/CORRECTNESS.md#origin-released-then-closed). When a
 // response ends it RELEASES the connection first (handing it straight to a waiting request,
 // which writes on it) and only then honours `Connection: close` by destroying it, exactly
 // the order of Bazel's `succeedAndReset` (release in the promise, close in `finally`). Idle

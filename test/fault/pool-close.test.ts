@@ -1,4 +1,4 @@
-// Rule 4 (docs/RULES.md#origin-released-then-closed): a pooled connection the server asked to close must be closed before
+// Rule 4 (docs/CORRECTNESS.md#origin-released-then-closed): a pooled connection the server asked to close must be closed before
 // anyone else can take it. A server that answers `Connection: close` to every request;
 // 64 concurrent clients × 200 downloads each through one pool: zero errors with hoard's
 // client (retries OFF, so the pool alone is tested), and errors with a test-only naive pool

@@ -1,4 +1,4 @@
-// Rule 1 regression (docs/RULES.md#origin-unflushed-upload): hundreds of concurrent multi-chunk ByteStream uploads into the
+// Rule 1 regression (docs/CORRECTNESS.md#origin-unflushed-upload): hundreds of concurrent multi-chunk ByteStream uploads into the
 // disk store, some of them of the same blob. Every WriteResponse must mean "published
 // whole": a Read issued right after it returns the exact bytes, and no upload fails.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// ByteStream.Write for REAPI uploads (docs/PROTOCOLS.md §2.6), the path rule 1's unflushed-upload story is about (docs/RULES.md).
+// ByteStream.Write for REAPI uploads (docs/PROTOCOLS.md §2.6), the path rule 1's unflushed-upload story is about (docs/CORRECTNESS.md).
 // Rule 3: the WriteResponse is sent only after store.put resolved, i.e. the blob was
 // received whole, verified and durably published. A stream that ends without
 // finish_write, fails an offset check, or is cancelled makes the put fail, so nothing is
