@@ -89,19 +89,7 @@ export interface ServerCapabilitiesMsg {
   highApiVersion?: { major: number; minor: number };
 }
 
-export const DIGEST_FUNCTION_NAMES = [
-  'unknown',
-  'sha256',
-  'sha1',
-  'md5',
-  'vso',
-  'sha384',
-  'sha512',
-  'murmur3',
-  'sha256tree',
-  'blake3',
-  'gitsha1',
-];
+export { DIGEST_FUNCTION_NAMES } from '../core/digest-functions.ts';
 export const COMPRESSOR_NAMES = ['identity', 'zstd', 'deflate', 'brotli'];
 
 const prefix = (instance: string): string => (instance ? `${instance}/` : '');

@@ -3,6 +3,7 @@
 // Digest messages). Services stay free of these details.
 import type { Logger } from 'pino';
 import type { CallChain } from '../../core/call.ts';
+import { DIGEST_FUNCTION_NAMES } from '../../core/digest-functions.ts';
 import { namespaceOfInstanceName } from '../../cache/namespaces.ts';
 import type { Digest } from '../../core/digest.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
@@ -25,19 +26,6 @@ export interface ReapiContext {
 
 /** DigestFunction.Value numbers (docs/PROTOCOLS.md §2.3). */
 export const DigestFunctionValue = { UNKNOWN: 0, SHA256: 1 } as const;
-const FUNCTION_NAMES = [
-  'UNKNOWN',
-  'SHA256',
-  'SHA1',
-  'MD5',
-  'VSO',
-  'SHA384',
-  'SHA512',
-  'MURMUR3',
-  'SHA256TREE',
-  'BLAKE3',
-  'GITSHA1',
-];
 
 /** Compressor.Value numbers. */
 export const CompressorValue = { IDENTITY: 0, ZSTD: 1 } as const;
@@ -55,7 +43,7 @@ export function namespaceOf(ctx: ReapiContext, instanceName: string | undefined)
 export function checkDigestFunction(value: number | undefined): void {
   const v = value ?? 0;
   if (v === DigestFunctionValue.UNKNOWN || v === DigestFunctionValue.SHA256) return;
-  const name = FUNCTION_NAMES[v] ?? `#${v}`;
+  const name = DIGEST_FUNCTION_NAMES[v]?.toUpperCase() ?? `#${v}`;
   throw new HoardError(ErrorCode.Unsupported, `digest_function ${name} is not supported: this server supports SHA256`);
 }
 

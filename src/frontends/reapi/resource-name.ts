@@ -8,6 +8,7 @@
 // message naming the part that is wrong; known-but-unsupported digest functions and
 // compressors are Unsupported (INVALID_ARGUMENT on the wire, naming the function).
 import { checkDigest, type Digest, type DigestFunction } from '../../core/digest.ts';
+import { DIGEST_FUNCTION_NAMES } from '../../core/digest-functions.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 
 const RESERVED_SEGMENTS: ReadonlySet<string> = new Set([
@@ -34,18 +35,7 @@ export interface BlobResource {
 }
 
 /** Digest functions that may appear as a path segment; only sha256 is served. */
-const FUNCTION_SEGMENTS = new Set([
-  'sha256',
-  'sha1',
-  'md5',
-  'vso',
-  'sha384',
-  'sha512',
-  'murmur3',
-  'sha256tree',
-  'blake3',
-  'gitsha1',
-]);
+const FUNCTION_SEGMENTS = new Set(DIGEST_FUNCTION_NAMES.slice(1));
 /** Hash lengths of the functions inferred from length (§2.5), for a precise error. */
 const INFERRED_BY_LENGTH: Readonly<Record<number, string>> = {
   40: 'SHA1',
