@@ -4,7 +4,15 @@
 // an option is one line in the schema and one in DOCS (a missing doc does not compile).
 // Names follow bazel-remote where it has one (dir, max size, http/grpc address).
 import { z } from 'zod';
-import { parseAddress, parseDuration, parseMount, parseSize, parseSwitch, type ListenAddress } from './units.ts';
+import {
+  parseAddress,
+  parseDuration,
+  parseMount,
+  parseSize,
+  parseSwitch,
+  parseWorkers,
+  type ListenAddress,
+} from './units.ts';
 
 /** Wraps a units parser as a zod transform whose failure message is the parser's. */
 function parsed<T>(parse: (v: unknown) => T) {
@@ -26,6 +34,7 @@ const size = parsed(parseSize);
 const duration = parsed(parseDuration);
 const onOff = parsed(parseSwitch);
 const address = parsed(parseAddress);
+const workers = parsed(parseWorkers);
 /** '' (or 'off') leaves the protocol unmounted. */
 const mount = parsed(parseMount);
 /** '' (or 'off') disables the listener. */
@@ -43,6 +52,7 @@ export const configSchema = z.strictObject({
   maxSize: size.prefault('10GiB'),
   httpAddress: address.prefault('127.0.0.1:8080'),
   grpcAddress: optionalAddress.prefault('127.0.0.1:9092'),
+  workers: workers.prefault('auto'),
   logLevel: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
   logFormat: oneOf(['json', 'pretty']).prefault('json'),
   accessLog: onOff.prefault('on'),
@@ -80,6 +90,11 @@ const DOCS = {
   maxSize: { arg: 'size', description: 'store size bound, e.g. 50GiB, 500MB (default 10GiB)' },
   httpAddress: { arg: 'host:port', description: 'HTTP listen address; port 0 = free port (default 127.0.0.1:8080)' },
   grpcAddress: { arg: 'host:port', description: "gRPC listen address; '' disables (default 127.0.0.1:9092)" },
+  workers: {
+    arg: 'n|auto',
+    description:
+      'threads serving requests; 1 serves on the main thread, N>1 starts N request threads beside the store thread (default auto: one per core)',
+  },
   logLevel: { arg: 'level', description: 'fatal|error|warn|info|debug|trace|silent (default info)' },
   logFormat: { arg: 'format', description: 'json|pretty (default json)' },
   accessLog: { arg: 'on|off', description: 'one log line per request (default on)' },

@@ -1,7 +1,8 @@
 // Parsers for the human-written values of the configuration: sizes (`50GiB`, `500MB`),
 // durations (`30s`, `2m`, `1500ms`), listen addresses (`127.0.0.1:8080`, `[::1]:0`) and
-// switches (`on`/`off`). Each returns the value or throws an Error whose message says
+// switches (`on`/`off`) and worker counts (`4`, `auto`). Each returns the value or throws an Error whose message says
 // what shape was expected; the config loader prefixes the option's name and source.
+import { availableParallelism } from 'node:os';
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -52,6 +53,20 @@ export function parseSwitch(value: unknown): boolean {
   if (TRUE.has(s)) return true;
   if (FALSE.has(s)) return false;
   throw new Error(`${JSON.stringify(value)} is not a switch: use on or off`);
+}
+
+/**
+ * A worker count: a whole number from 1 to 256, or `auto` for one per core this process
+ * may use (os.availableParallelism()).
+ */
+export function parseWorkers(value: unknown): number {
+  if (typeof value === 'string' && value.trim().toLowerCase() === 'auto') return availableParallelism();
+  const n =
+    typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    throw new Error(`${JSON.stringify(value)} is not a worker count: use a whole number from 1 to 256, or auto`);
+  }
+  return n;
 }
 
 export interface ListenAddress {

@@ -2,7 +2,16 @@
 // servers in one process, so nothing is registered globally). Frontends record through
 // the small methods below; they memoise label children so the hot path does one Map
 // lookup and an add, not prom-client's label hashing per request.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import type { Protocol } from '../core/call.ts';
 import type { Keyspace } from '../core/keys.ts';
 import type { StoreUsage, TierUsage } from '../storage/store.ts';
@@ -33,6 +42,23 @@ export interface Metrics {
   /** Lookups so far, for /status's hit rate. */
   lookupTotals(): { hits: number; misses: number };
   render(): Promise<string>;
+  /** Every series as data, to merge with other threads' (renderMerged). */
+  snapshot(): Promise<MetricsSnapshot>;
+}
+
+/** One registry's series and lookup totals, as plain data that crosses threads. */
+export interface MetricsSnapshot {
+  readonly series: MetricObjectWithValues<MetricValue<string>>[];
+  readonly hits: number;
+  readonly misses: number;
+}
+
+/**
+ * Several registries' series as one Prometheus text: counters and histograms add up; a
+ * gauge is reported by one registry only (the store's by the store thread), so a sum is it.
+ */
+export function renderMerged(snapshots: readonly MetricsSnapshot[]): Promise<string> {
+  return AggregatorRegistry.aggregate(snapshots.map((s) => s.series)).metrics();
 }
 
 export interface MetricsOptions {
@@ -166,6 +192,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     render() {
       return registry.metrics();
+    },
+    async snapshot() {
+      return { series: await registry.getMetricsAsJSON(), hits, misses };
     },
   };
 }

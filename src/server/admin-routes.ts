@@ -6,18 +6,32 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { HttpContext } from '../frontends/http/http-context.ts';
 import { writeHead } from '../frontends/http/respond.ts';
 import type { HttpRoute } from '../frontends/http/route-table.ts';
-import type { Metrics } from '../metrics/metrics.ts';
 import type { StoreUsage } from '../storage/store.ts';
 import { tiersOf } from '../storage/tier.ts';
 
+/** What the operator endpoints report; with request threads, the whole server's figures. */
 export interface AdminState {
+  /** True while this listener drains: /readyz answers 503. */
+  isDraining(): boolean;
+  /** Content type of `metrics()`'s text. */
+  readonly metricsContentType: string;
+  /** Prometheus text of every series the server has (every request thread's and the store's). */
+  metrics(): Promise<string>;
+  /** The /status document (statusDocument below). */
+  status(): Promise<object>;
+}
+
+/** The facts /status reports. */
+export interface StatusFacts {
   readonly version: string;
   readonly startedAt: Date;
-  readonly metrics: Metrics;
-  usage(): StoreUsage;
-  isDraining(): boolean;
-  listeners(): { http?: string; grpc?: string };
+  readonly draining: boolean;
+  readonly listeners: { http?: string; grpc?: string };
+  /** Threads serving requests (1: the main thread itself). */
+  readonly workers: number;
   readonly storeDir: string;
+  readonly usage: StoreUsage;
+  readonly lookups: { readonly hits: number; readonly misses: number };
 }
 
 export const PROTOCOL = 'admin';
@@ -66,31 +80,27 @@ export function adminRoute(ctx: HttpContext, state: AdminState): HttpRoute<strin
             ? send(req, res, ctx, 503, 'text/plain; charset=utf-8', 'draining\n')
             : send(req, res, ctx, 200, 'text/plain; charset=utf-8', 'ready\n');
         case 'metrics':
-          return send(req, res, ctx, 200, state.metrics.contentType, await state.metrics.render());
+          return send(req, res, ctx, 200, state.metricsContentType, await state.metrics());
         default:
-          return send(req, res, ctx, 200, 'application/json', `${JSON.stringify(status(state), null, 2)}\n`);
+          return send(req, res, ctx, 200, 'application/json', `${JSON.stringify(await state.status(), null, 2)}\n`);
       }
     },
   };
 }
 
-function status(state: AdminState): object {
-  const { hits, misses } = state.metrics.lookupTotals();
+export function statusDocument(facts: StatusFacts): object {
+  const { hits, misses } = facts.lookups;
   const lookups = hits + misses;
   return {
     name: 'hoard',
-    version: state.version,
-    startedAt: state.startedAt.toISOString(),
-    uptimeSeconds: Math.round((Date.now() - state.startedAt.getTime()) / 1000),
-    draining: state.isDraining(),
-    listeners: state.listeners(),
-    store: storeStatus(state),
+    version: facts.version,
+    startedAt: facts.startedAt.toISOString(),
+    uptimeSeconds: Math.round((Date.now() - facts.startedAt.getTime()) / 1000),
+    draining: facts.draining,
+    listeners: facts.listeners,
+    workers: facts.workers,
+    // The stack's figures (its front tier's), then every tier's own, front first.
+    store: { dir: facts.storeDir, ...facts.usage, tiers: tiersOf(facts.usage) },
     lookups: { hits, misses, hitRate: lookups === 0 ? null : hits / lookups },
   };
-}
-
-/** The stack's figures (its front tier's), then every tier's own, front first. */
-function storeStatus(state: AdminState): object {
-  const usage = state.usage();
-  return { dir: state.storeDir, ...usage, tiers: tiersOf(usage) };
 }

@@ -16,6 +16,10 @@ export interface GrpcListenerOptions {
   readonly logger: Logger;
   readonly address: ListenAddress;
   readonly chain: CallChain;
+  /** Share the port with the other request threads' listeners (SO_REUSEPORT). */
+  readonly reusePort?: boolean;
+  /** This request thread's index when several share the spool of interrupted uploads. */
+  readonly spoolSharedBy?: number;
 }
 
 export interface GrpcListener {
@@ -37,6 +41,7 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
       logger: options.logger,
       metrics: options.metrics,
       chain: options.chain,
+      reusePort: options.reusePort,
       config: {
         acCompleteness: config.acCompleteness,
         maxBlobSize: config.maxBlobSize,
@@ -45,6 +50,7 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
         // Interrupted uploads kept for resumption live beside the store, on the same disk
         // (the REAPI frontend bounds them and clears earlier processes' spools at start).
         partialUploadDir: path.join(config.dir, 'partial'),
+        partialUploadSharedBy: options.spoolSharedBy,
       },
     });
   } catch (err) {

@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import { formatAddress } from '../config/units.ts';
+import { formatAddress, type ListenAddress } from '../config/units.ts';
 import type { CallChain } from '../core/call.ts';
 import { bazelHttpRoute } from '../frontends/bazel-http/bazel-http-route.ts';
 import { ccacheHttpRoute } from '../frontends/ccache-http/ccache-http-route.ts';
@@ -43,6 +43,13 @@ export interface HttpListenerOptions {
   readonly admin: AdminState;
   /** What every request goes through; by default the access log (when on) and the request metrics. */
   readonly chain?: CallChain;
+  /** Where to listen; default config.httpAddress. */
+  readonly address?: ListenAddress;
+  /**
+   * Share the port with other listeners that set it too (SO_REUSEPORT): each request thread
+   * listens on the same port and the kernel spreads connections over them.
+   */
+  readonly reusePort?: boolean;
 }
 
 const NOT_A_CACHE_PATH =
@@ -76,6 +83,7 @@ export interface HttpListener {
 
 export async function startHttpListener(options: HttpListenerOptions): Promise<HttpListener> {
   const { config, store, metrics, logger, admin } = options;
+  const address = options.address ?? config.httpAddress;
   const chain = options.chain ?? defaultCallChain({ config, metrics, logger });
   let draining = false;
   let inflight = 0;
@@ -164,13 +172,13 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(
-        new Error(`cannot listen on HTTP address ${formatAddress(config.httpAddress)}: ${err.code ?? err.message}`, {
+        new Error(`cannot listen on HTTP address ${formatAddress(address)}: ${err.code ?? err.message}`, {
           cause: err,
         }),
       );
     };
     server.once('error', onError);
-    server.listen({ host: config.httpAddress.host, port: config.httpAddress.port }, () => {
+    server.listen({ host: address.host, port: address.port, reusePort: options.reusePort ?? false }, () => {
       server.off('error', onError);
       resolve();
     });

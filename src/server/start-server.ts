@@ -9,9 +9,12 @@
 import type { Logger } from 'pino';
 import pkg from '../../package.json' with { type: 'json' };
 import type { Config } from '../config/schema.ts';
-import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createMetrics, renderMerged, type Metrics } from '../metrics/metrics.ts';
 import { createStore } from '../storage/create-store.ts';
 import type { Store } from '../storage/store.ts';
+import type { CallChain } from '../core/call.ts';
+import { startRequestThreads, type RequestThreads } from '../workers/request-threads.ts';
+import { statusDocument } from './admin-routes.ts';
 import { startGrpcListener, type GrpcListener } from './grpc-listener.ts';
 import { startHttpListener, type HttpListener } from './http-listener.ts';
 import { defaultCallChain } from './interceptors/default-chain.ts';
@@ -71,39 +74,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }));
   metrics.observeStore(store);
 
-  let http: HttpListener | undefined;
-  let grpc: GrpcListener | undefined;
-  try {
-    http = await startHttpListener({
-      chain,
-      config,
-      store,
-      metrics,
-      logger,
-      admin: {
-        version: VERSION,
-        startedAt,
-        metrics,
-        storeDir: config.dir,
-        usage: () => store.usage(),
-        isDraining: () => http?.draining ?? false,
-        listeners: () => ({ http: http?.url, grpc: grpc?.address }),
-      },
-    });
-    if (config.grpcAddress !== undefined) {
-      grpc = await startGrpcListener({ config, store, metrics, logger, chain, address: config.grpcAddress });
-    }
-  } catch (err) {
-    if (http) await http.drain(Date.now());
-    await store.close();
-    throw err;
-  }
+  const listeners =
+    config.workers > 1
+      ? await onRequestThreads(config, store, metrics, logger, startedAt, own === undefined)
+      : await onMainThread(config, store, metrics, logger, startedAt, chain);
 
   const usage = store.usage();
   logger.info(
     {
-      http: http.url,
-      grpc: grpc?.address,
+      http: listeners.httpUrl,
+      grpc: listeners.grpcAddress,
+      workers: config.workers,
       dir: config.dir,
       maxBytes: usage.maxBytes,
       bytes: usage.bytes,
@@ -114,22 +95,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   );
 
   let shutdownPromise: Promise<void> | undefined;
-  const listeners = { http, grpc };
   return {
     config,
     store,
-    metrics,
+    metrics: listeners.metrics,
     logger,
-    httpUrl: http.url,
-    grpcAddress: grpc?.address,
+    httpUrl: listeners.httpUrl,
+    grpcAddress: listeners.grpcAddress,
     get draining() {
-      return listeners.http.draining;
+      return listeners.draining;
     },
     shutdown(drainMs = config.drainTimeout) {
       shutdownPromise ??= (async () => {
         const deadline = Date.now() + drainMs;
-        logger.info({ drainMs, inflight: listeners.http.inflight() }, 'shutting down: draining in-flight requests');
-        await Promise.all([listeners.http.drain(deadline), listeners.grpc?.shutdown(deadline)]);
+        logger.info({ drainMs, inflight: listeners.inflight() }, 'shutting down: draining in-flight requests');
+        await listeners.drain(deadline);
         await store.close();
         logger.info('hoard stopped: store closed');
         own?.flush();
@@ -137,11 +117,155 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return shutdownPromise;
     },
     abort() {
-      listeners.http.destroy();
-      listeners.grpc?.abort();
+      listeners.abort();
     },
     flushLogs() {
       own?.flush();
     },
+  };
+}
+
+/** The listeners, wherever they run: on this thread, or on request threads. */
+interface Listeners {
+  readonly httpUrl: string;
+  readonly grpcAddress: string | undefined;
+  /** The whole server's metrics (with request threads: theirs and this thread's, merged). */
+  readonly metrics: Metrics;
+  readonly draining: boolean;
+  /** Requests in flight on this thread's listeners (request threads count their own). */
+  inflight(): number | undefined;
+  drain(deadline: number): Promise<void>;
+  abort(): void;
+}
+
+/** `--workers 1`: the listeners share this thread with the store. */
+async function onMainThread(
+  config: Config,
+  store: Store,
+  metrics: Metrics,
+  logger: Logger,
+  startedAt: Date,
+  chain: CallChain,
+): Promise<Listeners> {
+  let http: HttpListener | undefined;
+  let grpc: GrpcListener | undefined;
+  try {
+    http = await startHttpListener({
+      chain,
+      config,
+      store,
+      metrics,
+      logger,
+      admin: {
+        isDraining: () => http?.draining ?? false,
+        metricsContentType: metrics.contentType,
+        metrics: () => metrics.render(),
+        status: async () =>
+          statusDocument({
+            version: VERSION,
+            startedAt,
+            draining: http?.draining ?? false,
+            listeners: { http: http?.url, grpc: grpc?.address },
+            workers: 1,
+            storeDir: config.dir,
+            usage: store.usage(),
+            lookups: metrics.lookupTotals(),
+          }),
+      },
+    });
+    if (config.grpcAddress !== undefined) {
+      grpc = await startGrpcListener({ config, store, metrics, logger, chain, address: config.grpcAddress });
+    }
+  } catch (err) {
+    if (http) await http.drain(Date.now());
+    await store.close();
+    throw err;
+  }
+  const bound = { http, grpc };
+  return {
+    httpUrl: http.url,
+    grpcAddress: grpc?.address,
+    metrics,
+    get draining() {
+      return bound.http.draining;
+    },
+    inflight: () => bound.http.inflight(),
+    drain: async (deadline) => {
+      await Promise.all([bound.http.drain(deadline), bound.grpc?.shutdown(deadline)]);
+    },
+    abort() {
+      bound.http.destroy();
+      bound.grpc?.abort();
+    },
+  };
+}
+
+/**
+ * `--workers N`: N request threads listen on the same ports and reach the store, which
+ * stays on this thread with its single writer, through messages (src/workers/).
+ */
+async function onRequestThreads(
+  config: Config,
+  store: Store,
+  metrics: Metrics,
+  logger: Logger,
+  startedAt: Date,
+  forwardLogs: boolean,
+): Promise<Listeners> {
+  let draining = false;
+  let threads: RequestThreads;
+  try {
+    threads = await startRequestThreads({
+      config,
+      store,
+      logger,
+      metrics,
+      forwardLogs,
+      status: (lookups) =>
+        statusDocument({
+          version: VERSION,
+          startedAt,
+          draining,
+          listeners: { http: threads.httpUrl, grpc: threads.grpcAddress },
+          workers: threads.count,
+          storeDir: config.dir,
+          usage: store.usage(),
+          lookups,
+        }),
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  let totals = { hits: 0, misses: 0 };
+  const merged: Metrics = {
+    ...metrics,
+    async render() {
+      return renderMerged(await threads.snapshots());
+    },
+    lookupTotals: () => totals,
+    async snapshot() {
+      const all = await threads.snapshots();
+      totals = { hits: 0, misses: 0 };
+      for (const s of all) {
+        totals.hits += s.hits;
+        totals.misses += s.misses;
+      }
+      return { series: (await metrics.snapshot()).series, ...totals };
+    },
+  };
+  return {
+    httpUrl: threads.httpUrl,
+    grpcAddress: threads.grpcAddress,
+    metrics: merged,
+    get draining() {
+      return draining;
+    },
+    inflight: () => undefined,
+    drain: (deadline) => {
+      draining = true;
+      return threads.stop(deadline);
+    },
+    abort: () => threads.abort(),
   };
 }

@@ -73,6 +73,20 @@ export interface EntryFile {
   read(buffer: Uint8Array, offset: number): Promise<number>;
   /** Releases the file. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Where the range lies in a descriptor this process holds open until `close()`: a request
+   * thread of the same process can then read the bytes itself (src/workers/remote-store.ts)
+   * instead of having them copied across threads.
+   */
+  readonly span?: FileSpan;
+}
+
+/** A byte range of an open file descriptor (see `EntryFile.span`). */
+export interface FileSpan {
+  readonly fd: number;
+  /** The range's first byte in the file. */
+  readonly start: number;
+  readonly length: number;
 }
 
 export interface StoreUsage {

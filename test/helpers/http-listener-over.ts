@@ -4,6 +4,8 @@ import pino from 'pino';
 import type { CallChain } from '../../src/core/call.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
+import { storeForMode } from './store-across-threads.ts';
+import { statusDocument } from '../../src/server/admin-routes.ts';
 import { startHttpListener, type HttpListener } from '../../src/server/http-listener.ts';
 import type { Store } from '../../src/storage/store.ts';
 
@@ -19,18 +21,25 @@ export async function startHttpListenerOver(
   const metrics = createMetrics({ processMetrics: false });
   return startHttpListener({
     config,
-    store,
+    store: storeForMode(store),
     metrics,
     chain,
     logger: pino({ level: 'silent' }),
     admin: {
-      version: 'test',
-      startedAt: new Date(),
-      metrics,
-      storeDir: '',
-      usage: () => store.usage(),
       isDraining: () => state.draining,
-      listeners: () => ({}),
+      metricsContentType: metrics.contentType,
+      metrics: () => metrics.render(),
+      status: async () =>
+        statusDocument({
+          version: 'test',
+          startedAt: new Date(),
+          draining: state.draining,
+          listeners: {},
+          workers: 1,
+          storeDir: '',
+          usage: store.usage(),
+          lookups: metrics.lookupTotals(),
+        }),
     },
   });
 }

@@ -15,6 +15,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** The request threads the suite runs with: it runs once with 1 and once with 2 (package.json). */
+export const SUITE_WORKERS = process.env['HOARD_WORKERS'] ?? '1';
+
 /** `flags` are camelCase config keys with flag-style values, e.g. { maxBlobSize: '1KiB' }. */
 export async function startTestServer(flags: Record<string, unknown> = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'hoard-it-'));
@@ -27,6 +30,7 @@ export async function startTestServer(flags: Record<string, unknown> = {}): Prom
       logLevel: 'silent',
       accessLog: 'off',
       durability: 'none',
+      workers: SUITE_WORKERS,
       ...flags,
     },
   });

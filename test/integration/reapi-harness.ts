@@ -18,6 +18,7 @@ import type { ReapiConfig } from '../../src/frontends/reapi/reapi-options.ts';
 import type { Metrics } from '../../src/metrics/metrics.ts';
 import { errorCounting, requestMetrics } from '../../src/server/interceptors/request-metrics.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
+import { storeForMode } from '../helpers/store-across-threads.ts';
 import type { Store } from '../../src/storage/store.ts';
 
 export interface Harness {
@@ -68,7 +69,7 @@ export async function startHarness(
 ): Promise<Harness> {
   // The server's chain without the access log: what `hoard serve` counts, counted here.
   const chain = metrics ? createCallChain([requestMetrics(metrics), errorCounting(metrics)]) : undefined;
-  const server = await startReapiServer({ store, address: '127.0.0.1:0', config, metrics, chain });
+  const server = await startReapiServer({ store: storeForMode(store), address: '127.0.0.1:0', config, metrics, chain });
   const clients = reapiClients(server.address);
   return {
     server,

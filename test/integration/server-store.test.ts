@@ -12,12 +12,19 @@ import { casKey, rawKey } from '../../src/core/keys.ts';
 import { startServer } from '../../src/server/start-server.ts';
 import { composeTiers, createStore } from '../../src/storage/create-store.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
-import { rawRequest, sha256 } from '../helpers/test-server.ts';
+import { rawRequest, sha256, SUITE_WORKERS } from '../helpers/test-server.ts';
 
 async function config(dir: string) {
   return loadConfig({
     env: {},
-    flags: { dir, httpAddress: '127.0.0.1:0', grpcAddress: '', logLevel: 'silent', accessLog: 'off' },
+    flags: {
+      dir,
+      httpAddress: '127.0.0.1:0',
+      grpcAddress: '',
+      logLevel: 'silent',
+      accessLog: 'off',
+      workers: SUITE_WORKERS,
+    },
   });
 }
 

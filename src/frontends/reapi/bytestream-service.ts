@@ -29,7 +29,7 @@ export function byteStreamService(ctx: ReapiContext): ServiceImplementation {
       return { committedSize: compressed ? -1 : res.digest.sizeBytes, complete: true };
     }
     // Compressed uploads are not spooled: they restart at 0.
-    const committed = compressed ? 0 : (ctx.partials.committed(uploadId(ns, res)) ?? 0);
+    const committed = compressed ? 0 : ((await ctx.partials.committed(uploadId(ns, res))) ?? 0);
     return { committedSize: committed, complete: false };
   }
 

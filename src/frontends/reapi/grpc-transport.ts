@@ -68,6 +68,8 @@ export interface TransportOptions {
    * or oversized request, deadline): counted here, since no handler will count it.
    */
   readonly onRefused?: (refused: RefusedCall) => void;
+  /** Share the port with other listeners that set it too (SO_REUSEPORT, one per request thread). */
+  readonly reusePort?: boolean;
 }
 
 /** A call the transport answered without a handler. */
@@ -618,7 +620,7 @@ export async function listenGrpc(
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, reusePort: options.reusePort ?? false }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -17,6 +17,14 @@ export interface PartialUploadsOptions {
   readonly maxBytes: number;
   readonly maxAgeMs: number;
   readonly logger?: Logger;
+  /**
+   * This request thread's index when several share `dir` (`--workers N`). A thread names
+   * the spools it writes after itself; a cut upload's spool is then truncated to what was
+   * kept and renamed to its resting name, which any thread's resumed Write claims with a
+   * rename (atomic: one claimant wins; the other starts over). Only resting spools are on
+   * disk alone, and every thread bounds them by age and bytes.
+   */
+  readonly sharedBy?: number;
 }
 
 interface SpoolEntry {
@@ -39,21 +47,92 @@ export class PartialUploads {
   constructor(opts: PartialUploadsOptions) {
     this.#opts = opts;
     this.#ready = this.#init();
-    this.#sweeper = setInterval(() => this.#evict(0), Math.min(60_000, Math.max(1000, opts.maxAgeMs / 4)));
+    this.#sweeper = setInterval(
+      () => {
+        this.#evict(0);
+        if (opts.sharedBy !== undefined) void this.#sweepResting();
+      },
+      Math.min(60_000, Math.max(1000, opts.maxAgeMs / 4)),
+    );
     this.#sweeper.unref();
   }
 
-  /** Spools from an earlier process are not indexed, so they are removed at start. */
+  /**
+   * Spools from an earlier process are not indexed, so they are removed at start; in a
+   * shared directory only this thread's earlier incarnation's are (its owner cleared the rest).
+   */
   async #init(): Promise<void> {
     await fs.mkdir(this.#opts.dir, { recursive: true });
+    const own = this.#opts.sharedBy === undefined ? SUFFIX : `.t${this.#opts.sharedBy}${SUFFIX}`;
     for (const name of await fs.readdir(this.#opts.dir)) {
-      if (name.endsWith(SUFFIX)) await fs.rm(path.join(this.#opts.dir, name), { force: true });
+      if (name.endsWith(own)) await fs.rm(path.join(this.#opts.dir, name), { force: true });
     }
   }
 
-  /** Bytes kept for `id` (live while a Write appends), or undefined when none. */
-  committed(id: string): number | undefined {
-    return this.#entries.get(id)?.size;
+  /** Bytes kept for `id` (live while a Write appends here), or undefined when none. */
+  async committed(id: string): Promise<number | undefined> {
+    const size = this.#entries.get(id)?.size;
+    if (size !== undefined || this.#opts.sharedBy === undefined) return size;
+    await this.#ready;
+    return fs.stat(this.#restingFile(id)).then(
+      (st) => st.size,
+      () => undefined,
+    );
+  }
+
+  #restingFile(id: string): string {
+    return path.join(this.#opts.dir, createHash('sha256').update(id).digest('hex') + SUFFIX);
+  }
+
+  /** The file this thread writes `id`'s spool to (the resting name when not shared). */
+  #ownFile(id: string): string {
+    const resting = this.#restingFile(id);
+    return this.#opts.sharedBy === undefined
+      ? resting
+      : resting.replace(/\.partial$/, `.t${this.#opts.sharedBy}${SUFFIX}`);
+  }
+
+  /** Claims a resting spool another thread left: its size, or 0 when there is none to claim. */
+  async #claim(id: string, file: string): Promise<number> {
+    try {
+      await fs.rename(this.#restingFile(id), file);
+      return (await fs.stat(file)).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Leaves a cut upload's spool for any thread to resume: only the kept bytes, under the resting name. */
+  async #rest(id: string, e: SpoolEntry): Promise<void> {
+    if (this.#entries.get(id) !== e) return;
+    this.#entries.delete(id);
+    this.#bytes -= e.size;
+    try {
+      await fs.truncate(e.file, e.size);
+      await fs.rename(e.file, this.#restingFile(id));
+    } catch (err) {
+      this.#opts.logger?.warn({ err }, 'could not leave a partial upload for resumption');
+      await fs.rm(e.file, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Resting spools (shared directory) past the age bound go, then the oldest past the byte bound. */
+  async #sweepResting(): Promise<void> {
+    const dir = this.#opts.dir;
+    const resting = [];
+    for (const name of await fs.readdir(dir).catch(() => [])) {
+      if (!/^[0-9a-f]{64}\.partial$/.test(name)) continue;
+      const st = await fs.stat(path.join(dir, name)).catch(() => undefined);
+      if (st) resting.push({ file: path.join(dir, name), size: st.size, mtime: st.mtimeMs });
+    }
+    resting.sort((a, b) => a.mtime - b.mtime);
+    let bytes = resting.reduce((n, r) => n + r.size, 0);
+    const now = Date.now();
+    for (const r of resting) {
+      if (now - r.mtime <= this.#opts.maxAgeMs && bytes <= this.#opts.maxBytes) break;
+      await fs.rm(r.file, { force: true }).catch(() => undefined);
+      bytes -= r.size;
+    }
   }
 
   /**
@@ -69,8 +148,10 @@ export class PartialUploads {
     this.#owners.set(id, new Promise<void>((r) => (release = r)));
     let entry = this.#entries.get(id);
     if (!entry) {
-      const file = path.join(this.#opts.dir, createHash('sha256').update(id).digest('hex') + SUFFIX);
-      entry = { file, size: 0, touched: Date.now(), active: true };
+      const file = this.#ownFile(id);
+      const size = this.#opts.sharedBy === undefined ? 0 : await this.#claim(id, file);
+      entry = { file, size, touched: Date.now(), active: true };
+      this.#bytes += size;
       this.#entries.set(id, entry);
     }
     entry.active = true;
@@ -84,6 +165,7 @@ export class PartialUploads {
   async discard(id: string): Promise<void> {
     const e = this.#entries.get(id);
     if (e && !e.active) await this.#drop(id, e);
+    if (!e && this.#opts.sharedBy !== undefined) await fs.rm(this.#restingFile(id), { force: true });
   }
 
   async close(): Promise<void> {
@@ -133,6 +215,7 @@ export class PartialUploads {
     e.active = false;
     e.touched = Date.now();
     if (!keep || e.size === 0) await this.#drop(id, e);
+    else if (this.#opts.sharedBy !== undefined) await this.#rest(id, e);
     else this.#evict(0);
   }
 }

@@ -35,6 +35,11 @@ export interface ReapiConfig {
    * several servers in one process (tests) never share one.
    */
   readonly partialUploadDir?: string;
+  /**
+   * Set when several request threads share `partialUploadDir` (`--workers N`): this thread's
+   * 1-based index. A cut upload's spool is then left where any thread can resume it.
+   */
+  readonly partialUploadSharedBy?: number;
   /** Bound on spooled bytes; the oldest partial uploads are dropped first. Default 1 GiB. */
   readonly partialUploadMaxBytes?: number;
   /** Partial uploads untouched this long are dropped. Default 1 h. */
@@ -54,7 +59,8 @@ export interface ReapiConfig {
   readonly zstdLevel?: number;
 }
 
-export type ReapiOptions = Required<ReapiConfig>;
+export type ReapiOptions = Required<Omit<ReapiConfig, 'partialUploadSharedBy'>> &
+  Pick<ReapiConfig, 'partialUploadSharedBy'>;
 
 export function resolveReapiOptions(config: ReapiConfig = {}): ReapiOptions {
   const o: ReapiOptions = {
@@ -68,6 +74,7 @@ export function resolveReapiOptions(config: ReapiConfig = {}): ReapiOptions {
     partialUploadDir:
       config.partialUploadDir ??
       path.join(os.tmpdir(), `hoard-partial-${process.pid}-${randomBytes(4).toString('hex')}`),
+    partialUploadSharedBy: config.partialUploadSharedBy,
     partialUploadMaxBytes: config.partialUploadMaxBytes ?? 1 * GiB,
     partialUploadMaxAgeMs: config.partialUploadMaxAgeMs ?? 60 * 60 * 1000,
     partialUploadMinBytes: config.partialUploadMinBytes ?? 1 * MiB,

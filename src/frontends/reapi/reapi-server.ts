@@ -29,6 +29,8 @@ export interface ReapiServerOptions {
   readonly config?: ReapiConfig;
   /** What every call goes through (admission, access log, metrics); by default nothing. */
   readonly chain?: CallChain;
+  /** Share the port with the other request threads' listeners (SO_REUSEPORT). */
+  readonly reusePort?: boolean;
 }
 
 export interface ReapiServer {
@@ -57,6 +59,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     dir: resolved.partialUploadDir,
     maxBytes: resolved.partialUploadMaxBytes,
     maxAgeMs: resolved.partialUploadMaxAgeMs,
+    sharedBy: resolved.partialUploadSharedBy,
     logger: options.logger,
   });
   const ctx: ReapiContext = {
@@ -97,6 +100,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
         connectionWindow: CONNECTION_WINDOW,
         requestIdleMs: resolved.bodyIdleTimeoutMs,
         onRefused: (refused) => refusedCall(ctx, refused),
+        reusePort: options.reusePort,
       },
       (err) => options.logger?.error({ err }, 'REAPI transport error'),
     );

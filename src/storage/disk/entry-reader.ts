@@ -156,6 +156,7 @@ function ownFileEntry(fh: FileHandle, size: number, start: number, end: number):
         return bytesRead;
       },
       close: () => (closing ??= fh.close()),
+      span: { fd: fh.fd, start, length: end - start },
     },
   };
 }

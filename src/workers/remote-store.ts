@@ -1,0 +1,362 @@
+// A request thread's view of the one store, which lives on the store thread (store-host.ts):
+// every call is a message there and back, so the store keeps its single writer (rule 2) and
+// a put acknowledged to any thread is readable from every thread at once (rule 1).
+//
+// What stays on the request thread: reading a large entry. The store thread answers with
+// the open descriptor and range of its file (same process, same descriptor table) and keeps
+// the descriptor open until this thread releases it, so the bytes never cross threads.
+import { read as readFd } from 'node:fs';
+import type { MessagePort, TransferListItem } from 'node:worker_threads';
+import { Readable } from 'node:stream';
+import { ErrorCode, HoardError } from '../core/errors.ts';
+import type { Key } from '../core/keys.ts';
+import { inMemoryEntry } from '../storage/in-memory-entry.ts';
+import type {
+  Body,
+  Entry,
+  EntryFile,
+  FileSpan,
+  PutOptions,
+  PutOutcome,
+  ReadOptions,
+  Store,
+  StoreUsage,
+} from '../storage/store.ts';
+import {
+  fromWireError,
+  ownCopy,
+  toWireError,
+  toWireKey,
+  type StoreReply,
+  type StoreRequest,
+  type WireEntry,
+} from './store-messages.ts';
+
+/** A body up to this size goes in the put message itself (one message, not three). */
+const INLINE_BODY_MAX = 64 * 1024;
+/** How far a streamed body may run ahead of the store taking it. */
+const BODY_WINDOW = 1024 * 1024;
+/** Chunk size of a stream made over a file span. */
+const SPAN_CHUNK = 256 * 1024;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+type Distribute<T> = T extends unknown ? Omit<T, 'id'> : never;
+type RequestBody = Distribute<StoreRequest>;
+
+export class RemoteStore implements Store {
+  readonly #port: MessagePort;
+  readonly #calls = new Map<number, Pending>();
+  readonly #credits = new Map<number, (bytes: number) => void>();
+  readonly #streams = new Map<number, RemoteStream>();
+  #usage: StoreUsage;
+  #next = 1;
+  #closed = false;
+
+  constructor(port: MessagePort, usage: StoreUsage) {
+    this.#port = port;
+    this.#usage = usage;
+    port.on('message', (m: StoreReply) => this.#onReply(m));
+    port.on('close', () => this.#fail(new HoardError(ErrorCode.Unavailable, 'the store thread is gone')));
+    // The listeners keep a request thread alive, not its store channel.
+    port.unref();
+  }
+
+  has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
+    return this.#call({ t: 'has', keys: keys.map(toWireKey), sizes }) as Promise<boolean[]>;
+  }
+
+  stat(key: Key): Promise<number | undefined> {
+    return this.#call({ t: 'stat', key: toWireKey(key) }).then((v) => (v === null ? undefined : (v as number)));
+  }
+
+  async get(key: Key, options: ReadOptions = {}): Promise<Entry | undefined> {
+    const id = this.#next;
+    const wire = (await this.#call(
+      { t: 'get', key: toWireKey(key), offset: options.offset, limit: options.limit },
+      options.signal,
+    )) as WireEntry;
+    if (wire === null) return undefined;
+    if ('bytes' in wire) return inMemoryEntry(wire.size, Buffer.from(wire.bytes.buffer, 0, wire.bytes.byteLength));
+    if ('span' in wire) return spanEntry(wire.size, wire.span, () => this.#send({ t: 'release', id }));
+    return this.#streamEntry(id, wire.size);
+  }
+
+  async getBytes(key: Key, options: { readonly signal?: AbortSignal } = {}): Promise<Buffer | undefined> {
+    const bytes = (await this.#call({ t: 'getBytes', key: toWireKey(key) }, options.signal)) as Uint8Array | null;
+    return bytes === null ? undefined : Buffer.from(bytes.buffer, 0, bytes.byteLength);
+  }
+
+  async put(key: Key, body: Body, options: PutOptions = {}): Promise<PutOutcome> {
+    const head = { t: 'put', key: toWireKey(key), size: options.size, maxBytes: options.maxBytes } as const;
+    if (body instanceof Uint8Array) {
+      const copy = ownCopy(body);
+      return (await this.#call({ ...head, body: copy }, options.signal, [copy.buffer])) as PutOutcome;
+    }
+    // Small bodies (most cache entries) go whole in the put message; larger ones stream.
+    const source = body[Symbol.asyncIterator]();
+    const first: Uint8Array[] = [];
+    let firstBytes = 0;
+    for (;;) {
+      let step: IteratorResult<Uint8Array>;
+      try {
+        step = await source.next();
+      } catch (err) {
+        // The store decides what a failed body means, as it would on this thread.
+        return this.#streamPut(head, first, failing(err), options.signal);
+      }
+      if (step.done) {
+        const whole = concat(first, firstBytes);
+        return (await this.#call({ ...head, body: whole }, options.signal, [whole.buffer])) as PutOutcome;
+      }
+      first.push(step.value);
+      firstBytes += step.value.byteLength;
+      if (firstBytes > INLINE_BODY_MAX) break;
+    }
+    return this.#streamPut(head, first, source, options.signal);
+  }
+
+  async delete(key: Key): Promise<boolean> {
+    return (await this.#call({ t: 'delete', key: toWireKey(key) })) as boolean;
+  }
+
+  usage(): StoreUsage {
+    return this.#usage;
+  }
+
+  /** The store is the store thread's to close; this only ends this thread's use of it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  async #streamPut(
+    head: Omit<Extract<StoreRequest, { t: 'put' }>, 'id'>,
+    first: Uint8Array[],
+    source: AsyncIterator<Uint8Array>,
+    signal: AbortSignal | undefined,
+  ): Promise<PutOutcome> {
+    const id = this.#next;
+    const result = this.#call(head, signal) as Promise<PutOutcome>;
+    let settled = false;
+    const done = result.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    let window = BODY_WINDOW;
+    let wake: (() => void) | undefined;
+    this.#credits.set(id, (bytes) => {
+      window += bytes;
+      wake?.();
+    });
+    void done.then(() => wake?.());
+    const send = async (chunk: Uint8Array): Promise<void> => {
+      while (window <= 0 && !settled) await new Promise<void>((r) => (wake = r));
+      if (settled) return;
+      window -= chunk.byteLength;
+      const copy = ownCopy(chunk);
+      this.#port.postMessage({ t: 'data', id, chunk: copy } satisfies StoreRequest, [copy.buffer]);
+    };
+    try {
+      for (const chunk of first) await send(chunk);
+      for (;;) {
+        if (settled) break;
+        let step: IteratorResult<Uint8Array>;
+        try {
+          step = await source.next();
+        } catch (err) {
+          this.#send({ t: 'fail', id, error: toWireError(err) });
+          break;
+        }
+        if (step.done) {
+          this.#send({ t: 'end', id });
+          break;
+        }
+        await send(step.value);
+      }
+    } finally {
+      this.#credits.delete(id);
+      // The store answered before the body's end (an error, an existing blob): stop the source.
+      if (settled) await source.return?.().catch(() => undefined);
+    }
+    return result;
+  }
+
+  #streamEntry(id: number, size: number): Entry {
+    const stream = new RemoteStream(
+      () => this.#send({ t: 'pull', id }),
+      () => {
+        this.#streams.delete(id);
+        this.#send({ t: 'release', id });
+      },
+    );
+    this.#streams.set(id, stream);
+    return { size, stream };
+  }
+
+  #call(body: RequestBody, signal?: AbortSignal, transfer?: TransferListItem[]): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new HoardError(ErrorCode.Unavailable, 'the store is closed'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      let onAbort: (() => void) | undefined;
+      if (signal) {
+        onAbort = () => this.#send({ t: 'abort', id });
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      const cleanup = () => {
+        if (onAbort) signal!.removeEventListener('abort', onAbort);
+      };
+      this.#calls.set(id, {
+        resolve: (v) => {
+          cleanup();
+          resolve(v);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      });
+      this.#port.postMessage({ ...body, id } as StoreRequest, transfer ?? []);
+    });
+  }
+
+  #send(message: StoreRequest): void {
+    this.#port.postMessage(message);
+  }
+
+  #onReply(m: StoreReply): void {
+    switch (m.t) {
+      case 'ok':
+      case 'err': {
+        const call = this.#calls.get(m.id);
+        if (!call) return;
+        this.#calls.delete(m.id);
+        if (m.t === 'ok') call.resolve(m.value);
+        else call.reject(fromWireError(m.error));
+        return;
+      }
+      case 'credit':
+        this.#credits.get(m.id)?.(m.bytes);
+        return;
+      case 'chunk':
+        this.#streams.get(m.id)?.deliver(m.chunk);
+        return;
+      case 'chunkErr':
+        this.#streams.get(m.id)?.destroy(fromWireError(m.error));
+        return;
+      case 'usage':
+        this.#usage = m.usage;
+        return;
+    }
+  }
+
+  #fail(err: Error): void {
+    this.#closed = true;
+    for (const call of this.#calls.values()) call.reject(err);
+    this.#calls.clear();
+    for (const stream of this.#streams.values()) stream.destroy(err);
+    for (const credit of this.#credits.values()) credit(Infinity);
+  }
+}
+
+/** An entry whose bytes the store thread streams: one chunk asked for at a time. */
+class RemoteStream extends Readable {
+  readonly #pull: () => void;
+  readonly #release: () => void;
+  #asked = false;
+
+  constructor(pull: () => void, release: () => void) {
+    super();
+    this.#pull = pull;
+    this.#release = release;
+  }
+
+  override _read(): void {
+    if (this.#asked) return;
+    this.#asked = true;
+    this.#pull();
+  }
+
+  deliver(chunk: Uint8Array | null): void {
+    this.#asked = false;
+    this.push(chunk === null ? null : Buffer.from(chunk.buffer, 0, chunk.byteLength));
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#release();
+    callback(err);
+  }
+}
+
+/** An entry read in place from the store thread's open file, released once closed. */
+function spanEntry(size: number, span: FileSpan, release: () => void): Entry {
+  let closed = false;
+  let stream: Readable | undefined;
+  const file: EntryFile = {
+    span,
+    read(buffer, offset) {
+      const length = Math.min(buffer.byteLength, span.length - offset);
+      if (length <= 0 || closed) return Promise.resolve(0);
+      return new Promise((resolve, reject) => {
+        readFd(span.fd, buffer, 0, length, span.start + offset, (err, bytesRead) =>
+          err ? reject(err) : resolve(bytesRead),
+        );
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      release();
+    },
+  };
+  return {
+    size,
+    file,
+    get stream(): Readable {
+      return (stream ??= spanStream(file, span.length));
+    },
+  };
+}
+
+function spanStream(file: EntryFile, length: number): Readable {
+  let offset = 0;
+  return new Readable({
+    read() {
+      if (offset >= length) {
+        this.push(null);
+        return;
+      }
+      const buffer = Buffer.allocUnsafe(Math.min(SPAN_CHUNK, length - offset));
+      file.read(buffer, offset).then(
+        (n) => {
+          offset += n;
+          this.push(n === 0 ? null : buffer.subarray(0, n));
+        },
+        (err: Error) => this.destroy(err),
+      );
+    },
+    destroy(err, callback) {
+      file.close().then(
+        () => callback(err),
+        () => callback(err),
+      );
+    },
+  });
+}
+
+function failing(err: unknown): AsyncIterator<Uint8Array> {
+  return { next: () => Promise.reject(err) };
+}
+
+function concat(chunks: readonly Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
+  const whole = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    whole.set(c, at);
+    at += c.byteLength;
+  }
+  return whole;
+}

@@ -1,0 +1,248 @@
+// The store thread's side of a request thread's RemoteStore: runs each request against the
+// one store and answers on the same port. It holds what a request thread still uses (an
+// open file it reads in place, a stream it pulls) until that thread releases it, or until
+// its port closes (the thread ended), whichever comes first.
+import type { MessagePort, TransferListItem } from 'node:worker_threads';
+import type { Key } from '../core/keys.ts';
+import type { Store } from '../storage/store.ts';
+import {
+  fromWireError,
+  ownCopy,
+  toWireError,
+  type StoreReply,
+  type StoreRequest,
+  type WireEntry,
+  type WireKey,
+} from './store-messages.ts';
+
+/** How often request threads get the store's figures (their `usage()` answers from them). */
+const USAGE_INTERVAL_MS = 1000;
+
+export interface StoreHost {
+  /** Ends every operation and lease of this port's thread. */
+  close(): void;
+}
+
+export function serveStore(store: Store, port: MessagePort): StoreHost {
+  const operations = new Map<number, AbortController>();
+  const bodies = new Map<number, BodyFeed>();
+  const leases = new Map<number, Lease>();
+  let closed = false;
+
+  const post = (m: StoreReply, transfer?: TransferListItem[]): void => {
+    if (!closed) port.postMessage(m, transfer ?? []);
+  };
+
+  /** Runs one operation and answers it; its signal fires on the caller's `abort`. */
+  const run = (id: number, op: (signal: AbortSignal) => Promise<unknown>): void => {
+    const controller = new AbortController();
+    operations.set(id, controller);
+    op(controller.signal).then(
+      (value) => {
+        operations.delete(id);
+        // Bytes answered (getBytes, a get's in-memory entry) are own copies: transfer them.
+        const bytes = value instanceof Uint8Array ? value : (value as { bytes?: unknown } | null)?.bytes;
+        post(
+          { t: 'ok', id, value: value ?? null },
+          bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : undefined,
+        );
+      },
+      (err: unknown) => {
+        operations.delete(id);
+        post({ t: 'err', id, error: toWireError(err) });
+      },
+    );
+  };
+
+  const get = async (id: number, key: Key, offset?: number, limit?: number, signal?: AbortSignal) => {
+    const entry = await store.get(key, { offset, limit, signal });
+    if (entry === undefined) return null;
+    const file = entry.file;
+    if (file?.span !== undefined) {
+      leases.set(id, { release: () => void file.close() });
+      return { size: entry.size, span: file.span } satisfies WireEntry;
+    }
+    if (entry.bytes !== undefined) {
+      const bytes = ownCopy(entry.bytes);
+      entry.release?.();
+      void file?.close();
+      return { size: entry.size, bytes } satisfies WireEntry;
+    }
+    void file?.close();
+    leases.set(
+      id,
+      streamLease(id, entry.stream, post, () => leases.delete(id)),
+    );
+    return { size: entry.size, streamed: true } satisfies WireEntry;
+  };
+
+  const onRequest = (m: StoreRequest): void => {
+    switch (m.t) {
+      case 'has':
+        return run(m.id, () => store.has(m.keys.map(keyOf), m.sizes));
+      case 'stat':
+        return run(m.id, () => store.stat(keyOf(m.key)));
+      case 'get':
+        return run(m.id, (signal) => get(m.id, keyOf(m.key), m.offset, m.limit, signal));
+      case 'getBytes':
+        return run(m.id, async (signal) => {
+          const bytes = await store.getBytes(keyOf(m.key), { signal });
+          return bytes === undefined ? null : ownCopy(bytes);
+        });
+      case 'put': {
+        const options = { size: m.size, maxBytes: m.maxBytes };
+        if (m.body !== undefined) {
+          return run(m.id, (signal) => store.put(keyOf(m.key), m.body!, { ...options, signal }));
+        }
+        const feed = new BodyFeed((bytes) => post({ t: 'credit', id: m.id, bytes }));
+        bodies.set(m.id, feed);
+        return run(m.id, (signal) =>
+          store.put(keyOf(m.key), feed, { ...options, signal }).finally(() => {
+            bodies.delete(m.id);
+            feed.abandon();
+          }),
+        );
+      }
+      case 'data':
+        return bodies.get(m.id)?.push(m.chunk);
+      case 'end':
+        return bodies.get(m.id)?.end();
+      case 'fail':
+        return bodies.get(m.id)?.fail(fromWireError(m.error));
+      case 'delete':
+        return run(m.id, () => store.delete(keyOf(m.key)));
+      case 'abort':
+        return operations.get(m.id)?.abort(new DOMException('the request thread aborted it', 'AbortError'));
+      case 'pull':
+        return leases.get(m.id)?.pull?.();
+      case 'release': {
+        const lease = leases.get(m.id);
+        leases.delete(m.id);
+        return lease?.release();
+      }
+    }
+  };
+
+  const usageTimer = setInterval(() => post({ t: 'usage', usage: store.usage() }), USAGE_INTERVAL_MS);
+  usageTimer.unref();
+  port.on('message', onRequest);
+  // The request thread's life is its Worker's; its channel alone keeps nothing running.
+  port.unref();
+
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    clearInterval(usageTimer);
+    const gone = new DOMException('the request thread ended', 'AbortError');
+    for (const c of operations.values()) c.abort(gone);
+    for (const feed of bodies.values()) feed.fail(Object.assign(new Error(gone.message), { code: 'ECONNRESET' }));
+    for (const lease of leases.values()) lease.release();
+    operations.clear();
+    bodies.clear();
+    leases.clear();
+    port.off('message', onRequest);
+    port.close();
+  };
+  port.on('close', close);
+  return { close };
+}
+
+function keyOf(wire: WireKey): Key {
+  return wire;
+}
+
+interface Lease {
+  pull?(): void;
+  release(): void;
+}
+
+/** A stream the request thread pulls chunk by chunk; ends its lease itself at the end. */
+function streamLease(
+  id: number,
+  stream: NodeJS.ReadableStream & { destroy(): void },
+  post: (m: StoreReply, transfer?: TransferListItem[]) => void,
+  ended: () => void,
+): Lease {
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  return {
+    pull() {
+      chunks.next().then(
+        (step) => {
+          if (step.done) {
+            ended();
+            post({ t: 'chunk', id, chunk: null });
+            return;
+          }
+          const chunk = ownCopy(step.value);
+          post({ t: 'chunk', id, chunk }, [chunk.buffer]);
+        },
+        (err: unknown) => {
+          ended();
+          post({ t: 'chunkErr', id, error: toWireError(err) });
+        },
+      );
+    },
+    release() {
+      stream.destroy();
+    },
+  };
+}
+
+/**
+ * A put's body as it arrives from the request thread: the store iterates it like any body,
+ * and every chunk it takes earns the sender that much credit.
+ */
+class BodyFeed implements AsyncIterable<Uint8Array> {
+  readonly #taken: (bytes: number) => void;
+  readonly #queue: Uint8Array[] = [];
+  #ended = false;
+  #abandoned = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(taken: (bytes: number) => void) {
+    this.#taken = taken;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.#abandoned) return;
+    this.#queue.push(chunk);
+    this.#signal();
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#signal();
+  }
+
+  fail(err: Error): void {
+    this.#error ??= err;
+    this.#signal();
+  }
+
+  /** The store is done with the body: later chunks are dropped. */
+  abandon(): void {
+    this.#abandoned = true;
+    this.#queue.length = 0;
+  }
+
+  #signal(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const chunk = this.#queue.shift();
+      if (chunk !== undefined) {
+        this.#taken(chunk.byteLength);
+        yield chunk;
+        continue;
+      }
+      if (this.#error) throw this.#error;
+      if (this.#ended) return;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+}

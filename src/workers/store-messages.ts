@@ -1,0 +1,93 @@
+// The messages between a request thread's RemoteStore and the store thread's host
+// (store-host.ts), over one MessagePort per request thread. Every request carries an id
+// that its reply repeats; an entry that outlives its reply (a file span, a stream) is a
+// lease under the same id until the request thread releases it.
+//
+// Bytes cross as transferred ArrayBuffers of exactly their length (a view into a larger
+// buffer would clone or detach all of it); keys cross without their decoded digest bytes,
+// which may be views into a whole request message.
+import { ErrorCode, HoardError } from '../core/errors.ts';
+import type { Key, Keyspace } from '../core/keys.ts';
+import type { FileSpan, StoreUsage } from '../storage/store.ts';
+
+export interface WireKey {
+  readonly keyspace: Keyspace;
+  readonly namespace: string;
+  readonly id: string;
+}
+
+export interface WireError {
+  readonly message: string;
+  /** A HoardError's code, or a Node error code (ECONNRESET) that says how the body failed. */
+  readonly code?: string;
+  readonly hoard: boolean;
+}
+
+/** A request thread's request of the store thread. */
+export type StoreRequest =
+  | { readonly t: 'has'; readonly id: number; readonly keys: readonly WireKey[]; readonly sizes?: readonly number[] }
+  | { readonly t: 'stat'; readonly id: number; readonly key: WireKey }
+  | { readonly t: 'get'; readonly id: number; readonly key: WireKey; readonly offset?: number; readonly limit?: number }
+  | { readonly t: 'getBytes'; readonly id: number; readonly key: WireKey }
+  | {
+      readonly t: 'put';
+      readonly id: number;
+      readonly key: WireKey;
+      readonly size?: number;
+      readonly maxBytes?: number;
+      /** The whole body; absent when it follows as `data` messages and an `end` or `fail`. */
+      readonly body?: Uint8Array;
+    }
+  | { readonly t: 'data'; readonly id: number; readonly chunk: Uint8Array }
+  | { readonly t: 'end'; readonly id: number }
+  | { readonly t: 'fail'; readonly id: number; readonly error: WireError }
+  | { readonly t: 'delete'; readonly id: number; readonly key: WireKey }
+  /** The caller's signal fired: the operation `id` is aborted on the store thread too. */
+  | { readonly t: 'abort'; readonly id: number }
+  /** The next chunk of a streamed entry. */
+  | { readonly t: 'pull'; readonly id: number }
+  /** The entry leased under `id` is done with (read, cut or abandoned). */
+  | { readonly t: 'release'; readonly id: number };
+
+/** What `get` answers: a miss, the bytes, a file span to read in place, or a stream to pull. */
+export type WireEntry =
+  | null
+  | { readonly size: number; readonly bytes: Uint8Array }
+  | { readonly size: number; readonly span: FileSpan }
+  | { readonly size: number; readonly streamed: true };
+
+/** The store thread's messages to a request thread. */
+export type StoreReply =
+  | { readonly t: 'ok'; readonly id: number; readonly value: unknown }
+  | { readonly t: 'err'; readonly id: number; readonly error: WireError }
+  /** The store took `bytes` more of put `id`'s body: the sender may send that much more. */
+  | { readonly t: 'credit'; readonly id: number; readonly bytes: number }
+  /** A streamed entry's next chunk; null at its end. */
+  | { readonly t: 'chunk'; readonly id: number; readonly chunk: Uint8Array | null }
+  | { readonly t: 'chunkErr'; readonly id: number; readonly error: WireError }
+  /** The store's figures, sent every second so `usage()` answers without a round trip. */
+  | { readonly t: 'usage'; readonly usage: StoreUsage };
+
+export function toWireKey(key: Key): WireKey {
+  return { keyspace: key.keyspace, namespace: key.namespace, id: key.id };
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof HoardError) return { message: err.message, code: err.code, hoard: true };
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  return { message, code: typeof code === 'string' ? code : undefined, hoard: false };
+}
+
+/** The error again, as the thread that threw it saw it: a HoardError keeps its code. */
+export function fromWireError(wire: WireError): Error {
+  if (wire.hoard) return new HoardError((wire.code ?? ErrorCode.Internal) as ErrorCode, wire.message);
+  return Object.assign(new Error(wire.message), wire.code === undefined ? {} : { code: wire.code });
+}
+
+/** A copy of `bytes` in an ArrayBuffer of its own, to transfer. */
+export function ownCopy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}
