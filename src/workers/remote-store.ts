@@ -24,6 +24,7 @@ import type {
 } from '../storage/store.ts';
 import {
   fromWireError,
+  Outbox,
   ownCopy,
   toWireError,
   toWireKey,
@@ -48,7 +49,7 @@ type Distribute<T> = T extends unknown ? Omit<T, 'id'> : never;
 type RequestBody = Distribute<StoreRequest>;
 
 export class RemoteStore implements Store {
-  readonly #port: MessagePort;
+  readonly #outbox: Outbox<StoreRequest>;
   readonly #calls = new Map<number, Pending>();
   readonly #credits = new Map<number, (bytes: number) => void>();
   readonly #streams = new Map<number, RemoteStream>();
@@ -57,9 +58,11 @@ export class RemoteStore implements Store {
   #closed = false;
 
   constructor(port: MessagePort, usage: StoreUsage) {
-    this.#port = port;
+    this.#outbox = new Outbox(port);
     this.#usage = usage;
-    port.on('message', (m: StoreReply) => this.#onReply(m));
+    port.on('message', (batch: StoreReply[]) => {
+      for (const m of batch) this.#onReply(m);
+    });
     port.on('close', () => this.#fail(new HoardError(ErrorCode.Unavailable, 'the store thread is gone')));
     // The listeners keep a request thread alive, not its store channel.
     port.unref();
@@ -80,14 +83,14 @@ export class RemoteStore implements Store {
       options.signal,
     )) as WireEntry;
     if (wire === null) return undefined;
-    if ('bytes' in wire) return inMemoryEntry(wire.size, Buffer.from(wire.bytes.buffer, 0, wire.bytes.byteLength));
+    if ('bytes' in wire) return inMemoryEntry(wire.size, asBuffer(wire.bytes));
     if ('span' in wire) return spanEntry(wire.size, wire.span, () => this.#send({ t: 'release', id }));
     return this.#streamEntry(id, wire.size);
   }
 
   async getBytes(key: Key, options: { readonly signal?: AbortSignal } = {}): Promise<Buffer | undefined> {
     const bytes = (await this.#call({ t: 'getBytes', key: toWireKey(key) }, options.signal)) as Uint8Array | null;
-    return bytes === null ? undefined : Buffer.from(bytes.buffer, 0, bytes.byteLength);
+    return bytes === null ? undefined : asBuffer(bytes);
   }
 
   async put(key: Key, body: Body, options: PutOptions = {}): Promise<PutOutcome> {
@@ -157,7 +160,7 @@ export class RemoteStore implements Store {
       if (settled) return;
       window -= chunk.byteLength;
       const copy = ownCopy(chunk);
-      this.#port.postMessage({ t: 'data', id, chunk: copy } satisfies StoreRequest, [copy.buffer]);
+      this.#outbox.post({ t: 'data', id, chunk: copy }, [copy.buffer]);
     };
     try {
       for (const chunk of first) await send(chunk);
@@ -219,12 +222,12 @@ export class RemoteStore implements Store {
           reject(e);
         },
       });
-      this.#port.postMessage({ ...body, id } as StoreRequest, transfer ?? []);
+      this.#outbox.post({ ...body, id } as StoreRequest, transfer);
     });
   }
 
   #send(message: StoreRequest): void {
-    this.#port.postMessage(message);
+    this.#outbox.post(message);
   }
 
   #onReply(m: StoreReply): void {
@@ -282,7 +285,7 @@ class RemoteStream extends Readable {
 
   deliver(chunk: Uint8Array | null): void {
     this.#asked = false;
-    this.push(chunk === null ? null : Buffer.from(chunk.buffer, 0, chunk.byteLength));
+    this.push(chunk === null ? null : asBuffer(chunk));
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -345,6 +348,11 @@ function spanStream(file: EntryFile, length: number): Readable {
       );
     },
   });
+}
+
+/** A Buffer over the same bytes (a view into a send's packed bytes, or a transferred copy). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function failing(err: unknown): AsyncIterator<Uint8Array> {

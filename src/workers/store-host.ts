@@ -8,6 +8,7 @@ import type { Store } from '../storage/store.ts';
 import {
   fromWireError,
   ownCopy,
+  Outbox,
   toWireError,
   type StoreReply,
   type StoreRequest,
@@ -29,23 +30,28 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
   const leases = new Map<number, Lease>();
   let closed = false;
 
+  const outbox = new Outbox<StoreReply>(port);
   const post = (m: StoreReply, transfer?: TransferListItem[]): void => {
-    if (!closed) port.postMessage(m, transfer ?? []);
+    if (!closed) outbox.post(m, transfer);
   };
 
-  /** Runs one operation and answers it; its signal fires on the caller's `abort`. */
+  /**
+   * Runs one operation and answers it; its signal fires on the caller's `abort`. Bytes it
+   * answers with (`Inline`: getBytes, a get's in-memory entry) are packed into the send.
+   */
   const run = (id: number, op: (signal: AbortSignal) => Promise<unknown>): void => {
     const controller = new AbortController();
     operations.set(id, controller);
     op(controller.signal).then(
       (value) => {
         operations.delete(id);
-        // Bytes answered (getBytes, a get's in-memory entry) are own copies: transfer them.
-        const bytes = value instanceof Uint8Array ? value : (value as { bytes?: unknown } | null)?.bytes;
-        post(
-          { t: 'ok', id, value: value ?? null },
-          bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : undefined,
-        );
+        if (!(value instanceof Inline)) return post({ t: 'ok', id, value: value ?? null });
+        const reply: { t: 'ok'; id: number; value: unknown } = { t: 'ok', id, value: value.shape() };
+        outbox.post(reply, undefined, {
+          data: value.bytes,
+          place: (view) => value.place(reply, view),
+          release: value.release,
+        });
       },
       (err: unknown) => {
         operations.delete(id);
@@ -63,10 +69,8 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
       return { size: entry.size, span: file.span } satisfies WireEntry;
     }
     if (entry.bytes !== undefined) {
-      const bytes = ownCopy(entry.bytes);
-      entry.release?.();
       void file?.close();
-      return { size: entry.size, bytes } satisfies WireEntry;
+      return new Inline(entry.bytes, entry.release, entry.size);
     }
     void file?.close();
     leases.set(
@@ -87,7 +91,7 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
       case 'getBytes':
         return run(m.id, async (signal) => {
           const bytes = await store.getBytes(keyOf(m.key), { signal });
-          return bytes === undefined ? null : ownCopy(bytes);
+          return bytes === undefined ? null : new Inline(bytes);
         });
       case 'put': {
         const options = { size: m.size, maxBytes: m.maxBytes };
@@ -125,7 +129,10 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
 
   const usageTimer = setInterval(() => post({ t: 'usage', usage: store.usage() }), USAGE_INTERVAL_MS);
   usageTimer.unref();
-  port.on('message', onRequest);
+  const onBatch = (batch: StoreRequest[]): void => {
+    for (const m of batch) onRequest(m);
+  };
+  port.on('message', onBatch);
   // The request thread's life is its Worker's; its channel alone keeps nothing running.
   port.unref();
 
@@ -140,12 +147,38 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
     operations.clear();
     bodies.clear();
     leases.clear();
-    port.off('message', onRequest);
+    port.off('message', onBatch);
     port.close();
   };
   port.on('close', close);
   return { close };
 }
+
+/** An answer of bytes: `getBytes`'s (the value is the bytes) or a get's in-memory entry's. */
+class Inline {
+  readonly bytes: Uint8Array;
+  readonly release: (() => void) | undefined;
+  /** The entry's size, for a get's answer; undefined for getBytes'. */
+  readonly #size: number | undefined;
+
+  constructor(bytes: Uint8Array, release?: () => void, size?: number) {
+    this.bytes = bytes;
+    this.release = release;
+    this.#size = size;
+  }
+
+  /** The reply's value before the bytes are placed in it. */
+  shape(): { size: number; bytes: Uint8Array } | null {
+    return this.#size === undefined ? null : { size: this.#size, bytes: EMPTY };
+  }
+
+  /** Puts the sent copy of the bytes where the reply carries them. */
+  place(reply: { value: unknown }, view: Uint8Array): void {
+    if (this.#size === undefined) reply.value = view;
+    else (reply.value as { bytes: Uint8Array }).bytes = view;
+  }
+}
+const EMPTY = new Uint8Array(0);
 
 function keyOf(wire: WireKey): Key {
   return wire;

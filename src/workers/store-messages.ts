@@ -7,6 +7,7 @@
 // buffer would clone or detach all of it); keys cross without their decoded digest bytes,
 // which may be views into a whole request message.
 import { ErrorCode, HoardError } from '../core/errors.ts';
+import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import type { Key, Keyspace } from '../core/keys.ts';
 import type { FileSpan, StoreUsage } from '../storage/store.ts';
 
@@ -90,4 +91,71 @@ export function ownCopy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return copy;
+}
+
+/**
+ * Bytes to put into a message when it is sent: copied with the other packed bytes of the
+ * same send into one buffer (one allocation, one transfer), then `place` puts the view of
+ * them where the message wants it and `release` hands the source back.
+ */
+export interface Packed {
+  readonly data: Uint8Array;
+  place(view: Uint8Array): void;
+  release?(): void;
+}
+
+/**
+ * Messages for one port, sent together once per turn of the event loop (setImmediate runs
+ * after every I/O callback of the turn): under load one message carries many requests or
+ * replies, and the per-message cost of the channel (a wake-up of the other thread, an event
+ * there) is paid once for all of them. The receiver gets an array.
+ */
+export class Outbox<M> {
+  readonly #port: MessagePort;
+  #queue: M[] = [];
+  #transfer: TransferListItem[] = [];
+  #packed: Packed[] = [];
+  #scheduled = false;
+
+  constructor(port: MessagePort) {
+    this.#port = port;
+  }
+
+  post(message: M, transfer?: readonly TransferListItem[], packed?: Packed): void {
+    this.#queue.push(message);
+    if (transfer !== undefined) for (const t of transfer) this.#transfer.push(t);
+    if (packed !== undefined) this.#packed.push(packed);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    const transfer = this.#transfer;
+    const packed = this.#packed;
+    this.#queue = [];
+    this.#transfer = [];
+    this.#packed = [];
+    if (packed.length > 0) {
+      let total = 0;
+      for (const p of packed) total += p.data.byteLength;
+      const arena = new Uint8Array(total);
+      let at = 0;
+      for (const p of packed) {
+        arena.set(p.data, at);
+        p.place(arena.subarray(at, at + p.data.byteLength));
+        at += p.data.byteLength;
+        p.release?.();
+      }
+      transfer.push(arena.buffer);
+    }
+    try {
+      this.#port.postMessage(queue, transfer);
+    } catch {
+      // The port closed meanwhile: its 'close' handler fails what waited on these.
+    }
+  };
 }
