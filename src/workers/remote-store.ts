@@ -26,6 +26,7 @@ import {
   fromWireError,
   Outbox,
   ownCopy,
+  packDigestKeys,
   toWireError,
   toWireKey,
   type StoreReply,
@@ -68,8 +69,15 @@ export class RemoteStore implements Store {
     port.unref();
   }
 
-  has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
-    return this.#call({ t: 'has', keys: keys.map(toWireKey), sizes }) as Promise<boolean[]>;
+  async has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
+    const packed = packDigestKeys(keys, sizes);
+    if (packed === undefined) return (await this.#call({ t: 'has', keys: keys.map(toWireKey), sizes })) as boolean[];
+    const transfer =
+      packed.sizes === undefined ? [packed.digests.buffer] : [packed.digests.buffer, packed.sizes.buffer];
+    const present = (await this.#call({ t: 'hasDigests', ...packed }, undefined, transfer)) as Uint8Array;
+    const answer = new Array<boolean>(present.length);
+    for (let i = 0; i < present.length; i++) answer[i] = present[i] === 1;
+    return answer;
   }
 
   stat(key: Key): Promise<number | undefined> {

@@ -10,6 +10,7 @@ import {
   ownCopy,
   Outbox,
   toWireError,
+  unpackDigestKeys,
   type StoreReply,
   type StoreRequest,
   type WireEntry,
@@ -30,7 +31,9 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
   const leases = new Map<number, Lease>();
   let closed = false;
 
-  const outbox = new Outbox<StoreReply>(port);
+  // A send that answers a write starts with the store's figures after it, so the request
+  // thread's usage() is current when its caller resumes (the whole send is read first).
+  const outbox = new Outbox<StoreReply>(port, () => ({ t: 'usage', usage: store.usage() }));
   const post = (m: StoreReply, transfer?: TransferListItem[]): void => {
     if (!closed) outbox.post(m, transfer);
   };
@@ -39,12 +42,13 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
    * Runs one operation and answers it; its signal fires on the caller's `abort`. Bytes it
    * answers with (`Inline`: getBytes, a get's in-memory entry) are packed into the send.
    */
-  const run = (id: number, op: (signal: AbortSignal) => Promise<unknown>): void => {
+  const run = (id: number, op: (signal: AbortSignal) => Promise<unknown>, writes = false): void => {
     const controller = new AbortController();
     operations.set(id, controller);
     op(controller.signal).then(
       (value) => {
         operations.delete(id);
+        if (writes) outbox.leadNext();
         if (!(value instanceof Inline)) return post({ t: 'ok', id, value: value ?? null });
         const reply: { t: 'ok'; id: number; value: unknown } = { t: 'ok', id, value: value.shape() };
         outbox.post(reply, undefined, {
@@ -55,6 +59,7 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
       },
       (err: unknown) => {
         operations.delete(id);
+        if (writes) outbox.leadNext();
         post({ t: 'err', id, error: toWireError(err) });
       },
     );
@@ -84,6 +89,15 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
     switch (m.t) {
       case 'has':
         return run(m.id, () => store.has(m.keys.map(keyOf), m.sizes));
+      case 'hasDigests':
+        return run(m.id, async () => {
+          // A Float64Array indexes like the number[] `has` reads.
+          const sizes = m.sizes as unknown as readonly number[] | undefined;
+          const present = await store.has(unpackDigestKeys(m.namespace, m.digests), sizes);
+          const answer = new Uint8Array(present.length);
+          for (let i = 0; i < present.length; i++) answer[i] = present[i] ? 1 : 0;
+          return new Inline(answer);
+        });
       case 'stat':
         return run(m.id, () => store.stat(keyOf(m.key)));
       case 'get':
@@ -96,15 +110,18 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
       case 'put': {
         const options = { size: m.size, maxBytes: m.maxBytes };
         if (m.body !== undefined) {
-          return run(m.id, (signal) => store.put(keyOf(m.key), m.body!, { ...options, signal }));
+          return run(m.id, (signal) => store.put(keyOf(m.key), m.body!, { ...options, signal }), true);
         }
         const feed = new BodyFeed((bytes) => post({ t: 'credit', id: m.id, bytes }));
         bodies.set(m.id, feed);
-        return run(m.id, (signal) =>
-          store.put(keyOf(m.key), feed, { ...options, signal }).finally(() => {
-            bodies.delete(m.id);
-            feed.abandon();
-          }),
+        return run(
+          m.id,
+          (signal) =>
+            store.put(keyOf(m.key), feed, { ...options, signal }).finally(() => {
+              bodies.delete(m.id);
+              feed.abandon();
+            }),
+          true,
         );
       }
       case 'data':
@@ -114,7 +131,7 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
       case 'fail':
         return bodies.get(m.id)?.fail(fromWireError(m.error));
       case 'delete':
-        return run(m.id, () => store.delete(keyOf(m.key)));
+        return run(m.id, () => store.delete(keyOf(m.key)), true);
       case 'abort':
         return operations.get(m.id)?.abort(new DOMException('the request thread aborted it', 'AbortError'));
       case 'pull':

@@ -27,6 +27,17 @@ export interface WireError {
 /** A request thread's request of the store thread. */
 export type StoreRequest =
   | { readonly t: 'has'; readonly id: number; readonly keys: readonly WireKey[]; readonly sizes?: readonly number[] }
+  /**
+   * `has` of CAS keys of one namespace with decoded digests (FindMissingBlobs): the digests
+   * packed 32 bytes each, the sizes as doubles; answered with one byte per key (1: present).
+   */
+  | {
+      readonly t: 'hasDigests';
+      readonly id: number;
+      readonly namespace: string;
+      readonly digests: Uint8Array;
+      readonly sizes?: Float64Array;
+    }
   | { readonly t: 'stat'; readonly id: number; readonly key: WireKey }
   | { readonly t: 'get'; readonly id: number; readonly key: WireKey; readonly offset?: number; readonly limit?: number }
   | { readonly t: 'getBytes'; readonly id: number; readonly key: WireKey }
@@ -73,6 +84,56 @@ export function toWireKey(key: Key): WireKey {
   return { keyspace: key.keyspace, namespace: key.namespace, id: key.id };
 }
 
+const DIGEST_BYTES = 32;
+
+/**
+ * `keys` as one `hasDigests` request, when they allow it: all CAS keys of one namespace
+ * whose digests are decoded (the FindMissingBlobs fast path). Undefined otherwise.
+ */
+export function packDigestKeys(
+  keys: readonly Key[],
+  sizes: readonly number[] | undefined,
+): { namespace: string; digests: Uint8Array<ArrayBuffer>; sizes?: Float64Array<ArrayBuffer> } | undefined {
+  if (keys.length === 0) return undefined;
+  const namespace = keys[0]!.namespace;
+  const digests = new Uint8Array(keys.length * DIGEST_BYTES);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k.keyspace !== 'cas' || k.namespace !== namespace || k.digest?.length !== DIGEST_BYTES) return undefined;
+    digests.set(k.digest, i * DIGEST_BYTES);
+  }
+  if (sizes === undefined) return { namespace, digests };
+  const packedSizes = new Float64Array(sizes.length);
+  for (let i = 0; i < sizes.length; i++) packedSizes[i] = sizes[i]!;
+  return { namespace, digests, sizes: packedSizes };
+}
+
+/** The keys of a `hasDigests` request; an id is spelled out only if a store asks for it. */
+export function unpackDigestKeys(namespace: string, digests: Uint8Array): Key[] {
+  const keys = new Array<Key>(digests.byteLength / DIGEST_BYTES);
+  for (let i = 0; i < keys.length; i++) {
+    const at = digests.byteOffset + i * DIGEST_BYTES;
+    keys[i] = new DigestKey(namespace, Buffer.from(digests.buffer, at, DIGEST_BYTES));
+  }
+  return keys;
+}
+
+class DigestKey implements Key {
+  readonly keyspace = 'cas' as const;
+  readonly namespace: string;
+  readonly digest: Buffer;
+  #id: string | undefined;
+
+  constructor(namespace: string, digest: Buffer) {
+    this.namespace = namespace;
+    this.digest = digest;
+  }
+
+  get id(): string {
+    return (this.#id ??= this.digest.toString('hex'));
+  }
+}
+
 export function toWireError(err: unknown): WireError {
   if (err instanceof HoardError) return { message: err.message, code: err.code, hoard: true };
   const message = err instanceof Error ? err.message : String(err);
@@ -116,9 +177,18 @@ export class Outbox<M> {
   #transfer: TransferListItem[] = [];
   #packed: Packed[] = [];
   #scheduled = false;
+  readonly #lead: (() => M) | undefined;
+  #leadDue = false;
 
-  constructor(port: MessagePort) {
+  /** `lead`: a message made when a send is due to carry it (`leadNext`), placed first in it. */
+  constructor(port: MessagePort, lead?: () => M) {
     this.#port = port;
+    this.#lead = lead;
+  }
+
+  /** The next send starts with a fresh `lead` message (made then, once, however often asked). */
+  leadNext(): void {
+    this.#leadDue = true;
   }
 
   post(message: M, transfer?: readonly TransferListItem[], packed?: Packed): void {
@@ -139,6 +209,10 @@ export class Outbox<M> {
     this.#queue = [];
     this.#transfer = [];
     this.#packed = [];
+    if (this.#leadDue && this.#lead !== undefined) {
+      this.#leadDue = false;
+      queue.unshift(this.#lead());
+    }
     if (packed.length > 0) {
       let total = 0;
       for (const p of packed) total += p.data.byteLength;

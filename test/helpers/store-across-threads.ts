@@ -8,14 +8,15 @@ import type { Store } from '../../src/storage/store.ts';
 import { RemoteStore } from '../../src/workers/remote-store.ts';
 import { serveStore } from '../../src/workers/store-host.ts';
 
-export function storeAcrossThreads(store: Store): Store {
+/** `owns`: closing the remote closes `store` too (by default it stays the test's to close). */
+export function storeAcrossThreads(store: Store, options: { owns?: boolean } = {}): Store {
   const { port1, port2 } = new MessageChannel();
   const host = serveStore(store, port1);
   const remote = new RemoteStore(port2, store.usage());
   return Object.assign(remote, {
-    // The test's store is the test's to close; the channel ends with the remote's use.
     close: async () => {
       host.close();
+      if (options.owns) await store.close();
     },
   });
 }
