@@ -43,6 +43,8 @@ export interface RunningServer {
   readonly grpcAddress: string | undefined;
   /** True from the first shutdown call on. */
   readonly draining: boolean;
+  /** The request threads (`--workers N`, N > 1); undefined when the main thread serves. */
+  readonly requestThreads: RequestThreads | undefined;
   /** Drains within config.drainTimeout (or `drainMs`), then closes the store. Idempotent. */
   shutdown(drainMs?: number): Promise<void>;
   /** Cuts every connection at once, without waiting (second signal). */
@@ -105,6 +107,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     get draining() {
       return listeners.draining;
     },
+    requestThreads: listeners.threads,
     shutdown(drainMs = config.drainTimeout) {
       shutdownPromise ??= (async () => {
         const deadline = Date.now() + drainMs;
@@ -132,6 +135,7 @@ interface Listeners {
   /** The whole server's metrics (with request threads: theirs and this thread's, merged). */
   readonly metrics: Metrics;
   readonly draining: boolean;
+  readonly threads?: RequestThreads;
   /** Requests in flight on this thread's listeners (request threads count their own). */
   inflight(): number | undefined;
   drain(deadline: number): Promise<void>;
@@ -257,6 +261,7 @@ async function onRequestThreads(
   return {
     httpUrl: threads.httpUrl,
     grpcAddress: threads.grpcAddress,
+    threads,
     metrics: merged,
     get draining() {
       return draining;

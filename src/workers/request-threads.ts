@@ -42,6 +42,13 @@ export interface RequestThreads {
   stop(deadline: number): Promise<void>;
   /** Cuts every connection of every thread now. */
   abort(): void;
+  /** The indexes (1-based) of the threads running now. */
+  running(): number[];
+  /**
+   * Ends thread `index` the way a crash would, without a drain: its connections are cut and
+   * it is replaced on the same ports (what operators' tooling and the tests exercise).
+   */
+  end(index: number): Promise<void>;
 }
 
 interface Thread {
@@ -220,6 +227,10 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
     },
     abort() {
       for (const { worker } of threads.values()) worker.postMessage({ t: 'abort' } satisfies ToThread);
+    },
+    running: () => [...threads.keys()].sort((a, b) => a - b),
+    async end(index) {
+      await threads.get(index)?.worker.terminate();
     },
   };
 }
