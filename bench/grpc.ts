@@ -1,14 +1,14 @@
 // gRPC benchmark: REAPI CAS and ByteStream (BatchUpdateBlobs, FindMissingBlobs, ByteStream
-// Write and Read) against hoard and, one after the other in the same run, hoard from an
-// earlier checkout (--hoard-baseline DIR) and bazel-remote (--bazel-remote PATH); then the
-// Write ceilings (a server whose store keeps nothing, the store alone) that hoard's Write
-// figure is read against. The generator runs in this
-// process: by default a lean client straight on node:http2 (lib/grpc-h2-load.ts), or with
-// --client grpc-js the grpc-js one (pre-encoded requests, identity (de)serializers); its
-// CPU share is reported beside every figure.
+// Write and Read) against hoard (or, with --workers 1,2, one hoard per worker count) and,
+// one after the other in the same run, hoard from an earlier checkout (--hoard-baseline
+// DIR) and bazel-remote (--bazel-remote PATH); then the Write ceilings (a server whose
+// store keeps nothing, the store alone) that hoard's Write figure is read against. The
+// generator runs in this process: by default a lean client straight on node:http2
+// (lib/grpc-h2-load.ts), or with --client grpc-js the grpc-js one (pre-encoded requests,
+// identity (de)serializers); its CPU share is reported beside every figure.
 //
-//   ./node_modules/.bin/node bench/grpc.ts [--bs-count 10000] [--client h2|grpc-js] [--bazel-remote PATH]
-//     [--hoard-baseline DIR] [--quick]
+//   ./node_modules/.bin/node bench/grpc.ts [--bs-count 10000] [--client h2|grpc-js] [--workers 1,2]
+//     [--bazel-remote PATH] [--hoard-baseline DIR] [--quick]
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,24 +16,30 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { casKey } from '../src/core/keys.ts';
 import { openDiskStore } from '../src/storage/disk/disk-store.ts';
-import { numberOption, runScript, UsageError, usageLine } from './lib/args.ts';
+import { hoardArgsOption, numberOption, runScript, UsageError, usageLine, workersOption } from './lib/args.ts';
 import { blobFamily, type BlobFamily } from './lib/blobs.ts';
 import { CORES, startCpuSampler, type CpuShares } from './lib/cpu.ts';
 import { H2BenchClient } from './lib/grpc-h2-load.ts';
 import { BenchClient, type Digest } from './lib/grpc-load.ts';
 import { pool } from './lib/pool.ts';
-import { formatNumber, summarizeLatency } from './lib/report.ts';
+import { formatNumber, hoardsOf, summarizeLatency } from './lib/report.ts';
 import { formatSize, newSection, ratioGoal, renderSection, type Section, thresholdGoal } from './lib/section.ts';
 import {
   DISCARDING,
   type HoardCheckout,
   hoardCheckout,
+  spreadNote,
   startBazelRemote,
   startDiscardingGrpcServer,
   startHoard,
   VERIFYING,
   type Target,
 } from './lib/targets.ts';
+import { HOARD } from './lib/target-names.ts';
+
+/** The workloads: BatchUpdateBlobs, FindMissingBlobs (of blobs the batches uploaded), ByteStream Write, then Read. */
+export const GRPC_PARTS = ['batch', 'fmb', 'write', 'read'] as const;
+export type GrpcPart = (typeof GRPC_PARTS)[number];
 
 export interface GrpcBenchOptions {
   readonly fmbCalls: number;
@@ -55,6 +61,15 @@ export interface GrpcBenchOptions {
   /** An earlier checkout of hoard, measured beside this one as hoard@<commit>. */
   readonly hoardBaseline?: HoardCheckout;
   readonly hoardArgs: readonly string[];
+  /** One hoard per worker count (`hoard serve --workers N`), side by side; without, one `hoard` with its default. */
+  readonly workers?: readonly number[];
+  /**
+   * Which workloads are measured. FindMissingBlobs asks for blobs the batches uploaded and
+   * Reads read what the Writes stored: those run (unmeasured) when only the later is asked.
+   */
+  readonly parts: readonly GrpcPart[];
+  /** Measure the Write ceilings (servers that keep nothing, the store alone) when Writes are measured. */
+  readonly ceilings: boolean;
 }
 
 /** hoard's ByteStream Write goal (128 KiB blobs, 32 streams), writes/s. */
@@ -75,6 +90,8 @@ export const GRPC_DEFAULTS: GrpcBenchOptions = {
   window: 2 ** 20,
   client: 'h2',
   hoardArgs: [],
+  parts: GRPC_PARTS,
+  ceilings: true,
 };
 export const GRPC_QUICK: Partial<GrpcBenchOptions> = { fmbCalls: 40, batchCalls: 5, bsCount: 200 };
 
@@ -123,13 +140,17 @@ function warn(m: Measured): string | undefined {
 
 export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => void = console.error): Promise<Section> {
   const s = newSection('gRPC (REAPI CAS + ByteStream)');
+  // Over more than one connection the workload says so: spread over request threads, it is another workload.
+  const conn = o.channels > 1 ? `, ${o.channels} conn` : '';
   const w = {
-    fmb: `FindMissingBlobs ${o.fmbDigests} digests, ${o.fmbConcurrency} in flight`,
-    batch: `BatchUpdateBlobs ${o.batchBlobs}×${formatSize(o.batchSize)}, ${o.batchConcurrency} in flight`,
-    write: `ByteStream Write ${formatSize(o.bsSize)}, ${o.bsConcurrency} streams`,
-    read: `ByteStream Read ${formatSize(o.bsSize)}, ${o.bsConcurrency} streams`,
+    fmb: `FindMissingBlobs ${o.fmbDigests} digests, ${o.fmbConcurrency} in flight${conn}`,
+    batch: `BatchUpdateBlobs ${o.batchBlobs}×${formatSize(o.batchSize)}, ${o.batchConcurrency} in flight${conn}`,
+    write: `ByteStream Write ${formatSize(o.bsSize)}, ${o.bsConcurrency} streams${conn}`,
+    read: `ByteStream Read ${formatSize(o.bsSize)}, ${o.bsConcurrency} streams${conn}`,
   };
-  const starters: (() => Promise<Target>)[] = [() => startHoard({ extraArgs: o.hoardArgs })];
+  const starters: (() => Promise<Target>)[] = (o.workers ?? [undefined]).map(
+    (workers) => () => startHoard({ extraArgs: o.hoardArgs, workers }),
+  );
   const baseline = o.hoardBaseline;
   if (baseline) starters.push(() => startHoard({ extraArgs: o.hoardArgs, checkout: baseline }));
   if (o.bazelRemote) starters.push(() => startBazelRemote(o.bazelRemote as string));
@@ -155,22 +176,29 @@ export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => v
       await target.stop();
     }
   }
-  if (o.bsCount > 0) {
+  const writes = o.parts.includes('write');
+  if (writes && o.ceilings && o.bsCount > 0) {
     await benchWriteCeiling(o, s, w.write, big, log, false);
     await benchWriteCeiling(o, s, w.write, big, log, true);
     await benchStoreAlone(o, s, w.write, big, log);
-    noteWriteParts(s, w.write, o.bsSize);
   }
-  const hoardWrite = s.rows.find((r) => r.workload === w.write && r.target === 'hoard');
-  thresholdGoal(s, `${w.write} (hoard)`, hoardWrite && !hoardWrite.warning ? hoardWrite.value : undefined, 'writes/s', {
-    min: WRITE_GOAL,
-  });
+  // Each hoard under test on its own (when none ran, "hoard": not measured).
+  const hoards = hoardsOf(s.rows);
+  if (writes)
+    for (const name of hoards.length ? hoards : [HOARD]) {
+      if (o.ceilings && o.bsCount > 0) noteWriteParts(s, w.write, o.bsSize, name);
+      const hoardWrite = s.rows.find((r) => r.workload === w.write && r.target === name);
+      const value = hoardWrite && !hoardWrite.warning ? hoardWrite.value : undefined;
+      thresholdGoal(s, `${w.write} (${name})`, value, 'writes/s', { min: WRITE_GOAL });
+    }
   const howToRun = 'give --bazel-remote PATH';
-  ratioGoal(s, w.fmb, 'bazel-remote', 1, howToRun);
-  ratioGoal(s, w.read, 'bazel-remote', 1, howToRun);
+  if (o.parts.includes('fmb')) ratioGoal(s, w.fmb, 'bazel-remote', 1, howToRun);
+  if (o.parts.includes('read')) ratioGoal(s, w.read, 'bazel-remote', 1, howToRun);
   s.notes.push(
     `generator: ${o.client === 'grpc-js' ? 'grpc-js' : 'a lean node:http2 gRPC client'} in the bench process over ${o.channels} HTTP/2 connection(s), receive window ${formatSize(o.window)}; its CPU is "gen".`,
   );
+  const spread = spreadNote([`${o.channels} for all gRPC calls (--channels)`], o.workers, o.hoardArgs);
+  if (spread) s.notes.push(spread);
   return s;
 }
 
@@ -182,6 +210,41 @@ async function benchTarget(
   w: Record<'fmb' | 'batch' | 'write' | 'read', string>,
   small: BlobFamily,
   big: BlobFamily,
+  log: (line: string) => void,
+): Promise<void> {
+  const has = (p: GrpcPart) => o.parts.includes(p);
+  if (has('batch') || has('fmb')) await benchBatchAndFmb(t, client, o, s, w, small, log);
+  if (!has('write') && !has('read')) return;
+
+  // ByteStream Write then Read of the same distinct blobs.
+  const digests = await benchWrite(t, client, o, s, w.write, big, log, '', has('write'));
+  if (!has('read')) return;
+  const read = await measure(
+    o.bsCount,
+    o.bsConcurrency,
+    t.pids,
+    async (i) => (await client.read(digests[i] as Digest)) === o.bsSize,
+  );
+  s.rows.push({
+    workload: w.read,
+    target: t.name,
+    value: read.perSecond,
+    unit: 'reads/s',
+    cpu: read.cpu,
+    detail: `${((read.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${read.p50.toFixed(1)} ms, p95 ${read.p95.toFixed(1)} ms`,
+    warning: warn(read),
+  });
+  log(`grpc: ${t.name} ${w.read}: ${Math.round(read.perSecond)} reads/s`);
+}
+
+/** BatchUpdateBlobs of distinct 4 KiB blobs, then FindMissingBlobs of half of them and as many never uploaded. */
+async function benchBatchAndFmb(
+  t: Target,
+  client: LoadClient,
+  o: GrpcBenchOptions,
+  s: Section,
+  w: Record<'fmb' | 'batch', string>,
+  small: BlobFamily,
   log: (line: string) => void,
 ): Promise<void> {
   // BatchUpdateBlobs: distinct 4 KiB blobs, batchBlobs per call; bodies made before timing.
@@ -197,16 +260,19 @@ async function benchTarget(
     t.pids,
     async (c) => (await client.batchUpdate(batches[c] ?? [])) === 0,
   );
-  s.rows.push({
-    workload: w.batch,
-    target: t.name,
-    value: batch.perSecond * o.batchBlobs,
-    unit: 'blobs/s',
-    cpu: batch.cpu,
-    detail: `${batch.perSecond.toFixed(0)} calls/s, p95 ${batch.p95.toFixed(1)} ms`,
-    warning: warn(batch),
-  });
-  log(`grpc: ${t.name} ${w.batch}: ${Math.round(batch.perSecond * o.batchBlobs)} blobs/s`);
+  if (o.parts.includes('batch')) {
+    s.rows.push({
+      workload: w.batch,
+      target: t.name,
+      value: batch.perSecond * o.batchBlobs,
+      unit: 'blobs/s',
+      cpu: batch.cpu,
+      detail: `${batch.perSecond.toFixed(0)} calls/s, p95 ${batch.p95.toFixed(1)} ms`,
+      warning: warn(batch),
+    });
+    log(`grpc: ${t.name} ${w.batch}: ${Math.round(batch.perSecond * o.batchBlobs)} blobs/s`);
+  }
+  if (!o.parts.includes('fmb')) return;
 
   // FindMissingBlobs: half the digests uploaded above (present), half never uploaded.
   const uploaded = batches.flat().map((b) => b.digest);
@@ -229,6 +295,8 @@ async function benchTarget(
     const r = requests[i % requests.length];
     return r !== undefined && (await client.findMissing(r.req)) === r.missing;
   });
+  // A failed upload leaves a digest missing that the count expects present: the FindMissingBlobs figure says so.
+  const uploadWarning = batch.failures ? `the uploads before it: ${warn(batch)}` : undefined;
   s.rows.push({
     workload: w.fmb,
     target: t.name,
@@ -236,28 +304,9 @@ async function benchTarget(
     unit: 'calls/s',
     cpu: fmb.cpu,
     detail: `p50 ${fmb.p50.toFixed(1)} ms, p95 ${fmb.p95.toFixed(1)} ms`,
-    warning: warn(fmb),
+    warning: warn(fmb) ?? uploadWarning,
   });
   log(`grpc: ${t.name} ${w.fmb}: ${Math.round(fmb.perSecond)} calls/s`);
-
-  // ByteStream Write then Read of the same distinct blobs.
-  const digests = await benchWrite(t, client, o, s, w.write, big, log);
-  const read = await measure(
-    o.bsCount,
-    o.bsConcurrency,
-    t.pids,
-    async (i) => (await client.read(digests[i] as Digest)) === o.bsSize,
-  );
-  s.rows.push({
-    workload: w.read,
-    target: t.name,
-    value: read.perSecond,
-    unit: 'reads/s',
-    cpu: read.cpu,
-    detail: `${((read.perSecond * o.bsSize) / 1e6).toFixed(0)} MB/s, p50 ${read.p50.toFixed(1)} ms, p95 ${read.p95.toFixed(1)} ms`,
-    warning: warn(read),
-  });
-  log(`grpc: ${t.name} ${w.read}: ${Math.round(read.perSecond)} reads/s`);
 }
 
 function loadClient(o: GrpcBenchOptions, t: Target): LoadClient {
@@ -267,7 +316,10 @@ function loadClient(o: GrpcBenchOptions, t: Target): LoadClient {
     : new H2BenchClient(target, o.channels, o.window);
 }
 
-/** ByteStream Write of bsCount distinct blobs; returns their digests. */
+/**
+ * ByteStream Write of bsCount distinct blobs; returns their digests. With `record` false
+ * they are only uploaded (for the Reads): no row, but a failure throws.
+ */
 async function benchWrite(
   t: Target,
   client: LoadClient,
@@ -277,6 +329,7 @@ async function benchWrite(
   big: BlobFamily,
   log: (line: string) => void,
   note = '',
+  record = true,
 ): Promise<Digest[]> {
   const digests = Array.from({ length: o.bsCount }, (_, i) => ({ hash: big.hash(i), sizeBytes: o.bsSize }));
   const buffers = Array.from({ length: o.bsConcurrency }, () => big.bytes(0));
@@ -286,6 +339,10 @@ async function benchWrite(
     const buf = big.fill(buffers[worker] as Buffer, i);
     return (await client.write(digests[i] as Digest, buf)) === o.bsSize;
   });
+  if (!record) {
+    if (write.failures) throw new Error(`the uploads for the Reads: ${warn(write)}`);
+    return digests;
+  }
   s.rows.push({
     workload,
     target: t.name,
@@ -389,13 +446,14 @@ async function benchStoreAlone(
 }
 
 /**
- * Sets hoard's Write figure against its two parts measured in this run. When the parts
- * take turns on the same cores, a Write costs the sum of their times: 1/(1/a + 1/b).
+ * Sets the Write figure of `hoard` (a hoard under test) against its two parts measured in
+ * this run. When the parts take turns on the same cores, a Write costs the sum of their
+ * times: 1/(1/a + 1/b).
  */
-function noteWriteParts(s: Section, workload: string, blobBytes: number): void {
+function noteWriteParts(s: Section, workload: string, blobBytes: number, hoard: string): void {
   const row = (target: string) => s.rows.find((r) => r.workload === workload && r.target === target && !r.warning);
   const value = (target: string) => row(target)?.value;
-  const whole = value('hoard');
+  const whole = value(hoard);
   const transport = value(DISCARDING);
   const verified = value(VERIFYING);
   const store = value(STORE_ALONE);
@@ -405,7 +463,7 @@ function noteWriteParts(s: Section, workload: string, blobBytes: number): void {
   const n = formatNumber;
   s.notes.push(
     `Write in parts: the transport alone ${n(transport)}/s, the store alone ${n(store)}/s; run one after the other they allow ${n(serial)}/s, ` +
-      `and hoard measured ${n(whole)}/s (${(whole / serial).toFixed(2)}× that). ` +
+      `and ${hoard} measured ${n(whole)}/s (${(whole / serial).toFixed(2)}× that). ` +
       (needed > 0
         ? `${n(WRITE_GOAL)}/s with this transport needs a store of ≥ ${n(needed)} puts/s (${n((needed * blobBytes) / 1e6)} MB/s durable) unless the two overlap.`
         : `This transport alone is below ${n(WRITE_GOAL)}/s.`) +
@@ -413,7 +471,7 @@ function noteWriteParts(s: Section, workload: string, blobBytes: number): void {
         ? ` With sha256 checked on the event loop and nothing stored, the ceiling is ${n(verified)}/s${verified < WRITE_GOAL ? `: below ${n(WRITE_GOAL)}/s before any disk work` : ''}.`
         : ''),
   );
-  noteWriteCpu(s, cpuMsPer(row('hoard')), cpuMsPer(row(VERIFYING)));
+  noteWriteCpu(s, hoard, cpuMsPer(row(hoard)), cpuMsPer(row(VERIFYING)));
 }
 
 /** The machine's CPU per operation of a row, in ms: every busy share (server, generator, the rest) over its rate. */
@@ -427,12 +485,12 @@ function cpuMsPer(r: { readonly value: number; readonly cpu?: CpuShares } | unde
  * generator and the kernel's work for both) times the goal's rate cannot exceed the cores,
  * however well the work overlaps.
  */
-function noteWriteCpu(s: Section, whole: number | undefined, verified: number | undefined): void {
+function noteWriteCpu(s: Section, hoard: string, whole: number | undefined, verified: number | undefined): void {
   if (whole === undefined) return;
   const budget = (CORES * 1000) / WRITE_GOAL;
   const ms = (x: number) => x.toFixed(2);
   s.notes.push(
-    `CPU per Write (the whole machine's, generator included): hoard ${ms(whole)} ms, so ${CORES} cores allow at most ${formatNumber((CORES * 1000) / whole)}/s even all busy; ` +
+    `CPU per Write (the whole machine's, generator included): ${hoard} ${ms(whole)} ms, so ${CORES} cores allow at most ${formatNumber((CORES * 1000) / whole)}/s even all busy; ` +
       `${formatNumber(WRITE_GOAL)}/s needs ≤ ${ms(budget)} ms.` +
       (verified === undefined
         ? ''
@@ -463,6 +521,7 @@ export const GRPC_OPTIONS = {
   'hoard-baseline': { type: 'string' as const },
   client: { type: 'string' as const },
   'hoard-arg': { type: 'string' as const, multiple: true },
+  workers: { type: 'string' as const },
   quick: { type: 'boolean' as const },
 };
 
@@ -490,7 +549,8 @@ export function parseGrpcArgs(argv: readonly string[]): GrpcBenchOptions {
           : badClient(values.client),
     bazelRemote: typeof values['bazel-remote'] === 'string' ? values['bazel-remote'] : undefined,
     hoardBaseline: typeof values['hoard-baseline'] === 'string' ? hoardCheckout(values['hoard-baseline']) : undefined,
-    hoardArgs: (values['hoard-arg'] as string[] | undefined) ?? [],
+    hoardArgs: hoardArgsOption(values['hoard-arg'], values.workers),
+    workers: workersOption(values.workers),
   };
 }
 
@@ -521,13 +581,17 @@ export const GRPC_OPTIONS_HELP =
     'also measure `hoard serve` of this checkout (a git worktree of an earlier commit, with node_modules) as hoard@<commit>',
   ) +
   usageLine('--hoard-arg ARG', 'an extra argument for `hoard serve` (repeatable)') +
+  usageLine(
+    '--workers LIST',
+    'measure one hoard per worker count, side by side, e.g. 1,2 (`hoard serve --workers N`, named "hoard (N workers)"; auto = one per core); default one hoard with its default (auto). Calls reach request threads by connection: see --channels',
+  ) +
   usageLine('--quick', `a short run (${GRPC_QUICK.fmbCalls} FindMissingBlobs calls, ${GRPC_QUICK.bsCount} Writes)`);
 
 export const GRPC_USAGE = `Usage: ./node_modules/.bin/node bench/grpc.ts [options]
 
-REAPI CAS and ByteStream throughput of hoard, an earlier hoard (with --hoard-baseline) and
-bazel-remote (with --bazel-remote), one after the other in one run, with the generator's
-CPU share beside every figure.
+REAPI CAS and ByteStream throughput of hoard (one per worker count with --workers), an
+earlier hoard (with --hoard-baseline) and bazel-remote (with --bazel-remote), one after the
+other in one run, with the generator's CPU share beside every figure.
 
 Options:
 ${GRPC_OPTIONS_HELP}  -h, --help                     print this and exit

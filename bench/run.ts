@@ -3,47 +3,23 @@
 // Markdown fragment for bench/RESULTS.md (--md FILE: per section the command, the commit,
 // the machine and the load average above one table of every target side by side). Other
 // options pass through to the sections (each script documents its own; e.g. --quick,
-// --bazel-remote PATH, --hoard-baseline DIR, --keep DIR).
+// --bazel-remote PATH, --hoard-baseline DIR, --keep DIR, and --workers 1,2: one hoard per
+// worker count, side by side in the http and grpc tables). bench/scaling.ts runs rows of
+// those sections over 1, 2, 4, … workers.
 //
-//   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc] [--quick] [--json F] [--md F]
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+//   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc] [--workers 1,2] [--quick] [--json F] [--md F]
 import { writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { GRPC_OPTIONS, GRPC_OPTIONS_HELP, parseGrpcArgs, runGrpcBench } from './grpc.ts';
 import { HTTP_OPTIONS, HTTP_OPTIONS_HELP, parseHttpArgs, runHttpBench } from './http.ts';
 import { listOption, runScript, usageLine } from './lib/args.ts';
 import { renderSectionMarkdown, type RunMeta } from './lib/markdown.ts';
+import { loadAverage, startRunMeta } from './lib/run-meta.ts';
 import { renderSection, type Section } from './lib/section.ts';
 import { parseStoreArgs, runStoreBench, STORE_OPTIONS, STORE_OPTIONS_HELP } from './store-scale.ts';
 
 const ALL = ['store', 'http', 'grpc'] as const;
 type Part = (typeof ALL)[number];
-
-function revision(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    return dirty ? `${commit} + uncommitted changes` : commit;
-  } catch {
-    return 'unknown (not a git checkout)';
-  }
-}
-
-function loadAverage(): string {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'unknown';
-  }
-}
 
 export async function runAll(
   argv: readonly string[],
@@ -51,14 +27,7 @@ export async function runAll(
 ): Promise<{ meta: RunMeta; sections: Section[] }> {
   const { values } = parseArgs({ args: [...argv], options: RUN_OPTIONS, strict: false });
   const only = listOption('only', values.only, ALL, ALL);
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  const meta: RunMeta = {
-    date: new Date().toISOString(),
-    command: `./node_modules/.bin/node bench/run.ts ${argv.join(' ')}`.trim(),
-    revision: revision(),
-    machine: `${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, ${process.platform}`,
-    loadBefore: loadAverage(),
-  };
+  const meta = startRunMeta('bench/run.ts', argv);
   const sections: Section[] = [];
   // Every section's options are parsed before the first runs: a bad value for the last
   // must not surface after the first has run for minutes.

@@ -9,6 +9,7 @@ import { renderSectionMarkdown } from '../bench/lib/markdown.ts';
 import { newSection, ratioGoal } from '../bench/lib/section.ts';
 import { DISCARDING, hoardCheckout, VERIFYING } from '../bench/lib/targets.ts';
 import { HTTP_DEFAULTS, HTTP_OPTIONS, runHttpBench } from '../bench/http.ts';
+import { SCALING_OPTIONS } from '../bench/scaling.ts';
 import { runStoreBench, STORE_DEFAULTS, STORE_OPTIONS } from '../bench/store-scale.ts';
 import { REPO_ROOT, runNode } from './helpers/spawn-server.ts';
 
@@ -150,10 +151,26 @@ test('every bench script prints its usage for --help, naming every option it tak
       [
         ['--bs-count', '-3'],
         ['--hoard-baseline', '/nonexistent/hoard'],
+        ['--workers', '0'],
       ],
     ],
-    ['bench/http.ts', HTTP_OPTIONS, [['--large-size', 'lots']]],
+    [
+      'bench/http.ts',
+      HTTP_OPTIONS,
+      [
+        ['--large-size', 'lots'],
+        ['--workers', '0'],
+      ],
+    ],
     ['bench/store-scale.ts', STORE_OPTIONS, [['--parts', 'index,nope']]],
+    [
+      'bench/scaling.ts',
+      SCALING_OPTIONS,
+      [
+        ['--only', 'get,nope'],
+        ['--max-workers', '0'],
+      ],
+    ],
   ];
   for (const [script, options, badValues] of scripts) {
     const help = await runNode([script, '--help']);

@@ -4,6 +4,7 @@
 // `refuseUnknownOptions` against the options of every script that will read the list (a
 // mistyped flag must not be silently ignored). `runScript` is every script's entry:
 // --help prints its usage, and a bad option is one line naming it, not a stack trace.
+import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseSize } from '../../src/config/units.ts';
 
@@ -62,6 +63,40 @@ export function listOption<T extends string>(
   if (unknown.length || items.length === 0)
     throw new UsageError(`--${name} takes ${allowed.join(', ')} (comma-separated); got ${JSON.stringify(value)}`);
   return items as T[];
+}
+
+/**
+ * `--workers LIST` as worker counts for `hoard serve --workers N`, ascending and without
+ * repeats: whole numbers from 1 to 256, or `auto` (one per core this process may use, as
+ * `hoard serve` counts them); undefined when not given; throws otherwise.
+ */
+export function workersOption(value: unknown): readonly number[] | undefined {
+  if (value === undefined) return undefined;
+  const counts = String(value)
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .map((p) => (p === 'auto' ? availableParallelism() : /^\d+$/.test(p) ? Number(p) : Number.NaN));
+  if (counts.length === 0 || counts.some((n) => !Number.isInteger(n) || n < 1 || n > 256))
+    throw new UsageError(
+      `--workers takes worker counts from 1 to 256 or auto, comma-separated (e.g. 1,2); got ${JSON.stringify(value)}`,
+    );
+  return [...new Set(counts)].sort((a, b) => a - b);
+}
+
+/** The given `hoardArgs` set the worker count themselves (`--workers N` or `--workers=N`). */
+export function setsWorkers(hoardArgs: readonly string[]): boolean {
+  return hoardArgs.some((a) => a === '--workers' || a.startsWith('--workers='));
+}
+
+/**
+ * The --hoard-arg values (`args`); refused beside --workers (`workers`) when they set the
+ * worker count too: the hoards' names would not say what ran.
+ */
+export function hoardArgsOption(args: unknown, workers: unknown): readonly string[] {
+  const list = (args as string[] | undefined) ?? [];
+  if (workers !== undefined && setsWorkers(list))
+    throw new UsageError('--workers names each hoard by its worker count: leave --workers out of --hoard-arg');
+  return list;
 }
 
 /** One line of a usage text: the option, its value, what it does. */

@@ -1,5 +1,6 @@
 // A lean Node HTTP/1.1 generator for what wrk does badly: prefilling servers and large
-// (64 MiB) PUTs and GETs, where the cost is in moving bytes, not in request overhead.
+// (64 MiB) PUTs, where the cost is in moving bytes, not in request overhead; also the large
+// GETs when wrk is missing (with wrk they go to wrk: this client takes about a core itself).
 // node:http with a keep-alive agent; bodies are whole Buffers written without copies,
 // responses are counted and dropped, never buffered or hashed in the timed phase.
 import http from 'node:http';

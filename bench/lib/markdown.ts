@@ -1,11 +1,23 @@
 // A section as Markdown, for bench/RESULTS.md: what ran and where above ONE table with the
-// workloads as rows and the targets side by side as columns (hoard, hoard@<commit>,
-// bazel-remote, nginx, then the ceilings), each cell the figure with its unit and the CPU
-// shares during it, then a column hoard / <peer> for every peer (the ceilings have their
-// own notes); below it the goal verdicts, the notes and each figure's details. Every
-// figure is from the same run.
-import type { CpuShares } from './cpu.ts';
-import { formatNumber, hoardRatio, isPeer, type Row, targetsOf, workloadsOf } from './report.ts';
+// workloads as rows and the targets side by side as columns (hoard — or one hoard per
+// worker count —, hoard@<commit>, bazel-remote, nginx, then the ceilings), each cell the
+// figure with its unit and the CPU shares during it, then a column hoard / <peer> for every
+// peer and every hoard under test (and, with several worker counts, each hoard over the
+// ones with fewer workers; the ceilings have their own notes); below it the server's CPU
+// per operation, the goal verdicts, the notes and each figure's details. Every figure is
+// from the same run.
+import { type CpuShares, formatThreads } from './cpu.ts';
+import {
+  formatNumber,
+  generatorCores,
+  hoardRatio,
+  hoardsOf,
+  isPeer,
+  type Row,
+  serverCpuPerOp,
+  targetsOf,
+  workloadsOf,
+} from './report.ts';
 import type { Section } from './section.ts';
 
 /** What a run was: printed above each section's table. */
@@ -47,15 +59,20 @@ export function renderSectionMarkdown(s: Section, run?: RunMeta): string {
   const targets = targetsOf(s.rows);
   const find = (w: string, t: string) => s.rows.find((r) => r.workload === w && r.target === t);
   const workloads = workloadsOf(s.rows);
-  // A ratio column for each peer that shares a workload (and unit) with hoard.
-  const ratioTargets = targets.filter(isPeer).filter((t) =>
+  // A ratio column for each hoard under test over each hoard with fewer workers (measured
+  // before it), then over each peer, where the two share a workload (and unit).
+  const hoards = hoardsOf(s.rows);
+  const ratios = [
+    ...hoards.flatMap((below, i) => hoards.slice(i + 1).map((h) => ({ h, below }))),
+    ...targets.filter(isPeer).flatMap((below) => hoards.map((h) => ({ h, below }))),
+  ].filter(({ h, below }) =>
     workloads.some((w) => {
-      const r = find(w, t);
-      return r !== undefined && hoardRatio(s.rows, r) !== undefined;
+      const r = find(w, below);
+      return r !== undefined && hoardRatio(s.rows, r, h) !== undefined;
     }),
   );
   if (s.rows.length) {
-    const header = ['workload', ...targets, ...ratioTargets.map((t) => `hoard / ${t}`)];
+    const header = ['workload', ...targets, ...ratios.map(({ h, below }) => `${h} / ${below}`)];
     lines.push(`| ${header.map(escape).join(' | ')} |`);
     lines.push(
       `|---|${header
@@ -64,12 +81,12 @@ export function renderSectionMarkdown(s: Section, run?: RunMeta): string {
         .join('|')}|`,
     );
     for (const w of workloads) {
-      const ratios = ratioTargets.map((t) => {
-        const r = find(w, t);
-        const x = r && hoardRatio(s.rows, r);
+      const ratioCells = ratios.map(({ h, below }) => {
+        const r = find(w, below);
+        const x = r && hoardRatio(s.rows, r, h);
         return x ? `${x.ratio.toFixed(2)}×${x.suspect ? ' ⚠' : ''}` : '';
       });
-      const cells = [w, ...targets.map((t) => figureCell(find(w, t))), ...ratios];
+      const cells = [w, ...targets.map((t) => figureCell(find(w, t))), ...ratioCells];
       lines.push(`| ${cells.map(escape).join(' | ')} |`);
     }
     lines.push(
@@ -79,6 +96,21 @@ export function renderSectionMarkdown(s: Section, run?: RunMeta): string {
   } else {
     lines.push('No figures: nothing was measured.');
   }
+  const perOp = workloads
+    .map((w) => {
+      const cells = targets
+        .map((t) => find(w, t))
+        .filter((r): r is Row => r !== undefined && serverCpuPerOp(r) !== '')
+        .map((r) => `${r.target} ${serverCpuPerOp(r)} (gen ${generatorCores(r)})`);
+      return cells.length ? `- ${w}: ${cells.join(' · ')}` : '';
+    })
+    .filter(Boolean);
+  if (perOp.length)
+    lines.push(
+      '',
+      "Server CPU per operation (the server's CPU time over its rate; in parentheses the load generator's CPU, in cores):",
+      ...perOp,
+    );
   const unclean = s.rows.filter((r) => r.warning);
   if (unclean.length) {
     lines.push('', 'Not clean:');
@@ -93,10 +125,16 @@ export function renderSectionMarkdown(s: Section, run?: RunMeta): string {
     lines.push('', 'Notes:');
     for (const n of s.notes) lines.push(`- ${n}`);
   }
-  const detailed = workloads.flatMap((w) => targets.map((t) => find(w, t))).filter((r): r is Row => Boolean(r?.detail));
+  const threads = (r: Row) => formatThreads(r.cpu?.serverThreads);
+  const detailed = workloads
+    .flatMap((w) => targets.map((t) => find(w, t)))
+    .filter((r): r is Row => Boolean(r?.detail || (r && threads(r))));
   if (detailed.length) {
     lines.push('', '<details><summary>Details of each figure</summary>', '');
-    for (const r of detailed) lines.push(`- ${r.workload} · ${r.target}: ${r.detail}`);
+    for (const r of detailed) {
+      const busiest = threads(r) ? `busiest server threads (cores): ${threads(r)}` : '';
+      lines.push(`- ${r.workload} · ${r.target}: ${[r.detail, busiest].filter(Boolean).join('; ')}`);
+    }
     lines.push('', '</details>');
   }
   return lines.join('\n');

@@ -1,12 +1,18 @@
 // Printing benchmark results: one row per (workload, target) with the figure, the CPU
-// shares measured beside it, and ratios hoard/peer computed from rows of the same run
-// (a figure a run did not measure has no row: nothing is quoted from elsewhere).
-import { type CpuShares, formatShares } from './cpu.ts';
+// shares measured beside it (and the server's CPU per operation, the generator's in cores),
+// and ratios hoard/peer computed from rows of the same run (a figure a run did not measure
+// has no row: nothing is quoted from elsewhere). With several hoards under test (one per
+// --workers value) every one of them gets its own ratios.
+import { cores, type CpuShares, formatShares } from './cpu.ts';
+import { HOARD, isHoardUnderTest } from './target-names.ts';
 
 /** One measured figure. `value` is in `unit` (req/s, MB/s, blobs/s, calls/s, s, B/blob). */
 export interface Row {
   readonly workload: string;
-  /** Who served it: 'hoard', 'hoard@<commit>', 'nginx', 'bazel-remote', or a ceiling like 'sha256 (1 core)'. */
+  /**
+   * Who served it: 'hoard' or 'hoard (N workers)' (the hoard under test), 'hoard@<commit>',
+   * 'nginx', 'bazel-remote', or a ceiling like 'sha256 (1 core)'.
+   */
   readonly target: string;
   readonly value: number;
   readonly unit: string;
@@ -41,17 +47,41 @@ export function table(rows: readonly (readonly string[])[]): string {
   return out.join('\n');
 }
 
-/** hoard's figure over this row's, same workload and unit; undefined for hoard itself or when not comparable. */
-export function hoardRatio(rows: readonly Row[], r: Row): { ratio: number; suspect: boolean } | undefined {
-  const hoard = rows.find((h) => h.workload === r.workload && h.target === 'hoard');
-  if (!hoard || r === hoard || r.value <= 0 || r.unit !== hoard.unit) return undefined;
-  return { ratio: hoard.value / r.value, suspect: Boolean(hoard.warning || r.warning) };
+/**
+ * `hoard`'s figure over this row's, same workload and unit (`hoard` is a hoard under test:
+ * 'hoard' or 'hoard (N workers)'); undefined for its own row or when not comparable.
+ */
+export function hoardRatio(
+  rows: readonly Row[],
+  r: Row,
+  hoard: string = HOARD,
+): { ratio: number; suspect: boolean } | undefined {
+  const h = rows.find((x) => x.workload === r.workload && x.target === hoard);
+  if (!h || r === h || r.value <= 0 || r.unit !== h.unit) return undefined;
+  return { ratio: h.value / r.value, suspect: Boolean(h.warning || r.warning) };
 }
 
-/** "1.23x" = hoard's figure over this row's (see hoardRatio); '' when there is none. */
-export function ratioCell(rows: readonly Row[], r: Row): string {
-  const x = hoardRatio(rows, r);
+/** "1.23x" = `hoard`'s figure over this row's (see hoardRatio); '' when there is none. */
+export function ratioCell(rows: readonly Row[], r: Row, hoard: string = HOARD): string {
+  const x = hoardRatio(rows, r, hoard);
   return x ? `${x.ratio.toFixed(2)}x${x.suspect ? ' (suspect)' : ''}` : '';
+}
+
+/**
+ * The server's CPU per unit of the row's rate, in µs ("52.1 µs/req", "480 µs/MB"); '' when
+ * the row is not a rate or no server process was measured (in-process ceilings).
+ */
+export function serverCpuPerOp(r: Row): string {
+  if (!r.cpu || r.cpu.server <= 0 || r.value <= 0 || !r.unit.endsWith('/s')) return '';
+  const per = r.unit.slice(0, -2);
+  // blobs/s → µs/blob; req/s and MB/s stay.
+  const one = per.length > 2 && per.endsWith('s') ? per.slice(0, -1) : per;
+  return `${formatNumber((cores(r.cpu.server) * 1e6) / r.value)} µs/${one}`;
+}
+
+/** The load generator's CPU in cores ("0.62"); '' when not measured. */
+export function generatorCores(r: Row): string {
+  return r.cpu ? cores(r.cpu.generator).toFixed(2) : '';
 }
 
 /** Workloads in the order first measured. */
@@ -60,7 +90,7 @@ export function workloadsOf(rows: readonly Row[]): string[] {
 }
 
 const PEER_RANK = (t: string) =>
-  t === 'hoard' ? 0 : t.startsWith('hoard@') ? 1 : t === 'bazel-remote' ? 2 : t === 'nginx' ? 3 : 4;
+  isHoardUnderTest(t) ? 0 : t.startsWith('hoard@') ? 1 : t === 'bazel-remote' ? 2 : t === 'nginx' ? 3 : 4;
 
 /** A server that runs the same workloads as hoard (an earlier hoard, bazel-remote, nginx), not a ceiling of one part. */
 export function isPeer(target: string): boolean {
@@ -68,7 +98,12 @@ export function isPeer(target: string): boolean {
   return rank > 0 && rank < 4;
 }
 
-/** Targets side by side: hoard, its earlier checkouts, bazel-remote, nginx, then the ceilings as measured. */
+/** The hoards under test among `rows` ('hoard', or one 'hoard (N workers)' per N), in the order first measured. */
+export function hoardsOf(rows: readonly Row[]): string[] {
+  return [...new Set(rows.map((r) => r.target))].filter(isHoardUnderTest);
+}
+
+/** Targets side by side: the hoards under test, earlier checkouts, bazel-remote, nginx, then the ceilings as measured. */
 export function targetsOf(rows: readonly Row[]): string[] {
   const seen = [...new Set(rows.map((r) => r.target))];
   return seen
@@ -79,20 +114,42 @@ export function targetsOf(rows: readonly Row[]): string[] {
 
 /**
  * Renders one row per (workload, target), grouped by workload, the targets in the order of
- * `targetsOf`. For each workload with a 'hoard' row, every other target gets a
- * "hoard/<target>" ratio.
+ * `targetsOf`. Every hoard under test gets a ratio column "<hoard>/this": its figure over
+ * each other target's on the same workload ("hoard/this" when there is one, named 'hoard').
  */
 export function renderRows(title: string, rows: readonly Row[]): string {
-  const header = ['workload', 'target', 'value', 'unit', 'hoard/this', 'cpu (of machine)', 'detail'];
+  const hoards = hoardsOf(rows);
+  const ratioHeads = hoards.length ? hoards.map((h) => `${h}/this`) : ['hoard/this'];
+  const header = [
+    'workload',
+    'target',
+    'value',
+    'unit',
+    ...ratioHeads,
+    'cpu (of machine)',
+    'srv CPU/op',
+    'gen CPU (cores)',
+    'detail',
+  ];
   const body: string[][] = [header];
   const targets = targetsOf(rows);
   const ordered = workloadsOf(rows).flatMap((w) =>
     targets.flatMap((t) => rows.filter((r) => r.workload === w && r.target === t)),
   );
   for (const r of ordered) {
-    const ratio = ratioCell(rows, r);
+    const ratios = hoards.length ? hoards.map((h) => ratioCell(rows, r, h)) : [''];
     const detail = [r.detail, r.warning ? `WARNING: ${r.warning}` : undefined].filter(Boolean).join('; ');
-    body.push([r.workload, r.target, formatNumber(r.value), r.unit, ratio, r.cpu ? formatShares(r.cpu) : '', detail]);
+    body.push([
+      r.workload,
+      r.target,
+      formatNumber(r.value),
+      r.unit,
+      ...ratios,
+      r.cpu ? formatShares(r.cpu) : '',
+      serverCpuPerOp(r),
+      generatorCores(r),
+      detail,
+    ]);
   }
   return `\n== ${title} ==\n${table(body)}\n`;
 }

@@ -1,7 +1,8 @@
 // What each benchmark script returns: its rows, its goals (hoard's targets, judged against
 // figures of the same run only), and notes on conditions. run.ts prints these and writes
 // them as JSON and Markdown.
-import { formatNumber, renderRows, type Row } from './report.ts';
+import { formatNumber, hoardsOf, renderRows, type Row } from './report.ts';
+import { HOARD } from './target-names.ts';
 
 export interface Goal {
   readonly text: string;
@@ -34,29 +35,33 @@ export function renderSection(s: Section): string {
 
 /**
  * A goal "hoard ≥ factor × peer" on one workload, judged only against the peer measured in
- * this run; when the peer was not run, the goal says so (`howToRun` tells how) and is not judged.
+ * this run, once for every hoard under test (one per --workers value); when the peer was
+ * not run, the goal says so (`howToRun` tells how) and is not judged.
  */
 export function ratioGoal(s: Section, workload: string, peer: string, factor: number, howToRun = ''): void {
-  const hoard = s.rows.find((r) => r.workload === workload && r.target === 'hoard');
   const measured = s.rows.find((r) => r.workload === workload && r.target === peer);
-  const goal = `${workload}: hoard ≥ ${factor}× ${peer}`;
   if (!s.rows.some((r) => r.target === peer)) {
     s.goals.push({
-      text: `${goal} — not judged: ${peer} was not run${howToRun ? ` (${howToRun})` : ''}`,
+      text: `${workload}: ${HOARD} ≥ ${factor}× ${peer} — not judged: ${peer} was not run${howToRun ? ` (${howToRun})` : ''}`,
       met: undefined,
     });
     return;
   }
-  if (!hoard || !measured || measured.value <= 0) {
-    s.goals.push({ text: `${goal} — not judged: no ${hoard ? peer : 'hoard'} figure`, met: undefined });
-    return;
+  const hoards = hoardsOf(s.rows);
+  for (const name of hoards.length ? hoards : [HOARD]) {
+    const hoard = s.rows.find((r) => r.workload === workload && r.target === name);
+    const goal = `${workload}: ${name} ≥ ${factor}× ${peer}`;
+    if (!hoard || !measured || measured.value <= 0) {
+      s.goals.push({ text: `${goal} — not judged: no ${hoard ? peer : name} figure`, met: undefined });
+      continue;
+    }
+    const ratio = hoard.value / measured.value;
+    const suspect = hoard.warning || measured.warning ? ' — not judged: a run was not clean' : '';
+    s.goals.push({
+      text: `${workload}: ${name} ${formatNumber(hoard.value)} ${hoard.unit} vs ${peer} ${formatNumber(measured.value)} → ${ratio.toFixed(2)}× (goal ≥ ${factor}×)${suspect}`,
+      met: suspect ? undefined : ratio >= factor,
+    });
   }
-  const ratio = hoard.value / measured.value;
-  const suspect = hoard.warning || measured.warning ? ' — not judged: a run was not clean' : '';
-  s.goals.push({
-    text: `${workload}: hoard ${formatNumber(hoard.value)} ${hoard.unit} vs ${peer} ${formatNumber(measured.value)} → ${ratio.toFixed(2)}× (goal ≥ ${factor}×)${suspect}`,
-    met: suspect ? undefined : ratio >= factor,
-  });
 }
 
 /** A goal "figure ≥ min" (or ≤ max) for an absolute target. */

@@ -1,27 +1,28 @@
-// The servers a benchmark compares: hoard (always), hoard from an earlier checkout (when a
-// directory is given), nginx with WebDAV PUT (when installed) and bazel-remote (when a
-// binary path is given). Each runs as its own process on
-// 127.0.0.1 with a fresh temporary directory, with access logging off for all of them so
+// The servers a benchmark compares: hoard (always; once per worker count with --workers),
+// hoard from an earlier checkout (when a directory is given), nginx with WebDAV PUT (when
+// installed) and bazel-remote (when a binary path is given). Each runs as its own process
+// on 127.0.0.1 with a fresh temporary directory, with access logging off for all of them so
 // no one pays for logs the others skip, and is stopped by PID.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnHoard } from '../../test/helpers/spawn-server.ts';
-import { UsageError } from './args.ts';
+import { setsWorkers, UsageError } from './args.ts';
 import { type Child, freePort, startChild, waitForPort } from './processes.ts';
+import { HOARD, type HoardName, hoardName } from './target-names.ts';
 
 /** hoard's gRPC server over a store that keeps nothing: without, then with verification. */
 export const DISCARDING = 'hoard, store discards';
 export const VERIFYING = 'hoard, store verifies, discards';
 
-/** The hoard under test; an earlier checkout of it is `hoard@<short commit>`. */
-export const HOARD = 'hoard';
+/** The hoard under test (`hoard (N workers)` with --workers); an earlier checkout of it is `hoard@<short commit>`. */
+export { HOARD };
 
 export interface Target {
   readonly name:
-    typeof HOARD | `${typeof HOARD}@${string}` | typeof DISCARDING | typeof VERIFYING | 'nginx' | 'bazel-remote';
+    HoardName | `${typeof HOARD}@${string}` | typeof DISCARDING | typeof VERIFYING | 'nginx' | 'bazel-remote';
   /** Base URL for the Bazel HTTP cache protocol (…/cas/<hash>, …/ac/<hash>). */
   readonly httpUrl?: string;
   /** host:port for REAPI gRPC, when the target speaks it. */
@@ -78,21 +79,35 @@ export function hoardCheckout(dir: string): HoardCheckout {
 /**
  * `hoard serve` as a child process via the shared test helper (Node 24, free ports, parsed
  * listening lines, stopped by PID). `extraArgs` go last, so they override the defaults.
- * With `checkout`, the server is that checkout's `src/cli/main.ts` run by this checkout's
- * node with the same flags, named `hoard@<its short commit>`.
+ * With `workers`, it runs with `--workers N` and is named `hoard (N workers)`; without, it
+ * runs with its default worker count and is named `hoard`. With `checkout`, the server is
+ * that checkout's `src/cli/main.ts` run by this checkout's node with the same flags
+ * (`workers` aside: an earlier checkout may not know the option), named
+ * `hoard@<its short commit>`.
  */
 export async function startHoard(
   options: {
     grpc?: boolean;
     extraArgs?: readonly string[];
+    workers?: number;
     baseDir?: string;
     keep?: boolean;
     checkout?: HoardCheckout;
   } = {},
 ): Promise<Target> {
   const checkout = options.checkout;
+  const workers = checkout ? undefined : options.workers;
   const dir = await scratch(checkout ? `hoard-${checkout.commit}` : 'hoard', options.baseDir);
-  const args = ['--max-size', '64GiB', '--access-log', 'off', '--log-level', 'warn', ...(options.extraArgs ?? [])];
+  const args = [
+    '--max-size',
+    '64GiB',
+    '--access-log',
+    'off',
+    '--log-level',
+    'warn',
+    ...(workers === undefined ? [] : ['--workers', String(workers)]),
+    ...(options.extraArgs ?? []),
+  ];
   // HOARD_BENCH_SERVER_NODE_OPTIONS reaches only the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const serverNodeOptions = process.env.HOARD_BENCH_SERVER_NODE_OPTIONS;
   const env = serverNodeOptions ? { NODE_OPTIONS: serverNodeOptions } : undefined;
@@ -104,20 +119,61 @@ export async function startHoard(
     if (!options.keep) await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  // An earlier checkout runs with its own default worker count (it may not know the option).
   const from = checkout
-    ? ` of ${checkout.dir} at ${checkout.commit}${checkout.dirty ? ' + uncommitted changes' : ''}`
+    ? ` of ${checkout.dir} at ${checkout.commit}${checkout.dirty ? ' + uncommitted changes' : ''}, no --workers given`
     : '';
+  // `--workers N` beats HOARD_WORKERS; without it, the description says which applies.
+  const byDefault =
+    checkout || workers !== undefined || setsWorkers(options.extraArgs ?? [])
+      ? ''
+      : ` (workers: ${defaultWorkers().source})`;
   return {
-    name: checkout ? `${HOARD}@${checkout.commit}` : HOARD,
+    name: checkout ? `${HOARD}@${checkout.commit}` : hoardName(workers),
     httpUrl: hoard.httpUrl,
     grpcTarget: hoard.grpcTarget,
+    // worker_threads are threads of this process: its CPU counts them all.
     pids: [hoard.pid],
-    describe: `hoard serve${from} (node ${process.version}) ${args.join(' ')}`,
+    describe: `hoard serve${from} (node ${process.version}) ${args.join(' ')}${byDefault}`,
     async stop() {
       await hoard.dispose();
       if (!options.keep) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The worker count `hoard serve` starts with when its command line does not set one:
+ * HOARD_WORKERS when set (the servers inherit this environment), else `auto`, one per core
+ * it may use (the same machine: the same count). `count` is undefined when HOARD_WORKERS
+ * is not a count (the server will refuse it).
+ */
+export function defaultWorkers(): { readonly count: number | undefined; readonly source: string } {
+  const env = process.env.HOARD_WORKERS?.trim();
+  if (!env) return { count: availableParallelism(), source: `the default, auto = ${availableParallelism()} here` };
+  const count = env.toLowerCase() === 'auto' ? availableParallelism() : /^\d+$/.test(env) ? Number(env) : undefined;
+  return { count, source: `HOARD_WORKERS=${env} from the environment` };
+}
+
+/**
+ * A note on how connections reach hoard's request threads when a hoard under test runs
+ * several: each thread listens on the same port (SO_REUSEPORT), and the kernel hands every
+ * new connection to one of them by a hash of its addresses, for the connection's life. So
+ * a workload over fewer connections than threads leaves threads idle, and a few
+ * connections spread unevenly. `uses` says each workload's connections ("32 for the 4 KiB
+ * GETs and PUTs (wrk)"); undefined when no hoard runs more than one request thread.
+ */
+export function spreadNote(
+  uses: readonly string[],
+  workers: readonly number[] | undefined,
+  hoardArgs: readonly string[],
+): string | undefined {
+  const most = workers ? Math.max(...workers) : setsWorkers(hoardArgs) ? undefined : defaultWorkers().count;
+  if (most === undefined || most <= 1 || uses.length === 0) return undefined;
+  return (
+    `Up to ${most} request threads in hoard: each accepts its own connections (SO_REUSEPORT: the kernel hands each new connection to one thread by a hash of its addresses, for the connection's life), ` +
+    `so fewer connections than threads leave threads idle and a few connections spread unevenly (each figure's busiest server threads show the spread). Connections here: ${uses.join('; ')}.`
+  );
 }
 
 /** The nginx binary when installed (Debian nginx-light has the DAV module), else undefined. */

@@ -1,7 +1,9 @@
-// Small-request load with wrk (Debian `wrk`): a C load generator with LuaJIT scripting,
-// far leaner than a Node client, so the server under test keeps most of the 2 cores.
-// Two scripts: GETs cycling over prefilled paths, and PUTs of distinct blobs whose bodies
-// are built in Lua (filler .. tag) while the hashes were computed in Node beforehand.
+// Load with wrk (Debian `wrk`): a C load generator with LuaJIT scripting, far leaner than
+// a Node client, so the server under test keeps most of the 2 cores. Two scripts: GETs
+// cycling over prefilled paths (small blobs, and large ones: wrk only counts a body's
+// bytes, never buffers it, as long as the script defines no response()), and PUTs of
+// distinct blobs whose bodies are built in Lua (filler .. tag) while the hashes were
+// computed in Node beforehand.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,11 +23,19 @@ export function wrkBinary(): string | undefined {
 }
 
 export interface WrkResult {
+  /** Responses completed (any status). */
   readonly requests: number;
+  /**
+   * Requests the script made: one per response, one per connection still in flight at the
+   * end, one for wrk's own check of the script (a first request() it parses, never sends),
+   * and one per response lost to a connection the server closed (wrk reconnects silently).
+   */
+  readonly issued: number;
   readonly seconds: number;
   readonly perSecond: number;
+  /** Everything read off the sockets: status lines, headers and bodies, the cut-off tail too. */
   readonly bytesRead: number;
-  /** Non-2xx/3xx responses plus socket errors. */
+  /** Responses with a status ≥ 400 (wrk's "non-2xx or 3xx"), socket errors and timeouts. */
   readonly errors: number;
   readonly p50ms: number;
   readonly p95ms: number;
@@ -33,21 +43,28 @@ export interface WrkResult {
   readonly cpu: CpuShares;
 }
 
-// Printed by the script's done(): one JSON line the harness parses.
+// Printed by the script's done(): one JSON line the harness parses. Byte counts pass
+// 2^31 within seconds of large GETs: %.0f prints them whole whatever the Lua number width.
 const DONE = `
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"errors":%d,"p50":%d,"p95":%d,"p99":%d}\\n',
-    summary.requests, summary.duration, summary.bytes,
+  local issued = 0
+  for _, t in ipairs(threads) do issued = issued + t:get("issued") end
+  io.write(string.format('BENCHJSON {"requests":%.0f,"issued":%.0f,"duration_us":%.0f,"bytes":%.0f,"errors":%.0f,"p50":%.0f,"p95":%.0f,"p99":%.0f}\\n',
+    summary.requests, issued, summary.duration, summary.bytes,
     e.connect + e.read + e.write + e.status + e.timeout,
     latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 `;
 
+// Each thread gets an index (tid) and counts its request() calls (issued); done() sums them.
 const THREAD_SETUP = `
 local counter = 0
+threads = {}
+issued = 0
 function setup(thread)
   thread:set("tid", counter)
+  table.insert(threads, thread)
   counter = counter + 1
 end
 `;
@@ -60,6 +77,7 @@ local n = #paths
 local i = 0
 function init(args) i = (tid * 7919) % n end
 function request()
+  issued = issued + 1
   i = i % n + 1
   return wrk.format("GET", paths[i])
 end
@@ -89,6 +107,7 @@ function init(args)
   i = tid
 end
 function request()
+  issued = issued + 1
   -- Past the precomputed list the bodies repeat: the harness flags such a run.
   local k = i % ${count}
   i = i + ${threads}
@@ -107,6 +126,8 @@ export async function runWrk(options: {
   readonly connections: number;
   readonly threads: number;
   readonly serverPids: readonly number[];
+  /** A response slower than this counts as an error (a timeout); default 10. */
+  readonly timeoutSeconds?: number;
 }): Promise<WrkResult> {
   const bin = wrkBinary();
   if (!bin) throw new Error('wrk is not installed (Debian: apt-get install -y wrk)');
@@ -122,7 +143,7 @@ export async function runWrk(options: {
       '-d',
       `${options.seconds}s`,
       '--timeout',
-      '10s',
+      `${options.timeoutSeconds ?? 10}s`,
       '-s',
       scriptPath,
       options.url,
@@ -135,6 +156,7 @@ export async function runWrk(options: {
     if (code !== 0 || !m?.[1]) throw new Error(`wrk failed (exit ${code}):\n${child.output().slice(-2000)}`);
     const j = JSON.parse(m[1]) as {
       requests: number;
+      issued: number;
       duration_us: number;
       bytes: number;
       errors: number;
@@ -145,6 +167,7 @@ export async function runWrk(options: {
     const seconds = j.duration_us / 1e6;
     return {
       requests: j.requests,
+      issued: j.issued,
       seconds,
       // Only good responses count toward the rate: errors must not look like throughput.
       perSecond: Math.max(0, j.requests - j.errors) / seconds,
@@ -158,6 +181,44 @@ export async function runWrk(options: {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * wrk threads for `connections`: up to `most`, and a divisor of `connections`, since each
+ * wrk thread opens connections/threads of them (rounded down: 3 over 2 threads would be 2).
+ */
+export function wrkThreadsFor(connections: number, most = 2): number {
+  for (let t = Math.min(most, connections); t > 1; t--) if (connections % t === 0) return t;
+  return 1;
+}
+
+/** Response header bytes allowed per response in wholeBodiesProblem (servers here send under 300). */
+const HEADER_ALLOWANCE = 1024;
+
+/**
+ * Checks that a run of getScript over blobs of `size` bytes got every response as a 2xx
+ * with the whole body; returns what is wrong, or undefined. wrk counts only statuses ≥ 400
+ * (and socket errors, timeouts) as errors, and sees a body's length only by buffering it
+ * (a response() callback, which would copy every large body), so the bytes must add up:
+ * each completed response brings `size` plus its headers, and at the end up to one response
+ * per connection is cut off mid-body (its bytes counted, the response not). A short body (a
+ * 204 or 3xx, a truncated blob) pulls the total under requests × size unless that tail
+ * happens to make up for it; a connection the server closed mid-body (wrk reconnects without
+ * counting an error) leaves a request without its response, seen in `issued`, and bytes
+ * over the bound.
+ */
+export function wholeBodiesProblem(r: WrkResult, size: number, connections: number): string | undefined {
+  if (r.errors > 0) return `${r.errors} errors (statuses ≥ 400, socket errors or timeouts)`;
+  if (r.requests === 0) return 'no response completed';
+  // In flight at the end: at most one per connection, plus wrk's own check of the script.
+  const unanswered = r.issued - r.requests;
+  if (unanswered > connections + 1)
+    return `${unanswered} requests without a response over ${connections} connections (a server closed connections mid-body?)`;
+  const min = r.requests * size;
+  const max = (r.requests + connections) * (size + HEADER_ALLOWANCE);
+  if (r.bytesRead < min || r.bytesRead > max)
+    return `${r.bytesRead} bytes read for ${r.requests} responses of ${size} bytes over ${connections} connections (expected ${min}..${max})`;
+  return undefined;
 }
 
 /** Writes the hashes of blobs 0..count-1 of `family` to a file for putScript. */
