@@ -34,6 +34,12 @@ export interface ReadOptions {
   /** Most bytes to return; 0 or undefined means "to the end". */
   readonly limit?: number;
   readonly signal?: AbortSignal;
+  /**
+   * The caller reads `file.span` in place when there is one (a request thread reading the
+   * store thread's descriptor): a store may then answer a larger entry with a span of its
+   * file rather than read it into memory first.
+   */
+  readonly inPlace?: boolean;
 }
 
 /**

@@ -5,23 +5,13 @@
 // What stays on the request thread: reading a large entry. The store thread answers with
 // the open descriptor and range of its file (same process, same descriptor table) and keeps
 // the descriptor open until this thread releases it, so the bytes never cross threads.
-import { read as readFd } from 'node:fs';
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import { Readable } from 'node:stream';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import type { Key } from '../core/keys.ts';
+import { spanEntry } from '../storage/file-span-entry.ts';
 import { inMemoryEntry } from '../storage/in-memory-entry.ts';
-import type {
-  Body,
-  Entry,
-  EntryFile,
-  FileSpan,
-  PutOptions,
-  PutOutcome,
-  ReadOptions,
-  Store,
-  StoreUsage,
-} from '../storage/store.ts';
+import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../storage/store.ts';
 import {
   fromWireError,
   Outbox,
@@ -38,8 +28,6 @@ import {
 const INLINE_BODY_MAX = 64 * 1024;
 /** How far a streamed body may run ahead of the store taking it. */
 const BODY_WINDOW = 1024 * 1024;
-/** Chunk size of a stream made over a file span. */
-const SPAN_CHUNK = 256 * 1024;
 
 interface Pending {
   resolve(value: unknown): void;
@@ -300,62 +288,6 @@ class RemoteStream extends Readable {
     this.#release();
     callback(err);
   }
-}
-
-/** An entry read in place from the store thread's open file, released once closed. */
-function spanEntry(size: number, span: FileSpan, release: () => void): Entry {
-  let closed = false;
-  let stream: Readable | undefined;
-  const file: EntryFile = {
-    span,
-    read(buffer, offset) {
-      const length = Math.min(buffer.byteLength, span.length - offset);
-      if (length <= 0 || closed) return Promise.resolve(0);
-      return new Promise((resolve, reject) => {
-        readFd(span.fd, buffer, 0, length, span.start + offset, (err, bytesRead) =>
-          err ? reject(err) : resolve(bytesRead),
-        );
-      });
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      release();
-    },
-  };
-  return {
-    size,
-    file,
-    get stream(): Readable {
-      return (stream ??= spanStream(file, span.length));
-    },
-  };
-}
-
-function spanStream(file: EntryFile, length: number): Readable {
-  let offset = 0;
-  return new Readable({
-    read() {
-      if (offset >= length) {
-        this.push(null);
-        return;
-      }
-      const buffer = Buffer.allocUnsafe(Math.min(SPAN_CHUNK, length - offset));
-      file.read(buffer, offset).then(
-        (n) => {
-          offset += n;
-          this.push(n === 0 ? null : buffer.subarray(0, n));
-        },
-        (err: Error) => this.destroy(err),
-      );
-    },
-    destroy(err, callback) {
-      file.close().then(
-        () => callback(err),
-        () => callback(err),
-      );
-    },
-  });
 }
 
 /** A Buffer over the same bytes (a view into a send's packed bytes, or a transferred copy). */

@@ -66,7 +66,7 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
   };
 
   const get = async (id: number, key: Key, offset?: number, limit?: number, signal?: AbortSignal) => {
-    const entry = await store.get(key, { offset, limit, signal });
+    const entry = await store.get(key, { offset, limit, signal, inPlace: true });
     if (entry === undefined) return null;
     const file = entry.file;
     if (file?.span !== undefined) {

@@ -433,6 +433,39 @@ describe('DiskStore recovery and bounds', () => {
   });
 });
 
+describe('DiskStore in-place reads', () => {
+  it('an in-place read of a segment entry keeps its bytes while the entry is evicted and its segment removed', async () => {
+    const opts = {
+      dir: await freshDir(),
+      maxBytes: 1024 * 1024,
+      smallEntryBytes: 256 * 1024,
+      segmentBytes: 512 * 1024,
+    };
+    const s = await openDiskStore(opts);
+    try {
+      const first = randomBytes(100_000);
+      await s.put(casKey(digestOf(first).hash), first, { size: first.length });
+      const entry = (await s.get(casKey(digestOf(first).hash), { offset: 10, inPlace: true }))!;
+      assert.ok(entry.file?.span, 'a segment entry over the read cache size is answered in place');
+      assert.equal(entry.file.span.length, first.length - 10);
+      // Enough churn to evict the entry and retire the segment it was in.
+      for (let i = 0; i < 40; i++) {
+        const data = randomBytes(100_000);
+        await s.put(casKey(digestOf(data).hash), data, { size: data.length });
+      }
+      assert.deepEqual(await s.has([casKey(digestOf(first).hash)]), [false], 'evicted meanwhile');
+      const read = Buffer.alloc(first.length - 10);
+      let at = 0;
+      for (let n; (n = await entry.file.read(read.subarray(at), at)) > 0;) at += n;
+      assert.equal(at, first.length - 10);
+      assert.deepEqual(read, first.subarray(10), 'the pinned segment still held the bytes');
+      await entry.file.close();
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('DiskStore read cache coherence', () => {
   it('serves the new bytes after a cached small value is replaced by one too big to cache', async () => {
     const s = await openDiskStore({ dir: await freshDir(), maxBytes: 0 });

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { BufferPool } from '../../core/buffer-pool.ts';
 import type { Key } from '../../core/keys.ts';
 import { isEmptyBlobKey } from '../empty-blob.ts';
+import { spanEntry } from '../file-span-entry.ts';
 import { inMemoryEntry } from '../in-memory-entry.ts';
 import { resolveRange } from '../range.ts';
 import type { Entry, ReadOptions } from '../store.ts';
@@ -63,6 +64,8 @@ export class EntryReader {
     const segId = index.segment(id);
     if (segId === NO_BYTES) return { size: 0, stream: Readable.from([], { objectMode: false }) };
     if (segId !== OWN_FILE) {
+      if (size > READ_CACHE_MAX_ENTRY && options.inPlace)
+        return this.#segmentSpan(segId, index.offset(id), size, start, end);
       if (size > READ_CACHE_MAX_ENTRY) return this.#readPooled(id, size, start, end);
       const data = await this.#readSegmentEntry(slot, id);
       return inMemoryEntry(size, start === 0 && end === size ? data : data.subarray(start, end));
@@ -97,6 +100,16 @@ export class EntryReader {
     const chunks: Buffer[] = [];
     for await (const c of entry.stream) chunks.push(c as Buffer);
     return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  }
+
+  /**
+   * A segment entry too big for the read cache, for a reader of its own descriptor: the
+   * segment is pinned (its descriptor stays open, even if compaction removes it) until the
+   * reader closes the entry.
+   */
+  #segmentSpan(segId: number, at: number, size: number, start: number, end: number): Entry {
+    const segment = this.#s.segments.get(segId)!;
+    return spanEntry(size, { fd: segment.fd, start: at + start, length: end - start }, segment.pin());
   }
 
   /** A segment entry too big for the read cache, read into a pooled buffer its reader releases. */

@@ -63,6 +63,21 @@ export class Segment {
     }
   }
 
+  /**
+   * Holds the segment open for a reader outside `read` (another thread reading the
+   * descriptor in place); the returned function lets go, once.
+   */
+  pin(): () => void {
+    this.#readers++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#readers--;
+      if (this.#removed && this.#readers === 0) void this.#fh.close().catch(() => undefined);
+    };
+  }
+
   /** Cuts the file back to `size` bytes (what a failed commit placed past it), freeing their space. Writer only. */
   async truncate(size: number): Promise<void> {
     this.size = size;
