@@ -1,6 +1,6 @@
 // Scaling benchmark: what hoard's request threads buy. The rows of bench/http.ts and
-// bench/grpc.ts (by default 4 KiB GETs and distinct PUTs by wrk, 64 MiB GETs by the Node
-// client, FindMissingBlobs of 1,000 digests over gRPC), run by those scripts' own code
+// bench/grpc.ts (by default 4 KiB GETs and distinct PUTs and 64 MiB GETs by wrk (the Node
+// client without it), FindMissingBlobs of 1,000 digests over gRPC), run by those scripts' own code
 // against `hoard serve --workers N` for N = 1, 2, 4, … up to the cores this process may use
 // (--max-workers to change it), each N its own server, one after the other. Per row one
 // table: the figure, its speed-up over 1 worker, the server's CPU (cores, and per
