@@ -3,7 +3,7 @@
 // byte, not at the end; a declared size over the limit fails before the first).
 // The sink sees each chunk once; the verdict comes after the last one.
 import type { Hash } from 'node:crypto';
-import { createHasher, type DigestFunction } from './digest.ts';
+import { createHasher, DEFAULT_DIGEST_FUNCTION, type DigestFunction } from './digest.ts';
 import { ErrorCode, HoardError, toHoardError } from './errors.ts';
 
 export interface ReceiveOptions {
@@ -12,6 +12,11 @@ export interface ReceiveOptions {
   /** Expected content hash (CAS); undefined means "don't hash". */
   readonly hash?: string;
   readonly digestFunction?: DigestFunction;
+  /**
+   * `hash`'s digest of the body as the body's producer computed it, read after its last
+   * chunk (sha256 only): then the bytes are not hashed here, and this is what must match.
+   */
+  readonly bodyHash?: () => string | undefined;
   readonly signal?: AbortSignal;
   /** Refuse bodies over this many bytes, whatever was declared. */
   readonly maxBytes?: number;
@@ -36,7 +41,10 @@ export async function receive(
   options: ReceiveOptions,
   sink: (chunk: Uint8Array) => void | Promise<void>,
 ): Promise<Received> {
-  const hasher: Hash | undefined = options.hash === undefined ? undefined : createHasher(options.digestFunction);
+  const hashedBefore =
+    options.bodyHash !== undefined && (options.digestFunction ?? DEFAULT_DIGEST_FUNCTION) === 'sha256';
+  const hasher: Hash | undefined =
+    options.hash === undefined || hashedBefore ? undefined : createHasher(options.digestFunction);
   const declared = options.size ?? Number.POSITIVE_INFINITY;
   const max = options.maxBytes ?? Number.POSITIVE_INFINITY;
   const tooLarge = () =>
@@ -73,8 +81,10 @@ export async function receive(
       `received ${total} bytes but ${options.size} were declared: the body was truncated`,
     );
   }
-  if (hasher && options.hash !== undefined) {
-    const actual = hasher.digest('hex');
+  if (options.hash !== undefined) {
+    const actual = hashedBefore
+      ? (options.bodyHash!() ?? 'nothing (the body came without its hash)')
+      : hasher!.digest('hex');
     if (actual !== options.hash) {
       throw new HoardError(
         ErrorCode.DigestMismatch,

@@ -29,6 +29,7 @@ export function putReceiveOptions(key: Key, options: PutOptions, maxBytes: numbe
     size: options.size,
     hash: key.keyspace === 'cas' ? key.id : undefined,
     signal: options.signal,
+    bodyHash: options.bodySha256,
     maxBytes: Math.min(storeBound, callerBound),
     // Over the store's whole bound is 507 as checkPut says for a declared size, not 413.
     overLimit: storeBound < callerBound ? ErrorCode.InsufficientStorage : ErrorCode.TooLarge,

@@ -20,6 +20,12 @@ export interface PutOptions {
    */
   readonly maxBytes?: number;
   readonly signal?: AbortSignal;
+  /**
+   * The body's sha256 (hex) as its producer computed it from the very bytes it handed over,
+   * read once the body has ended: a request thread hashes an upload while it forwards it, so
+   * the store thread compares this with a CAS key instead of hashing the bytes again.
+   */
+  readonly bodySha256?: () => string | undefined;
 }
 
 /**

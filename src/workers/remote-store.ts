@@ -5,8 +5,10 @@
 // What stays on the request thread: reading a large entry. The store thread answers with
 // the open descriptor and range of its file (same process, same descriptor table) and keeps
 // the descriptor open until this thread releases it, so the bytes never cross threads.
+import type { Hash } from 'node:crypto';
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import { Readable } from 'node:stream';
+import { createHasher, hashBytes } from '../core/digest.ts';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import type { Key } from '../core/keys.ts';
 import { spanEntry } from '../storage/file-span-entry.ts';
@@ -91,9 +93,13 @@ export class RemoteStore implements Store {
 
   async put(key: Key, body: Body, options: PutOptions = {}): Promise<PutOutcome> {
     const head = { t: 'put', key: toWireKey(key), size: options.size, maxBytes: options.maxBytes } as const;
+    // A CAS body is hashed here, on the request thread, as it is sent: the store thread
+    // checks the hash against the key instead of hashing the bytes itself.
+    const cas = key.keyspace === 'cas';
     if (body instanceof Uint8Array) {
       const copy = ownCopy(body);
-      return (await this.#call({ ...head, body: copy }, options.signal, [copy.buffer])) as PutOutcome;
+      const sha256 = cas ? hashBytes(copy) : undefined;
+      return (await this.#call({ ...head, body: copy, sha256 }, options.signal, [copy.buffer])) as PutOutcome;
     }
     // Small bodies (most cache entries) go whole in the put message; larger ones stream.
     const source = body[Symbol.asyncIterator]();
@@ -105,17 +111,18 @@ export class RemoteStore implements Store {
         step = await source.next();
       } catch (err) {
         // The store decides what a failed body means, as it would on this thread.
-        return this.#streamPut(head, first, failing(err), options.signal);
+        return this.#streamPut(head, first, failing(err), options.signal, undefined);
       }
       if (step.done) {
         const whole = concat(first, firstBytes);
-        return (await this.#call({ ...head, body: whole }, options.signal, [whole.buffer])) as PutOutcome;
+        const sha256 = cas ? hashBytes(whole) : undefined;
+        return (await this.#call({ ...head, body: whole, sha256 }, options.signal, [whole.buffer])) as PutOutcome;
       }
       first.push(step.value);
       firstBytes += step.value.byteLength;
       if (firstBytes > INLINE_BODY_MAX) break;
     }
-    return this.#streamPut(head, first, source, options.signal);
+    return this.#streamPut(head, first, source, options.signal, cas ? createHasher() : undefined);
   }
 
   async delete(key: Key): Promise<boolean> {
@@ -136,6 +143,7 @@ export class RemoteStore implements Store {
     first: Uint8Array[],
     source: AsyncIterator<Uint8Array>,
     signal: AbortSignal | undefined,
+    hasher: Hash | undefined,
   ): Promise<PutOutcome> {
     const id = this.#next;
     const result = this.#call(head, signal) as Promise<PutOutcome>;
@@ -155,6 +163,7 @@ export class RemoteStore implements Store {
       while (window <= 0 && !settled) await new Promise<void>((r) => (wake = r));
       if (settled) return;
       window -= chunk.byteLength;
+      hasher?.update(chunk);
       const copy = ownCopy(chunk);
       this.#outbox.post({ t: 'data', id, chunk: copy }, [copy.buffer]);
     };
@@ -170,7 +179,7 @@ export class RemoteStore implements Store {
           break;
         }
         if (step.done) {
-          this.#send({ t: 'end', id });
+          this.#send({ t: 'end', id, sha256: hasher?.digest('hex') });
           break;
         }
         await send(step.value);

@@ -108,16 +108,21 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
           return bytes === undefined ? null : new Inline(bytes);
         });
       case 'put': {
-        const options = { size: m.size, maxBytes: m.maxBytes };
+        const { size, maxBytes } = m;
         if (m.body !== undefined) {
-          return run(m.id, (signal) => store.put(keyOf(m.key), m.body!, { ...options, signal }), true);
+          const body = m.body;
+          const sha256 = m.sha256;
+          // The request thread hashed a CAS body as it sent it.
+          const bodySha256 = sha256 === undefined ? undefined : () => sha256;
+          return run(m.id, (signal) => store.put(keyOf(m.key), body, { size, maxBytes, signal, bodySha256 }), true);
         }
         const feed = new BodyFeed((bytes) => post({ t: 'credit', id: m.id, bytes }));
         bodies.set(m.id, feed);
+        const bodySha256 = () => feed.sha256;
         return run(
           m.id,
           (signal) =>
-            store.put(keyOf(m.key), feed, { ...options, signal }).finally(() => {
+            store.put(keyOf(m.key), feed, { size, maxBytes, signal, bodySha256 }).finally(() => {
               bodies.delete(m.id);
               feed.abandon();
             }),
@@ -127,7 +132,7 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
       case 'data':
         return bodies.get(m.id)?.push(m.chunk);
       case 'end':
-        return bodies.get(m.id)?.end();
+        return bodies.get(m.id)?.end(m.sha256);
       case 'fail':
         return bodies.get(m.id)?.fail(fromWireError(m.error));
       case 'delete':
@@ -260,7 +265,11 @@ class BodyFeed implements AsyncIterable<Uint8Array> {
     this.#signal();
   }
 
-  end(): void {
+  /** The body's sha256 as its sender computed it, known at its end (CAS bodies). */
+  sha256: string | undefined;
+
+  end(sha256: string | undefined): void {
+    this.sha256 = sha256;
     this.#ended = true;
     this.#signal();
   }

@@ -49,9 +49,12 @@ export type StoreRequest =
       readonly maxBytes?: number;
       /** The whole body; absent when it follows as `data` messages and an `end` or `fail`. */
       readonly body?: Uint8Array;
+      /** The whole body's sha256, for a CAS key (the store thread then does not hash it). */
+      readonly sha256?: string;
     }
   | { readonly t: 'data'; readonly id: number; readonly chunk: Uint8Array }
-  | { readonly t: 'end'; readonly id: number }
+  /** The streamed body's end, with its sha256 for a CAS key. */
+  | { readonly t: 'end'; readonly id: number; readonly sha256?: string }
   | { readonly t: 'fail'; readonly id: number; readonly error: WireError }
   | { readonly t: 'delete'; readonly id: number; readonly key: WireKey }
   /** The caller's signal fired: the operation `id` is aborted on the store thread too. */
