@@ -6,10 +6,12 @@
 // ports it got. A thread that ends unexpectedly is replaced on the same ports, so a bug
 // one request hits costs that thread's connections, not the server.
 import { rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
+import { formatAddress, type ListenAddress } from '../config/units.ts';
 import { renderMerged, type Metrics, type MetricsSnapshot } from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
 import { serveStore, type StoreHost } from './store-host.ts';
@@ -190,7 +192,13 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
 
   let first: { http: string; grpc: string | undefined };
   try {
-    first = await start(1, config.httpAddress.port, config.grpcAddress?.port);
+    // Claim each port alone first: a port already shared through SO_REUSEPORT (another
+    // hoard's threads, same user) refuses a socket without it, so a second server on the
+    // same port fails to start, as it would with one thread, instead of silently taking half
+    // its connections. Port 0 becomes a free port here.
+    const httpPort = await claimPort('HTTP', config.httpAddress);
+    const grpcPort = config.grpcAddress === undefined ? undefined : await claimPort('gRPC', config.grpcAddress);
+    first = await start(1, httpPort, grpcPort);
     ports = { http: portOf(first.http), grpc: first.grpc === undefined ? undefined : portOf(first.grpc) };
     const rest = [];
     for (let i = 2; i <= count; i++) rest.push(start(i, ports.http, ports.grpc));
@@ -233,6 +241,23 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
       await threads.get(index)?.worker.terminate();
     },
   };
+}
+
+/** Binds `address` without SO_REUSEPORT and lets go: its port, or the listen error. */
+async function claimPort(what: string, address: ListenAddress): Promise<number> {
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: address.host, port: address.port, exclusive: true }, resolve);
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new Error(`cannot listen on ${what} address ${formatAddress(address)}: ${code}`, { cause: err });
+  }
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 function portOf(address: string): number {

@@ -52,3 +52,20 @@ test('--workers 2: a put through one thread is read through any at once, and a t
     await s.close();
   }
 });
+
+test('--workers 2: a second server on a port request threads already share fails to start, as with one thread', async () => {
+  const s = await startTestServer({ workers: '2' });
+  try {
+    const port = new URL(s.url).port;
+    for (const workers of ['2', '1']) {
+      const second = await startTestServer({ workers, httpAddress: `127.0.0.1:${port}` }).catch((err: Error) => err);
+      if (!(second instanceof Error)) {
+        await second.close();
+        assert.fail(`a --workers ${workers} server started on a port another server's threads listen on`);
+      }
+      assert.match(second.message, /cannot listen on HTTP address 127\.0\.0\.1:\d+: EADDRINUSE/);
+    }
+  } finally {
+    await s.close();
+  }
+});
