@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.ts';
+import type { Config } from '../../src/config/schema.ts';
 import { hashBytes } from '../../src/core/digest.ts';
 import { startServer, type RunningServer } from '../../src/server/start-server.ts';
 
@@ -18,10 +19,13 @@ export interface TestServer {
 /** The request threads the suite runs with: it runs once with 1 and once with 2 (package.json). */
 export const SUITE_WORKERS = process.env['HOARD_WORKERS'] ?? '1';
 
-/** `flags` are camelCase config keys with flag-style values, e.g. { maxBlobSize: '1KiB' }. */
-export async function startTestServer(flags: Record<string, unknown> = {}): Promise<TestServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'hoard-it-'));
-  const config = await loadConfig({
+/**
+ * The config of a test server in `dir`: a free HTTP port, no gRPC, silent logs, no fsync, the
+ * suite's request threads. `flags` are camelCase config keys with flag-style values, e.g.
+ * { maxBlobSize: '1KiB' }, and win over these.
+ */
+export function testConfig(dir: string, flags: Record<string, unknown> = {}): Promise<Config> {
+  return loadConfig({
     env: {},
     flags: {
       dir,
@@ -34,6 +38,11 @@ export async function startTestServer(flags: Record<string, unknown> = {}): Prom
       ...flags,
     },
   });
+}
+
+export async function startTestServer(flags: Record<string, unknown> = {}): Promise<TestServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'hoard-it-'));
+  const config = await testConfig(dir, flags);
   const server = await startServer(config);
   return {
     server,

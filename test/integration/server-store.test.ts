@@ -6,26 +6,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig } from '../../src/config/load-config.ts';
 import { isHoardError } from '../../src/core/errors.ts';
 import { casKey, rawKey } from '../../src/core/keys.ts';
 import { startServer } from '../../src/server/start-server.ts';
 import { composeTiers, createStore } from '../../src/storage/create-store.ts';
 import { MemoryStore } from '../../src/storage/memory-store.ts';
-import { rawRequest, sha256, SUITE_WORKERS } from '../helpers/test-server.ts';
+import { rawRequest, sha256, testConfig } from '../helpers/test-server.ts';
 
-async function config(dir: string) {
-  return loadConfig({
-    env: {},
-    flags: {
-      dir,
-      httpAddress: '127.0.0.1:0',
-      grpcAddress: '',
-      logLevel: 'silent',
-      accessLog: 'off',
-      workers: SUITE_WORKERS,
-    },
-  });
+function config(dir: string) {
+  return testConfig(dir, { durability: 'fsync' });
 }
 
 test('createStore builds the disk tier from the config, named', async () => {
