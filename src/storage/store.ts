@@ -141,6 +141,13 @@ export interface Store {
    */
   has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]>;
 
+  /**
+   * Optional: `has` for default-namespace CAS keys given as packed 32-byte sha256 digests
+   * (FindMissingBlobs through a request thread), one byte per key (1 = present), without a
+   * key object per digest. Same answers, same LRU refresh as `has`.
+   */
+  hasDigests?(digests: Uint8Array, sizes?: ArrayLike<number>): Promise<Uint8Array>;
+
   /** The entry's size, or undefined on a miss. Refreshes it. */
   stat(key: Key): Promise<number | undefined>;
 

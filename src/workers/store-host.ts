@@ -91,6 +91,7 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
         return run(m.id, () => store.has(m.keys.map(keyOf), m.sizes));
       case 'hasDigests':
         return run(m.id, async () => {
+          if (m.namespace === '' && store.hasDigests) return new Inline(await store.hasDigests(m.digests, m.sizes));
           // A Float64Array indexes like the number[] `has` reads.
           const sizes = m.sizes as unknown as readonly number[] | undefined;
           const present = await store.has(unpackDigestKeys(m.namespace, m.digests), sizes);

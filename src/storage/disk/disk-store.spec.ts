@@ -466,6 +466,27 @@ describe('DiskStore in-place reads', () => {
   });
 });
 
+describe('DiskStore packed digests', () => {
+  it('hasDigests answers as has does: present, absent, another size, the empty blob', async () => {
+    const s = await openDiskStore({ dir: await freshDir(), maxBytes: 0 });
+    try {
+      const blobs = [randomBytes(100), randomBytes(50_000)];
+      for (const b of blobs) await s.put(casKey(digestOf(b).hash), b, { size: b.length });
+      const absent = randomBytes(10);
+      const asked = [blobs[0]!, blobs[1]!, absent, blobs[0]!, Buffer.alloc(0), Buffer.alloc(0)];
+      const sizes = [100, 50_000, 10, 99, 0, 5];
+      const digests = Buffer.concat(asked.map((b) => Buffer.from(digestOf(b).hash, 'hex')));
+      const keys = asked.map((b) => casKey(digestOf(b).hash));
+      const expected = [true, true, false, false, true, false];
+      assert.deepEqual(await s.has(keys, sizes), expected);
+      assert.deepEqual([...(await s.hasDigests(digests, Float64Array.from(sizes)))], expected.map(Number));
+      assert.deepEqual([...(await s.hasDigests(digests))], [1, 1, 0, 1, 1, 1], 'without sizes, any size');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('DiskStore read cache coherence', () => {
   it('serves the new bytes after a cached small value is replaced by one too big to cache', async () => {
     const s = await openDiskStore({ dir: await freshDir(), maxBytes: 0 });

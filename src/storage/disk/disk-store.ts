@@ -172,6 +172,10 @@ class DiskStoreImpl implements DiskStore {
     return this.#reader.has(keys, sizes);
   }
 
+  hasDigests(digests: Uint8Array, sizes?: ArrayLike<number>): Promise<Uint8Array> {
+    return this.#reader.hasDigests(digests, sizes);
+  }
+
   stat(key: Key): Promise<number | undefined> {
     return this.#reader.stat(key);
   }

@@ -7,7 +7,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { BufferPool } from '../../core/buffer-pool.ts';
 import type { Key } from '../../core/keys.ts';
-import { isEmptyBlobKey } from '../empty-blob.ts';
+import { isEmptyBlobKey, isEmptyDigest } from '../empty-blob.ts';
 import { spanEntry } from '../file-span-entry.ts';
 import { inMemoryEntry } from '../in-memory-entry.ts';
 import { resolveRange } from '../range.ts';
@@ -38,6 +38,24 @@ export class EntryReader {
       index.touch(id);
       return true;
     });
+  }
+
+  async hasDigests(digests: Uint8Array, sizes?: ArrayLike<number>): Promise<Uint8Array> {
+    const index = this.#s.index;
+    const present = new Uint8Array(digests.byteLength / SLOT_BYTES);
+    for (let i = 0; i < present.length; i++) {
+      // A default-namespace CAS key's slot is its digest (slot.ts).
+      const slot = digests.subarray(i * SLOT_BYTES, (i + 1) * SLOT_BYTES);
+      if (isEmptyDigest(slot)) {
+        present[i] = sizes === undefined || sizes[i] === 0 ? 1 : 0;
+        continue;
+      }
+      const id = index.find(slot);
+      if (id < 0 || (sizes !== undefined && index.entrySize(id) !== sizes[i])) continue;
+      index.touch(id);
+      present[i] = 1;
+    }
+    return present;
   }
 
   async stat(key: Key): Promise<number | undefined> {
