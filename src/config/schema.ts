@@ -53,6 +53,8 @@ export const configSchema = z.strictObject({
   httpAddress: address.prefault('127.0.0.1:8080'),
   grpcAddress: optionalAddress.prefault('127.0.0.1:9092'),
   workers: workers.prefault('auto'),
+  tlsCertFile: z.string().prefault(''),
+  tlsKeyFile: z.string().prefault(''),
   logLevel: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
   logFormat: oneOf(['json', 'pretty']).prefault('json'),
   accessLog: onOff.prefault('on'),
@@ -95,6 +97,12 @@ const DOCS = {
     description:
       'threads serving requests; 1 serves on the main thread, N>1 starts N request threads beside the store thread (default auto: one per core)',
   },
+  tlsCertFile: {
+    arg: 'path',
+    description:
+      'serve TLS on both listeners (https://, grpcs://) with this PEM certificate chain; reloaded when the file changes',
+  },
+  tlsKeyFile: { arg: 'path', description: 'the PEM private key of --tls-cert-file; reloaded when the file changes' },
   logLevel: { arg: 'level', description: 'fatal|error|warn|info|debug|trace|silent (default info)' },
   logFormat: { arg: 'format', description: 'json|pretty (default json)' },
   accessLog: { arg: 'on|off', description: 'one log line per request (default on)' },

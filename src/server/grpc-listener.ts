@@ -8,6 +8,7 @@ import { formatAddress, type ListenAddress } from '../config/units.ts';
 import { startReapiServer } from '../frontends/reapi/reapi-server.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
+import { readKeyPair, tlsFilesOf, watchKeyPair } from './tls.ts';
 
 export interface GrpcListenerOptions {
   readonly config: Config;
@@ -25,6 +26,8 @@ export interface GrpcListenerOptions {
 export interface GrpcListener {
   /** host:port of the bound socket. */
   readonly address: string;
+  /** Whether it serves TLS (grpcs://). */
+  readonly tls: boolean;
   /** Stops accepting, lets in-flight calls finish until `deadline` (epoch ms), then cancels the rest. */
   shutdown(deadline: number): Promise<void>;
   abort(): void;
@@ -33,9 +36,12 @@ export interface GrpcListener {
 export async function startGrpcListener(options: GrpcListenerOptions): Promise<GrpcListener> {
   const { config } = options;
   const address = formatAddress(options.address);
+  const tlsFiles = tlsFilesOf(config);
+  const tls = tlsFiles === undefined ? undefined : await readKeyPair(tlsFiles);
   let reapi;
   try {
     reapi = await startReapiServer({
+      tls,
       store: options.store,
       address,
       logger: options.logger,
@@ -56,9 +62,21 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
   } catch (err) {
     throw new Error(`cannot listen on gRPC address ${address}: ${(err as Error).message}`, { cause: err });
   }
+  const server = reapi;
+  const unwatch =
+    tlsFiles === undefined
+      ? () => undefined
+      : watchKeyPair(tlsFiles, (pair) => server.setKeyPair(pair), options.logger, 'gRPC');
   return {
     address: reapi.address,
-    shutdown: (deadline) => reapi.shutdown(Math.max(0, deadline - Date.now())),
-    abort: () => reapi.abort(),
+    tls: tls !== undefined,
+    shutdown: (deadline) => {
+      unwatch();
+      return server.shutdown(Math.max(0, deadline - Date.now()));
+    },
+    abort: () => {
+      unwatch();
+      server.abort();
+    },
   };
 }

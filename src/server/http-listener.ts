@@ -9,10 +9,14 @@
 // connections live `keepAliveTimeout` (announced in the Keep-Alive header), comfortably
 // longer than clients' idle reuse, so a client never reuses a connection we just closed.
 //
+// TLS (--tls-cert-file, --tls-key-file): the same server over node:https; a rotated
+// certificate is picked up for new connections (tls.ts).
+//
 // Drain (rule 3): stop accepting, tell every following response `Connection: close`, let
 // in-flight requests finish until the deadline, then cut what is left. A cut upload
 // publishes nothing: the store sees an aborted body.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -31,6 +35,7 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
 import { adminRoute, type AdminState } from './admin-routes.ts';
 import { defaultCallChain } from './interceptors/default-chain.ts';
+import { readKeyPair, tlsFilesOf, watchKeyPair } from './tls.ts';
 
 /** Node answers 431 for request heads above this. */
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -50,6 +55,16 @@ export interface HttpListenerOptions {
    * listens on the same port and the kernel spreads connections over them.
    */
   readonly reusePort?: boolean;
+}
+
+/** Node's HTTP server options of this listener, also for its HTTPS server. */
+function serverOptions(config: Config) {
+  return {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    requestTimeout: 0,
+    headersTimeout: config.headersTimeout,
+    connectionsCheckingInterval: 1000,
+  };
 }
 
 const NOT_A_CACHE_PATH =
@@ -148,21 +163,22 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     await route.handle(req, res, params, queryOf(target));
   }
 
-  const server = createServer(
-    {
-      maxHeaderSize: MAX_HEADER_BYTES,
-      requestTimeout: 0,
-      headersTimeout: config.headersTimeout,
-      connectionsCheckingInterval: 1000,
-    },
-    (req, res) => {
-      const call = new HttpCall(req);
-      attachCall(res, call);
-      inflight++;
-      res.once('close', onResponseClose);
-      dispatch(req, res, call).catch((err: unknown) => sendError(req, res, ctx, err));
-    },
-  );
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const call = new HttpCall(req);
+    attachCall(res, call);
+    inflight++;
+    res.once('close', onResponseClose);
+    dispatch(req, res, call).catch((err: unknown) => sendError(req, res, ctx, err));
+  };
+  const tlsFiles = tlsFilesOf(config);
+  const server =
+    tlsFiles === undefined
+      ? createServer(serverOptions(config), onRequest)
+      : createHttpsServer({ ...serverOptions(config), ...(await readKeyPair(tlsFiles)) }, onRequest);
+  const unwatch =
+    tlsFiles === undefined
+      ? () => undefined
+      : watchKeyPair(tlsFiles, (pair) => (server as HttpsServer).setSecureContext(pair), logger, 'HTTP');
   server.keepAliveTimeout = config.keepAliveTimeout;
   // The socket idle timer: Node arms it for every request (also on reused connections)
   // and switches to keepAliveTimeout between requests, so it bounds a stalled upload or
@@ -185,12 +201,13 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   });
   server.on('error', (err) => logger.error({ err }, 'HTTP listener error'));
   const bound = server.address() as AddressInfo;
-  const url = `http://${formatAddress({ host: bound.address, port: bound.port })}`;
+  const url = `${tlsFiles === undefined ? 'http' : 'https'}://${formatAddress({ host: bound.address, port: bound.port })}`;
 
   let drainPromise: Promise<void> | undefined;
   const drain = (deadline: number): Promise<void> => {
     drainPromise ??= (async () => {
       draining = true;
+      unwatch();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (inflight > 0) {
@@ -220,6 +237,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     drain,
     destroy: () => {
       draining = true;
+      unwatch();
       server.closeAllConnections();
       server.close();
     },

@@ -17,6 +17,7 @@ import { startRequestThreads, type RequestThreads } from '../workers/request-thr
 import { statusDocument } from './admin-routes.ts';
 import { startGrpcListener, type GrpcListener } from './grpc-listener.ts';
 import { startHttpListener, type HttpListener } from './http-listener.ts';
+import { tlsFilesOf } from './tls.ts';
 import { defaultCallChain } from './interceptors/default-chain.ts';
 import { createLogger } from './logger.ts';
 
@@ -54,6 +55,7 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  tlsFilesOf(config); // both TLS files or neither: refused before anything starts
   const own = options.logger === undefined ? createLogger(config) : undefined;
   const logger = options.logger ?? own!.logger;
   const startedAt = new Date();

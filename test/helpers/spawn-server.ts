@@ -77,8 +77,8 @@ export interface HoardProcess {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const HTTP_LINE = /^hoard: HTTP listening on (http:\/\/\S+)$/m;
-const GRPC_LINE = /^hoard: gRPC listening on grpc:\/\/(\S+)$/m;
+const HTTP_LINE = /^hoard: HTTP listening on (https?:\/\/\S+)$/m;
+const GRPC_LINE = /^hoard: gRPC listening on grpcs?:\/\/(\S+)$/m;
 const READY_LINE = /^hoard: ready$/m;
 
 export async function spawnHoard(args: readonly string[] = [], opts: SpawnOptions = {}): Promise<HoardProcess> {

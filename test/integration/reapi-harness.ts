@@ -3,6 +3,7 @@
 import {
   credentials,
   makeGenericClientConstructor,
+  type ChannelCredentials,
   type Client,
   type Metadata,
   type ServiceDefinition,
@@ -40,12 +41,16 @@ export interface ReapiClients {
   close(): void;
 }
 
-export function reapiClients(address: string): ReapiClients {
+/** grpc-js clients of `address`; plain text unless given TLS credentials (`credentials.createSsl(ca)`). */
+export function reapiClients(
+  address: string,
+  channel: ChannelCredentials = credentials.createInsecure(),
+): ReapiClients {
   const opts = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 };
   const mk = (name: string): Client => {
     // A grpc-js client uses only the client half (request encoder, response decoder).
     const Ctor = makeGenericClientConstructor(serviceDefinition(name) as unknown as ServiceDefinition, name);
-    return new Ctor(address, credentials.createInsecure(), opts);
+    return new Ctor(address, channel, opts);
   };
   const caps = mk(SERVICE_NAMES.capabilities);
   const ac = mk(SERVICE_NAMES.actionCache);

@@ -1,8 +1,8 @@
 // `hoard serve`: loads the configuration (defaults < file < HOARD_* env < flags), starts
 // the server and runs until SIGTERM/SIGINT. Its stdout lines are a contract with scripts
 // and tests (test/helpers/spawn-server.ts):
-//   hoard: HTTP listening on http://HOST:PORT
-//   hoard: gRPC listening on grpc://HOST:PORT
+//   hoard: HTTP listening on http://HOST:PORT        (https:// with --tls-cert-file)
+//   hoard: gRPC listening on grpc://HOST:PORT        (grpcs:// with --tls-cert-file)
 //   hoard: store DIR, limit SIZE, using SIZE in N entries
 //   hoard: ready
 import { resolve } from 'node:path';
@@ -32,7 +32,8 @@ export function registerServe(program: Command): void {
     exitOnSignals(server);
     const usage = server.store.usage();
     const lines = [`hoard: HTTP listening on ${server.httpUrl}`];
-    if (server.grpcAddress !== undefined) lines.push(`hoard: gRPC listening on grpc://${server.grpcAddress}`);
+    const grpcScheme = server.config.tlsCertFile === '' ? 'grpc' : 'grpcs';
+    if (server.grpcAddress !== undefined) lines.push(`hoard: gRPC listening on ${grpcScheme}://${server.grpcAddress}`);
     lines.push(
       `hoard: store ${resolve(server.config.dir)}, limit ${usage.maxBytes === 0 ? 'none' : formatSize(usage.maxBytes)}, using ${formatSize(usage.bytes)} in ${usage.entries} entries`,
       'hoard: ready',

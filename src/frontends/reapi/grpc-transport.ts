@@ -70,6 +70,8 @@ export interface TransportOptions {
   readonly onRefused?: (refused: RefusedCall) => void;
   /** Share the port with other listeners that set it too (SO_REUSEPORT, one per request thread). */
   readonly reusePort?: boolean;
+  /** Serve TLS (grpcs://) with this PEM key and certificate chain; HTTP/2 only, by ALPN. */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
 }
 
 /** A call the transport answered without a handler. */
@@ -448,6 +450,8 @@ export interface GrpcTransport {
   shutdown(deadlineMs: number): Promise<void>;
   /** Cuts every connection now (also during a shutdown's drain). */
   destroy(): void;
+  /** A new TLS key and certificate for the connections that come next (those open keep theirs). */
+  setKeyPair(pair: { readonly key: Buffer; readonly cert: Buffer }): void;
 }
 
 interface SessionState {
@@ -463,7 +467,7 @@ export async function listenGrpc(
   options: TransportOptions,
   onInternalError: (err: unknown) => void,
 ): Promise<GrpcTransport> {
-  const server = http2.createServer({
+  const serverOptions = {
     // Concurrent calls per connection: Node's default is unbounded (2^32-1). Bazel runs up
     // to a few hundred calls at once across its connections; a client asking for more
     // waits for a slot (gRPC clients queue), and one connection cannot pile up calls.
@@ -474,7 +478,12 @@ export async function listenGrpc(
     },
     // Node's default (10 MB) refuses streams under load; memory is bounded by the windows.
     maxSessionMemory: 1024,
-  });
+  };
+  const tls = options.tls;
+  const server: http2.Http2Server | http2.Http2SecureServer =
+    tls === undefined
+      ? http2.createServer(serverOptions)
+      : http2.createSecureServer({ ...serverOptions, key: tls.key, cert: tls.cert, allowHTTP1: false });
   const sessions = new Map<Http2Session, SessionState>();
   let closing = false;
 
@@ -637,6 +646,10 @@ export async function listenGrpc(
       closing = true;
       server.close();
       destroyAll();
+    },
+    setKeyPair(pair): void {
+      if (!('setSecureContext' in server)) throw new Error('this gRPC listener does not serve TLS');
+      server.setSecureContext(pair);
     },
     shutdown(deadlineMs: number): Promise<void> {
       shutting ??= new Promise<void>((resolve) => {

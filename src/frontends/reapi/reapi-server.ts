@@ -31,6 +31,8 @@ export interface ReapiServerOptions {
   readonly chain?: CallChain;
   /** Share the port with the other request threads' listeners (SO_REUSEPORT). */
   readonly reusePort?: boolean;
+  /** Serve TLS (grpcs://) with this PEM key and certificate chain. */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
 }
 
 export interface ReapiServer {
@@ -44,6 +46,8 @@ export interface ReapiServer {
   shutdown(deadlineMs: number): Promise<void>;
   /** Cuts every call now, also while a shutdown drains (a second signal, an embedding abort). */
   abort(): void;
+  /** A new TLS key and certificate for the connections that come next. */
+  setKeyPair(pair: { readonly key: Buffer; readonly cert: Buffer }): void;
 }
 
 // HTTP/2 flow control. The connection window is shared by every stream on it: 32
@@ -101,6 +105,7 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
         requestIdleMs: resolved.bodyIdleTimeoutMs,
         onRefused: (refused) => refusedCall(ctx, refused),
         reusePort: options.reusePort,
+        tls: options.tls,
       },
       (err) => options.logger?.error({ err }, 'REAPI transport error'),
     );
@@ -121,5 +126,6 @@ export async function startReapiServer(options: ReapiServerOptions): Promise<Rea
     abort(): void {
       transport.destroy();
     },
+    setKeyPair: (pair) => transport.setKeyPair(pair),
   };
 }

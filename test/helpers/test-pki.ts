@@ -1,0 +1,80 @@
+// Certificates made by the test that needs them (none checked in, so none expire): a CA and
+// server certificates it signs for 127.0.0.1 and localhost, with the openssl command-line
+// tool. Everything lives in a temporary directory the caller removes with `dispose()`.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+export interface ServerCertificate {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly serial: number;
+}
+
+export interface TestPki {
+  readonly dir: string;
+  /** The CA certificate (PEM), for clients to trust. */
+  readonly ca: Buffer;
+  /** A server certificate for 127.0.0.1 and localhost, signed by the CA, with this serial. */
+  issue(serial: number, into?: { certFile: string; keyFile: string }): Promise<ServerCertificate>;
+  dispose(): Promise<void>;
+}
+
+export async function makeTestPki(): Promise<TestPki> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoard-pki-'));
+  const caKey = path.join(dir, 'ca.key');
+  const caCert = path.join(dir, 'ca.crt');
+  await run('openssl', [
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=hoard test CA',
+  ]);
+  const ext = path.join(dir, 'server.ext');
+  await writeFile(
+    ext,
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
+  );
+  return {
+    dir,
+    ca: await readFile(caCert),
+    async issue(serial, into) {
+      const keyFile = into?.keyFile ?? path.join(dir, `server-${serial}.key`);
+      const certFile = into?.certFile ?? path.join(dir, `server-${serial}.crt`);
+      const csr = path.join(dir, `server-${serial}.csr`);
+      await run('openssl', ['req', ...EC, '-keyout', keyFile, '-out', csr, '-subj', '/CN=127.0.0.1']);
+      await run('openssl', [
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        caCert,
+        '-CAkey',
+        caKey,
+        '-set_serial',
+        String(serial),
+        '-days',
+        '2',
+        '-extfile',
+        ext,
+        '-out',
+        certFile,
+      ]);
+      return { certFile, keyFile, serial };
+    },
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+}
