@@ -1,6 +1,7 @@
 // What the client commands of the CLI (put, get, stat, bench, check) share: the flags that
 // build a CacheClient, digest argument parsing, and terminal progress bars that appear only
 // on a TTY and only for transfers that take longer than a second.
+import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { checkDigest, formatDigest, type Digest } from '../core/digest.ts';
@@ -14,6 +15,7 @@ export interface ClientFlags {
   instanceName?: string;
   timeout?: string;
   retries?: string;
+  tlsCaFile?: string;
   verbose?: boolean;
 }
 
@@ -22,6 +24,7 @@ export function addClientFlags(cmd: Command): Command {
     .requiredOption('-s, --server <url>', 'the cache: http[s]://host:port[/prefix] or grpc[s]://host:port')
     .option('-H, --header <name=value...>', 'extra request header / gRPC metadata (repeatable)')
     .option('--instance-name <name>', 'REAPI instance name (gRPC)')
+    .option('--tls-ca-file <path>', 'PEM certificates to trust for https:// and grpcs:// instead of the system ones')
     .addOption(new Option('--timeout <ms>', 'fail a transfer that makes no progress for this long').default('60000'))
     .addOption(new Option('--retries <n>', 'retries of safe operations on transient failures').default('5'))
     .option('-v, --verbose', 'log reconnects and retries to stderr');
@@ -39,12 +42,21 @@ export function clientOptions(flags: ClientFlags, extra: ClientOptions = {}): Cl
   const onEvent = flags.verbose ? (e: ClientEvent) => process.stderr.write(`hoard: ${describeEvent(e)}\n`) : undefined;
   return {
     headers,
+    ca: flags.tlsCaFile === undefined ? undefined : readCaFile(flags.tlsCaFile),
     instanceName: flags.instanceName,
     idleTimeoutMs: positiveInt(flags.timeout ?? '60000', '--timeout'),
     retry: { retries: nonNegativeInt(flags.retries ?? '5', '--retries') },
     onEvent,
     ...extra,
   };
+}
+
+function readCaFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new HoardError(ErrorCode.InvalidArgument, `--tls-ca-file ${file}: ${(err as Error).message}`);
+  }
 }
 
 export function describeEvent(e: ClientEvent): string {

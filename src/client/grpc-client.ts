@@ -61,7 +61,10 @@ export class GrpcCacheClient implements CacheClient {
     this.#idleMs = opts.idleTimeoutMs ?? 60_000;
     this.#chunkSize = opts.chunkSize ?? 64 * 1024;
     this.#limiter = new Limiter(opts.concurrency ?? 32);
-    const creds = url.protocol === 'grpcs:' ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+    const creds =
+      url.protocol === 'grpcs:'
+        ? grpc.credentials.createSsl(opts.ca === undefined ? undefined : Buffer.from(opts.ca))
+        : grpc.credentials.createInsecure();
     this.#client = new grpc.Client(url.host, creds, {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,

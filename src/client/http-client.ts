@@ -53,7 +53,10 @@ export class HttpCacheClient implements CacheClient {
       pipelining: 1,
       headersTimeout: this.#idleMs,
       bodyTimeout: this.#idleMs,
-      connect: { timeout: opts.connectTimeoutMs ?? 10_000 },
+      connect: {
+        timeout: opts.connectTimeoutMs ?? 10_000,
+        ...(opts.ca === undefined ? {} : { ca: Buffer.from(opts.ca) }),
+      },
     });
     this.#pool.on('connect', () => {
       opts.onEvent?.({ type: 'connect', server: this.server, reconnect: this.#connected });

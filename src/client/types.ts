@@ -71,6 +71,11 @@ export interface ClientOptions {
   readonly retry?: RetryOptions;
   /** REAPI instance name (gRPC only; for HTTP, put a path prefix in the URL). */
   readonly instanceName?: string;
+  /**
+   * PEM certificates to trust for https:// and grpcs:// (a private CA), instead of the
+   * system's. The CLI's --tls-ca-file.
+   */
+  readonly ca?: string | Uint8Array;
   /** Extra request headers / gRPC metadata, e.g. authorization. */
   readonly headers?: Readonly<Record<string, string>>;
   /** Observability hook: connects, disconnects, retries, reconnects, resumes. */

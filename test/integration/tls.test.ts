@@ -12,6 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { credentials, status } from '@grpc/grpc-js';
 import { runNode, MAIN, spawnHoard } from '../helpers/spawn-server.ts';
 import { makeTestPki } from '../helpers/test-pki.ts';
+import { createClient } from '../../src/client/create-client.ts';
+import { digestOf } from '../../src/core/digest.ts';
 import { rawRequest, sha256, startTestServer } from '../helpers/test-server.ts';
 import { chunks, codeOf, reapiClients, unary, uploadName, writeMessages } from './reapi-harness.ts';
 
@@ -99,6 +101,38 @@ test('TLS: https and grpcs for a client that trusts the CA, nothing in plain tex
     const again = await httpsRequest(s.url, 'GET', `/cas/${sha256(data)}`, { agent: kept });
     assert.deepEqual([again.status, again.serial], [200, 1], 'the open connection was not cut');
     assert.equal(await codeOf(unary(grpc.caps, 'GetCapabilities', {})), status.OK);
+
+    // hoard's own client and CLI, trusting the CA: https:// and grpcs://.
+    for (const server of [s.url, `grpcs://${s.server.grpcAddress!}`]) {
+      const client = createClient(server, { ca: pki.ca, retry: { retries: 0 } });
+      try {
+        const more = randomBytes(2000);
+        await client.put(digestOf(more), more);
+        assert.ok(Buffer.from((await client.getBytes(digestOf(more)))!).equals(more), server);
+      } finally {
+        await client.close();
+      }
+      const cli = await runNode([
+        MAIN,
+        'stat',
+        '--server',
+        server,
+        '--tls-ca-file',
+        path.join(pki.dir, 'ca.crt'),
+        `${sha256(data)}/${data.length}`,
+      ]);
+      assert.equal(cli.code, 0, `${server}: ${cli.stderr}`);
+      const untrusted = await runNode([
+        MAIN,
+        'stat',
+        '--server',
+        server,
+        '--retries',
+        '0',
+        `${sha256(data)}/${data.length}`,
+      ]);
+      assert.notEqual(untrusted.code, 0, `${server} without the CA`);
+    }
   } finally {
     grpc.close();
     plainGrpc.close();
