@@ -55,6 +55,8 @@ export const configSchema = z.strictObject({
   workers: workers.prefault('auto'),
   tlsCertFile: z.string().prefault(''),
   tlsKeyFile: z.string().prefault(''),
+  tlsCaFile: z.string().prefault(''),
+  tlsClientAuth: oneOf(['require', 'optional']).prefault('require'),
   logLevel: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
   logFormat: oneOf(['json', 'pretty']).prefault('json'),
   accessLog: onOff.prefault('on'),
@@ -103,6 +105,15 @@ const DOCS = {
       'serve TLS on both listeners (https://, grpcs://) with this PEM certificate chain; reloaded when the file changes',
   },
   tlsKeyFile: { arg: 'path', description: 'the PEM private key of --tls-cert-file; reloaded when the file changes' },
+  tlsCaFile: {
+    arg: 'path',
+    description:
+      'mTLS: client certificates are verified against these PEM CA certificates; reloaded when the file changes',
+  },
+  tlsClientAuth: {
+    arg: 'mode',
+    description: 'with --tls-ca-file: require a verified client certificate, or take one optionally (default require)',
+  },
   logLevel: { arg: 'level', description: 'fatal|error|warn|info|debug|trace|silent (default info)' },
   logFormat: { arg: 'format', description: 'json|pretty (default json)' },
   accessLog: { arg: 'on|off', description: 'one log line per request (default on)' },

@@ -18,6 +18,27 @@ export interface Peer {
   /** The remote IP address, undefined once the socket is gone. */
   readonly address: string | undefined;
   readonly port: number | undefined;
+  /**
+   * The subject (its common name, else the whole subject) of a client certificate the
+   * listener verified against --tls-ca-file; undefined without one.
+   */
+  readonly certificate?: string;
+}
+
+/** The verified client certificate's subject on `socket`, when it is a TLS socket that has one. */
+export function verifiedCertificateOf(socket: unknown): string | undefined {
+  // The socket is gone once the connection closed (a call answered after its peer left).
+  if (socket === undefined || socket === null) return undefined;
+  const tls = socket as { authorized?: boolean; getPeerCertificate?: () => { subject?: Record<string, unknown> } };
+  if (tls.authorized !== true || tls.getPeerCertificate === undefined) return undefined;
+  const subject = tls.getPeerCertificate().subject;
+  if (subject === undefined) return undefined;
+  const cn = subject['CN'];
+  return typeof cn === 'string'
+    ? cn
+    : Object.entries(subject)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ');
 }
 
 export interface Call {

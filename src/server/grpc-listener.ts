@@ -8,7 +8,7 @@ import { formatAddress, type ListenAddress } from '../config/units.ts';
 import { startReapiServer } from '../frontends/reapi/reapi-server.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
-import { readKeyPair, tlsFilesOf, watchKeyPair } from './tls.ts';
+import { readKeyPair, serverTlsOptions, tlsFilesOf, watchKeyPair } from './tls.ts';
 
 export interface GrpcListenerOptions {
   readonly config: Config;
@@ -37,7 +37,7 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<G
   const { config } = options;
   const address = formatAddress(options.address);
   const tlsFiles = tlsFilesOf(config);
-  const tls = tlsFiles === undefined ? undefined : await readKeyPair(tlsFiles);
+  const tls = tlsFiles === undefined ? undefined : serverTlsOptions(tlsFiles, await readKeyPair(tlsFiles));
   let reapi;
   try {
     reapi = await startReapiServer({

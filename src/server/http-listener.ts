@@ -35,7 +35,7 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
 import { adminRoute, type AdminState } from './admin-routes.ts';
 import { defaultCallChain } from './interceptors/default-chain.ts';
-import { readKeyPair, tlsFilesOf, watchKeyPair } from './tls.ts';
+import { readKeyPair, serverTlsOptions, tlsFilesOf, watchKeyPair } from './tls.ts';
 
 /** Node answers 431 for request heads above this. */
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -174,7 +174,10 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   const server =
     tlsFiles === undefined
       ? createServer(serverOptions(config), onRequest)
-      : createHttpsServer({ ...serverOptions(config), ...(await readKeyPair(tlsFiles)) }, onRequest);
+      : createHttpsServer(
+          { ...serverOptions(config), ...serverTlsOptions(tlsFiles, await readKeyPair(tlsFiles)) },
+          onRequest,
+        );
   const unwatch =
     tlsFiles === undefined
       ? () => undefined

@@ -22,6 +22,10 @@ export interface TestPki {
   readonly ca: Buffer;
   /** A server certificate for 127.0.0.1 and localhost, signed by the CA, with this serial. */
   issue(serial: number, into?: { certFile: string; keyFile: string }): Promise<ServerCertificate>;
+  /** A client certificate (mTLS) whose subject's common name is `name`, signed by the CA. */
+  issueClient(name: string): Promise<{ readonly cert: Buffer; readonly key: Buffer }>;
+  /** The CA certificate's file. */
+  readonly caFile: string;
   dispose(): Promise<void>;
 }
 
@@ -47,9 +51,38 @@ export async function makeTestPki(): Promise<TestPki> {
     ext,
     'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
   );
+  const clientExt = path.join(dir, 'client.ext');
+  await writeFile(clientExt, 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n');
+  let clientSerial = 1000;
   return {
     dir,
+    caFile: caCert,
     ca: await readFile(caCert),
+    async issueClient(name) {
+      const keyFile = path.join(dir, `client-${name}.key`);
+      const certFile = path.join(dir, `client-${name}.crt`);
+      const csr = path.join(dir, `client-${name}.csr`);
+      await run('openssl', ['req', ...EC, '-keyout', keyFile, '-out', csr, '-subj', `/CN=${name}`]);
+      await run('openssl', [
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        caCert,
+        '-CAkey',
+        caKey,
+        '-set_serial',
+        String(clientSerial++),
+        '-days',
+        '2',
+        '-extfile',
+        clientExt,
+        '-out',
+        certFile,
+      ]);
+      return { cert: await readFile(certFile), key: await readFile(keyFile) };
+    },
     async issue(serial, into) {
       const keyFile = into?.keyFile ?? path.join(dir, `server-${serial}.key`);
       const certFile = into?.certFile ?? path.join(dir, `server-${serial}.crt`);

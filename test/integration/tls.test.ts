@@ -14,7 +14,11 @@ import { runNode, MAIN, spawnHoard } from '../helpers/spawn-server.ts';
 import { makeTestPki } from '../helpers/test-pki.ts';
 import { createClient } from '../../src/client/create-client.ts';
 import { digestOf } from '../../src/core/digest.ts';
-import { rawRequest, sha256, startTestServer } from '../helpers/test-server.ts';
+import { rawRequest, sha256, startTestServer, testConfig } from '../helpers/test-server.ts';
+import { startServer } from '../../src/server/start-server.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { pino } from 'pino';
 import { chunks, codeOf, reapiClients, unary, uploadName, writeMessages } from './reapi-harness.ts';
 
 interface Answer {
@@ -158,4 +162,63 @@ test('hoard serve with TLS announces https:// and grpcs://; one TLS file without
   assert.notEqual(alone.code, 0);
   assert.match(alone.stderr, /--tls-cert-file and --tls-key-file go together/);
   await pki.dispose();
+});
+
+test('mTLS (--tls-ca-file): a verified client certificate is required, or optional, and names the caller in the access log', async () => {
+  const pki = await makeTestPki();
+  const other = await makeTestPki();
+  const server = await pki.issue(1);
+  const main = await pki.issueClient('ci-main');
+  const stranger = await other.issueClient('ci-main');
+  const lines: { log?: string; certificate?: string; status?: number }[] = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as (typeof lines)[0]) });
+  const dirs: string[] = [];
+  const start = async (tlsClientAuth: string) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'hoard-mtls-'));
+    dirs.push(dir);
+    const config = await testConfig(dir, {
+      tlsCertFile: server.certFile,
+      tlsKeyFile: server.keyFile,
+      tlsCaFile: pki.caFile,
+      tlsClientAuth,
+      grpcAddress: '127.0.0.1:0',
+      logLevel: 'info',
+      accessLog: 'on',
+    });
+    return startServer(config, { logger });
+  };
+  const required = await start('require');
+  const optional = await start('optional');
+  const get = (url: string, options: RequestOptions) =>
+    httpsRequest(url, 'GET', '/readyz', { agent: false, ca: pki.ca, ...options });
+  try {
+    // Required: no certificate, or one from another CA, gets no answer; ours does.
+    await assert.rejects(get(required.httpUrl, {}));
+    await assert.rejects(get(required.httpUrl, stranger));
+    assert.equal((await get(required.httpUrl, main)).status, 200);
+    // Optional: anyone gets in; only a verified certificate names the caller.
+    assert.equal((await get(optional.httpUrl, {})).status, 200);
+    assert.equal((await get(optional.httpUrl, main)).status, 200);
+
+    // gRPC, required: the same.
+    const withCert = reapiClients(required.grpcAddress!, credentials.createSsl(pki.ca, main.key, main.cert));
+    const without = reapiClients(required.grpcAddress!, credentials.createSsl(pki.ca));
+    try {
+      assert.equal(await codeOf(unary(withCert.caps, 'GetCapabilities', {})), status.OK);
+      assert.equal(await codeOf(unary(without.caps, 'GetCapabilities', {})), status.UNAVAILABLE);
+    } finally {
+      withCert.close();
+      without.close();
+    }
+
+    for (let i = 0; i < 100 && lines.filter((l) => l.log === 'access').length < 4; i++) await sleep(20);
+    const access = lines.filter((l) => l.log === 'access').map((l) => l.certificate ?? '-');
+    assert.deepEqual(access.sort(), ['-', 'ci-main', 'ci-main', 'ci-main']);
+  } finally {
+    await required.shutdown(1000);
+    await optional.shutdown(1000);
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+    await pki.dispose();
+    await other.dispose();
+  }
 });

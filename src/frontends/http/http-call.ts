@@ -3,7 +3,7 @@
 // Peer and headers are read from the request only when an interceptor asks for them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Access, Call, Peer, Protocol } from '../../core/call.ts';
+import { verifiedCertificateOf, type Access, type Call, type Peer, type Protocol } from '../../core/call.ts';
 
 export class HttpCall implements Call {
   protocol: Protocol = 'unrouted';
@@ -26,7 +26,7 @@ export class HttpCall implements Call {
 
   get peer(): Peer {
     const socket = this.#req.socket;
-    return { address: socket.remoteAddress, port: socket.remotePort };
+    return { address: socket.remoteAddress, port: socket.remotePort, certificate: verifiedCertificateOf(socket) };
   }
 
   header(name: string): string | undefined {

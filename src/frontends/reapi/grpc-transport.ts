@@ -21,7 +21,7 @@ import http2, {
 } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { status } from '@grpc/grpc-js';
-import type { Peer } from '../../core/call.ts';
+import { verifiedCertificateOf, type Peer } from '../../core/call.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { framePrefix, GrpcFrameReader } from '../../core/grpc-frames.ts';
 
@@ -71,7 +71,16 @@ export interface TransportOptions {
   /** Share the port with other listeners that set it too (SO_REUSEPORT, one per request thread). */
   readonly reusePort?: boolean;
   /** Serve TLS (grpcs://) with this PEM key and certificate chain; HTTP/2 only, by ALPN. */
-  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
+  readonly tls?: TlsServerOptions;
+}
+
+/** What a TLS listener is made with: PEM key and chain, and for mTLS the clients' CAs and policy. */
+export interface TlsServerOptions {
+  readonly key: Buffer;
+  readonly cert: Buffer;
+  readonly ca?: Buffer;
+  readonly requestCert?: boolean;
+  readonly rejectUnauthorized?: boolean;
 }
 
 /** A call the transport answered without a handler. */
@@ -87,7 +96,7 @@ export interface RefusedCall {
 
 function peerOf(stream: ServerHttp2Stream): Peer {
   const socket = stream.session?.socket;
-  return { address: socket?.remoteAddress, port: socket?.remotePort };
+  return { address: socket?.remoteAddress, port: socket?.remotePort, certificate: verifiedCertificateOf(socket) };
 }
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;.*)?$/;
@@ -451,7 +460,7 @@ export interface GrpcTransport {
   /** Cuts every connection now (also during a shutdown's drain). */
   destroy(): void;
   /** A new TLS key and certificate for the connections that come next (those open keep theirs). */
-  setKeyPair(pair: { readonly key: Buffer; readonly cert: Buffer }): void;
+  setKeyPair(pair: { readonly key: Buffer; readonly cert: Buffer; readonly ca?: Buffer }): void;
 }
 
 interface SessionState {
@@ -483,7 +492,7 @@ export async function listenGrpc(
   const server: http2.Http2Server | http2.Http2SecureServer =
     tls === undefined
       ? http2.createServer(serverOptions)
-      : http2.createSecureServer({ ...serverOptions, key: tls.key, cert: tls.cert, allowHTTP1: false });
+      : http2.createSecureServer({ ...serverOptions, ...tls, allowHTTP1: false });
   const sessions = new Map<Http2Session, SessionState>();
   let closing = false;
 

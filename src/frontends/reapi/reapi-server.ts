@@ -14,7 +14,13 @@ import { capabilitiesService } from './capabilities-service.ts';
 import { casService } from './cas-service.ts';
 import { serviceDefinition, SERVICE_NAMES } from './grpc-definitions.ts';
 import { refusedCall } from './handlers.ts';
-import { listenGrpc, type CallHandler, type MethodDefinition, type ServiceImplementation } from './grpc-transport.ts';
+import {
+  listenGrpc,
+  type CallHandler,
+  type MethodDefinition,
+  type ServiceImplementation,
+  type TlsServerOptions,
+} from './grpc-transport.ts';
 import { PartialUploads } from './partial-uploads.ts';
 import { PublishedBlobs } from './published-blobs.ts';
 import { resolveReapiOptions, type ReapiConfig } from './reapi-options.ts';
@@ -32,7 +38,7 @@ export interface ReapiServerOptions {
   /** Share the port with the other request threads' listeners (SO_REUSEPORT). */
   readonly reusePort?: boolean;
   /** Serve TLS (grpcs://) with this PEM key and certificate chain. */
-  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
+  readonly tls?: TlsServerOptions;
 }
 
 export interface ReapiServer {
@@ -47,7 +53,7 @@ export interface ReapiServer {
   /** Cuts every call now, also while a shutdown drains (a second signal, an embedding abort). */
   abort(): void;
   /** A new TLS key and certificate for the connections that come next. */
-  setKeyPair(pair: { readonly key: Buffer; readonly cert: Buffer }): void;
+  setKeyPair(pair: { readonly key: Buffer; readonly cert: Buffer; readonly ca?: Buffer }): void;
 }
 
 // HTTP/2 flow control. The connection window is shared by every stream on it: 32

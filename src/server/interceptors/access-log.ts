@@ -12,6 +12,7 @@ export function accessLog(logger: AccessLogger): Interceptor {
   return {
     name: 'access-log',
     finish(call, outcome) {
+      const peer = call.peer;
       logger.info({
         protocol: call.protocol,
         method: call.operation,
@@ -20,7 +21,8 @@ export function accessLog(logger: AccessLogger): Interceptor {
         status: outcome.status,
         ms: roundedMs(outcome),
         bytes: outcome.bytesSent,
-        remote: call.peer.address,
+        remote: peer.address,
+        certificate: peer.certificate,
       });
     },
   };
