@@ -54,59 +54,34 @@ export async function makeTestPki(): Promise<TestPki> {
   const clientExt = path.join(dir, 'client.ext');
   await writeFile(clientExt, 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n');
   let clientSerial = 1000;
+  /** A new key and a certificate for `subject`, signed by the CA with `extensions`. */
+  const sign = async (
+    files: { keyFile: string; certFile: string },
+    subject: string,
+    extensions: string,
+    serial: number,
+  ) => {
+    const csr = `${files.certFile}.csr`;
+    await run('openssl', ['req', ...EC, '-keyout', files.keyFile, '-out', csr, '-subj', subject]);
+    const ca = ['-CA', caCert, '-CAkey', caKey, '-set_serial', String(serial), '-days', '2'];
+    await run('openssl', ['x509', '-req', '-in', csr, ...ca, '-extfile', extensions, '-out', files.certFile]);
+  };
   return {
     dir,
     caFile: caCert,
     ca: await readFile(caCert),
     async issueClient(name) {
-      const keyFile = path.join(dir, `client-${name}.key`);
-      const certFile = path.join(dir, `client-${name}.crt`);
-      const csr = path.join(dir, `client-${name}.csr`);
-      await run('openssl', ['req', ...EC, '-keyout', keyFile, '-out', csr, '-subj', `/CN=${name}`]);
-      await run('openssl', [
-        'x509',
-        '-req',
-        '-in',
-        csr,
-        '-CA',
-        caCert,
-        '-CAkey',
-        caKey,
-        '-set_serial',
-        String(clientSerial++),
-        '-days',
-        '2',
-        '-extfile',
-        clientExt,
-        '-out',
-        certFile,
-      ]);
-      return { cert: await readFile(certFile), key: await readFile(keyFile) };
+      const files = { keyFile: path.join(dir, `client-${name}.key`), certFile: path.join(dir, `client-${name}.crt`) };
+      await sign(files, `/CN=${name}`, clientExt, clientSerial++);
+      return { cert: await readFile(files.certFile), key: await readFile(files.keyFile) };
     },
     async issue(serial, into) {
-      const keyFile = into?.keyFile ?? path.join(dir, `server-${serial}.key`);
-      const certFile = into?.certFile ?? path.join(dir, `server-${serial}.crt`);
-      const csr = path.join(dir, `server-${serial}.csr`);
-      await run('openssl', ['req', ...EC, '-keyout', keyFile, '-out', csr, '-subj', '/CN=127.0.0.1']);
-      await run('openssl', [
-        'x509',
-        '-req',
-        '-in',
-        csr,
-        '-CA',
-        caCert,
-        '-CAkey',
-        caKey,
-        '-set_serial',
-        String(serial),
-        '-days',
-        '2',
-        '-extfile',
-        ext,
-        '-out',
-        certFile,
-      ]);
-      return { certFile, keyFile, serial };
+      const files = into ?? {
+        keyFile: path.join(dir, `server-${serial}.key`),
+        certFile: path.join(dir, `server-${serial}.crt`),
+      };
+      await sign(files, '/CN=127.0.0.1', ext, serial);
+      return { ...files, serial };
     },
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
