@@ -36,6 +36,11 @@ export interface StartOptions {
 export interface RunningServer {
   readonly config: Config;
   readonly store: Store;
+  /**
+   * `render()` is the whole server's Prometheus text. With request threads, the recorders and
+   * `lookupTotals()` are the main thread's own (which serves no request): /status has the
+   * whole server's lookups.
+   */
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** http://host:port of the HTTP listener. */
@@ -243,23 +248,8 @@ async function onRequestThreads(
     await store.close();
     throw err;
   }
-  let totals = { hits: 0, misses: 0 };
-  const merged: Metrics = {
-    ...metrics,
-    async render() {
-      return renderMerged(await threads.snapshots());
-    },
-    lookupTotals: () => totals,
-    async snapshot() {
-      const all = await threads.snapshots();
-      totals = { hits: 0, misses: 0 };
-      for (const s of all) {
-        totals.hits += s.hits;
-        totals.misses += s.misses;
-      }
-      return { series: (await metrics.snapshot()).series, ...totals };
-    },
-  };
+  // /metrics and render() merge every thread's series; the recorders stay this thread's.
+  const merged: Metrics = { ...metrics, render: async () => renderMerged(await threads.snapshots()) };
   return {
     httpUrl: threads.httpUrl,
     grpcAddress: threads.grpcAddress,

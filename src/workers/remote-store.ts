@@ -75,10 +75,13 @@ export class RemoteStore implements Store {
   }
 
   async get(key: Key, options: ReadOptions = {}): Promise<Entry | undefined> {
-    const id = this.#next;
+    // The entry, when it outlives the answer, is leased under the request's id.
+    const id = this.#next++;
     const wire = (await this.#call(
       { t: 'get', key: toWireKey(key), offset: options.offset, limit: options.limit },
       options.signal,
+      undefined,
+      id,
     )) as WireEntry;
     if (wire === null) return undefined;
     if ('bytes' in wire) return inMemoryEntry(wire.size, asBuffer(wire.bytes));
@@ -145,8 +148,8 @@ export class RemoteStore implements Store {
     signal: AbortSignal | undefined,
     hasher: Hash | undefined,
   ): Promise<PutOutcome> {
-    const id = this.#next;
-    const result = this.#call(head, signal) as Promise<PutOutcome>;
+    const id = this.#next++;
+    const result = this.#call(head, signal, undefined, id) as Promise<PutOutcome>;
     let settled = false;
     const done = result.then(
       () => (settled = true),
@@ -204,10 +207,15 @@ export class RemoteStore implements Store {
     return { size, stream };
   }
 
-  #call(body: RequestBody, signal?: AbortSignal, transfer?: TransferListItem[]): Promise<unknown> {
+  /** Sends `body` as request `id` (a new one unless the caller needs to know it) and awaits its answer. */
+  #call(
+    body: RequestBody,
+    signal?: AbortSignal,
+    transfer?: TransferListItem[],
+    id: number = this.#next++,
+  ): Promise<unknown> {
     if (this.#closed) return Promise.reject(new HoardError(ErrorCode.Unavailable, 'the store is closed'));
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const id = this.#next++;
     return new Promise((resolve, reject) => {
       let onAbort: (() => void) | undefined;
       if (signal) {

@@ -2,9 +2,9 @@
 // listen on the same ports, serves the one store to each over a port of its own, answers
 // their admin questions with the whole server's figures, and drains and stops them.
 //
-// The first thread binds the configured ports (0: the kernel picks); the others bind the
-// ports it got. A thread that ends unexpectedly is replaced on the same ports, so a bug
-// one request hits costs that thread's connections, not the server.
+// The main thread claims the configured ports first (0: the kernel picks), then every
+// thread binds them, shared. A thread that ends unexpectedly is replaced on the same ports,
+// so a bug one request hits costs that thread's connections, not the server.
 import { rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -70,7 +70,12 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
   const snapshotWaiters = new Map<number, (s: MetricsSnapshot) => void>();
   let nextSnapshot = 1;
   let stopping = false;
-  let ports: { http: number; grpc: number | undefined } | undefined;
+  // Claim each port alone first: a port already shared through SO_REUSEPORT (another
+  // hoard's threads, same user) refuses a socket without it, so a second server on the
+  // same port fails to start, as it would with one thread, instead of silently taking half
+  // its connections. Port 0 becomes a free port here; every thread then shares these.
+  const httpPort = await claimPort('HTTP', config.httpAddress);
+  const grpcPort = config.grpcAddress === undefined ? undefined : await claimPort('gRPC', config.grpcAddress);
 
   const snapshots = async (): Promise<MetricsSnapshot[]> => {
     const asked = [...threads.values()].map(
@@ -115,8 +120,8 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
     logger[name]({ ...fields, thread: index }, typeof msg === 'string' ? msg : '');
   };
 
-  /** Starts thread `index`; resolves with its addresses once it listens. */
-  const start = (index: number, httpPort: number, grpcPort: number | undefined) =>
+  /** Starts thread `index` on the shared ports; resolves with its addresses once it listens. */
+  const start = (index: number) =>
     new Promise<{ http: string; grpc: string | undefined }>((resolve, reject) => {
       const channel = new MessageChannel();
       const data: RequestThreadData = {
@@ -170,7 +175,7 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
           reject(new Error(`request thread ${index} ended before it listened (exit code ${code})`));
           return;
         }
-        if (stopping || ports === undefined) return;
+        if (stopping) return;
         logger.error(
           { thread: index, code },
           'request thread ended unexpectedly: starting a new one on the same ports',
@@ -178,7 +183,7 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
         const delay = Date.now() - thread.startedAt < RESTART_BACKOFF_MS ? RESTART_BACKOFF_MS : 0;
         setTimeout(() => {
           if (stopping) return;
-          start(index, ports!.http, ports!.grpc).catch((err: unknown) =>
+          start(index).catch((err: unknown) =>
             logger.error({ err, thread: index }, 'could not replace a request thread'),
           );
         }, delay).unref();
@@ -192,17 +197,8 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
 
   let first: { http: string; grpc: string | undefined };
   try {
-    // Claim each port alone first: a port already shared through SO_REUSEPORT (another
-    // hoard's threads, same user) refuses a socket without it, so a second server on the
-    // same port fails to start, as it would with one thread, instead of silently taking half
-    // its connections. Port 0 becomes a free port here.
-    const httpPort = await claimPort('HTTP', config.httpAddress);
-    const grpcPort = config.grpcAddress === undefined ? undefined : await claimPort('gRPC', config.grpcAddress);
-    first = await start(1, httpPort, grpcPort);
-    ports = { http: portOf(first.http), grpc: first.grpc === undefined ? undefined : portOf(first.grpc) };
-    const rest = [];
-    for (let i = 2; i <= count; i++) rest.push(start(i, ports.http, ports.grpc));
-    await Promise.all(rest);
+    const started = await Promise.all(Array.from({ length: count }, (_, i) => start(i + 1)));
+    first = started[0]!;
   } catch (err) {
     await stopAll();
     throw err;
@@ -258,10 +254,6 @@ async function claimPort(what: string, address: ListenAddress): Promise<number> 
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-function portOf(address: string): number {
-  return Number(/:(\d+)$/.exec(address)![1]);
 }
 
 function pinoLevelName(level: unknown): 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' {
