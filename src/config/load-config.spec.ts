@@ -76,3 +76,28 @@ test('units', () => {
   assert.equal(parseDuration('2m'), 120_000);
   assert.equal(parseDuration(3), 3000);
 });
+
+test('namespace quotas and fallbacks from a flag or a config-file mapping, in order', async () => {
+  const c = await loadConfig({
+    env: {},
+    flags: { namespaceQuota: 'main=20GiB, pr-*=2GiB', namespaceFallback: 'pr-*=main,feature-*=develop+main' },
+  });
+  assert.deepEqual(c.namespaceQuota, [
+    { pattern: 'main', bytes: 20 * 2 ** 30 },
+    { pattern: 'pr-*', bytes: 2 * 2 ** 30 },
+  ]);
+  assert.deepEqual(c.namespaceFallback, [
+    { pattern: 'pr-*', fallback: ['main'] },
+    { pattern: 'feature-*', fallback: ['develop', 'main'] },
+  ]);
+  const yamlFile = join(tmp, 'namespaces.yaml');
+  await writeFile(yamlFile, 'namespace-quota:\n  "pr-*": 1GiB\nnamespace-fallback:\n  "pr-*": [main, release]\n');
+  const f = await loadConfig({ configFile: yamlFile, env: {} });
+  assert.deepEqual(f.namespaceQuota, [{ pattern: 'pr-*', bytes: 2 ** 30 }]);
+  assert.deepEqual(f.namespaceFallback, [{ pattern: 'pr-*', fallback: ['main', 'release'] }]);
+  const d = await loadConfig({ env: {} });
+  assert.deepEqual([d.namespaceQuota, d.namespaceFallback], [[], []]);
+  await assert.rejects(loadConfig({ env: {}, flags: { namespaceQuota: 'main' } }), /--namespace-quota.*main=20GiB/);
+  await assert.rejects(loadConfig({ env: {}, flags: { namespaceQuota: 'p*r=1GiB' } }), /may only end it/);
+  await assert.rejects(loadConfig({ env: {}, flags: { namespaceFallback: 'pr-*=ma*' } }), /exact name/);
+});

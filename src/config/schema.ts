@@ -8,6 +8,8 @@ import {
   parseAddress,
   parseDuration,
   parseMount,
+  parseNamespaceFallbacks,
+  parseNamespaceQuotas,
   parseSize,
   parseSwitch,
   parseWorkers,
@@ -17,6 +19,18 @@ import {
 /** Wraps a units parser as a zod transform whose failure message is the parser's. */
 function parsed<T>(parse: (v: unknown) => T) {
   return z.union([z.string(), z.number(), z.boolean()]).transform((v, ctx): T => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+}
+
+/** `parsed` for values a config file may give as a mapping or a list too. */
+function parsedAny<T>(parse: (v: unknown) => T) {
+  return z.unknown().transform((v, ctx): T => {
     try {
       return parse(v);
     } catch (err) {
@@ -57,6 +71,16 @@ export const configSchema = z.strictObject({
   tlsKeyFile: z.string().prefault(''),
   tlsCaFile: z.string().prefault(''),
   tlsClientAuth: oneOf(['require', 'optional']).prefault('require'),
+  htpasswdFile: z.string().prefault(''),
+  accessFile: z.string().prefault(''),
+  jwtJwksFile: z.string().prefault(''),
+  jwtIssuer: z.string().prefault(''),
+  jwtAudience: z.string().prefault(''),
+  jwtNamespacesClaim: z.string().min(1, 'must not be empty').prefault('namespaces'),
+  allowUnauthenticatedReads: onOff.prefault('off'),
+  publicMetrics: onOff.prefault('off'),
+  namespaceFallback: parsedAny(parseNamespaceFallbacks).prefault(''),
+  namespaceQuota: parsedAny(parseNamespaceQuotas).prefault(''),
   logLevel: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
   logFormat: oneOf(['json', 'pretty']).prefault('json'),
   accessLog: onOff.prefault('on'),
@@ -113,6 +137,39 @@ const DOCS = {
   tlsClientAuth: {
     arg: 'mode',
     description: 'with --tls-ca-file: require a verified client certificate, or take one optionally (default require)',
+  },
+  htpasswdFile: {
+    arg: 'path',
+    description:
+      "Basic authentication against this Apache htpasswd file (bcrypt, apr1-MD5, SHA1); reloaded when it changes",
+  },
+  accessFile: {
+    arg: 'path',
+    description:
+      'bearer tokens (stored hashed) and the scopes and namespaces of every identity, YAML or JSON; reloaded when it changes (docs/SECURITY.md)',
+  },
+  jwtJwksFile: {
+    arg: 'path',
+    description: 'accept bearer JWTs signed by a key of this JWKS file (no network at run time); reloaded when it changes',
+  },
+  jwtIssuer: { arg: 'iss', description: "with --jwt-jwks-file: the issuer a JWT's iss claim must name" },
+  jwtAudience: { arg: 'aud', description: "with --jwt-jwks-file: the audience a JWT's aud claim must include" },
+  jwtNamespacesClaim: {
+    arg: 'claim',
+    description: 'the JWT claim listing the namespaces it grants (default namespaces); scopes come from scope or scp',
+  },
+  allowUnauthenticatedReads: {
+    description: 'with authentication on: clients without credentials may read (never write)',
+  },
+  publicMetrics: { description: 'with authentication on: /metrics answers without credentials (default: admin scope)' },
+  namespaceFallback: {
+    arg: 'rules',
+    description:
+      'reads missing in a namespace try others, in order, e.g. pr-*=main or feature-*=develop+main (never writes)',
+  },
+  namespaceQuota: {
+    arg: 'rules',
+    description: 'bytes each namespace may hold, e.g. main=20GiB,pr-*=2GiB; over it, its own oldest entries go first',
   },
   logLevel: { arg: 'level', description: 'fatal|error|warn|info|debug|trace|silent (default info)' },
   logFormat: { arg: 'format', description: 'json|pretty (default json)' },

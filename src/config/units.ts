@@ -3,6 +3,7 @@
 // switches (`on`/`off`) and worker counts (`4`, `auto`). Each returns the value or throws an Error whose message says
 // what shape was expected; the config loader prefixes the option's name and source.
 import { availableParallelism } from 'node:os';
+import { checkNamespacePattern } from '../core/namespace-pattern.ts';
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -120,4 +121,55 @@ export function parseMount(value: unknown): readonly string[] | undefined {
     );
   }
   return segments;
+}
+
+/** One `--namespace-quota` rule: namespaces `pattern` names may hold at most `bytes` each. */
+export interface NamespaceQuota {
+  readonly pattern: string;
+  readonly bytes: number;
+}
+
+/** One `--namespace-fallback` rule: a read missing in a namespace `pattern` names tries `fallback`, in order. */
+export interface NamespaceFallback {
+  readonly pattern: string;
+  readonly fallback: readonly string[];
+}
+
+/**
+ * `pattern=value` rules from `a=1,b=2` or, in a config file, a mapping `{a: 1, b: 2}`;
+ * order is kept (the first matching rule wins).
+ */
+function namespaceRules(value: unknown, what: string, example: string): [string, unknown][] {
+  if (value === '' || value === 'off') return [];
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return Object.entries(value);
+  const items = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : undefined;
+  if (items === undefined) throw new Error(`${JSON.stringify(value)} is not a list of ${what}: use ${example}`);
+  return items
+    .map((item) => String(item).trim())
+    .filter((item) => item !== '')
+    .map((item) => {
+      const eq = item.lastIndexOf('=');
+      if (eq < 0) throw new Error(`${JSON.stringify(item)} is not a ${what}: use ${example}`);
+      return [item.slice(0, eq).trim(), item.slice(eq + 1).trim()];
+    });
+}
+
+/** `main=20GiB,pr-*=2GiB`: a byte quota for each namespace a pattern names. */
+export function parseNamespaceQuotas(value: unknown): readonly NamespaceQuota[] {
+  return namespaceRules(value, 'namespace quota', 'main=20GiB,pr-*=2GiB').map(([pattern, size]) => ({
+    pattern: checkNamespacePattern(pattern),
+    bytes: parseSize(size),
+  }));
+}
+
+/** `pr-*=main,feature-*=develop+main`: where reads missing in a namespace go next, in order. */
+export function parseNamespaceFallbacks(value: unknown): readonly NamespaceFallback[] {
+  return namespaceRules(value, 'namespace fallback', 'pr-*=main or feature-*=develop+main').map(
+    ([pattern, list]) => {
+      const fallback = (Array.isArray(list) ? list.map(String) : String(list).split('+')).map((n) => n.trim());
+      if (fallback.some((n) => n.includes('*')))
+        throw new Error(`${JSON.stringify(list)}: a fallback is a namespace's exact name, not a pattern`);
+      return { pattern: checkNamespacePattern(pattern), fallback };
+    },
+  );
 }
