@@ -141,7 +141,7 @@ const DOCS = {
   htpasswdFile: {
     arg: 'path',
     description:
-      "Basic authentication against this Apache htpasswd file (bcrypt, apr1-MD5, SHA1); reloaded when it changes",
+      'Basic authentication against this Apache htpasswd file (bcrypt, apr1-MD5, SHA1); reloaded when it changes',
   },
   accessFile: {
     arg: 'path',
@@ -150,7 +150,8 @@ const DOCS = {
   },
   jwtJwksFile: {
     arg: 'path',
-    description: 'accept bearer JWTs signed by a key of this JWKS file (no network at run time); reloaded when it changes',
+    description:
+      'accept bearer JWTs signed by a key of this JWKS file (no network at run time); reloaded when it changes',
   },
   jwtIssuer: { arg: 'iss', description: "with --jwt-jwks-file: the issuer a JWT's iss claim must name" },
   jwtAudience: { arg: 'aud', description: "with --jwt-jwks-file: the audience a JWT's aud claim must include" },

@@ -164,12 +164,10 @@ export function parseNamespaceQuotas(value: unknown): readonly NamespaceQuota[] 
 
 /** `pr-*=main,feature-*=develop+main`: where reads missing in a namespace go next, in order. */
 export function parseNamespaceFallbacks(value: unknown): readonly NamespaceFallback[] {
-  return namespaceRules(value, 'namespace fallback', 'pr-*=main or feature-*=develop+main').map(
-    ([pattern, list]) => {
-      const fallback = (Array.isArray(list) ? list.map(String) : String(list).split('+')).map((n) => n.trim());
-      if (fallback.some((n) => n.includes('*')))
-        throw new Error(`${JSON.stringify(list)}: a fallback is a namespace's exact name, not a pattern`);
-      return { pattern: checkNamespacePattern(pattern), fallback };
-    },
-  );
+  return namespaceRules(value, 'namespace fallback', 'pr-*=main or feature-*=develop+main').map(([pattern, list]) => {
+    const fallback = (Array.isArray(list) ? list.map(String) : String(list).split('+')).map((n) => n.trim());
+    if (fallback.some((n) => n.includes('*')))
+      throw new Error(`${JSON.stringify(list)}: a fallback is a namespace's exact name, not a pattern`);
+    return { pattern: checkNamespacePattern(pattern), fallback };
+  });
 }

@@ -3,7 +3,7 @@
 import type { Call, CallChain, CallOutcome, Interceptor } from './call.ts';
 
 /** A chain that admits every call and hears nothing (an embedded frontend without a server). */
-export const EMPTY_CHAIN: CallChain = { admit: () => undefined, finish: () => undefined };
+export const EMPTY_CHAIN: CallChain = { admit: () => undefined, finish: () => undefined, close: () => undefined };
 
 export function createCallChain(interceptors: readonly Interceptor[]): CallChain {
   const admitters = interceptors.filter((i) => i.admit !== undefined);
@@ -18,6 +18,9 @@ export function createCallChain(interceptors: readonly Interceptor[]): CallChain
     },
     finish(call, outcome) {
       for (const f of finishers) f.finish!(call, outcome);
+    },
+    close() {
+      for (const i of interceptors) i.close?.();
     },
   };
 }

@@ -7,6 +7,8 @@
 // asks the chain to admit it before it touches the store. The chain hears the outcome
 // exactly once, when the answer is finished or abandoned.
 
+import type { Identity } from './identity.ts';
+
 /** Every wire protocol hoard speaks, plus the operator endpoints and requests no route claims. */
 export type Protocol =
   'bazel-http' | 'ccache' | 'reapi' | 'turborepo' | 'nx' | 'gradle' | 'sccache' | 'admin' | 'unrouted';
@@ -50,6 +52,8 @@ export interface Call {
   /** The namespace the call reads or writes; undefined until the frontend decoded it, or when it has none. */
   namespace: string | undefined;
   access: Access;
+  /** Who the call is, once access control admitted it; undefined without access control. */
+  identity: Identity | undefined;
   readonly peer: Peer;
   /** A request header or metadata value (lower-case name); the first one when repeated. */
   header(name: string): string | undefined;
@@ -84,6 +88,8 @@ export interface Interceptor {
   readonly name: string;
   admit?(call: Call): void | Promise<void>;
   finish?(call: Call, outcome: CallOutcome): void;
+  /** Releases what the interceptor holds (watched files); the chain is not used afterwards. */
+  close?(): void;
 }
 
 /** The interceptors in order, as one. */
@@ -91,4 +97,5 @@ export interface CallChain {
   /** Resolves (or returns, when every interceptor is synchronous) once all admitted the call. */
   admit(call: Call): void | Promise<void>;
   finish(call: Call, outcome: CallOutcome): void;
+  close(): void;
 }

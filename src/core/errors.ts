@@ -41,6 +41,33 @@ export class HoardError extends Error {
   }
 }
 
+/**
+ * A call refused by access control: its credentials are missing or do not verify
+ * (Unauthenticated), or it may not do this here (PermissionDenied). `reason` is the finer,
+ * stable cause the metrics count; `challenges` are the authentication schemes that would be
+ * accepted (HTTP answers them as WWW-Authenticate). The message never holds a secret.
+ */
+export class AccessRefused extends HoardError {
+  readonly reason: string;
+  readonly challenges: readonly string[];
+  constructor(
+    code: typeof ErrorCode.Unauthenticated | typeof ErrorCode.PermissionDenied,
+    reason: string,
+    message: string,
+    challenges: readonly string[] = [],
+  ) {
+    super(code, message);
+    this.name = 'AccessRefused';
+    this.reason = reason;
+    this.challenges = challenges;
+  }
+}
+
+/** The stable cause a failed call is counted by: an access refusal's reason, else the code. */
+export function causeOf(err: HoardError): string {
+  return err instanceof AccessRefused ? err.reason : err.code;
+}
+
 export function isHoardError(err: unknown, code?: ErrorCode): err is HoardError {
   return err instanceof HoardError && (code === undefined || err.code === code);
 }

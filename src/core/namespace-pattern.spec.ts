@@ -14,7 +14,11 @@ test('exact names, prefixes and * match as documented', () => {
 });
 
 test('the first matching rule wins', () => {
-  const rules = [{ pattern: 'pr-1', v: 1 }, { pattern: 'pr-*', v: 2 }, { pattern: '*', v: 3 }];
+  const rules = [
+    { pattern: 'pr-1', v: 1 },
+    { pattern: 'pr-*', v: 2 },
+    { pattern: '*', v: 3 },
+  ];
   assert.equal(ruleFor(rules, 'pr-1')?.v, 1);
   assert.equal(ruleFor(rules, 'pr-2')?.v, 2);
   assert.equal(ruleFor(rules, 'x')?.v, 3);

@@ -9,10 +9,7 @@ export function matchesNamespace(pattern: string, namespace: string): boolean {
 }
 
 /** The first of `rules` whose pattern names `namespace`, in the order they were given. */
-export function ruleFor<R extends { readonly pattern: string }>(
-  rules: readonly R[],
-  namespace: string,
-): R | undefined {
+export function ruleFor<R extends { readonly pattern: string }>(rules: readonly R[], namespace: string): R | undefined {
   for (const r of rules) if (matchesNamespace(r.pattern, namespace)) return r;
   return undefined;
 }

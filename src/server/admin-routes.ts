@@ -63,13 +63,15 @@ function send(
  * The operator endpoints as a shaped route: exactly `/metrics`, `/healthz`, `/readyz` or
  * `/status` (a one-segment path, which no cache path is), declared before the cache routes.
  */
-export function adminRoute(ctx: HttpContext, state: AdminState): HttpRoute<string> {
+export function adminRoute(ctx: HttpContext, state: AdminState, publicMetrics = false): HttpRoute<string> {
   return {
     protocol: PROTOCOL,
     methods: ['GET', 'HEAD'],
     match: (segments) => (segments.length === 1 && ADMIN_PATHS.has(segments[0]!) ? segments[0] : undefined),
-    describe(call) {
-      call.access = 'admin';
+    // Health checks answer anyone (load balancers carry no credentials); /status needs the
+    // admin scope, and /metrics too unless --public-metrics.
+    describe(call, path) {
+      call.access = path === 'status' || (path === 'metrics' && !publicMetrics) ? 'admin' : 'none';
     },
     async handle(req, res, path) {
       switch (path) {
@@ -99,8 +101,14 @@ export function statusDocument(facts: StatusFacts): object {
     draining: facts.draining,
     listeners: facts.listeners,
     workers: facts.workers,
-    // The stack's figures (its front tier's), then every tier's own, front first.
-    store: { dir: facts.storeDir, ...facts.usage, tiers: tiersOf(facts.usage) },
+    // The stack's figures (its front tier's), then every tier's own, front first; `namespaces`
+    // is the store's bounded list per namespace, when it counts them.
+    store: {
+      dir: facts.storeDir,
+      ...facts.usage,
+      tiers: tiersOf(facts.usage),
+      namespaces: facts.usage.namespaces,
+    },
     lookups: { hits, misses, hitRate: lookups === 0 ? null : hits / lookups },
   };
 }

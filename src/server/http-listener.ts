@@ -100,6 +100,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   const { config, store, metrics, logger, admin } = options;
   const address = options.address ?? config.httpAddress;
   const chain = options.chain ?? defaultCallChain({ config, metrics, logger });
+  const ownChain = options.chain === undefined;
   let draining = false;
   let inflight = 0;
   let drained: (() => void) | undefined;
@@ -114,7 +115,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     maxEntryBytes: config.maxBlobSize,
   };
   const routes = new RouteTable([
-    adminRoute(ctx, admin),
+    adminRoute(ctx, admin, config.publicMetrics),
     ...reservedRoutes(config),
     ccacheHttpRoute(ctx, config),
     bazelHttpRoute(ctx, config),
@@ -211,6 +212,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     drainPromise ??= (async () => {
       draining = true;
       unwatch();
+      if (ownChain) chain.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (inflight > 0) {
@@ -241,6 +243,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     destroy: () => {
       draining = true;
       unwatch();
+      if (ownChain) chain.close();
       server.closeAllConnections();
       server.close();
     },

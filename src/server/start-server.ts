@@ -120,6 +120,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         const deadline = Date.now() + drainMs;
         logger.info({ drainMs, inflight: listeners.inflight() }, 'shutting down: draining in-flight requests');
         await listeners.drain(deadline);
+        chain.close();
         await store.close();
         logger.info('hoard stopped: store closed');
         own?.flush();

@@ -50,6 +50,7 @@ control.on('message', (m: ToThread) => {
   switch (m.t) {
     case 'drain':
       void Promise.all([http?.drain(m.deadline), grpc?.shutdown(m.deadline)]).then(() => {
+        chain.close();
         flush();
         send({ t: 'drained' });
       });

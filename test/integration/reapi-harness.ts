@@ -3,9 +3,9 @@
 import {
   credentials,
   makeGenericClientConstructor,
+  Metadata,
   type ChannelCredentials,
   type Client,
-  type Metadata,
   type ServiceDefinition,
   type ServiceError,
 } from '@grpc/grpc-js';
@@ -90,14 +90,23 @@ export async function startHarness(
   };
 }
 
-type UnaryFn = (req: unknown, cb: (err: ServiceError | null, res: unknown) => void) => unknown;
+type UnaryFn = (
+  req: unknown,
+  metadata: Metadata,
+  cb: (err: ServiceError | null, res: unknown) => void,
+) => unknown;
 
-/** Calls a unary method; resolves the response or rejects with the ServiceError. */
-export function unary<T = Record<string, unknown>>(client: Client, method: string, req: unknown): Promise<T> {
+/** Calls a unary method (with `metadata`, e.g. authorization); resolves the response or rejects with the ServiceError. */
+export function unary<T = Record<string, unknown>>(
+  client: Client,
+  method: string,
+  req: unknown,
+  metadata: Metadata = new Metadata(),
+): Promise<T> {
   const fn = (client as unknown as Record<string, UnaryFn>)[method];
   if (!fn) throw new Error(`no method ${method}`);
   return new Promise((resolve, reject) => {
-    fn.call(client, req, (err, res) => (err ? reject(err) : resolve(res as T)));
+    fn.call(client, req, metadata, (err, res) => (err ? reject(err) : resolve(res as T)));
   });
 }
 

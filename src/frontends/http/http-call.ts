@@ -3,6 +3,7 @@
 // Peer and headers are read from the request only when an interceptor asks for them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Identity } from '../../core/identity.ts';
 import { verifiedCertificateOf, type Access, type Call, type Peer, type Protocol } from '../../core/call.ts';
 
 export class HttpCall implements Call {
@@ -10,6 +11,7 @@ export class HttpCall implements Call {
   operation: string;
   namespace: string | undefined = undefined;
   access: Access = 'none';
+  identity: Identity | undefined = undefined;
   cause: string | undefined = undefined;
   error: unknown = undefined;
   readonly startedAt = performance.now();

@@ -3,7 +3,7 @@
 // after that response is fully written. `closeAfter` is the one place that decides.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { toHoardError } from '../../core/errors.ts';
+import { AccessRefused, causeOf, toHoardError } from '../../core/errors.ts';
 import type { Key, Keyspace } from '../../core/keys.ts';
 import type { Protocol } from '../../metrics/metrics.ts';
 import type { Entry } from '../../storage/store.ts';
@@ -74,7 +74,7 @@ export function sendEmpty(req: IncomingMessage, res: ServerResponse, ctx: HttpCo
 export function sendError(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, err: unknown): void {
   const e = toHoardError(err);
   const call = callOf(res);
-  if (call !== undefined) call.cause = e.code;
+  if (call !== undefined) call.cause = causeOf(e);
   const status = HTTP_STATUS[e.code];
   if (status >= 500) {
     if (call !== undefined) call.error = e;
@@ -85,7 +85,15 @@ export function sendError(req: IncomingMessage, res: ServerResponse, ctx: HttpCo
     return;
   }
   if (res.destroyed) return;
-  sendText(req, res, ctx, status, `${e.code}: ${e.message}`);
+  const challenges = e instanceof AccessRefused && status === 401 ? e.challenges : [];
+  sendText(
+    req,
+    res,
+    ctx,
+    status,
+    `${e.code}: ${e.message}`,
+    challenges.length === 0 ? undefined : { 'www-authenticate': [...challenges] },
+  );
 }
 
 /**

@@ -4,7 +4,7 @@
 // chain hears each call once (access log, metrics, error counting).
 import { status } from '@grpc/grpc-js';
 import { wellFormed } from './grpc-definitions.ts';
-import { isHoardError } from '../../core/errors.ts';
+import { causeOf, isHoardError } from '../../core/errors.ts';
 import type { CallHandler, CallStatus, GrpcCall, RefusedCall } from './grpc-transport.ts';
 import { idleError } from './message-reader.ts';
 import { ReapiCall } from './reapi-call.ts';
@@ -32,7 +32,7 @@ export function recordCall(ctx: ReapiContext, call: ReapiCall, outcome: CallStat
   } else if (code !== status.OK) {
     ctx.logger?.debug({ method: call.operation, code: name, details: outcome.details }, 'REAPI call refused');
   }
-  if (isHoardError(err)) call.cause = err.code;
+  if (isHoardError(err)) call.cause = causeOf(err);
   ctx.chain.finish(call, {
     status: name,
     // A miss is NOT_FOUND in REAPI: an answer, not a failure.

@@ -1,6 +1,7 @@
 // A REAPI gRPC call described as a call (src/core/call.ts). Its namespace is the request's
 // instance name, known once the request message (or, for ByteStream, its resource name)
 // is decoded; what it does to that namespace is fixed per method.
+import type { Identity } from '../../core/identity.ts';
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Access, Call, Peer, Protocol } from '../../core/call.ts';
 
@@ -23,6 +24,7 @@ export class ReapiCall implements Call {
   readonly target: string;
   namespace: string | undefined = undefined;
   readonly access: Access;
+  identity: Identity | undefined = undefined;
   cause: string | undefined = undefined;
   error: unknown = undefined;
   readonly startedAt: number;

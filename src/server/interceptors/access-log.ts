@@ -18,6 +18,7 @@ export function accessLog(logger: AccessLogger): Interceptor {
         method: call.operation,
         url: call.target,
         namespace: call.namespace,
+        identity: call.identity === undefined ? undefined : `${call.identity.kind}:${call.identity.name}`,
         status: outcome.status,
         ms: roundedMs(outcome),
         bytes: outcome.bytesSent,
