@@ -90,11 +90,7 @@ export async function startHarness(
   };
 }
 
-type UnaryFn = (
-  req: unknown,
-  metadata: Metadata,
-  cb: (err: ServiceError | null, res: unknown) => void,
-) => unknown;
+type UnaryFn = (req: unknown, metadata: Metadata, cb: (err: ServiceError | null, res: unknown) => void) => unknown;
 
 /** Calls a unary method (with `metadata`, e.g. authorization); resolves the response or rejects with the ServiceError. */
 export function unary<T = Record<string, unknown>>(
