@@ -47,19 +47,38 @@ export interface ScenarioOptions {
  * Default download mode: cold build, clean --expunge, warm build. The warm build must be 100%
  * remote cache hits (X = N − internal) and every output byte-identical to the cold build's.
  */
-export async function coldThenWarmDefault(ws: BazelWorkspace, opts: ScenarioOptions): Promise<void> {
+export async function coldThenWarmDefault(ws: BazelWorkspace, opts: ScenarioOptions): Promise<Outputs> {
+  const before = await coldDefault(ws, opts);
+  await warmDefault(ws, opts, before);
+  return before;
+}
+
+/** Output hashes of a default-mode build, keyed by path under bazel-bin. */
+export type Outputs = Map<string, string>;
+
+/** A cold default-mode build (nothing in the cache for its salt); returns its outputs' hashes. */
+export async function coldDefault(ws: BazelWorkspace, opts: ScenarioOptions): Promise<Outputs> {
   const cold = await ws.build({ ...opts, targets: CACHED_TARGETS });
   opts.onBuild?.('cold', cold);
   assertCold(cold, opts.server);
-  const before = await ws.hashOutputs(DEFAULT_MODE_OUTPUTS);
-  assert.equal([...before.keys()].filter((p) => p.startsWith('tree/')).length, TREE_FILES, 'tree artifact file count');
+  const outputs = await ws.hashOutputs(DEFAULT_MODE_OUTPUTS);
+  assert.equal([...outputs.keys()].filter((p) => p.startsWith('tree/')).length, TREE_FILES, 'tree artifact file count');
+  return outputs;
+}
 
+/** clean --expunge, then a build that must be 100% remote cache hits with outputs equal to `expected`. */
+export async function warmDefault(
+  ws: BazelWorkspace,
+  opts: ScenarioOptions,
+  expected: Outputs,
+  label = 'warm',
+): Promise<void> {
   await ws.cleanExpunge();
   const warm = await ws.build({ ...opts, targets: CACHED_TARGETS });
-  opts.onBuild?.('warm', warm);
+  opts.onBuild?.(label, warm);
   assertAllHits(warm, 0, opts.server, await diagnoseDownload(warm, opts));
   const after = await ws.hashOutputs(DEFAULT_MODE_OUTPUTS);
-  assert.deepEqual(after, before, 'outputs of the warm build differ from the cold build');
+  assert.deepEqual(after, expected, `${label}: outputs differ from the cold build`);
 }
 
 /**

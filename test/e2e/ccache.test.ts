@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashBytes } from '../../src/core/digest.ts';
+import { makeAccessFixtures, type AccessFixtures } from '../helpers/access-fixtures.ts';
 import { spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
 import { findClient, newSalt, runCommand, tail, tempDir } from './clients.ts';
 
@@ -64,6 +65,42 @@ describe('ccache remote_only against hoard', { skip: ccache.skip }, () => {
       t.diagnostic(`layout=${layout}: ${Math.round(performance.now() - started)} ms`);
     });
   }
+});
+
+describe('ccache with a bearer token against a secured hoard', { skip: ccache.skip }, () => {
+  let hoard: HoardProcess;
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let fx: AccessFixtures;
+
+  before(async () => {
+    tmp = await tempDir('hoard-e2e-ccache-token-');
+    fx = await makeAccessFixtures();
+    hoard = await spawnHoard(['--access-file', fx.accessFile], { grpc: false });
+  });
+  after(async () => {
+    await hoard?.dispose();
+    await tmp?.remove();
+    await fx?.close();
+  });
+
+  test('the writer token fills the cache, the second run is all remote hits; a wrong token stores nothing', async () => {
+    const salt = newSalt('ccache-token');
+    const src = join(tmp.path, 'token');
+    await writeSources(src, salt);
+    const remote = (token: string) => `${hoard.httpUrl}/ccache-token|bearer-token=${token}`;
+
+    const refused = await compileAll(src, 'refused', remote('hoard_wrong'));
+    assert.equal(stat(refused, 'remote_storage_hit'), 0, 'a wrong token read something');
+    assert.ok(stat(refused, 'remote_storage_error') > 0, 'a wrong token must show as remote storage errors');
+
+    const cold = await compileAll(src, 'cold', remote(fx.tokens['writer']!));
+    assert.equal(stat(cold, 'remote_storage_error'), 0, `cold run: remote storage errors\n${tail(cold.log, 30)}`);
+    assert.equal(stat(cold, 'remote_storage_miss'), SOURCES, 'cold run: misses (did the wrong token store something?)');
+    const warm = await compileAll(src, 'warm', remote(fx.tokens['reader']!));
+    assert.equal(stat(warm, 'remote_storage_error'), 0, `warm run: remote storage errors\n${tail(warm.log, 30)}`);
+    assert.equal(stat(warm, 'remote_storage_hit'), SOURCES, 'warm run (read-only token): not all remote hits');
+    assert.deepEqual(warm.objects, cold.objects);
+  });
 });
 
 function stat(run: Run, name: string): number {
