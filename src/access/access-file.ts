@@ -4,6 +4,7 @@
 //
 //   tokens:                       # a token's name, the sha256 of its secret, what it may do
 //     - { name: ci-main, sha256: 9f86d0..., scopes: [read, write], namespaces: [main] }
+//     - { name: ci-prs, sha256: 1c3a..., scopes: [read, write], namespaces: ["pr-*"], reads: [main] }
 //   users:                        # htpasswd users (--htpasswd-file)
 //     - { name: alice, scopes: [read, write, admin], namespaces: ["*"] }
 //   certificates:                 # verified client certificates, by subject common name
@@ -18,6 +19,8 @@ import { FULL_ACCESS, SCOPES, type Scope } from '../core/identity.ts';
 export interface Grant {
   readonly scopes: ReadonlySet<Scope>;
   readonly namespaces: readonly string[];
+  /** Namespace patterns readable (never writable) besides `namespaces`. */
+  readonly reads: readonly string[];
 }
 
 export interface TokenRecord extends Grant {
@@ -48,7 +51,7 @@ const namespaces = z.array(
     }
   }),
 );
-const grant = { scopes, namespaces: namespaces.prefault([...FULL_ACCESS.namespaces]) };
+const grant = { scopes, namespaces: namespaces.prefault([...FULL_ACCESS.namespaces]), reads: namespaces.prefault([]) };
 const named = z.strictObject({ name: z.string().min(1), ...grant });
 const fileSchema = z.strictObject({
   tokens: z
@@ -65,11 +68,15 @@ const fileSchema = z.strictObject({
   defaults: z.strictObject(grant).prefault({ scopes: [...FULL_ACCESS.scopes] }),
 });
 
-function toGrant(g: { scopes: readonly Scope[]; namespaces: readonly string[] }): Grant {
-  return { scopes: new Set(g.scopes), namespaces: g.namespaces };
+function toGrant(g: { scopes: readonly Scope[]; namespaces: readonly string[]; reads: readonly string[] }): Grant {
+  return { scopes: new Set(g.scopes), namespaces: g.namespaces, reads: g.reads };
 }
 
-function byName(list: readonly { name: string; scopes: Scope[]; namespaces: string[] }[], what: string, file: string) {
+function byName(
+  list: readonly { name: string; scopes: Scope[]; namespaces: string[]; reads: string[] }[],
+  what: string,
+  file: string,
+) {
   const map = new Map<string, Grant>();
   for (const e of list) {
     if (map.has(e.name)) throw new Error(`${file}: ${what} ${JSON.stringify(e.name)} is listed twice`);

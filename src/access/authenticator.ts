@@ -54,11 +54,15 @@ class Remembered<V> {
 }
 
 function identity(kind: Identity['kind'], name: string, grant: Grant): Identity {
-  return { kind, name, scopes: grant.scopes, namespaces: grant.namespaces };
+  return { kind, name, scopes: grant.scopes, namespaces: grant.namespaces, reads: grant.reads };
 }
 
-const ANONYMOUS_NONE: Identity = identity('anonymous', 'anonymous', { scopes: new Set(), namespaces: [] });
-const ANONYMOUS_READ: Identity = identity('anonymous', 'anonymous', { scopes: new Set(['read']), namespaces: ['*'] });
+const ANONYMOUS_NONE: Identity = identity('anonymous', 'anonymous', { scopes: new Set(), namespaces: [], reads: [] });
+const ANONYMOUS_READ: Identity = identity('anonymous', 'anonymous', {
+  scopes: new Set(['read']),
+  namespaces: ['*'],
+  reads: [],
+});
 
 export class Authenticator {
   readonly #users: WatchedFile<HtpasswdUsers> | undefined;

@@ -1,6 +1,7 @@
 // What an authenticated identity may do: the call's kind of access needs the scope of the
 // same name, and a read or write also needs the call's namespace among the identity's
-// namespace patterns. Admin calls name no namespace. A refusal of the anonymous identity is
+// namespace patterns; a read may also name one of its read-only patterns (`reads`), whatever
+// its scopes. Admin calls name no namespace. A refusal of the anonymous identity is
 // "who are you?" (Unauthenticated: credentials would help), anyone else's is "no"
 // (PermissionDenied: other credentials are needed, not these again).
 import type { Access } from '../core/call.ts';
@@ -15,8 +16,10 @@ function who(identity: Identity): string {
 /** Throws AccessRefused unless `identity` may do `access` to `namespace`. */
 export function authorize(identity: Identity, access: Access, namespace: string, challenges: readonly string[]): void {
   if (access === 'none') return;
+  const among = (patterns: readonly string[]) => patterns.some((p) => matchesNamespace(p, namespace));
+  if (access === 'read' && among(identity.reads)) return;
   const scoped = identity.scopes.has(access);
-  const placed = access === 'admin' || identity.namespaces.some((p) => matchesNamespace(p, namespace));
+  const placed = access === 'admin' || among(identity.namespaces);
   if (scoped && placed) return;
   if (identity.kind === 'anonymous')
     throw new AccessRefused(

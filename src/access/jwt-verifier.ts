@@ -2,7 +2,8 @@
 // A token verifies when a key of the set signed it, its issuer and audience are the
 // configured ones, and it has not expired (30 s of clock skew allowed). Its claims map to
 // a grant: scopes from `scope` (space-separated, RFC 8693) or `scp` (a list), namespaces
-// from the configured claim (a list, or a space- or comma-separated string).
+// from the configured claim (a list, or a space- or comma-separated string), and namespaces
+// it may only read from the same claim name prefixed `read_` (`read_namespaces`).
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { SCOPES, type Scope } from '../core/identity.ts';
 
@@ -18,6 +19,7 @@ export interface VerifiedJwt {
   readonly subject: string;
   readonly scopes: ReadonlySet<Scope>;
   readonly namespaces: readonly string[];
+  readonly reads: readonly string[];
   /** Seconds since the epoch. */
   readonly expiresAt: number;
 }
@@ -84,6 +86,7 @@ export class JwtVerifier {
       subject: payload.sub ?? '(no subject)',
       scopes,
       namespaces: listClaim(payload[this.#settings.namespacesClaim]),
+      reads: listClaim(payload[`read_${this.#settings.namespacesClaim}`]),
       expiresAt: payload.exp!,
     };
   }

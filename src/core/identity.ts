@@ -15,7 +15,16 @@ export interface Identity {
   readonly scopes: ReadonlySet<Scope>;
   /** Namespace patterns the scopes hold in. */
   readonly namespaces: readonly string[];
+  /**
+   * Further namespace patterns this identity may read and never write, whatever its scopes:
+   * a pull request's identity writes its own namespace and reads main's.
+   */
+  readonly reads: readonly string[];
 }
 
 /** What an identity without a grant of its own may do: read and write every namespace. */
-export const FULL_ACCESS = { scopes: ['read', 'write'] as readonly Scope[], namespaces: ['*'] as readonly string[] };
+export const FULL_ACCESS = {
+  scopes: ['read', 'write'] as readonly Scope[],
+  namespaces: ['*'] as readonly string[],
+  reads: [] as readonly string[],
+};

@@ -19,6 +19,7 @@ export const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', read
 export interface TokenSpec {
   readonly scopes: readonly string[];
   readonly namespaces?: readonly string[];
+  readonly reads?: readonly string[];
 }
 
 export interface AccessFixtures {
@@ -41,6 +42,7 @@ const DEFAULT_TOKENS: Record<string, TokenSpec> = {
   reader: { scopes: ['read'] },
   'team-a': { scopes: ['read', 'write'], namespaces: ['team-a'] },
   admin: { scopes: ['admin'] },
+  'pull-requests': { scopes: ['read', 'write'], namespaces: ['pr-*'], reads: ['main'] },
 };
 
 export async function makeAccessFixtures(tokens: Record<string, TokenSpec> = DEFAULT_TOKENS): Promise<AccessFixtures> {
@@ -61,6 +63,7 @@ export async function makeAccessFixtures(tokens: Record<string, TokenSpec> = DEF
       sha256: createHash('sha256').update(secret).digest('hex'),
       scopes: spec.scopes,
       ...(spec.namespaces === undefined ? {} : { namespaces: spec.namespaces }),
+      ...(spec.reads === undefined ? {} : { reads: spec.reads }),
     };
   });
   const accessFile = join(dir, 'access.yaml');

@@ -113,6 +113,21 @@ test('HTTP: each refusal has its status, challenge and cause; nothing is stored;
   assert.equal((await get(`/team-b${path}`, bearer(fx.tokens['team-a']!))).status, 403);
 });
 
+test('a pull-request identity writes its own namespaces, reads main, and never writes main', async () => {
+  const pr = bearer(fx.tokens['pull-requests']!);
+  const mainBlob = Buffer.from('built on main');
+  const mainPath = `/main/cas/${sha256(mainBlob)}`;
+  assert.equal((await put(mainPath, mainBlob, bearer(fx.tokens['writer']!))).status, 200);
+  assert.deepEqual((await get(mainPath, pr)).body, mainBlob, 'reads main');
+  const poison = Buffer.from('a pull request poisoning main');
+  const refused = await put(`/main/cas/${sha256(poison)}`, poison, pr);
+  assert.equal(refused.status, 403);
+  assert.match(refused.body.toString(), /may not write namespace "main"/);
+  assert.equal((await get(`/main/cas/${sha256(poison)}`, pr)).status, 404, 'nothing reached main');
+  assert.equal((await put(`/pr-7/cas/${sha256(poison)}`, poison, pr)).status, 200, 'writes its own');
+  assert.equal((await get('/other/cas/' + sha256(poison), pr)).status, 403, 'reads nothing else');
+});
+
 test('HTTP: JWTs that expired, are for another audience or issuer, or signed by an unknown key are refused', async () => {
   const b = Buffer.from('jwt refusals');
   const path = `/cas/${sha256(b)}`;
