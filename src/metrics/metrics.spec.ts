@@ -61,3 +61,23 @@ test('store gauges have one series per tier of a composed store', async () => {
   text = await m.render();
   assert.match(text, /hoard_store_entries\{tier="bucket"\} 8/, 'read at scrape time');
 });
+
+test("namespace gauges have one series per namespace of the store's bounded list", async () => {
+  const m = createMetrics({ processMetrics: false });
+  const base = { bytes: 0, maxBytes: 0, effectiveMaxBytes: 0, entries: 0, evictions: 0 };
+  m.observeStore({
+    usage: () => ({
+      ...base,
+      namespaces: [
+        { namespace: 'main', bytes: 300, entries: 3, quotaBytes: 1000 },
+        { namespace: '', bytes: 20, entries: 2 },
+      ],
+    }),
+  });
+  const text = await m.render();
+  assert.match(text, /hoard_namespace_bytes\{namespace="main"\} 300/);
+  assert.match(text, /hoard_namespace_bytes\{namespace=""\} 20/);
+  assert.match(text, /hoard_namespace_entries\{namespace="main"\} 3/);
+  assert.match(text, /hoard_namespace_quota_bytes\{namespace="main"\} 1000/);
+  assert.doesNotMatch(text, /hoard_namespace_quota_bytes\{namespace=""\}/, 'no quota, no series');
+});

@@ -14,7 +14,7 @@ import {
 } from 'prom-client';
 import type { Protocol } from '../core/call.ts';
 import type { Keyspace } from '../core/keys.ts';
-import type { StoreUsage, TierUsage } from '../storage/store.ts';
+import type { NamespaceUsage, StoreUsage, TierUsage } from '../storage/store.ts';
 import { tiersOf } from '../storage/tier.ts';
 
 /** The wire protocol a metric is about: the closed union of src/core/call.ts. */
@@ -149,6 +149,31 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   storeGauge('hoard_store_evictions', 'Entries the tier evicted since it was opened', (t) => t.evictions);
   storeGauge('hoard_store_errors', 'Failed reads or writes against the tier since it was opened', (t) => t.errors);
   storeGauge('hoard_store_pending', 'Writes accepted for the tier and not yet in it', (t) => t.pending);
+
+  // Per namespace: the store's bounded list (StoreUsage.namespaces), so the `namespace`
+  // label has at most that many values however many namespaces there are. '' is the default.
+  const namespaceGauge = (name: string, help: string, pick: (n: NamespaceUsage) => number | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['namespace'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const n of source?.usage().namespaces ?? []) {
+          const value = pick(n);
+          if (value !== undefined) this.set({ namespace: n.namespace }, value);
+        }
+      },
+    });
+  };
+  namespaceGauge(
+    'hoard_namespace_bytes',
+    'Bytes of the entries of the namespace (largest and fullest listed)',
+    (n) => n.bytes,
+  );
+  namespaceGauge('hoard_namespace_entries', 'Entries in the namespace', (n) => n.entries);
+  namespaceGauge('hoard_namespace_quota_bytes', "The namespace's byte quota, when it has one", (n) => n.quotaBytes);
 
   // Label children, memoised by their joined label values.
   const children = new Map<string, Inc | Observe>();

@@ -3,15 +3,19 @@
 // first, each opened from config by its own opener, composed by wrapping: one tier is
 // itself (named), and each tier in front of the rest is a ReadThroughStore over them.
 // Today the list is the disk tier alone; a bucket behind it is one more opener in
-// `tierPlan`, chosen by config, and a write-behind wrapper around that tier.
+// `tierPlan`, chosen by config, and a write-behind wrapper around that tier. Namespace
+// quotas are the disk tier's; the namespace read fallback wraps the whole stack (only when
+// the config has rules), on the store thread, so every request thread sees it alike.
 import type { Config } from '../config/schema.ts';
 import { openDiskStore, type DiskStoreOptions } from './disk/disk-store.ts';
+import { withNamespaceFallback } from './namespace-fallback-store.ts';
 import { ReadThroughStore } from './read-through-store.ts';
 import type { Store } from './store.ts';
 import { namedStore, type Tier } from './tier.ts';
 
-/** The part of the config the store stack is built from. */
-export type StoreConfig = Pick<Config, 'dir' | 'maxSize' | 'durability'>;
+/** The part of the config the store stack is built from (no namespace rules when left out). */
+export type StoreConfig = Pick<Config, 'dir' | 'maxSize' | 'durability'> &
+  Partial<Pick<Config, 'namespaceFallback' | 'namespaceQuota'>>;
 
 /** Opens one tier; the stack closes it again if a later tier fails to open. */
 type TierOpener = () => Promise<Tier>;
@@ -32,6 +36,7 @@ function tierPlan(config: StoreConfig, events: StoreEvents): readonly TierOpener
         dir: config.dir,
         maxBytes: config.maxSize,
         durability: config.durability,
+        namespaceQuotas: config.namespaceQuota,
         onEffectiveMaxBytes: events.onEffectiveMaxBytes,
       }),
     }),
@@ -47,7 +52,7 @@ export async function createStore(config: StoreConfig, events: StoreEvents = {})
     await Promise.allSettled(opened.map((t) => t.store.close()));
     throw err;
   }
-  return composeTiers(opened);
+  return withNamespaceFallback(composeTiers(opened), config.namespaceFallback ?? []);
 }
 
 /**

@@ -1,5 +1,7 @@
 // An in-memory store: the reference implementation of the Store contract, used by unit
 // tests and as a small hot tier. LRU order is the Map's insertion order (a touch re-inserts).
+// It has no namespace quotas and reports no usage per namespace: those are the disk
+// store's (storage/disk/namespace-table.ts), the tier a server's namespaces live in.
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import { keyString, type Key } from '../core/keys.ts';
 import { checkPut, putReceiveOptions } from './check-put.ts';

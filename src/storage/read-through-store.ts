@@ -160,8 +160,8 @@ export class ReadThroughStore implements Store {
       ...withErrors(tiersOf(front, this.#fast.name, this.#fast.kind), this.#fastErrors),
       ...withErrors(tiersOf(this.#slow.store.usage(), this.#slow.name, this.#slow.kind), this.#slowErrors),
     ];
-    const { bytes, maxBytes, effectiveMaxBytes, entries, evictions } = front;
-    return { bytes, maxBytes, effectiveMaxBytes, entries, evictions, tiers };
+    const { bytes, maxBytes, effectiveMaxBytes, entries, evictions, namespaces } = front;
+    return { bytes, maxBytes, effectiveMaxBytes, entries, evictions, namespaces, tiers };
   }
 
   /**

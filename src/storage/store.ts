@@ -118,6 +118,22 @@ export interface StoreUsage {
    * are the front tier's). Absent on a single store, which is its own only tier.
    */
   readonly tiers?: readonly TierUsage[];
+  /**
+   * Bytes and entries per namespace, for a store that counts them (the disk store). A
+   * bounded list, so that a metric label per namespace stays bounded: the 50 largest
+   * namespaces plus up to 50 with a quota, fullest first (storage/disk/namespace-table.ts).
+   */
+  readonly namespaces?: readonly NamespaceUsage[];
+}
+
+/** One namespace's figures ('' is the default namespace). */
+export interface NamespaceUsage {
+  readonly namespace: string;
+  /** The sizes of its entries, as its quota counts them. */
+  readonly bytes: number;
+  readonly entries: number;
+  /** Its quota, when a rule gives it one. */
+  readonly quotaBytes?: number;
 }
 
 /** One tier of a composed store (`src/storage/tier.ts` names them). */

@@ -26,12 +26,14 @@ export function tiersOf(usage: StoreUsage, name = UNNAMED_TIER, kind = name): re
 
 /**
  * `tier.store` reporting itself as one named tier. The data path is the store's own
- * methods (bound, not wrapped), so naming costs nothing per operation.
+ * methods (bound, not wrapped), so naming costs nothing per operation; that includes the
+ * optional `hasDigests`, which FindMissingBlobs from request threads needs to stay fast.
  */
 export function namedStore(tier: Tier): Store {
   const { store } = tier;
   return {
     has: store.has.bind(store),
+    hasDigests: store.hasDigests?.bind(store),
     stat: store.stat.bind(store),
     get: store.get.bind(store),
     getBytes: store.getBytes.bind(store),

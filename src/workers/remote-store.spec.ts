@@ -1,11 +1,15 @@
 // The Store contract through the store channel: a RemoteStore over a MessageChannel whose
 // other end serves a disk store, as a request thread reaches the store thread's (both ends
 // run on this thread here; every call, body and entry still crosses as messages).
-import { mkdtemp } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { storeConformance } from '../../test/conformance/store-conformance.ts';
 import { storeAcrossThreads } from '../../test/helpers/store-across-threads.ts';
+import { rawKey } from '../core/keys.ts';
 import { openDiskStore } from '../storage/disk/disk-store.ts';
 import { MemoryStore } from '../storage/memory-store.ts';
 
@@ -18,3 +22,24 @@ storeConformance('RemoteStore over a DiskStore', async ({ maxBytes }) => {
 storeConformance('RemoteStore over a MemoryStore (entries that only stream)', async ({ maxBytes }) =>
   storeAcrossThreads(new MemoryStore({ maxBytes }), { owns: true }),
 );
+
+test("a request thread's usage() carries the store's figures per namespace", async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoard-remote-'));
+  const disk = await openDiskStore({
+    dir,
+    maxBytes: 0,
+    durability: 'none',
+    namespaceQuotas: [{ pattern: 'pr-*', bytes: 5000 }],
+  });
+  const remote = storeAcrossThreads(disk, { owns: true });
+  try {
+    await remote.put(rawKey('k', 'pr-1'), Buffer.alloc(1000));
+    // Sent after every write and once a second; the store lists namespaces anew at most once a second.
+    const deadline = Date.now() + 5000;
+    while (remote.usage().namespaces?.length !== 1 && Date.now() < deadline) await sleep(50);
+    assert.deepEqual(remote.usage().namespaces, [{ namespace: 'pr-1', bytes: 1000, entries: 1, quotaBytes: 5000 }]);
+  } finally {
+    await remote.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

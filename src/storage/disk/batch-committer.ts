@@ -31,6 +31,8 @@ import type { SpaceManager } from './space-manager.ts';
 import type { StoreState } from './store-state.ts';
 import { syncDir } from './sync-dir.ts';
 
+const NONE_DEFERRED: readonly WriterOp[] = [];
+
 export interface BatchCommitterOptions {
   readonly runner: CommitRunner;
   readonly openSegment: typeof Segment.open;
@@ -51,6 +53,8 @@ export class BatchCommitter implements Placer {
    * cleanups; without it they came back at the next open, and their bytes were never freed.
    */
   #carried: Carried = { frames: [], afterSync: [] };
+  /** Puts the last commit left for the next one (their namespace's quota, space-manager.ts). */
+  #deferred: WriterOp[] = [];
 
   constructor(
     state: StoreState,
@@ -68,6 +72,18 @@ export class BatchCommitter implements Placer {
   /** Whether a failed commit left evictions for the next one to journal. */
   get hasCarried(): boolean {
     return this.#carried.frames.length > 0 || this.#carried.afterSync.length > 0;
+  }
+
+  /**
+   * The ops the last commit neither committed nor refused, to queue again in front of the
+   * rest: puts whose namespace quota was held by earlier puts of the same batch, which the
+   * next commit can evict. The first of them always fits then, so each commit makes progress.
+   */
+  takeDeferred(): readonly WriterOp[] {
+    if (this.#deferred.length === 0) return NONE_DEFERRED;
+    const d = this.#deferred;
+    this.#deferred = [];
+    return d;
   }
 
   /** Stops the commit runner (the worker). */
@@ -146,6 +162,19 @@ export class BatchCommitter implements Placer {
         accepted.push(op);
         continue;
       }
+      if (s.hasQuotas && (op.kind === 'append' || op.kind === 'publish')) {
+        let fits: boolean;
+        try {
+          fits = this.#space.fitNamespace(op.namespace, op.slot, op.kind === 'append' ? op.data.size : op.size, b);
+        } catch (err) {
+          op.done.reject(err);
+          continue;
+        }
+        if (!fits) {
+          this.#deferred.push(op);
+          continue;
+        }
+      }
       const need = needOf(op);
       if (need > 0 && !(await this.#space.makeRoom(need, b, this))) {
         op.done.reject(
@@ -203,15 +232,17 @@ export class BatchCommitter implements Placer {
       b.afterSync.push(() => seg.remove());
     }
     for (const op of accepted) {
+      // The namespace's id is taken after `forget`, which frees it if that was its last entry.
       if (op.kind === 'append') {
         s.forget(op.slot, b.afterSync);
-        index.set(op.slot, op.place?.seg.id ?? NO_BYTES, op.place?.offset ?? 0, op.data.size);
+        const ns = index.namespaces.idOf(op.namespace);
+        index.set(op.slot, op.place?.seg.id ?? NO_BYTES, op.place?.offset ?? 0, op.data.size, ns);
         s.cache.set(op.slot.toString('latin1'), op.data.buffers);
         s.liveBytes += op.data.size;
         op.done.resolve();
       } else if (op.kind === 'publish') {
         s.forget(op.slot, b.afterSync);
-        index.set(op.slot, OWN_FILE, op.generation, op.size);
+        index.set(op.slot, OWN_FILE, op.generation, op.size, index.namespaces.idOf(op.namespace));
         s.reserved -= op.reserved;
         s.ownFileBytes += diskFootprint(op.size);
         s.liveBytes += op.size;

@@ -59,6 +59,8 @@ export interface Batch {
   readonly writes: SegmentWrite[];
   /** Set once the journal holds the batch's records: from then on nothing is taken back. */
   journaled: boolean;
+  /** With quotas: bytes this batch's accepted puts add to each namespace (by name). */
+  namespacePending?: Map<string, number>;
 }
 
 /** A new batch that starts with what a failed commit carried over. */
@@ -87,11 +89,21 @@ export interface Deferred<T = void> {
 }
 
 export type WriterOp =
-  // `place`: where the commit put the bytes (none for an empty entry).
-  | { kind: 'append'; slot: Buffer; record: EncodedRecord; data: Parts; place?: Place; done: Deferred }
+  // `place`: where the commit put the bytes (none for an empty entry). `namespace`: the
+  // key's, which the index counts the entry in.
+  | {
+      kind: 'append';
+      slot: Buffer;
+      namespace: string;
+      record: EncodedRecord;
+      data: Parts;
+      place?: Place;
+      done: Deferred;
+    }
   | {
       kind: 'publish';
       slot: Buffer;
+      namespace: string;
       record: EncodedRecord;
       size: number;
       generation: number;

@@ -14,13 +14,15 @@
 // - the file system's own bound (file-system-bound.ts): a full disk lowers the bound the
 //   store works to (`StoreUsage.effectiveMaxBytes`) instead of failing writes;
 // - the journal rewrite (journal-rewrite.ts), tried after commits once the journal is
-//   mostly history.
+//   mostly history;
+// - namespaces (namespace-table.ts): bytes and entries per namespace, counted by the
+//   index, and their quotas, which space management enforces first.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
 import { InFlight } from '../in-flight.ts';
-import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
+import type { Body, Entry, NamespaceUsage, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
 import { BatchCommitter } from './batch-committer.ts';
 import { CommitSyncer, type CommitRunner } from './commit-syncer.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
@@ -29,6 +31,7 @@ import { FileSystemBound, type BoundListener } from './file-system-bound.ts';
 import { GroupCommitWriter } from './group-commit-writer.ts';
 import { encodeDelete } from './journal.ts';
 import { JournalRewriter } from './journal-rewrite.ts';
+import type { QuotaRule } from './namespace-table.ts';
 import { PutReceiver } from './put-receiver.ts';
 import { ReadCache } from './read-cache.ts';
 import { recoverStore, type RecoveryReport } from './recovery.ts';
@@ -70,6 +73,12 @@ export interface DiskStoreOptions {
    */
   readonly onEffectiveMaxBytes?: BoundListener;
   /**
+   * Byte quotas per namespace (`--namespace-quota`, the first rule naming a namespace wins):
+   * a put over its namespace's quota evicts that namespace's least recently used entries
+   * first; an entry over the whole quota is refused (TooLarge). None by default.
+   */
+  readonly namespaceQuotas?: readonly QuotaRule[];
+  /**
    * For tests: makes the runner of the group commits' I/O (default: a CommitSyncer, the
    * commit worker), so a test can hold, record or fail commits of this store only.
    */
@@ -89,6 +98,8 @@ export interface DiskStore extends Store {
   readonly recovery: RecoveryReport;
   /** Bytes held by the in-memory index. */
   readonly indexMemoryBytes: number;
+  /** Every namespace's figures now, `limit` of each kind (`usage().namespaces` may be a second old). */
+  namespaceUsage(limit?: number): NamespaceUsage[];
 }
 
 export async function openDiskStore(options: DiskStoreOptions): Promise<DiskStore> {
@@ -98,6 +109,11 @@ export async function openDiskStore(options: DiskStoreOptions): Promise<DiskStor
 }
 
 const DEFAULT_SMALL_ENTRY = 1024 * 1024;
+/**
+ * How old `usage().namespaces` may be: usage() is asked after every write a request thread
+ * made (store-host.ts), and listing sorts every namespace.
+ */
+const NAMESPACE_LIST_MS = 1000;
 
 class DiskStoreImpl implements DiskStore {
   readonly dir: string;
@@ -111,6 +127,7 @@ class DiskStoreImpl implements DiskStore {
   #closed = false;
   #closing: Promise<void> | undefined;
   #lock!: DirLock;
+  #namespaces: { list: readonly NamespaceUsage[]; version: number; at: number } | undefined;
   recovery!: RecoveryReport;
 
   constructor(options: DiskStoreOptions) {
@@ -124,6 +141,7 @@ class DiskStoreImpl implements DiskStore {
         fsync: (options.durability ?? 'fsync') === 'fsync',
         smallEntryBytes,
         segmentBytes: options.segmentBytes,
+        quotas: options.namespaceQuotas,
       },
       new ReadCache(options.readCacheBytes ?? 64 * 1024 * 1024),
     );
@@ -208,7 +226,22 @@ class DiskStoreImpl implements DiskStore {
       effectiveMaxBytes: s.effectiveMaxBytes,
       entries: s.index.size,
       evictions: s.evictions,
+      namespaces: this.#namespaceList(),
     };
+  }
+
+  namespaceUsage(limit?: number): NamespaceUsage[] {
+    return this.#s.index.namespaces.list(limit);
+  }
+
+  /** The listed namespaces, listed again once they changed and the list is a second old. */
+  #namespaceList(): readonly NamespaceUsage[] {
+    const version = this.#s.index.namespaces.version;
+    const now = performance.now();
+    const last = this.#namespaces;
+    if (last !== undefined && (last.version === version || now - last.at < NAMESPACE_LIST_MS)) return last.list;
+    this.#namespaces = { list: this.namespaceUsage(), version, at: now };
+    return this.#namespaces.list;
   }
 
   /** Refuses new puts and deletes at once, waits for the puts in flight, then closes files. */

@@ -1,7 +1,12 @@
 // The disk store's in-memory index: slot key (32 bytes) -> location, with an intrusive LRU
 // list. Struct-of-typed-arrays instead of a Map of objects keeps it near 70 bytes per entry
 // (a JS object per blob costs several times that), so a million blobs index in ~70 MB.
+// Each entry keeps its namespace as a small id (namespace-table.ts, which the index keeps
+// counting): 2 bytes an entry, 4 only past 65,535 live namespaces. With quotas, each
+// namespace also gets an LRU list of its own (8 bytes more an entry, only then), so a put
+// over its namespace's quota finds that namespace's oldest entry at once.
 // Not safe for concurrent mutation across awaits: the disk store mutates it synchronously.
+import { NamespaceTable } from './namespace-table.ts';
 
 /** `segment` value for entries stored in a file of their own. */
 export const OWN_FILE = 0xffffffff;
@@ -12,7 +17,14 @@ const NONE = -1;
 const KEY_BYTES = 32;
 const KEY_WORDS = KEY_BYTES / 4;
 
+export interface EntryIndexOptions {
+  /** The namespaces the entries' ids name; a table without quotas by default. */
+  readonly namespaces?: NamespaceTable;
+}
+
 export class EntryIndex {
+  /** Bytes and entries per namespace of the indexed entries. */
+  readonly namespaces: NamespaceTable;
   #cap = 0;
   #count = 0;
   #keys = new Uint32Array(0); // KEY_WORDS per entry
@@ -21,6 +33,13 @@ export class EntryIndex {
   #size = new Float64Array(0);
   #prev = new Int32Array(0); // towards the LRU tail
   #next = new Int32Array(0); // towards the MRU head; doubles as the free list link
+  #ns: Uint16Array | Uint32Array = new Uint16Array(0); // namespace id
+  // Per-namespace LRU lists, with quotas only: links per entry, ends per namespace id.
+  readonly #byNamespace: boolean;
+  #nsPrev = new Int32Array(0);
+  #nsNext = new Int32Array(0);
+  #nsHead = new Int32Array(0);
+  #nsTail = new Int32Array(0);
   #table = new Int32Array(0); // open addressing, linear probing, entry id or NONE
   #mask = 0;
   #head = NONE; // most recently used
@@ -30,7 +49,9 @@ export class EntryIndex {
   readonly #probe = new Uint32Array(KEY_WORDS);
   readonly #probeBytes = new Uint8Array(this.#probe.buffer);
 
-  constructor(initialCapacity = 1024) {
+  constructor(initialCapacity = 1024, options: EntryIndexOptions = {}) {
+    this.namespaces = options.namespaces ?? new NamespaceTable();
+    this.#byNamespace = this.namespaces.hasQuotas;
     this.#grow(Math.max(16, initialCapacity));
   }
 
@@ -47,6 +68,11 @@ export class EntryIndex {
       this.#size.byteLength +
       this.#prev.byteLength +
       this.#next.byteLength +
+      this.#ns.byteLength +
+      this.#nsPrev.byteLength +
+      this.#nsNext.byteLength +
+      this.#nsHead.byteLength +
+      this.#nsTail.byteLength +
       this.#table.byteLength
     );
   }
@@ -64,8 +90,11 @@ export class EntryIndex {
     }
   }
 
-  /** Inserts or replaces `slot` and makes it the most recently used. Returns its id. */
-  set(slot: Uint8Array, segment: number, offset: number, size: number): number {
+  /**
+   * Inserts or replaces `slot` (of namespace id `ns`, from `namespaces.idOf`) and makes it
+   * the most recently used. Returns its id.
+   */
+  set(slot: Uint8Array, segment: number, offset: number, size: number, ns = 0): number {
     let id = this.find(slot);
     if (id === NONE) {
       id = this.#allocate();
@@ -73,8 +102,19 @@ export class EntryIndex {
       this.#insertIntoTable(id);
       this.#count++;
       this.#linkHead(id);
+      this.#join(id, ns, size);
     } else {
       this.touch(id);
+      const was = this.#ns[id]!;
+      if (was === ns) {
+        this.namespaces.resized(ns, size - this.#size[id]!);
+      } else {
+        // A slot names one key (namespace included): only a hash collision gets here.
+        if (this.#byNamespace) this.#nsUnlink(id, was);
+        const wasSize = this.#size[id]!;
+        this.#join(id, ns, size);
+        this.namespaces.removed(was, wasSize); // last: it may free `was`'s id
+      }
     }
     this.#segment[id] = segment;
     this.#offset[id] = offset;
@@ -91,6 +131,7 @@ export class EntryIndex {
   remove(id: number): void {
     this.#removeFromTable(id);
     this.#unlink(id);
+    this.#leave(id, this.#ns[id]!, this.#size[id]!);
     this.#count--;
     this.#next[id] = this.#free;
     this.#segment[id] = 0;
@@ -98,9 +139,15 @@ export class EntryIndex {
   }
 
   touch(id: number): void {
+    // The most recent entry of all is the most recent of its namespace too.
     if (this.#head === id) return;
     this.#unlink(id);
     this.#linkHead(id);
+    if (this.#byNamespace) {
+      const ns = this.#ns[id]!;
+      this.#nsUnlink(id, ns);
+      this.#nsLinkHead(id, ns);
+    }
   }
 
   segment(id: number): number {
@@ -112,6 +159,10 @@ export class EntryIndex {
   entrySize(id: number): number {
     return this.#size[id]!;
   }
+  /** The entry's namespace id (`namespaces.nameOf` names it). */
+  namespace(id: number): number {
+    return this.#ns[id]!;
+  }
   /** The slot key of an entry, as a fresh 32-byte Buffer (a copy: the id's key bytes are
    *  overwritten when a removed entry's id is reused). */
   slot(id: number): Buffer {
@@ -122,9 +173,57 @@ export class EntryIndex {
   get lruTail(): number {
     return this.#tail;
   }
+  /** The least recently used entry of namespace id `ns`, or -1; only with quotas. */
+  namespaceTail(ns: number): number {
+    if (!this.#byNamespace) throw new Error('the index keeps no LRU list per namespace (no quotas)');
+    return ns < this.#nsTail.length ? this.#nsTail[ns]! : NONE;
+  }
   /** Ids from least to most recently used. Do not mutate while iterating. */
   *lruOrder(): Generator<number> {
     for (let id = this.#tail; id !== NONE; id = this.#next[id]!) yield id;
+  }
+
+  /** Counts a new (or moved) entry in namespace `ns`. */
+  #join(id: number, ns: number, size: number): void {
+    if (ns > 0xffff && this.#ns instanceof Uint16Array) this.#ns = Uint32Array.from(this.#ns);
+    this.#ns[id] = ns;
+    this.namespaces.added(ns, size);
+    if (this.#byNamespace) this.#nsLinkHead(id, ns);
+  }
+
+  /** Uncounts an entry from namespace `ns` (which may free the id: counted last). */
+  #leave(id: number, ns: number, size: number): void {
+    if (this.#byNamespace) this.#nsUnlink(id, ns);
+    this.namespaces.removed(ns, size);
+  }
+
+  #nsLinkHead(id: number, ns: number): void {
+    if (ns >= this.#nsHead.length) this.#growNamespaces(ns + 1);
+    const head = this.#nsHead[ns]!;
+    this.#nsNext[id] = NONE;
+    this.#nsPrev[id] = head;
+    if (head !== NONE) this.#nsNext[head] = id;
+    this.#nsHead[ns] = id;
+    if (this.#nsTail[ns] === NONE) this.#nsTail[ns] = id;
+  }
+
+  #nsUnlink(id: number, ns: number): void {
+    const prev = this.#nsPrev[id]!;
+    const next = this.#nsNext[id]!;
+    if (prev !== NONE) this.#nsNext[prev] = next;
+    else this.#nsTail[ns] = next;
+    if (next !== NONE) this.#nsPrev[next] = prev;
+    else this.#nsHead[ns] = prev;
+  }
+
+  #growNamespaces(needed: number): void {
+    const n = Math.max(needed, this.namespaces.idLimit, this.#nsHead.length * 2, 16);
+    const head = new Int32Array(n).fill(NONE);
+    const tail = new Int32Array(n).fill(NONE);
+    head.set(this.#nsHead);
+    tail.set(this.#nsTail);
+    this.#nsHead = head;
+    this.#nsTail = tail;
   }
 
   #keyEquals(id: number, p: Uint32Array): boolean {
@@ -187,7 +286,11 @@ export class EntryIndex {
   }
 
   #grow(cap: number): void {
-    const copy = <T extends Uint32Array | Int32Array | Float64Array>(old: T, make: (n: number) => T, n: number): T => {
+    const copy = <T extends Uint16Array | Uint32Array | Int32Array | Float64Array>(
+      old: T,
+      make: (n: number) => T,
+      n: number,
+    ): T => {
       const a = make(n);
       a.set(old);
       return a;
@@ -198,6 +301,13 @@ export class EntryIndex {
     this.#size = copy(this.#size, (n) => new Float64Array(n), cap);
     this.#prev = copy(this.#prev, (n) => new Int32Array(n), cap);
     this.#next = copy(this.#next, (n) => new Int32Array(n), cap);
+    const ns = this.#ns;
+    this.#ns =
+      ns instanceof Uint16Array ? copy(ns, (n) => new Uint16Array(n), cap) : copy(ns, (n) => new Uint32Array(n), cap);
+    if (this.#byNamespace) {
+      this.#nsPrev = copy(this.#nsPrev, (n) => new Int32Array(n), cap);
+      this.#nsNext = copy(this.#nsNext, (n) => new Int32Array(n), cap);
+    }
     this.#cap = cap;
     let tableSize = 16;
     while (tableSize < cap * 2) tableSize *= 2;

@@ -61,30 +61,36 @@ export class GroupCommitWriter {
     while (this.#queue.length > 0) await this.#commitOrRefuse(this.#queue.splice(0, this.#batchLength()));
   }
 
-  /** Commits `batch`, making room and trying again when the file system is full; else fails its ops. */
+  /**
+   * Commits `batch`, making room and trying again when the file system is full; else fails
+   * its ops. Ops a commit deferred (a namespace quota) go back to the front of the queue.
+   */
   async #commitOrRefuse(batch: WriterOp[]): Promise<void> {
     let ops = batch;
     for (let attempt = 1; ; attempt++) {
       const accepted: WriterOp[] = [];
-      try {
-        await this.#committer.commit(ops, accepted);
-        return;
-      } catch (err) {
-        // `accepted`: the ops not refused or answered before the failure.
-        if (isNoSpace(err) && accepted.length > 0 && attempt <= NO_SPACE_RETRIES && (await this.#roomFor(accepted))) {
-          ops = accepted;
-          continue;
-        }
-        const e = isNoSpace(err)
-          ? new HoardError(
-              ErrorCode.InsufficientStorage,
-              `the file system is full and no room could be made (${(err as Error).message})`,
-              { cause: err },
-            )
-          : toHoardError(err);
-        for (const op of ops) op.done.reject(e);
-        return;
+      const failed = await this.#committer.commit(ops, accepted).then(
+        () => undefined,
+        (err: unknown) => ({ err }),
+      );
+      const deferred = this.#committer.takeDeferred();
+      if (deferred.length > 0) this.#queue.unshift(...deferred);
+      if (failed === undefined) return;
+      const { err } = failed;
+      // `accepted`: the ops not refused, deferred or answered before the failure.
+      if (isNoSpace(err) && accepted.length > 0 && attempt <= NO_SPACE_RETRIES && (await this.#roomFor(accepted))) {
+        ops = accepted;
+        continue;
       }
+      const e = isNoSpace(err)
+        ? new HoardError(
+            ErrorCode.InsufficientStorage,
+            `the file system is full and no room could be made (${(err as Error).message})`,
+            { cause: err },
+          )
+        : toHoardError(err);
+      for (const op of ops) if (!deferred.includes(op)) op.done.reject(e);
+      return;
     }
   }
 

@@ -127,15 +127,27 @@ export interface ScanResult {
 /**
  * The open path: visits every intact record without allocating per record (a million-entry
  * store must open in well under two seconds). `slot` is a view into `buf`, valid only during
- * the call. Returns the intact prefix's length; throws only for a foreign file.
+ * the call; `namespace` is a put's ('' for other records), one string per run of records
+ * of the same namespace. Returns the intact prefix's length; throws only for a foreign file.
  */
 export function replayJournal(
   buf: Buffer,
-  visit: (op: Op, slot: Buffer, segment: number, offset: number, size: number, position: number) => void,
+  visit: (
+    op: Op,
+    slot: Buffer,
+    segment: number,
+    offset: number,
+    size: number,
+    position: number,
+    namespace: string,
+  ) => void,
 ): number {
   if (buf.length === 0) return 0;
   checkHeader(buf);
   if (buf.length < JOURNAL_MAGIC.length) return 0;
+  let ns = '';
+  let nsAt = 0;
+  let nsLen = 0;
   let pos = JOURNAL_MAGIC.length;
   while (pos + FRAME_HEADER <= buf.length) {
     const len = buf.readUInt32LE(pos);
@@ -145,7 +157,7 @@ export function replayJournal(
     if (crc32(payload) !== buf.readUInt32LE(pos + 4)) break;
     const op = buf[start]!;
     if (op === Op.Delete && len === SEGMENT_AT) {
-      visit(Op.Delete, payload.subarray(SLOT_AT, SLOT_AT + 32), 0, 0, 0, pos);
+      visit(Op.Delete, payload.subarray(SLOT_AT, SLOT_AT + 32), 0, 0, 0, pos, '');
     } else if (op === Op.Move && len === OFFSET_AT + 8) {
       visit(
         Op.Move,
@@ -154,8 +166,16 @@ export function replayJournal(
         buf.readDoubleLE(start + OFFSET_AT),
         0,
         pos,
+        '',
       );
     } else if (op === Op.Put && parsePayload(payload) !== undefined) {
+      const at = start + NS_AT + 2;
+      const len = buf.readUInt16LE(start + NS_AT);
+      if (len !== nsLen || buf.compare(buf, nsAt, nsAt + nsLen, at, at + len) !== 0) {
+        ns = len === 0 ? '' : buf.toString('utf8', at, at + len);
+        nsAt = at;
+        nsLen = len;
+      }
       visit(
         Op.Put,
         payload.subarray(SLOT_AT, SLOT_AT + 32),
@@ -163,6 +183,7 @@ export function replayJournal(
         buf.readDoubleLE(start + OFFSET_AT),
         buf.readDoubleLE(start + SIZE_AT),
         pos,
+        ns,
       );
     } else {
       break;

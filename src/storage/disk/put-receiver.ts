@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
+import { ErrorCode, HoardError, isHoardError, toHoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
 import { receive } from '../../core/receive.ts';
 import { checkPut, putReceiveOptions } from '../check-put.ts';
@@ -21,6 +21,7 @@ import { encodePut, setLocation } from './journal.ts';
 import { blobPath, diskFootprint, tmpDir } from './layout.ts';
 import { PipelinedFileWriter } from './pipelined-file-writer.ts';
 import { slotOf } from './slot.ts';
+import { overQuota } from './space-manager.ts';
 import type { StoreState } from './store-state.ts';
 import { syncDir } from './sync-dir.ts';
 
@@ -43,6 +44,13 @@ export class PutReceiver {
   async put(key: Key, body: Body, options: PutOptions): Promise<PutOutcome> {
     const maxBytes = this.#s.effectiveMaxBytes;
     checkPut(key, options, maxBytes);
+    if (this.#s.hasQuotas) {
+      // An entry over its namespace's whole quota is refused before its body is read; one of
+      // undeclared size, at its first byte over it (#receive), else at its commit.
+      const quota = this.#s.index.namespaces.quotaOf(key.namespace);
+      if (quota > 0 && options.size !== undefined && options.size > quota)
+        throw overQuota(key.namespace, quota, options.size);
+    }
     const slot = slotOf(key);
     if (key.keyspace !== 'cas') return this.#write(key, slot, body, options);
 
@@ -67,7 +75,14 @@ export class PutReceiver {
         if (c.byteLength > 0) buffers.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
       });
       const record = encodePut(slot, key, size, crc);
-      await this.#writer.enqueue<void>((done) => ({ kind: 'append', slot, record, data: { buffers, size }, done }));
+      await this.#writer.enqueue<void>((done) => ({
+        kind: 'append',
+        slot,
+        namespace: key.namespace,
+        record,
+        data: { buffers, size },
+        done,
+      }));
       return 'created';
     }
     return this.#writeOwnFile(key, slot, body, options, known ?? 0);
@@ -113,6 +128,7 @@ export class PutReceiver {
         .enqueue<void>((done) => ({
           kind: 'publish',
           slot,
+          namespace: key.namespace,
           record,
           size,
           generation,
@@ -151,11 +167,24 @@ export class PutReceiver {
   ): Promise<{ size: number; crc: number }> {
     const raw = key.keyspace !== 'cas';
     let crc = 0;
-    const { size } = await receive(body, putReceiveOptions(key, options, this.#s.effectiveMaxBytes), (c) => {
-      if (raw) crc = crc32(c, crc);
-      return sink(c);
-    });
-    return { size, crc };
+    const receiving = putReceiveOptions(key, options, this.#s.effectiveMaxBytes);
+    const quota = this.#s.hasQuotas ? this.#s.index.namespaces.quotaOf(key.namespace) : 0;
+    const overQuotaAt = quota > 0 && quota < receiving.maxBytes! ? quota : undefined;
+    try {
+      const { size } = await receive(
+        body,
+        overQuotaAt === undefined ? receiving : { ...receiving, maxBytes: overQuotaAt, overLimit: ErrorCode.TooLarge },
+        (c) => {
+          if (raw) crc = crc32(c, crc);
+          return sink(c);
+        },
+      );
+      return { size, crc };
+    } catch (err) {
+      if (overQuotaAt !== undefined && isHoardError(err, ErrorCode.TooLarge))
+        throw overQuota(key.namespace, overQuotaAt);
+      throw err;
+    }
   }
 
   /** Creates blobs/<xx>/ once, durably (the directory's own name is synced in its parent). */

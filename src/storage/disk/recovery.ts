@@ -59,11 +59,13 @@ export async function recoverStore(
   let journalRecords = 0;
   let generation = 0;
   let maxSegment = 0; // the highest segment id named by the journal or found on disk
-  const validLength = replayJournal(image, (op, slot, segment, offset, size, position) => {
+  // The index counts every namespace's bytes and entries as it is rebuilt (and as dangling
+  // entries are dropped below), so quotas and usage are right from the start.
+  const validLength = replayJournal(image, (op, slot, segment, offset, size, position, namespace) => {
     journalRecords++;
     if (op !== Op.Delete && segment !== OWN_FILE && segment !== NO_BYTES && segment > maxSegment) maxSegment = segment;
     if (op === Op.Put) {
-      positions[index.set(slot, segment, offset, size)] = position;
+      positions[index.set(slot, segment, offset, size, index.namespaces.idOf(namespace))] = position;
       if (segment === OWN_FILE && offset > generation) generation = offset;
       return;
     }

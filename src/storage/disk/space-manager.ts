@@ -4,6 +4,11 @@
 // segment removed) while dead space is: evicting from a segment that still holds live
 // entries frees nothing until the segment is compacted. The bound is the effective one:
 // the configured `maxBytes`, or less when the file system holds less (file-system-bound.ts).
+//
+// Namespace quotas come first: a put that would take its namespace over its quota evicts
+// that namespace's own least recently used entries until it fits, before the store's bound
+// is looked at (and so before any other namespace loses an entry).
+import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { encodeDelete, encodeMove, seal, type EncodedRecord } from './journal.ts';
 import type { Batch, Parts, Placer } from './commit-batch.ts';
 import type { Segment } from './segment.ts';
@@ -40,15 +45,50 @@ export class SpaceManager {
         continue;
       }
       if (id < 0) return false;
-      const slot = s.index.slot(id);
-      const del = seal(encodeDelete(slot));
-      b.frames.push(del);
-      b.evictions.push(del);
-      b.pendingBytes += del.length;
-      s.forget(slot, b.afterSync);
-      s.evictions++;
+      this.#evict(id, b);
     }
     return true;
+  }
+
+  /**
+   * With quotas: makes room in `namespace` for a put of `size` bytes to `slot` (whose
+   * current entry, if any, it replaces) by evicting the namespace's least recently used
+   * entries. False when what stands in the way is this batch's own earlier puts to the
+   * namespace (not in the index yet): the put waits for the next commit, where they are.
+   * Throws TooLarge for an entry larger than the whole quota.
+   */
+  fitNamespace(namespace: string, slot: Buffer, size: number, b: Batch): boolean {
+    const s = this.#s;
+    const { index } = s;
+    const table = index.namespaces;
+    const quota = table.quotaOf(namespace);
+    if (quota === 0) return true;
+    if (size > quota) throw overQuota(namespace, quota, size);
+    const pending = b.namespacePending?.get(namespace) ?? 0;
+    for (;;) {
+      const ns = table.find(namespace);
+      let held = ns < 0 ? 0 : table.bytes(ns);
+      const replaced = index.find(slot);
+      if (replaced >= 0) held -= index.entrySize(replaced);
+      if (held + pending + size <= quota) break;
+      const victim = ns < 0 ? -1 : index.namespaceTail(ns);
+      if (victim < 0) return false;
+      this.#evict(victim, b);
+    }
+    (b.namespacePending ??= new Map()).set(namespace, pending + size);
+    return true;
+  }
+
+  /** Evicts entry `id` in batch `b`: its delete record is journaled with the batch. */
+  #evict(id: number, b: Batch): void {
+    const s = this.#s;
+    const slot = s.index.slot(id);
+    const del = seal(encodeDelete(slot));
+    b.frames.push(del);
+    b.evictions.push(del);
+    b.pendingBytes += del.length;
+    s.forget(slot, b.afterSync);
+    s.evictions++;
   }
 
   #compactionVictim(exclude: Set<number>, touched: Set<number>): Segment | undefined {
@@ -91,4 +131,13 @@ export class SpaceManager {
     // Removed once the moves are published (batch-committer.ts); counted as freed from now on.
     seg.retiring = true;
   }
+}
+
+/** The refusal of an entry larger than its namespace's whole quota. */
+export function overQuota(namespace: string, quota: number, size?: number): HoardError {
+  const entry = size === undefined ? 'an entry' : `an entry of ${size} bytes`;
+  return new HoardError(
+    ErrorCode.TooLarge,
+    `${entry} exceeds the quota of namespace ${JSON.stringify(namespace)} (${quota} bytes)`,
+  );
 }

@@ -6,6 +6,7 @@
 import { unlink, type FileHandle } from 'node:fs/promises';
 import { EntryIndex, NO_BYTES, OWN_FILE } from './entry-index.ts';
 import { blobPath, diskFootprint } from './layout.ts';
+import { NamespaceTable, type QuotaRule } from './namespace-table.ts';
 import type { ReadCache } from './read-cache.ts';
 import type { Recovered } from './recovery.ts';
 import type { Segment } from './segment.ts';
@@ -25,7 +26,9 @@ export class StoreState {
   segmentBytes: number;
   readonly #fixedSegmentBytes: number | undefined;
   readonly #smallEntryBytes: number;
-  readonly index = new EntryIndex(1024);
+  readonly index: EntryIndex;
+  /** Whether any namespace has a quota: puts then check theirs (space-manager.ts). */
+  readonly hasQuotas: boolean;
   readonly cache: ReadCache;
   segments = new Map<number, Segment>();
   active!: Segment;
@@ -41,10 +44,18 @@ export class StoreState {
   /** `segmentBytes`: a fixed segment size; by default one sixteenth of the bound, within 1-64 MiB. */
   constructor(
     dir: string,
-    options: { maxBytes: number; fsync: boolean; smallEntryBytes: number; segmentBytes?: number },
+    options: {
+      maxBytes: number;
+      fsync: boolean;
+      smallEntryBytes: number;
+      segmentBytes?: number;
+      quotas?: readonly QuotaRule[];
+    },
     cache: ReadCache,
   ) {
     this.dir = dir;
+    this.index = new EntryIndex(1024, { namespaces: new NamespaceTable(options.quotas) });
+    this.hasQuotas = this.index.namespaces.hasQuotas;
     this.maxBytes = options.maxBytes;
     this.effectiveMaxBytes = options.maxBytes;
     this.fsync = options.fsync;
