@@ -3,16 +3,20 @@
 // gets 401 with the right WWW-Authenticate or 403 (UNAUTHENTICATED / PERMISSION_DENIED over
 // gRPC), changes nothing in the store, is counted by cause, and no secret reaches the log.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Metadata, status } from '@grpc/grpc-js';
 import { pino } from 'pino';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { digestOf } from '../../src/core/digest.ts';
 import { startServer, type RunningServer } from '../../src/server/start-server.ts';
 import { makeAccessFixtures, USERS, type AccessFixtures } from '../helpers/access-fixtures.ts';
+import { makeTestPki } from '../helpers/test-pki.ts';
 import { rawRequest, sha256, startTestServer, testConfig } from '../helpers/test-server.ts';
 import { codeOf, reapiClients, unary } from './reapi-harness.ts';
 
@@ -278,5 +282,77 @@ test('an address that keeps failing waits longer for each refusal; good credenti
     assert.ok(good.ms < 300, `good credentials waited ${good.ms} ms`);
   } finally {
     await s.close();
+  }
+});
+
+test('client certificates are identities with grants of their own; others get the defaults', async () => {
+  const pki = await makeTestPki();
+  const server = await pki.issue(1);
+  const dir = await mkdtemp(join(tmpdir(), 'hoard-cert-grants-'));
+  const accessFile = join(dir, 'access.yaml');
+  await writeFile(
+    accessFile,
+    'certificates:\n  - { name: agent-ro, scopes: [read] }\ndefaults: { scopes: [read, write], namespaces: [main] }\n',
+  );
+  const s = await startTestServer({
+    tlsCertFile: server.certFile,
+    tlsKeyFile: server.keyFile,
+    tlsCaFile: pki.caFile,
+    accessFile,
+  });
+  try {
+    const readOnly = await pki.issueClient('agent-ro');
+    const other = await pki.issueClient('agent-7');
+    const b = Buffer.from('written over mTLS');
+    const send = (method: string, path: string, cert: { cert: Buffer; key: Buffer }, body?: Buffer) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpsRequest(`${s.url}${path}`, { method, ca: pki.ca, ...cert, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    assert.equal(await send('PUT', `/main/cas/${sha256(b)}`, readOnly, b), 403, 'agent-ro has no write scope');
+    assert.equal(await send('PUT', `/other/cas/${sha256(b)}`, other, b), 403, 'the defaults name main only');
+    assert.equal(await send('PUT', `/main/cas/${sha256(b)}`, other, b), 200);
+    assert.equal(await send('GET', `/main/cas/${sha256(b)}`, readOnly), 200);
+  } finally {
+    await s.close();
+    await pki.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a changed htpasswd or access file applies within seconds: a new user works, a removed token stops', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hoard-reload-'));
+  const htpasswdFile = join(dir, 'htpasswd');
+  const accessFile = join(dir, 'access.yaml');
+  await copyFile(fx.htpasswdFile, htpasswdFile);
+  await copyFile(fx.accessFile, accessFile);
+  const s = await startTestServer({ htpasswdFile, accessFile });
+  try {
+    const path = `/cas/${sha256('reload')}`;
+    const status = async (authorization: string) =>
+      (await rawRequest(s.url, 'GET', path, undefined, { authorization })).status;
+    assert.equal(await status(bearer(fx.tokens['writer']!)), 404);
+    assert.equal(await status(fx.basic('dave', 'dave-pw')), 401);
+
+    execFileSync('htpasswd', ['-bB', htpasswdFile, 'dave', 'dave-pw']);
+    const doc = parseYaml(await readFile(accessFile, 'utf8')) as { tokens: { name: string }[] };
+    doc.tokens = doc.tokens.filter((t) => t.name !== 'writer');
+    await writeFile(`${accessFile}.new`, stringifyYaml(doc));
+    await rename(`${accessFile}.new`, accessFile);
+
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if ((await status(fx.basic('dave', 'dave-pw'))) === 404 && (await status(bearer(fx.tokens['writer']!))) === 401)
+        return;
+      await sleep(250);
+    }
+    assert.fail('the changed files were not applied within 10 s');
+  } finally {
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
