@@ -109,3 +109,29 @@ export function networkError(err: unknown, server: string, signal?: AbortSignal)
     cause: err,
   });
 }
+
+/** OpenSSL's words for a TLS alert the peer sent ("tlsv13 alert certificate required"), found in `text`. */
+const TLS_ALERT = /\b(?:tlsv1\d?|sslv3) alert [a-z ]*[a-z]/i;
+
+export function tlsAlertIn(text: string): string | undefined {
+  return TLS_ALERT.exec(text)?.[0].toLowerCase();
+}
+
+/**
+ * The server refused the TLS session with `alert`: an mTLS server without the client
+ * certificate it requires, or with one it does not trust. Unauthenticated, and kind
+ * 'connect', so no retry repeats it (the same certificate gets the same answer).
+ */
+export function tlsRefusal(server: string, alert: string, cause: unknown): ClientError {
+  const why = /certificate required/.test(alert)
+    ? 'it requires a client certificate, and none was sent'
+    : /certificate|unknown ca|access denied/.test(alert)
+      ? 'it did not accept the client certificate'
+      : 'it ended the TLS handshake';
+  return new ClientError(`authentication failed: ${server} refused the TLS connection: ${why} (${alert})`, {
+    server,
+    kind: 'connect',
+    code: ErrorCode.Unauthenticated,
+    cause,
+  });
+}

@@ -10,6 +10,8 @@ import grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.ts';
+import { ErrorCode } from '../core/errors.ts';
+import { authorizationOf, clientTls, withAuthorization } from './client-credentials.ts';
 import { ClientError } from './client-error.ts';
 import {
   CODECS,
@@ -53,6 +55,8 @@ export class GrpcCacheClient implements CacheClient {
   readonly #idleMs: number;
   readonly #chunkSize: number;
   readonly #bs: ByteStreamContext;
+  /** Sent as `authorization` metadata on every call (client-credentials.ts decides which). */
+  readonly #authorization: string | undefined;
 
   constructor(url: URL, opts: ClientOptions = {}) {
     this.server = `${url.protocol}//${url.host}`;
@@ -61,10 +65,13 @@ export class GrpcCacheClient implements CacheClient {
     this.#idleMs = opts.idleTimeoutMs ?? 60_000;
     this.#chunkSize = opts.chunkSize ?? 64 * 1024;
     this.#limiter = new Limiter(opts.concurrency ?? 32);
+    this.#authorization = authorizationOf(url, opts);
+    const tls = clientTls(url, opts);
     const creds =
       url.protocol === 'grpcs:'
-        ? grpc.credentials.createSsl(opts.ca === undefined ? undefined : Buffer.from(opts.ca))
+        ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
         : grpc.credentials.createInsecure();
+    // The target (and so the :authority) is host:port only: user info travels as metadata.
     this.#client = new grpc.Client(url.host, creds, {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
@@ -195,6 +202,11 @@ export class GrpcCacheClient implements CacheClient {
     this.#client.close();
   }
 
+  /** The server without credentials. */
+  toString(): string {
+    return this.server;
+  }
+
   /**
    * grpc-js answers calls made during its reconnect backoff with the LAST connect error,
    * even when the server is back (e.g. restarted). So a connect failure gets one bounded
@@ -203,7 +215,8 @@ export class GrpcCacheClient implements CacheClient {
    * the connect error stands and retrying stops (a dead server still fails fast).
    */
   async #recheck(e: ClientError): Promise<ClientError> {
-    if (e.kind !== 'connect') return e;
+    // A refused TLS session (mTLS) is an answer, not a stale error: no reconnect can change it.
+    if (e.kind !== 'connect' || e.code === ErrorCode.Unauthenticated) return e;
     const ready = await new Promise<boolean>((resolve) =>
       this.#client.waitForReady(Date.now() + 1500, (err) => resolve(!err)),
     );
@@ -250,7 +263,7 @@ export class GrpcCacheClient implements CacheClient {
 
   #metadata(): grpc.Metadata {
     const md = new grpc.Metadata();
-    for (const [k, v] of Object.entries(this.#opts.headers ?? {})) md.set(k, v);
+    for (const [k, v] of Object.entries(withAuthorization(this.#opts.headers, this.#authorization))) md.set(k, v);
     return md;
   }
 

@@ -7,7 +7,7 @@ import protobuf from 'protobufjs';
 import { ErrorCode, type ErrorCode as Code } from '../core/errors.ts';
 import type { Digest } from '../core/digest.ts';
 import { protoType, REAPI } from '../core/proto.ts';
-import { ClientError } from './client-error.ts';
+import { ClientError, tlsAlertIn, tlsRefusal } from './client-error.ts';
 
 export interface Codec<T> {
   readonly serialize: (value: T) => Buffer;
@@ -104,6 +104,8 @@ export function writeResourceName(instance: string, uuid: string, d: Digest): st
 
 function codeFor(grpcCode: number): Code {
   if (grpcCode === grpc.status.INVALID_ARGUMENT) return ErrorCode.InvalidArgument;
+  if (grpcCode === grpc.status.UNAUTHENTICATED) return ErrorCode.Unauthenticated;
+  if (grpcCode === grpc.status.PERMISSION_DENIED) return ErrorCode.PermissionDenied;
   if (grpcCode === grpc.status.OUT_OF_RANGE) return ErrorCode.OutOfRange;
   if (grpcCode === grpc.status.RESOURCE_EXHAUSTED) return ErrorCode.InsufficientStorage;
   if (grpcCode === grpc.status.CANCELLED) return ErrorCode.Aborted;
@@ -126,6 +128,8 @@ export function grpcError(err: unknown, server: string, rpc: string, signal?: Ab
   );
   if (signal?.aborted)
     return new ClientError(`${rpc} on ${server} was aborted`, { server, kind: 'aborted', grpcCode: code, cause: err });
+  const alert = code === grpc.status.UNAVAILABLE ? tlsAlertIn(details) : undefined;
+  if (alert !== undefined) return tlsRefusal(server, alert, err); // mTLS: no certificate, or one it does not trust
   if (code === grpc.status.UNAVAILABLE && CONNECT_FAILURE.test(details)) {
     return new ClientError(`cannot connect to ${server}: ${details}`, {
       server,
@@ -135,7 +139,14 @@ export function grpcError(err: unknown, server: string, rpc: string, signal?: Ab
     });
   }
   const kind = code === grpc.status.UNAVAILABLE && DROPPED.test(details) ? 'dropped' : 'status';
-  return new ClientError(`${rpc} on ${server}: gRPC status ${code}${details ? `: ${details}` : ''}`, {
+  // Refusals say so first, then the server's words; neither code is retried (retry-policy.ts).
+  const refusal =
+    code === grpc.status.UNAUTHENTICATED
+      ? 'authentication failed: '
+      : code === grpc.status.PERMISSION_DENIED
+        ? 'permission denied: '
+        : '';
+  return new ClientError(`${refusal}${rpc} on ${server}: gRPC status ${code}${details ? `: ${details}` : ''}`, {
     server,
     kind,
     grpcCode: code,

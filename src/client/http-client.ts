@@ -12,8 +12,10 @@ import { Pool } from 'undici';
 import { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.ts';
 import { ErrorCode, type ErrorCode as Code } from '../core/errors.ts';
-import { ClientError, networkError } from './client-error.ts';
+import { authorizationOf, clientTls, withAuthorization } from './client-credentials.ts';
+import { ClientError, networkError, tlsAlertIn, tlsRefusal } from './client-error.ts';
 import { Limiter } from './limiter.ts';
+import { TlsAlerts } from './tls-alerts.ts';
 import { withRetry, type RetryContext } from './retry-policy.ts';
 import { collect, openDownload, sourceChunks, watched } from './transfer.ts';
 import type { BodySource, CacheClient, CallOptions, ClientOptions, GetOptions, ServerCapabilities } from './types.ts';
@@ -22,6 +24,7 @@ const PUT_OK = new Set([200, 201, 202, 204]); // Bazel accepts exactly these (do
 
 interface Response {
   readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: AsyncIterable<Uint8Array> & { dump?: () => Promise<void> };
 }
 
@@ -34,17 +37,15 @@ export class HttpCacheClient implements CacheClient {
   readonly #opts: ClientOptions;
   readonly #limiter: Limiter;
   readonly #idleMs: number;
+  readonly #tlsAlerts = new TlsAlerts();
   #connected = false;
 
   constructor(url: URL, opts: ClientOptions = {}) {
     this.#opts = opts;
     this.server = `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
     this.#prefix = url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`;
-    this.#headers = { ...opts.headers };
-    if (url.username) {
-      const creds = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-      this.#headers.authorization = `Basic ${Buffer.from(creds).toString('base64')}`;
-    }
+    this.#headers = withAuthorization(opts.headers, authorizationOf(url, opts));
+    const tls = clientTls(url, opts);
     this.#idleMs = opts.idleTimeoutMs ?? 60_000;
     const concurrency = opts.concurrency ?? 32;
     this.#limiter = new Limiter(concurrency);
@@ -53,10 +54,11 @@ export class HttpCacheClient implements CacheClient {
       pipelining: 1,
       headersTimeout: this.#idleMs,
       bodyTimeout: this.#idleMs,
-      connect: {
+      connect: this.#tlsAlerts.connector({
         timeout: opts.connectTimeoutMs ?? 10_000,
-        ...(opts.ca === undefined ? {} : { ca: Buffer.from(opts.ca) }),
-      },
+        ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+        ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }),
+      }),
     });
     this.#pool.on('connect', () => {
       opts.onEvent?.({ type: 'connect', server: this.server, reconnect: this.#connected });
@@ -84,7 +86,7 @@ export class HttpCacheClient implements CacheClient {
       await drain(res);
       if (res.status === 404 || res.status === 204) return false;
       if (res.status >= 200 && res.status < 300) return true;
-      throw statusError('HEAD', this.#path(`cas/${digest.hash}`), this.server, res.status, '');
+      throw statusError('HEAD', this.#path(`cas/${digest.hash}`), this.server, res, '');
     });
   }
 
@@ -118,7 +120,7 @@ export class HttpCacheClient implements CacheClient {
         if (res.status === 200) return this.#mapped(at > 0 ? skip(res.body, at) : res.body, opts.signal);
         if (res.status === 206 && at > 0) return this.#mapped(res.body, opts.signal);
         const text = await readText(res);
-        throw statusError('GET', this.#path(`cas/${digest.hash}`), this.server, res.status, text);
+        throw statusError('GET', this.#path(`cas/${digest.hash}`), this.server, res, text);
       },
     });
   }
@@ -136,7 +138,7 @@ export class HttpCacheClient implements CacheClient {
         return undefined;
       }
       if (res.status !== 200)
-        throw statusError('GET', this.#path(`ac/${actionDigest.hash}`), this.server, res.status, await readText(res));
+        throw statusError('GET', this.#path(`ac/${actionDigest.hash}`), this.server, res, await readText(res));
       return collect(this.#mapped(res.body, opts.signal), 64 * 1024 * 1024);
     });
   }
@@ -158,12 +160,17 @@ export class HttpCacheClient implements CacheClient {
       await drain(res);
       if (res.status === 404) return false;
       if (res.status >= 200 && res.status < 300) return true;
-      throw statusError('DELETE', this.#path(`cas/${digest.hash}`), this.server, res.status, '');
+      throw statusError('DELETE', this.#path(`cas/${digest.hash}`), this.server, res, '');
     });
   }
 
   async close(): Promise<void> {
     await this.#pool.close();
+  }
+
+  /** The server without credentials. */
+  toString(): string {
+    return this.server;
   }
 
   #ctx(operation: string, opts: CallOptions): RetryContext {
@@ -204,7 +211,7 @@ export class HttpCacheClient implements CacheClient {
       );
       const text = await readText(res);
       // Rule 3: success is the server's acknowledgement, not "we wrote the last byte".
-      if (!PUT_OK.has(res.status)) throw statusError('PUT', this.#path(rel), this.server, res.status, text);
+      if (!PUT_OK.has(res.status)) throw statusError('PUT', this.#path(rel), this.server, res, text);
     });
   }
 
@@ -228,9 +235,12 @@ export class HttpCacheClient implements CacheClient {
         signal,
         reset,
       });
-      return { status: res.statusCode, body: res.body };
+      return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
       if (internal?.aborted) throw internal.reason;
+      // An mTLS refusal: during the handshake (the error says it) or just after (the socket did).
+      const alert = (err instanceof Error ? tlsAlertIn(err.message) : undefined) ?? this.#tlsAlerts.take(err);
+      if (alert !== undefined) throw tlsRefusal(this.server, alert, err);
       throw networkError(err, this.server, signal);
     }
   }
@@ -269,6 +279,8 @@ async function readText(res: Response): Promise<string> {
 
 function codeForStatus(status: number): Code {
   if (status === 400) return ErrorCode.InvalidArgument;
+  if (status === 401) return ErrorCode.Unauthenticated;
+  if (status === 403) return ErrorCode.PermissionDenied;
   if (status === 413) return ErrorCode.TooLarge;
   if (status === 416) return ErrorCode.OutOfRange;
   if (status === 507) return ErrorCode.InsufficientStorage;
@@ -276,8 +288,21 @@ function codeForStatus(status: number): Code {
   return ErrorCode.Internal;
 }
 
-function statusError(method: string, path: string, server: string, status: number, text: string): ClientError {
-  return new ClientError(`${method} ${path} on ${server}: HTTP ${status}${text ? `: ${text}` : ''}`, {
+/**
+ * A refusal says so first ("authentication failed" for 401, "permission denied" for 403),
+ * then the server's own words; the retry policy never repeats either (the same credentials
+ * get the same answer). A HEAD answer has no body: its challenge is the server's message.
+ */
+function statusError(method: string, path: string, server: string, res: Response, text: string): ClientError {
+  const status = res.status;
+  const refusal = status === 401 ? 'authentication failed: ' : status === 403 ? 'permission denied: ' : '';
+  const challenge = res.headers['www-authenticate'];
+  const detail = text
+    ? `: ${text}`
+    : status === 401 && challenge !== undefined
+      ? ` (WWW-Authenticate: ${[challenge].flat().join(', ')})`
+      : '';
+  return new ClientError(`${refusal}${method} ${path} on ${server}: HTTP ${status}${detail}`, {
     server,
     kind: 'status',
     httpStatus: status,

@@ -192,7 +192,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   } finally {
     await client.close();
   }
-  return { server: opts.server, protocol: client.protocol, concurrency, smallSize, largeSize, results };
+  // client.server, not opts.server: a report is printed and saved, and must not hold a password.
+  return { server: client.server, protocol: client.protocol, concurrency, smallSize, largeSize, results };
 }
 
 export const BENCH_HEADER = `${'SCENARIO'.padEnd(10)} ${'OPS'.padStart(8)} ${'ERR'.padStart(5)} ${'OPS/S'.padStart(9)} ${'MB/S'.padStart(8)} ${'P50ms'.padStart(8)} ${'P95ms'.padStart(8)} ${'P99ms'.padStart(8)}`;

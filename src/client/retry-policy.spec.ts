@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClientError } from './client-error.ts';
+import { ClientError, tlsRefusal } from './client-error.ts';
 import { backoffDelay, isTransient, OPERATIONS, safetyOf, withRetry } from './retry-policy.ts';
 
 const server = 'http://127.0.0.1:1';
@@ -26,6 +26,7 @@ test('retry classification follows docs/PROTOCOLS.md §1.5 and §2.8.2', () => {
     assert.ok(!isTransient(new ClientError('x', { server, kind: 'status', grpcCode: c })), String(c));
   assert.ok(isTransient(dropped()));
   assert.ok(!isTransient(new ClientError('refused', { server, kind: 'connect' })));
+  assert.ok(!isTransient(tlsRefusal(server, 'tlsv13 alert certificate required', undefined)), 'an mTLS refusal');
   assert.ok(!isTransient(new Error('plain')));
 });
 

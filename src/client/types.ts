@@ -61,6 +61,12 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
 }
 
+export interface BasicCredentials {
+  /** May not contain ':' (RFC 7617). */
+  readonly user: string;
+  readonly password: string;
+}
+
 export interface ClientOptions {
   /** Concurrent operations (and, for HTTP, connections). Default 32. */
   readonly concurrency?: number;
@@ -76,7 +82,24 @@ export interface ClientOptions {
    * system's. The CLI's --tls-ca-file.
    */
   readonly ca?: string | Uint8Array;
-  /** Extra request headers / gRPC metadata, e.g. authorization. */
+  /**
+   * A bearer token (an access-file token or a JWT), sent as `Authorization: Bearer <token>`
+   * on every request (HTTP header; gRPC metadata). A call carries at most one Authorization,
+   * the first of: `token`, the user info of the server URL (`http(s)://user:pass@host`,
+   * `grpc(s)://user:pass@host:port`, percent-decoded, sent as Basic), `basic`, an
+   * `authorization` in `headers`. The CLI's --token / HOARD_TOKEN.
+   */
+  readonly token?: string;
+  /** User and password for `Authorization: Basic`, for a server URL given without them (see `token`). */
+  readonly basic?: BasicCredentials;
+  /**
+   * PEM client certificate (chain) and its unencrypted private key, for https:// and
+   * grpcs:// servers that ask for one (mTLS); both or neither. The CLI's --tls-cert-file and
+   * --tls-key-file.
+   */
+  readonly cert?: string | Uint8Array;
+  readonly key?: string | Uint8Array;
+  /** Extra request headers / gRPC metadata. An `authorization` here is sent only without `token` and user info. */
   readonly headers?: Readonly<Record<string, string>>;
   /** Observability hook: connects, disconnects, retries, reconnects, resumes. */
   readonly onEvent?: (e: ClientEvent) => void;
@@ -85,7 +108,7 @@ export interface ClientOptions {
 }
 
 export interface CacheClient {
-  /** The server as given (without credentials), for messages. */
+  /** The server as given, without user info (never a password): what messages and `toString()` show. */
   readonly server: string;
   readonly protocol: 'http' | 'grpc';
   capabilities(opts?: CallOptions): Promise<ServerCapabilities>;

@@ -3,7 +3,7 @@
 // Exit 0 when no operation failed, 1 otherwise, 2 on usage errors.
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { addClientFlags, clientOptions, parseUsage, positiveInt, type ClientFlags } from '../cli-support.ts';
+import { addClientFlags, clientTarget, parseUsage, positiveInt, type ClientFlags } from '../cli-support.ts';
 import { BENCH_HEADER, formatBenchRow, runBench, SCENARIOS, type Scenario } from '../../client/load-generator.ts';
 
 interface BenchFlags extends ClientFlags {
@@ -31,9 +31,10 @@ export function registerBench(program: Command): void {
     .option('--json <file>', 'also write the results as JSON')
     .action(async function (this: Command, flags: BenchFlags) {
       const opts = await parseUsage(this, () => {
+        const target = clientTarget(flags);
         const opts = {
-          server: flags.server,
-          clientOptions: clientOptions(flags),
+          server: target.server,
+          clientOptions: target.options,
           concurrency: positiveInt(flags.concurrency, '--concurrency'),
           durationMs: Number(flags.duration) * 1000,
           count: flags.count === undefined ? undefined : positiveInt(flags.count, '--count'),

@@ -4,7 +4,7 @@
 // 1 otherwise, 2 on usage errors. Each check is documented in docs/CHECKS.md.
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { addClientFlags, clientOptions, parseUsage, type ClientFlags } from '../cli-support.ts';
+import { addClientFlags, clientTarget, parseUsage, type ClientFlags } from '../cli-support.ts';
 import {
   ALL_CHECKS,
   formatRow,
@@ -25,7 +25,7 @@ export function registerCheck(program: Command): void {
     .option('--scale <x>', 'multiply data volume and request counts', '1')
     .option('--json <file>', 'also write the report as JSON')
     .action(async function (this: Command, flags: ClientFlags & { only?: string; scale: string; json?: string }) {
-      const { opts, scale, only } = await parseUsage(this, () => {
+      const { target, scale, only } = await parseUsage(this, () => {
         const scale = Number(flags.scale);
         if (!(scale > 0)) throw new Error(`--scale ${JSON.stringify(flags.scale)}: expected a positive number`);
         const only = flags.only
@@ -33,14 +33,15 @@ export function registerCheck(program: Command): void {
           .map((s) => s.trim())
           .filter(Boolean);
         selectChecks(only);
-        return { opts: clientOptions(flags), scale, only };
+        return { target: clientTarget(flags), scale, only };
       });
       let rows = 0;
       const onResult = (r: CheckResult): void => {
         if (rows++ === 0) process.stdout.write(`${TABLE_HEADER}\n`);
         process.stdout.write(`${formatRow(r)}\n`);
       };
-      const report = await runChecks({ server: flags.server, clientOptions: opts, scale, only, onResult });
+      // The server without user info: the report prints it; the password is in the options.
+      const report = await runChecks({ server: target.server, clientOptions: target.options, scale, only, onResult });
       process.stdout.write(`${formatSummary(report)}\n`);
       if (flags.json) await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
       process.exitCode = report.ok ? 0 : 1;

@@ -7,10 +7,9 @@ import { rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { formatDigest } from '../../core/digest.ts';
-import { createClient } from '../../client/create-client.ts';
 import {
   addClientFlags,
-  clientOptions,
+  openClient,
   parseDigestArg,
   parseUsage,
   TransferBars,
@@ -28,7 +27,7 @@ export function registerGet(program: Command): void {
     .action(async function (this: Command, arg: string, flags: ClientFlags & { output: string }) {
       const { digest, client } = await parseUsage(this, () => ({
         digest: parseDigestArg(arg),
-        client: createClient(flags.server, clientOptions(flags)),
+        client: openClient(flags),
       }));
       const bars = new TransferBars();
       const tmp =

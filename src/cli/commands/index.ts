@@ -7,6 +7,7 @@ import { registerGet } from './get.ts';
 import { registerStat } from './stat.ts';
 import { registerCheck } from './check.ts';
 import { registerBench } from './bench.ts';
+import { registerToken } from './token.ts';
 
 export const commands: ReadonlyArray<(program: Command) => void> = [
   registerServe,
@@ -16,4 +17,5 @@ export const commands: ReadonlyArray<(program: Command) => void> = [
   registerStat,
   registerCheck,
   registerBench,
+  registerToken,
 ];

@@ -10,7 +10,7 @@ import { createHasher, formatDigest, type Digest } from '../../core/digest.ts';
 import { createClient } from '../../client/create-client.ts';
 import {
   addClientFlags,
-  clientOptions,
+  clientTarget,
   parseUsage,
   positiveInt,
   TransferBars,
@@ -45,11 +45,11 @@ export function registerPut(program: Command): void {
     .option('-j, --concurrency <n>', 'parallel uploads', '8')
     .action(async function (this: Command, files: string[], flags: ClientFlags & { concurrency: string }) {
       const { limiter, client } = await parseUsage(this, async () => {
-        const opts = clientOptions(flags);
+        const target = clientTarget(flags);
         const limiter = new Limiter(positiveInt(flags.concurrency, '--concurrency'));
         for (const f of files)
           if (!(await stat(f).catch(() => undefined))?.isFile()) throw new Error(`${f} is not a readable file`);
-        return { limiter, client: createClient(flags.server, opts) };
+        return { limiter, client: createClient(target.server, target.options) };
       });
       const bars = new TransferBars();
       const results: string[] = new Array(files.length);

@@ -3,8 +3,7 @@
 // 1 when any is missing or the query failed, 2 on usage errors.
 import type { Command } from 'commander';
 import { formatDigest } from '../../core/digest.ts';
-import { createClient } from '../../client/create-client.ts';
-import { addClientFlags, clientOptions, parseDigestArg, parseUsage, type ClientFlags } from '../cli-support.ts';
+import { addClientFlags, openClient, parseDigestArg, parseUsage, type ClientFlags } from '../cli-support.ts';
 
 export function registerStat(program: Command): void {
   addClientFlags(
@@ -12,7 +11,7 @@ export function registerStat(program: Command): void {
   ).action(async function (this: Command, args: string[], flags: ClientFlags) {
     const { digests, client } = await parseUsage(this, () => ({
       digests: args.map(parseDigestArg),
-      client: createClient(flags.server, clientOptions(flags)),
+      client: openClient(flags),
     }));
     try {
       const missing = new Set((await client.findMissing(digests)).map(formatDigest));
