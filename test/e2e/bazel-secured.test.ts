@@ -9,13 +9,17 @@
 //   test/integration/tls.test.ts.
 // - A read-only identity with --noremote_upload_local_results gets every hit and changes
 //   nothing in the store.
+// - Pull-request isolation: main's identity fills `main`, a pull request's identity gets
+//   main's hits through --namespace-fallback, caches its own builds in its namespace, and
+//   its uploads to `main` are refused.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
-import { makeAccessFixtures, USERS, type AccessFixtures } from '../helpers/access-fixtures.ts';
+import { DEFAULT_TOKENS, makeAccessFixtures, USERS, type AccessFixtures } from '../helpers/access-fixtures.ts';
 import { makeTestPki, type TestPki } from '../helpers/test-pki.ts';
 import { coldDefault, warmDefault, type ScenarioOptions } from './bazel-scenarios.ts';
 import { createBazelWorkspace, type BazelWorkspace, type BuildResult } from './bazel-workspace.ts';
@@ -42,7 +46,10 @@ describe('Bazel against a secured hoard', { skip }, () => {
 
   before(async () => {
     pki = await makeTestPki();
-    fx = await makeAccessFixtures();
+    fx = await makeAccessFixtures({
+      ...DEFAULT_TOKENS,
+      'writer-main': { scopes: ['read', 'write'], namespaces: ['main'] },
+    });
     const cert = await pki.issue(1);
     untrust = trustInJvm(pki.caFile);
     ws = await createBazelWorkspace();
@@ -110,7 +117,73 @@ describe('Bazel against a secured hoard', { skip }, () => {
       await plain.dispose();
     }
   });
+
+  test("pull-request isolation: main fills `main`; a PR build gets main's hits, caches its own in pr-7, and cannot write main", async (t) => {
+    const plain = await spawnHoard(['--access-file', fx.accessFile, '--namespace-fallback', 'pr-*=main']);
+    try {
+      const url = `grpc://${plain.grpcTarget}`;
+      const header = (token: string) => `--remote_header=authorization=Bearer ${fx.tokens[token]}`;
+      const namespaces = () => namespaceUsage(plain.httpUrl, fx.tokens['admin']!);
+      const asMain = [header('writer-main'), '--remote_instance_name=main'];
+      const asPr = (instance: string) => [header('pull-requests'), `--remote_instance_name=${instance}`];
+
+      const salt = newSalt('bazel-pr-main');
+      const expected = await coldDefault(ws, options(t, plain, url, asMain, salt));
+      const afterMain = await namespaces();
+      assert.ok((afterMain.get('main') ?? 0) > 0, 'main stored nothing');
+
+      // The PR builds the same code: every action is a hit read through pr-7 from main.
+      await warmDefault(ws, options(t, plain, url, asPr('pr-7'), salt), expected, 'PR warm from main');
+      assert.deepEqual(await namespaces(), afterMain, "a PR build of main's code wrote something");
+
+      // The PR changes the code: its results are cached in pr-7, main is untouched.
+      const prSalt = newSalt('bazel-pr-change');
+      await coldDefault(ws, options(t, plain, url, asPr('pr-7'), prSalt));
+      const afterPr = await namespaces();
+      assert.ok((afterPr.get('pr-7') ?? 0) > 0, 'the PR cached nothing of its own');
+      assert.equal(afterPr.get('main'), afterMain.get('main'), "the PR's build changed main");
+
+      // The PR points at main itself, uploads on: every upload is refused, main is unchanged.
+      await ws.cleanExpunge();
+      const poison = await ws.build({
+        salt: newSalt('bazel-pr-poison'),
+        remoteCache: url,
+        flags: asPr('main'),
+        targets: ['//:everything'],
+      });
+      const warnings = poison.output.split('\n').filter((l) => /WARNING|PERMISSION_DENIED/.test(l));
+      t.diagnostic(`PR writing main: exit ${poison.code}; ${warnings.slice(0, 3).join(' | ')}`);
+      assert.ok(
+        (await deniedWrites(plain.httpUrl, fx.tokens['admin']!)) > 0,
+        `hoard refused no write to main:\n${poison.output.slice(-3000)}`,
+      );
+      assert.equal((await namespaces()).get('main'), afterMain.get('main'), 'a PR build wrote main');
+    } finally {
+      await plain.dispose();
+    }
+  });
 });
+
+/** How many calls hoard refused as namespace_denied, from /metrics with an admin token. */
+async function deniedWrites(httpUrl: string, adminToken: string): Promise<number> {
+  const res = await fetch(`${httpUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+  let n = 0;
+  for (const m of (await res.text()).matchAll(/^hoard_errors_total\{[^}]*cause="namespace_denied"[^}]*\} (\d+)/gm))
+    n += Number(m[1]);
+  return n;
+}
+
+/**
+ * Entries per namespace, from /status (store.namespaces) with an admin token. The store
+ * rebuilds that list at most once a second: wait that long so it has seen the last build.
+ */
+async function namespaceUsage(httpUrl: string, adminToken: string): Promise<Map<string, number>> {
+  await sleep(1200);
+  const res = await fetch(`${httpUrl}/status`, { headers: { authorization: `Bearer ${adminToken}` } });
+  const doc = (await res.json()) as { store: { namespaces?: { namespace: string; entries: number }[] } };
+  assert.ok(doc.store.namespaces !== undefined, '/status has no store.namespaces');
+  return new Map(doc.store.namespaces.map((n) => [n.namespace, n.entries]));
+}
 
 /** The store's entries and bytes, from /status with an admin token (over HTTPS with `ca`). */
 function storeUsage(httpUrl: string, adminToken: string, ca?: Buffer): Promise<{ entries: number; bytes: number }> {

@@ -37,7 +37,7 @@ export interface AccessFixtures {
   close(): Promise<void>;
 }
 
-const DEFAULT_TOKENS: Record<string, TokenSpec> = {
+export const DEFAULT_TOKENS: Record<string, TokenSpec> = {
   writer: { scopes: ['read', 'write'] },
   reader: { scopes: ['read'] },
   'team-a': { scopes: ['read', 'write'], namespaces: ['team-a'] },
