@@ -26,6 +26,7 @@ export interface ClientFlags {
   tlsCaFile?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  grpcAuthorityCredentials?: boolean;
   verbose?: boolean;
 }
 
@@ -53,6 +54,10 @@ export function addClientFlags(cmd: Command): Command {
     .option('--tls-ca-file <path>', 'PEM certificates to trust for https:// and grpcs:// instead of the system ones')
     .option('--tls-cert-file <path>', 'PEM client certificate (mTLS) for https:// and grpcs://; with --tls-key-file')
     .option('--tls-key-file <path>', 'the PEM private key of --tls-cert-file')
+    .option(
+      '--grpc-authority-credentials',
+      "gRPC: send --server's user:password in :authority, as Bazel does (bazel-remote reads them only there)",
+    )
     .addOption(new Option('--timeout <ms>', 'fail a transfer that makes no progress for this long').default('60000'))
     .addOption(new Option('--retries <n>', 'retries of safe operations on transient failures').default('5'))
     .option('-v, --verbose', 'log reconnects and retries to stderr')
@@ -94,6 +99,7 @@ export function clientTarget(flags: ClientFlags, extra: ClientOptions = {}): Cli
     cert: readPem(flags.tlsCertFile, '--tls-cert-file'),
     key: readPem(flags.tlsKeyFile, '--tls-key-file'),
     instanceName: flags.instanceName,
+    grpcAuthorityCredentials: flags.grpcAuthorityCredentials,
     idleTimeoutMs: positiveInt(flags.timeout ?? '60000', '--timeout'),
     retry: { retries: nonNegativeInt(flags.retries ?? '5', '--retries') },
     onEvent,

@@ -4,9 +4,9 @@
 //
 // Secrets never reach a message: what a client prints is `client.server`, the URL rebuilt
 // from its scheme, host and path (no user info), and a server string printed before it
-// could be parsed goes through `redactUrl`. Over gRPC the user info is NEVER put in the
-// `:authority` (Node's HTTP/2 layer resets a stream whose authority has user info, RFC 9113
-// 8.3.1): the channel's target is host:port, and the credentials travel as metadata.
+// could be parsed goes through `redactUrl`. Over gRPC the user info goes as metadata, not in
+// the `:authority` (Node's HTTP/2 layer resets a stream whose authority has user info, RFC
+// 9113 8.3.1), unless `grpcAuthorityCredentials` asks for Bazel's way (grpc-client.ts).
 import { createSecureContext } from 'node:tls';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import type { BasicCredentials, ClientOptions } from './types.ts';

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../core/digest.ts';
 import { ErrorCode } from '../core/errors.ts';
-import { authorizationOf, clientTls, withAuthorization } from './client-credentials.ts';
+import { authorizationOf, clientTls, userinfoOf, withAuthorization } from './client-credentials.ts';
 import { ClientError } from './client-error.ts';
 import {
   CODECS,
@@ -65,14 +65,22 @@ export class GrpcCacheClient implements CacheClient {
     this.#idleMs = opts.idleTimeoutMs ?? 60_000;
     this.#chunkSize = opts.chunkSize ?? 64 * 1024;
     this.#limiter = new Limiter(opts.concurrency ?? 32);
-    this.#authorization = authorizationOf(url, opts);
+    const inAuthority = opts.grpcAuthorityCredentials === true && opts.token === undefined;
+    const basic = inAuthority ? (userinfoOf(url) ?? opts.basic) : undefined;
+    this.#authorization = basic === undefined ? authorizationOf(url, opts) : undefined;
     const tls = clientTls(url, opts);
     const creds =
       url.protocol === 'grpcs:'
         ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
         : grpc.credentials.createInsecure();
-    // The target (and so the :authority) is host:port only: user info travels as metadata.
+    // The target (and so the :authority) is host:port only: user info travels as metadata,
+    // unless asked to go where Bazel puts it (bazel-remote reads it only there).
     this.#client = new grpc.Client(url.host, creds, {
+      ...(basic === undefined
+        ? {}
+        : {
+            'grpc.default_authority': `${encodeURIComponent(basic.user)}:${encodeURIComponent(basic.password)}@${url.host}`,
+          }),
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
       'grpc.enable_retries': 0, // retries are decided by our registry, not by the channel

@@ -93,6 +93,13 @@ export interface ClientOptions {
   /** User and password for `Authorization: Basic`, for a server URL given without them (see `token`). */
   readonly basic?: BasicCredentials;
   /**
+   * gRPC only: send Basic credentials (the URL's user info or `basic`) in the HTTP/2
+   * `:authority` as `user:password@host:port`, the way Bazel does, instead of as metadata.
+   * bazel-remote reads gRPC Basic credentials only there; hoard, like most HTTP/2 servers,
+   * refuses such an authority (RFC 9113 8.3.1). The CLI's --grpc-authority-credentials.
+   */
+  readonly grpcAuthorityCredentials?: boolean;
+  /**
    * PEM client certificate (chain) and its unencrypted private key, for https:// and
    * grpcs:// servers that ask for one (mTLS); both or neither. The CLI's --tls-cert-file and
    * --tls-key-file.
