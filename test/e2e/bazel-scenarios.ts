@@ -43,6 +43,27 @@ export interface ScenarioOptions {
   readonly onBuild?: (label: string, build: BuildResult) => void;
 }
 
+/** Scenario options that report each build (exit, time, runners) as a diagnostic of test `t`. */
+export function reportedOptions(
+  t: { diagnostic(message: string): void },
+  server: ServerLog,
+  remoteCache: string,
+  flags: readonly string[],
+  salt: string,
+): ScenarioOptions {
+  return {
+    salt,
+    remoteCache,
+    flags,
+    server,
+    onBuild: (label: string, b: BuildResult) => {
+      const counts =
+        b.summary === undefined ? 'no summary' : [...b.summary.byRunner].map(([k, v]) => `${v} ${k}`).join(', ');
+      t.diagnostic(`${label}: exit ${b.code}, ${(b.durationMs / 1000).toFixed(1)} s, ${counts}`);
+    },
+  };
+}
+
 /**
  * Default download mode: cold build, clean --expunge, warm build. The warm build must be 100%
  * remote cache hits (X = N − internal) and every output byte-identical to the cold build's.

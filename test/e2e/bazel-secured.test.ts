@@ -16,13 +16,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
 import { DEFAULT_TOKENS, makeAccessFixtures, USERS, type AccessFixtures } from '../helpers/access-fixtures.ts';
 import { makeTestPki, type TestPki } from '../helpers/test-pki.ts';
-import { coldDefault, warmDefault, type ScenarioOptions } from './bazel-scenarios.ts';
-import { createBazelWorkspace, type BazelWorkspace, type BuildResult } from './bazel-workspace.ts';
+import { coldDefault, reportedOptions, warmDefault } from './bazel-scenarios.ts';
+import { createBazelWorkspace, type BazelWorkspace } from './bazel-workspace.ts';
 import { findClient, newSalt } from './clients.ts';
 
 const bazel = findClient('bazel', ['--version'], 'apt-get install bazel-bootstrap');
@@ -82,12 +82,12 @@ describe('Bazel against a secured hoard', { skip }, () => {
   test('HTTPS, credentials in the URL: a writer fills the cache, a read-only user gets 100% hits and writes nothing', async (t) => {
     assert.match(hoard.httpUrl, /^https:/);
     const salt = newSalt('bazel-https');
-    const expected = await coldDefault(ws, options(t, hoard, withUser('alice', '/secured'), [], salt));
+    const expected = await coldDefault(ws, reportedOptions(t, hoard, withUser('alice', '/secured'), [], salt));
     const filled = await usage();
     assert.ok(filled.entries > 0, 'the writer stored nothing');
     await warmDefault(
       ws,
-      options(t, hoard, withUser('reader', '/secured'), ['--noremote_upload_local_results'], salt),
+      reportedOptions(t, hoard, withUser('reader', '/secured'), ['--noremote_upload_local_results'], salt),
       expected,
       'read-only warm',
     );
@@ -102,13 +102,13 @@ describe('Bazel against a secured hoard', { skip }, () => {
       const status = (): Promise<{ entries: number; bytes: number }> => storeUsage(plain.httpUrl, fx.tokens['admin']!);
       const salt = newSalt('bazel-grpc-auth');
       const basic = `--remote_header=authorization=${fx.basic('alice')}`;
-      const expected = await coldDefault(ws, options(t, plain, url, [basic], salt));
+      const expected = await coldDefault(ws, reportedOptions(t, plain, url, [basic], salt));
       const filled = await status();
       assert.ok(filled.entries > 0, 'the writer stored nothing');
       const reader = `--remote_header=authorization=Bearer ${fx.tokens['reader']}`;
       await warmDefault(
         ws,
-        options(t, plain, url, [reader, '--noremote_upload_local_results'], salt),
+        reportedOptions(t, plain, url, [reader, '--noremote_upload_local_results'], salt),
         expected,
         'read-only warm',
       );
@@ -128,17 +128,17 @@ describe('Bazel against a secured hoard', { skip }, () => {
       const asPr = (instance: string) => [header('pull-requests'), `--remote_instance_name=${instance}`];
 
       const salt = newSalt('bazel-pr-main');
-      const expected = await coldDefault(ws, options(t, plain, url, asMain, salt));
+      const expected = await coldDefault(ws, reportedOptions(t, plain, url, asMain, salt));
       const afterMain = await namespaces();
       assert.ok((afterMain.get('main') ?? 0) > 0, 'main stored nothing');
 
       // The PR builds the same code: every action is a hit read through pr-7 from main.
-      await warmDefault(ws, options(t, plain, url, asPr('pr-7'), salt), expected, 'PR warm from main');
+      await warmDefault(ws, reportedOptions(t, plain, url, asPr('pr-7'), salt), expected, 'PR warm from main');
       assert.deepEqual(await namespaces(), afterMain, "a PR build of main's code wrote something");
 
       // The PR changes the code: its results are cached in pr-7, main is untouched.
       const prSalt = newSalt('bazel-pr-change');
-      await coldDefault(ws, options(t, plain, url, asPr('pr-7'), prSalt));
+      await coldDefault(ws, reportedOptions(t, plain, url, asPr('pr-7'), prSalt));
       const afterPr = await namespaces();
       assert.ok((afterPr.get('pr-7') ?? 0) > 0, 'the PR cached nothing of its own');
       assert.equal(afterPr.get('main'), afterMain.get('main'), "the PR's build changed main");
@@ -199,24 +199,4 @@ function storeUsage(httpUrl: string, adminToken: string, ca?: Buffer): Promise<{
     });
     req.on('error', reject);
   });
-}
-
-function options(
-  t: TestContext,
-  hoard: HoardProcess,
-  remoteCache: string,
-  flags: readonly string[],
-  salt: string,
-): ScenarioOptions {
-  return {
-    salt,
-    remoteCache,
-    flags,
-    server: hoard,
-    onBuild: (label: string, b: BuildResult) => {
-      const counts =
-        b.summary === undefined ? 'no summary' : [...b.summary.byRunner].map(([k, v]) => `${v} ${k}`).join(', ');
-      t.diagnostic(`${label}: exit ${b.code}, ${(b.durationMs / 1000).toFixed(1)} s, ${counts}`);
-    },
-  };
 }

@@ -11,8 +11,14 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
-import { coldMinimal, coldThenWarmDefault, warmMinimal, type ScenarioOptions } from './bazel-scenarios.ts';
-import { createBazelWorkspace, type BazelWorkspace, type BuildResult } from './bazel-workspace.ts';
+import {
+  coldMinimal,
+  coldThenWarmDefault,
+  reportedOptions,
+  warmMinimal,
+  type ScenarioOptions,
+} from './bazel-scenarios.ts';
+import { createBazelWorkspace, type BazelWorkspace } from './bazel-workspace.ts';
 import { findClient, newSalt } from './clients.ts';
 
 const bazel = findClient('bazel', ['--version'], 'apt-get install bazel-bootstrap');
@@ -99,15 +105,5 @@ function grpcUrl(hoard: HoardProcess): string {
 }
 
 function options(t: TestContext, hoard: HoardProcess, remoteCache: string, flags: readonly string[]): ScenarioOptions {
-  return {
-    salt: newSalt('bazel'),
-    remoteCache,
-    flags,
-    server: hoard,
-    onBuild: (label: string, b: BuildResult) => {
-      const counts =
-        b.summary === undefined ? 'no summary' : [...b.summary.byRunner].map(([k, v]) => `${v} ${k}`).join(', ');
-      t.diagnostic(`${label}: exit ${b.code}, ${(b.durationMs / 1000).toFixed(1)} s, ${counts}`);
-    },
-  };
+  return reportedOptions(t, hoard, remoteCache, flags, newSalt('bazel'));
 }
