@@ -79,42 +79,27 @@ export class Authenticator {
   /** Reads every configured file now; throws an Error naming the flag and file when one is unusable. */
   constructor(config: AccessConfig, logger: FileLogger) {
     const forget = (): void => this.#basic.clear();
+    const watched = <T>(file: string, flag: string, parse: (text: string) => T, onReload: () => void) =>
+      file === '' ? undefined : new WatchedFile(file, flag, parse, logger, onReload);
     try {
-      this.#users =
-        config.htpasswdFile === ''
-          ? undefined
-          : new WatchedFile(
-              config.htpasswdFile,
-              '--htpasswd-file',
-              (t) => parseHtpasswd(t, config.htpasswdFile),
-              logger,
-              forget,
-            );
-      this.#policy =
-        config.accessFile === ''
-          ? undefined
-          : new WatchedFile(
-              config.accessFile,
-              '--access-file',
-              (t) => parseAccessFile(t, config.accessFile),
-              logger,
-              forget,
-            );
-      this.#jwt =
-        config.jwtJwksFile === ''
-          ? undefined
-          : new WatchedFile(
-              config.jwtJwksFile,
-              '--jwt-jwks-file',
-              (t) =>
-                new JwtVerifier(parseJwks(t, config.jwtJwksFile), {
-                  issuer: config.jwtIssuer,
-                  audience: config.jwtAudience,
-                  namespacesClaim: config.jwtNamespacesClaim,
-                }),
-              logger,
-              () => this.#jwts.clear(),
-            );
+      this.#users = watched(
+        config.htpasswdFile,
+        '--htpasswd-file',
+        (t) => parseHtpasswd(t, config.htpasswdFile),
+        forget,
+      );
+      this.#policy = watched(config.accessFile, '--access-file', (t) => parseAccessFile(t, config.accessFile), forget);
+      const jwt = {
+        issuer: config.jwtIssuer,
+        audience: config.jwtAudience,
+        namespacesClaim: config.jwtNamespacesClaim,
+      };
+      this.#jwt = watched(
+        config.jwtJwksFile,
+        '--jwt-jwks-file',
+        (t) => new JwtVerifier(parseJwks(t, config.jwtJwksFile), jwt),
+        () => this.#jwts.clear(),
+      );
     } catch (err) {
       this.close();
       throw err;
