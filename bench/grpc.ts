@@ -98,7 +98,7 @@ export const GRPC_QUICK: Partial<GrpcBenchOptions> = { fmbCalls: 40, batchCalls:
 /** What both generators offer. */
 type LoadClient = Pick<H2BenchClient, 'findMissing' | 'batchUpdate' | 'write' | 'read' | 'close'>;
 
-interface Measured {
+export interface Measured {
   perSecond: number;
   seconds: number;
   failures: number;
@@ -109,7 +109,7 @@ interface Measured {
 }
 
 /** Runs count calls of `task` with `concurrency` in flight; failures are counted, not thrown. */
-async function measure(
+export async function measure(
   count: number,
   concurrency: number,
   serverPids: readonly number[],
@@ -134,7 +134,8 @@ async function measure(
   return { perSecond: (count - failures) / seconds, seconds, failures, firstError, p50: lat.p50, p95: lat.p95, cpu };
 }
 
-function warn(m: Measured): string | undefined {
+/** A row's warning for a measurement with failures (the first error's message), else undefined. */
+export function warn(m: Measured): string | undefined {
   return m.failures ? `${m.failures} failed${m.firstError ? ` (${m.firstError.slice(0, 120)})` : ''}` : undefined;
 }
 

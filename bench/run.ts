@@ -1,4 +1,4 @@
-// Runs the benchmarks (store, http, grpc, or a subset with --only) one after another,
+// Runs the benchmarks (store, http, grpc, secured, or a subset with --only) one after another,
 // prints every section, and optionally writes the results as JSON (--json FILE) and as a
 // Markdown fragment for bench/RESULTS.md (--md FILE: per section the command, the commit,
 // the machine and the load average above one table of every target side by side). Other
@@ -7,7 +7,7 @@
 // worker count, side by side in the http and grpc tables). bench/scaling.ts runs rows of
 // those sections over 1, 2, 4, … workers.
 //
-//   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc] [--workers 1,2] [--quick] [--json F] [--md F]
+//   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc,secured] [--workers 1,2] [--quick] [--json F] [--md F]
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { GRPC_OPTIONS, GRPC_OPTIONS_HELP, parseGrpcArgs, runGrpcBench } from './grpc.ts';
@@ -16,9 +16,10 @@ import { listOption, runScript, usageLine } from './lib/args.ts';
 import { renderSectionMarkdown, type RunMeta } from './lib/markdown.ts';
 import { loadAverage, startRunMeta } from './lib/run-meta.ts';
 import { renderSection, type Section } from './lib/section.ts';
+import { parseSecuredArgs, runSecuredBench, SECURED_OPTIONS, SECURED_OPTIONS_HELP } from './secured.ts';
 import { parseStoreArgs, runStoreBench, STORE_OPTIONS, STORE_OPTIONS_HELP } from './store-scale.ts';
 
-const ALL = ['store', 'http', 'grpc'] as const;
+const ALL = ['store', 'http', 'grpc', 'secured'] as const;
 type Part = (typeof ALL)[number];
 
 export async function runAll(
@@ -34,10 +35,12 @@ export async function runAll(
   const store = parseStoreArgs(argv);
   const http = parseHttpArgs(argv);
   const grpc = parseGrpcArgs(argv);
+  const secured = parseSecuredArgs(argv);
   const runners: Record<Part, () => Promise<Section>> = {
     store: () => runStoreBench(store, log),
     http: () => runHttpBench(http, log),
     grpc: () => runGrpcBench(grpc, log),
+    secured: () => runSecuredBench(secured, log),
   };
   for (const part of ALL) {
     if (!only.includes(part)) continue;
@@ -55,7 +58,7 @@ const RUN_OPTIONS = { only: { type: 'string' }, json: { type: 'string' }, md: { 
 
 const USAGE = `Usage: ./node_modules/.bin/node bench/run.ts [options]
 
-Runs the store, http and grpc benchmarks one after another and prints every section.
+Runs the store, http, grpc and secured benchmarks one after another and prints every section.
 One option list goes to all of them; each takes the options it knows.
 
 Options:
@@ -66,11 +69,13 @@ ${STORE_OPTIONS_HELP}
 http (bench/http.ts):
 ${HTTP_OPTIONS_HELP}
 grpc (bench/grpc.ts):
-${GRPC_OPTIONS_HELP}`;
+${GRPC_OPTIONS_HELP}
+secured (bench/secured.ts):
+${SECURED_OPTIONS_HELP}`;
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
-  await runScript(argv, USAGE, [STORE_OPTIONS, HTTP_OPTIONS, GRPC_OPTIONS, RUN_OPTIONS], async () => {
+  await runScript(argv, USAGE, [STORE_OPTIONS, HTTP_OPTIONS, GRPC_OPTIONS, SECURED_OPTIONS, RUN_OPTIONS], async () => {
     const { values } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: false });
     const { meta, sections } = await runAll(argv);
     process.stdout.write(

@@ -10,6 +10,7 @@ import { newSection, ratioGoal } from '../bench/lib/section.ts';
 import { DISCARDING, hoardCheckout, VERIFYING } from '../bench/lib/targets.ts';
 import { HTTP_DEFAULTS, HTTP_OPTIONS, runHttpBench } from '../bench/http.ts';
 import { SCALING_OPTIONS } from '../bench/scaling.ts';
+import { runSecuredBench, SECURED_DEFAULTS, SECURED_OPTIONS } from '../bench/secured.ts';
 import { runStoreBench, STORE_DEFAULTS, STORE_OPTIONS } from '../bench/store-scale.ts';
 import { REPO_ROOT, runNode } from './helpers/spawn-server.ts';
 
@@ -37,6 +38,16 @@ test('bench http runs against hoard on a tiny configuration', async () => {
   const hoard = s.rows.filter((r) => r.target === 'hoard');
   assert.ok(hoard.length >= 2, `hoard rows: ${JSON.stringify(s.notes)}`);
   for (const r of hoard) assert.equal(r.warning, undefined, `${r.workload}: ${r.warning}`);
+});
+
+test('bench secured measures hoard plain, with TLS + token and with TLS + Basic, each secured one refusing calls without credentials first', async () => {
+  const s = await runSecuredBench({ ...SECURED_DEFAULTS, seconds: 1, getBlobs: 20, bsCount: 20 }, quiet);
+  assert.ok(!s.notes.some((n) => /: NOT MEASURED: /.test(n)), s.notes.join('\n'));
+  for (const target of ['hoard', 'hoard (TLS + token)', 'hoard (TLS + Basic)']) {
+    const rows = s.rows.filter((r) => r.target === target);
+    assert.ok(rows.length >= 1, `${target}: no rows (${s.notes.join('; ')})`);
+    for (const r of rows) assert.equal(r.warning, undefined, `${target} ${r.workload}: ${r.warning}`);
+  }
 });
 
 test('bench grpc runs against hoard and a baseline checkout on a tiny configuration', async () => {
@@ -142,7 +153,7 @@ test('every bench script prints its usage for --help, naming every option it tak
   const scripts: [string, Record<string, unknown>, string[][]][] = [
     [
       'bench/run.ts',
-      { ...STORE_OPTIONS, ...HTTP_OPTIONS, ...GRPC_OPTIONS, only: {}, json: {}, md: {} },
+      { ...STORE_OPTIONS, ...HTTP_OPTIONS, ...GRPC_OPTIONS, ...SECURED_OPTIONS, only: {}, json: {}, md: {} },
       [['--only', 'store,nope']],
     ],
     [
@@ -163,6 +174,7 @@ test('every bench script prints its usage for --help, naming every option it tak
       ],
     ],
     ['bench/store-scale.ts', STORE_OPTIONS, [['--parts', 'index,nope']]],
+    ['bench/secured.ts', SECURED_OPTIONS, [['--bs-count', '0']]],
     [
       'bench/scaling.ts',
       SCALING_OPTIONS,

@@ -6,11 +6,14 @@
 //
 // It speaks the wire protocol as Bazel does (content-type application/grpc, te: trailers,
 // one DATA message per request, status in the trailers or a trailers-only response), so a
-// server that answers it answers grpc-java the same way. Not a general client: no
-// deadlines, no retries, no message compression.
+// server that answers it answers grpc-java the same way. Over TLS (trusting a given CA) it
+// sends credentials as `authorization` metadata, or as user info in `:authority` (what
+// bazel-remote's gRPC Basic auth reads). Not a general client: no deadlines, no retries, no
+// message compression.
 import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { framePrefix, GrpcFrameReader } from '../../src/core/grpc-frames.ts';
 import { protoType, REAPI } from '../../src/core/proto.ts';
 import { encoder, type Digest } from './grpc-load.ts';
@@ -28,8 +31,26 @@ const PATHS = {
   read: '/google.bytestream.ByteStream/Read',
 };
 
-/** A non-OK gRPC status, or a transport failure, as one error. */
-class CallError extends Error {}
+/** A non-OK gRPC status (`code`), or a transport failure (no code), as one error. */
+export class CallError extends Error {
+  readonly code: number | undefined;
+  constructor(message: string, code?: number) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * How to reach a secured server: `ca` makes the connections TLS and trusts that CA;
+ * `authorization` is sent as metadata with every call; `userInfo` ("user:password") goes
+ * into every call's `:authority` before the host (bazel-remote reads Basic credentials
+ * there, and refuses `authorization` metadata).
+ */
+export interface H2Access {
+  readonly ca?: Buffer;
+  readonly authorization?: string;
+  readonly userInfo?: string;
+}
 
 /** Reads a protobuf varint at `at`; returns [value, next offset]. Values below 2^53 only. */
 function varint(buf: Buffer, at: number): [number, number] {
@@ -84,19 +105,29 @@ function writeResponseCommitted(msg: Buffer): number {
 /** `channels` HTTP/2 connections, used round-robin by the calls. */
 export class H2BenchClient {
   readonly #sessions: http2.ClientHttp2Session[];
-  readonly #authority: string;
+  /** Headers every call sends beside its own: credentials, when given. */
+  readonly #callHeaders: http2.OutgoingHttpHeaders;
   #next = 0;
 
   /** `window`: per-stream receive window this client announces (bytes); its connection window is 16× that. */
-  constructor(target: string, channels = 1, window = 2 ** 20) {
-    this.#authority = `http://${target}`;
+  constructor(target: string, channels = 1, window = 2 ** 20, access: H2Access = {}) {
+    const origin = `${access.ca ? 'https' : 'http'}://${target}`;
+    this.#callHeaders = {
+      ...(access.authorization ? { authorization: access.authorization } : {}),
+      ...(access.userInfo ? { ':authority': `${access.userInfo}@${target}` } : {}),
+    };
     this.#sessions = Array.from({ length: channels }, () => {
-      const url = new URL(this.#authority);
-      const s = http2.connect(this.#authority, {
+      const url = new URL(origin);
+      const host = url.hostname;
+      const port = Number(url.port);
+      // Small request messages must not wait for an ACK (Nagle).
+      const connect = access.ca
+        ? () => tls.connect({ host, port, ca: access.ca, ALPNProtocols: ['h2'] }).setNoDelay(true)
+        : () => net.connect({ host, port, noDelay: true });
+      const s = http2.connect(origin, {
         settings: { initialWindowSize: window, enablePush: false },
         maxSessionMemory: 1024,
-        // Small request messages must not wait for an ACK (Nagle).
-        createConnection: () => net.connect({ host: url.hostname, port: Number(url.port), noDelay: true }),
+        createConnection: connect,
       });
       s.on('connect', () => s.setLocalWindowSize(16 * window));
       s.on('error', () => undefined); // failures reach the calls as stream errors
@@ -118,6 +149,7 @@ export class H2BenchClient {
         ':path': path,
         'content-type': 'application/grpc',
         te: 'trailers',
+        ...this.#callHeaders,
       });
       // A Read's reply is counted from each message's head: its data is never gathered.
       const frames = new GrpcFrameReader(headOnly ? { headOnly: 16 } : {});
@@ -144,7 +176,8 @@ export class H2BenchClient {
       stream.on('error', (err) => reject(new CallError(`${path}: ${err.message}`)));
       stream.on('close', () => {
         if (grpcStatus === '0' && frames.atBoundary) resolve();
-        else if (grpcStatus !== undefined) reject(new CallError(`${path}: status ${grpcStatus}: ${message}`));
+        else if (grpcStatus !== undefined)
+          reject(new CallError(`${path}: status ${grpcStatus}: ${message}`, Number(grpcStatus)));
         else reject(new CallError(`${path}: the stream closed without a gRPC status`));
       });
       const length = body.reduce((n, b) => n + b.length, 0);

@@ -1,16 +1,29 @@
 // A lean Node HTTP/1.1 generator for what wrk does badly: prefilling servers and large
 // (64 MiB) PUTs, where the cost is in moving bytes, not in request overhead; also the large
 // GETs when wrk is missing (with wrk they go to wrk: this client takes about a core itself).
-// node:http with a keep-alive agent; bodies are whole Buffers written without copies,
-// responses are counted and dropped, never buffered or hashed in the timed phase.
+// node:http (node:https for a secured server, with its CA and credentials) with a
+// keep-alive agent; bodies are whole Buffers written without copies, responses are counted
+// and dropped, never buffered or hashed in the timed phase.
 import http from 'node:http';
+import https from 'node:https';
 import type { BlobFamily } from './blobs.ts';
 import { type CpuShares, startCpuSampler } from './cpu.ts';
 import { pool } from './pool.ts';
 import { summarizeLatency } from './report.ts';
 
-export function keepAliveAgent(sockets: number): http.Agent {
-  return new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+/**
+ * How to reach a secured server: the CA that signed its certificate (for https:// URLs) and
+ * the Authorization value sent with every request.
+ */
+export interface HttpAccess {
+  readonly ca?: Buffer;
+  readonly authorization?: string;
+}
+
+/** An https.Agent (trusting `access.ca`) for an https:// `base`, else an http.Agent. */
+export function keepAliveAgent(sockets: number, base = 'http:', access: HttpAccess = {}): http.Agent {
+  const options = { keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets };
+  return base.startsWith('https:') ? new https.Agent({ ...options, ca: access.ca }) : new http.Agent(options);
 }
 
 /** One request; resolves with the status and the number of body bytes received. */
@@ -19,12 +32,15 @@ export function httpRequest(
   url: string,
   method: 'GET' | 'PUT' | 'HEAD',
   body?: Buffer,
+  authorization?: string,
 ): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {
     const headers: http.OutgoingHttpHeaders = body
       ? { 'content-length': body.length, 'content-type': 'application/octet-stream' }
       : {};
-    const req = http.request(url, { method, agent, headers }, (res) => {
+    if (authorization) headers.authorization = authorization;
+    const request = url.startsWith('https:') ? https.request : http.request;
+    const req = request(url, { method, agent, headers }, (res) => {
       let bytes = 0;
       res.on('data', (chunk: Buffer) => (bytes += chunk.length));
       res.once('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
@@ -42,13 +58,15 @@ export async function prefill(
   from: number,
   count: number,
   concurrency = 16,
+  access: HttpAccess = {},
 ): Promise<void> {
-  const agent = keepAliveAgent(concurrency);
+  const agent = keepAliveAgent(concurrency, base, access);
   const buffers = Array.from({ length: concurrency }, () => family.bytes(0));
   try {
     await pool(count, concurrency, async (i, w) => {
       const body = family.fill(buffers[w] as Buffer, from + i);
-      const r = await httpRequest(agent, `${base}/cas/${family.hash(from + i)}`, 'PUT', body);
+      const url = `${base}/cas/${family.hash(from + i)}`;
+      const r = await httpRequest(agent, url, 'PUT', body, access.authorization);
       if (r.status < 200 || r.status > 299) throw new Error(`prefill PUT ${base} → ${r.status}`);
     });
   } finally {

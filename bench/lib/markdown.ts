@@ -3,9 +3,9 @@
 // worker count —, hoard@<commit>, bazel-remote, nginx, then the ceilings), each cell the
 // figure with its unit and the CPU shares during it, then a column hoard / <peer> for every
 // peer and every hoard under test (and, with several worker counts, each hoard over the
-// ones with fewer workers; the ceilings have their own notes); below it the server's CPU
-// per operation, the goal verdicts, the notes and each figure's details. Every figure is
-// from the same run.
+// ones with fewer workers; the ceilings have their own notes), or the ratio columns the
+// section names; below it the server's CPU per operation, the goal verdicts, the notes and
+// each figure's details. Every figure is from the same run.
 import { type CpuShares, formatThreads } from './cpu.ts';
 import {
   formatNumber,
@@ -60,12 +60,15 @@ export function renderSectionMarkdown(s: Section, run?: RunMeta): string {
   const find = (w: string, t: string) => s.rows.find((r) => r.workload === w && r.target === t);
   const workloads = workloadsOf(s.rows);
   // A ratio column for each hoard under test over each hoard with fewer workers (measured
-  // before it), then over each peer, where the two share a workload (and unit).
+  // before it), then over each peer, where the two share a workload (and unit); or the
+  // section's own columns.
   const hoards = hoardsOf(s.rows);
-  const ratios = [
-    ...hoards.flatMap((below, i) => hoards.slice(i + 1).map((h) => ({ h, below }))),
-    ...targets.filter(isPeer).flatMap((below) => hoards.map((h) => ({ h, below }))),
-  ].filter(({ h, below }) =>
+  const ratios = (
+    s.ratios ?? [
+      ...hoards.flatMap((below, i) => hoards.slice(i + 1).map((h) => ({ h, below }))),
+      ...targets.filter(isPeer).flatMap((below) => hoards.map((h) => ({ h, below }))),
+    ]
+  ).filter(({ h, below }) =>
     workloads.some((w) => {
       const r = find(w, below);
       return r !== undefined && hoardRatio(s.rows, r, h) !== undefined;

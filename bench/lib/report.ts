@@ -10,8 +10,9 @@ import { HOARD, isHoardUnderTest } from './target-names.ts';
 export interface Row {
   readonly workload: string;
   /**
-   * Who served it: 'hoard' or 'hoard (N workers)' (the hoard under test), 'hoard@<commit>',
-   * 'nginx', 'bazel-remote', or a ceiling like 'sha256 (1 core)'.
+   * Who served it: 'hoard', 'hoard (N workers)' or 'hoard (TLS + token|Basic)' (the hoard
+   * under test), 'hoard@<commit>', 'nginx', 'bazel-remote' (or 'bazel-remote (TLS + Basic)'),
+   * or a ceiling like 'sha256 (1 core)'.
    */
   readonly target: string;
   readonly value: number;
@@ -90,7 +91,15 @@ export function workloadsOf(rows: readonly Row[]): string[] {
 }
 
 const PEER_RANK = (t: string) =>
-  isHoardUnderTest(t) ? 0 : t.startsWith('hoard@') ? 1 : t === 'bazel-remote' ? 2 : t === 'nginx' ? 3 : 4;
+  isHoardUnderTest(t)
+    ? 0
+    : t.startsWith('hoard@')
+      ? 1
+      : t === 'bazel-remote' || t.startsWith('bazel-remote (')
+        ? 2
+        : t === 'nginx'
+          ? 3
+          : 4;
 
 /** A server that runs the same workloads as hoard (an earlier hoard, bazel-remote, nginx), not a ceiling of one part. */
 export function isPeer(target: string): boolean {

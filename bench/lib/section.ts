@@ -17,6 +17,13 @@ export interface Section {
   readonly notes: string[];
   /** The load average (1, 5, 15 min) before and after the section ran, when run.ts ran it. */
   load?: { readonly before: string; readonly after: string };
+  /**
+   * The ratio columns of the Markdown table (`h` / `below`), when the default (each hoard
+   * under test over each one measured before it and over every peer) would set setups
+   * against each other that are not comparable (bench/secured.ts: a secured hoard over a
+   * plain peer).
+   */
+  ratios?: readonly { readonly h: string; readonly below: string }[];
 }
 
 export function newSection(title: string): Section {
@@ -35,20 +42,29 @@ export function renderSection(s: Section): string {
 
 /**
  * A goal "hoard ≥ factor × peer" on one workload, judged only against the peer measured in
- * this run, once for every hoard under test (one per --workers value); when the peer was
- * not run, the goal says so (`howToRun` tells how) and is not judged.
+ * this run, once for every hoard under test (one per --workers value), or for each of
+ * `hoards` when given (a secured hoard against the plain one, or against a peer in the
+ * same setup); when the peer was not run, the goal says so (`howToRun` tells how) and is
+ * not judged.
  */
-export function ratioGoal(s: Section, workload: string, peer: string, factor: number, howToRun = ''): void {
+export function ratioGoal(
+  s: Section,
+  workload: string,
+  peer: string,
+  factor: number,
+  howToRun = '',
+  hoards?: readonly string[],
+): void {
   const measured = s.rows.find((r) => r.workload === workload && r.target === peer);
   if (!s.rows.some((r) => r.target === peer)) {
     s.goals.push({
-      text: `${workload}: ${HOARD} ≥ ${factor}× ${peer} — not judged: ${peer} was not run${howToRun ? ` (${howToRun})` : ''}`,
+      text: `${workload}: ${hoards?.join(', ') ?? HOARD} ≥ ${factor}× ${peer} — not judged: ${peer} was not run${howToRun ? ` (${howToRun})` : ''}`,
       met: undefined,
     });
     return;
   }
-  const hoards = hoardsOf(s.rows);
-  for (const name of hoards.length ? hoards : [HOARD]) {
+  const underTest = hoards ?? hoardsOf(s.rows);
+  for (const name of underTest.length ? underTest : [HOARD]) {
     const hoard = s.rows.find((r) => r.workload === workload && r.target === name);
     const goal = `${workload}: ${name} ≥ ${factor}× ${peer}`;
     if (!hoard || !measured || measured.value <= 0) {

@@ -1,6 +1,7 @@
 // The servers a benchmark compares: hoard (always; once per worker count with --workers),
 // hoard from an earlier checkout (when a directory is given), nginx with WebDAV PUT (when
-// installed) and bazel-remote (when a binary path is given). Each runs as its own process
+// installed) and bazel-remote (when a binary path is given); hoard and bazel-remote also
+// behind TLS with credentials (`secured`, for bench/secured.ts). Each runs as its own process
 // on 127.0.0.1 with a fresh temporary directory, with access logging off for all of them so
 // no one pays for logs the others skip, and is stopped by PID.
 import { execFileSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import path from 'node:path';
 import { spawnHoard } from '../../test/helpers/spawn-server.ts';
 import { setsWorkers, UsageError } from './args.ts';
 import { type Child, freePort, startChild, waitForPort } from './processes.ts';
-import { HOARD, type HoardName, hoardName } from './target-names.ts';
+import { HOARD, type HoardName, hoardName, type SecuredBy, securedName } from './target-names.ts';
 
 /** hoard's gRPC server over a store that keeps nothing: without, then with verification. */
 export const DISCARDING = 'hoard, store discards';
@@ -22,7 +23,13 @@ export { HOARD };
 
 export interface Target {
   readonly name:
-    HoardName | `${typeof HOARD}@${string}` | typeof DISCARDING | typeof VERIFYING | 'nginx' | 'bazel-remote';
+    | HoardName
+    | `${typeof HOARD}@${string}`
+    | typeof DISCARDING
+    | typeof VERIFYING
+    | 'nginx'
+    | 'bazel-remote'
+    | 'bazel-remote (TLS + Basic)';
   /** Base URL for the Bazel HTTP cache protocol (…/cas/<hash>, …/ac/<hash>). */
   readonly httpUrl?: string;
   /** host:port for REAPI gRPC, when the target speaks it. */
@@ -32,6 +39,29 @@ export interface Target {
   /** One line saying what runs (version, settings) for the results. */
   readonly describe: string;
   stop(): Promise<void>;
+}
+
+/**
+ * A server behind TLS (`certFile`, `keyFile`: PEM) that admits only callers with
+ * credentials, checked against `credentialsFile`: hoard's access file of bearer tokens
+ * (`token`), or an htpasswd file (`Basic`).
+ */
+export interface SecuredSetup {
+  readonly by: SecuredBy;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly credentialsFile: string;
+}
+
+function hoardSecuredArgs(s: SecuredSetup): string[] {
+  return [
+    '--tls-cert-file',
+    s.certFile,
+    '--tls-key-file',
+    s.keyFile,
+    s.by === 'token' ? '--access-file' : '--htpasswd-file',
+    s.credentialsFile,
+  ];
 }
 
 async function scratch(name: string, baseDir?: string): Promise<string> {
@@ -93,10 +123,15 @@ export async function startHoard(
     baseDir?: string;
     keep?: boolean;
     checkout?: HoardCheckout;
+    /** Behind TLS with credentials: named `hoard (TLS + token)` or `hoard (TLS + Basic)`; not with `workers` or `checkout`. */
+    secured?: SecuredSetup;
   } = {},
 ): Promise<Target> {
   const checkout = options.checkout;
   const workers = checkout ? undefined : options.workers;
+  const secured = options.secured;
+  if (secured && (workers !== undefined || checkout))
+    throw new Error('startHoard: a secured hoard is named by its setup alone (no workers, no checkout)');
   const dir = await scratch(checkout ? `hoard-${checkout.commit}` : 'hoard', options.baseDir);
   const args = [
     '--max-size',
@@ -106,6 +141,7 @@ export async function startHoard(
     '--log-level',
     'warn',
     ...(workers === undefined ? [] : ['--workers', String(workers)]),
+    ...(secured ? hoardSecuredArgs(secured) : []),
     ...(options.extraArgs ?? []),
   ];
   // HOARD_BENCH_SERVER_NODE_OPTIONS reaches only the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -129,7 +165,7 @@ export async function startHoard(
       ? ''
       : ` (workers: ${defaultWorkers().source})`;
   return {
-    name: checkout ? `${HOARD}@${checkout.commit}` : hoardName(workers),
+    name: checkout ? `${HOARD}@${checkout.commit}` : secured ? securedName(HOARD, secured.by) : hoardName(workers),
     httpUrl: hoard.httpUrl,
     grpcTarget: hoard.grpcTarget,
     // worker_threads are threads of this process: its CPU counts them all.
@@ -272,11 +308,19 @@ http {
   };
 }
 
-/** bazel-remote from a binary path (not installable here: only when the user gives one). */
+/**
+ * bazel-remote from a binary path (not installable here: only when the user gives one).
+ * `secured` (Basic only: bazel-remote takes no bearer tokens) serves both listeners with
+ * TLS and --htpasswd_file, named `bazel-remote (TLS + Basic)`; its gRPC listener then reads
+ * credentials from the `:authority` pseudo-header (`user:password@host:port`), not from
+ * `authorization` metadata.
+ */
 export async function startBazelRemote(
   bin: string,
-  options: { baseDir?: string; keep?: boolean } = {},
+  options: { baseDir?: string; keep?: boolean; secured?: SecuredSetup } = {},
 ): Promise<Target> {
+  const secured = options.secured;
+  if (secured && secured.by !== 'Basic') throw new Error('bazel-remote takes Basic credentials (htpasswd) only');
   const dir = await scratch('bazel-remote', options.baseDir);
   const httpPort = await freePort();
   const grpcPort = await freePort();
@@ -291,6 +335,16 @@ export async function startBazelRemote(
     `127.0.0.1:${grpcPort}`,
     '--access_log_level',
     'none',
+    ...(secured
+      ? [
+          '--tls_cert_file',
+          secured.certFile,
+          '--tls_key_file',
+          secured.keyFile,
+          '--htpasswd_file',
+          secured.credentialsFile,
+        ]
+      : []),
   ];
   const child = startChild(bin, args);
   try {
@@ -301,8 +355,8 @@ export async function startBazelRemote(
     throw err;
   }
   return {
-    name: 'bazel-remote',
-    httpUrl: `http://127.0.0.1:${httpPort}`,
+    name: secured ? securedName('bazel-remote', 'Basic') : 'bazel-remote',
+    httpUrl: `${secured ? 'https' : 'http'}://127.0.0.1:${httpPort}`,
     grpcTarget: `127.0.0.1:${grpcPort}`,
     pids: [child.pid],
     describe: `bazel-remote ${bin} ${args.join(' ')}`,

@@ -128,6 +128,12 @@ export async function runWrk(options: {
   readonly serverPids: readonly number[];
   /** A response slower than this counts as an error (a timeout); default 10. */
   readonly timeoutSeconds?: number;
+  /**
+   * Headers sent with every request ("Authorization: Bearer …"), as wrk's -H: both scripts
+   * leave wrk.format its default headers, which -H fills. An https URL makes wrk speak TLS
+   * (it does not verify the server's certificate).
+   */
+  readonly headers?: readonly string[];
 }): Promise<WrkResult> {
   const bin = wrkBinary();
   if (!bin) throw new Error('wrk is not installed (Debian: apt-get install -y wrk)');
@@ -144,6 +150,7 @@ export async function runWrk(options: {
       `${options.seconds}s`,
       '--timeout',
       `${options.timeoutSeconds ?? 10}s`,
+      ...(options.headers ?? []).flatMap((h) => ['-H', h]),
       '-s',
       scriptPath,
       options.url,
