@@ -2,10 +2,11 @@
 // `Authorization` header (HTTP) or metadata (gRPC), `Basic` or `Bearer`. Basic credentials
 // may use either base64 alphabet: Bazel encodes a URL's user info with the URL-safe one.
 //
-// Bazel sends a `grpc://user:pass@host` URL's user info in the HTTP/2 `:authority` instead;
-// Node's HTTP/2 layer (nghttp2) resets such a stream as a protocol error (RFC 9113 8.3.1)
-// before any of hoard sees it, so over gRPC Bazel passes credentials as metadata
-// (`--remote_header=authorization=...`, docs/SECURITY.md).
+// Bazel sends a `grpc://user:pass@host` URL's user info in the HTTP/2 `:authority` instead,
+// which nghttp2 refuses (RFC 9113 8.3.1); hoard's plain-text gRPC listener moves it into
+// `authorization: Basic` metadata before nghttp2 sees the request
+// (src/frontends/reapi/authority-transcoder.ts), so it arrives here like any Basic
+// credentials. On grpcs:// listeners only metadata is read.
 import type { Call } from '../core/call.ts';
 import { AccessRefused, ErrorCode } from '../core/errors.ts';
 

@@ -4,9 +4,9 @@
 //
 // Secrets never reach a message: what a client prints is `client.server`, the URL rebuilt
 // from its scheme, host and path (no user info), and a server string printed before it
-// could be parsed goes through `redactUrl`. Over gRPC the user info goes as metadata, not in
-// the `:authority` (Node's HTTP/2 layer resets a stream whose authority has user info, RFC
-// 9113 8.3.1), unless `grpcAuthorityCredentials` asks for Bazel's way (grpc-client.ts).
+// could be parsed goes through `redactUrl`. Over gRPC the user info goes as metadata, which
+// every server reads, not in the `:authority` (RFC 9113 8.3.1 forbids it there, and most
+// HTTP/2 servers refuse it), unless `grpcAuthorityCredentials` asks for Bazel's way.
 import { createSecureContext } from 'node:tls';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import type { BasicCredentials, ClientOptions } from './types.ts';

@@ -95,8 +95,9 @@ export interface ClientOptions {
   /**
    * gRPC only: send Basic credentials (the URL's user info or `basic`) in the HTTP/2
    * `:authority` as `user:password@host:port`, the way Bazel does, instead of as metadata.
-   * bazel-remote reads gRPC Basic credentials only there; hoard, like most HTTP/2 servers,
-   * refuses such an authority (RFC 9113 8.3.1). The CLI's --grpc-authority-credentials.
+   * bazel-remote reads gRPC Basic credentials only there; hoard takes it on plain-text gRPC
+   * only, and most other HTTP/2 servers refuse it (RFC 9113 8.3.1). The CLI's
+   * --grpc-authority-credentials.
    */
   readonly grpcAuthorityCredentials?: boolean;
   /**

@@ -2,11 +2,11 @@
 // - HTTPS with the credentials in the cache URL (Bazel sends them as Basic, URL-safe base64).
 //   Bazel's HTTP client trusts the JVM's trust store only, so the test adds its own CA there
 //   (keytool -cacerts) for the duration and removes it afterwards.
-// - gRPC with credentials as metadata (--remote_header=authorization=...), over plain text on
-//   loopback: Bazel would put a grpc:// URL's user info in :authority, which Node's HTTP/2
-//   refuses (docs/SECURITY.md), and Debian's Bazel cannot open grpcs:// at all (no ALPN in its
-//   netty on JDK 17), so TLS on the gRPC listener is proven with grpc-js in
-//   test/integration/tls.test.ts.
+// - gRPC with credentials as metadata (--remote_header=authorization=...), and in the URL
+//   (grpc://user:password@host, which Bazel sends in :authority and hoard's plain-text
+//   listener moves to metadata), over plain text on loopback: Debian's Bazel cannot open
+//   grpcs:// at all (no ALPN in its netty on JDK 17), so TLS on the gRPC listener is proven
+//   with grpc-js in test/integration/tls.test.ts.
 // - A read-only identity with --noremote_upload_local_results gets every hit and changes
 //   nothing in the store.
 // - Pull-request isolation: main's identity fills `main`, a pull request's identity gets
@@ -162,6 +162,41 @@ describe('Bazel against a secured hoard', { skip }, () => {
       await plain.dispose();
     }
   });
+
+  test('gRPC, credentials in the URL (grpc://user:password@host): cold then warm with 100% hits; a wrong password gets nothing', async (t) => {
+    // Bazel sends the URL's user info in :authority; the plain-text listener moves it to
+    // authorization metadata (src/frontends/reapi/authority-transcoder.ts).
+    const plain = await spawnHoard(['--htpasswd-file', fx.htpasswdFile, '--access-file', fx.accessFile]);
+    try {
+      const url = (password: string) => `grpc://alice:${encodeURIComponent(password)}@${plain.grpcTarget}`;
+      const salt = newSalt('bazel-grpc-userinfo');
+      const expected = await coldDefault(ws, reportedOptions(t, plain, url(USERS.alice), [], salt));
+      await warmDefault(ws, reportedOptions(t, plain, url(USERS.alice), [], salt), expected);
+
+      // One action of the same build (cached by the cold build) with a wrong password: the
+      // cache refuses its lookup and upload. (One action: a few refusals, under the 10 after
+      // which hoard slows an address's answers down.)
+      await ws.cleanExpunge();
+      const refusedBefore = await refusals(plain.httpUrl, fx.tokens['admin']!, 'credentials_wrong');
+      const refused = reportedOptions(t, plain, url('not-alice-pw'), [], salt);
+      const wrong = await ws.build({ ...refused, targets: ['//:step1'] });
+      refused.onBuild?.('wrong password', wrong);
+      // Bazel 4.2.3 warns and builds locally when its cache refuses it (exit 0): what matters
+      // is that the cache gave it nothing.
+      assert.match(wrong.output, /UNAUTHENTICATED/, 'Bazel reported no refusal');
+      assert.ok(
+        wrong.code !== 0 || wrong.summary?.remoteCacheHits === 0,
+        `a build with a wrong password got cache hits:\n${wrong.output.slice(-3000)}`,
+      );
+      assert.ok(
+        (await refusals(plain.httpUrl, fx.tokens['admin']!, 'credentials_wrong')) > refusedBefore,
+        'hoard counted no wrong credentials',
+      );
+      assert.ok(!plain.output().includes(USERS.alice), 'the password reached the log');
+    } finally {
+      await plain.dispose();
+    }
+  });
 });
 
 /** How many calls hoard refused as namespace_denied, from /metrics with an admin token. */
@@ -170,6 +205,15 @@ async function deniedWrites(httpUrl: string, adminToken: string): Promise<number
   let n = 0;
   for (const m of (await res.text()).matchAll(/^hoard_errors_total\{[^}]*cause="namespace_denied"[^}]*\} (\d+)/gm))
     n += Number(m[1]);
+  return n;
+}
+
+/** How many calls hoard refused for `cause`, from /metrics with an admin token. */
+async function refusals(httpUrl: string, adminToken: string, cause: string): Promise<number> {
+  const res = await fetch(`${httpUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+  let n = 0;
+  for (const m of (await res.text()).matchAll(/^hoard_errors_total\{([^}]*)\} (\d+)/gm))
+    if (m[1]!.includes(`cause="${cause}"`)) n += Number(m[2]);
   return n;
 }
 

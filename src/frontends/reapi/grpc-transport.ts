@@ -24,6 +24,7 @@ import { status } from '@grpc/grpc-js';
 import { verifiedCertificateOf, type Peer } from '../../core/call.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { framePrefix, GrpcFrameReader } from '../../core/grpc-frames.ts';
+import { listenPlain, transcodedSocketOf, type Listener } from './plain-listener.ts';
 
 /** A call's outcome as the client sees it. */
 export interface CallStatus {
@@ -95,7 +96,8 @@ export interface RefusedCall {
 }
 
 function peerOf(stream: ServerHttp2Stream): Peer {
-  const socket = stream.session?.socket;
+  // A transcoded session's own socket is a stream wrapper with no address: ask the client's.
+  const socket = transcodedSocketOf(stream.session) ?? stream.session?.socket;
   return { address: socket?.remoteAddress, port: socket?.remotePort, certificate: verifiedCertificateOf(socket) };
 }
 
@@ -496,7 +498,6 @@ export async function listenGrpc(
   const sessions = new Map<Http2Session, SessionState>();
   let closing = false;
 
-  server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   server.on('session', (session: Http2Session) => {
     const state: SessionState = { streams: 0, idle: undefined, keepalive: undefined };
     sessions.set(session, state);
@@ -636,25 +637,31 @@ export async function listenGrpc(
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host, reusePort: options.reusePort ?? false }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  // Plain text: a listener of ours in front of the server (plain-listener.ts), which hands
+  // each connection on natively, or rewritten when Bazel put credentials in :authority.
+  const listener: Listener =
+    tls === undefined
+      ? await listenPlain(server as http2.Http2Server, host, port, {
+          reusePort: options.reusePort ?? false,
+          settings: serverOptions.settings,
+        })
+      : await listenTls(server, host, port, options.reusePort ?? false);
   server.on('error', onInternalError);
 
   let shutting: Promise<void> | undefined;
   const destroyAll = () => {
     for (const s of sessions.keys()) s.destroy();
   };
+  const cutAll = () => {
+    destroyAll();
+    listener.destroyConnections();
+  };
   return {
-    port: (server.address() as AddressInfo).port,
+    port: listener.port,
     destroy(): void {
       closing = true;
-      server.close();
-      destroyAll();
+      listener.close();
+      cutAll();
     },
     setKeyPair(pair): void {
       if (!('setSecureContext' in server)) throw new Error('this gRPC listener does not serve TLS');
@@ -663,8 +670,8 @@ export async function listenGrpc(
     shutdown(deadlineMs: number): Promise<void> {
       shutting ??= new Promise<void>((resolve) => {
         closing = true;
-        const timer = setTimeout(destroyAll, Math.max(0, deadlineMs));
-        server.close(() => {
+        const timer = setTimeout(cutAll, Math.max(0, deadlineMs));
+        listener.close(() => {
           clearTimeout(timer);
           resolve();
         });
@@ -673,5 +680,27 @@ export async function listenGrpc(
       });
       return shutting;
     },
+  };
+}
+
+/** The TLS server listening on its own (TLS connections are never peeked at or rewritten). */
+async function listenTls(
+  server: http2.Http2SecureServer | http2.Http2Server,
+  host: string,
+  port: number,
+  reusePort: boolean,
+): Promise<Listener> {
+  server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host, reusePort }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: (onClosed) => server.close(() => onClosed?.()),
+    destroyConnections: () => undefined, // destroying the sessions closes their sockets
   };
 }
