@@ -4,10 +4,13 @@
 // stalled upload or download is cut after the body idle timeout.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { casKey } from '../../src/core/keys.ts';
+import { makeAccessFixtures } from '../helpers/access-fixtures.ts';
 import { RawConnection } from '../helpers/raw-http.ts';
 import { rawRequest, sha256, startTestServer } from '../helpers/test-server.ts';
 
@@ -183,5 +186,42 @@ test('a slow upload that keeps making progress is not cut', async () => {
     c.destroy();
   } finally {
     await s.close();
+  }
+});
+
+test('a refused large upload: the connection half-closes after the answer, so a client still sending is not reset and reads the status', async () => {
+  const fx = await makeAccessFixtures();
+  const s = await startTestServer({ htpasswdFile: fx.htpasswdFile });
+  try {
+    const { hostname, port } = new URL(s.url);
+    // allowHalfOpen: this client goes on sending after the server's FIN, as one busy uploading does.
+    const socket = connect({ host: hostname, port: Number(port), allowHalfOpen: true });
+    let response = '';
+    let failed: Error | undefined;
+    let closed = false;
+    socket.on('data', (d: Buffer) => (response += d.toString('latin1')));
+    socket.on('error', (err) => (failed = err));
+    socket.on('close', () => (closed = true));
+    await once(socket, 'connect');
+    socket.write(
+      `PUT /cas/${sha256('refused')} HTTP/1.1\r\nHost: x\r\nContent-Length: ${16 * 1024 * 1024}\r\n` +
+        `Authorization: ${fx.basic('alice', 'wrong-password')}\r\n\r\n`,
+    );
+    const chunk = Buffer.alloc(64 * 1024);
+    let sentAfterAnswer = 0;
+    const deadline = Date.now() + 10_000;
+    while (failed === undefined && !closed && sentAfterAnswer < 4 * 1024 * 1024 && Date.now() < deadline) {
+      const flowing = socket.write(chunk);
+      if (response.includes('\r\n\r\n')) sentAfterAnswer += chunk.length;
+      if (!flowing) await Promise.race([once(socket, 'drain'), sleep(500)]);
+    }
+    socket.destroy();
+    assert.match(response, /^HTTP\/1\.1 401 /);
+    assert.match(response, /\r\nconnection: close\r\n/i);
+    assert.equal(failed, undefined, `the client was reset while sending: ${failed?.message}`);
+    assert.ok(sentAfterAnswer >= 4 * 1024 * 1024, `sent ${sentAfterAnswer} bytes after the answer`);
+  } finally {
+    await s.close();
+    await fx.close();
   }
 });

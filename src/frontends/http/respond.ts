@@ -2,6 +2,7 @@
 // close says `Connection: close` in the response it is sending, and Node closes it only
 // after that response is fully written. `closeAfter` is the one place that decides.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { AccessRefused, causeOf, toHoardError } from '../../core/errors.ts';
 import type { Key, Keyspace } from '../../core/keys.ts';
@@ -36,8 +37,33 @@ export function writeHead(
   status: number,
   headers: OutgoingHttpHeaders,
 ): void {
-  if (closeAfter(req, ctx)) headers['connection'] = 'close';
+  if (closeAfter(req, ctx)) {
+    headers['connection'] = 'close';
+    // The socket is gone when the client already closed; nothing to linger on then.
+    if (!req.complete && req.socket !== null) lingerBeforeClosing(req.socket);
+  }
   res.writeHead(status, headers);
+}
+
+/** How long a closing connection goes on reading an unread request body after its response. */
+const LINGER_MS = 2000;
+
+/**
+ * A response sent before its request's body (a refusal of a large upload) closes the
+ * connection, and Node closes the socket as soon as the response is written. A socket
+ * closed with unread bytes resets the connection, and a client still sending then loses the
+ * response it has not read yet (EPIPE or ECONNRESET instead of the status) and may retry an
+ * upload that was refused. So the socket only half-closes: the rest of the body is read and
+ * dropped until the client closes its side, or LINGER_MS pass.
+ */
+function lingerBeforeClosing(socket: Socket): void {
+  socket.destroySoon = function lingering(this: Socket) {
+    this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('end', () => this.destroy());
+    this.once('close', () => clearTimeout(timer));
+  };
 }
 
 /** A short text answer (Bazel caps PUT response bodies at 10 KiB; keep them small). */
