@@ -28,6 +28,7 @@ import { formatSize, newSection, ratioGoal, renderSection, type Section } from '
 import { type SecuredSetup, spreadNote, startBazelRemote, startHoard, type Target } from './lib/targets.ts';
 import { HOARD, securedName } from './lib/target-names.ts';
 import { getScript, putScript, runWrk, wrkBinary, writeHashFile } from './lib/wrk.ts';
+import { status } from '@grpc/grpc-js';
 
 export interface SecuredBenchOptions {
   readonly seconds: number;
@@ -67,9 +68,6 @@ const PEER_BASIC = securedName(PEER, 'Basic');
 
 /** The most a secured hoard may lose to TLS and access control: it keeps ≥ 75% of its plain rate. */
 const SECURED_SHARE = 0.75;
-
-/** gRPC UNAUTHENTICATED. */
-const UNAUTHENTICATED = 16;
 
 /** How clients reach a server: the CA to trust and the credentials to send; none for a plain one. */
 export interface Reach {
@@ -195,7 +193,7 @@ export async function runSecuredBench(
  * verify its certificate against `reach`'s CA, so a server without TLS fails here too).
  * `window`: the gRPC client's receive window.
  */
-export async function refusalProblem(target: Target, reach: Reach, window: number): Promise<string | undefined> {
+async function refusalProblem(target: Target, reach: Reach, window: number): Promise<string | undefined> {
   const probe = randomBytes(32).toString('hex');
   const url = `${target.httpUrl}/cas/${probe}`;
   if (!url.startsWith('https:')) return `its HTTP listener is not TLS (${target.httpUrl})`;
@@ -217,7 +215,7 @@ export async function refusalProblem(target: Target, reach: Reach, window: numbe
     await anonymous.findMissing(request);
     return 'a gRPC FindMissingBlobs without credentials succeeded';
   } catch (err) {
-    if (!(err instanceof CallError) || err.code !== UNAUTHENTICATED)
+    if (!(err instanceof CallError) || err.code !== status.UNAUTHENTICATED)
       return `a gRPC call without credentials failed otherwise than UNAUTHENTICATED: ${(err as Error).message}`;
   } finally {
     anonymous.close();

@@ -31,7 +31,6 @@ export interface SecureFixture {
   readonly password: string;
   /** One token with read and write on every namespace; the file holds only its sha256. */
   readonly accessFile: string;
-  readonly token: string;
   /** `Basic base64(user:password)`, an Authorization value. */
   readonly basic: string;
   /** `Bearer <token>`, an Authorization value. */
@@ -104,7 +103,6 @@ export async function makeSecureFixture(): Promise<SecureFixture> {
       htpasswdFile: f('htpasswd'),
       password,
       accessFile: f('access.yaml'),
-      token,
       basic: `Basic ${Buffer.from(`${BENCH_USER}:${password}`).toString('base64')}`,
       bearer: `Bearer ${token}`,
       dispose: () => rm(dir, { recursive: true, force: true }),

@@ -5,25 +5,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../bench/lib/processes.ts';
 import { MAIN, runNode } from '../helpers/spawn-server.ts';
 
 const BINARY = process.env['HOARD_TEST_BAZEL_REMOTE'];
 const skip = BINARY === undefined ? 'set HOARD_TEST_BAZEL_REMOTE=/path/to/bazel-remote to run it' : false;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 let dir: string;
 let peer: ChildProcess | undefined;

@@ -10,8 +10,8 @@ import {
   FRAME_HEADER_BYTES,
   frameHeader,
   FrameType,
+  framesIn,
   headersFragment,
-  readFrameHeader,
 } from '../../src/frontends/reapi/h2-frames.ts';
 
 export async function captureHeaderBlocks(
@@ -35,11 +35,9 @@ export async function captureHeaderBlocks(
         buf = buf.subarray(CLIENT_PREFACE.length);
         skipPreface = false;
       }
-      while (buf.length >= FRAME_HEADER_BYTES) {
-        const h = readFrameHeader(buf);
-        if (buf.length < FRAME_HEADER_BYTES + h.length) break;
-        const p = buf.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + h.length);
-        buf = buf.subarray(FRAME_HEADER_BYTES + h.length);
+      let used = 0;
+      for (const { header: h, payload: p, at } of framesIn(buf)) {
+        used = at + FRAME_HEADER_BYTES + h.length;
         if (h.type === FrameType.SETTINGS && !(h.flags & Flag.ACK))
           socket.write(frameHeader(0, FrameType.SETTINGS, Flag.ACK, 0));
         if (h.type === FrameType.HEADERS) open = [headersFragment(p, h.flags)!];
@@ -50,6 +48,7 @@ export async function captureHeaderBlocks(
           if (blocks.length === requests.length) complete();
         }
       }
+      buf = buf.subarray(used);
     });
     socket.on('error', () => undefined);
   });

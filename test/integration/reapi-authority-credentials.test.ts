@@ -28,8 +28,8 @@ import {
   Flag,
   frameHeader,
   FrameType,
+  framesIn,
   headerBlockFrames,
-  readFrameHeader,
 } from '../../src/frontends/reapi/h2-frames.ts';
 import { encodeHeaderBlock } from '../../src/frontends/reapi/hpack-codec.ts';
 import { connectionChannel } from '../../src/frontends/reapi/plain-listener.ts';
@@ -260,16 +260,6 @@ async function rawConnection(
   return { socket, received: () => got, closed };
 }
 
-function framesIn(bytes: Buffer): { type: number; flags: number; payload: Buffer }[] {
-  const out = [];
-  for (let at = 0; at + 9 <= bytes.length;) {
-    const h = readFrameHeader(bytes, at);
-    out.push({ type: h.type, flags: h.flags, payload: bytes.subarray(at + 9, at + 9 + h.length) });
-    at += 9 + h.length;
-  }
-  return out;
-}
-
 test('a malformed header block on a transcoded connection ends that connection with GOAWAY(COMPRESSION_ERROR), and only it', async () => {
   const { socket, received, closed } = await rawConnection(address);
   await sleep(50);
@@ -289,7 +279,7 @@ test('a malformed header block on a transcoded connection ends that connection w
   const bad = Buffer.from([0xff, 0xff, 0xff, 0x7f]);
   socket.write(Buffer.concat([frameHeader(bad.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 3), bad]));
   await closed;
-  const goaway = framesIn(received()).find((f) => f.type === 0x7);
+  const goaway = [...framesIn(received())].find((f) => f.header.type === 0x7);
   assert.ok(goaway, 'no GOAWAY before the close');
   assert.equal(goaway.payload.readUInt32BE(4), http2.constants.NGHTTP2_COMPRESSION_ERROR);
   // The server goes on serving.

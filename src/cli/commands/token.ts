@@ -124,7 +124,7 @@ function recordDocument(doc: Document, record: TokenRecord, flowMap = false) {
  * file must parse as an access file before (its own error otherwise) and does after, which
  * is checked before it replaces the old one.
  */
-export async function addTokenRecord(file: string, record: TokenRecord): Promise<void> {
+async function addTokenRecord(file: string, record: TokenRecord): Promise<void> {
   const target = await realpath(file).catch(() => file); // a symlinked file (a mounted config) is updated where it is
   let before: string | undefined;
   try {

@@ -8,16 +8,7 @@ import { test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { captureHeaderBlocks } from '../../../test/helpers/h2-capture.ts';
 import { AuthorityTranscoder } from './authority-transcoder.ts';
-import {
-  CLIENT_PREFACE,
-  Flag,
-  FRAME_HEADER_BYTES,
-  frameHeader,
-  FrameType,
-  headerBlockFrames,
-  readFrameHeader,
-  type FrameHeader,
-} from './h2-frames.ts';
+import { CLIENT_PREFACE, Flag, frameHeader, FrameType, framesIn, headerBlockFrames } from './h2-frames.ts';
 import { encodeHeaderBlock, HpackDecoder, type HeaderField } from './hpack-codec.ts';
 
 class FakeSocket extends EventEmitter {
@@ -88,21 +79,11 @@ const DATA = frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('0123456789')
 const AUTH = `Basic ${Buffer.from('alice:pw').toString('base64')}`;
 
 /** The frames of `bytes` (which must hold whole frames). */
-function framesOf(bytes: Buffer): { header: FrameHeader; payload: Buffer }[] {
-  const frames = [];
-  for (let at = 0; at < bytes.length;) {
-    const header = readFrameHeader(bytes, at);
-    frames.push({ header, payload: bytes.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + header.length) });
-    at += FRAME_HEADER_BYTES + header.length;
-  }
-  return frames;
-}
-
 /** Each rewritten header block of `out` (after the preface), decoded on its own. */
 function blocksOf(out: Buffer[]): { streamId: number; endStream: boolean; fields: Record<string, string> }[] {
   const blocks = [];
   let open: { streamId: number; endStream: boolean; parts: Buffer[] } | undefined;
-  for (const { header, payload } of framesOf(Buffer.concat(out).subarray(CLIENT_PREFACE.length))) {
+  for (const { header, payload } of framesIn(Buffer.concat(out).subarray(CLIENT_PREFACE.length))) {
     if (header.type === FrameType.HEADERS) {
       assert.equal(header.flags & (Flag.PADDED | Flag.PRIORITY), 0, 'padding or priority left in');
       open = { streamId: header.streamId, endStream: (header.flags & Flag.END_STREAM) !== 0, parts: [] };
@@ -189,7 +170,7 @@ test('a rewritten block larger than a frame goes out as HEADERS and CONTINUATION
   const run = transcoding();
   const block = encodeHeaderBlock([...REQUEST, f('x-big', 'b'.repeat(40_000))]);
   await run.send(Buffer.concat([CLIENT_PREFACE, ...headerBlockFrames(3, block, true)]));
-  const frames = framesOf(Buffer.concat(run.out).subarray(CLIENT_PREFACE.length));
+  const frames = [...framesIn(Buffer.concat(run.out).subarray(CLIENT_PREFACE.length))];
   assert.deepEqual(
     frames.map((x) => [x.header.type, x.header.flags, x.header.length <= 16_384]),
     [

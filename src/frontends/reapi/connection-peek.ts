@@ -1,6 +1,6 @@
 // The first look at a new plain-text gRPC connection, before nghttp2 gets it: read the
 // client's preface and frames up to its first complete header block, and learn the first
-// request's `:authority` (authority-listener.ts decides from it whether the connection
+// request's `:authority` (plain-listener.ts decides from it whether the connection
 // needs its header blocks rewritten).
 //
 // gRPC clients (grpc-java, so Bazel; grpc-js) send no request before the server's SETTINGS

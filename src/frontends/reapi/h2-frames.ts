@@ -11,7 +11,6 @@ export const DEFAULT_MAX_FRAME_SIZE = 16_384;
 export const FrameType = {
   DATA: 0x0,
   HEADERS: 0x1,
-  PRIORITY: 0x2,
   SETTINGS: 0x4,
   PUSH_PROMISE: 0x5,
   CONTINUATION: 0x9,
@@ -40,6 +39,25 @@ export function readFrameHeader(buf: Buffer, offset = 0): FrameHeader {
     flags: buf[offset + 4]!,
     streamId: buf.readUInt32BE(offset + 5) & 0x7fff_ffff,
   };
+}
+
+export interface Frame {
+  readonly header: FrameHeader;
+  readonly payload: Buffer;
+  /** Where the frame starts in the buffer. */
+  readonly at: number;
+}
+
+/** The whole frames of `buf` from `offset` on, in order; a frame cut short at the end is not yielded. */
+export function* framesIn(buf: Buffer, offset = 0): Generator<Frame> {
+  let at = offset;
+  while (buf.length - at >= FRAME_HEADER_BYTES) {
+    const header = readFrameHeader(buf, at);
+    const end = at + FRAME_HEADER_BYTES + header.length;
+    if (end > buf.length) return;
+    yield { header, payload: buf.subarray(at + FRAME_HEADER_BYTES, end), at };
+    at = end;
+  }
 }
 
 export function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {

@@ -32,7 +32,7 @@ interface Decompressor {
 const hpack = createRequire(import.meta.url)('hpack.js') as HpackJs;
 
 /** SETTINGS_HEADER_TABLE_SIZE's initial value (RFC 9113 6.5.2): a decoder's table starts this size. */
-export const DEFAULT_HEADER_TABLE_SIZE = 4096;
+const DEFAULT_HEADER_TABLE_SIZE = 4096;
 
 /** A header block the decoder could not decode (its message names no header value). */
 export class HpackError extends Error {

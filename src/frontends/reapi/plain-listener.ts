@@ -153,7 +153,7 @@ function publish(transcoded: boolean, socket: Socket): void {
  * under the peek's as a flow-control error); a smaller window, a stream limit and the header
  * list size are.
  */
-export function earlySafeSettings(settings: Settings): Settings {
+function earlySafeSettings(settings: Settings): Settings {
   const safe: Settings = {};
   if (settings.maxConcurrentStreams !== undefined) safe.maxConcurrentStreams = settings.maxConcurrentStreams;
   if (settings.maxHeaderListSize !== undefined) safe.maxHeaderListSize = settings.maxHeaderListSize;
