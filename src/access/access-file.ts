@@ -25,8 +25,6 @@ export interface Grant {
 
 export interface TokenRecord extends Grant {
   readonly name: string;
-  /** The sha256 of the token's secret, 32 bytes. */
-  readonly sha256: Buffer;
 }
 
 export interface AccessPolicy {
@@ -102,7 +100,7 @@ export function parseAccessFile(text: string, file: string): AccessPolicy {
   const tokens = new Map<string, TokenRecord>();
   for (const t of v.tokens) {
     if (tokens.has(t.sha256)) throw new Error(`${file}: token ${JSON.stringify(t.name)} has the sha256 of another`);
-    tokens.set(t.sha256, { name: t.name, sha256: Buffer.from(t.sha256, 'hex'), ...toGrant(t) });
+    tokens.set(t.sha256, { name: t.name, ...toGrant(t) });
   }
   return {
     tokens,

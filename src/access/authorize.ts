@@ -10,7 +10,7 @@ import type { Identity } from '../core/identity.ts';
 import { matchesNamespace } from '../core/namespace-pattern.ts';
 
 function who(identity: Identity): string {
-  return `${identity.kind === 'certificate' ? 'certificate' : identity.kind} ${JSON.stringify(identity.name)}`;
+  return `${identity.kind} ${JSON.stringify(identity.name)}`;
 }
 
 /** Throws AccessRefused unless `identity` may do `access` to `namespace`. */

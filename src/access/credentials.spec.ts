@@ -18,7 +18,7 @@ const reason = (authorization: string) => {
 };
 
 test('Basic in either base64 alphabet, Bearer, or none', () => {
-  const pw = 'p?>~'; // encodes with '+' '/' in standard base64 and '-' '_' in the URL-safe one
+  const pw = '?>?~'; // 'u:?>?~' encodes as dTo/Pj9+ in standard base64 and dTo_Pj9- in the URL-safe one
   for (const enc of ['base64', 'base64url'] as const) {
     const value = `Basic ${Buffer.from(`u:${pw}`).toString(enc)}`;
     assert.deepEqual(credentialsOf(callWith(value), []), { kind: 'basic', user: 'u', password: pw });

@@ -16,21 +16,13 @@ import {
   type ListenAddress,
 } from './units.ts';
 
-/** Wraps a units parser as a zod transform whose failure message is the parser's. */
-function parsed<T>(parse: (v: unknown) => T) {
-  return z.union([z.string(), z.number(), z.boolean()]).transform((v, ctx): T => {
-    try {
-      return parse(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  });
-}
-
-/** `parsed` for values a config file may give as a mapping or a list too. */
-function parsedAny<T>(parse: (v: unknown) => T) {
-  return z.unknown().transform((v, ctx): T => {
+/**
+ * Wraps a units parser as a zod transform whose failure message is the parser's. Values are
+ * text, numbers or switches, unless `anyShape` (a config file's mapping or list too).
+ */
+function parsed<T>(parse: (v: unknown) => T, anyShape = false) {
+  const input = anyShape ? z.unknown() : z.union([z.string(), z.number(), z.boolean()]);
+  return input.transform((v, ctx): T => {
     try {
       return parse(v);
     } catch (err) {
@@ -79,8 +71,8 @@ export const configSchema = z.strictObject({
   jwtNamespacesClaim: z.string().min(1, 'must not be empty').prefault('namespaces'),
   allowUnauthenticatedReads: onOff.prefault('off'),
   publicMetrics: onOff.prefault('off'),
-  namespaceFallback: parsedAny(parseNamespaceFallbacks).prefault(''),
-  namespaceQuota: parsedAny(parseNamespaceQuotas).prefault(''),
+  namespaceFallback: parsed(parseNamespaceFallbacks, true).prefault(''),
+  namespaceQuota: parsed(parseNamespaceQuotas, true).prefault(''),
   logLevel: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
   logFormat: oneOf(['json', 'pretty']).prefault('json'),
   accessLog: onOff.prefault('on'),

@@ -27,20 +27,28 @@ export interface Peer {
   readonly certificate?: string;
 }
 
+/** Subjects already worked out, per socket: a connection's certificate never changes. */
+const subjects = new WeakMap<object, string | undefined>();
+
 /** The verified client certificate's subject on `socket`, when it is a TLS socket that has one. */
 export function verifiedCertificateOf(socket: unknown): string | undefined {
   // The socket is gone once the connection closed (a call answered after its peer left).
   if (socket === undefined || socket === null) return undefined;
   const tls = socket as { authorized?: boolean; getPeerCertificate?: () => { subject?: Record<string, unknown> } };
   if (tls.authorized !== true || tls.getPeerCertificate === undefined) return undefined;
+  if (subjects.has(tls)) return subjects.get(tls);
   const subject = tls.getPeerCertificate().subject;
-  if (subject === undefined) return undefined;
-  const cn = subject['CN'];
-  return typeof cn === 'string'
-    ? cn
-    : Object.entries(subject)
-        .map(([k, v]) => `${k}=${String(v)}`)
-        .join(', ');
+  const cn = subject?.['CN'];
+  const name =
+    subject === undefined
+      ? undefined
+      : typeof cn === 'string'
+        ? cn
+        : Object.entries(subject)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(', ');
+  subjects.set(tls, name);
+  return name;
 }
 
 export interface Call {

@@ -101,14 +101,9 @@ export function statusDocument(facts: StatusFacts): object {
     draining: facts.draining,
     listeners: facts.listeners,
     workers: facts.workers,
-    // The stack's figures (its front tier's), then every tier's own, front first; `namespaces`
-    // is the store's bounded list per namespace, when it counts them.
-    store: {
-      dir: facts.storeDir,
-      ...facts.usage,
-      tiers: tiersOf(facts.usage),
-      namespaces: facts.usage.namespaces,
-    },
+    // The stack's figures (its front tier's, with the bounded list per namespace when the
+    // store counts them), then every tier's own, front first.
+    store: { dir: facts.storeDir, ...facts.usage, tiers: tiersOf(facts.usage) },
     lookups: { hits, misses, hitRate: lookups === 0 ? null : hits / lookups },
   };
 }

@@ -13,8 +13,11 @@ import { stringify } from 'yaml';
 export const ISSUER = 'https://issuer.test';
 export const AUDIENCE = 'hoard-test';
 
-/** User name -> password; alice is bcrypt, bob apr1-MD5, carol SHA1. */
-export const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', reader: 'reader-pw' } as const;
+/**
+ * User name -> password; alice is bcrypt, bob apr1-MD5, carol SHA1. `u:?>?~` encodes with '/' and
+ * '+' in standard base64 and '_' and '-' in the URL-safe one.
+ */
+export const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', reader: 'reader-pw', u: '?>?~' } as const;
 
 export interface TokenSpec {
   readonly scopes: readonly string[];
@@ -48,7 +51,7 @@ export const DEFAULT_TOKENS: Record<string, TokenSpec> = {
 export async function makeAccessFixtures(tokens: Record<string, TokenSpec> = DEFAULT_TOKENS): Promise<AccessFixtures> {
   const dir = await mkdtemp(join(tmpdir(), 'hoard-access-'));
   const htpasswdFile = join(dir, 'htpasswd');
-  const form: Record<string, string> = { alice: '-B', bob: '-m', carol: '-s', reader: '-B' };
+  const form: Record<string, string> = { alice: '-B', bob: '-m', carol: '-s', reader: '-B', u: '-B' };
   const lines = Object.entries(USERS).map(([user, pw]) =>
     execFileSync('htpasswd', ['-nb', form[user]!, user, pw], { encoding: 'utf8' }).trim(),
   );

@@ -211,7 +211,8 @@ test('gRPC: credentials in authorization metadata; refusals are UNAUTHENTICATED 
     assert.equal(missing.missingBlobDigests.length, 1, 'nothing was stored by the refused writes');
 
     // Bazel encodes Basic credentials with the URL-safe base64 alphabet.
-    const urlSafe = `Basic ${Buffer.from(`alice:${USERS.alice}`).toString('base64url')}`;
+    const urlSafe = `Basic ${Buffer.from(`u:${USERS.u}`).toString('base64url')}`;
+    assert.match(urlSafe, /[-_]/, 'the value must hold URL-safe characters');
     await unary(plain.cas, 'BatchUpdateBlobs', update, withAuth(urlSafe));
     const read = await unary<{ responses: { data: Buffer }[] }>(
       plain.cas,

@@ -45,16 +45,7 @@ export function accessControl(config: AccessConfig, logger: FileLogger): Interce
         const certificate = credentials.kind === 'none' ? call.peer.certificate : undefined;
         const identity = authenticator.authenticate(credentials, certificate);
         if (!(identity instanceof Promise)) return admitAs(call, identity);
-        return identity.then(
-          (id) => {
-            try {
-              admitAs(call, id);
-            } catch (err) {
-              return refuse(call, err);
-            }
-          },
-          (err: unknown) => refuse(call, err),
-        );
+        return identity.then((id) => admitAs(call, id)).catch((err: unknown) => refuse(call, err));
       } catch (err) {
         return refuse(call, err);
       }
