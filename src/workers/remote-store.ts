@@ -264,7 +264,11 @@ export class RemoteStore implements Store {
         this.#streams.get(m.id)?.destroy(fromWireError(m.error));
         return;
       case 'usage':
-        this.#usage = m.usage;
+        // After a write the figures come without the per-namespace list: keep the last one.
+        this.#usage =
+          m.usage.namespaces === undefined && this.#usage.namespaces !== undefined
+            ? { ...m.usage, namespaces: this.#usage.namespaces }
+            : m.usage;
         return;
     }
   }

@@ -33,7 +33,12 @@ export function serveStore(store: Store, port: MessagePort): StoreHost {
 
   // A send that answers a write starts with the store's figures after it, so the request
   // thread's usage() is current when its caller resumes (the whole send is read first).
-  const outbox = new Outbox<StoreReply>(port, () => ({ t: 'usage', usage: store.usage() }));
+  // The per-namespace list (up to 100 rows, read only by /status and /metrics) comes with
+  // the periodic figures only, not with every write.
+  const outbox = new Outbox<StoreReply>(port, () => {
+    const { namespaces: _, ...usage } = store.usage();
+    return { t: 'usage', usage };
+  });
   const post = (m: StoreReply, transfer?: TransferListItem[]): void => {
     if (!closed) outbox.post(m, transfer);
   };

@@ -162,10 +162,12 @@ export class BatchCommitter implements Placer {
         accepted.push(op);
         continue;
       }
+      let quotaCounted = 0;
       if (s.hasQuotas && (op.kind === 'append' || op.kind === 'publish')) {
         let fits: boolean;
+        const size = op.kind === 'append' ? op.data.size : op.size;
         try {
-          fits = this.#space.fitNamespace(op.namespace, op.slot, op.kind === 'append' ? op.data.size : op.size, b);
+          fits = this.#space.fitNamespace(op.namespace, op.slot, size, b);
         } catch (err) {
           op.done.reject(err);
           continue;
@@ -174,9 +176,13 @@ export class BatchCommitter implements Placer {
           this.#deferred.push(op);
           continue;
         }
+        quotaCounted = size;
       }
       const need = needOf(op);
       if (need > 0 && !(await this.#space.makeRoom(need, b, this))) {
+        // Refused after all: its bytes no longer count against its namespace in this batch.
+        if (quotaCounted > 0 && 'namespace' in op)
+          b.namespacePending!.set(op.namespace, b.namespacePending!.get(op.namespace)! - quotaCounted);
         op.done.reject(
           new HoardError(
             ErrorCode.InsufficientStorage,
