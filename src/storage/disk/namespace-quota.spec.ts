@@ -107,12 +107,19 @@ describe('DiskStore namespace quotas', () => {
         isHoardError(err, 'too_large') && /namespace "pr-1" \(3000 bytes\)/.test((err as Error).message);
       // Declared (refused before its body is read), in a segment or a file of its own.
       await assert.rejects(putBlob(s, 'pr-1', 3001), overQuota);
-      // Undeclared, streamed: refused at its first byte over the quota.
+      // Undeclared, streamed: refused at its first byte over the quota, long before the end.
+      let pulled = 0;
       async function* body() {
-        for (let i = 0; i < 4; i++) yield randomBytes(1000);
+        for (let i = 0; i < 20; i++) {
+          pulled++;
+          yield randomBytes(1000);
+        }
       }
       await assert.rejects(s.put(rawKey('big', 'pr-1'), body()), overQuota);
+      assert.ok(pulled <= 4, `${pulled} chunks of 1000 bytes were read against a quota of 3000`);
+      pulled = 0;
       await assert.rejects(s.put(acKey('a'.repeat(64), 'pr-1'), body()), overQuota);
+      assert.ok(pulled <= 4, `${pulled} chunks read`);
       assert.deepEqual(await holds(s, [kept, rawKey('big', 'pr-1')]), [true, false], 'nothing evicted, nothing stored');
       assert.deepEqual(figures(s, 'pr-1'), { namespace: 'pr-1', bytes: 2000, entries: 1, quotaBytes: 3000 });
       // The same entry fits in a namespace without that quota.
