@@ -81,6 +81,15 @@ function reservedRoutes(config: Config): HttpRoute<true>[] {
   return mounts.flatMap(([protocol, mount]) => (mount === undefined ? [] : [reservedRoute(protocol, mount)]));
 }
 
+/**
+ * Whether a finished call is a success, hit or miss rather than a failure. A recorded cause
+ * is a failure whatever the status: a protocol may word a store fault as a miss (Nx ends
+ * the run on a 5xx) and the fault must still be counted. 409 is Nx's "already stored".
+ */
+function answeredWell(call: HttpCall, status: number): boolean {
+  return call.cause === undefined && (status < 400 || status === 404 || status === 409);
+}
+
 export interface HttpListener {
   /** http://host:port of the bound socket. */
   readonly url: string;
@@ -132,7 +141,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     const length = this.getHeader('content-length');
     chain.finish(call, {
       status,
-      ok: finished && (this.statusCode < 400 || this.statusCode === 404),
+      ok: finished && answeredWell(call, this.statusCode),
       seconds,
       bytesSent: length === undefined ? undefined : Number(length),
     });
@@ -158,10 +167,11 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       sendText(req, res, ctx, 405, `method ${call.operation} is not allowed here; use ${allow}`, { allow });
       return;
     }
-    route.describe(call, params);
+    const query = queryOf(target);
+    route.describe(call, params, query);
     const admitting = chain.admit(call);
     if (admitting !== undefined) await admitting;
-    await route.handle(req, res, params, queryOf(target));
+    await route.handle(req, res, params, query);
   }
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {

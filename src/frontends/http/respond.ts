@@ -4,7 +4,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { AccessRefused, causeOf, toHoardError } from '../../core/errors.ts';
+import { AccessRefused, causeOf, toHoardError, type HoardError } from '../../core/errors.ts';
 import type { Key, Keyspace } from '../../core/keys.ts';
 import type { Protocol } from '../../metrics/metrics.ts';
 import type { Entry } from '../../storage/store.ts';
@@ -92,17 +92,35 @@ export function sendEmpty(req: IncomingMessage, res: ServerResponse, ctx: HttpCo
 }
 
 /**
- * Maps any failure to its status through the one table, and records its cause on the call
- * (the chain counts and logs it). When the headers are already out (a read failed
+ * How a protocol words a failure, when the shared table does not suit its clients (Nx
+ * ends the whole run on an unexpected status; Turborepo parses a JSON body on 403).
+ * `status` picks the status for an error; `body`, when given, the answer's content type
+ * and text (default: `code: message` as text/plain).
+ */
+export interface ErrorWording {
+  status(e: HoardError): number;
+  body?(e: HoardError, status: number): { readonly contentType: string; readonly text: string };
+}
+
+/**
+ * Maps any failure to its status through the one table (or the protocol's wording), and
+ * records its cause on the call (the chain counts and logs it): the cause stays the real
+ * one whatever status the client is told. When the headers are already out (a read failed
  * mid-body) the only honest signal left is cutting the connection: the client sees fewer
  * bytes than Content-Length and discards the response.
  */
-export function sendError(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, err: unknown): void {
+export function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpContext,
+  err: unknown,
+  wording?: ErrorWording,
+): void {
   const e = toHoardError(err);
   const call = callOf(res);
   if (call !== undefined) call.cause = causeOf(e);
-  const status = HTTP_STATUS[e.code];
-  if (status >= 500) {
+  // Logged by the real fault, not by the status a protocol's wording chose to tell.
+  if (HTTP_STATUS[e.code] >= 500) {
     if (call !== undefined) call.error = e;
     ctx.logger.error({ err: e, method: req.method, url: req.url }, 'request failed');
   }
@@ -111,15 +129,21 @@ export function sendError(req: IncomingMessage, res: ServerResponse, ctx: HttpCo
     return;
   }
   if (res.destroyed) return;
+  const status = wording === undefined ? HTTP_STATUS[e.code] : wording.status(e);
   const challenges = e instanceof AccessRefused && status === 401 ? e.challenges : [];
-  sendText(
-    req,
-    res,
-    ctx,
-    status,
-    `${e.code}: ${e.message}`,
-    challenges.length === 0 ? undefined : { 'www-authenticate': [...challenges] },
-  );
+  const extra: OutgoingHttpHeaders | undefined =
+    challenges.length === 0 ? undefined : { 'www-authenticate': [...challenges] };
+  const body = wording?.body?.(e, status);
+  if (body === undefined) {
+    sendText(req, res, ctx, status, `${e.code}: ${e.message}`, extra);
+    return;
+  }
+  writeHead(req, res, ctx, status, {
+    'content-type': body.contentType,
+    'content-length': Buffer.byteLength(body.text),
+    ...extra,
+  });
+  res.end(req.method === 'HEAD' ? undefined : body.text);
 }
 
 /**

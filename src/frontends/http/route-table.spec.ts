@@ -6,7 +6,7 @@ import { queryOf, RouteTable, type HttpRoute } from './route-table.ts';
 function route(
   protocol: Protocol,
   methods: string[],
-  match: (s: readonly string[]) => unknown,
+  match: (s: readonly string[], prefix: readonly string[]) => unknown,
   mount?: string[],
 ): HttpRoute {
   return { protocol, methods, mount, match, describe() {}, handle: () => Promise.resolve() };
@@ -55,6 +55,25 @@ test('a mounted route that does not recognise a path under its mount leaves it u
   assert.equal(table.find(['gradle', 'ac', 'abc'], 'GET').kind, 'none');
   const key = table.find(['gradle', 'k'], 'PUT');
   assert.equal(key.kind === 'route' && key.params, 'k');
+});
+
+test('a mount below a prefix claims only the paths it recognises, and hands the prefix over', () => {
+  const table = new RouteTable([
+    route('bazel-http', ['GET'], acOrCas),
+    route('gradle', ['GET', 'PUT'], (s, prefix) => (s.length === 1 ? { key: s[0], prefix } : undefined), ['gradle']),
+    route('turborepo', ['GET'], (s, prefix) => (s[0] === 'artifacts' ? { prefix } : undefined), ['v8']),
+  ]);
+  const at = (path: string) => table.find(path.split('/').filter(Boolean), 'GET');
+  const gradle = at('/team/main/gradle/k');
+  assert.equal(gradle.kind === 'route' && gradle.route.protocol, 'gradle');
+  assert.deepEqual(gradle.kind === 'route' && gradle.params, { key: 'k', prefix: ['team', 'main'] });
+  // A Bazel prefix that contains a mount's name stays Bazel's.
+  const bazel = at('/builds/v8/ac/abc');
+  assert.equal(bazel.kind === 'route' && bazel.route.protocol, 'bazel-http');
+  // The mount found earliest in the path wins.
+  const turbo = at('/main/v8/artifacts/gradle/k');
+  assert.equal(turbo.kind === 'route' && turbo.route.protocol, 'turborepo');
+  assert.deepEqual(turbo.kind === 'route' && turbo.params, { prefix: ['main'] });
 });
 
 test('two routes on one mount, or an empty mount, are configuration errors', () => {

@@ -1,12 +1,15 @@
 // The HTTP route table: each frontend declares its routes (protocol, methods, where it is
 // mounted, how it reads a path), and the table alone decides which one a request goes to.
 //
-// Two kinds of route. A mounted route owns every path under its mount (Turborepo under
-// /v8/, Nx under /v1/cache/ ...): the longest mount that fits wins. A shaped route is found
-// by the shape of the path's last segments, below any prefix (Bazel's `<prefix>/ac/<hash>`,
-// ccache's keys), because for those protocols the prefix is the namespace; shaped routes are
-// asked in the order they are declared, after the mounted ones. A path a route claims with a
-// method it does not serve gets 405 with `Allow`.
+// Two kinds of route. A mounted route (Turborepo under /v8/, Nx under /v1/cache/ ...) owns
+// every path under its mount at the root; the longest mount that fits wins. The same mount
+// below a prefix (`/main/v8/artifacts/<hash>`) is that protocol with the prefix as its
+// namespace, but only for a path the route recognises: a Bazel prefix that happens to
+// contain `v8` stays Bazel's. The mount found earliest in the path wins. A shaped route is
+// found by the shape of the path's last segments, below any prefix (Bazel's
+// `<prefix>/ac/<hash>`, ccache's keys), because for those protocols the prefix is the
+// namespace; shaped routes are asked in the order they are declared, after the mounted ones.
+// A path a route claims with a method it does not serve gets 405 with `Allow`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Call, Protocol } from '../../core/call.ts';
 
@@ -17,13 +20,13 @@ export interface HttpRoute<P = unknown> {
   /** Path segments a request must start with; undefined for a shaped route. */
   readonly mount?: readonly string[];
   /**
-   * Reads the path (below the mount, for a mounted route): its parameters, or undefined
-   * when the path is not this route's. May throw InvalidArgument for a path that is this
-   * route's but malformed.
+   * Reads the path (below the mount, for a mounted route; `prefix` is then what came before
+   * the mount, empty at the root): its parameters, or undefined when the path is not this
+   * route's. May throw InvalidArgument for a path that is this route's but malformed.
    */
-  match(segments: readonly string[]): P | undefined;
-  /** Completes the call's description from the parameters (namespace, access) before admission. */
-  describe(call: Call, params: P): void;
+  match(segments: readonly string[], prefix: readonly string[]): P | undefined;
+  /** Completes the call's description from the parameters and query (namespace, access) before admission. */
+  describe(call: Call, params: P, query: URLSearchParams): void;
   /** Answers the request. Owns the response from here on; a throw is answered by the caller. */
   handle(req: IncomingMessage, res: ServerResponse, params: P, query: URLSearchParams): Promise<void>;
 }
@@ -56,15 +59,18 @@ export class RouteTable {
 
   /** The route for a request's path segments and method. */
   find(segments: readonly string[], method: string): RouteMatch {
-    for (const route of this.#mounted) {
-      const mount = route.mount!;
-      if (!startsWith(segments, mount)) continue;
-      const params = route.match(segments.slice(mount.length));
-      if (params === undefined) return NONE;
-      return { kind: 'route', route, params, allowed: route.methods.includes(method) };
+    for (let at = 0; at < segments.length; at++) {
+      for (const route of this.#mounted) {
+        const mount = route.mount!;
+        if (!fitsAt(segments, mount, at)) continue;
+        const params = route.match(segments.slice(at + mount.length), segments.slice(0, at));
+        if (params !== undefined) return { kind: 'route', route, params, allowed: route.methods.includes(method) };
+        // At the root a mount owns its paths; below a prefix it only claims what it recognises.
+        if (at === 0) return NONE;
+      }
     }
     for (const route of this.#shaped) {
-      const params = route.match(segments);
+      const params = route.match(segments, NO_PREFIX);
       if (params !== undefined) return { kind: 'route', route, params, allowed: route.methods.includes(method) };
     }
     return NONE;
@@ -81,9 +87,11 @@ export class RouteTable {
   }
 }
 
-function startsWith(segments: readonly string[], mount: readonly string[]): boolean {
-  if (segments.length < mount.length) return false;
-  for (let i = 0; i < mount.length; i++) if (segments[i] !== mount[i]) return false;
+const NO_PREFIX: readonly string[] = [];
+
+function fitsAt(segments: readonly string[], mount: readonly string[], at: number): boolean {
+  if (segments.length < at + mount.length) return false;
+  for (let i = 0; i < mount.length; i++) if (segments[at + i] !== mount[i]) return false;
   return true;
 }
 
