@@ -25,12 +25,15 @@ import { formatAddress, type ListenAddress } from '../config/units.ts';
 import type { CallChain } from '../core/call.ts';
 import { bazelHttpRoute } from '../frontends/bazel-http/bazel-http-route.ts';
 import { ccacheHttpRoute } from '../frontends/ccache-http/ccache-http-route.ts';
+import { gradleRoute } from '../frontends/gradle/gradle-route.ts';
 import { attachCall, callOf, HttpCall } from '../frontends/http/http-call.ts';
 import type { HttpContext } from '../frontends/http/http-context.ts';
 import { parsePathSegments } from '../frontends/http/request-path.ts';
-import { reservedRoute } from '../frontends/http/reserved-route.ts';
 import { sendError, sendText } from '../frontends/http/respond.ts';
 import { queryOf, RouteTable, type HttpRoute } from '../frontends/http/route-table.ts';
+import { nxRoute } from '../frontends/nx/nx-route.ts';
+import { turborepoRoute } from '../frontends/turborepo/turborepo-route.ts';
+import { webdavRoute } from '../frontends/webdav/webdav-route.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
 import { adminRoute, type AdminState } from './admin-routes.ts';
@@ -70,15 +73,17 @@ function serverOptions(config: Config) {
 const NOT_A_CACHE_PATH =
   'invalid_argument: not a cache path; expected <prefix>/ac/<sha256>, <prefix>/cas/<sha256>, or a ccache key <prefix>/<2 hex>/<rest> or <prefix>/<key>';
 
-/** The mount points kept for the protocols this version does not serve yet (config: --turborepo-mount ...). */
-function reservedRoutes(config: Config): HttpRoute<true>[] {
-  const mounts = [
-    ['turborepo', config.turborepoMount],
-    ['nx', config.nxMount],
-    ['gradle', config.gradleMount],
-    ['sccache', config.sccacheMount],
-  ] as const;
-  return mounts.flatMap(([protocol, mount]) => (mount === undefined ? [] : [reservedRoute(protocol, mount)]));
+/** The mounted protocols, each where the config puts it (--turborepo-mount ...; '' unmounts). */
+function mountedRoutes(ctx: HttpContext, config: Config): HttpRoute[] {
+  const routes: HttpRoute[] = [];
+  const add = <P>(mount: readonly string[] | undefined, make: (m: readonly string[]) => HttpRoute<P>) => {
+    if (mount !== undefined) routes.push(make(mount) as HttpRoute);
+  };
+  add(config.turborepoMount, (m) => turborepoRoute(ctx, config, m));
+  add(config.nxMount, (m) => nxRoute(ctx, config, m));
+  add(config.gradleMount, (m) => gradleRoute(ctx, config, m));
+  add(config.sccacheMount, (m) => webdavRoute(ctx, config, m));
+  return routes;
 }
 
 /**
@@ -125,7 +130,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   };
   const routes = new RouteTable([
     adminRoute(ctx, admin, config.publicMetrics),
-    ...reservedRoutes(config),
+    ...mountedRoutes(ctx, config),
     ccacheHttpRoute(ctx, config),
     bazelHttpRoute(ctx, config),
   ]);
