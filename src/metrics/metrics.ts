@@ -39,18 +39,46 @@ export interface Metrics {
   error(protocol: Protocol, cause: string): void;
   /** Store gauges are read from `source.usage()`, per tier, at scrape time; the last source wins. */
   observeStore(source: UsageSource): void;
-  /** Lookups so far, for /status's hit rate. */
-  lookupTotals(): { hits: number; misses: number };
+  /** Lookups so far, in all and per protocol, for /status's hit rates. */
+  lookupTotals(): LookupTotals;
   render(): Promise<string>;
   /** Every series as data, to merge with other threads' (renderMerged). */
   snapshot(): Promise<MetricsSnapshot>;
 }
 
+/** Hits and misses: a thread's, or the sum of every thread's. */
+export interface LookupCounts {
+  readonly hits: number;
+  readonly misses: number;
+}
+
+/** Lookups in all and per protocol (only the protocols that answered one). */
+export interface LookupTotals extends LookupCounts {
+  readonly protocols: Readonly<Partial<Record<Protocol, LookupCounts>>>;
+}
+
+/** Several threads' lookup totals as one. */
+export function sumLookupTotals(all: readonly LookupTotals[]): LookupTotals {
+  let hits = 0;
+  let misses = 0;
+  const perProtocol: Partial<Record<Protocol, { hits: number; misses: number }>> = {};
+  const protocols: Partial<Record<Protocol, { hits: number; misses: number }>> = {};
+  for (const t of all) {
+    hits += t.hits;
+    misses += t.misses;
+    for (const [protocol, counts] of Object.entries(t.protocols) as [Protocol, LookupCounts][]) {
+      const sum = (protocols[protocol] ??= { hits: 0, misses: 0 });
+      sum.hits += counts.hits;
+      sum.misses += counts.misses;
+    }
+  }
+  return { hits, misses, protocols };
+}
+
 /** One registry's series and lookup totals, as plain data that crosses threads. */
 export interface MetricsSnapshot {
   readonly series: MetricObjectWithValues<MetricValue<string>>[];
-  readonly hits: number;
-  readonly misses: number;
+  readonly lookups: LookupTotals;
 }
 
 /**
@@ -187,6 +215,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   };
   let hits = 0;
   let misses = 0;
+  const perProtocol: Partial<Record<Protocol, { hits: number; misses: number }>> = {};
 
   return {
     contentType: registry.contentType,
@@ -196,8 +225,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       child<Observe>(`d\0${protocol}\0${method}`, () => duration.labels(protocol, method)).observe(seconds);
     },
     lookup(protocol, keyspace, result) {
-      if (result === 'hit') hits++;
-      else misses++;
+      const counts = (perProtocol[protocol] ??= { hits: 0, misses: 0 });
+      if (result === 'hit') {
+        hits++;
+        counts.hits++;
+      } else {
+        misses++;
+        counts.misses++;
+      }
       child<Inc>(`l\0${protocol}\0${keyspace}\0${result}`, () => lookups.labels(protocol, keyspace, result)).inc();
     },
     bytesReceived(protocol, bytes) {
@@ -213,13 +248,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       source = s;
     },
     lookupTotals() {
-      return { hits, misses };
+      return { hits, misses, protocols: structuredClone(perProtocol) };
     },
     render() {
       return registry.metrics();
     },
     async snapshot() {
-      return { series: await registry.getMetricsAsJSON(), hits, misses };
+      return {
+        series: await registry.getMetricsAsJSON(),
+        lookups: { hits, misses, protocols: structuredClone(perProtocol) },
+      };
     },
   };
 }

@@ -6,6 +6,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { HttpContext } from '../frontends/http/http-context.ts';
 import { writeHead } from '../frontends/http/respond.ts';
 import type { HttpRoute } from '../frontends/http/route-table.ts';
+import type { LookupCounts, LookupTotals } from '../metrics/metrics.ts';
 import type { StoreUsage } from '../storage/store.ts';
 import { tiersOf } from '../storage/tier.ts';
 
@@ -31,7 +32,7 @@ export interface StatusFacts {
   readonly workers: number;
   readonly storeDir: string;
   readonly usage: StoreUsage;
-  readonly lookups: { readonly hits: number; readonly misses: number };
+  readonly lookups: LookupTotals;
 }
 
 export const PROTOCOL = 'admin';
@@ -91,8 +92,7 @@ export function adminRoute(ctx: HttpContext, state: AdminState, publicMetrics = 
 }
 
 export function statusDocument(facts: StatusFacts): object {
-  const { hits, misses } = facts.lookups;
-  const lookups = hits + misses;
+  const { hits, misses, protocols } = facts.lookups;
   return {
     name: 'hoard',
     version: facts.version,
@@ -104,6 +104,14 @@ export function statusDocument(facts: StatusFacts): object {
     // The stack's figures (its front tier's, with the bounded list per namespace when the
     // store counts them), then every tier's own, front first.
     store: { dir: facts.storeDir, ...facts.usage, tiers: tiersOf(facts.usage) },
-    lookups: { hits, misses, hitRate: lookups === 0 ? null : hits / lookups },
+    lookups: {
+      ...withHitRate({ hits, misses }),
+      protocols: Object.fromEntries(Object.entries(protocols).map(([p, counts]) => [p, withHitRate(counts)])),
+    },
   };
+}
+
+function withHitRate({ hits, misses }: LookupCounts): { hits: number; misses: number; hitRate: number | null } {
+  const lookups = hits + misses;
+  return { hits, misses, hitRate: lookups === 0 ? null : hits / lookups };
 }

@@ -12,7 +12,13 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { formatAddress, type ListenAddress } from '../config/units.ts';
-import { renderMerged, type Metrics, type MetricsSnapshot } from '../metrics/metrics.ts';
+import {
+  renderMerged,
+  sumLookupTotals,
+  type LookupTotals,
+  type Metrics,
+  type MetricsSnapshot,
+} from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
 import { serveStore, type StoreHost } from './store-host.ts';
 import type { AdminQuestion, FromThread, RequestThreadData, ToThread } from './thread-messages.ts';
@@ -31,7 +37,7 @@ export interface RequestThreadsOptions {
   /** Request threads log through `logger` (an embedder's) instead of straight to stdout. */
   readonly forwardLogs: boolean;
   /** Answers /status, given the lookup totals summed over every thread. */
-  status(lookups: { hits: number; misses: number }): object;
+  status(lookups: LookupTotals): object;
 }
 
 export interface RequestThreads {
@@ -100,12 +106,7 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
   const answer = async (question: AdminQuestion): Promise<unknown> => {
     const all = await snapshots();
     if (question === 'metrics') return renderMerged(all);
-    const lookups = { hits: 0, misses: 0 };
-    for (const s of all) {
-      lookups.hits += s.hits;
-      lookups.misses += s.misses;
-    }
-    return options.status(lookups);
+    return options.status(sumLookupTotals(all.map((s) => s.lookups)));
   };
 
   const logLine = (index: number, line: string): void => {

@@ -42,12 +42,17 @@ test('/metrics, /healthz, /readyz and /status', async () => {
     assert.equal(st.lookups.hits, 1);
     assert.equal(st.lookups.misses, 1);
     assert.equal(st.lookups.hitRate, 0.5);
+    assert.deepEqual(st.lookups.protocols, { 'bazel-http': { hits: 1, misses: 1, hitRate: 0.5 } });
     assert.equal(typeof st.uptimeSeconds, 'number');
     assert.equal(st.draining, false);
     // Each frontend's requests carry its own protocol label.
     await rawRequest(s.url, 'GET', `/cc/${sha256('ccache').slice(0, 40)}`);
     const labelled = (await rawRequest(s.url, 'GET', '/metrics')).body.toString();
     assert.match(labelled, /hoard_requests_total\{protocol="ccache",method="GET",code="404"\} 1/);
+    // /status has each protocol's hits and misses, added up over the request threads.
+    const after = JSON.parse((await rawRequest(s.url, 'GET', '/status')).body.toString());
+    assert.deepEqual(after.lookups.protocols.ccache, { hits: 0, misses: 1, hitRate: 0 });
+    assert.equal(after.lookups.misses, 2);
     assert.match(labelled, /hoard_requests_total\{protocol="admin",method="GET",code="200"\} 4/);
   } finally {
     await s.close();
