@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, sumLookupTotals } from './metrics.ts';
 
 test('metrics render counters, histograms and store gauges in Prometheus text', async () => {
   const m = createMetrics({ processMetrics: false });
@@ -24,7 +24,19 @@ test('metrics render counters, histograms and store gauges in Prometheus text', 
   assert.match(text, /hoard_store_evictions\{tier="store"\} 2/);
   assert.match(text, /hoard_store_effective_max_bytes\{tier="store"\} 900/);
   assert.doesNotMatch(text, /hoard_store_errors\{/, 'a store that counts no errors has no such series');
-  assert.deepEqual(m.lookupTotals(), { hits: 1, misses: 1 });
+  assert.deepEqual(m.lookupTotals(), { hits: 1, misses: 1, protocols: { 'bazel-http': { hits: 1, misses: 1 } } });
+});
+
+test('lookup totals of several threads add up, per protocol too', () => {
+  const sum = sumLookupTotals([
+    { hits: 2, misses: 1, protocols: { nx: { hits: 2, misses: 0 }, gradle: { hits: 0, misses: 1 } } },
+    { hits: 1, misses: 1, protocols: { nx: { hits: 1, misses: 1 } } },
+  ]);
+  assert.deepEqual(sum, {
+    hits: 3,
+    misses: 2,
+    protocols: { nx: { hits: 3, misses: 1 }, gradle: { hits: 0, misses: 1 } },
+  });
 });
 
 test('two metric sets do not share a registry', async () => {

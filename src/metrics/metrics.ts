@@ -61,7 +61,6 @@ export interface LookupTotals extends LookupCounts {
 export function sumLookupTotals(all: readonly LookupTotals[]): LookupTotals {
   let hits = 0;
   let misses = 0;
-  const perProtocol: Partial<Record<Protocol, { hits: number; misses: number }>> = {};
   const protocols: Partial<Record<Protocol, { hits: number; misses: number }>> = {};
   for (const t of all) {
     hits += t.hits;
