@@ -95,6 +95,16 @@ function answeredWell(call: HttpCall, status: number): boolean {
   return call.cause === undefined && (status < 400 || status === 404 || status === 409);
 }
 
+/** Sends `100 Continue` when something first reads `req`'s body (a 'data' or 'readable' listener). */
+function continueWhenRead(req: IncomingMessage, res: ServerResponse): void {
+  const onListener = (event: string | symbol): void => {
+    if (event !== 'data' && event !== 'readable') return;
+    req.off('newListener', onListener);
+    if (!res.headersSent) res.writeContinue();
+  };
+  req.on('newListener', onListener);
+}
+
 export interface HttpListener {
   /** http://host:port of the bound socket. */
   readonly url: string;
@@ -186,6 +196,13 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     res.once('close', onResponseClose);
     dispatch(req, res, call).catch((err: unknown) => sendError(req, res, ctx, err));
   };
+  // Expect: 100-continue (Gradle's useExpectContinue, curl on large bodies): the 100 goes out
+  // only once a frontend starts reading the body, so a refusal decided from the headers
+  // (413 over the size limit, 401, 403) is the client's final answer before it sends a byte.
+  const onCheckContinue = (req: IncomingMessage, res: ServerResponse): void => {
+    continueWhenRead(req, res);
+    onRequest(req, res);
+  };
   const tlsFiles = tlsFilesOf(config);
   const server =
     tlsFiles === undefined
@@ -198,6 +215,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     tlsFiles === undefined
       ? () => undefined
       : watchKeyPair(tlsFiles, (pair) => (server as HttpsServer).setSecureContext(pair), logger, 'HTTP');
+  server.on('checkContinue', onCheckContinue);
   server.keepAliveTimeout = config.keepAliveTimeout;
   // The socket idle timer: Node arms it for every request (also on reused connections)
   // and switches to keepAliveTimeout between requests, so it bounds a stalled upload or

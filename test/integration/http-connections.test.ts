@@ -225,3 +225,29 @@ test('a refused large upload: the connection half-closes after the answer, so a 
     await fx.close();
   }
 });
+
+test('Expect: 100-continue: an upload refused from its headers gets its final status and no 100; an accepted one gets 100 first', async () => {
+  const s = await startTestServer({ maxBlobSize: 1024 });
+  try {
+    const refused = await RawConnection.open(s.url);
+    await refused.writeHead('PUT', `/cas/${sha256('too large')}`, {
+      'content-length': 4096,
+      expect: '100-continue',
+    });
+    const answer = await refused.readResponse();
+    assert.equal(answer.status, 413, 'the final answer comes first, before any body byte was sent');
+    refused.destroy();
+
+    const body = Buffer.from('small enough');
+    const accepted = await RawConnection.open(s.url);
+    await accepted.writeHead('PUT', `/cas/${sha256(body)}`, { 'content-length': body.length, expect: '100-continue' });
+    const interim = await accepted.readResponse();
+    assert.equal(interim.status, 100);
+    await accepted.write(body);
+    assert.equal((await accepted.readResponse()).status, 200);
+    accepted.destroy();
+    assert.equal((await rawRequest(s.url, 'GET', `/cas/${sha256(body)}`)).body.toString(), 'small enough');
+  } finally {
+    await s.close();
+  }
+});
