@@ -184,8 +184,13 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     }
     const query = queryOf(target);
     route.describe(call, params, query);
-    const admitting = chain.admit(call);
-    if (admitting !== undefined) await admitting;
+    try {
+      const admitting = chain.admit(call);
+      if (admitting !== undefined) await admitting;
+    } catch (err) {
+      sendError(req, res, ctx, err, route.wording?.(call));
+      return;
+    }
     await route.handle(req, res, params, query);
   }
 

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { createHasher, hashBytes } from '../core/digest.ts';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import type { Key } from '../core/keys.ts';
+import { checkPut } from '../storage/check-put.ts';
 import { spanEntry } from '../storage/file-span-entry.ts';
 import { inMemoryEntry } from '../storage/in-memory-entry.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../storage/store.ts';
@@ -95,6 +96,10 @@ export class RemoteStore implements Store {
   }
 
   async put(key: Key, body: Body, options: PutOptions = {}): Promise<PutOutcome> {
+    // The store thread's own first check, made here too: a declared size over the store's
+    // bound is refused before any body byte is read, as on one thread (a client waiting with
+    // Expect: 100-continue, or one that sends nothing yet, gets its answer).
+    checkPut(key, options, this.#usage.effectiveMaxBytes);
     const head = { t: 'put', key: toWireKey(key), size: options.size, maxBytes: options.maxBytes } as const;
     // A CAS body is hashed here, on the request thread, as it is sent: the store thread
     // checks the hash against the key instead of hashing the bytes itself.

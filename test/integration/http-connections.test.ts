@@ -251,3 +251,17 @@ test('Expect: 100-continue: an upload refused from its headers gets its final st
     await s.close();
   }
 });
+
+test('a declared size over the whole store is refused from the headers, before any body byte (on request threads too)', async () => {
+  const s = await startTestServer({ maxSize: '1GiB' });
+  try {
+    const c = await RawConnection.open(s.url);
+    await c.writeHead('PUT', `/cas/${sha256('five gibibytes')}`, { 'content-length': 5 * 1024 ** 3 });
+    const answer = await c.readResponse();
+    assert.equal(answer.status, 507);
+    assert.match(answer.body.toString(), /exceeds the store's bound/);
+    c.destroy();
+  } finally {
+    await s.close();
+  }
+});

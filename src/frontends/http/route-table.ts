@@ -12,6 +12,7 @@
 // A path a route claims with a method it does not serve gets 405 with `Allow`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Call, Protocol } from '../../core/call.ts';
+import type { ErrorWording } from './respond.ts';
 
 export interface HttpRoute<P = unknown> {
   readonly protocol: Protocol;
@@ -27,6 +28,11 @@ export interface HttpRoute<P = unknown> {
   match(segments: readonly string[], prefix: readonly string[]): P | undefined;
   /** Completes the call's description from the parameters and query (namespace, access) before admission. */
   describe(call: Call, params: P, query: URLSearchParams): void;
+  /**
+   * How this protocol words a refusal of the call chain (401, 403) before `handle` runs;
+   * the shared table when absent. `handle` words its own errors.
+   */
+  readonly wording?: (call: Call) => ErrorWording;
   /** Answers the request. Owns the response from here on; a throw is answered by the caller. */
   handle(req: IncomingMessage, res: ServerResponse, params: P, query: URLSearchParams): Promise<void>;
 }
