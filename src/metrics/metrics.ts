@@ -33,6 +33,11 @@ export interface Metrics {
   request(protocol: Protocol, method: string, code: string | number, seconds: number): void;
   /** One cache lookup answered as a hit or a miss. */
   lookup(protocol: Protocol, keyspace: Keyspace, result: LookupResult): void;
+  /**
+   * A hit or miss a client reports of its own cache use (Turborepo's events), local cache
+   * included: what the build saw, beside what the server answered.
+   */
+  clientReported(protocol: Protocol, source: 'local' | 'remote', result: LookupResult): void;
   bytesReceived(protocol: Protocol, bytes: number): void;
   bytesSent(protocol: Protocol, bytes: number): void;
   /** A failed request, by HoardError code or another short stable cause. */
@@ -124,6 +129,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: 'hoard_cache_lookups_total',
     help: 'Cache lookups by protocol, keyspace and result (hit|miss)',
     labelNames: ['protocol', 'keyspace', 'result'] as const,
+    registers,
+  });
+  const reported = new Counter({
+    name: 'hoard_client_reported_lookups_total',
+    help: "Cache hits and misses clients report of their own runs (Turborepo's events), by source (local|remote)",
+    labelNames: ['protocol', 'source', 'result'] as const,
     registers,
   });
   const received = new Counter({
@@ -233,6 +244,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         counts.misses++;
       }
       child<Inc>(`l\0${protocol}\0${keyspace}\0${result}`, () => lookups.labels(protocol, keyspace, result)).inc();
+    },
+    clientReported(protocol, source, result) {
+      child<Inc>(`c\0${protocol}\0${source}\0${result}`, () => reported.labels(protocol, source, result)).inc();
     },
     bytesReceived(protocol, bytes) {
       if (bytes > 0) child<Inc>(`i\0${protocol}`, () => received.labels(protocol)).inc(bytes);

@@ -105,9 +105,24 @@ test('status says enabled; events are accepted when well formed; a preflight lis
   assert.equal(status.status, 200);
   assert.deepEqual(JSON.parse(status.body.toString()), { status: 'enabled' });
   const event = { sessionId: 'b1b5fbd8-3f37-4b6e-9a1c-5c6f54c0a1a0', source: 'REMOTE', event: 'HIT', hash: HASH };
-  assert.equal((await post('/v8/artifacts/events?slug=web', [event, { ...event, event: 'MISS' }])).status, 200);
+  const local = { ...event, source: 'LOCAL' };
+  assert.equal((await post('/v8/artifacts/events?slug=web', [event, { ...event, event: 'MISS' }, local])).status, 200);
   assert.equal((await post('/v8/artifacts/events?slug=web', { event: 'HIT' })).status, 400);
-  assert.equal((await post('/v8/artifacts/events?slug=web', [{ event: 'MAYBE' }])).status, 400);
+  assert.equal((await post('/v8/artifacts/events?slug=web', [local, { event: 'MAYBE' }])).status, 400);
+  // Counted by source and result; a refused batch counts nothing.
+  const admin = `Bearer ${fx.tokens['admin']!}`;
+  const metrics = (await rawRequest(s.url, 'GET', '/metrics', undefined, { authorization: admin })).body.toString();
+  for (const [source, result] of [
+    ['remote', 'hit'],
+    ['remote', 'miss'],
+    ['local', 'hit'],
+  ])
+    assert.match(
+      metrics,
+      new RegExp(
+        `hoard_client_reported_lookups_total\\{protocol="turborepo",source="${source}",result="${result}"\\} 1\n`,
+      ),
+    );
   // Bounded: a body over 256 KiB is refused from its Content-Length.
   assert.equal((await post('/v8/artifacts/events?slug=web', `[${'{"event":"HIT"},'.repeat(20_000)}{}]`)).status, 413);
 

@@ -111,7 +111,8 @@ const EVENT_SOURCES = new Set(['LOCAL', 'REMOTE']);
 
 /**
  * `POST /v8/artifacts/events`: turbo's report of its cache hits and misses, local ones
- * included. Checked for shape and accepted; hoard counts lookups where it answers them.
+ * included. Checked whole for shape first (a bad batch counts nothing), then counted in
+ * hoard_client_reported_lookups_total; hoard's own lookups are counted where it answers them.
  */
 export async function acceptEvents(req: IncomingMessage, res: ServerResponse, ctx: HttpContext): Promise<void> {
   const body = await readJsonBody(req);
@@ -122,6 +123,9 @@ export async function acceptEvents(req: IncomingMessage, res: ServerResponse, ct
       throw invalid('each event needs "event": "HIT" or "MISS"');
     if (ev.source !== undefined && !EVENT_SOURCES.has(ev.source as string))
       throw invalid('an event\'s "source" is "LOCAL" or "REMOTE"');
+  }
+  for (const e of body as { event: string; source?: string }[]) {
+    ctx.metrics.clientReported(PROTOCOL, e.source === 'LOCAL' ? 'local' : 'remote', e.event === 'HIT' ? 'hit' : 'miss');
   }
   sendEmpty(req, res, ctx, 200);
 }
