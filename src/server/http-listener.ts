@@ -87,12 +87,14 @@ function mountedRoutes(ctx: HttpContext, config: Config): HttpRoute[] {
 }
 
 /**
- * Whether a finished call is a success, hit or miss rather than a failure. A recorded cause
- * is a failure whatever the status: a protocol may word a store fault as a miss (Nx ends
- * the run on a 5xx) and the fault must still be counted. 409 is Nx's "already stored".
+ * Whether a finished call is a success, hit, miss or expected refusal rather than a failure.
+ * A failure records its cause (sendError does, whatever status a protocol words it as: Nx
+ * gets a store fault as a miss, and it must still be counted) or is a 5xx. A 4xx a frontend
+ * answers without a cause is the protocol's normal answer (Nx's 409 "already stored",
+ * WebDAV's 405 "collection exists").
  */
 function answeredWell(call: HttpCall, status: number): boolean {
-  return call.cause === undefined && (status < 400 || status === 404 || status === 409);
+  return call.cause === undefined && status < 500;
 }
 
 /** Sends `100 Continue` when something first reads `req`'s body (a 'data' or 'readable' listener). */

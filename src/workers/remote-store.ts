@@ -104,6 +104,10 @@ export class RemoteStore implements Store {
     // A CAS body is hashed here, on the request thread, as it is sent: the store thread
     // checks the hash against the key instead of hashing the bytes itself.
     const cas = key.keyspace === 'cas';
+    // A body declared larger than a message streams from the start, so the store thread
+    // sees the put (and can refuse it: a namespace's quota) before any body byte is read.
+    if (!(body instanceof Uint8Array) && options.size !== undefined && options.size > INLINE_BODY_MAX)
+      return this.#streamPut(head, [], body[Symbol.asyncIterator](), options.signal, cas ? createHasher() : undefined);
     if (body instanceof Uint8Array) {
       const copy = ownCopy(body);
       const sha256 = cas ? hashBytes(copy) : undefined;
@@ -167,6 +171,9 @@ export class RemoteStore implements Store {
       wake?.();
     });
     void done.then(() => wake?.());
+    const answered = done.then(() => undefined);
+    // A read of the source left unfinished when the store answered first.
+    let pending = false;
     const send = async (chunk: Uint8Array): Promise<void> => {
       while (window <= 0 && !settled) await new Promise<void>((r) => (wake = r));
       if (settled) return;
@@ -179,11 +186,17 @@ export class RemoteStore implements Store {
       for (const chunk of first) await send(chunk);
       for (;;) {
         if (settled) break;
-        let step: IteratorResult<Uint8Array>;
+        let step: IteratorResult<Uint8Array> | undefined;
         try {
-          step = await source.next();
+          // The store may answer before the body's end (a refusal, an existing blob) while
+          // the client waits for that answer before sending more: stop waiting for bytes then.
+          step = await Promise.race([source.next(), answered]);
         } catch (err) {
           this.#send({ t: 'fail', id, error: toWireError(err) });
+          break;
+        }
+        if (step === undefined) {
+          pending = true;
           break;
         }
         if (step.done) {
@@ -195,7 +208,9 @@ export class RemoteStore implements Store {
     } finally {
       this.#credits.delete(id);
       // The store answered before the body's end (an error, an existing blob): stop the source.
-      if (settled) await source.return?.().catch(() => undefined);
+      // With a read still pending, return() waits for it: let it finish in the background.
+      if (settled && pending) void source.return?.().catch(() => undefined);
+      else if (settled) await source.return?.().catch(() => undefined);
     }
     return result;
   }

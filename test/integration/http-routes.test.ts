@@ -1,6 +1,6 @@
 // The route table on a real server: 405 with Allow for a method a route does not serve,
-// the mount points of the protocols to come (from config, each answering 501 until it is
-// served), and metrics that name the real protocol.
+// the mount points of the mounted protocols (from config; a prefix before a mount is a
+// namespace), and metrics that name the real protocol.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rawRequest, sha256, startTestServer } from '../helpers/test-server.ts';
@@ -34,21 +34,24 @@ test('an unknown method on a known path gets 405 with the route’s Allow list, 
   }
 });
 
-test('the mounts of the protocols to come answer 501 naming the protocol, counted under its name', async () => {
+test('each mounted protocol answers under its own mount and name, at the root and below a namespace prefix', async () => {
   const t = await startTestServer();
   try {
     const mounts = [
-      ['/v8/artifacts/abc?teamId=t1', 'Turborepo', 'turborepo'],
-      ['/v1/cache/abc', 'Nx', 'nx'],
-      ['/gradle/abc', 'Gradle', 'gradle'],
-      ['/sccache/a/b/c', 'sccache', 'sccache'],
+      ['/v8/artifacts/abc?teamId=team_1', '/main/v8/artifacts/abc', 'turborepo'],
+      ['/v1/cache/123', '/main/v1/cache/123', 'nx'],
+      ['/gradle/abc', '/main/gradle/abc', 'gradle'],
+      ['/sccache/a/b/c', '/main/sccache/a/b/c', 'sccache'],
     ] as const;
-    for (const [path, name, protocol] of mounts) {
-      const r = await rawRequest(t.url, 'GET', path);
-      assert.equal(r.status, 501, path);
-      assert.match(r.body.toString(), new RegExp(`${name}.*is not served by this version of hoard`));
+    for (const [root, prefixed, protocol] of mounts) {
+      assert.equal((await rawRequest(t.url, 'GET', root)).status, 404, root);
+      assert.equal((await rawRequest(t.url, 'GET', prefixed)).status, 404, prefixed);
       const metrics = (await rawRequest(t.url, 'GET', '/metrics')).body.toString();
-      assert.match(metrics, new RegExp(`hoard_requests_total\\{protocol="${protocol}",method="GET",code="501"\\} 1`));
+      assert.match(metrics, new RegExp(`hoard_requests_total\\{protocol="${protocol}",method="GET",code="404"\\} 2`));
+      assert.match(
+        metrics,
+        new RegExp(`hoard_cache_lookups_total\\{protocol="${protocol}",keyspace="raw",result="miss"\\} 2`),
+      );
     }
   } finally {
     await t.close();
@@ -58,9 +61,10 @@ test('the mounts of the protocols to come answer 501 naming the protocol, counte
 test('mount points come from the config; an unmounted protocol leaves its paths to the shaped routes', async () => {
   const t = await startTestServer({ turborepoMount: '/ci/turbo/', nxMount: '' });
   try {
-    const moved = await rawRequest(t.url, 'GET', '/ci/turbo/v8/artifacts/abc');
-    assert.equal(moved.status, 501);
-    assert.match(moved.body.toString(), /mounted at \/ci\/turbo\//);
+    const moved = await rawRequest(t.url, 'GET', '/ci/turbo/artifacts/abc');
+    assert.equal(moved.status, 404);
+    const metrics = (await rawRequest(t.url, 'GET', '/metrics')).body.toString();
+    assert.match(metrics, /hoard_requests_total\{protocol="turborepo",method="GET",code="404"\} 1/);
     // /v8 is no mount any more: a Bazel path with the prefix v8 (a miss), not Turborepo's.
     assert.equal((await rawRequest(t.url, 'GET', `/v8/ac/${HASH}`)).status, 404);
     // Nx unmounted: /v1/cache/cas/<hash> is a Bazel path in namespace v1/cache.
