@@ -1,0 +1,9 @@
+package demo;
+
+final class HelloCheck {
+  private HelloCheck() {}
+
+  static boolean greetsByName() {
+    return Hello.greet("gradle").startsWith("hello, gradle");
+  }
+}
