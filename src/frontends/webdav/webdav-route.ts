@@ -1,9 +1,30 @@
-// Placeholder until the frontend lands: the mount answers 501 naming the protocol.
+// sccache's WebDAV in the route table: mounted at --sccache-mount (`/sccache/` by default);
+// every path below the mount is a WebDAV resource, and the URL prefix before the mount is
+// the namespace (`/team-a/sccache/...`). Reads (GET, HEAD, PROPFIND, OPTIONS) need read
+// access to it, changes (PUT, DELETE, MKCOL) write access.
+import { namespaceOfHttpPrefix } from '../../cache/namespaces.ts';
 import type { Config } from '../../config/schema.ts';
 import type { HttpContext } from '../http/http-context.ts';
-import { reservedRoute } from '../http/reserved-route.ts';
 import type { HttpRoute } from '../http/route-table.ts';
+import { createWebdavHandler, METHODS, PROTOCOL, type DavPath } from './webdav-handler.ts';
 
-export function webdavRoute(_ctx: HttpContext, _config: Config, mount: readonly string[]): HttpRoute<true> {
-  return reservedRoute('sccache', mount);
+const READS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PROPFIND', 'OPTIONS']);
+
+export function webdavRoute(ctx: HttpContext, config: Config, mount: readonly string[]): HttpRoute<DavPath> {
+  const handle = createWebdavHandler(ctx);
+  return {
+    protocol: PROTOCOL,
+    methods: METHODS,
+    mount,
+    match: (segments, prefix) => ({
+      namespace: namespaceOfHttpPrefix(config.httpPrefix, prefix.join('/')),
+      base: [...prefix, ...mount],
+      path: segments,
+    }),
+    describe(call, at) {
+      call.namespace = at.namespace;
+      call.access = READS.has(call.operation) ? 'read' : 'write';
+    },
+    handle: (req, res, at) => handle(req, res, at),
+  };
 }
