@@ -4,10 +4,10 @@
 import { emptyHash } from '../core/digest.ts';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import { CheckContext, errorText, type Check, type CheckContextOptions, type CheckStatus } from './check-context.ts';
-import { conformanceChecks } from './conformance-checks.ts';
-import { faultChecks } from './fault-checks.ts';
+import { BAZEL_CHECKS, checkScheme, checksFor, type CheckProtocol } from './check-suites.ts';
 
-export const ALL_CHECKS: readonly Check[] = [...conformanceChecks, ...faultChecks];
+/** The checks of the default protocol (Bazel HTTP / REAPI). */
+export const ALL_CHECKS: readonly Check[] = BAZEL_CHECKS;
 
 export interface CheckResult {
   readonly id: string;
@@ -19,35 +19,47 @@ export interface CheckResult {
 
 export interface CheckReport {
   readonly server: string;
+  readonly protocol: CheckProtocol;
   readonly results: readonly CheckResult[];
   readonly passed: number;
   readonly failed: number;
+  readonly info: number;
+  readonly unsupported: number;
   readonly notApplicable: number;
   /** True when every applicable check passed. */
   readonly ok: boolean;
 }
 
 export interface RunChecksOptions extends CheckContextOptions {
+  /** Which protocol to check (default 'bazel': Bazel HTTP or REAPI, by the URL's scheme). */
+  readonly protocol?: CheckProtocol;
   /** Only these check ids (default all). */
   readonly only?: readonly string[];
   /** Called as each check finishes, e.g. to print progressively. */
   readonly onResult?: (r: CheckResult) => void;
 }
 
-/** The checks `only` names (all when empty); InvalidArgument naming any unknown id. */
-export function selectChecks(only: readonly string[] = []): readonly Check[] {
-  const unknown = only.filter((id) => !ALL_CHECKS.some((c) => c.id === id));
+/** The checks of `protocol` that `only` names (all when empty); InvalidArgument naming any unknown id. */
+export function selectChecks(
+  only: readonly string[] = [],
+  protocol: CheckProtocol = 'bazel',
+  team = '',
+): readonly Check[] {
+  const all = checksFor(protocol, team);
+  const unknown = only.filter((id) => !all.some((c) => c.id === id));
   if (unknown.length)
     throw new HoardError(
       ErrorCode.InvalidArgument,
-      `unknown check ${unknown.join(', ')}; known: ${ALL_CHECKS.map((c) => c.id).join(', ')}`,
+      `unknown ${protocol} check ${unknown.join(', ')}; known: ${all.map((c) => c.id).join(', ')}`,
     );
-  return only.length ? ALL_CHECKS.filter((c) => only.includes(c.id)) : ALL_CHECKS;
+  return only.length ? all.filter((c) => only.includes(c.id)) : all;
 }
 
 export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
-  const selected = selectChecks(opts.only);
-  await preflight(opts);
+  const protocol = opts.protocol ?? 'bazel';
+  checkScheme(protocol, opts.server);
+  const selected = selectChecks(opts.only, protocol, opts.team);
+  await preflight(opts, protocol);
   const results: CheckResult[] = [];
   for (const check of selected) {
     const ctx = new CheckContext(opts);
@@ -67,18 +79,23 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
   const count = (s: CheckStatus): number => results.filter((r) => r.status === s).length;
   return {
     server: opts.server,
+    protocol,
     results,
     passed: count('pass'),
     failed: count('fail'),
+    info: count('info'),
+    unsupported: count('unsupported'),
     notApplicable: count('n/a'),
     ok: count('fail') === 0,
   };
 }
 
 /** One cheap call first: an unreachable server is one clear error, not ten failed checks. */
-async function preflight(opts: RunChecksOptions): Promise<void> {
+async function preflight(opts: RunChecksOptions, protocol: CheckProtocol): Promise<void> {
   const ctx = new CheckContext(opts);
   try {
+    // Any HTTP answer will do: the checks judge the statuses.
+    if (protocol !== 'bazel') return void (await ctx.http().request('GET', ''));
     const client = ctx.client({ retry: { retries: 1 } });
     if (client.protocol === 'grpc') await client.capabilities();
     else await client.has({ hash: emptyHash(), sizeBytes: 0 });
@@ -89,11 +106,17 @@ async function preflight(opts: RunChecksOptions): Promise<void> {
 
 export function formatRow(r: CheckResult): string {
   const time = r.ms >= 1000 ? `${(r.ms / 1000).toFixed(1)}s` : `${r.ms}ms`;
-  return `${r.id.padEnd(18)} ${r.status.padEnd(5)} ${time.padStart(7)}  ${r.detail}`;
+  return `${r.id.padEnd(18)} ${r.status.padEnd(11)} ${time.padStart(7)}  ${r.detail}`;
 }
 
-export const TABLE_HEADER = `${'CHECK'.padEnd(18)} ${'RESULT'.padEnd(5)} ${'TIME'.padStart(6)}  DETAIL`;
+export const TABLE_HEADER = `${'CHECK'.padEnd(18)} ${'RESULT'.padEnd(11)} ${'TIME'.padStart(7)}  DETAIL`;
 
 export function formatSummary(report: CheckReport): string {
-  return `hoard check ${report.server}: ${report.ok ? 'OK' : 'FAILED'}: ${report.passed} passed, ${report.failed} failed, ${report.notApplicable} not applicable`;
+  // info and unsupported appear only when some check has them, so the usual line stays short.
+  const extra = [
+    report.info ? `, ${report.info} info` : '',
+    report.unsupported ? `, ${report.unsupported} unsupported` : '',
+  ].join('');
+  const what = report.protocol === 'bazel' ? '' : ` (${report.protocol})`;
+  return `hoard check ${report.server}${what}: ${report.ok ? 'OK' : 'FAILED'}: ${report.passed} passed, ${report.failed} failed${extra}, ${report.notApplicable} not applicable`;
 }

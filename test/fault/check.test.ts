@@ -92,3 +92,18 @@ test('hoard check against a dead server: exit 1 with one clear message naming it
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trim(), `hoard: cannot connect to ${url}: connection refused (ECONNREFUSED)`);
 });
+
+test('hoard check --protocol: a dead server is one clear message (exit 1); gRPC or an unknown protocol is a usage error (exit 2)', async () => {
+  const server = await startStandInCache();
+  const url = server.url;
+  await server.close();
+  const dead = await runNode([MAIN, 'check', '--protocol', 'webdav', '--server', `${url}/sccache`]);
+  assert.equal(dead.code, 1);
+  assert.equal(dead.stderr.trim(), `hoard: cannot connect to ${url}/sccache: connection refused (ECONNREFUSED)`);
+  const grpc = await runNode([MAIN, 'check', '--protocol', 'nx', '--server', 'grpc://127.0.0.1:1']);
+  assert.equal(grpc.code, 2);
+  assert.match(grpc.stderr, /--protocol nx needs an http:\/\/ or https:\/\/ server, not grpc:/);
+  const unknown = await runNode([MAIN, 'check', '--protocol', 'turbo', '--only', 're-put', '--server', url]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown turbo check re-put; known: round-trip, artifact-metadata, batch-query/);
+});
