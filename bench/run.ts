@@ -1,5 +1,5 @@
-// Runs the benchmarks (store, http, grpc, secured, or a subset with --only) one after another,
-// prints every section, and optionally writes the results as JSON (--json FILE) and as a
+// Runs the benchmarks (store, http, grpc, secured, turborepo, or a subset with --only) one after
+// another, prints every section, and optionally writes the results as JSON (--json FILE) and as a
 // Markdown fragment for bench/RESULTS.md (--md FILE: per section the command, the commit,
 // the machine and the load average above one table of every target side by side). Other
 // options pass through to the sections (each script documents its own; e.g. --quick,
@@ -7,7 +7,7 @@
 // worker count, side by side in the http and grpc tables). bench/scaling.ts runs rows of
 // those sections over 1, 2, 4, … workers.
 //
-//   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc,secured] [--workers 1,2] [--quick] [--json F] [--md F]
+//   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc,secured,turborepo] [--workers 1,2] [--quick] [--json F] [--md F]
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { GRPC_OPTIONS, GRPC_OPTIONS_HELP, parseGrpcArgs, runGrpcBench } from './grpc.ts';
@@ -18,8 +18,9 @@ import { loadAverage, startRunMeta } from './lib/run-meta.ts';
 import { renderSection, type Section } from './lib/section.ts';
 import { parseSecuredArgs, runSecuredBench, SECURED_OPTIONS, SECURED_OPTIONS_HELP } from './secured.ts';
 import { parseStoreArgs, runStoreBench, STORE_OPTIONS, STORE_OPTIONS_HELP } from './store-scale.ts';
+import { parseTurborepoArgs, runTurborepoBench, TURBOREPO_OPTIONS, TURBOREPO_OPTIONS_HELP } from './turborepo.ts';
 
-const ALL = ['store', 'http', 'grpc', 'secured'] as const;
+const ALL = ['store', 'http', 'grpc', 'secured', 'turborepo'] as const;
 type Part = (typeof ALL)[number];
 
 export async function runAll(
@@ -36,11 +37,13 @@ export async function runAll(
   const http = parseHttpArgs(argv);
   const grpc = parseGrpcArgs(argv);
   const secured = parseSecuredArgs(argv);
+  const turborepo = parseTurborepoArgs(argv);
   const runners: Record<Part, () => Promise<Section>> = {
     store: () => runStoreBench(store, log),
     http: () => runHttpBench(http, log),
     grpc: () => runGrpcBench(grpc, log),
     secured: () => runSecuredBench(secured, log),
+    turborepo: () => runTurborepoBench(turborepo, log),
   };
   for (const part of ALL) {
     if (!only.includes(part)) continue;
@@ -58,7 +61,7 @@ const RUN_OPTIONS = { only: { type: 'string' }, json: { type: 'string' }, md: { 
 
 const USAGE = `Usage: ./node_modules/.bin/node bench/run.ts [options]
 
-Runs the store, http, grpc and secured benchmarks one after another and prints every section.
+Runs the store, http, grpc, secured and turborepo benchmarks one after another and prints every section.
 One option list goes to all of them; each takes the options it knows.
 
 Options:
@@ -71,18 +74,25 @@ ${HTTP_OPTIONS_HELP}
 grpc (bench/grpc.ts):
 ${GRPC_OPTIONS_HELP}
 secured (bench/secured.ts):
-${SECURED_OPTIONS_HELP}`;
+${SECURED_OPTIONS_HELP}
+turborepo (bench/turborepo.ts):
+${TURBOREPO_OPTIONS_HELP}`;
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
-  await runScript(argv, USAGE, [STORE_OPTIONS, HTTP_OPTIONS, GRPC_OPTIONS, SECURED_OPTIONS, RUN_OPTIONS], async () => {
-    const { values } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: false });
-    const { meta, sections } = await runAll(argv);
-    process.stdout.write(
-      `\n${meta.date} · code ${meta.revision} · ${meta.machine} · load average before ${meta.loadBefore}, after ${meta.loadAfter}\n`,
-    );
-    if (typeof values.json === 'string') await writeFile(values.json, JSON.stringify({ meta, sections }, null, 2));
-    if (typeof values.md === 'string')
-      await writeFile(values.md, sections.map((s) => renderSectionMarkdown(s, meta)).join('\n\n') + '\n');
-  });
+  await runScript(
+    argv,
+    USAGE,
+    [STORE_OPTIONS, HTTP_OPTIONS, GRPC_OPTIONS, SECURED_OPTIONS, TURBOREPO_OPTIONS, RUN_OPTIONS],
+    async () => {
+      const { values } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: false });
+      const { meta, sections } = await runAll(argv);
+      process.stdout.write(
+        `\n${meta.date} · code ${meta.revision} · ${meta.machine} · load average before ${meta.loadBefore}, after ${meta.loadAfter}\n`,
+      );
+      if (typeof values.json === 'string') await writeFile(values.json, JSON.stringify({ meta, sections }, null, 2));
+      if (typeof values.md === 'string')
+        await writeFile(values.md, sections.map((s) => renderSectionMarkdown(s, meta)).join('\n\n') + '\n');
+    },
+  );
 }

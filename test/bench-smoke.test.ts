@@ -12,6 +12,7 @@ import { HTTP_DEFAULTS, HTTP_OPTIONS, runHttpBench } from '../bench/http.ts';
 import { SCALING_OPTIONS } from '../bench/scaling.ts';
 import { runSecuredBench, SECURED_DEFAULTS, SECURED_OPTIONS } from '../bench/secured.ts';
 import { runStoreBench, STORE_DEFAULTS, STORE_OPTIONS } from '../bench/store-scale.ts';
+import { runTurborepoBench, TURBOREPO_DEFAULTS, TURBOREPO_OPTIONS } from '../bench/turborepo.ts';
 import { REPO_ROOT, runNode } from './helpers/spawn-server.ts';
 
 const quiet = () => undefined;
@@ -48,6 +49,31 @@ test('bench secured measures hoard plain, with TLS + token and with TLS + Basic,
     assert.ok(rows.length >= 1, `${target}: no rows (${s.notes.join('; ')})`);
     for (const r of rows) assert.equal(r.warning, undefined, `${target} ${r.workload}: ${r.warning}`);
   }
+});
+
+test('bench turborepo measures hoard and turborepo-remote-cache side by side on a tiny configuration', async () => {
+  const s = await runTurborepoBench(
+    {
+      ...TURBOREPO_DEFAULTS,
+      seconds: 1,
+      getBlobs: 20,
+      artifactSize: 256 * 1024,
+      artifactCount: 2,
+      rounds: 1,
+      rssSize: 4 * 2 ** 20,
+    },
+    quiet,
+  );
+  for (const target of ['hoard', 'turborepo-remote-cache']) {
+    const rows = s.rows.filter((r) => r.target === target);
+    // Without wrk only the large PUTs and the RSS upload are measured.
+    assert.ok(rows.length >= 2, `${target}: no rows (${s.notes.join('; ')})`);
+    for (const r of rows) assert.equal(r.warning, undefined, `${target} ${r.workload}: ${r.warning}`);
+  }
+  assert.ok(
+    s.goals.some((g) => g.text.startsWith('RSS growth') && g.met !== undefined),
+    JSON.stringify(s.goals),
+  );
 });
 
 test('bench grpc runs against hoard and a baseline checkout on a tiny configuration', async () => {
@@ -153,7 +179,16 @@ test('every bench script prints its usage for --help, naming every option it tak
   const scripts: [string, Record<string, unknown>, string[][]][] = [
     [
       'bench/run.ts',
-      { ...STORE_OPTIONS, ...HTTP_OPTIONS, ...GRPC_OPTIONS, ...SECURED_OPTIONS, only: {}, json: {}, md: {} },
+      {
+        ...STORE_OPTIONS,
+        ...HTTP_OPTIONS,
+        ...GRPC_OPTIONS,
+        ...SECURED_OPTIONS,
+        ...TURBOREPO_OPTIONS,
+        only: {},
+        json: {},
+        md: {},
+      },
       [['--only', 'store,nope']],
     ],
     [
@@ -175,6 +210,14 @@ test('every bench script prints its usage for --help, naming every option it tak
     ],
     ['bench/store-scale.ts', STORE_OPTIONS, [['--parts', 'index,nope']]],
     ['bench/secured.ts', SECURED_OPTIONS, [['--bs-count', '0']]],
+    [
+      'bench/turborepo.ts',
+      TURBOREPO_OPTIONS,
+      [
+        ['--artifact-size', 'lots'],
+        ['--rounds', '0'],
+      ],
+    ],
     [
       'bench/scaling.ts',
       SCALING_OPTIONS,
