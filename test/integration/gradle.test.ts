@@ -115,8 +115,6 @@ test('missing or wrong credentials are 401 with a Basic challenge; nothing is st
 });
 
 test('a store by read-only credentials is 413 (Gradle fails the build on 403), stores nothing, and is counted', async () => {
-  // 413 needs the listener to word access refusals with the route's `wording` (gradleRoute
-  // sets it); without it the refusal is the shared table's 403.
   const path = `/gradle/${newKey()}`;
   const r = await rawRequest(s.url, 'PUT', path, Buffer.from('entry'), reader);
   assert.equal(r.status, 413);

@@ -108,7 +108,7 @@ test('the URL prefix before /v1/cache/ is the namespace: records never cross pre
   const elsewhere = await rawRequest(s.url, 'PUT', `/team-b/v1/cache/${hash}`, main, token('team-a'));
   assert.equal(elsewhere.status, 403);
   // Its reads elsewhere are misses, not a status Nx would end the run on ("Misconfigured
-  // ... 403"); needs the listener to word access refusals with the route's `wording`.
+  // ... 403"): the route words the access refusal.
   const read = await rawRequest(s.url, 'GET', `/main/v1/cache/${hash}`, undefined, token('team-a'));
   assert.equal(read.status, 404);
   assert.match(read.body.toString(), /^permission_denied: /);
@@ -116,8 +116,7 @@ test('the URL prefix before /v1/cache/ is the namespace: records never cross pre
 });
 
 test('a missing or wrong token is 401 in exactly text/plain; a read-only token reads, and its PUT is 403 storing nothing', async () => {
-  // Exactly `text/plain` needs the listener to word access refusals with the route's
-  // `wording` (nxRoute sets it): Nx calls `text/plain; charset=utf-8` a misconfigured endpoint.
+  // Exactly `text/plain`: Nx calls `text/plain; charset=utf-8` a misconfigured endpoint.
   const hash = newHash();
   const path = `/v1/cache/${hash}`;
   const body = Buffer.from('secured record');

@@ -5,14 +5,15 @@
 // load missed, and any 2xx is success to it).
 //
 // A store's declared length is checked before any byte is read, and with `Expect:
-// 100-continue` (Gradle 7.2+ `useExpectContinue`) the listener sends the 100 only once the
-// body is read: an oversize entry is refused before the client sends it. A body without a
+// 100-continue` (Gradle 7.2+ `useExpectContinue`) the listener sends the 100 only when the
+// body starts to be read: an oversize entry is refused before the client sends it. A body without a
 // declared length is bounded as it arrives (413 at the first byte over --max-blob-size).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { rawKey } from '../../core/keys.ts';
 import type { HttpContext } from '../http/http-context.ts';
 import { declaredSize, putEntry } from '../http/put-entry.ts';
 import { sendError, sendLookup } from '../http/respond.ts';
+import type { IdPath } from '../http/single-id-route.ts';
 import { GRADLE_READ_WORDING, GRADLE_WRITE_WORDING } from './gradle-status.ts';
 
 export const PROTOCOL = 'gradle';
@@ -20,17 +21,12 @@ export const PROTOCOL = 'gradle';
 const ID_PREFIX = 'gradle:';
 const CONTENT_TYPE = { 'content-type': 'application/octet-stream' } as const;
 
-export interface GradlePath {
-  /** Gradle's build cache key. */
-  readonly key: string;
-  readonly namespace: string;
-}
-
-export type GradleHandler = (req: IncomingMessage, res: ServerResponse, path: GradlePath) => Promise<void>;
+/** `path.id` is Gradle's build cache key. */
+export type GradleHandler = (req: IncomingMessage, res: ServerResponse, path: IdPath) => Promise<void>;
 
 export function createGradleHandler(ctx: HttpContext): GradleHandler {
   return async function handleGradle(req, res, path) {
-    const key = rawKey(ID_PREFIX + path.key, path.namespace);
+    const key = rawKey(ID_PREFIX + path.id, path.namespace);
     if (req.method === 'PUT') {
       try {
         await putEntry(req, res, ctx, PROTOCOL, key, req, declaredSize(req, ctx));

@@ -19,6 +19,7 @@ import { rawKey, type Key } from '../../core/keys.ts';
 import type { HttpContext } from '../http/http-context.ts';
 import { declaredSize, putEntry } from '../http/put-entry.ts';
 import { sendError, sendLookup, sendText } from '../http/respond.ts';
+import type { IdPath } from '../http/single-id-route.ts';
 import { NX_LENGTH_REQUIRED, NX_READ_WORDING, NX_WRITE_WORDING } from './nx-status.ts';
 
 export const PROTOCOL = 'nx';
@@ -26,17 +27,12 @@ export const PROTOCOL = 'nx';
 const ID_PREFIX = 'nx:';
 const CONTENT_TYPE = { 'content-type': 'application/octet-stream' } as const;
 
-export interface NxPath {
-  /** Nx's task hash (observed as a decimal number; treated as opaque). */
-  readonly hash: string;
-  readonly namespace: string;
-}
-
-export type NxHandler = (req: IncomingMessage, res: ServerResponse, path: NxPath) => Promise<void>;
+/** `path.id` is Nx's task hash (decimal as observed, treated as opaque). */
+export type NxHandler = (req: IncomingMessage, res: ServerResponse, path: IdPath) => Promise<void>;
 
 export function createNxHandler(ctx: HttpContext): NxHandler {
   return async function handleNx(req, res, path) {
-    const key = rawKey(ID_PREFIX + path.hash, path.namespace);
+    const key = rawKey(ID_PREFIX + path.id, path.namespace);
     if (req.method === 'PUT') return store(req, res, ctx, key);
     // GET and HEAD (Nx sends no HEAD; answering it costs nothing).
     try {

@@ -13,6 +13,8 @@ import type { Entry } from '../../storage/store.ts';
 import { cut } from '../../../test/helpers/cut.ts';
 import { discardEntry, encodeFrame, MAX_FRAME_BYTES, openArtifact, type ArtifactMetadata } from './artifact-frame.ts';
 
+/** 'TRBA', the version byte and the u16 length: where the metadata JSON starts. */
+const HEAD_BYTES_FOR_TEST = 7;
 const META: ArtifactMetadata = { duration: '1234', tag: 'q2Ckt0ZkVyHMcdtoWXVfbvz+ukR1sVqGOCb/mcXjl0M=' };
 
 async function drain(entry: Entry): Promise<Buffer> {
@@ -96,9 +98,20 @@ test('a HEAD reads a limited range: the size is still the whole artifact, and di
   assert.deepEqual(destroyed, [true]);
 });
 
-test('an entry without a frame, or shorter than its frame, is Corrupt, never sent as an artifact', async () => {
-  for (const bytes of [Buffer.from('not a frame at all'), encodeFrame(META).subarray(0, 12), Buffer.alloc(0)]) {
-    await assert.rejects(openArtifact(inMemoryEntry(bytes.length, bytes)), (e) => isHoardError(e, 'corrupt'));
+test('an entry without a frame, shorter than its frame, or with a frame that is not JSON is Corrupt, and released', async () => {
+  const notJson = encodeFrame(META);
+  notJson.write('!', HEAD_BYTES_FOR_TEST);
+  for (const bytes of [
+    Buffer.from('not a frame at all'),
+    encodeFrame(META).subarray(0, 12),
+    Buffer.alloc(0),
+    Buffer.concat([notJson, Buffer.from('artifact')]),
+  ]) {
+    let released = 0;
+    await assert.rejects(openArtifact(inMemoryEntry(bytes.length, bytes, () => released++)), (e) =>
+      isHoardError(e, 'corrupt'),
+    );
+    assert.equal(released, 1, 'a pooled buffer goes back to its pool');
     const stream = Readable.from(bytes.length === 0 ? [] : [bytes]);
     await assert.rejects(openArtifact({ size: bytes.length, stream }), (e) => isHoardError(e, 'corrupt'));
     assert.equal(stream.destroyed, true);

@@ -67,7 +67,7 @@ function frameLengthOf(head: Uint8Array): number | undefined {
 
 const FIELDS = ['duration', 'tag', 'sha', 'dirtyHash'] as const;
 
-function metadataOf(frame: Uint8Array): ArtifactMetadata {
+function decodeMetadata(frame: Uint8Array): ArtifactMetadata {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(frame.subarray(HEAD_BYTES)).toString('utf8'));
@@ -93,18 +93,27 @@ function metadataOf(frame: Uint8Array): ArtifactMetadata {
  */
 export async function openArtifact(entry: Entry): Promise<OpenedArtifact> {
   if (entry.bytes !== undefined) {
-    const length = frameLengthOf(entry.bytes);
-    if (length === undefined || entry.bytes.length < length) throw corrupt('shorter than its frame');
-    return {
-      metadata: metadataOf(entry.bytes.subarray(0, length)),
-      entry: bytesEntry(entry.size - length, entry.bytes.subarray(length), entry.release),
-    };
+    const bytes = entry.bytes;
+    try {
+      const length = frameLengthOf(bytes);
+      if (length === undefined || bytes.length < length) throw corrupt('shorter than its frame');
+      return {
+        metadata: decodeMetadata(bytes.subarray(0, length)),
+        entry: bytesEntry(entry.size - length, bytes.subarray(length), entry.release),
+      };
+    } catch (err) {
+      entry.release?.();
+      throw err;
+    }
   }
   if (entry.file !== undefined) {
     const file = entry.file;
     try {
       const frame = await readFileFrame(file);
-      return { metadata: metadataOf(frame), entry: fileEntry(entry.size - frame.length, shifted(file, frame.length)) };
+      return {
+        metadata: decodeMetadata(frame),
+        entry: fileEntry(entry.size - frame.length, shifted(file, frame.length)),
+      };
     } catch (err) {
       await file.close();
       throw err;
@@ -190,6 +199,7 @@ async function openStream(size: number, source: Readable): Promise<OpenedArtifac
   const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let head: Buffer = Buffer.alloc(0);
   let length: number | undefined;
+  let metadata: ArtifactMetadata;
   try {
     while (length === undefined || head.length < length) {
       const step = await it.next();
@@ -197,6 +207,7 @@ async function openStream(size: number, source: Readable): Promise<OpenedArtifac
       head = head.length === 0 ? step.value : Buffer.concat([head, step.value]);
       length ??= frameLengthOf(head);
     }
+    metadata = decodeMetadata(head.subarray(0, length));
   } catch (err) {
     source.destroy();
     throw err;
@@ -218,5 +229,5 @@ async function openStream(size: number, source: Readable): Promise<OpenedArtifac
   const stream = Readable.from(remainder(), { objectMode: false });
   // Destroyed before its first read, the generator never runs its finally.
   stream.once('close', () => source.destroy());
-  return { metadata: metadataOf(head.subarray(0, frameLength)), entry: { size: size - frameLength, stream } };
+  return { metadata, entry: { size: size - frameLength, stream } };
 }

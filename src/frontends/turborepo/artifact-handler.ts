@@ -12,9 +12,9 @@ import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
 import type { HttpContext } from '../http/http-context.ts';
 import { declaredSize } from '../http/put-entry.ts';
-import { countHit, sendEntry, sendMiss, writeHead } from '../http/respond.ts';
+import { countHit, sendEntry, sendError, sendMiss, writeHead } from '../http/respond.ts';
 import { discardEntry, encodeFrame, MAX_FRAME_BYTES, openArtifact, type ArtifactMetadata } from './artifact-frame.ts';
-import { LengthRequired } from './turborepo-wording.ts';
+import { LENGTH_REQUIRED_WORDING } from './turborepo-wording.ts';
 
 export const PROTOCOL = 'turborepo';
 
@@ -36,7 +36,7 @@ const MAX_TAG = 600;
 const SCM = /^[\x21-\x7e]{1,200}$/;
 
 /** The header values to store with an upload; InvalidArgument when one is malformed. */
-export function metadataOf(req: IncomingMessage): ArtifactMetadata {
+export function metadataFromHeaders(req: IncomingMessage): ArtifactMetadata {
   const duration = header(req, 'x-artifact-duration');
   const tag = header(req, 'x-artifact-tag');
   const sha = header(req, 'x-artifact-sha');
@@ -106,11 +106,14 @@ export async function receiveArtifact(
   ctx: HttpContext,
   key: Key,
 ): Promise<void> {
-  const metadata = metadataOf(req);
-  if (req.headers['content-length'] === undefined) throw new LengthRequired();
-  // Refused from the headers when over --max-blob-size, before a byte of the body is read.
+  const metadata = metadataFromHeaders(req);
+  if (req.headers['content-length'] === undefined) {
+    const refusal = new HoardError(ErrorCode.InvalidArgument, 'an artifact upload needs a Content-Length');
+    return sendError(req, res, ctx, refusal, LENGTH_REQUIRED_WORDING);
+  }
+  // Over --max-blob-size: refused from the headers, before a byte of the body is read. The
+  // store refuses a declared size over its whole bound the same way, in its put.
   const size = declaredSize(req, ctx)!;
-  refuseOverStoreBound(ctx, size);
   const frame = encodeFrame(metadata);
   const limit = ctx.maxEntryBytes > 0 ? ctx.maxEntryBytes + frame.length : undefined;
   await ctx.store.put(key, framed(frame, req), { size: frame.length + size, maxBytes: limit });
@@ -118,18 +121,6 @@ export async function receiveArtifact(
   const body = '{"urls":[]}';
   writeHead(req, res, ctx, 202, { 'content-type': 'application/json', 'content-length': body.length });
   res.end(body);
-}
-
-/**
- * An artifact larger than the whole store can never be kept: refused from its headers.
- * The store would refuse it too, but only once the body started to arrive when a request
- * thread forwards it (it reads a first chunk before it calls the store thread).
- */
-function refuseOverStoreBound(ctx: HttpContext, size: number): void {
-  const bound = ctx.store.usage().effectiveMaxBytes;
-  if (bound > 0 && size > bound) {
-    throw new HoardError(ErrorCode.TooLarge, `an artifact of ${size} bytes cannot fit in a store of ${bound} bytes`);
-  }
 }
 
 async function* framed(frame: Buffer, body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {

@@ -4,7 +4,7 @@
 // are read whole, so they are bounded: a declared length over the bound is refused before
 // the body, a chunked one at the first byte over it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
+import { causeOf, ErrorCode, HoardError, toHoardError } from '../../core/errors.ts';
 import type { Key } from '../../core/keys.ts';
 import { callOf } from '../http/http-call.ts';
 import type { HttpContext } from '../http/http-context.ts';
@@ -98,7 +98,7 @@ async function lookUp(req: IncomingMessage, res: ServerResponse, ctx: HttpContex
     const e = toHoardError(err);
     const call = callOf(res);
     if (call !== undefined) {
-      call.cause = e.code;
+      call.cause = causeOf(e);
       call.error = e;
     }
     ctx.logger.error({ err: e, method: req.method, url: req.url }, 'artifact query lookup failed');

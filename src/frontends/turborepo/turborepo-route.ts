@@ -8,16 +8,16 @@
 // sits under one: `/main/v8/artifacts/<hash>?slug=web` is namespace `main/web`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { namespaceOfHttpPrefix } from '../../cache/namespaces.ts';
-import type { Call } from '../../core/call.ts';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { rawKey } from '../../core/keys.ts';
 import type { Config } from '../../config/schema.ts';
 import type { HttpContext } from '../http/http-context.ts';
-import { sendError, sendText, writeHead, type ErrorWording } from '../http/respond.ts';
+import { isOpaqueId, opaqueIdRule } from '../http/opaque-id.ts';
+import { sendError, sendText, writeHead } from '../http/respond.ts';
 import type { HttpRoute } from '../http/route-table.ts';
 import { PROTOCOL, receiveArtifact, sendArtifact } from './artifact-handler.ts';
 import { acceptEvents, answerQuery } from './artifact-query.ts';
-import { wordingFor } from './turborepo-wording.ts';
+import { READ_WORDING, turboWording, WRITE_WORDING } from './turborepo-wording.ts';
 
 export type TurboCall = 'artifact' | 'query' | 'events' | 'status';
 
@@ -38,14 +38,14 @@ const METHODS: Readonly<Record<TurboCall, readonly string[]>> = {
 };
 
 // turbo's hashes are 16 hex digits; other clients of the API use longer ones.
-const HASH = /^[A-Za-z0-9_-]{1,128}$/;
+const MAX_HASH_LENGTH = 128;
 const MAX_TEAM_BYTES = 256;
 // eslint-disable-next-line no-control-regex
 const TEAM_FORBIDDEN = /[\u0000-\u001f\u007f/\\]/;
 const KEY_PREFIX = 'turbo:';
 
 export function isArtifactHash(hash: string): boolean {
-  return HASH.test(hash);
+  return isOpaqueId(hash, MAX_HASH_LENGTH);
 }
 
 export function matchTurboPath(segments: readonly string[], prefix: readonly string[]): TurboParams | undefined {
@@ -55,7 +55,8 @@ export function matchTurboPath(segments: readonly string[], prefix: readonly str
   if (segments.length !== 2) return undefined;
   const last = segments[1]!;
   if (last === 'events' || last === 'status') return { call: last, prefix: at };
-  if (!HASH.test(last)) throw new HoardError(ErrorCode.InvalidArgument, 'an artifact hash is 1..128 of [A-Za-z0-9_-]');
+  if (!isArtifactHash(last))
+    throw new HoardError(ErrorCode.InvalidArgument, `an artifact hash is ${opaqueIdRule(MAX_HASH_LENGTH)}`);
   return { call: 'artifact', hash: last, prefix: at };
 }
 
@@ -96,11 +97,7 @@ function preflight(req: IncomingMessage, res: ServerResponse, ctx: HttpContext, 
 
 const STATUS_BODY = '{"status":"enabled"}';
 
-export function turborepoRoute(
-  ctx: HttpContext,
-  config: Config,
-  mount: readonly string[],
-): HttpRoute<TurboParams> & { readonly wording: (call: Call) => ErrorWording } {
+export function turborepoRoute(ctx: HttpContext, config: Config, mount: readonly string[]): HttpRoute<TurboParams> {
   const namespaceOf = (params: TurboParams, query: URLSearchParams): string =>
     [namespaceOfHttpPrefix(config.httpPrefix, params.prefix), teamOf(query)].filter((s) => s !== '').join('/');
 
@@ -130,7 +127,7 @@ export function turborepoRoute(
           return;
       }
     } catch (err) {
-      sendError(req, res, ctx, err, wordingFor(method));
+      sendError(req, res, ctx, err, method === 'PUT' ? WRITE_WORDING : READ_WORDING);
     }
   }
 
@@ -139,8 +136,7 @@ export function turborepoRoute(
     methods: ['GET', 'HEAD', 'PUT', 'POST', 'OPTIONS'],
     mount,
     match: matchTurboPath,
-    // Words the errors thrown before `handle` (access refusals) as turbo parses them.
-    wording: (call) => wordingFor(call.operation),
+    wording: turboWording,
     describe(call, params, query) {
       const method = call.operation;
       // A preflight or a method this path does not serve touches nothing: no credentials needed.

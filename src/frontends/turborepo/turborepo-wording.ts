@@ -6,62 +6,24 @@
 // error code, which is never one of those.
 //
 // turbo retries a 5xx once after sleeping 2-10 s, and three failures of that kind in a row
-// pause its remote cache for 30 s, reads included. So a store fault never answers 5xx:
-//   - a read (GET, HEAD) answers 404, a miss: turbo runs the task, the build goes on;
+// pause its remote cache for 30 s, reads included. So a cache fault never answers 5xx:
+//   - a read (GET, HEAD, the queries) answers 404, a miss: turbo runs the task;
 //   - a write (PUT) answers 403 with the fault's code: turbo warns with hoard's message and
 //     goes on without that upload, its reads unaffected.
 // The call still records the real cause (sendError), so the fault is counted and logged.
-import { ErrorCode, HoardError } from '../../core/errors.ts';
+import type { HoardError } from '../../core/errors.ts';
 import type { ErrorWording } from '../http/respond.ts';
+import { tolerantWording, wordingPerOperation } from '../http/tolerant-wording.ts';
 
-/** A PUT without Content-Length: answered 411, the status HTTP has for it. */
-export class LengthRequired extends HoardError {
-  constructor() {
-    super(ErrorCode.InvalidArgument, 'an artifact upload needs a Content-Length');
-  }
+function turboJson(e: HoardError): { contentType: string; text: string } {
+  return { contentType: 'application/json', text: JSON.stringify({ error: { code: e.code, message: e.message } }) };
 }
 
-const FAULTS: ReadonlySet<ErrorCode> = new Set([
-  ErrorCode.InsufficientStorage,
-  ErrorCode.Internal,
-  ErrorCode.Corrupt,
-  ErrorCode.Unavailable,
-]);
+/** Also words the access refusals of reads: 401, and 403 `permission_denied`. */
+export const READ_WORDING = tolerantWording(404, {}, turboJson);
+export const WRITE_WORDING = tolerantWording(403, {}, turboJson);
 
-const CLIENT_STATUS: Partial<Record<ErrorCode, number>> = {
-  [ErrorCode.InvalidArgument]: 400,
-  [ErrorCode.DigestMismatch]: 400,
-  [ErrorCode.SizeMismatch]: 400,
-  [ErrorCode.OutOfRange]: 416,
-  [ErrorCode.TooLarge]: 413,
-  // The client stopped sending: it rarely reads this answer.
-  [ErrorCode.Aborted]: 408,
-  [ErrorCode.Unsupported]: 501,
-  [ErrorCode.Unauthenticated]: 401,
-  [ErrorCode.PermissionDenied]: 403,
-};
+/** A PUT without Content-Length: 411, the status HTTP has for it (turbo always sends one). */
+export const LENGTH_REQUIRED_WORDING: ErrorWording = { status: () => 411, body: turboJson };
 
-function wording(faultStatus: number): ErrorWording {
-  return {
-    status(e) {
-      if (e instanceof LengthRequired) return 411;
-      if (FAULTS.has(e.code)) return faultStatus;
-      return CLIENT_STATUS[e.code] ?? 400;
-    },
-    body(e) {
-      return {
-        contentType: 'application/json',
-        text: JSON.stringify({ error: { code: e.code, message: e.message } }),
-      };
-    },
-  };
-}
-
-/** For GET, HEAD and the queries: a store fault is a miss. Also words access refusals. */
-export const READ_WORDING = wording(404);
-/** For PUT: a store fault fails that upload only. */
-export const WRITE_WORDING = wording(403);
-
-export function wordingFor(method: string | undefined): ErrorWording {
-  return method === 'PUT' ? WRITE_WORDING : READ_WORDING;
-}
+export const turboWording = wordingPerOperation(READ_WORDING, WRITE_WORDING);
