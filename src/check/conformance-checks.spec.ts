@@ -40,3 +40,17 @@ test('any other difference fails, with or without metadata differences', () => {
     assert.equal(outcome.detail, 'hit, but the ActionResult differs');
   }
 });
+
+test('execution_metadata removed by the server names the removed field', () => {
+  const stored = encode({ outputFiles: [file], executionMetadata: { worker: 'me', executor: 'x' } });
+  const got = encode({ outputFiles: [file], executionMetadata: { executor: 'x' } });
+  const outcome = compareActionResults(stored, got);
+  assert.equal(outcome.status, 'info');
+  assert.match(outcome.detail, /\(worker removed\)$/);
+});
+
+test('sizes past 2^53 that differ are a difference, not rounded away', () => {
+  const big = (n: string): Uint8Array =>
+    encode({ outputFiles: [{ ...file, digest: { hash: file.digest.hash, sizeBytes: n } }] });
+  assert.equal(compareActionResults(big('9007199254740993'), big('9007199254740992')).status, 'fail');
+});

@@ -17,17 +17,18 @@ function encodeActionResult(files: { path: string; digest: { hash: string; sizeB
  */
 export function compareActionResults(stored: Uint8Array, got: Uint8Array): CheckOutcome {
   const t = protoType(`${REAPI}.ActionResult`);
-  const decode = (bytes: Uint8Array): Record<string, unknown> => t.toObject(t.decode(bytes), { longs: Number });
+  // Longs as strings: numbers past 2^53 must not compare equal by rounding.
+  const decode = (bytes: Uint8Array): Record<string, unknown> => t.toObject(t.decode(bytes), { longs: String });
   const { executionMetadata: sentMeta, ...sent } = decode(stored);
   const { executionMetadata: gotMeta, ...back } = decode(got);
   if (JSON.stringify(sent) !== JSON.stringify(back)) return fail('hit, but the ActionResult differs');
-  if (JSON.stringify(sentMeta ?? {}) === JSON.stringify(gotMeta ?? {})) return pass('hit, same ActionResult');
-  const added = Object.entries((gotMeta ?? {}) as Record<string, unknown>)
-    .filter(([k, v]) => JSON.stringify(v) !== JSON.stringify((sentMeta as Record<string, unknown> | undefined)?.[k]))
-    .map(([k, v]) => `${k} ${JSON.stringify(v).slice(0, 60)}`);
-  return info(
-    `hit, same ActionResult except execution_metadata, which the server changed (${added.join(', ') || 'fields removed'})`,
-  );
+  const before = (sentMeta ?? {}) as Record<string, unknown>;
+  const after = (gotMeta ?? {}) as Record<string, unknown>;
+  const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
+    .map((k) => (k in after ? `${k} ${JSON.stringify(after[k]).slice(0, 60)}` : `${k} removed`));
+  if (changed.length === 0) return pass('hit, same ActionResult');
+  return info(`hit, same ActionResult except execution_metadata, which the server changed (${changed.join(', ')})`);
 }
 
 export const conformanceChecks: readonly Check[] = [

@@ -33,7 +33,7 @@ const oversize: Check = {
     }
     if (answer === undefined || answer.status === 100)
       return unsupported(
-        `${answer ? '100 Continue' : 'no answer within 3 s'} to a PUT declaring 1 TiB: the server states no entry limit up front`,
+        `${answer ? '100 Continue' : 'no answer (3 s)'} to a PUT declaring 1 TiB: the server states no entry limit up front`,
       );
     if (answer.status === 413) {
       const miss = await expectEntry(probe, api, key, undefined);
@@ -73,7 +73,8 @@ const expectContinue: Check = {
       raw.destroy();
     }
     if (!answer) return fail('no answer to the PUT');
-    if (!api.stored(answer.status)) return fail(`HTTP ${answer.status} (417 fails a Gradle build)`);
+    if (!api.stored(answer.status))
+      return fail(`HTTP ${answer.status}${answer.status === 417 ? ' (417 fails a Gradle build)' : ''}`);
     const back = await expectEntry(probe, api, key, bytes);
     if (back) return fail(back);
     return pass(

@@ -14,6 +14,8 @@ import { RawExchange } from './raw-exchange.ts';
 
 /** Answers larger than this fail the request: the checks never store more. */
 const MAX_BODY = 64 * 1024 * 1024;
+/** A whole request, body and answer included: a server trickling bytes never holds a check longer. */
+const REQUEST_DEADLINE_MS = 60_000;
 
 export interface ProbeRequest {
   readonly headers?: Readonly<Record<string, string>>;
@@ -26,7 +28,7 @@ export interface ProbeResponse {
   /** Lower-case names; repeated headers joined with ", ". */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Buffer;
-  /** The body as text, for messages (at most 200 characters). */
+  /** The body as text, for messages (at most 200 printable characters). */
   readonly text: string;
 }
 
@@ -68,6 +70,8 @@ export class HttpProbe {
 
   /** Sends one request and reads the whole answer; network failures throw a ClientError naming the server. */
   async request(method: string, rel: string, req: ProbeRequest = {}): Promise<ProbeResponse> {
+    const deadline = AbortSignal.timeout(REQUEST_DEADLINE_MS);
+    const signal = req.signal === undefined ? deadline : AbortSignal.any([req.signal, deadline]);
     try {
       const body = typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
       const res = await this.#pool.request({
@@ -79,16 +83,17 @@ export class HttpProbe {
           ...req.headers,
         },
         body,
-        signal: req.signal,
+        signal,
         // undici closes after a HEAD unless told otherwise; the servers checked here frame it.
         reset: method === 'HEAD' ? false : undefined,
       });
       const bytes = Buffer.from(await collect(res.body, MAX_BODY));
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = [v].flat().join(', ');
-      const text = bytes.subarray(0, 400).toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
-      return { status: res.statusCode, headers, body: bytes, text };
+      return { status: res.statusCode, headers, body: bytes, text: printable(bytes) };
     } catch (err) {
+      if (deadline.aborted && !req.signal?.aborted)
+        throw networkError(new Error(`no whole answer within ${REQUEST_DEADLINE_MS / 1000} s`), this.server);
       throw networkError(err, this.server, req.signal);
     }
   }
@@ -109,6 +114,19 @@ export class HttpProbe {
   async close(): Promise<void> {
     await this.#pool.close();
   }
+}
+
+/** The start of a body as one line for a report: control characters (a terminal's escapes) dropped. */
+function printable(bytes: Buffer): string {
+  return (
+    bytes
+      .subarray(0, 400)
+      .toString('utf8')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f-\u009f\s]+/g, ' ')
+      .trim()
+      .slice(0, 200)
+  );
 }
 
 /** "HTTP 500: the body" for a detail line. */

@@ -1,8 +1,9 @@
 // The checks every mounted protocol shares, run over its KeyedApi: entries round-trip byte
 // for byte and a miss answers 404, and a wrong credential is refused the way the client
-// shows it to the user (401); concurrent PUTs of one key all succeed. docs/CHECKS.md says why each matters to the real client.
+// shows it to the user (401); concurrent PUTs of one key all succeed. docs/CHECKS.md says
+// why each matters to the real client.
 import { randomBytes } from 'node:crypto';
-import { statusText, type HttpProbe } from './http-probe.ts';
+import { statusText, type HttpProbe, type ProbeResponse } from './http-probe.ts';
 import type { KeyedApi } from './keyed-api.ts';
 import {
   fail,
@@ -115,6 +116,25 @@ function wrongCredential(
     : { token: undefined, basic: { user: 'hoard-check', password: `wrong-${randomBytes(8).toString('hex')}` } };
 }
 
+/** How a wrong credential's request was answered; undefined when it was served (not refused). */
+function refusal(
+  res: ProbeResponse,
+  kind: string,
+  what: string,
+  judge401: (res: { headers: Record<string, string> }) => string | undefined,
+): CheckOutcome | undefined {
+  if (res.status === 401) {
+    const why = judge401(res);
+    return why ? fail(why) : pass(`a wrong ${kind} credential: 401${what}`);
+  }
+  if (res.status === 403)
+    return info(
+      `a wrong ${kind} credential: 403${what} (clients read 403 as an identity without the right, not a wrong one)`,
+    );
+  if (res.status === 404 || (res.status >= 200 && res.status < 300)) return undefined;
+  return fail(`a wrong ${kind} credential: ${statusText(res)}${what}, not 401`);
+}
+
 function authRefusal(api: KeyedApi, judge401: (res: { headers: Record<string, string> }) => string | undefined): Check {
   return {
     id: 'auth-refusal',
@@ -127,18 +147,18 @@ function authRefusal(api: KeyedApi, judge401: (res: { headers: Record<string, st
       url.username = '';
       url.password = '';
       const probe = ctx.http(wrong, url.href);
-      const res = await probe.request('GET', api.path(api.newKey()), { headers: api.getHeaders });
-      if (res.status === 401) {
-        const why = judge401(res);
-        return why ? fail(why) : pass(`a wrong ${kind} credential: 401`);
-      }
-      if (res.status === 404 || res.status === 200)
-        return na(`a wrong ${kind} credential was served (HTTP ${res.status}): the server checks no credentials`);
-      if (res.status === 403)
-        return info(
-          `a wrong ${kind} credential: 403 (clients read 403 as an identity without the right, not a wrong one)`,
-        );
-      return fail(`a wrong ${kind} credential: ${statusText(res)}, not 401`);
+      const read = await probe.request('GET', api.path(api.newKey()), { headers: api.getHeaders });
+      const onRead = refusal(read, kind, '', judge401);
+      if (onRead) return onRead;
+      // Reads may be open to anyone while writes need an identity: ask for a write too.
+      const write = await probe.request('PUT', api.path(api.newKey()), { headers: api.putHeaders, body: 'x' });
+      const onWrite = refusal(write, kind, ` on PUT (GET is open: HTTP ${read.status})`, judge401);
+      return (
+        onWrite ??
+        na(
+          `a wrong ${kind} credential was served (GET ${read.status}, PUT ${write.status}): the server checks no credentials`,
+        )
+      );
     },
   };
 }

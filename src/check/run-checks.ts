@@ -1,6 +1,7 @@
 // Runs the checks of `hoard check` against one server, one after another (each check makes
 // its own load; running them in parallel would blur which one a failure belongs to), and
 // formats the report: a table of checks and a one-line summary.
+import { userinfoOf, withoutUserinfo } from '../client/client-credentials.ts';
 import { emptyHash } from '../core/digest.ts';
 import { ErrorCode, HoardError } from '../core/errors.ts';
 import { CheckContext, errorText, type Check, type CheckContextOptions, type CheckStatus } from './check-context.ts';
@@ -59,7 +60,13 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
   const protocol = opts.protocol ?? 'bazel';
   checkScheme(protocol, opts.server);
   const selected = selectChecks(opts.only, protocol, opts.team);
-  await preflight(opts, protocol);
+  const redact = redactor(opts);
+  try {
+    await preflight(opts, protocol);
+  } catch (err) {
+    if (err instanceof Error) err.message = redact(err.message);
+    throw err;
+  }
   const results: CheckResult[] = [];
   for (const check of selected) {
     const ctx = new CheckContext(opts);
@@ -72,13 +79,14 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
     } finally {
       await ctx.close();
     }
-    const r = { id: check.id, title: check.title, ...outcome, ms: Math.round(performance.now() - t0) };
+    const ms = Math.round(performance.now() - t0);
+    const r = { id: check.id, title: check.title, status: outcome.status, detail: redact(outcome.detail), ms };
     results.push(r);
     opts.onResult?.(r);
   }
   const count = (s: CheckStatus): number => results.filter((r) => r.status === s).length;
   return {
-    server: opts.server,
+    server: withoutUserinfo(opts.server),
     protocol,
     results,
     passed: count('pass'),
@@ -88,6 +96,22 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckReport> {
     notApplicable: count('n/a'),
     ok: count('fail') === 0,
   };
+}
+
+/**
+ * Replaces every secret of the options in `text` with "***": a detail quotes the server's
+ * answers, and a hostile or careless server may echo the Authorization it received.
+ */
+function redactor(opts: RunChecksOptions): (text: string) => string {
+  const o = opts.clientOptions ?? {};
+  const basic = userinfoOf(new URL(opts.server)) ?? o.basic;
+  const secrets = [
+    o.token,
+    basic?.password,
+    basic && Buffer.from(`${basic.user}:${basic.password}`).toString('base64'),
+    ...Object.values(o.headers ?? {}),
+  ].filter((s): s is string => s !== undefined && s.length >= 4);
+  return (text) => secrets.reduce((t, s) => t.split(s).join('***'), text);
 }
 
 /** One cheap call first: an unreachable server is one clear error, not ten failed checks. */

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { makeAccessFixtures, USERS } from '../helpers/access-fixtures.ts';
 import { MAIN, runNode, spawnHoard } from '../helpers/spawn-server.ts';
 import { runChecks } from '../../src/check/run-checks.ts';
@@ -117,5 +117,109 @@ test('a correct stand-in Nx cache passes every nx check; each planted bug fails 
     } finally {
       await server.close();
     }
+  }
+});
+
+/** A peer on raw TCP: `answer(method)` is written to each connection's first request head. */
+async function rawPeer(
+  answer: (method: string) => string | undefined,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    let head = '';
+    s.on('data', (c: Buffer) => {
+      if (head.includes('\r\n\r\n')) return;
+      head += c.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      const out = answer(head.split(' ')[0] ?? '');
+      if (out !== undefined) s.write(out);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test('hostile peers: silence, garbage and endless bodies end each check quickly with a verdict, never a hang', async () => {
+  const clientOptions = { idleTimeoutMs: 500 };
+  const silent = await rawPeer(() => undefined);
+  try {
+    await assert.rejects(runChecks({ server: silent.url, protocol: 'nx', clientOptions }), /idle timeout/);
+  } finally {
+    await silent.close();
+  }
+  // Answers its first GET (the preflight) properly, then garbage to everything else.
+  const ok = 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n';
+  const garbage = await rawPeer((m) => (m === 'GET' ? ok : 'SSH-2.0-not-http\r\n\r\n'));
+  try {
+    const report = await runChecks({
+      server: `${garbage.url}/gradle/`,
+      protocol: 'gradle',
+      only: ['oversize', 'expect-continue', 'round-trip'],
+      clientOptions,
+    });
+    const byId = Object.fromEntries(report.results.map((r) => [r.id, r]));
+    assert.match(byId['oversize']!.detail, /not HTTP\/1\.1: "SSH-2\.0-not-http/);
+    assert.equal(byId['round-trip']!.status, 'fail');
+    assert.ok(
+      report.results.every((r) => r.ms < 5000),
+      JSON.stringify(report.results),
+    );
+  } finally {
+    await garbage.close();
+  }
+  // An endless body: the probe stops at its cap instead of buffering without end.
+  const endless = http.createServer((_req, res) => {
+    res.writeHead(200);
+    const chunk = Buffer.alloc(1024 * 1024);
+    const more = (): void => {
+      while (res.write(chunk));
+    };
+    res.on('drain', more);
+    more();
+  });
+  endless.listen(0, '127.0.0.1');
+  await once(endless, 'listening');
+  try {
+    const url = `http://127.0.0.1:${(endless.address() as AddressInfo).port}`;
+    await assert.rejects(runChecks({ server: url, protocol: 'turbo', clientOptions }), /response larger than/);
+  } finally {
+    endless.closeAllConnections();
+    await new Promise((resolve) => endless.close(resolve));
+  }
+});
+
+test('a server echoing the Authorization it got: the report shows *** in place of the token and the password', async () => {
+  const token = 'echoed-secret-token';
+  const echo = http.createServer((req, res) => {
+    req.resume();
+    res
+      .writeHead(req.url === '/' ? 404 : 500, { 'content-type': 'text/plain' })
+      .end(`got ${req.headers.authorization}`);
+  });
+  echo.listen(0, '127.0.0.1');
+  await once(echo, 'listening');
+  try {
+    const url = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    const nx = await runChecks({ server: url, protocol: 'nx', only: ['re-put'], clientOptions: { token } });
+    assert.match(nx.results[0]!.detail, /HTTP 500: got Bearer \*\*\*/);
+    const basic = `http://alice:${USERS.alice}@${url.slice('http://'.length)}/gradle/`;
+    const gradle = await runChecks({ server: basic, protocol: 'gradle', only: ['round-trip'] });
+    assert.match(gradle.results[0]!.detail, /HTTP 500: got Basic \*\*\*/);
+    assert.equal(gradle.server, `${url}/gradle/`);
+    const all = JSON.stringify([nx, gradle]);
+    assert.ok(!all.includes(token) && !all.includes(USERS.alice), all);
+  } finally {
+    echo.closeAllConnections();
+    await new Promise((resolve) => echo.close(resolve));
   }
 });

@@ -1,8 +1,9 @@
 // `hoard check --protocol turbo` against turborepo-remote-cache 2.12 (the npm peer) and
 // against hoard, both secured by a bearer token given with --token: hoard passes every
 // check; the peer passes the round trips and the broken uploads (it buffers whole bodies
-// before storing), fails artifact-metadata (it stores neither x-artifact-duration nor, without
-// its signature key, x-artifact-tag) and has no batch query (unsupported, not a failure).
+// before storing), fails artifact-metadata without its signature key (it then drops
+// x-artifact-tag, so turbo with signing gets no hit), is info with it (only the duration is
+// missing: hits work) and has no batch query (unsupported, not a failure).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -17,12 +18,27 @@ import type { CheckReport } from '../../src/check/run-checks.ts';
 async function turboCheck(
   server: string,
   token: string,
+  extra: readonly string[] = [],
 ): Promise<{ code: number; stdout: string; report: CheckReport }> {
   const dir = await mkdtemp(join(tmpdir(), 'hoard-check-turbo-'));
   try {
     const json = join(dir, 'report.json');
     const r = await runNode(
-      [MAIN, 'check', '--protocol', 'turbo', '--server', server, '--token', token, '--scale', '0.3', '--json', json],
+      [
+        MAIN,
+        'check',
+        '--protocol',
+        'turbo',
+        '--server',
+        server,
+        '--token',
+        token,
+        '--scale',
+        '0.3',
+        '--json',
+        json,
+        ...extra,
+      ],
       { timeoutMs: 60_000 },
     );
     assert.ok(!`${r.stdout}${r.stderr}`.includes(token), 'the token was printed');
@@ -55,8 +71,33 @@ test('turborepo-remote-cache: round trips and broken uploads pass, metadata fail
     const metadata = report.results.find((r) => r.id === 'artifact-metadata')!;
     assert.match(metadata.detail, /GET x-artifact-duration missing.*HEAD x-artifact-tag missing/);
     assert.match(report.results.find((r) => r.id === 'batch-query')!.detail, /^HTTP 404: turbo falls back/);
+    assert.match(metadata.detail, /turbo with signing on refuses every hit/);
     assert.equal(code, 1);
     assert.match(stdout, /\(turbo\): FAILED: 7 passed, 1 failed, 1 unsupported, 0 not applicable/);
+  } finally {
+    await peer.dispose();
+  }
+});
+
+test('turborepo-remote-cache with its signature key: the tag comes back, the missing duration is info; exit 0', async () => {
+  const token = `trc-${randomBytes(12).toString('hex')}`;
+  const peer = await startTurborepoRemoteCache({
+    token,
+    env: { TURBO_REMOTE_CACHE_SIGNATURE_KEY: randomBytes(16).toString('hex') },
+  });
+  try {
+    const { code, report } = await turboCheck(peer.url, token, ['--only', 'artifact-metadata']);
+    assert.deepEqual(
+      report.results.map((r) => [r.id, r.status, r.detail]),
+      [
+        [
+          'artifact-metadata',
+          'info',
+          'GET x-artifact-duration missing, HEAD x-artifact-duration missing (turbo then reports 0 ms saved; hits still work)',
+        ],
+      ],
+    );
+    assert.equal(code, 0);
   } finally {
     await peer.dispose();
   }
