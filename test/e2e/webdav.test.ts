@@ -62,16 +62,26 @@ describe(
       await tmp?.remove();
     });
 
-    /** An rclone on-the-fly WebDAV remote for `path` below the mount, in namespace `team`, reading no user config. */
-    function remote(path: string, credentials: string): string {
-      return `:webdav,url='${hoard.httpUrl}/team/sccache',vendor=other,${credentials}:${path}`;
+    /** An rclone on-the-fly WebDAV remote for `path` below the mount, in namespace `team`. */
+    function remote(path: string): string {
+      return `:webdav,url='${hoard.httpUrl}/team/sccache',vendor=other:${path}`;
     }
-    const writer = () => `user=bob,pass=${execFileSync('rclone', ['obscure', USERS.bob], { encoding: 'utf8' }).trim()}`;
-    const reader = () => `bearer_token=${fx.tokens['reader']}`;
+    // Credentials go in the environment, never on a command line (visible in `ps`) or in a
+    // remote string rclone may print in its errors.
+    const writer = (): NodeJS.ProcessEnv => ({
+      RCLONE_WEBDAV_USER: 'bob',
+      RCLONE_WEBDAV_PASS: execFileSync('rclone', ['obscure', '-'], { input: USERS.bob, encoding: 'utf8' }).trim(),
+    });
+    const reader = (): NodeJS.ProcessEnv => ({ RCLONE_WEBDAV_BEARER_TOKEN: fx.tokens['reader'] });
 
-    function run(args: readonly string[]): Promise<CommandResult> {
+    /** rclone with no user config, as `who`. */
+    function run(args: readonly string[], who: NodeJS.ProcessEnv): Promise<CommandResult> {
       const flags = ['--config', '/dev/null', '--transfers', '8', '--retries', '1', '--low-level-retries', '1'];
-      return runCommand('rclone', [...args, ...flags], tmp.path, { ...process.env, RCLONE_CONFIG: '/dev/null' });
+      return runCommand('rclone', [...args, ...flags], tmp.path, {
+        ...process.env,
+        RCLONE_CONFIG: '/dev/null',
+        ...who,
+      });
     }
     const explain = (r: CommandResult, what: string) =>
       `${what} (exit ${r.code})\n--- rclone:\n${tail(r.output, 40)}\n--- hoard:\n${tail(hoard.output(), 20)}`;
@@ -82,13 +92,12 @@ describe(
       const source = join(tmp.path, 'source');
       const expected = await writeTree(source);
 
-      const up = await run(['copy', source, remote(run1, writer())]);
-      console.log('up', up.durationMs);
+      const up = await run(['copy', source, remote(run1)], writer());
       assert.equal(up.code, 0, explain(up, 'copy up failed'));
 
       const down = join(tmp.path, 'down');
       await mkdir(down);
-      const back = await run(['copy', remote(run1, writer()), down]);
+      const back = await run(['copy', remote(run1), down], writer());
       assert.equal(back.code, 0, explain(back, 'copy down failed'));
       assert.equal(await countFiles(down), expected);
       execFileSync('diff', ['-r', source, down]);
@@ -96,7 +105,7 @@ describe(
       // The read-only identity reads everything...
       const readOnly = join(tmp.path, 'read-only');
       await mkdir(readOnly);
-      const read = await run(['copy', remote(run1, reader()), readOnly]);
+      const read = await run(['copy', remote(run1), readOnly], reader());
       assert.equal(read.code, 0, explain(read, 'read-only copy down failed'));
       execFileSync('diff', ['-r', source, readOnly]);
 
@@ -106,13 +115,13 @@ describe(
       await mkdir(join(changed, 'new dir'), { recursive: true });
       await writeFile(join(changed, 'dir 0', 'sub-0', 'f1.o'), 'replaced by a reader');
       await writeFile(join(changed, 'new dir', 'new'), 'added by a reader');
-      const refused = await run(['copy', changed, remote(run1, reader())]);
+      const refused = await run(['copy', changed, remote(run1)], reader());
       assert.notEqual(refused.code, 0, explain(refused, 'a read-only upload succeeded'));
       assert.match(refused.output, /403|Forbidden|permission/i, explain(refused, 'no 403 reported'));
 
       const again = join(tmp.path, 'again');
       await mkdir(again);
-      const check = await run(['copy', remote(run1, writer()), again]);
+      const check = await run(['copy', remote(run1), again], writer());
       assert.equal(check.code, 0, explain(check, 'second copy down failed'));
       execFileSync('diff', ['-r', source, again]);
       const seconds = (performance.now() - started) / 1000;

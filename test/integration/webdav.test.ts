@@ -3,10 +3,18 @@
 // credentials, a read-only identity, malformed paths, lying and cut uploads, a declared size
 // beyond the store, namespaces by URL prefix).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { rawKey } from '../../src/core/keys.ts';
+import { ErrorCode, HoardError } from '../../src/core/errors.ts';
+import { rawKey, type Key } from '../../src/core/keys.ts';
+import { emptyMembers, encodePart } from '../../src/frontends/webdav/listing-part.ts';
+import type { HttpListener } from '../../src/server/http-listener.ts';
+import { MemoryStore } from '../../src/storage/memory-store.ts';
+import type { Body, Entry, PutOptions, PutOutcome, ReadOptions } from '../../src/storage/store.ts';
 import { makeAccessFixtures, type AccessFixtures } from '../helpers/access-fixtures.ts';
+import { startHttpListenerOver } from '../helpers/http-listener-over.ts';
 import { RawConnection } from '../helpers/raw-http.ts';
 import { rawRequest, sha256, startTestServer, type RawResponse, type TestServer } from '../helpers/test-server.ts';
 
@@ -90,6 +98,33 @@ function parseMultistatus(r: RawResponse): Resource[] {
   });
 }
 
+/** Calls of the sccache protocol counted as failures so far, by any cause. */
+async function sccacheErrors(render: () => Promise<string>): Promise<number> {
+  const text = await render();
+  let sum = 0;
+  for (const m of text.matchAll(/^hoard_errors_total\{protocol="sccache",cause="[^"]*"\} (\d+)$/gm))
+    sum += Number(m[1]);
+  return sum;
+}
+
+/** Waits until at least `atLeast` sccache failures are counted (request threads report in batches). */
+async function waitForErrors(render: () => Promise<string>, atLeast: number, cause?: string): Promise<void> {
+  let seen = '';
+  for (let i = 0; i < 100; i++) {
+    seen = await render();
+    const count =
+      cause === undefined
+        ? await sccacheErrors(async () => seen)
+        : Number(
+            new RegExp(`^hoard_errors_total\\{protocol="sccache",cause="${cause}"\\} (\\d+)$`, 'm').exec(seen)?.[1] ??
+              0,
+          );
+    if (count >= atLeast) return;
+    await sleep(20);
+  }
+  assert.fail(`fewer than ${atLeast} sccache errors${cause === undefined ? '' : ` of cause ${cause}`}:\n${seen}`);
+}
+
 test('the sccache flow: probe, PROPFIND walking up, MKCOL, PUT, GET, Range, HEAD, DELETE', async () => {
   const root = '/sccache/flow';
   // Startup: the probe is read (404 is fine), then written through OpenDAL's write path.
@@ -148,10 +183,10 @@ test('the sccache flow: probe, PROPFIND walking up, MKCOL, PUT, GET, Range, HEAD
 
 test('PROPFIND Depth 1 lists members as well-formed XML, escaped; Depth infinity is refused', async () => {
   const root = '/sccache/list';
-  const names = ['plain.o', 'a&b <c>.txt', 'ü space', `quote"'`, 'empty'];
+  const names = ['plain.o', 'a&b <c>.txt', 'ü space', `quote"'`, '50% #1?x=y', 'empty'];
   // No MKCOL first: a PUT creates its missing parents.
   for (const [i, name] of names.entries()) {
-    const body = Buffer.alloc(i === 4 ? 0 : 10 * (i + 1), i);
+    const body = Buffer.alloc(i === 5 ? 0 : 10 * (i + 1), i);
     const r = await dav('PUT', `${root}/sub/${encodeURIComponent(name)}`, { body });
     assert.equal(r.status, 201, name);
   }
@@ -170,8 +205,11 @@ test('PROPFIND Depth 1 lists members as well-formed XML, escaped; Depth infinity
   const members = listed.slice(1).map((r) => [decodeURIComponent(r.href.slice(`${root}/sub/`.length)), r.size]);
   assert.deepEqual(
     members.sort(),
-    [['deeper/', undefined], ...names.map((n, i) => [n, i === 4 ? 0 : 10 * (i + 1)])].sort(),
+    [['deeper/', undefined], ...names.map((n, i) => [n, i === 5 ? 0 : 10 * (i + 1)])].sort(),
   );
+  // Each segment percent-encoded as encodeURIComponent does: `%`, `#`, `?`, space and UTF-8 too.
+  assert.ok(listed.some((r) => r.href === `${root}/sub/50%25%20%231%3Fx%3Dy`));
+  assert.ok(listed.some((r) => r.href === `${root}/sub/%C3%BC%20space`));
   assert.ok(listed.every((r) => r.status === 'HTTP/1.1 200 OK'));
 
   // Depth 1 on a file is the file; infinity (or no Depth, which means infinity) on a collection is refused.
@@ -299,6 +337,7 @@ test('malformed paths are refused with 400 before anything is stored', async () 
 
 test('a lying Content-Length or a cut upload stores nothing, and the next PUT of that path works', async () => {
   const path = '/sccache/cut/file';
+  const errorsBefore = await sccacheErrors(() => s.server.metrics.render());
   assert.equal((await dav('MKCOL', '/sccache/cut/')).status, 201);
   // Declares 100 bytes, sends 50 and ends its side: a short body.
   const lying = await RawConnection.open(s.url);
@@ -312,7 +351,7 @@ test('a lying Content-Length or a cut upload stores nothing, and the next PUT of
   await cut.write(Buffer.alloc(64 * 1024, 2));
   cut.destroy();
   await cut.closed;
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await waitForErrors(() => s.server.metrics.render(), errorsBefore + 2);
   assert.equal((await dav('GET', path)).status, 404);
   assert.equal((await propfind(path, '0')).status, 404);
   assert.deepEqual(
@@ -351,7 +390,12 @@ test('a 5 GiB declared size against a 1 GiB store is refused (507) at the start 
     c.destroy();
   }
   assert.equal((await dav('GET', path)).status, 404);
-  assert.equal((await propfind('/sccache/huge/', '0')).status, 404, 'no parent was created either');
+  // Parents are created before the body is stored (so a stored file is always listed): the
+  // refused PUT leaves its parent empty.
+  assert.deepEqual(
+    parseMultistatus(await propfind('/sccache/huge/', '1')).map((r) => r.href),
+    ['/sccache/huge/'],
+  );
 });
 
 test('namespaces: the URL prefix before the mount separates trees; a token of one namespace cannot touch another', async () => {
@@ -367,4 +411,142 @@ test('namespaces: the URL prefix before the mount separates trees; a token of on
   assert.equal((await dav('GET', '/team-a/sccache/ns/file', { auth: teamA })).status, 200);
   assert.equal((await dav('PUT', '/team-b/sccache/ns/file', { auth: teamA, body })).status, 403);
   assert.equal((await propfind('/team-b/sccache/', '1', teamA)).status, 403);
+});
+
+test('limits: a path longer than the store can key is a 400 that says so; MKCOL with a body 415; PROPFIND bodies capped', async () => {
+  // 1014 bytes below the mount is the longest path whose listing key still fits in 1024.
+  const fits = `long/${'é'.repeat(504)}a`;
+  assert.equal(Buffer.byteLength(fits), 1014);
+  const ok = await dav('PUT', `/sccache/${encodeURIComponent('long')}/${encodeURIComponent(fits.slice(5))}`, {
+    body: Buffer.from('deep'),
+  });
+  assert.equal(ok.status, 201, ok.body.toString());
+  const listed = parseMultistatus(await propfind('/sccache/long/', '1')).map((r) => decodeURIComponent(r.href));
+  assert.deepEqual(listed, ['/sccache/long/', `/sccache/${fits}`]);
+  const tooLong = await dav('PUT', `/sccache/long/${encodeURIComponent(fits.slice(5))}b`, { body: Buffer.from('x') });
+  assert.equal(tooLong.status, 400);
+  assert.match(tooLong.body.toString(), /limited to 1014 bytes; this one has 1015/);
+
+  const withBody = await dav('MKCOL', '/sccache/mkcol-body/', {
+    body: Buffer.from('<x/>'),
+    headers: { 'content-type': 'application/xml' },
+  });
+  assert.equal(withBody.status, 415);
+  assert.equal((await propfind('/sccache/mkcol-body/', '0')).status, 404, 'nothing was created');
+
+  const huge = await dav('PROPFIND', '/sccache/', { body: Buffer.alloc(65 * 1024, 0x20), headers: { depth: '0' } });
+  assert.equal(huge.status, 413);
+});
+
+test('a Depth 1 listing larger than one batch is streamed, complete and well-formed', async () => {
+  const root = '/sccache/big';
+  assert.equal((await dav('MKCOL', `${root}/`)).status, 201);
+  // Stored and listed the way 1,200 PUTs would (a listing part no request thread writes),
+  // which is faster than 1,200 PUTs each rewriting the growing part.
+  const names = Array.from({ length: 1200 }, (_, i) => `member-${String(i).padStart(5, '0')}-${'x'.repeat(150)}`);
+  const part = emptyMembers();
+  for (const name of names) {
+    part.files.set(name, { size: name.length, modified: Date.UTC(2026, 0, 1) });
+    await s.server.store.put(rawKey(`dav:big/${name}`), Buffer.from(name));
+  }
+  await s.server.store.put(rawKey('dav-ls:big#15'), encodePart(part));
+  const r = await propfind(`${root}/`, '1');
+  assert.equal(r.headers['content-length'], undefined, 'streamed in chunks');
+  assert.equal(r.headers['transfer-encoding'], 'chunked');
+  const listed = parseMultistatus(r).slice(1);
+  assert.deepEqual(
+    listed.map((m) => [m.href.slice(`${root}/`.length), m.size, m.modified]),
+    names.map((n) => [n, n.length, 'Thu, 01 Jan 2026 00:00:00 GMT']),
+  );
+});
+
+/** A memory store whose every call fails with `fault` while it is set. */
+class FaultyStore extends MemoryStore {
+  fault: ErrorCode | undefined;
+  #check(): void {
+    if (this.fault !== undefined) throw new HoardError(this.fault, `store says ${this.fault}`);
+  }
+  override async has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
+    this.#check();
+    return super.has(keys, sizes);
+  }
+  override async stat(key: Key): Promise<number | undefined> {
+    this.#check();
+    return super.stat(key);
+  }
+  override async get(key: Key, options?: ReadOptions): Promise<Entry | undefined> {
+    this.#check();
+    return super.get(key, options);
+  }
+  override async put(key: Key, body: Body, options?: PutOptions): Promise<PutOutcome> {
+    if (this.fault !== undefined) {
+      for await (const _ of Readable.from(body as AsyncIterable<Uint8Array>)) void _;
+      this.#check();
+    }
+    return super.put(key, body, options);
+  }
+}
+
+describe('the status table: a store fault is a 500 (503 while shutting down), an oversize entry 413; the cause is counted', () => {
+  const store = new FaultyStore();
+  let listener: HttpListener;
+  before(async () => {
+    listener = await startHttpListenerOver(store);
+  });
+  after(() => listener.drain(Date.now()));
+  const metrics = async () => (await rawRequest(listener.url, 'GET', '/metrics')).body.toString();
+
+  test('every method answers a store fault by the shared table, and heals when the store does', async () => {
+    const path = '/sccache/faults/file';
+    const body = Buffer.from('entry');
+    assert.equal((await rawRequest(listener.url, 'PUT', path, body)).status, 201);
+    const expected = { [ErrorCode.Internal]: 500, [ErrorCode.Corrupt]: 500, [ErrorCode.Unavailable]: 503 } as const;
+    for (const [fault, status] of Object.entries(expected) as [ErrorCode, number][]) {
+      store.fault = fault;
+      for (const [method, data, headers] of [
+        ['GET', undefined, {}],
+        ['PUT', body, {}],
+        ['PROPFIND', undefined, { depth: '1' }],
+        ['MKCOL', undefined, {}],
+        ['DELETE', undefined, {}],
+      ] as const) {
+        const r = await rawRequest(
+          listener.url,
+          method,
+          method === 'MKCOL' ? '/sccache/faults/new/' : path,
+          data,
+          headers,
+        );
+        assert.equal(r.status, status, `${method} under ${fault}`);
+        assert.match(r.body.toString(), new RegExp(`^${fault}: `), 'the answer names the real cause');
+      }
+      await waitForErrors(metrics, 5, fault);
+    }
+    store.fault = undefined;
+    assert.deepEqual((await rawRequest(listener.url, 'GET', path)).body, body);
+    assert.equal(
+      parseMultistatus(await rawRequest(listener.url, 'PROPFIND', '/sccache/faults/', undefined, { depth: '1' }))
+        .length,
+      2,
+    );
+  });
+});
+
+test('over --max-blob-size: 413 declared or chunked, nothing stored or listed', async () => {
+  const small = await startTestServer({ maxBlobSize: '1KiB' });
+  try {
+    const path = '/sccache/small/file';
+    assert.equal((await rawRequest(small.url, 'PUT', path, Buffer.alloc(2000, 1))).status, 413);
+    const chunked = await rawRequest(small.url, 'PUT', path, Buffer.alloc(2000, 1), { 'transfer-encoding': 'chunked' });
+    assert.equal(chunked.status, 413);
+    assert.equal((await rawRequest(small.url, 'GET', path)).status, 404);
+    const listing = await rawRequest(small.url, 'PROPFIND', '/sccache/small/', undefined, { depth: '1' });
+    assert.deepEqual(
+      parseMultistatus(listing).map((r) => r.href),
+      ['/sccache/small/'],
+    );
+    await waitForErrors(() => small.server.metrics.render(), 1, 'too_large');
+  } finally {
+    await small.close();
+  }
 });

@@ -1,58 +1,60 @@
-// The WebDAV tree over a flat store (the design is in webdav-handler.ts). Raw entries, in
-// the request's namespace:
-//   dav:<path>              a file's bytes
-//   dav-dir:<path>          a collection's marker: the collection exists while it does
-//   dav-ls:<path>#<shard>   a part of its listing: JSON of members (files: size and time;
-//                           sub-collections: time), written by one request thread only
-// The root collection always exists, marker or not.
+// The WebDAV tree over a flat store (keys in dav-keys.ts). The root collection always
+// exists, marker or not.
 //
-// Concurrency: a listing part is a read-modify-write, serialized per part within the thread
-// that owns it (SerialByKey), so two PUTs into one directory keep both members. Request
-// threads share the store but not their memory, so each writes its own part (by its
-// thread id); a listing merges the parts, the latest entry of a name winning. Removing a
-// file or collection deletes its entry (or marker) from the store: a listing checks its
-// members against the store in one batch and leaves the absent ones out, whichever part
-// still names them, so a DELETE never has to edit another thread's part. An evicted member
-// is left out the same way.
-import { threadId } from 'node:worker_threads';
+// Concurrency: a part is a read-modify-write, serialized per part within the thread that
+// owns it (SerialByKey), so two PUTs into one directory keep both members. Request threads
+// share the store but not their memory, so each writes its own part (by its thread id); a
+// listing merges the parts, the latest entry of a name winning.
+//
+// Order of writes, so that a crash or a failure between two of them never leaves a stored
+// file unlisted: a name is listed before its bytes or its marker are stored, parents before
+// children. What the listing names but the store does not hold (a failed or cut PUT, a
+// DELETE by another thread, an eviction) is left out of every listing, which checks its
+// members against the store, and is pruned from a part once the part is full.
 import { ErrorCode, HoardError } from '../../core/errors.ts';
-import { rawKey, type Key } from '../../core/keys.ts';
+import type { Key } from '../../core/keys.ts';
 import type { Store } from '../../storage/store.ts';
 import type { FrontendLogger } from '../http/http-context.ts';
+import {
+  decodePart,
+  emptyMembers,
+  encodePart,
+  MAX_MEMBERS,
+  MAX_PART_BYTES,
+  memberCount,
+  mergeMembers,
+  type FileInfo,
+  type Members,
+} from './listing-part.ts';
+import { fileKey, MARKER, markerKey, OWN_SHARD, partKeys } from './dav-keys.ts';
+import { BATCH, presentMembers, pruneAbsent, type Listed } from './listing-check.ts';
 import { SerialByKey } from './serial-by-key.ts';
 
-/** Members one listing part holds at most: bounds what each PUT into a directory rewrites (~50 bytes each). */
-export const MAX_MEMBERS = 10_000;
-/**
- * Listing parts per collection: request threads beyond this share parts (thread id modulo),
- * and two threads sharing one can lose a member to a concurrent rewrite (the file stays).
- */
-const SHARDS = 16;
-const OWN_SHARD = threadId % SHARDS;
-const MARKER = Buffer.from('collection');
+export type { Listed } from './listing-check.ts';
 
-export interface FileInfo {
-  readonly size: number;
-  /** Milliseconds since the epoch, when this server stored it. */
-  readonly modified: number;
+/** Deletes in flight at once while a collection is removed. */
+const DELETES_AT_ONCE = 32;
+/** One per thread, whatever the number of handlers: a part has one writer per thread. */
+const serial = new SerialByKey();
+
+/** What a PUT finds at its path and above it, in one store lookup. */
+export interface PutPlan {
+  readonly collection: boolean;
+  readonly fileExists: boolean;
+  /** The ancestors to create, top first (an evicted marker among them is created again). */
+  readonly missing: readonly Path[];
+  /** An ancestor that is a file, not a collection (409). */
+  readonly conflict?: Path;
 }
 
-/** A collection's members as its listing parts say (not checked against the store). */
-export interface Members {
-  readonly files: Map<string, FileInfo>;
-  /** Sub-collections and when they were recorded. */
-  readonly dirs: Map<string, number>;
-}
-
-/** A member as listed: the store holds it now. */
-export type Listed = { readonly name: string } & ({ readonly dir: true } | ({ readonly dir: false } & FileInfo));
+/** What a change did to a part: only a grown part is held to its bounds. */
+type Change = 'unchanged' | 'changed' | { readonly added: string };
 
 type Path = readonly string[];
 
 export class Collections {
   readonly #store: Store;
   readonly #logger: FrontendLogger;
-  readonly #serial = new SerialByKey();
 
   constructor(store: Store, logger: FrontendLogger) {
     this.#store = store;
@@ -60,165 +62,153 @@ export class Collections {
   }
 
   fileKey(namespace: string, path: Path): Key {
-    return rawKey(`dav:${path.join('/')}`, namespace);
+    return fileKey(namespace, path);
   }
 
-  #markerKey(namespace: string, path: Path): Key {
-    return rawKey(`dav-dir:${path.join('/')}`, namespace);
+  /** What is at `path`, in one lookup (PROPFIND Depth 0, sccache's walk up before a PUT). */
+  async kind(namespace: string, path: Path): Promise<'collection' | 'file' | undefined> {
+    if (path.length === 0) return 'collection';
+    const [dir, file] = await this.#store.has([markerKey(namespace, path), this.fileKey(namespace, path)]);
+    return dir ? 'collection' : file ? 'file' : undefined;
   }
 
-  #partKey(namespace: string, path: Path, shard: number): Key {
-    return rawKey(`dav-ls:${path.join('/')}#${shard}`, namespace);
-  }
-
-  /** Whether `path` is a collection (its marker is there, or it is the root). */
-  async isCollection(namespace: string, path: Path): Promise<boolean> {
-    return path.length === 0 || (await this.#store.stat(this.#markerKey(namespace, path))) !== undefined;
-  }
-
-  /** The merged members of the collection `path`, or undefined when it is none. */
-  async members(namespace: string, path: Path): Promise<Members | undefined> {
-    if (!(await this.isCollection(namespace, path))) return undefined;
-    const keys = Array.from({ length: SHARDS }, (_, shard) => this.#partKey(namespace, path, shard));
+  /** The merged parts of the listing of `path` (also of a collection whose marker was evicted). */
+  async members(namespace: string, path: Path): Promise<Members> {
+    const keys = partKeys(namespace, path);
     const present = await this.#store.has(keys);
     const parts = await Promise.all(keys.filter((_, i) => present[i]).map((key) => this.#load(key)));
-    const merged = empty();
-    for (const part of parts) {
-      if (part === undefined) continue;
-      for (const [name, info] of part.files) {
-        const seen = merged.files.get(name);
-        if (seen === undefined || seen.modified < info.modified) merged.files.set(name, info);
-      }
-      for (const [name, at] of part.dirs) merged.dirs.set(name, Math.max(at, merged.dirs.get(name) ?? 0));
-    }
+    const merged = emptyMembers();
+    for (const part of parts) if (part !== undefined) mergeMembers(merged, part);
     return merged;
   }
 
-  /** The file at `path`: its size now, and when it was stored (its parent's listing says). */
+  /** The file at `path`: its size now, and when it was listed (its parent's listing says). */
   async fileInfo(namespace: string, path: Path): Promise<FileInfo | undefined> {
     const size = await this.#store.stat(this.fileKey(namespace, path));
     if (size === undefined) return undefined;
     const parent = await this.members(namespace, path.slice(0, -1));
-    return { size, modified: parent?.files.get(path[path.length - 1]!)?.modified ?? Date.now() };
+    return { size, modified: parent.files.get(path[path.length - 1]!)?.modified ?? Date.now() };
   }
 
   /**
-   * The members of the collection `path` that the store holds now, sorted by name: a
+   * The members of `path` that the store holds now, sorted by name, a batch at a time: a
    * deleted or evicted one is left out (a client would list it and then fail to fetch it).
    */
-  async list(namespace: string, path: Path, members: Members): Promise<Listed[]> {
-    const files = [...members.files];
-    const dirs = [...members.dirs.keys()];
-    const [filesThere, dirsThere] = await Promise.all([
-      this.#store.has(
-        files.map(([name]) => this.fileKey(namespace, [...path, name])),
-        files.map(([, info]) => info.size),
-      ),
-      this.#store.has(dirs.map((name) => this.#markerKey(namespace, [...path, name]))),
-    ]);
-    const presentDirs = new Set(dirs.filter((_, i) => dirsThere[i]));
-    const out: Listed[] = [...presentDirs].map((name) => ({ name, dir: true }));
-    for (let i = 0; i < files.length; i++) {
-      const [name, info] = files[i]!;
-      // A name both ways (a race of a PUT and a MKCOL): the collection wins, as PROPFIND on it does.
-      if (presentDirs.has(name)) continue;
-      if (filesThere[i]) {
-        out.push({ name, dir: false, ...info });
-        continue;
-      }
-      // Not there at the listed size: gone, or replaced since by a write of another size.
-      const size = await this.#store.stat(this.fileKey(namespace, [...path, name]));
-      if (size !== undefined) out.push({ name, dir: false, size, modified: info.modified });
+  async *list(namespace: string, path: Path, members: Members): AsyncGenerator<Listed[]> {
+    const names = [...new Set([...members.dirs.keys(), ...members.files.keys()])].sort((a, b) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    for (let i = 0; i < names.length; i += BATCH) {
+      yield await presentMembers(this.#store, namespace, path, names.slice(i, i + BATCH), members);
     }
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Where a PUT of `path` stands, in one lookup: what is there, and which ancestors are missing. */
+  async planPut(namespace: string, path: Path): Promise<PutPlan> {
+    const ancestors = Array.from({ length: path.length - 1 }, (_, i) => path.slice(0, i + 1));
+    const keys = [path, ...ancestors].flatMap((p) => [markerKey(namespace, p), this.fileKey(namespace, p)]);
+    const there = await this.#store.has(keys);
+    const missing: Path[] = [];
+    for (const [i, dir] of ancestors.entries()) {
+      if (there[2 * i + 2]) continue;
+      if (there[2 * i + 3]) return { collection: there[0]!, fileExists: there[1]!, missing, conflict: dir };
+      missing.push(dir);
+    }
+    return { collection: there[0]!, fileExists: there[1]!, missing };
   }
 
   /**
-   * Creates the collection `path` unless it exists (MKCOL): true when this call created
-   * it. Either way its parent lists it again (a listing part may have been evicted).
+   * Creates the collection `path` unless it exists (MKCOL): true when this call created it.
+   * Either way its parent lists it again (a part may have been evicted). Listed first, so a
+   * marker never exists unlisted. Throws InsufficientStorage when the parent's part is full.
    */
   async create(namespace: string, path: Path): Promise<boolean> {
     if (path.length === 0) return false;
-    const marker = this.#markerKey(namespace, path);
-    const created = await this.#serial.run(lockName(marker), async () => {
+    const name = path[path.length - 1]!;
+    await this.#change(namespace, path.slice(0, -1), (m) => {
+      const added = !m.dirs.has(name);
+      if (added) m.dirs.set(name, Date.now());
+      return added ? { added: name } : 'unchanged';
+    });
+    const marker = markerKey(namespace, path);
+    return serial.run(lockName(marker), async () => {
       if ((await this.#store.stat(marker)) !== undefined) return false;
       await this.#store.put(marker, MARKER);
       return true;
     });
-    const name = path[path.length - 1]!;
-    await this.#change(namespace, path.slice(0, -1), (m) => {
-      if (m.dirs.has(name)) return false;
-      m.dirs.set(name, Date.now());
-      return true;
-    });
-    return created;
-  }
-
-  /** The collections from the root down to `path` that do not exist, top first. */
-  async missing(namespace: string, path: Path): Promise<Path[]> {
-    const out: Path[] = [];
-    for (let p = path; !(await this.isCollection(namespace, p)); p = p.slice(0, -1)) out.unshift(p);
-    return out;
   }
 
   /**
-   * Lists the file just stored at `path` in its parent, with its size as the store has it
-   * now (a concurrent overwrite may have replaced what this caller sent). Throws
-   * InsufficientStorage when this thread's part of the parent's listing is full.
+   * Lists the file `path` in its parent with `size` (what the PUT declared, or UNKNOWN_SIZE)
+   * before its bytes are stored. Throws InsufficientStorage when this thread's part of the
+   * parent's listing is full, so a PUT is refused before its body is read.
    */
-  async addFile(namespace: string, path: Path): Promise<void> {
-    const dir = path.slice(0, -1);
+  async listFile(namespace: string, path: Path, size: number): Promise<void> {
     const name = path[path.length - 1]!;
-    await this.#change(namespace, dir, async (m) => {
-      const size = await this.#store.stat(this.fileKey(namespace, path));
-      if (size === undefined) return m.files.delete(name);
-      if (!m.files.has(name) && m.files.size + m.dirs.size >= MAX_MEMBERS) await this.#makeRoom(namespace, dir, m);
+    await this.#change(namespace, path.slice(0, -1), (m) => {
+      const added = !m.files.has(name);
       m.files.set(name, { size, modified: Date.now() });
-      return true;
+      return added ? { added: name } : 'changed';
+    });
+  }
+
+  /** Lists `path` at the size the store holds now, or not at all (after a chunked or failed PUT). */
+  async settleFile(namespace: string, path: Path): Promise<void> {
+    const name = path[path.length - 1]!;
+    await this.#change(namespace, path.slice(0, -1), async (m) => {
+      const size = await this.#store.stat(this.fileKey(namespace, path));
+      const listed = m.files.get(name);
+      if (size === undefined) return m.files.delete(name) ? 'changed' : 'unchanged';
+      if (listed?.size === size) return 'unchanged';
+      m.files.set(name, { size, modified: listed?.modified ?? Date.now() });
+      return listed === undefined ? { added: name } : 'changed';
     });
   }
 
   /** Drops `name` from this thread's part of the listing of `dir` (other parts are left to the listing's check). */
   async forget(namespace: string, dir: Path, name: string): Promise<void> {
-    await this.#change(namespace, dir, (m) => m.files.delete(name) || m.dirs.delete(name));
+    await this.#change(namespace, dir, (m) => (m.files.delete(name) || m.dirs.delete(name) ? 'changed' : 'unchanged'));
   }
 
   /**
-   * Deletes the collection `path` with everything below it (RFC 4918: DELETE of a
-   * collection is recursive). The root is emptied, not removed.
+   * Deletes the collection `path` with everything its listing names below it (RFC 4918:
+   * DELETE of a collection is recursive), its listing, then its marker. The root is
+   * emptied, not removed.
    */
   async removeTree(namespace: string, path: Path): Promise<void> {
     const members = await this.members(namespace, path);
-    if (members === undefined) return;
-    for (const name of members.files.keys()) await this.#store.delete(this.fileKey(namespace, [...path, name]));
+    const files = [...members.files.keys()];
+    for (let i = 0; i < files.length; i += DELETES_AT_ONCE) {
+      const some = files.slice(i, i + DELETES_AT_ONCE);
+      await Promise.all(some.map((name) => this.#store.delete(this.fileKey(namespace, [...path, name]))));
+    }
     for (const name of members.dirs.keys()) await this.removeTree(namespace, [...path, name]);
-    const parts = Array.from({ length: SHARDS }, (_, shard) => this.#partKey(namespace, path, shard));
+    const parts = partKeys(namespace, path);
     const present = await this.#store.has(parts);
-    for (const [i, key] of parts.entries()) {
-      if (present[i]) await this.#serial.run(lockName(key), () => this.#store.delete(key));
-    }
-    if (path.length > 0) await this.#store.delete(this.#markerKey(namespace, path));
-  }
-
-  /** Removes the members of a full part that the store no longer holds; throws when none is gone. */
-  async #makeRoom(namespace: string, dir: Path, m: Members): Promise<void> {
-    const present = new Set((await this.list(namespace, dir, m)).map((l) => l.name));
-    for (const name of m.files.keys()) if (!present.has(name)) m.files.delete(name);
-    for (const name of m.dirs.keys()) if (!present.has(name)) m.dirs.delete(name);
-    if (m.files.size + m.dirs.size >= MAX_MEMBERS) {
-      throw new HoardError(
-        ErrorCode.InsufficientStorage,
-        `the collection /${dir.join('/')} lists ${MAX_MEMBERS} members, the most it may`,
-      );
-    }
+    const stored = parts.filter((_, i) => present[i]);
+    await Promise.all(stored.map((key) => serial.run(lockName(key), () => this.#store.delete(key))));
+    if (path.length > 0) await this.#store.delete(markerKey(namespace, path));
   }
 
   /** Applies `change` to this thread's part of the listing of `dir`, and writes it back when it changed. */
-  async #change(namespace: string, dir: Path, change: (m: Members) => boolean | Promise<boolean>): Promise<void> {
-    const key = this.#partKey(namespace, dir, OWN_SHARD);
-    await this.#serial.run(lockName(key), async () => {
-      const m = (await this.#load(key)) ?? empty();
-      if (await change(m)) await this.#store.put(key, encode(m));
+  async #change(namespace: string, dir: Path, change: (m: Members) => Change | Promise<Change>): Promise<void> {
+    const key = partKeys(namespace, dir)[OWN_SHARD]!;
+    await serial.run(lockName(key), async () => {
+      const m = (await this.#load(key)) ?? emptyMembers();
+      const outcome = await change(m);
+      if (outcome === 'unchanged') return;
+      let bytes = encodePart(m);
+      if (typeof outcome === 'object' && overBounds(m, bytes)) {
+        await pruneAbsent(this.#store, namespace, dir, m, outcome.added);
+        bytes = encodePart(m);
+        if (overBounds(m, bytes)) {
+          throw new HoardError(
+            ErrorCode.InsufficientStorage,
+            `the collection /${dir.join('/')} lists as many members as it may (${MAX_MEMBERS}, ${MAX_PART_BYTES} bytes of names)`,
+          );
+        }
+      }
+      await this.#store.put(key, bytes);
     });
   }
 
@@ -227,43 +217,16 @@ export class Collections {
     const bytes = await this.#store.getBytes(key);
     if (bytes === undefined) return undefined;
     try {
-      return decode(bytes);
+      return decodePart(bytes);
     } catch (err) {
       this.#logger.warn({ err, namespace: key.namespace, id: key.id }, 'unreadable WebDAV listing part; read as empty');
-      return empty();
+      return emptyMembers();
     }
   }
 }
 
-interface PartJson {
-  files: Record<string, [number, number]>;
-  dirs: Record<string, number>;
-}
-
-function empty(): Members {
-  return { files: new Map(), dirs: new Map() };
-}
-
-function encode(m: Members): Buffer {
-  const json: PartJson = {
-    files: Object.fromEntries([...m.files].map(([name, f]) => [name, [f.size, f.modified]])),
-    dirs: Object.fromEntries(m.dirs),
-  };
-  return Buffer.from(JSON.stringify(json));
-}
-
-function decode(bytes: Buffer): Members {
-  const json = JSON.parse(bytes.toString('utf8')) as Partial<PartJson>;
-  const m = empty();
-  for (const [name, v] of Object.entries(json.files ?? {})) {
-    if (!Array.isArray(v) || !Number.isSafeInteger(v[0]) || !Number.isFinite(v[1])) throw new Error(`bad file ${name}`);
-    m.files.set(name, { size: v[0], modified: v[1] });
-  }
-  for (const [name, at] of Object.entries(json.dirs ?? {})) {
-    if (!Number.isFinite(at)) throw new Error(`bad collection ${name}`);
-    m.dirs.set(name, at);
-  }
-  return m;
+function overBounds(m: Members, bytes: Buffer): boolean {
+  return memberCount(m) > MAX_MEMBERS || bytes.length > MAX_PART_BYTES;
 }
 
 /** Parts and markers are serialized per namespace and key. */

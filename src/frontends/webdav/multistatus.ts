@@ -3,7 +3,8 @@
 // properties both clients read: `getlastmodified` (an RFC 1123 date; opendal refuses an
 // answer without it), `getcontentlength` (files only: rclone compares sizes with it),
 // `resourcetype` (`collection` for directories) and the status line. Request bodies are
-// not parsed: every PROPFIND is answered as `allprop` with this fixed set.
+// not parsed: every PROPFIND is answered as `allprop` with this fixed set, which both
+// clients accept for the `prop` requests they send.
 
 /** One resource of a multistatus answer. */
 export interface DavResource {
@@ -33,24 +34,24 @@ export function hrefOf(base: readonly string[], path: readonly string[], collect
   return collection ? `/${all}/` : `/${all}`;
 }
 
+export const MULTISTATUS_HEAD = '<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">';
+export const MULTISTATUS_TAIL = '</D:multistatus>\n';
+
+/** One `response` element of a multistatus body. */
+export function responseXml(r: DavResource): string {
+  const type = r.collection
+    ? '<D:resourcetype><D:collection/></D:resourcetype>'
+    : `<D:getcontentlength>${r.size ?? 0}</D:getcontentlength><D:resourcetype/>`;
+  return (
+    `<D:response><D:href>${escapeXml(r.href)}</D:href><D:propstat><D:prop>` +
+    `<D:getlastmodified>${new Date(r.modified).toUTCString()}</D:getlastmodified>${type}` +
+    '</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>'
+  );
+}
+
 /** The XML body of a 207 answer listing `resources` in order. */
 export function multistatus(resources: readonly DavResource[]): string {
-  const parts = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'];
-  for (const r of resources) {
-    parts.push(
-      '<D:response>',
-      `<D:href>${escapeXml(r.href)}</D:href>`,
-      '<D:propstat><D:prop>',
-      `<D:getlastmodified>${new Date(r.modified).toUTCString()}</D:getlastmodified>`,
-      r.collection
-        ? '<D:resourcetype><D:collection/></D:resourcetype>'
-        : `<D:getcontentlength>${r.size ?? 0}</D:getcontentlength><D:resourcetype/>`,
-      '</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>',
-      '</D:response>',
-    );
-  }
-  parts.push('</D:multistatus>\n');
-  return parts.join('');
+  return MULTISTATUS_HEAD + resources.map(responseXml).join('') + MULTISTATUS_TAIL;
 }
 
 /** The body of a 403 refusing `Depth: infinity` (RFC 4918 §9.1, the precondition of §16). */

@@ -2,11 +2,11 @@
 // every path below the mount is a WebDAV resource, and the URL prefix before the mount is
 // the namespace (`/team-a/sccache/...`). Reads (GET, HEAD, PROPFIND, OPTIONS) need read
 // access to it, changes (PUT, DELETE, MKCOL) write access.
-import { namespaceOfHttpPrefix } from '../../cache/namespaces.ts';
 import type { Config } from '../../config/schema.ts';
 import type { HttpContext } from '../http/http-context.ts';
 import type { HttpRoute } from '../http/route-table.ts';
-import { createWebdavHandler, METHODS, PROTOCOL, type DavPath } from './webdav-handler.ts';
+import { createWebdavHandler, METHODS, PROTOCOL } from './webdav-handler.ts';
+import { davPath, type DavPath } from './webdav-path.ts';
 
 const READS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PROPFIND', 'OPTIONS']);
 
@@ -16,11 +16,7 @@ export function webdavRoute(ctx: HttpContext, config: Config, mount: readonly st
     protocol: PROTOCOL,
     methods: METHODS,
     mount,
-    match: (segments, prefix) => ({
-      namespace: namespaceOfHttpPrefix(config.httpPrefix, prefix.join('/')),
-      base: [...prefix, ...mount],
-      path: segments,
-    }),
+    match: (segments, prefix) => davPath(config.httpPrefix, mount, segments, prefix),
     describe(call, at) {
       call.namespace = at.namespace;
       call.access = READS.has(call.operation) ? 'read' : 'write';
