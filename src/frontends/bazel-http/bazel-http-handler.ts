@@ -18,19 +18,9 @@ import { checkHash } from '../../core/digest.ts';
 import { acKey, casKey, type Key } from '../../core/keys.ts';
 import { receive } from '../../core/receive.ts';
 import type { HttpContext } from '../http/http-context.ts';
-import { resolveRangeHeader } from '../http/range-header.ts';
+import { sendRangeLookup } from '../http/range-lookup.ts';
 import { declaredSize, putEntry } from '../http/put-entry.ts';
-import {
-  countHit,
-  sendBytes,
-  sendEmpty,
-  sendEntry,
-  sendError,
-  sendLookup,
-  sendMiss,
-  sendText,
-  writeHead,
-} from '../http/respond.ts';
+import { sendBytes, sendEmpty, sendEntry, sendError, sendText, writeHead } from '../http/respond.ts';
 
 export const PROTOCOL = 'bazel-http';
 const AC_HEADERS = { 'content-type': 'application/octet-stream' } as const;
@@ -90,32 +80,8 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
     sendEmpty(req, res, ctx, 200); // only now that the store has it (rule 3)
   }
 
-  async function getCas(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
-    const range = req.headers.range;
-    if (range !== undefined && req.method === 'GET') {
-      const size = await store.stat(key);
-      if (size === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'cas');
-      const r = resolveRangeHeader(range, size);
-      if (r.kind === 'unsatisfiable') {
-        sendText(req, res, ctx, 416, `out_of_range: the entry has ${size} bytes`, {
-          'content-range': `bytes */${size}`,
-        });
-        return;
-      }
-      if (r.kind === 'partial') {
-        const length = r.end - r.start + 1;
-        const part = await store.get(key, { offset: r.start, limit: length });
-        if (part === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'cas');
-        countHit(req, ctx, PROTOCOL, 'cas', length);
-        const headers = {
-          'content-type': 'application/octet-stream',
-          'accept-ranges': 'bytes',
-          'content-range': `bytes ${r.start}-${r.end}/${size}`,
-        };
-        return sendEntry(req, res, ctx, 206, part, length, headers);
-      }
-    }
-    await sendLookup(req, res, ctx, PROTOCOL, 'cas', key, {
+  function getCas(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
+    return sendRangeLookup(req, res, ctx, PROTOCOL, 'cas', key, {
       'content-type': 'application/octet-stream',
       'accept-ranges': 'bytes',
     });

@@ -16,17 +16,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, HoardError } from '../../core/errors.ts';
 import type { HttpContext } from '../http/http-context.ts';
 import { declaredSize } from '../http/put-entry.ts';
-import { resolveRangeHeader } from '../http/range-header.ts';
-import {
-  countHit,
-  sendEmpty,
-  sendEntry,
-  sendError,
-  sendLookup,
-  sendMiss,
-  sendText,
-  writeHead,
-} from '../http/respond.ts';
+import { sendRangeLookup } from '../http/range-lookup.ts';
+import { sendEmpty, sendError, sendText, writeHead } from '../http/respond.ts';
 import { Collections } from './collections.ts';
 import { UNKNOWN_SIZE } from './listing-part.ts';
 import { createPropfind } from './propfind.ts';
@@ -47,29 +38,8 @@ export function createWebdavHandler(ctx: HttpContext): WebdavHandler {
   const propfind = createPropfind(ctx, tree);
 
   // Range handling as the Bazel frontend's CAS GET does it.
-  async function get(req: IncomingMessage, res: ServerResponse, at: DavPath): Promise<void> {
-    const key = tree.fileKey(at.namespace, at.path);
-    const range = req.headers['range'];
-    if (range !== undefined && req.method === 'GET') {
-      const size = await store.stat(key);
-      if (size === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'raw');
-      const r = resolveRangeHeader(range, size);
-      if (r.kind === 'unsatisfiable') {
-        sendText(req, res, ctx, 416, `out_of_range: the entry has ${size} bytes`, {
-          'content-range': `bytes */${size}`,
-        });
-        return;
-      }
-      if (r.kind === 'partial') {
-        const length = r.end - r.start + 1;
-        const part = await store.get(key, { offset: r.start, limit: length });
-        if (part === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'raw');
-        countHit(req, ctx, PROTOCOL, 'raw', length);
-        const headers = { ...FILE_HEADERS, 'content-range': `bytes ${r.start}-${r.end}/${size}` };
-        return sendEntry(req, res, ctx, 206, part, length, headers);
-      }
-    }
-    await sendLookup(req, res, ctx, PROTOCOL, 'raw', key, { ...FILE_HEADERS });
+  function get(req: IncomingMessage, res: ServerResponse, at: DavPath): Promise<void> {
+    return sendRangeLookup(req, res, ctx, PROTOCOL, 'raw', tree.fileKey(at.namespace, at.path), FILE_HEADERS);
   }
 
   async function put(req: IncomingMessage, res: ServerResponse, at: DavPath): Promise<void> {
