@@ -58,6 +58,8 @@ export interface HttpListenerOptions {
    * listens on the same port and the kernel spreads connections over them.
    */
   readonly reusePort?: boolean;
+  /** The request thread's stable number (1, 2, ...); 0, the default, on the main thread. */
+  readonly threadIndex?: number;
 }
 
 /** Node's HTTP server options of this listener, also for its HTTPS server. */
@@ -136,6 +138,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     metrics,
     logger,
     closeConnections: () => draining || config.debugCloseConnections,
+    threadIndex: options.threadIndex ?? 0,
     // The per-entry limit only (413); an entry over the store's whole bound is the store's
     // answer, insufficient_storage (507), before any byte is read.
     maxEntryBytes: config.maxBlobSize,

@@ -78,6 +78,7 @@ try {
     logger,
     address: { host: config.httpAddress.host, port: data.httpPort },
     reusePort: true,
+    threadIndex: data.index,
     admin: {
       isDraining: () => http?.draining ?? false,
       metricsContentType: metrics.contentType,

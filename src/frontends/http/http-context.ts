@@ -19,6 +19,11 @@ export interface HttpContext {
    * draining, or `--debug-close-connections` is on. Read at header-writing time.
    */
   closeConnections(): boolean;
+  /**
+   * This request thread's number, stable across its restarts (0 on the main thread): for
+   * state a frontend keeps in the store per thread (WebDAV's listing parts).
+   */
+  readonly threadIndex: number;
   /** Largest single entry accepted: --max-blob-size (413); 0 = no per-entry limit (the store bound still applies: 507). */
   readonly maxEntryBytes: number;
 }

@@ -26,7 +26,7 @@ import {
   type FileInfo,
   type Members,
 } from './listing-part.ts';
-import { fileKey, MARKER, markerKey, OWN_SHARD, partKeys } from './dav-keys.ts';
+import { fileKey, MARKER, markerKey, partKeys, shardOf } from './dav-keys.ts';
 import { BATCH, presentMembers, pruneAbsent, type Listed } from './listing-check.ts';
 import { SerialByKey } from './serial-by-key.ts';
 
@@ -55,10 +55,13 @@ type Path = readonly string[];
 export class Collections {
   readonly #store: Store;
   readonly #logger: FrontendLogger;
+  /** The listing part this thread writes. */
+  readonly #shard: number;
 
-  constructor(store: Store, logger: FrontendLogger) {
+  constructor(store: Store, logger: FrontendLogger, threadIndex: number) {
     this.#store = store;
     this.#logger = logger;
+    this.#shard = shardOf(threadIndex);
   }
 
   fileKey(namespace: string, path: Path): Key {
@@ -192,7 +195,7 @@ export class Collections {
 
   /** Applies `change` to this thread's part of the listing of `dir`, and writes it back when it changed. */
   async #change(namespace: string, dir: Path, change: (m: Members) => Change | Promise<Change>): Promise<void> {
-    const key = partKeys(namespace, dir)[OWN_SHARD]!;
+    const key = partKeys(namespace, dir)[this.#shard]!;
     await serial.run(lockName(key), async () => {
       const m = (await this.#load(key)) ?? emptyMembers();
       const outcome = await change(m);

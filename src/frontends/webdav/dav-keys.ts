@@ -2,17 +2,19 @@
 //   dav:<path>              a file's bytes
 //   dav-dir:<path>          a collection's marker: the collection exists while it does
 //   dav-ls:<path>#<shard>   a part of its listing (listing-part.ts), written by one request
-//                           thread only (the thread id modulo SHARDS)
-import { threadId } from 'node:worker_threads';
+//                           thread only (its stable index modulo SHARDS)
 import { rawKey, type Key } from '../../core/keys.ts';
 
 /**
- * Listing parts per collection: request threads beyond this share parts (thread id modulo),
+ * Listing parts per collection: more request threads than this share parts (index modulo),
  * and two threads sharing one can lose a member to a concurrent rewrite (the file stays).
  */
 const SHARDS = 16;
-/** The part this thread writes. */
-export const OWN_SHARD = threadId % SHARDS;
+
+/** The part a request thread writes, from its stable index (which survives its restarts). */
+export function shardOf(threadIndex: number): number {
+  return threadIndex % SHARDS;
+}
 /** A marker's bytes. */
 export const MARKER = Buffer.from('collection');
 /** The most a key id adds to a path (`dav-ls:` and `#15`): a longer path cannot be stored. */

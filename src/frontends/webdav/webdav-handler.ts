@@ -34,7 +34,7 @@ export type WebdavHandler = (req: IncomingMessage, res: ServerResponse, at: DavP
 
 export function createWebdavHandler(ctx: HttpContext): WebdavHandler {
   const { store } = ctx;
-  const tree = new Collections(store, ctx.logger);
+  const tree = new Collections(store, ctx.logger, ctx.threadIndex);
   const propfind = createPropfind(ctx, tree);
 
   // Range handling as the Bazel frontend's CAS GET does it.
