@@ -26,6 +26,12 @@ export interface PutOptions {
    * the store thread compares this with a CAS key instead of hashing the bytes again.
    */
   readonly bodySha256?: () => string | undefined;
+  /**
+   * The body's chunks are given away as they are yielded: nothing reads or reuses them
+   * afterwards (a request's own socket reads). A store on another thread may then take a
+   * chunk's whole buffer over instead of copying it.
+   */
+  readonly handsOverChunks?: boolean;
 }
 
 /**

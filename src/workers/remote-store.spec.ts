@@ -43,3 +43,41 @@ test("a request thread's usage() carries the store's figures per namespace", asy
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a body whose chunks are handed over crosses without copies: whole buffers move, views are copied', async () => {
+  const memory = new MemoryStore({ maxBytes: 0 });
+  const remote = storeAcrossThreads(memory, { owns: true });
+  try {
+    const whole = [Buffer.alloc(40_000, 1), Buffer.alloc(40_000, 2)].map((b) => new Uint8Array(b.buffer.slice(0)));
+    const backing = new Uint8Array(50_000).fill(3);
+    const view = backing.subarray(1000, 41_000);
+    const expected = Buffer.concat([whole[0]!, whole[1]!, view]);
+    async function* body() {
+      yield* whole;
+      yield view;
+    }
+    await remote.put(rawKey('moved'), body(), { size: expected.length, handsOverChunks: true });
+    assert.deepEqual(await remote.getBytes(rawKey('moved')), expected);
+    // The whole buffers now belong to the store's side; the view's buffer is still the caller's.
+    assert.deepEqual(
+      whole.map((c) => c.byteLength),
+      [0, 0],
+    );
+    assert.equal(backing.byteLength, 50_000);
+    assert.equal(backing[40_999], 3);
+
+    // Without the promise, even whole buffers are copied.
+    const kept = new Uint8Array(70_000).fill(4);
+    await remote.put(
+      rawKey('copied'),
+      (async function* () {
+        yield kept;
+      })(),
+      { size: kept.length },
+    );
+    assert.equal(kept.byteLength, 70_000);
+    assert.deepEqual(await remote.getBytes(rawKey('copied')), Buffer.from(kept));
+  } finally {
+    await remote.close();
+  }
+});

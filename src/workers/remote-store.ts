@@ -6,7 +6,7 @@
 // the open descriptor and range of its file (same process, same descriptor table) and keeps
 // the descriptor open until this thread releases it, so the bytes never cross threads.
 import type { Hash } from 'node:crypto';
-import type { MessagePort, TransferListItem } from 'node:worker_threads';
+import { isMarkedAsUntransferable, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import { Readable } from 'node:stream';
 import { createHasher, hashBytes } from '../core/digest.ts';
 import { ErrorCode, HoardError } from '../core/errors.ts';
@@ -26,6 +26,20 @@ import {
   type StoreRequest,
   type WireEntry,
 } from './store-messages.ts';
+
+/**
+ * Whether `chunk` spans the whole of a buffer that may be moved to another thread: then
+ * transferring it takes nothing from anyone else (a socket read's own buffer does).
+ */
+function isWholeBuffer(chunk: Uint8Array): chunk is Uint8Array<ArrayBuffer> {
+  const buffer = chunk.buffer;
+  return (
+    buffer instanceof ArrayBuffer &&
+    chunk.byteOffset === 0 &&
+    chunk.byteLength === buffer.byteLength &&
+    !isMarkedAsUntransferable(buffer)
+  );
+}
 
 /** A body up to this size goes in the put message itself (one message, not three). */
 const INLINE_BODY_MAX = 64 * 1024;
@@ -107,7 +121,7 @@ export class RemoteStore implements Store {
     // A body declared larger than a message streams from the start, so the store thread
     // sees the put (and can refuse it: a namespace's quota) before any body byte is read.
     if (!(body instanceof Uint8Array) && options.size !== undefined && options.size > INLINE_BODY_MAX)
-      return this.#streamPut(head, [], body[Symbol.asyncIterator](), options.signal, cas ? createHasher() : undefined);
+      return this.#streamPut(head, [], body[Symbol.asyncIterator](), options, cas ? createHasher() : undefined);
     if (body instanceof Uint8Array) {
       const copy = ownCopy(body);
       const sha256 = cas ? hashBytes(copy) : undefined;
@@ -123,7 +137,7 @@ export class RemoteStore implements Store {
         step = await source.next();
       } catch (err) {
         // The store decides what a failed body means, as it would on this thread.
-        return this.#streamPut(head, first, failing(err), options.signal, undefined);
+        return this.#streamPut(head, first, failing(err), options, undefined);
       }
       if (step.done) {
         const whole = concat(first, firstBytes);
@@ -134,7 +148,7 @@ export class RemoteStore implements Store {
       firstBytes += step.value.byteLength;
       if (firstBytes > INLINE_BODY_MAX) break;
     }
-    return this.#streamPut(head, first, source, options.signal, cas ? createHasher() : undefined);
+    return this.#streamPut(head, first, source, options, cas ? createHasher() : undefined);
   }
 
   async delete(key: Key): Promise<boolean> {
@@ -154,11 +168,14 @@ export class RemoteStore implements Store {
     head: Omit<Extract<StoreRequest, { t: 'put' }>, 'id'>,
     first: Uint8Array[],
     source: AsyncIterator<Uint8Array>,
-    signal: AbortSignal | undefined,
+    options: PutOptions,
     hasher: Hash | undefined,
   ): Promise<PutOutcome> {
     const id = this.#next++;
-    const result = this.#call(head, signal, undefined, id) as Promise<PutOutcome>;
+    const result = this.#call(head, options.signal, undefined, id) as Promise<PutOutcome>;
+    // A chunk given away whole crosses as it is (its buffer moves to the store thread);
+    // any other is copied into a buffer of its own.
+    const handsOver = options.handsOverChunks === true;
     let settled = false;
     const done = result.then(
       () => (settled = true),
@@ -179,8 +196,8 @@ export class RemoteStore implements Store {
       if (settled) return;
       window -= chunk.byteLength;
       hasher?.update(chunk);
-      const copy = ownCopy(chunk);
-      this.#outbox.post({ t: 'data', id, chunk: copy }, [copy.buffer]);
+      const own = handsOver && isWholeBuffer(chunk) ? chunk : ownCopy(chunk);
+      this.#outbox.post({ t: 'data', id, chunk: own }, [own.buffer]);
     };
     try {
       for (const chunk of first) await send(chunk);

@@ -35,7 +35,12 @@ export async function putEntry(
   body: Body,
   size: number | undefined,
 ): Promise<void> {
-  await ctx.store.put(key, body, { size, maxBytes: ctx.maxEntryBytes > 0 ? ctx.maxEntryBytes : undefined });
+  await ctx.store.put(key, body, {
+    size,
+    maxBytes: ctx.maxEntryBytes > 0 ? ctx.maxEntryBytes : undefined,
+    // The request's own reads: nothing looks at them once they are handed over.
+    handsOverChunks: body === req,
+  });
   if (size !== undefined) ctx.metrics.bytesReceived(protocol, size);
   sendEmpty(req, res, ctx, 200);
 }

@@ -116,7 +116,7 @@ export async function receiveArtifact(
   const size = declaredSize(req, ctx)!;
   const frame = encodeFrame(metadata);
   const limit = ctx.maxEntryBytes > 0 ? ctx.maxEntryBytes + frame.length : undefined;
-  await ctx.store.put(key, framed(frame, req), { size: frame.length + size, maxBytes: limit });
+  await ctx.store.put(key, framed(frame, req), { size: frame.length + size, maxBytes: limit, handsOverChunks: true });
   ctx.metrics.bytesReceived(PROTOCOL, size);
   const body = '{"urls":[]}';
   writeHead(req, res, ctx, 202, { 'content-type': 'application/json', 'content-length': body.length });

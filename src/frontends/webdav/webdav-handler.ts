@@ -62,7 +62,7 @@ export function createWebdavHandler(ctx: HttpContext): WebdavHandler {
       tree.settleFile(namespace, path).catch((err: unknown) => ctx.logger.warn({ err }, 'WebDAV listing not settled'));
     try {
       const maxBytes = ctx.maxEntryBytes > 0 ? ctx.maxEntryBytes : undefined;
-      await store.put(tree.fileKey(namespace, path), req, { size, maxBytes });
+      await store.put(tree.fileKey(namespace, path), req, { size, maxBytes, handsOverChunks: true });
     } catch (err) {
       // Nothing was published: the listing goes back to what the store holds (an older version, or nothing).
       await settle();
