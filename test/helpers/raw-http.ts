@@ -83,6 +83,16 @@ export class RawConnection {
     }
   }
 
+  /** The next response, or a failure after `ms` (a server waiting for a body it will never get). */
+  async readResponseWithin(ms: number): Promise<ParsedResponse> {
+    const timer = setTimeout(() => this.destroy(), ms);
+    try {
+      return await this.readResponse();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   destroy(): void {
     this.socket.destroy();
   }

@@ -3,17 +3,15 @@
 // (a failed load is a miss, a store that cannot be kept is 413), refusals before the body
 // with `Expect: 100-continue`, hostile paths and uploads, and namespaces by URL prefix.
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, HoardError } from '../../src/core/errors.ts';
-import type { Key } from '../../src/core/keys.ts';
+import { ErrorCode } from '../../src/core/errors.ts';
 import type { HttpListener } from '../../src/server/http-listener.ts';
-import { MemoryStore } from '../../src/storage/memory-store.ts';
-import type { Body, Entry, PutOptions, PutOutcome, ReadOptions } from '../../src/storage/store.ts';
 import { makeAccessFixtures, type AccessFixtures } from '../helpers/access-fixtures.ts';
 import { startHttpListenerOver } from '../helpers/http-listener-over.ts';
-import { RawConnection, type ParsedResponse } from '../helpers/raw-http.ts';
+import { waitForErrors } from '../helpers/error-counts.ts';
+import { FaultyStore } from '../helpers/faulty-store.ts';
+import { RawConnection } from '../helpers/raw-http.ts';
 import { rawRequest, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 let fx: AccessFixtures;
@@ -36,30 +34,6 @@ let seq = 0;
 /** A fresh Gradle-like key (32 hex, as Gradle 4 spells them). */
 const newKey = () => `${(Date.now() * 1000 + seq++).toString(16)}${process.pid.toString(16)}`.padEnd(32, '0');
 const ARTIFACT = { 'content-type': 'application/vnd.gradle.build-cache-artifact.v1' };
-
-/** The first response on `c`, or a failure after `ms` (a server waiting for a body it will never get). */
-async function answerWithin(c: RawConnection, ms: number): Promise<ParsedResponse> {
-  const timer = setTimeout(() => c.destroy(), ms);
-  try {
-    return await c.readResponse();
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls until at least `atLeast` gradle errors of `cause` are counted (request threads report in batches). */
-async function waitForErrors(metrics: () => Promise<string>, cause: string, atLeast: number): Promise<void> {
-  let last = 0;
-  for (let i = 0; i < 50; i++) {
-    const m = new RegExp(`^hoard_errors_total\\{protocol="gradle",cause="${cause}"\\} (\\d+)`, 'm').exec(
-      await metrics(),
-    );
-    last = m === null ? 0 : Number(m[1]);
-    if (last >= atLeast) return;
-    await sleep(50);
-  }
-  assert.fail(`expected at least ${atLeast} gradle errors with cause ${cause}, saw ${last}`);
-}
 
 test('GET misses with 404, PUT stores with 200 and replaces, GET and HEAD answer it', async () => {
   const path = `/gradle/${newKey()}`;
@@ -120,7 +94,7 @@ test('a store by read-only credentials is 413 (Gradle fails the build on 403), s
   assert.equal(r.status, 413);
   assert.match(r.body.toString(), /^permission_denied: /);
   assert.equal((await rawRequest(s.url, 'GET', path, undefined, reader)).status, 404);
-  await waitForErrors(() => s.server.metrics.render(), 'scope_denied', 1);
+  await waitForErrors(() => s.server.metrics.render(), 'gradle', 1, 'scope_denied');
 });
 
 test('malformed keys and paths are 400 and store nothing', async () => {
@@ -161,7 +135,7 @@ test('a body shorter than its Content-Length, or cut mid-body, stores nothing; t
     assert.equal((await rawRequest(s.url, 'PUT', path, whole, alice)).status, 200, path);
     assert.deepEqual((await rawRequest(s.url, 'GET', path, undefined, alice)).body, whole);
   }
-  await waitForErrors(() => s.server.metrics.render(), 'aborted', 1);
+  await waitForErrors(() => s.server.metrics.render(), 'gradle', 1, 'aborted');
 });
 
 describe('entries the store cannot take are 413, refused before the body', () => {
@@ -177,19 +151,19 @@ describe('entries the store cannot take are 413, refused before the body', () =>
       // Expect: 100-continue: the final answer comes first, never a 100, and no body is sent.
       const c = await RawConnection.open(small.url);
       await c.writeHead('PUT', path, { 'content-length': 2000, expect: '100-continue' });
-      const refused = await answerWithin(c, 5000);
+      const refused = await c.readResponseWithin(5000);
       assert.equal(refused.status, 413, 'a 100 Continue came before the refusal');
       assert.match(refused.body.toString(), /^too_large/);
       c.destroy();
       // A size it takes gets its 100, then the 200 once the body is in.
       const ok = await RawConnection.open(small.url);
       await ok.writeHead('PUT', path, { 'content-length': 500, expect: '100-continue' });
-      assert.equal((await answerWithin(ok, 5000)).status, 100);
+      assert.equal((await ok.readResponseWithin(5000)).status, 100);
       await ok.write(Buffer.alloc(500, 4));
-      assert.equal((await answerWithin(ok, 5000)).status, 200);
+      assert.equal((await ok.readResponseWithin(5000)).status, 200);
       ok.destroy();
       assert.deepEqual((await rawRequest(small.url, 'GET', path)).body, Buffer.alloc(500, 4));
-      await waitForErrors(() => small.server.metrics.render(), 'too_large', 3);
+      await waitForErrors(() => small.server.metrics.render(), 'gradle', 3, 'too_large');
     } finally {
       await small.close();
     }
@@ -198,7 +172,7 @@ describe('entries the store cannot take are 413, refused before the body', () =>
   test('missing credentials with Expect: 100-continue: 401 before the body', async () => {
     const c = await RawConnection.open(s.url);
     await c.writeHead('PUT', `/gradle/${newKey()}`, { 'content-length': 1_000_000, expect: '100-continue' });
-    assert.equal((await answerWithin(c, 5000)).status, 401);
+    assert.equal((await c.readResponseWithin(5000)).status, 401);
     c.destroy();
   });
 
@@ -208,36 +182,17 @@ describe('entries the store cannot take are 413, refused before the body', () =>
       const path = `/gradle/${newKey()}`;
       const c = await RawConnection.open(bounded.url);
       await c.writeHead('PUT', path, { 'content-length': 5 * 1024 ** 3 });
-      const r = await answerWithin(c, 5000);
+      const r = await c.readResponseWithin(5000);
       assert.equal(r.status, 413);
       assert.match(r.body.toString(), /^insufficient_storage/);
       c.destroy();
       assert.equal((await rawRequest(bounded.url, 'GET', path)).status, 404);
-      await waitForErrors(() => bounded.server.metrics.render(), 'insufficient_storage', 1);
+      await waitForErrors(() => bounded.server.metrics.render(), 'gradle', 1, 'insufficient_storage');
     } finally {
       await bounded.close();
     }
   });
 });
-
-/** A memory store whose calls fail with `fault` while it is set. */
-class FaultyStore extends MemoryStore {
-  fault: ErrorCode | undefined;
-  #check(): void {
-    if (this.fault !== undefined) throw new HoardError(this.fault, `store says ${this.fault}`);
-  }
-  override async get(key: Key, options?: ReadOptions): Promise<Entry | undefined> {
-    this.#check();
-    return super.get(key, options);
-  }
-  override async put(key: Key, body: Body, options?: PutOptions): Promise<PutOutcome> {
-    if (this.fault !== undefined) {
-      for await (const _ of Readable.from(body as AsyncIterable<Uint8Array>)) void _;
-      this.#check();
-    }
-    return super.put(key, body, options);
-  }
-}
 
 describe('store faults never turn Gradle’s remote cache off', () => {
   const store = new FaultyStore();
@@ -258,7 +213,7 @@ describe('store faults never turn Gradle’s remote cache off', () => {
       assert.match(get.body.toString(), new RegExp(`^${fault}`), 'the answer names the real cause');
       const put = await rawRequest(listener.url, 'PUT', path, body);
       assert.equal(put.status, 413, `PUT under ${fault}`);
-      await waitForErrors(metrics, fault, 2);
+      await waitForErrors(metrics, 'gradle', 2, fault);
     }
     store.fault = undefined;
     assert.equal((await rawRequest(listener.url, 'PUT', path, body)).status, 200);

@@ -4,17 +4,15 @@
 // namespaces by URL prefix, and cache faults that must never reach Nx as an error status
 // (Nx ends the whole run on one) while hoard still counts them by their real cause.
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, HoardError } from '../../src/core/errors.ts';
-import type { Key } from '../../src/core/keys.ts';
+import { ErrorCode } from '../../src/core/errors.ts';
 import type { HttpListener } from '../../src/server/http-listener.ts';
-import { MemoryStore } from '../../src/storage/memory-store.ts';
-import type { Body, Entry, PutOptions, PutOutcome, ReadOptions } from '../../src/storage/store.ts';
 import { makeAccessFixtures, type AccessFixtures } from '../helpers/access-fixtures.ts';
 import { startHttpListenerOver } from '../helpers/http-listener-over.ts';
-import { RawConnection, type ParsedResponse } from '../helpers/raw-http.ts';
+import { waitForErrors } from '../helpers/error-counts.ts';
+import { FaultyStore } from '../helpers/faulty-store.ts';
+import { RawConnection } from '../helpers/raw-http.ts';
 import { rawRequest, startTestServer, type TestServer } from '../helpers/test-server.ts';
 
 let fx: AccessFixtures;
@@ -33,28 +31,6 @@ after(async () => {
 let seq = 0;
 /** A fresh Nx-like hash (decimal, as Nx spells them). */
 const newHash = () => `${Date.now()}${process.pid}${seq++}`;
-
-/** The first response on `c`, or a failure after `ms` (a server waiting for a body it will never get). */
-async function answerWithin(c: RawConnection, ms: number): Promise<ParsedResponse> {
-  const timer = setTimeout(() => c.destroy(), ms);
-  try {
-    return await c.readResponse();
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Errors counted per `protocol`/`cause` in the Prometheus text; polled (request threads report in batches). */
-async function waitForErrors(metrics: () => Promise<string>, cause: string, atLeast: number): Promise<void> {
-  let last = 0;
-  for (let i = 0; i < 50; i++) {
-    const m = new RegExp(`^hoard_errors_total\\{protocol="nx",cause="${cause}"\\} (\\d+)`, 'm').exec(await metrics());
-    last = m === null ? 0 : Number(m[1]);
-    if (last >= atLeast) return;
-    await sleep(50);
-  }
-  assert.fail(`expected at least ${atLeast} nx errors with cause ${cause}, saw ${last}`);
-}
 
 test('PUT stores with exactly 200, GET and HEAD answer it; a second PUT is 409 and changes nothing', async () => {
   const hash = newHash();
@@ -193,7 +169,7 @@ test('a body shorter than its Content-Length, or cut mid-body, stores nothing; t
     assert.equal((await rawRequest(s.url, 'PUT', path, whole, token('writer'))).status, 200, path);
     assert.deepEqual((await rawRequest(s.url, 'GET', path, undefined, token('writer'))).body, whole);
   }
-  await waitForErrors(() => s.server.metrics.render(), 'aborted', 1);
+  await waitForErrors(() => s.server.metrics.render(), 'nx', 1, 'aborted');
 });
 
 describe('entries the store cannot take are 403 (not stored), refused before the body', () => {
@@ -206,7 +182,7 @@ describe('entries the store cannot take are 403 (not stored), refused before the
       assert.match(r.body.toString(), /^too_large/);
       assert.equal((await rawRequest(small.url, 'GET', path)).status, 404);
       assert.equal((await rawRequest(small.url, 'PUT', path, Buffer.alloc(1000, 1))).status, 200, 'not a 409');
-      await waitForErrors(() => small.server.metrics.render(), 'too_large', 1);
+      await waitForErrors(() => small.server.metrics.render(), 'nx', 1, 'too_large');
     } finally {
       await small.close();
     }
@@ -218,40 +194,17 @@ describe('entries the store cannot take are 403 (not stored), refused before the
       const path = `/v1/cache/${newHash()}`;
       const c = await RawConnection.open(bounded.url);
       await c.writeHead('PUT', path, { 'content-length': 5 * 1024 ** 3 });
-      const r = await answerWithin(c, 5000);
+      const r = await c.readResponseWithin(5000);
       assert.equal(r.status, 403);
       assert.match(r.body.toString(), /^insufficient_storage/);
       c.destroy();
       assert.equal((await rawRequest(bounded.url, 'GET', path)).status, 404);
-      await waitForErrors(() => bounded.server.metrics.render(), 'insufficient_storage', 1);
+      await waitForErrors(() => bounded.server.metrics.render(), 'nx', 1, 'insufficient_storage');
     } finally {
       await bounded.close();
     }
   });
 });
-
-/** A memory store whose calls fail with `fault` while it is set. */
-class FaultyStore extends MemoryStore {
-  fault: ErrorCode | undefined;
-  #check(): void {
-    if (this.fault !== undefined) throw new HoardError(this.fault, `store says ${this.fault}`);
-  }
-  override async get(key: Key, options?: ReadOptions): Promise<Entry | undefined> {
-    this.#check();
-    return super.get(key, options);
-  }
-  override async stat(key: Key): Promise<number | undefined> {
-    this.#check();
-    return super.stat(key);
-  }
-  override async put(key: Key, body: Body, options?: PutOptions): Promise<PutOutcome> {
-    if (this.fault !== undefined) {
-      for await (const _ of Readable.from(body as AsyncIterable<Uint8Array>)) void _;
-      this.#check();
-    }
-    return super.put(key, body, options);
-  }
-}
 
 describe('store faults never reach Nx as an error status', () => {
   const store = new FaultyStore();
@@ -272,7 +225,7 @@ describe('store faults never reach Nx as an error status', () => {
       assert.match(get.body.toString(), new RegExp(`^${fault}`), 'the answer names the real cause');
       const put = await rawRequest(listener.url, 'PUT', path, body);
       assert.equal(put.status, 403, `PUT under ${fault}`);
-      await waitForErrors(metrics, fault, 2);
+      await waitForErrors(metrics, 'nx', 2, fault);
     }
     store.fault = undefined;
     assert.equal((await rawRequest(listener.url, 'PUT', path, body)).status, 200);

@@ -3,18 +3,16 @@
 // credentials, a read-only identity, malformed paths, lying and cut uploads, a declared size
 // beyond the store, namespaces by URL prefix).
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { ErrorCode, HoardError } from '../../src/core/errors.ts';
-import { rawKey, type Key } from '../../src/core/keys.ts';
+import { ErrorCode } from '../../src/core/errors.ts';
+import { rawKey } from '../../src/core/keys.ts';
 import { emptyMembers, encodePart } from '../../src/frontends/webdav/listing-part.ts';
 import type { HttpListener } from '../../src/server/http-listener.ts';
-import { MemoryStore } from '../../src/storage/memory-store.ts';
-import type { Body, Entry, PutOptions, PutOutcome, ReadOptions } from '../../src/storage/store.ts';
 import { makeAccessFixtures, type AccessFixtures } from '../helpers/access-fixtures.ts';
 import { startHttpListenerOver } from '../helpers/http-listener-over.ts';
+import { errorCount, waitForErrors } from '../helpers/error-counts.ts';
+import { FaultyStore } from '../helpers/faulty-store.ts';
 import { RawConnection } from '../helpers/raw-http.ts';
 import { rawRequest, sha256, startTestServer, type RawResponse, type TestServer } from '../helpers/test-server.ts';
 
@@ -96,33 +94,6 @@ function parseMultistatus(r: RawResponse): Resource[] {
       status: String(propstats[0]!['D:status']),
     };
   });
-}
-
-/** Calls of the sccache protocol counted as failures so far, by any cause. */
-async function sccacheErrors(render: () => Promise<string>): Promise<number> {
-  const text = await render();
-  let sum = 0;
-  for (const m of text.matchAll(/^hoard_errors_total\{protocol="sccache",cause="[^"]*"\} (\d+)$/gm))
-    sum += Number(m[1]);
-  return sum;
-}
-
-/** Waits until at least `atLeast` sccache failures are counted (request threads report in batches). */
-async function waitForErrors(render: () => Promise<string>, atLeast: number, cause?: string): Promise<void> {
-  let seen = '';
-  for (let i = 0; i < 100; i++) {
-    seen = await render();
-    const count =
-      cause === undefined
-        ? await sccacheErrors(async () => seen)
-        : Number(
-            new RegExp(`^hoard_errors_total\\{protocol="sccache",cause="${cause}"\\} (\\d+)$`, 'm').exec(seen)?.[1] ??
-              0,
-          );
-    if (count >= atLeast) return;
-    await sleep(20);
-  }
-  assert.fail(`fewer than ${atLeast} sccache errors${cause === undefined ? '' : ` of cause ${cause}`}:\n${seen}`);
 }
 
 test('the sccache flow: probe, PROPFIND walking up, MKCOL, PUT, GET, Range, HEAD, DELETE', async () => {
@@ -337,7 +308,7 @@ test('malformed paths are refused with 400 before anything is stored', async () 
 
 test('a lying Content-Length or a cut upload stores nothing, and the next PUT of that path works', async () => {
   const path = '/sccache/cut/file';
-  const errorsBefore = await sccacheErrors(() => s.server.metrics.render());
+  const errorsBefore = errorCount(await s.server.metrics.render(), 'sccache');
   assert.equal((await dav('MKCOL', '/sccache/cut/')).status, 201);
   // Declares 100 bytes, sends 50 and ends its side: a short body.
   const lying = await RawConnection.open(s.url);
@@ -351,7 +322,7 @@ test('a lying Content-Length or a cut upload stores nothing, and the next PUT of
   await cut.write(Buffer.alloc(64 * 1024, 2));
   cut.destroy();
   await cut.closed;
-  await waitForErrors(() => s.server.metrics.render(), errorsBefore + 2);
+  await waitForErrors(() => s.server.metrics.render(), 'sccache', errorsBefore + 2);
   assert.equal((await dav('GET', path)).status, 404);
   assert.equal((await propfind(path, '0')).status, 404);
   assert.deepEqual(
@@ -460,33 +431,6 @@ test('a Depth 1 listing larger than one batch is streamed, complete and well-for
   );
 });
 
-/** A memory store whose every call fails with `fault` while it is set. */
-class FaultyStore extends MemoryStore {
-  fault: ErrorCode | undefined;
-  #check(): void {
-    if (this.fault !== undefined) throw new HoardError(this.fault, `store says ${this.fault}`);
-  }
-  override async has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
-    this.#check();
-    return super.has(keys, sizes);
-  }
-  override async stat(key: Key): Promise<number | undefined> {
-    this.#check();
-    return super.stat(key);
-  }
-  override async get(key: Key, options?: ReadOptions): Promise<Entry | undefined> {
-    this.#check();
-    return super.get(key, options);
-  }
-  override async put(key: Key, body: Body, options?: PutOptions): Promise<PutOutcome> {
-    if (this.fault !== undefined) {
-      for await (const _ of Readable.from(body as AsyncIterable<Uint8Array>)) void _;
-      this.#check();
-    }
-    return super.put(key, body, options);
-  }
-}
-
 describe('the status table: a store fault is a 500 (503 while shutting down), an oversize entry 413; the cause is counted', () => {
   const store = new FaultyStore();
   let listener: HttpListener;
@@ -520,7 +464,7 @@ describe('the status table: a store fault is a 500 (503 while shutting down), an
         assert.equal(r.status, status, `${method} under ${fault}`);
         assert.match(r.body.toString(), new RegExp(`^${fault}: `), 'the answer names the real cause');
       }
-      await waitForErrors(metrics, 5, fault);
+      await waitForErrors(metrics, 'sccache', 5, fault);
     }
     store.fault = undefined;
     assert.deepEqual((await rawRequest(listener.url, 'GET', path)).body, body);
@@ -545,7 +489,7 @@ test('over --max-blob-size: 413 declared or chunked, nothing stored or listed', 
       parseMultistatus(listing).map((r) => r.href),
       ['/sccache/small/'],
     );
-    await waitForErrors(() => small.server.metrics.render(), 1, 'too_large');
+    await waitForErrors(() => small.server.metrics.render(), 'sccache', 1, 'too_large');
   } finally {
     await small.close();
   }
