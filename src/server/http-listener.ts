@@ -188,8 +188,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       return;
     }
     const query = queryOf(target);
-    route.describe(call, params, query);
     try {
+      // A query the route refuses (a malformed Turborepo team) is worded like a refusal.
+      route.describe(call, params, query);
       const admitting = chain.admit(call);
       if (admitting !== undefined) await admitting;
     } catch (err) {

@@ -172,7 +172,9 @@ test('namespaces: the team (slug, else teamId) and the URL prefix each separate 
   assert.equal((await put(`/v8/artifacts/${hash}?slug=team-a`, artifact('a'), {}, teamA)).status, 202);
   assert.equal((await get(`/v8/artifacts/${hash}?slug=team-one`, teamA)).status, 403);
   for (const team of ['a%2Fb', 'a%00b', '..', 'x'.repeat(300), 'a%5Cb']) {
-    assert.equal((await get(`/v8/artifacts/${hash}?slug=${team}`)).status, 400, team);
+    const refused = await get(`/v8/artifacts/${hash}?slug=${team}`);
+    assert.equal(refused.status, 400, team);
+    assert.equal(turboError(refused).code, 'invalid_argument', 'in the JSON shape turbo parses');
   }
 });
 
@@ -217,6 +219,8 @@ describe('hostile requests', () => {
     const badHeaders: Record<string, string>[] = [
       { 'x-artifact-duration': '12ms' },
       { 'x-artifact-duration': '-1' },
+      // Over u64: every turbo reading it back would fail to parse it.
+      { 'x-artifact-duration': '18446744073709551616' },
       { 'x-artifact-tag': 'not base64!' },
       { 'x-artifact-tag': 'A'.repeat(601) },
     ];

@@ -29,6 +29,8 @@ function header(req: IncomingMessage, name: string): string | undefined {
 
 // turbo sends the duration as a u64 in decimal and parses it back the same way.
 const DURATION = /^[0-9]{1,20}$/;
+// turbo reads it back as a u64: a larger value would fail every client that hits the artifact.
+const MAX_U64 = 2n ** 64n - 1n;
 // Standard base64 (turbo's HMAC-SHA256 tag is 44 characters); Vercel caps the tag at 600.
 const TAG = /^[A-Za-z0-9+/]{1,600}={0,2}$/;
 const MAX_TAG = 600;
@@ -41,7 +43,7 @@ export function metadataFromHeaders(req: IncomingMessage): ArtifactMetadata {
   const tag = header(req, 'x-artifact-tag');
   const sha = header(req, 'x-artifact-sha');
   const dirtyHash = header(req, 'x-artifact-dirty-hash');
-  if (duration !== undefined && !DURATION.test(duration))
+  if (duration !== undefined && !(DURATION.test(duration) && BigInt(duration) <= MAX_U64))
     throw badHeader('x-artifact-duration', 'must be milliseconds, in decimal digits');
   if (tag !== undefined && (tag.length > MAX_TAG || !TAG.test(tag)))
     throw badHeader('x-artifact-tag', `must be base64, at most ${MAX_TAG} characters`);
