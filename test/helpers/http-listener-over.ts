@@ -19,9 +19,10 @@ export async function startHttpListenerOver(
     flags: { httpAddress: '127.0.0.1:0', grpcAddress: '', accessLog: 'off' },
   });
   const metrics = createMetrics({ processMetrics: false });
-  return startHttpListener({
+  const reached = storeForMode(store);
+  const listener = await startHttpListener({
     config,
-    store: storeForMode(store),
+    store: reached,
     metrics,
     chain,
     logger: pino({ level: 'silent' }),
@@ -40,6 +41,19 @@ export async function startHttpListenerOver(
           usage: store.usage(),
           lookups: metrics.lookupTotals(),
         }),
+    },
+  });
+  if (reached === store) return listener;
+  // The channel to the store (HOARD_WORKERS > 1) ends with the listener; the store stays the test's.
+  const { drain, destroy } = listener;
+  return Object.assign(listener, {
+    drain: async (deadline: number) => {
+      await drain(deadline);
+      await reached.close();
+    },
+    destroy: () => {
+      destroy();
+      void reached.close();
     },
   });
 }
