@@ -5,6 +5,7 @@
 // The main thread claims the configured ports first (0: the kernel picks), then every
 // thread binds them, shared. A thread that ends unexpectedly is replaced on the same ports,
 // so a bug one request hits costs that thread's connections, not the server.
+import { siblingModuleUrl } from '../core/module-url.ts';
 import { rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -134,7 +135,7 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
         grpcPort,
         forwardLogs: options.forwardLogs,
       };
-      const worker = new Worker(new URL('./request-thread.ts', import.meta.url), {
+      const worker = new Worker(siblingModuleUrl(import.meta.url, 'request-thread'), {
         workerData: data,
         transferList: [channel.port2],
       });

@@ -9,6 +9,7 @@
 // transfer, not a copy), not a SharedArrayBuffer: V8 copies into shared memory element by
 // element, ~13 times slower than into an ArrayBuffer (60 vs 4.7 us per 128 KiB entry,
 // measured by hand), and that copy runs on the main thread, once per entry.
+import { siblingModuleUrl } from '../../core/module-url.ts';
 import { Worker } from 'node:worker_threads';
 
 export interface CommitRequest {
@@ -94,7 +95,7 @@ export interface CommitRunner {
 
 /** Starts a commit worker thread (what CommitSyncer does by default). */
 export function startCommitWorker(): Worker {
-  return new Worker(new URL('./commit-worker.ts', import.meta.url));
+  return new Worker(siblingModuleUrl(import.meta.url, 'commit-worker'));
 }
 
 export class CommitSyncer implements CommitRunner {
