@@ -5,6 +5,7 @@ import { registerServe } from './serve.ts';
 import { registerPut } from './put.ts';
 import { registerGet } from './get.ts';
 import { registerStat } from './stat.ts';
+import { registerStatus } from './status.ts';
 import { registerCheck } from './check.ts';
 import { registerBench } from './bench.ts';
 import { registerToken } from './token.ts';
@@ -15,6 +16,7 @@ export const commands: ReadonlyArray<(program: Command) => void> = [
   registerPut,
   registerGet,
   registerStat,
+  registerStatus,
   registerCheck,
   registerBench,
   registerToken,
