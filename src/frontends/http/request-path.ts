@@ -8,6 +8,15 @@ import { ErrorCode, HoardError } from '../../core/errors.ts';
 // eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[\u0000-\u001f\u007f/\\]/;
 
+/**
+ * Whether `value` could stand as one decoded path segment: not `.` or `..`, no slash,
+ * backslash or control character. For names that become namespaces outside the path (a
+ * Turborepo team in the query).
+ */
+export function isPlainSegment(value: string): boolean {
+  return value !== '.' && value !== '..' && !FORBIDDEN.test(value);
+}
+
 function invalid(why: string): HoardError {
   return new HoardError(ErrorCode.InvalidArgument, `malformed request path: ${why}`);
 }

@@ -12,6 +12,7 @@ import { ErrorCode, HoardError } from '../../core/errors.ts';
 import { rawKey } from '../../core/keys.ts';
 import type { Config } from '../../config/schema.ts';
 import type { HttpContext } from '../http/http-context.ts';
+import { isPlainSegment } from '../http/request-path.ts';
 import { isOpaqueId, opaqueIdRule } from '../http/opaque-id.ts';
 import { sendError, sendText, writeHead } from '../http/respond.ts';
 import type { HttpRoute } from '../http/route-table.ts';
@@ -40,8 +41,6 @@ const METHODS: Readonly<Record<TurboCall, readonly string[]>> = {
 // turbo's hashes are 16 hex digits; other clients of the API use longer ones.
 const MAX_HASH_LENGTH = 128;
 const MAX_TEAM_BYTES = 256;
-// eslint-disable-next-line no-control-regex
-const TEAM_FORBIDDEN = /[\u0000-\u001f\u007f/\\]/;
 const KEY_PREFIX = 'turbo:';
 
 export function isArtifactHash(hash: string): boolean {
@@ -64,7 +63,7 @@ export function matchTurboPath(segments: readonly string[], prefix: readonly str
 export function teamOf(query: URLSearchParams): string {
   const team = query.get('slug') || query.get('teamId') || '';
   if (team === '') return '';
-  if (Buffer.byteLength(team) > MAX_TEAM_BYTES || TEAM_FORBIDDEN.test(team) || team === '.' || team === '..')
+  if (Buffer.byteLength(team) > MAX_TEAM_BYTES || !isPlainSegment(team))
     throw new HoardError(
       ErrorCode.InvalidArgument,
       `a team is at most ${MAX_TEAM_BYTES} bytes, without '/', '\\' or control characters`,
