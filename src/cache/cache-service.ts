@@ -71,7 +71,7 @@ export class CacheService {
       ? await getCompleteActionResult(this.#store, hash, { namespace, signal }) // decoded it already
       : await this.#store.getBytes(acKey(hash, namespace), { signal });
     const hit = bytes !== undefined && (this.#acCompleteness || decodes(bytes));
-    this.#count(options.protocol, hit);
+    this.#count(options.protocol, namespace, hit);
     return hit ? bytes : undefined;
   }
 
@@ -147,14 +147,14 @@ export class CacheService {
   /** A raw AC entry, whole, or undefined (a miss); counted. The caller owns the entry's stream. */
   async getRawActionResult(namespace: string, hash: string, options: CacheCallOptions): Promise<Entry | undefined> {
     const entry = await this.#store.get(acKey(hash, namespace), { signal: options.signal });
-    this.#count(options.protocol, entry !== undefined);
+    this.#count(options.protocol, namespace, entry !== undefined);
     return entry;
   }
 
   /** A raw AC entry's size, or undefined (a miss); counted as a lookup like a read. */
   async statRawActionResult(namespace: string, hash: string, options: CacheCallOptions): Promise<number | undefined> {
     const size = await this.#store.stat(acKey(hash, namespace));
-    this.#count(options.protocol, size !== undefined);
+    this.#count(options.protocol, namespace, size !== undefined);
     return size;
   }
 
@@ -168,8 +168,8 @@ export class CacheService {
     await this.#store.put(acKey(hash, namespace), body, options);
   }
 
-  #count(protocol: Protocol, hit: boolean): void {
-    this.#metrics?.lookup(protocol, 'ac', hit ? 'hit' : 'miss');
+  #count(protocol: Protocol, namespace: string, hit: boolean): void {
+    this.#metrics?.lookup(protocol, { keyspace: 'ac', namespace }, hit ? 'hit' : 'miss');
   }
 }
 

@@ -11,6 +11,7 @@ import {
   parseNamespaceFallbacks,
   parseNamespaceQuotas,
   parseSize,
+  parseStatusPage,
   parseSwitch,
   parseWorkers,
   type ListenAddress,
@@ -91,6 +92,7 @@ export const configSchema = z.strictObject({
   nxMount: mount.prefault('/v1/cache'),
   gradleMount: mount.prefault('/gradle'),
   sccacheMount: mount.prefault('/sccache'),
+  statusPage: parsed(parseStatusPage).prefault('/'),
 });
 
 /** The validated, frozen configuration handed down from `hoard serve` to every layer. */
@@ -195,6 +197,10 @@ const DOCS = {
   nxMount: { arg: 'path', description: "where the Nx cache API is mounted; '' unmounts (default /v1/cache)" },
   gradleMount: { arg: 'path', description: "where the Gradle build cache is mounted; '' unmounts (default /gradle)" },
   sccacheMount: { arg: 'path', description: "where sccache's WebDAV is mounted; '' unmounts (default /sccache)" },
+  statusPage: {
+    arg: 'path',
+    description: "where the live status page is served, with the admin scope; '' or off serves none (default /)",
+  },
 } satisfies Record<ConfigKey, Omit<OptionDoc, 'key'>>;
 
 /** Every option, in `hoard serve --help` order. */

@@ -123,6 +123,11 @@ export function parseMount(value: unknown): readonly string[] | undefined {
   return segments;
 }
 
+/** Where the status page is served: '/' is the root (no segments); '' or 'off' serves none. */
+export function parseStatusPage(value: unknown): readonly string[] | undefined {
+  return value === '/' ? [] : parseMount(value);
+}
+
 /** One `--namespace-quota` rule: namespaces `pattern` names may hold at most `bytes` each. */
 export interface NamespaceQuota {
   readonly pattern: string;

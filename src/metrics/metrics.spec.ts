@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMetrics, sumLookupTotals } from './metrics.ts';
+import { createMetrics } from './metrics.ts';
 
 test('metrics render counters, histograms and store gauges in Prometheus text', async () => {
   const m = createMetrics({ processMetrics: false });
   m.request('bazel-http', 'GET', 200, 0.002);
   m.request('bazel-http', 'GET', 200, 0.004);
   m.request('reapi', 'GetActionResult', 'NOT_FOUND', 0.001);
-  m.lookup('bazel-http', 'cas', 'hit');
-  m.lookup('bazel-http', 'ac', 'miss');
+  m.lookup('bazel-http', { keyspace: 'cas', namespace: '' }, 'hit');
+  m.lookup('bazel-http', { keyspace: 'ac', namespace: 'main' }, 'miss');
   m.bytesReceived('bazel-http', 10);
   m.bytesSent('bazel-http', 4096);
   m.error('bazel-http', 'digest_mismatch');
@@ -24,18 +24,11 @@ test('metrics render counters, histograms and store gauges in Prometheus text', 
   assert.match(text, /hoard_store_evictions\{tier="store"\} 2/);
   assert.match(text, /hoard_store_effective_max_bytes\{tier="store"\} 900/);
   assert.doesNotMatch(text, /hoard_store_errors\{/, 'a store that counts no errors has no such series');
-  assert.deepEqual(m.lookupTotals(), { hits: 1, misses: 1, protocols: { 'bazel-http': { hits: 1, misses: 1 } } });
-});
-
-test('lookup totals of several threads add up, per protocol too', () => {
-  const sum = sumLookupTotals([
-    { hits: 2, misses: 1, protocols: { nx: { hits: 2, misses: 0 }, gradle: { hits: 0, misses: 1 } } },
-    { hits: 1, misses: 1, protocols: { nx: { hits: 1, misses: 1 } } },
-  ]);
-  assert.deepEqual(sum, {
-    hits: 3,
-    misses: 2,
-    protocols: { nx: { hits: 3, misses: 1 }, gradle: { hits: 0, misses: 1 } },
+  assert.deepEqual(m.activity().lookups, {
+    hits: 1,
+    misses: 1,
+    protocols: { 'bazel-http': { hits: 1, misses: 1 } },
+    namespaces: { '': { hits: 1, misses: 0 }, main: { hits: 0, misses: 1 } },
   });
 });
 

@@ -13,13 +13,15 @@ import {
   type MetricValue,
 } from 'prom-client';
 import type { Protocol } from '../core/call.ts';
-import type { Keyspace } from '../core/keys.ts';
+import type { Key } from '../core/keys.ts';
+import { ActivityRecorder, type Activity, type SlowRequest } from './activity.ts';
 import type { NamespaceUsage, StoreUsage, TierUsage } from '../storage/store.ts';
 import { tiersOf } from '../storage/tier.ts';
 
 /** The wire protocol a metric is about: the closed union of src/core/call.ts. */
 export type { Protocol } from '../core/call.ts';
 export type LookupResult = 'hit' | 'miss';
+export type { Activity, LookupCounts, LookupTotals, SlowRequest } from './activity.ts';
 
 /** Anything that can report store usage; a Store fits. */
 export interface UsageSource {
@@ -31,8 +33,10 @@ export interface Metrics {
   readonly contentType: string;
   /** One finished request: counts it by status and records its duration. */
   request(protocol: Protocol, method: string, code: string | number, seconds: number): void;
-  /** One cache lookup answered as a hit or a miss. */
-  lookup(protocol: Protocol, keyspace: Keyspace, result: LookupResult): void;
+  /** One finished request that may be among the slowest; `describe` runs only when it is. */
+  finished(protocol: Protocol, seconds: number, describe: () => SlowRequest): void;
+  /** One cache lookup of `key`'s keyspace and namespace answered as a hit or a miss. */
+  lookup(protocol: Protocol, key: Pick<Key, 'keyspace' | 'namespace'>, result: LookupResult): void;
   /**
    * A hit or miss a client reports of its own cache use (Turborepo's events), local cache
    * included: what the build saw, beside what the server answered.
@@ -44,45 +48,17 @@ export interface Metrics {
   error(protocol: Protocol, cause: string): void;
   /** Store gauges are read from `source.usage()`, per tier, at scrape time; the last source wins. */
   observeStore(source: UsageSource): void;
-  /** Lookups so far, in all and per protocol, for /status's hit rates. */
-  lookupTotals(): LookupTotals;
+  /** This thread's traffic so far, for /status and the status page. */
+  activity(): Activity;
   render(): Promise<string>;
   /** Every series as data, to merge with other threads' (renderMerged). */
   snapshot(): Promise<MetricsSnapshot>;
 }
 
-/** Hits and misses: a thread's, or the sum of every thread's. */
-export interface LookupCounts {
-  readonly hits: number;
-  readonly misses: number;
-}
-
-/** Lookups in all and per protocol (only the protocols that answered one). */
-export interface LookupTotals extends LookupCounts {
-  readonly protocols: Readonly<Partial<Record<Protocol, LookupCounts>>>;
-}
-
-/** Several threads' lookup totals as one. */
-export function sumLookupTotals(all: readonly LookupTotals[]): LookupTotals {
-  let hits = 0;
-  let misses = 0;
-  const protocols: Partial<Record<Protocol, { hits: number; misses: number }>> = {};
-  for (const t of all) {
-    hits += t.hits;
-    misses += t.misses;
-    for (const [protocol, counts] of Object.entries(t.protocols) as [Protocol, LookupCounts][]) {
-      const sum = (protocols[protocol] ??= { hits: 0, misses: 0 });
-      sum.hits += counts.hits;
-      sum.misses += counts.misses;
-    }
-  }
-  return { hits, misses, protocols };
-}
-
-/** One registry's series and lookup totals, as plain data that crosses threads. */
+/** One registry's series and its thread's activity, as plain data that crosses threads. */
 export interface MetricsSnapshot {
   readonly series: MetricObjectWithValues<MetricValue<string>>[];
-  readonly lookups: LookupTotals;
+  readonly activity: Activity;
 }
 
 /**
@@ -223,9 +199,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }
     return c;
   };
-  let hits = 0;
-  let misses = 0;
-  const perProtocol: Partial<Record<Protocol, { hits: number; misses: number }>> = {};
+  const activity = new ActivityRecorder();
 
   return {
     contentType: registry.contentType,
@@ -233,35 +207,37 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       const status = String(code);
       child<Inc>(`r\0${protocol}\0${method}\0${status}`, () => requests.labels(protocol, method, status)).inc();
       child<Observe>(`d\0${protocol}\0${method}`, () => duration.labels(protocol, method)).observe(seconds);
+      activity.request(protocol);
     },
-    lookup(protocol, keyspace, result) {
-      const counts = (perProtocol[protocol] ??= { hits: 0, misses: 0 });
-      if (result === 'hit') {
-        hits++;
-        counts.hits++;
-      } else {
-        misses++;
-        counts.misses++;
-      }
+    finished(protocol, seconds, describe) {
+      activity.finished(protocol, seconds, describe);
+    },
+    lookup(protocol, { keyspace, namespace }, result) {
+      activity.lookup(protocol, namespace, result === 'hit');
       child<Inc>(`l\0${protocol}\0${keyspace}\0${result}`, () => lookups.labels(protocol, keyspace, result)).inc();
     },
     clientReported(protocol, source, result) {
       child<Inc>(`c\0${protocol}\0${source}\0${result}`, () => reported.labels(protocol, source, result)).inc();
     },
     bytesReceived(protocol, bytes) {
-      if (bytes > 0) child<Inc>(`i\0${protocol}`, () => received.labels(protocol)).inc(bytes);
+      if (bytes <= 0) return;
+      child<Inc>(`i\0${protocol}`, () => received.labels(protocol)).inc(bytes);
+      activity.bytesReceived(bytes);
     },
     bytesSent(protocol, bytes) {
-      if (bytes > 0) child<Inc>(`o\0${protocol}`, () => sent.labels(protocol)).inc(bytes);
+      if (bytes <= 0) return;
+      child<Inc>(`o\0${protocol}`, () => sent.labels(protocol)).inc(bytes);
+      activity.bytesSent(bytes);
     },
     error(protocol, cause) {
       child<Inc>(`e\0${protocol}\0${cause}`, () => errors.labels(protocol, cause)).inc();
+      activity.error(protocol, cause);
     },
     observeStore(s) {
       source = s;
     },
-    lookupTotals() {
-      return { hits, misses, protocols: structuredClone(perProtocol) };
+    activity() {
+      return activity.snapshot();
     },
     render() {
       return registry.metrics();
@@ -269,7 +245,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     async snapshot() {
       return {
         series: await registry.getMetricsAsJSON(),
-        lookups: { hits, misses, protocols: structuredClone(perProtocol) },
+        activity: activity.snapshot(),
       };
     },
   };

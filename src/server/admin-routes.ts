@@ -1,14 +1,11 @@
 // Operator endpoints on the HTTP listener: /metrics (Prometheus text), /healthz (the
 // process answers), /readyz (it should get traffic: not while draining), /status (JSON:
-// version, uptime, store usage, hit rate). They are exact paths, so they never collide
+// version, uptime, store usage, traffic and hit rates; `?history` adds the last hour). They are exact paths, so they never collide
 // with cache paths, which always end in ac/<hash>, cas/<hash> or a ccache key.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { HttpContext } from '../frontends/http/http-context.ts';
 import { writeHead } from '../frontends/http/respond.ts';
 import type { HttpRoute } from '../frontends/http/route-table.ts';
-import type { LookupCounts, LookupTotals } from '../metrics/metrics.ts';
-import type { StoreUsage } from '../storage/store.ts';
-import { tiersOf } from '../storage/tier.ts';
 
 /** What the operator endpoints report; with request threads, the whole server's figures. */
 export interface AdminState {
@@ -18,21 +15,8 @@ export interface AdminState {
   readonly metricsContentType: string;
   /** Prometheus text of every series the server has (every request thread's and the store's). */
   metrics(): Promise<string>;
-  /** The /status document (statusDocument below). */
-  status(): Promise<object>;
-}
-
-/** The facts /status reports. */
-export interface StatusFacts {
-  readonly version: string;
-  readonly startedAt: Date;
-  readonly draining: boolean;
-  readonly listeners: { http?: string; grpc?: string };
-  /** Threads serving requests (1: the main thread itself). */
-  readonly workers: number;
-  readonly storeDir: string;
-  readonly usage: StoreUsage;
-  readonly lookups: LookupTotals;
+  /** The /status document (status-document.ts), with the status page's history when asked. */
+  status(history: boolean): Promise<object>;
 }
 
 export const PROTOCOL = 'admin';
@@ -74,7 +58,7 @@ export function adminRoute(ctx: HttpContext, state: AdminState, publicMetrics = 
     describe(call, path) {
       call.access = path === 'status' || (path === 'metrics' && !publicMetrics) ? 'admin' : 'none';
     },
-    async handle(req, res, path) {
+    async handle(req, res, path, query) {
       switch (path) {
         case 'healthz':
           return send(req, res, ctx, 200, 'text/plain; charset=utf-8', 'ok\n');
@@ -85,33 +69,11 @@ export function adminRoute(ctx: HttpContext, state: AdminState, publicMetrics = 
         case 'metrics':
           return send(req, res, ctx, 200, state.metricsContentType, await state.metrics());
         default:
-          return send(req, res, ctx, 200, 'application/json', `${JSON.stringify(await state.status(), null, 2)}\n`);
+          // The history is for the status page's scripts: compact, not indented.
+          return query.has('history')
+            ? send(req, res, ctx, 200, 'application/json', JSON.stringify(await state.status(true)))
+            : send(req, res, ctx, 200, 'application/json', `${JSON.stringify(await state.status(false), null, 2)}\n`);
       }
     },
   };
-}
-
-export function statusDocument(facts: StatusFacts): object {
-  const { hits, misses, protocols } = facts.lookups;
-  return {
-    name: 'hoard',
-    version: facts.version,
-    startedAt: facts.startedAt.toISOString(),
-    uptimeSeconds: Math.round((Date.now() - facts.startedAt.getTime()) / 1000),
-    draining: facts.draining,
-    listeners: facts.listeners,
-    workers: facts.workers,
-    // The stack's figures (its front tier's, with the bounded list per namespace when the
-    // store counts them), then every tier's own, front first.
-    store: { dir: facts.storeDir, ...facts.usage, tiers: tiersOf(facts.usage) },
-    lookups: {
-      ...withHitRate({ hits, misses }),
-      protocols: Object.fromEntries(Object.entries(protocols).map(([p, counts]) => [p, withHitRate(counts)])),
-    },
-  };
-}
-
-function withHitRate({ hits, misses }: LookupCounts): { hits: number; misses: number; hitRate: number | null } {
-  const lookups = hits + misses;
-  return { hits, misses, hitRate: lookups === 0 ? null : hits / lookups };
 }

@@ -38,6 +38,7 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
 import { adminRoute, type AdminState } from './admin-routes.ts';
 import { defaultCallChain } from './interceptors/default-chain.ts';
+import { statusPageRoute } from './status-page-route.ts';
 import { readKeyPair, serverTlsOptions, tlsFilesOf, watchKeyPair } from './tls.ts';
 
 /** Node answers 431 for request heads above this. */
@@ -145,6 +146,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   };
   const routes = new RouteTable([
     adminRoute(ctx, admin, config.publicMetrics),
+    ...(config.statusPage === undefined ? [] : [statusPageRoute(ctx, config.statusPage) as HttpRoute]),
     ...mountedRoutes(ctx, config),
     ccacheHttpRoute(ctx, config),
     bazelHttpRoute(ctx, config),

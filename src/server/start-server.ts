@@ -14,7 +14,8 @@ import { createStore } from '../storage/create-store.ts';
 import type { Store } from '../storage/store.ts';
 import type { CallChain } from '../core/call.ts';
 import { startRequestThreads, type RequestThreads } from '../workers/request-threads.ts';
-import { statusDocument } from './admin-routes.ts';
+import { statusDocument, type StatusFacts } from './status-document.ts';
+import { StatusHistory } from './status-history.ts';
 import { startGrpcListener, type GrpcListener } from './grpc-listener.ts';
 import { startHttpListener, type HttpListener } from './http-listener.ts';
 import { tlsFilesOf } from './tls.ts';
@@ -38,8 +39,8 @@ export interface RunningServer {
   readonly store: Store;
   /**
    * `render()` is the whole server's Prometheus text. With request threads, the recorders and
-   * `lookupTotals()` are the main thread's own (which serves no request): /status has the
-   * whole server's lookups.
+   * `activity()` are the main thread's own (which serves no request): /status has the
+   * whole server's traffic.
    */
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -120,6 +121,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         const deadline = Date.now() + drainMs;
         logger.info({ drainMs, inflight: listeners.inflight() }, 'shutting down: draining in-flight requests');
         await listeners.drain(deadline);
+        listeners.history.stop();
         chain.close();
         await store.close();
         logger.info('hoard stopped: store closed');
@@ -144,6 +146,8 @@ interface Listeners {
   readonly metrics: Metrics;
   readonly draining: boolean;
   readonly threads?: RequestThreads;
+  /** The last hour of /status, for the status page; sampling from the start on. */
+  readonly history: StatusHistory;
   /** Requests in flight on this thread's listeners (request threads count their own). */
   inflight(): number | undefined;
   drain(deadline: number): Promise<void>;
@@ -161,6 +165,15 @@ async function onMainThread(
 ): Promise<Listeners> {
   let http: HttpListener | undefined;
   let grpc: GrpcListener | undefined;
+  const history = new StatusHistory(async () =>
+    statusDocument({
+      ...facts(config, startedAt, store),
+      draining: http?.draining ?? false,
+      listeners: { http: http?.url, grpc: grpc?.address },
+      workers: 1,
+      activity: metrics.activity(),
+    }),
+  );
   try {
     http = await startHttpListener({
       chain,
@@ -172,17 +185,7 @@ async function onMainThread(
         isDraining: () => http?.draining ?? false,
         metricsContentType: metrics.contentType,
         metrics: () => metrics.render(),
-        status: async () =>
-          statusDocument({
-            version: VERSION,
-            startedAt,
-            draining: http?.draining ?? false,
-            listeners: { http: http?.url, grpc: grpc?.address },
-            workers: 1,
-            storeDir: config.dir,
-            usage: store.usage(),
-            lookups: metrics.lookupTotals(),
-          }),
+        status: (withHistory) => history.document(withHistory),
       },
     });
     if (config.grpcAddress !== undefined) {
@@ -194,10 +197,12 @@ async function onMainThread(
     throw err;
   }
   const bound = { http, grpc };
+  history.start();
   return {
     httpUrl: http.url,
     grpcAddress: grpc?.address,
     metrics,
+    history,
     get draining() {
       return bound.http.draining;
     },
@@ -226,6 +231,15 @@ async function onRequestThreads(
 ): Promise<Listeners> {
   let draining = false;
   let threads: RequestThreads;
+  const history = new StatusHistory(async () =>
+    statusDocument({
+      ...facts(config, startedAt, store),
+      draining,
+      listeners: { http: threads.httpUrl, grpc: threads.grpcAddress },
+      workers: threads.count,
+      activity: await threads.activity(),
+    }),
+  );
   try {
     threads = await startRequestThreads({
       config,
@@ -233,17 +247,7 @@ async function onRequestThreads(
       logger,
       metrics,
       forwardLogs,
-      status: (lookups) =>
-        statusDocument({
-          version: VERSION,
-          startedAt,
-          draining,
-          listeners: { http: threads.httpUrl, grpc: threads.grpcAddress },
-          workers: threads.count,
-          storeDir: config.dir,
-          usage: store.usage(),
-          lookups,
-        }),
+      status: (withHistory) => history.document(withHistory),
     });
   } catch (err) {
     await store.close();
@@ -251,10 +255,12 @@ async function onRequestThreads(
   }
   // /metrics and render() merge every thread's series; the recorders stay this thread's.
   const merged: Metrics = { ...metrics, render: async () => renderMerged(await threads.snapshots()) };
+  history.start();
   return {
     httpUrl: threads.httpUrl,
     grpcAddress: threads.grpcAddress,
     threads,
+    history,
     metrics: merged,
     get draining() {
       return draining;
@@ -266,4 +272,13 @@ async function onRequestThreads(
     },
     abort: () => threads.abort(),
   };
+}
+
+/** What /status reports of the server whichever thread serves it. */
+function facts(
+  config: Config,
+  startedAt: Date,
+  store: Store,
+): Pick<StatusFacts, 'version' | 'startedAt' | 'storeDir' | 'usage'> {
+  return { version: VERSION, startedAt, storeDir: config.dir, usage: store.usage() };
 }

@@ -83,7 +83,7 @@ try {
       isDraining: () => http?.draining ?? false,
       metricsContentType: metrics.contentType,
       metrics: () => ask('metrics') as Promise<string>,
-      status: () => ask('status') as Promise<object>,
+      status: (history) => ask(history ? 'status-history' : 'status') as Promise<object>,
     },
   });
   if (config.grpcAddress !== undefined && data.grpcPort !== undefined) {

@@ -13,13 +13,8 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { formatAddress, type ListenAddress } from '../config/units.ts';
-import {
-  renderMerged,
-  sumLookupTotals,
-  type LookupTotals,
-  type Metrics,
-  type MetricsSnapshot,
-} from '../metrics/metrics.ts';
+import { sumActivity, type Activity } from '../metrics/activity.ts';
+import { renderMerged, type Metrics, type MetricsSnapshot } from '../metrics/metrics.ts';
 import type { Store } from '../storage/store.ts';
 import { serveStore, type StoreHost } from './store-host.ts';
 import type { AdminQuestion, FromThread, RequestThreadData, ToThread } from './thread-messages.ts';
@@ -37,16 +32,18 @@ export interface RequestThreadsOptions {
   readonly metrics: Metrics;
   /** Request threads log through `logger` (an embedder's) instead of straight to stdout. */
   readonly forwardLogs: boolean;
-  /** Answers /status, given the lookup totals summed over every thread. */
-  status(lookups: LookupTotals): object;
+  /** Answers /status (with the status page's history when asked); `activity()` below is every thread's traffic. */
+  status(history: boolean): Promise<object>;
 }
 
 export interface RequestThreads {
   readonly count: number;
   readonly httpUrl: string;
   readonly grpcAddress: string | undefined;
-  /** Every thread's metrics and the main thread's, merged. */
+  /** Every thread's metrics and the main thread's. */
   snapshots(): Promise<MetricsSnapshot[]>;
+  /** Every thread's traffic, summed. */
+  activity(): Promise<Activity>;
   /** Drains every thread until `deadline` (epoch ms), then stops them. Idempotent. */
   stop(deadline: number): Promise<void>;
   /** Cuts every connection of every thread now. */
@@ -104,11 +101,8 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
     return [own, ...(await Promise.all(asked)).filter((s) => s !== undefined)];
   };
 
-  const answer = async (question: AdminQuestion): Promise<unknown> => {
-    const all = await snapshots();
-    if (question === 'metrics') return renderMerged(all);
-    return options.status(sumLookupTotals(all.map((s) => s.lookups)));
-  };
+  const answer = async (question: AdminQuestion): Promise<unknown> =>
+    question === 'metrics' ? renderMerged(await snapshots()) : options.status(question === 'status-history');
 
   const logLine = (index: number, line: string): void => {
     let record: Record<string, unknown>;
@@ -212,6 +206,7 @@ export async function startRequestThreads(options: RequestThreadsOptions): Promi
     httpUrl: first.http,
     grpcAddress: first.grpc,
     snapshots,
+    activity: async () => sumActivity((await snapshots()).map((s) => s.activity)),
     stop(deadline) {
       stopped ??= (async () => {
         stopping = true;

@@ -20,7 +20,7 @@ export interface RequestThreadData {
   readonly forwardLogs: boolean;
 }
 
-export type AdminQuestion = 'metrics' | 'status';
+export type AdminQuestion = 'metrics' | 'status' | 'status-history';
 
 /** Main thread → request thread. */
 export type ToThread =

@@ -5,7 +5,7 @@ import type { CallChain } from '../../src/core/call.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { storeForMode } from './store-across-threads.ts';
-import { statusDocument } from '../../src/server/admin-routes.ts';
+import { statusDocument } from '../../src/server/status-document.ts';
 import { startHttpListener, type HttpListener } from '../../src/server/http-listener.ts';
 import type { Store } from '../../src/storage/store.ts';
 
@@ -39,7 +39,7 @@ export async function startHttpListenerOver(
           workers: 1,
           storeDir: '',
           usage: store.usage(),
-          lookups: metrics.lookupTotals(),
+          activity: metrics.activity(),
         }),
     },
   });

@@ -81,7 +81,7 @@ export function createBazelHttpHandler(ctx: HttpContext, options: BazelHttpOptio
   }
 
   function getCas(req: IncomingMessage, res: ServerResponse, key: Key): Promise<void> {
-    return sendRangeLookup(req, res, ctx, PROTOCOL, 'cas', key, {
+    return sendRangeLookup(req, res, ctx, PROTOCOL, key, {
       'content-type': 'application/octet-stream',
       'accept-ranges': 'bytes',
     });

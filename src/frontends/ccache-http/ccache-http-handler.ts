@@ -59,7 +59,7 @@ export function createCcacheHttpHandler(ctx: HttpContext, options: CcacheHttpOpt
       switch (req.method) {
         case 'GET':
         case 'HEAD':
-          return await sendLookup(req, res, ctx, PROTOCOL, 'raw', key, { 'content-type': 'application/octet-stream' });
+          return await sendLookup(req, res, ctx, PROTOCOL, key, { 'content-type': 'application/octet-stream' });
         case 'PUT':
           return await putEntry(req, res, ctx, PROTOCOL, key, req, declaredSize(req, ctx));
         case 'DELETE':

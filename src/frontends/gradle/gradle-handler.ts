@@ -37,7 +37,7 @@ export function createGradleHandler(ctx: HttpContext): GradleHandler {
     }
     // GET and HEAD (Gradle sends no HEAD; answering it costs nothing).
     try {
-      await sendLookup(req, res, ctx, PROTOCOL, 'raw', key, { ...CONTENT_TYPE });
+      await sendLookup(req, res, ctx, PROTOCOL, key, { ...CONTENT_TYPE });
     } catch (err) {
       sendError(req, res, ctx, err, GRADLE_READ_WORDING);
     }

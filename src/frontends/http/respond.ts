@@ -5,7 +5,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { AccessRefused, causeOf, toHoardError, type HoardError } from '../../core/errors.ts';
-import type { Key, Keyspace } from '../../core/keys.ts';
+import type { Key } from '../../core/keys.ts';
 import type { Protocol } from '../../metrics/metrics.ts';
 import type { Entry } from '../../storage/store.ts';
 import type { HttpContext } from './http-context.ts';
@@ -196,21 +196,15 @@ export function sendMiss(
   res: ServerResponse,
   ctx: HttpContext,
   protocol: Protocol,
-  keyspace: Keyspace,
+  key: Key,
 ): void {
-  ctx.metrics.lookup(protocol, keyspace, 'miss');
+  ctx.metrics.lookup(protocol, key, 'miss');
   sendText(req, res, ctx, 404, 'not found');
 }
 
 /** Counts a hit and, for a GET, the `bytes` of body it sends. */
-export function countHit(
-  req: IncomingMessage,
-  ctx: HttpContext,
-  protocol: Protocol,
-  keyspace: Keyspace,
-  bytes: number,
-): void {
-  ctx.metrics.lookup(protocol, keyspace, 'hit');
+export function countHit(req: IncomingMessage, ctx: HttpContext, protocol: Protocol, key: Key, bytes: number): void {
+  ctx.metrics.lookup(protocol, key, 'hit');
   if (req.method === 'GET') ctx.metrics.bytesSent(protocol, bytes);
 }
 
@@ -220,13 +214,12 @@ export async function sendLookup(
   res: ServerResponse,
   ctx: HttpContext,
   protocol: Protocol,
-  keyspace: Keyspace,
   key: Key,
   headers: OutgoingHttpHeaders,
 ): Promise<void> {
   const size = await sendStored(req, res, ctx, key, headers);
-  if (size === undefined) sendMiss(req, res, ctx, protocol, keyspace);
-  else countHit(req, ctx, protocol, keyspace, size);
+  if (size === undefined) sendMiss(req, res, ctx, protocol, key);
+  else countHit(req, ctx, protocol, key, size);
 }
 
 /** The entry's size once sent whole with 200, or undefined on a miss (nothing sent). */

@@ -36,7 +36,7 @@ export function createNxHandler(ctx: HttpContext): NxHandler {
     if (req.method === 'PUT') return store(req, res, ctx, key);
     // GET and HEAD (Nx sends no HEAD; answering it costs nothing).
     try {
-      await sendLookup(req, res, ctx, PROTOCOL, 'raw', key, { ...CONTENT_TYPE });
+      await sendLookup(req, res, ctx, PROTOCOL, key, { ...CONTENT_TYPE });
     } catch (err) {
       sendError(req, res, ctx, err, NX_READ_WORDING);
     }

@@ -52,12 +52,9 @@ async function streamBlob(ctx: ReapiContext, call: GrpcCall, signal: AbortSignal
   if (compressed && limit !== 0) {
     throw new HoardError(ErrorCode.InvalidArgument, `read_limit must be 0 for a compressed-blobs read, got ${limit}`);
   }
-  const entry = await ctx.store.get(casKey(res.digest.hash, namespaceOf(ctx, res.instanceName)), {
-    offset,
-    limit,
-    signal,
-  });
-  ctx.metrics?.lookup('reapi', 'cas', entry === undefined ? 'miss' : 'hit');
+  const key = casKey(res.digest.hash, namespaceOf(ctx, res.instanceName));
+  const entry = await ctx.store.get(key, { offset, limit, signal });
+  ctx.metrics?.lookup('reapi', key, entry === undefined ? 'miss' : 'hit');
   if (entry === undefined) throw grpcError(status.NOT_FOUND, `blob ${res.digest.hash}/${size} is not in the cache`);
   const expected = limit > 0 ? Math.min(limit, size - offset) : size - offset;
   if (!compressed && entry.bytes !== undefined) {

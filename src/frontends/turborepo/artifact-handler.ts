@@ -85,20 +85,20 @@ export async function sendArtifact(
 ): Promise<void> {
   if (req.method === 'HEAD') {
     const found = await statArtifact(ctx, key);
-    if (found === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'raw');
+    if (found === undefined) return sendMiss(req, res, ctx, PROTOCOL, key);
     const headers = metadataHeaders(found.metadata);
     headers['content-length'] = found.size;
     writeHead(req, res, ctx, 200, headers);
     res.end();
-    countHit(req, ctx, PROTOCOL, 'raw', found.size);
+    countHit(req, ctx, PROTOCOL, key, found.size);
     return;
   }
   // One lookup: the frame and the artifact come from the same entry.
   const entry = await ctx.store.get(key);
-  if (entry === undefined) return sendMiss(req, res, ctx, PROTOCOL, 'raw');
+  if (entry === undefined) return sendMiss(req, res, ctx, PROTOCOL, key);
   const { metadata, entry: artifact } = await openArtifact(entry);
   await sendEntry(req, res, ctx, 200, artifact, artifact.size, metadataHeaders(metadata));
-  countHit(req, ctx, PROTOCOL, 'raw', artifact.size);
+  countHit(req, ctx, PROTOCOL, key, artifact.size);
 }
 
 /** PUT: stores the frame and the streamed body as one entry, then answers 202. */

@@ -88,10 +88,10 @@ async function lookUp(req: IncomingMessage, res: ServerResponse, ctx: HttpContex
   try {
     const found = await statArtifact(ctx, key);
     if (found === undefined) {
-      ctx.metrics.lookup(PROTOCOL, 'raw', 'miss');
+      ctx.metrics.lookup(PROTOCOL, key, 'miss');
       return null;
     }
-    countHit(req, ctx, PROTOCOL, 'raw', found.size);
+    countHit(req, ctx, PROTOCOL, key, found.size);
     const { duration, tag, sha, dirtyHash } = found.metadata;
     return { size: found.size, taskDurationMs: duration === undefined ? 0 : Number(duration), tag, sha, dirtyHash };
   } catch (err) {

@@ -39,7 +39,7 @@ export function createWebdavHandler(ctx: HttpContext): WebdavHandler {
 
   // Range handling as the Bazel frontend's CAS GET does it.
   function get(req: IncomingMessage, res: ServerResponse, at: DavPath): Promise<void> {
-    return sendRangeLookup(req, res, ctx, PROTOCOL, 'raw', tree.fileKey(at.namespace, at.path), FILE_HEADERS);
+    return sendRangeLookup(req, res, ctx, PROTOCOL, tree.fileKey(at.namespace, at.path), FILE_HEADERS);
   }
 
   async function put(req: IncomingMessage, res: ServerResponse, at: DavPath): Promise<void> {

@@ -1,6 +1,8 @@
-// Request metrics for every call: count and duration by protocol, operation and status,
+// Request metrics for every call: count and duration by protocol, operation and status (and
+// the slowest recent calls for the status page),
 // and a failed call counted once in hoard_errors_total by its stable cause.
 import type { Interceptor } from '../../core/call.ts';
+import { displayPath } from '../../metrics/activity.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 
 export function requestMetrics(metrics: Metrics): Interceptor {
@@ -8,6 +10,16 @@ export function requestMetrics(metrics: Metrics): Interceptor {
     name: 'request-metrics',
     finish(call, outcome) {
       metrics.request(call.protocol, call.operation, outcome.status, outcome.seconds);
+      metrics.finished(call.protocol, outcome.seconds, () => ({
+        at: Date.now(),
+        protocol: call.protocol,
+        method: call.operation,
+        path: displayPath(call.target),
+        namespace: call.namespace,
+        status: outcome.status,
+        seconds: outcome.seconds,
+        bytes: outcome.bytesSent,
+      }));
     },
   };
 }
