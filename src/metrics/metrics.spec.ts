@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, renderMerged } from './metrics.ts';
 
 test('metrics render counters, histograms and store gauges in Prometheus text', async () => {
   const m = createMetrics({ processMetrics: false });
@@ -85,4 +85,13 @@ test("namespace gauges have one series per namespace of the store's bounded list
   assert.match(text, /hoard_namespace_entries\{namespace="main"\} 3/);
   assert.match(text, /hoard_namespace_quota_bytes\{namespace="main"\} 1000/);
   assert.doesNotMatch(text, /hoard_namespace_quota_bytes\{namespace=""\}/, 'no quota, no series');
+});
+
+test('merged metrics keep the process start time, which only the main thread reports', async () => {
+  const main = createMetrics();
+  const thread = createMetrics({ processMetrics: false });
+  thread.request('nx', 'GET', 200, 0.001);
+  const text = await renderMerged([await main.snapshot(), await thread.snapshot()]);
+  assert.match(text, /^hoard_process_start_time_seconds \d+/m);
+  assert.match(text, /hoard_requests_total\{protocol="nx",method="GET",code="200"\} 1/);
 });

@@ -64,9 +64,13 @@ export interface MetricsSnapshot {
 /**
  * Several registries' series as one Prometheus text: counters and histograms add up; a
  * gauge is reported by one registry only (the store's by the store thread), so a sum is it.
+ * prom-client drops the series it marks 'omit' (process start time) when aggregating; only
+ * the main thread reports process figures, so its value is the one to keep.
  */
 export function renderMerged(snapshots: readonly MetricsSnapshot[]): Promise<string> {
-  return AggregatorRegistry.aggregate(snapshots.map((s) => s.series)).metrics();
+  return AggregatorRegistry.aggregate(
+    snapshots.map((s) => s.series.map((m) => (m.aggregator === 'omit' ? { ...m, aggregator: 'first' as const } : m))),
+  ).metrics();
 }
 
 export interface MetricsOptions {
