@@ -160,12 +160,11 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     const seconds = (performance.now() - call.startedAt) / 1000;
     const finished = this.writableFinished;
     const status = finished ? this.statusCode : 'aborted';
-    const length = this.getHeader('content-length');
     chain.finish(call, {
       status,
       ok: finished && answeredWell(call, this.statusCode),
       seconds,
-      bytesSent: length === undefined ? undefined : Number(length),
+      bytesSent: call.bodyBytes,
     });
     if (draining) {
       server.closeIdleConnections();

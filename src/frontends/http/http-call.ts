@@ -14,6 +14,11 @@ export class HttpCall implements Call {
   identity: Identity | undefined = undefined;
   cause: string | undefined = undefined;
   error: unknown = undefined;
+  /**
+   * The body length the response declared (0 for HEAD), recorded by writeHead: Node cannot
+   * read back headers given to res.writeHead, and the outcome reports it.
+   */
+  bodyBytes: number | undefined = undefined;
   readonly startedAt = performance.now();
   readonly #req: IncomingMessage;
 

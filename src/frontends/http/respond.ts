@@ -43,6 +43,9 @@ export function writeHead(
     if (!req.complete && req.socket !== null) lingerBeforeClosing(req.socket);
   }
   res.writeHead(status, headers);
+  const length = headers['content-length'];
+  const call = callOf(res);
+  if (call !== undefined && length !== undefined) call.bodyBytes = req.method === 'HEAD' ? 0 : Number(length);
 }
 
 /** How long a closing connection goes on reading an unread request body after its response. */
