@@ -1,7 +1,7 @@
 // `hoard status`: the essentials of a server's /status document as text for a terminal
-// (someone on ssh), in fixed-width tables: the server, the store against its bound, and the
-// hit rate in all and per protocol, with the largest namespaces and each tier when there
-// are any. Unknown or missing fields print as "-": an older or newer server still reads.
+// (someone on ssh), in fixed-width tables: the server, the store against its bound, traffic,
+// the hit rate in all, per protocol and per namespace, failures by cause, the slowest
+// requests, the largest namespaces and each tier, when there are any. Unknown or missing fields print as "-": an older or newer server still reads.
 
 interface Counts {
   readonly hits?: number;
@@ -29,11 +29,29 @@ export interface StatusDocument {
     readonly namespaces?: readonly (Usage & { readonly namespace: string; readonly quotaBytes?: number })[];
     readonly tiers?: readonly (Usage & { readonly name: string; readonly kind: string; readonly errors?: number })[];
   };
-  readonly lookups?: Counts & { readonly protocols?: Readonly<Record<string, Counts>> };
+  readonly lookups?: Counts & {
+    readonly protocols?: Readonly<Record<string, Counts>>;
+    readonly namespaces?: readonly (Counts & { readonly namespace: string })[];
+  };
+  readonly traffic?: { readonly requests?: number; readonly bytesReceived?: number; readonly bytesSent?: number };
+  readonly errors?: {
+    readonly total?: number;
+    readonly causes?: readonly { readonly protocol: string; readonly cause: string; readonly count: number }[];
+  };
+  readonly slowest?: readonly {
+    readonly at?: string;
+    readonly protocol?: string;
+    readonly method?: string;
+    readonly path?: string;
+    readonly status?: number | string;
+    readonly seconds?: number;
+  }[];
 }
 
 /** Namespaces listed at most (the server's list is already bounded and fullest first). */
 const MAX_NAMESPACES = 10;
+/** Rows of the other lists (lookups per namespace, failures, slowest requests). */
+const MAX_ROWS = 5;
 
 export function statusReport(doc: StatusDocument, server: string): string {
   const out: string[] = [];
@@ -53,6 +71,9 @@ export function statusReport(doc: StatusDocument, server: string): string {
         ],
         ['entries', count(store.entries)],
         ['evictions', count(store.evictions)],
+        ['requests', count(doc.traffic?.requests)],
+        ['bytes in / out', `${bytes(doc.traffic?.bytesReceived)} / ${bytes(doc.traffic?.bytesSent)}`],
+        ['failed requests', count(doc.errors?.total)],
       ],
       undefined,
     ),
@@ -63,6 +84,29 @@ export function statusReport(doc: StatusDocument, server: string): string {
     .map(([protocol, c]) => lookupRow(protocol, c));
   rows.push(lookupRow('all', lookups));
   out.push(table(rows, ['protocol', 'hits', 'misses', 'hit rate']));
+  const looked = lookups.namespaces ?? [];
+  if (looked.length > 0) {
+    const shown = looked.slice(0, MAX_ROWS).map((n) => lookupRow(n.namespace === '' ? '(default)' : n.namespace, n));
+    out.push(table(shown, ['namespace', 'hits', 'misses', 'hit rate']));
+  }
+  const causes = doc.errors?.causes ?? [];
+  if (causes.length > 0) {
+    const shown = causes.slice(0, MAX_ROWS).map((e) => [e.cause, e.protocol, count(e.count)]);
+    out.push(table(shown, ['failure', 'protocol', 'count']));
+  }
+  const slowest = doc.slowest ?? [];
+  if (slowest.length > 0) {
+    const shown = slowest
+      .slice(0, MAX_ROWS)
+      .map((r) => [
+        r.path ?? '-',
+        `${r.protocol ?? '-'} ${r.method ?? '-'}`,
+        String(r.status ?? '-'),
+        r.seconds === undefined ? '-' : `${r.seconds.toFixed(3)} s`,
+        r.at === undefined ? '-' : r.at.slice(11, 19),
+      ]);
+    out.push(table(shown, ['slowest of the hour', 'call', 'status', 'time', 'at (UTC)']));
+  }
   const namespaces = store.namespaces ?? [];
   if (namespaces.length > 0) {
     const shown = namespaces
