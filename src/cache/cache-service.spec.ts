@@ -25,7 +25,7 @@ function setup(acCompleteness = true) {
   const cache = new CacheService({
     store,
     acCompleteness,
-    metrics: { lookup: (protocol, keyspace, result) => lookups.push(`${protocol} ${keyspace} ${result}`) },
+    metrics: { lookup: (protocol, key, result) => lookups.push(`${protocol} ${key.keyspace} ${result}`) },
     onCasPublished: (key: Key) => published.push(keyString(key)),
   });
   const putCas = async (text: string, ns = ''): Promise<Digest> => {
