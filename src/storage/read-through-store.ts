@@ -20,9 +20,9 @@
 // Writes are write-through: the put goes into the fast tier (verified, durable, as its own
 // put makes it), then the entry is copied from the fast tier into the slow one, and the put
 // resolves once both have it. A failed copy fails the put; the fast tier keeps its whole,
-// verified copy, and a repeated put finds it there and redoes only the copy. Acknowledging
-// before the slow tier has the entry (write-behind through a bounded, durable queue) is a
-// separate wrapper for the slow tier, not a mode of this one.
+// verified copy, and a repeated put finds it there and redoes only the copy. Write-behind is
+// the other mode: with a WriteBehind (write-behind/write-behind.ts), a put resolves once the fast tier
+// has the entry and its key is durable in the upload queue, and the uploader copies it later.
 //
 // Deletes go to the slow tier, then the fast one, so a concurrent miss does not refill an
 // entry from a slow tier that still has it. A fill already reading may land afterwards.
@@ -36,6 +36,7 @@ import { fillingRead, type FillOutcome } from './filling-read.ts';
 import { InFlight } from './in-flight.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage, TierUsage } from './store.ts';
 import { tiersOf, type Tier } from './tier.ts';
+import type { WriteBehind } from './write-behind/write-behind.ts';
 
 /** Errors that say something about the caller, not about a tier's health. */
 const CALLER_ERRORS: ReadonlySet<string> = new Set([
@@ -57,12 +58,15 @@ export class ReadThroughStore implements Store {
   readonly #work = new InFlight();
   /** Fired by close(): cuts the fills still streaming, so close() does not wait on readers. */
   readonly #closing = new AbortController();
+  readonly #writeBehind: WriteBehind | undefined;
   #fastErrors = 0;
   #slowErrors = 0;
 
-  constructor(fast: Tier, slow: Tier) {
+  /** With `writeBehind`, puts reach the slow tier through its queue (it is closed with this store). */
+  constructor(fast: Tier, slow: Tier, options: { readonly writeBehind?: WriteBehind } = {}) {
     this.#fast = fast;
     this.#slow = slow;
+    this.#writeBehind = options.writeBehind;
   }
 
   async has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
@@ -118,6 +122,12 @@ export class ReadThroughStore implements Store {
 
   async #put(key: Key, body: Body, options: PutOptions): Promise<PutOutcome> {
     const outcome = await this.#fast.store.put(key, body, options);
+    if (this.#writeBehind !== undefined) {
+      // Queued even when the fast tier had it: the uploader skips a blob the bucket has.
+      const size = options.size ?? (await this.#fast.store.stat(key)) ?? 0;
+      await this.#writeBehind.enqueue(key, size, options.signal);
+      return outcome;
+    }
     if (outcome === 'exists' && (await this.#onSlow(this.#slow.store.has([key], [options.size ?? 0])))[0]) {
       return outcome;
     }
@@ -158,7 +168,9 @@ export class ReadThroughStore implements Store {
     const front = this.#fast.store.usage();
     const tiers = [
       ...withErrors(tiersOf(front, this.#fast.name, this.#fast.kind), this.#fastErrors),
-      ...withErrors(tiersOf(this.#slow.store.usage(), this.#slow.name, this.#slow.kind), this.#slowErrors),
+      ...withErrors(tiersOf(this.#slow.store.usage(), this.#slow.name, this.#slow.kind), this.#slowErrors).map(
+        (t, i) => (i === 0 && this.#writeBehind !== undefined ? { ...t, pending: this.#writeBehind.pending } : t),
+      ),
     ];
     const { bytes, maxBytes, effectiveMaxBytes, entries, evictions, namespaces } = front;
     return { bytes, maxBytes, effectiveMaxBytes, entries, evictions, namespaces, tiers };
@@ -172,6 +184,7 @@ export class ReadThroughStore implements Store {
   async close(): Promise<void> {
     this.#closing.abort(new HoardError(ErrorCode.Unavailable, 'the store is closing'));
     await this.#work.settled();
+    await this.#writeBehind?.close();
     await Promise.all([this.#fast.store.close(), this.#slow.store.close()]);
   }
 
