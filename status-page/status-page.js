@@ -156,7 +156,7 @@ function draw(doc) {
           counts.format(t.evictions),
           t.errors === undefined ? '–' : counts.format(t.errors),
           t.pending === undefined ? '–' : counts.format(t.pending),
-          failing ? 'failing' : 'ok',
+          t.available === false ? 'down: reads answer misses' : failing ? 'failing' : 'ok',
         ],
       };
     }),

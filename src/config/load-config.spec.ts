@@ -101,3 +101,23 @@ test('namespace quotas and fallbacks from a flag or a config-file mapping, in or
   await assert.rejects(loadConfig({ env: {}, flags: { namespaceQuota: 'p*r=1GiB' } }), /may only end it/);
   await assert.rejects(loadConfig({ env: {}, flags: { namespaceFallback: 'pr-*=ma*' } }), /exact name/);
 });
+
+test('bucket credentials come from the config file only: a flag or a HOARD_ variable is refused without echoing it', async () => {
+  const file = join(tmp, 'bucket.yaml');
+  await writeFile(file, 's3-bucket: cache\ns3-access-key-id: AKIDFILE\ns3_secret_access_key: file-secret\n');
+  const c = await loadConfig({ env: {}, configFile: file });
+  assert.equal(c.s3Bucket, 'cache');
+  assert.equal(c.s3AccessKeyId, 'AKIDFILE');
+  assert.equal(c.s3SecretAccessKey, 'file-secret');
+  assert.equal(c.s3Write, 'behind');
+
+  const fromFlag = loadConfig({ env: {}, flags: { s3SecretAccessKey: 'flag-secret' } });
+  await assert.rejects(fromFlag, (err: Error) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /--s3-secret-access-key is not accepted: a secret goes in the config file/);
+    assert.doesNotMatch(err.message, /flag-secret/);
+    return true;
+  });
+  const fromEnv = loadConfig({ env: { HOARD_S3_ACCESS_KEY_ID: 'env-key' } });
+  await assert.rejects(fromEnv, /HOARD_S3_ACCESS_KEY_ID is not read/);
+});

@@ -51,16 +51,20 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
       sources[key] = `${JSON.stringify(name)} in ${file}`;
     }
   }
-  for (const { key } of OPTIONS) {
+  for (const { key, fileOnly } of OPTIONS) {
     const v = env[envName(key)];
-    if (v !== undefined) {
+    if (v !== undefined && fileOnly) {
+      problems.push(`${envName(key)} is not read: a secret goes in the config file (or the AWS_* variables)`);
+    } else if (v !== undefined) {
       values[key] = v;
       sources[key] = envName(key);
     }
   }
-  for (const { key } of OPTIONS) {
+  for (const { key, fileOnly } of OPTIONS) {
     const v = options.flags?.[key];
-    if (v !== undefined) {
+    if (v !== undefined && fileOnly) {
+      problems.push(`--${flagName(key)} is not accepted: a secret goes in the config file (or the AWS_* variables)`);
+    } else if (v !== undefined) {
       values[key] = v;
       sources[key] = `--${flagName(key)}`;
     }

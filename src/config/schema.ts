@@ -93,6 +93,14 @@ export const configSchema = z.strictObject({
   gradleMount: mount.prefault('/gradle'),
   sccacheMount: mount.prefault('/sccache'),
   statusPage: parsed(parseStatusPage).prefault('/'),
+  s3Bucket: z.string().prefault(''),
+  s3Endpoint: z.string().prefault(''),
+  s3Region: z.string().min(1, 'must not be empty').prefault('us-east-1'),
+  s3Prefix: z.string().prefault(''),
+  s3PathStyle: onOff.prefault('off'),
+  s3Write: oneOf(['behind', 'through']).prefault('behind'),
+  s3AccessKeyId: z.string().prefault(''),
+  s3SecretAccessKey: z.string().prefault(''),
 });
 
 /** The validated, frozen configuration handed down from `hoard serve` to every layer. */
@@ -104,6 +112,8 @@ export interface OptionDoc {
   /** Placeholder for the flag's value; undefined for a bare switch (`--flag` = on). */
   readonly arg?: string;
   readonly description: string;
+  /** A secret: read from the config file only, never from a flag or a HOARD_* variable. */
+  readonly fileOnly?: true;
 }
 
 /** Keyed by config key, so an option of the schema without its doc does not compile. */
@@ -200,6 +210,30 @@ const DOCS = {
   statusPage: {
     arg: 'path',
     description: "where the live status page is served, with the admin scope; '' or off serves none (default /)",
+  },
+  s3Bucket: {
+    arg: 'name',
+    description:
+      'an S3 bucket as a shared tier behind the disk store (several servers may share one); credentials from AWS_* variables or the config file (default: none)',
+  },
+  s3Endpoint: {
+    arg: 'url',
+    description: "the S3 endpoint for a bucket that is not on AWS, e.g. http://127.0.0.1:7480 (default: AWS's)",
+  },
+  s3Region: { arg: 'region', description: "the bucket's region (default us-east-1)" },
+  s3Prefix: { arg: 'prefix', description: 'the prefix of every object hoard writes in the bucket (default none)' },
+  s3PathStyle: {
+    description: 'address the bucket as <endpoint>/<bucket> (servers without virtual-host buckets, or by IP)',
+  },
+  s3Write: {
+    arg: 'behind|through',
+    description:
+      'behind: an upload is acknowledged once on disk and queued for the bucket; through: once the bucket has it too (default behind)',
+  },
+  s3AccessKeyId: { description: 'the bucket access key id (config file only; else AWS_ACCESS_KEY_ID)', fileOnly: true },
+  s3SecretAccessKey: {
+    description: 'the bucket secret key (config file only; else AWS_SECRET_ACCESS_KEY)',
+    fileOnly: true,
   },
 } satisfies Record<ConfigKey, Omit<OptionDoc, 'key'>>;
 

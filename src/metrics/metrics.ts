@@ -167,6 +167,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   storeGauge('hoard_store_evictions', 'Entries the tier evicted since it was opened', (t) => t.evictions);
   storeGauge('hoard_store_errors', 'Failed reads or writes against the tier since it was opened', (t) => t.errors);
   storeGauge('hoard_store_pending', 'Writes accepted for the tier and not yet in it', (t) => t.pending);
+  storeGauge(
+    'hoard_store_available',
+    'Whether the tier is asked at all: 0 while its circuit breaker answers misses without asking it',
+    (t) => (t.available === undefined ? undefined : t.available ? 1 : 0),
+  );
 
   // Per namespace: the store's bounded list (StoreUsage.namespaces), so the `namespace`
   // label has at most that many values however many namespaces there are. '' is the default.

@@ -71,6 +71,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const store =
     options.store ??
     (await createStore(config, {
+      logger: logger.child({ tier: 'bucket' }),
       onEffectiveMaxBytes: (effectiveMaxBytes, maxBytes) =>
         effectiveMaxBytes < maxBytes || maxBytes === 0
           ? logger.warn(

@@ -130,6 +130,17 @@ export interface StoreUsage {
    * namespaces plus up to 50 with a quota, fullest first (storage/disk/namespace-table.ts).
    */
   readonly namespaces?: readonly NamespaceUsage[];
+  /** How a store that may be unreachable is doing (a bucket behind a circuit breaker). */
+  readonly health?: StoreHealth;
+}
+
+export interface StoreHealth {
+  /** Failed or overrun reads since it was opened. */
+  readonly errors: number;
+  /** False while reads are not even tried (the breaker is open): they answer misses. */
+  readonly available: boolean;
+  /** The last failure, for operators (never a secret). */
+  readonly lastError?: string;
 }
 
 /** One namespace's figures ('' is the default namespace). */
@@ -152,6 +163,10 @@ export interface TierUsage extends Omit<StoreUsage, 'tiers'> {
   readonly errors?: number;
   /** Writes accepted for this tier and not yet in it (a write-behind queue). */
   readonly pending?: number;
+  /** False while the tier is not asked at all (its circuit breaker is open). */
+  readonly available?: boolean;
+  /** The tier's last failure, for operators. */
+  readonly lastError?: string;
 }
 
 export interface Store {

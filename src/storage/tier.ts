@@ -20,8 +20,13 @@ export const UNNAMED_TIER = 'store';
  */
 export function tiersOf(usage: StoreUsage, name = UNNAMED_TIER, kind = name): readonly TierUsage[] {
   if (usage.tiers !== undefined) return usage.tiers;
-  const { bytes, maxBytes, effectiveMaxBytes, entries, evictions } = usage;
-  return [{ name, kind, bytes, maxBytes, effectiveMaxBytes, entries, evictions }];
+  const { bytes, maxBytes, effectiveMaxBytes, entries, evictions, health } = usage;
+  const tier = { name, kind, bytes, maxBytes, effectiveMaxBytes, entries, evictions };
+  return [
+    health === undefined
+      ? tier
+      : { ...tier, errors: health.errors, available: health.available, lastError: health.lastError },
+  ];
 }
 
 /**

@@ -18,13 +18,14 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the cache server: Bazel HTTP + ccache on --http-address, REAPI gRPC on --grpc-address')
     .option('--config <file>', 'config file (.yaml, .yml, .toml or .json); also HOARD_CONFIG');
-  for (const o of OPTIONS) {
+  // A secret has no flag: command lines are visible to every user of the machine.
+  for (const o of OPTIONS.filter((option) => option.fileOnly !== true)) {
     const flag = `--${flagName(o.key)}${o.arg === undefined ? '' : ` <${o.arg}>`}`;
     cmd.addOption(new Option(flag, o.description));
   }
   cmd.addHelpText(
     'after',
-    '\nEvery option can also be set in the config file (same name) or as HOARD_<NAME> (e.g. HOARD_MAX_SIZE=50GiB).',
+    '\nEvery option can also be set in the config file (same name) or as HOARD_<NAME> (e.g. HOARD_MAX_SIZE=50GiB).\nThe bucket credentials go in the config file (s3-access-key-id, s3-secret-access-key) or in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.',
   );
   cmd.action(async (flags: Record<string, unknown>) => {
     const config = await loadConfig({ flags });

@@ -223,7 +223,7 @@ test('dir lock: a LOCK naming a live owner is refused, naming the owner (even on
  * 512 MiB block it could not write to a pipe nobody reads; after SIGKILL the kernel frees that
  * memory (tens of ms) before the process becomes a zombie. Tries again if the window was missed.
  */
-async function withExitingProcess(fn: (pid: number) => Promise<void>): Promise<void> {
+async function withExitingProcess(fn: (pid: number, start: string) => Promise<void>): Promise<void> {
   for (let tries = 0; ; tries++) {
     const dd = spawn('dd', ['if=/dev/zero', 'bs=512M', 'count=1', 'status=none'], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -237,7 +237,8 @@ async function withExitingProcess(fn: (pid: number) => Promise<void>): Promise<v
       // The signal is taken when dd is next scheduled; busy-wait for it, Node must not reap dd.
       while (stat.state !== 'Z' && (stat.flags & PF_EXITING) === 0 && Date.now() - killedAt < 2000)
         stat = parseStat(readFileSync(`/proc/${dd.pid}/stat`, 'utf8'));
-      if (stat.state !== 'Z' && (stat.flags & PF_EXITING) !== 0) return await fn(dd.pid!);
+      // Its start time is read here, while it is seen exiting: a moment later it may be gone.
+      if (stat.state !== 'Z' && (stat.flags & PF_EXITING) !== 0) return await fn(dd.pid!, stat.start);
       assert.ok(tries < 5, `dd ${dd.pid} was never seen exiting: ${JSON.stringify(stat)}`);
     } finally {
       await stop(dd);
@@ -246,9 +247,8 @@ async function withExitingProcess(fn: (pid: number) => Promise<void>): Promise<v
 }
 
 test('dir lock: a LOCK naming a killed owner that is still freeing its memory is stale', NEEDS_PROC, () =>
-  withExitingProcess((pid) =>
+  withExitingProcess((pid, start) =>
     inTempDir(async (dir) => {
-      const { start } = await procStat(pid);
       await writeFile(path.join(dir, 'LOCK'), `${pid} 00000000000000aa ${start}\n`);
       await (await lockDir(dir)).release();
     }),

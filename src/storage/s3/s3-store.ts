@@ -1,0 +1,330 @@
+// The Store contract over one S3 bucket (AWS S3, Ceph RGW, MinIO...): the shared, slow tier
+// behind the disk. Objects are laid out as object-key.ts says: `<prefix>/<keyspace>/
+// <namespace>/<id>`, both encoded, injective.
+//
+// Writes (rule 1: an object is visible only when whole and verified): bucket-upload.ts
+// holds a small body in memory, or streams a large one as a multipart upload, and
+// publishes only after receive() has checked the size and, for CAS, the hash; any failure
+// publishes nothing. A CAS put first asks HeadObject: a present blob of the declared size
+// is not uploaded again (its body is drained and verified, and the put answers `exists`),
+// which saves the bandwidth a conditional PUT would spend before its 412; a single PutObject
+// also carries `If-None-Match: *`, so a blob another process published meanwhile answers
+// `exists` too. A multipart upload of a CAS blob another process completed first simply
+// replaces it with the same bytes. Puts of one CAS key in this process upload once; the
+// others wait for it and then drain and verify their own bodies. AC and raw puts replace.
+//
+// Reads: a miss (404) is `undefined`. get() streams GetObject's body; the caller consumes
+// or destroys it. An object replaced or deleted while its stream is read keeps streaming
+// the bytes it started with, as S3 serves them.
+//
+// What a bucket cannot do: it has no bound and no cheap count, so usage() reports zeros
+// (bytes, entries, maxBytes: unbounded) rather than figures that would be wrong; the
+// bucket's own metrics are the operator's source for its size. It keeps no LRU order:
+// reads refresh nothing (a lifecycle rule expires objects, if anything does). `delete`
+// asks HeadObject first, as S3 answers a delete of a missing object with success too.
+//
+// Concurrency: every method may run concurrently with every other. close() refuses new
+// calls, waits for the ones in flight (a stream still being read is not waited for: it is
+// cut when the client is destroyed), then destroys the client.
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  S3Client,
+  type GetObjectCommandOutput,
+} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { ErrorCode, HoardError } from '../../core/errors.ts';
+import { keyString, type Key } from '../../core/keys.ts';
+import { receive } from '../../core/receive.ts';
+import { checkPut, putReceiveOptions } from '../check-put.ts';
+import { isEmptyBlobKey } from '../empty-blob.ts';
+import { InFlight } from '../in-flight.ts';
+import { inMemoryEntry } from '../in-memory-entry.ts';
+import { resolveRange } from '../range.ts';
+import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
+import { BucketUpload } from './bucket-upload.ts';
+import { normalizePrefix, objectKey } from './object-key.ts';
+import { codeOf, s3Error, statusOf } from './s3-errors.ts';
+
+/** HeadObject requests one has() keeps in flight. */
+const HAS_PARALLELISM = 32;
+
+export interface S3StoreOptions {
+  /** e.g. http://127.0.0.1:7480; the SDK's AWS endpoint for the region when absent. */
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly bucket: string;
+  /** Prepended to every object key (slashes at its ends are dropped). Default none. */
+  readonly prefix?: string;
+  /** Path-style URLs (`endpoint/bucket/key`), which Ceph RGW and MinIO want. Default false. */
+  readonly forcePathStyle?: boolean;
+  /** Static keys; absent, the SDK's default chain reads them (AWS_* env, profile, role). */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /**
+   * The longest wait, in ms, for the bucket's answer to one request (its headers; a part's
+   * upload included) and for the next bytes of a body being read. Default 30 s.
+   */
+  readonly requestTimeoutMs?: number;
+  /** The longest wait, in ms, for a connection. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Attempts per request (the SDK retries 5xx, throttling and network errors). Default 3. */
+  readonly maxAttempts?: number;
+}
+
+type HeadResult = { readonly size: number } | undefined;
+
+export class S3Store implements Store {
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+  readonly #work = new InFlight();
+  /** CAS uploads in flight in this process, by key string: later puts of a key wait. */
+  readonly #casUploads = new Map<string, Promise<PutOutcome>>();
+  #closed = false;
+
+  constructor(options: S3StoreOptions) {
+    this.#bucket = options.bucket;
+    this.#prefix = normalizePrefix(options.prefix);
+    const timeout = options.requestTimeoutMs ?? 30_000;
+    this.#client = new S3Client({
+      endpoint: options.endpoint,
+      region: options.region,
+      forcePathStyle: options.forcePathStyle ?? false,
+      credentials: options.credentials,
+      maxAttempts: options.maxAttempts ?? 3,
+      // Streamed bodies with trailing checksums (aws-chunked) are the SDK's default; Ceph RGW
+      // refuses them and other S3 servers store the framing as data. hoard verifies its own.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: {
+        connectionTimeout: options.connectTimeoutMs ?? 5_000,
+        requestTimeout: timeout,
+        throwOnRequestTimeout: true,
+        socketTimeout: timeout,
+      },
+    });
+  }
+
+  async has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
+    return this.#track(async () => {
+      const out = new Array<boolean>(keys.length).fill(false);
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < keys.length; i = next++) {
+          const key = keys[i]!;
+          const size = isEmptyBlobKey(key) ? 0 : (await this.#head(key))?.size;
+          out[i] = size !== undefined && (sizes === undefined || sizes[i] === size);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(HAS_PARALLELISM, keys.length) }, worker));
+      return out;
+    });
+  }
+
+  async stat(key: Key): Promise<number | undefined> {
+    if (isEmptyBlobKey(key)) return 0;
+    return this.#track(async () => (await this.#head(key))?.size);
+  }
+
+  async get(key: Key, options: ReadOptions = {}): Promise<Entry | undefined> {
+    const { offset = 0, limit = 0, signal } = options;
+    if (isEmptyBlobKey(key)) {
+      const { start, end } = resolveRange(0, offset, limit);
+      return inMemoryEntry(0, Buffer.alloc(0).subarray(start, end));
+    }
+    resolveRange(Number.MAX_SAFE_INTEGER, offset, limit); // the checks that need no size
+    return this.#track(async () => {
+      const name = objectKey(this.#prefix, key);
+      const range = offset === 0 && limit === 0 ? undefined : `bytes=${offset}-${limit ? offset + limit - 1 : ''}`;
+      let out: GetObjectCommandOutput;
+      try {
+        out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: name, Range: range }), {
+          abortSignal: signal,
+        });
+      } catch (err) {
+        if (isMiss(err)) return undefined;
+        // 416: the range starts at or past the end. At the end is an empty read, past it an error.
+        if (statusOf(err) === 416 || codeOf(err) === 'InvalidRange') return this.#emptyReadAtEnd(key, offset);
+        throw s3Error(err, this.#bucket, `GetObject ${name}`, signal?.aborted);
+      }
+      const stream = out.Body as Readable | undefined;
+      const size = entrySize(out);
+      // A server that ignores Range sends the whole object: those bytes are not the range.
+      const wrong =
+        stream === undefined ? 'no body' : size === undefined ? 'no size' : range && !out.ContentRange && 'no range';
+      if (wrong) {
+        stream?.destroy();
+        throw new HoardError(ErrorCode.Internal, `S3 bucket ${this.#bucket} answered GetObject ${name} with ${wrong}`);
+      }
+      return { size: size!, stream: stream! };
+    });
+  }
+
+  async getBytes(key: Key, options: { readonly signal?: AbortSignal } = {}): Promise<Buffer | undefined> {
+    const entry = await this.get(key, options);
+    if (entry === undefined) return undefined;
+    try {
+      return entry.bytes ?? (await buffer(entry.stream));
+    } catch (err) {
+      throw s3Error(err, this.#bucket, `reading ${objectKey(this.#prefix, key)}`, options.signal?.aborted);
+    }
+  }
+
+  async put(key: Key, body: Body, options: PutOptions = {}): Promise<PutOutcome> {
+    this.#checkOpen();
+    checkPut(key, options, 0);
+    if (key.keyspace !== 'cas') return this.#work.track(this.#upload(key, body, options, false));
+    return this.#work.track(this.#putCas(key, body, options));
+  }
+
+  async delete(key: Key): Promise<boolean> {
+    if (isEmptyBlobKey(key)) return false;
+    return this.#track(async () => {
+      if ((await this.#head(key)) === undefined) return false;
+      const name = objectKey(this.#prefix, key);
+      try {
+        await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: name }));
+      } catch (err) {
+        if (isMiss(err)) return false;
+        throw s3Error(err, this.#bucket, `DeleteObject ${name}`);
+      }
+      return true;
+    });
+  }
+
+  /** Zeros: a bucket has no bound, and its size is not known cheaply (see the header). */
+  usage(): StoreUsage {
+    return { bytes: 0, maxBytes: 0, effectiveMaxBytes: 0, entries: 0, evictions: 0 };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#work.settled();
+    this.#client.destroy();
+  }
+
+  /** Whether the bucket answers to these credentials: throws the HoardError it would give. */
+  async check(signal?: AbortSignal): Promise<void> {
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }), { abortSignal: signal });
+    } catch (err) {
+      if (statusOf(err) === 404) {
+        throw new HoardError(ErrorCode.Unavailable, `S3 bucket ${this.#bucket} does not exist`, { cause: err });
+      }
+      throw s3Error(err, this.#bucket, 'HeadBucket', signal?.aborted);
+    }
+  }
+
+  /**
+   * A CAS put: skipped when the blob is there (or being uploaded by this process and then
+   * there), uploaded otherwise. An `exists` answer still reads and verifies the body.
+   */
+  async #putCas(key: Key, body: Body, options: PutOptions): Promise<PutOutcome> {
+    const id = keyString(key);
+    const verifyOnly = async (): Promise<PutOutcome> => {
+      await receive(body, putReceiveOptions(key, options, 0), () => undefined);
+      return 'exists';
+    };
+    if (isEmptyBlobKey(key)) return verifyOnly();
+    for (let pending = this.#casUploads.get(id); pending; pending = this.#casUploads.get(id)) {
+      if (
+        await pending.then(
+          () => true,
+          () => false,
+        )
+      )
+        return verifyOnly();
+    }
+    const work = (async () => {
+      const present = await this.#head(key, options.signal);
+      if (present !== undefined && present.size === options.size) return verifyOnly();
+      return this.#upload(key, body, options, present === undefined);
+    })();
+    this.#casUploads.set(id, work);
+    try {
+      return await work;
+    } finally {
+      this.#casUploads.delete(id);
+    }
+  }
+
+  async #upload(key: Key, body: Body, options: PutOptions, ifAbsent: boolean): Promise<PutOutcome> {
+    const upload = new BucketUpload({
+      client: this.#client,
+      bucket: this.#bucket,
+      key: objectKey(this.#prefix, key),
+      ifAbsent,
+      signal: options.signal,
+    });
+    try {
+      await receive(body, putReceiveOptions(key, options, 0), (chunk) => upload.take(chunk));
+      return await upload.publish();
+    } catch (err) {
+      await upload.discard();
+      throw err;
+    }
+  }
+
+  /** HeadObject: the object's size, or undefined on a miss. */
+  async #head(key: Key, signal?: AbortSignal): Promise<HeadResult> {
+    const name = objectKey(this.#prefix, key);
+    try {
+      const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: name }), {
+        abortSignal: signal,
+      });
+      return { size: out.ContentLength ?? 0 };
+    } catch (err) {
+      if (isMiss(err)) return undefined;
+      throw s3Error(err, this.#bucket, `HeadObject ${name}`, signal?.aborted);
+    }
+  }
+
+  /** A range read that S3 refused (416): empty at the end of the entry, OutOfRange past it. */
+  async #emptyReadAtEnd(key: Key, offset: number): Promise<Entry | undefined> {
+    const head = await this.#head(key);
+    if (head === undefined) return undefined;
+    resolveRange(head.size, offset, 0);
+    return inMemoryEntry(head.size, Buffer.alloc(0));
+  }
+
+  /** Runs `fn` unless the store is closed, counted for close(). */
+  #track<T>(fn: () => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    return this.#work.track(fn());
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new HoardError(ErrorCode.Unavailable, 'the store is closed');
+  }
+}
+
+/**
+ * Opens a store over an existing bucket and checks that it answers (HeadBucket), so a wrong
+ * bucket name, endpoint or key fails at start-up with its reason, not at the first request.
+ */
+export async function openS3Store(options: S3StoreOptions): Promise<S3Store> {
+  const store = new S3Store(options);
+  try {
+    await store.check();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+function isMiss(err: unknown): boolean {
+  const code = codeOf(err);
+  return code === 'NoSuchKey' || code === 'NotFound' || (statusOf(err) === 404 && code !== 'NoSuchBucket');
+}
+
+/** The whole object's size: from Content-Range (`bytes a-b/total`) for a range, else the length. */
+function entrySize(out: GetObjectCommandOutput): number | undefined {
+  const total = /\/(\d+)$/.exec(out.ContentRange ?? '')?.[1];
+  if (total !== undefined) return Number(total);
+  return out.ContentLength;
+}
