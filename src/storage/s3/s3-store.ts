@@ -17,6 +17,9 @@
 // or destroys it. An object replaced or deleted while its stream is read keeps streaming
 // the bytes it started with, as S3 serves them.
 //
+// Existence checks (has, stat) of a CAS blob this process saw present in the last minute
+// are answered from memory (existence-cache.ts); everything else asks HeadObject.
+//
 // What a bucket cannot do: it has no bound and no cheap count, so usage() reports zeros
 // (bytes, entries, maxBytes: unbounded) rather than figures that would be wrong; the
 // bucket's own metrics are the operator's source for its size. It keeps no LRU order:
@@ -47,6 +50,7 @@ import { resolveRange } from '../range.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
 import { BucketUpload } from './bucket-upload.ts';
 import { normalizePrefix, objectKey } from './object-key.ts';
+import { ExistenceCache } from './existence-cache.ts';
 import { codeOf, s3Error, statusOf } from './s3-errors.ts';
 
 /** HeadObject requests one has() keeps in flight. */
@@ -83,6 +87,7 @@ export class S3Store implements Store {
   readonly #work = new InFlight();
   /** CAS uploads in flight in this process, by key string: later puts of a key wait. */
   readonly #casUploads = new Map<string, Promise<PutOutcome>>();
+  readonly #existing = new ExistenceCache();
   #closed = false;
 
   constructor(options: S3StoreOptions) {
@@ -115,7 +120,7 @@ export class S3Store implements Store {
       const worker = async () => {
         for (let i = next++; i < keys.length; i = next++) {
           const key = keys[i]!;
-          const size = isEmptyBlobKey(key) ? 0 : (await this.#head(key))?.size;
+          const size = isEmptyBlobKey(key) ? 0 : (this.#existing.size(key) ?? (await this.#head(key))?.size);
           out[i] = size !== undefined && (sizes === undefined || sizes[i] === size);
         }
       };
@@ -126,7 +131,7 @@ export class S3Store implements Store {
 
   async stat(key: Key): Promise<number | undefined> {
     if (isEmptyBlobKey(key)) return 0;
-    return this.#track(async () => (await this.#head(key))?.size);
+    return this.#track(async () => this.#existing.size(key) ?? (await this.#head(key))?.size);
   }
 
   async get(key: Key, options: ReadOptions = {}): Promise<Entry | undefined> {
@@ -183,6 +188,7 @@ export class S3Store implements Store {
   async delete(key: Key): Promise<boolean> {
     if (isEmptyBlobKey(key)) return false;
     return this.#track(async () => {
+      this.#existing.forget(key);
       if ((await this.#head(key)) === undefined) return false;
       const name = objectKey(this.#prefix, key);
       try {
@@ -246,7 +252,9 @@ export class S3Store implements Store {
     })();
     this.#casUploads.set(id, work);
     try {
-      return await work;
+      const outcome = await work;
+      if (options.size !== undefined) this.#existing.present(key, options.size);
+      return outcome;
     } finally {
       this.#casUploads.delete(id);
     }
@@ -276,7 +284,9 @@ export class S3Store implements Store {
       const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: name }), {
         abortSignal: signal,
       });
-      return { size: out.ContentLength ?? 0 };
+      const size = out.ContentLength ?? 0;
+      this.#existing.present(key, size);
+      return { size };
     } catch (err) {
       if (isMiss(err)) return undefined;
       throw s3Error(err, this.#bucket, `HeadObject ${name}`, signal?.aborted);
