@@ -9,13 +9,14 @@
 // thread, so every request thread sees it alike.
 import path from 'node:path';
 import { referencedBlobs } from '../cache/action-refs.ts';
+import { toHoardError } from '../core/errors.ts';
 import type { Config } from '../config/schema.ts';
 import { openDiskStore, type DiskStoreOptions } from './disk/disk-store.ts';
 import { CircuitBreakerStore } from './circuit-breaker-store.ts';
 import { withNamespaceFallback } from './namespace-fallback-store.ts';
 import { ReadThroughStore } from './read-through-store.ts';
 import type { Store } from './store.ts';
-import { openS3Store } from './s3/s3-store.ts';
+import { S3Store } from './s3/s3-store.ts';
 import { namedStore, type Tier } from './tier.ts';
 import type { UploaderLogger } from './write-behind/bucket-uploader.ts';
 import { WriteBehind } from './write-behind/write-behind.ts';
@@ -72,10 +73,8 @@ function tierPlan(config: StoreConfig, events: StoreEvents): readonly TierOpener
     ...(config.s3Bucket === undefined || config.s3Bucket === ''
       ? []
       : [
-          async (): Promise<Tier> => ({
-            name: 'bucket',
-            kind: 's3',
-            store: await openS3Store({
+          async (): Promise<Tier> => {
+            const store = new S3Store({
               bucket: config.s3Bucket!,
               endpoint: config.s3Endpoint === '' ? undefined : config.s3Endpoint,
               region: config.s3Region ?? 'us-east-1',
@@ -85,8 +84,20 @@ function tierPlan(config: StoreConfig, events: StoreEvents): readonly TierOpener
                 config.s3AccessKeyId && config.s3SecretAccessKey
                   ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey }
                   : undefined,
-            }),
-          }),
+            });
+            // A bucket out of reach or refusing the credentials at start does not keep the disk
+            // from serving: its reads are misses (the breaker) and its uploads wait queued until
+            // it answers. The operator is told at once, as the tier's errors say later.
+            store
+              .check()
+              .catch((err: unknown) =>
+                events.logger?.warn(
+                  { lastError: toHoardError(err).message },
+                  'the bucket does not answer at start: serving from the disk, uploads stay queued',
+                ),
+              );
+            return { name: 'bucket', kind: 's3', store };
+          },
         ]),
   ];
 }

@@ -4,7 +4,9 @@
 //
 // Contracts:
 // - The caller's stream ends only once the bytes checked out and the fill (if any) has
-//   settled, so "the read ended" means "whole and verified", and a read that ended has
+//   settled, and its last chunk is held back until then: a client that takes a response
+//   as whole at its Content-Length never gets every byte of a wrong entry. "The read ended"
+//   means "whole and verified", and a read that ended has
 //   landed in the fast tier unless that tier refused it. Wrong bytes (too few, too many, a
 //   bad hash) end the caller's stream with Corrupt instead: never a short body presented
 //   as whole.
@@ -105,18 +107,27 @@ export function fillingRead(options: FillingReadOptions): FillingRead {
     });
   };
 
+  // The last chunk is held back until the entry checked out and the fill settled: a client
+  // that reads up to Content-Length takes the response as whole once it has the last byte,
+  // so wrong bytes must fail the read before it, and the response must not end (or the
+  // client go away) before the read has.
+  let held: Buffer | undefined;
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       received += chunk.byteLength;
       if (received > size) return callback(bad(`more than the ${size} bytes it declared`));
       hasher?.update(chunk);
-      feed(chunk).then(() => callback(null, chunk), callback);
+      feed(chunk).then(() => {
+        const previous = held;
+        held = chunk;
+        callback(null, previous);
+      }, callback);
     },
     flush(callback) {
       if (received !== size) return callback(bad(`${received} of the ${size} bytes it declared`));
       if (hasher !== undefined && hasher.digest('hex') !== key.id) return callback(bad('bytes that do not hash to it'));
       fillBody?.end();
-      void filled.then(() => callback());
+      void filled.then(() => callback(null, held));
     },
   });
   stream.once('error', () => {
