@@ -1,4 +1,4 @@
-// Runs the benchmarks (store, http, grpc, secured, turborepo, or a subset with --only) one after
+// Runs the benchmarks (store, http, grpc, secured, turborepo, s3, or a subset with --only) one after
 // another, prints every section, and optionally writes the results as JSON (--json FILE) and as a
 // Markdown fragment for bench/RESULTS.md (--md FILE: per section the command, the commit,
 // the machine and the load average above one table of every target side by side). Other
@@ -7,7 +7,7 @@
 // worker count, side by side in the http and grpc tables). bench/scaling.ts runs rows of
 // those sections over 1, 2, 4, … workers.
 //
-//   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc,secured,turborepo] [--workers 1,2] [--quick] [--json F] [--md F]
+//   ./node_modules/.bin/node bench/run.ts [--only store,http,grpc,secured,turborepo,s3] [--workers 1,2] [--quick] [--json F] [--md F]
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { GRPC_OPTIONS, GRPC_OPTIONS_HELP, parseGrpcArgs, runGrpcBench } from './grpc.ts';
@@ -16,11 +16,12 @@ import { listOption, runScript, usageLine } from './lib/args.ts';
 import { renderSectionMarkdown, type RunMeta } from './lib/markdown.ts';
 import { loadAverage, startRunMeta } from './lib/run-meta.ts';
 import { renderSection, type Section } from './lib/section.ts';
+import { parseS3Args, runS3Bench, S3_OPTIONS, S3_OPTIONS_HELP } from './s3.ts';
 import { parseSecuredArgs, runSecuredBench, SECURED_OPTIONS, SECURED_OPTIONS_HELP } from './secured.ts';
 import { parseStoreArgs, runStoreBench, STORE_OPTIONS, STORE_OPTIONS_HELP } from './store-scale.ts';
 import { parseTurborepoArgs, runTurborepoBench, TURBOREPO_OPTIONS, TURBOREPO_OPTIONS_HELP } from './turborepo.ts';
 
-const ALL = ['store', 'http', 'grpc', 'secured', 'turborepo'] as const;
+const ALL = ['store', 'http', 'grpc', 'secured', 'turborepo', 's3'] as const;
 type Part = (typeof ALL)[number];
 
 export async function runAll(
@@ -38,12 +39,14 @@ export async function runAll(
   const grpc = parseGrpcArgs(argv);
   const secured = parseSecuredArgs(argv);
   const turborepo = parseTurborepoArgs(argv);
+  const s3 = parseS3Args(argv);
   const runners: Record<Part, () => Promise<Section>> = {
     store: () => runStoreBench(store, log),
     http: () => runHttpBench(http, log),
     grpc: () => runGrpcBench(grpc, log),
     secured: () => runSecuredBench(secured, log),
     turborepo: () => runTurborepoBench(turborepo, log),
+    s3: () => runS3Bench(s3, log),
   };
   for (const part of ALL) {
     if (!only.includes(part)) continue;
@@ -61,7 +64,7 @@ const RUN_OPTIONS = { only: { type: 'string' }, json: { type: 'string' }, md: { 
 
 const USAGE = `Usage: ./node_modules/.bin/node bench/run.ts [options]
 
-Runs the store, http, grpc, secured and turborepo benchmarks one after another and prints every section.
+Runs the store, http, grpc, secured, turborepo and s3 benchmarks one after another and prints every section.
 One option list goes to all of them; each takes the options it knows.
 
 Options:
@@ -76,14 +79,16 @@ ${GRPC_OPTIONS_HELP}
 secured (bench/secured.ts):
 ${SECURED_OPTIONS_HELP}
 turborepo (bench/turborepo.ts):
-${TURBOREPO_OPTIONS_HELP}`;
+${TURBOREPO_OPTIONS_HELP}
+s3 (bench/s3.ts; needs Ceph installed):
+${S3_OPTIONS_HELP}`;
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
   await runScript(
     argv,
     USAGE,
-    [STORE_OPTIONS, HTTP_OPTIONS, GRPC_OPTIONS, SECURED_OPTIONS, TURBOREPO_OPTIONS, RUN_OPTIONS],
+    [STORE_OPTIONS, HTTP_OPTIONS, GRPC_OPTIONS, SECURED_OPTIONS, TURBOREPO_OPTIONS, S3_OPTIONS, RUN_OPTIONS],
     async () => {
       const { values } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: false });
       const { meta, sections } = await runAll(argv);
