@@ -35,7 +35,7 @@ export interface BucketUploaderOptions {
   readonly target: Store;
   readonly queue: UploadQueue;
   readonly referencesOf: ReferencesOf;
-  /** Uploads at once (default 4). */
+  /** Uploads at once (default 16: a bucket serves many requests at once, each slow). */
   readonly concurrency?: number;
   readonly logger?: UploaderLogger;
   /** First retry delay after a failure, doubled up to MAX_RETRY_MS (default 250 ms). */
@@ -97,7 +97,7 @@ export class BucketUploader {
   start(): void {
     for (const entry of this.#o.queue.pending()) this.#add(entry);
     this.#o.queue.onAdd((entry) => this.#add(entry));
-    for (let i = 0; i < (this.#o.concurrency ?? 4); i++) this.#workers.push(this.#work());
+    for (let i = 0; i < (this.#o.concurrency ?? 16); i++) this.#workers.push(this.#work());
   }
 
   stats(): UploaderStats {
