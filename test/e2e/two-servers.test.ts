@@ -13,6 +13,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { hashBytes } from '../../src/core/digest.ts';
+import { observeActionCache } from '../helpers/bucket-observer.ts';
 import { bucketAccess, bucketTier, drained, NO_AWS_ENV, type BucketAccess } from '../helpers/bucket-tier.ts';
 import { rgwForFile, uniqueBucketName } from '../helpers/ceph-rgw.ts';
 import { REPO_ROOT, spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
@@ -100,9 +101,10 @@ describe('two hoard servers over one bucket', { skip: rgw.skip || secondPass }, 
       await ws?.dispose();
     });
 
-    const cases: readonly { name: string; url: (h: HoardProcess) => string }[] = [
-      { name: 'HTTP', url: (h) => `${h.httpUrl}/two-servers` },
-      { name: 'gRPC', url: (h) => `grpc://${grpcTarget(h)}` },
+    // `ns`: the namespace the build's entries land in (the URL prefix; no instance name).
+    const cases: readonly { name: string; url: (h: HoardProcess) => string; ns: string }[] = [
+      { name: 'HTTP', url: (h) => `${h.httpUrl}/two-servers`, ns: 'two-servers' },
+      { name: 'gRPC', url: (h) => `grpc://${grpcTarget(h)}`, ns: '' },
     ];
     for (const c of cases) {
       test(`${c.name}: 100% remote cache hits on B, byte-identical outputs`, async (t) => {
@@ -116,8 +118,24 @@ describe('two hoard servers over one bucket', { skip: rgw.skip || secondPass }, 
             reported.onBuild?.(label, build);
           },
         };
-        const expected = await coldDefault(ws, throughA);
-        await aDrained(t);
+        // Rule 6 across tiers, watched in the bucket during the build and A's drain: no
+        // action-cache entry appears before every blob it names, the 320-file tree included.
+        // Bazel uploads outputs before entries, so this build alone would rarely catch an
+        // uploader that skipped the check (a mutation that did passed here);
+        // s3-tier.test.ts sends entries first, and fails then.
+        const observer = observeActionCache(rgw.rgw!, access.bucket, access.prefix, c.ns);
+        let expected: Awaited<ReturnType<typeof coldDefault>>;
+        try {
+          expected = await coldDefault(ws, throughA);
+          await aDrained(t);
+        } finally {
+          const watched = await observer.stop();
+          t.diagnostic(
+            `bucket observer: ${watched.polls} polls, ${watched.seen} action-cache entries seen appearing, ${watched.blobsChecked} blobs checked`,
+          );
+          assert.deepEqual(watched.violations, []);
+          assert.ok(watched.seen > 0, 'the observer saw action-cache entries appear');
+        }
         // clean --expunge first (in warmDefault): nothing local, B's disk never saw the salt.
         await warmDefault(ws, { ...throughA, remoteCache: c.url(b) }, expected, 'warm through B');
         // Every process A's build ran (and uploaded) is one B answered: none left out.
