@@ -13,6 +13,7 @@
 import { toHoardError } from '../core/errors.ts';
 import type { Key } from '../core/keys.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from './store.ts';
+import { isCallerError } from './tier.ts';
 
 export interface CircuitBreakerOptions {
   /** Longest a read may take before it counts as a failure and answers a miss (default 5 s). */
@@ -26,8 +27,6 @@ export interface CircuitBreakerOptions {
 }
 
 const MAX_OPEN_MS = 60_000;
-/** Errors that say something about the caller, not the tier: passed on, not counted. */
-const CALLER_ERRORS: ReadonlySet<string> = new Set(['aborted', 'invalid_argument', 'out_of_range']);
 
 class DeadlineExceeded extends Error {
   constructor(ms: number) {
@@ -134,7 +133,8 @@ export class CircuitBreakerStore implements Store {
           (late) => discard?.(late),
           () => undefined,
         );
-      } else if (CALLER_ERRORS.has(toHoardError(err).code)) {
+      } else if (isCallerError(toHoardError(err).code)) {
+        // The caller's own error: passed on, not counted against the tier.
         this.#probing = false;
         throw err;
       }

@@ -35,18 +35,8 @@ import { keyString, type Key } from '../core/keys.ts';
 import { fillingRead, type FillOutcome } from './filling-read.ts';
 import { InFlight } from './in-flight.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage, TierUsage } from './store.ts';
-import { tiersOf, type Tier } from './tier.ts';
+import { isCallerError, tiersOf, type Tier } from './tier.ts';
 import type { WriteBehind } from './write-behind/write-behind.ts';
-
-/** Errors that say something about the caller, not about a tier's health. */
-const CALLER_ERRORS: ReadonlySet<string> = new Set([
-  ErrorCode.Aborted,
-  ErrorCode.InvalidArgument,
-  ErrorCode.OutOfRange,
-  ErrorCode.DigestMismatch,
-  ErrorCode.SizeMismatch,
-  ErrorCode.TooLarge,
-]);
 
 export class ReadThroughStore implements Store {
   readonly #fast: Tier;
@@ -244,7 +234,7 @@ export class ReadThroughStore implements Store {
       return entry;
     } catch (err) {
       const error = toHoardError(err);
-      settle(CALLER_ERRORS.has(error.code) ? { state: 'aborted' } : { state: 'failed', error });
+      settle(isCallerError(error.code) ? { state: 'aborted' } : { state: 'failed', error });
       throw error;
     }
   }
@@ -269,7 +259,7 @@ export class ReadThroughStore implements Store {
     });
     void read.outcome.then((outcome) => {
       if (outcome.state === 'failed') this.#slowErrors++;
-      if (outcome.state === 'unfilled' && outcome.error && !CALLER_ERRORS.has(outcome.error.code)) this.#fastErrors++;
+      if (outcome.state === 'unfilled' && outcome.error && !isCallerError(outcome.error.code)) this.#fastErrors++;
       settle?.(outcome);
     });
     return { size, stream: read.stream };
@@ -288,13 +278,13 @@ export class ReadThroughStore implements Store {
         settle({ state: 'filled' });
       } catch (err) {
         const error = toHoardError(err);
-        if (!CALLER_ERRORS.has(error.code)) this.#fastErrors++;
+        if (!isCallerError(error.code)) this.#fastErrors++;
         settle({ state: 'unfilled', error });
       }
       return data;
     } catch (err) {
       const error = toHoardError(err);
-      settle(CALLER_ERRORS.has(error.code) ? { state: 'aborted' } : { state: 'failed', error });
+      settle(isCallerError(error.code) ? { state: 'aborted' } : { state: 'failed', error });
       throw error;
     }
   }
@@ -318,7 +308,7 @@ export class ReadThroughStore implements Store {
       return await work;
     } catch (err) {
       const error = toHoardError(err);
-      if (!CALLER_ERRORS.has(error.code)) this.#slowErrors++;
+      if (!isCallerError(error.code)) this.#slowErrors++;
       throw error;
     }
   }

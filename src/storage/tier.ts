@@ -1,7 +1,23 @@
 // A tier is a store with a name in a stack (the disk in front of a bucket). Names reach
 // operators as the `tiers` of StoreUsage, the `tier` label of the store metrics and the
 // /status page; nothing on the data path looks at them.
+import { ErrorCode } from '../core/errors.ts';
 import type { Store, StoreUsage, TierUsage } from './store.ts';
+
+/** Errors that say something about the caller (or its bytes), not about a tier's health. */
+const CALLER_ERRORS: ReadonlySet<string> = new Set([
+  ErrorCode.Aborted,
+  ErrorCode.InvalidArgument,
+  ErrorCode.OutOfRange,
+  ErrorCode.DigestMismatch,
+  ErrorCode.SizeMismatch,
+  ErrorCode.TooLarge,
+]);
+
+/** True for an error a tier's health counts must leave out. */
+export function isCallerError(code: string): boolean {
+  return CALLER_ERRORS.has(code);
+}
 
 export interface Tier {
   /** Unique within the stack; the metrics' `tier` label. */

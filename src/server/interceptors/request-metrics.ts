@@ -1,6 +1,6 @@
-// Request metrics for every call: count and duration by protocol, operation and status (and
-// the slowest recent calls for the status page),
-// and a failed call counted once in hoard_errors_total by its stable cause.
+// Request metrics for every call: count and duration by protocol, operation and status, the
+// slowest recent calls (for /status), and a failed call counted once in hoard_errors_total by
+// its stable cause.
 import type { Interceptor } from '../../core/call.ts';
 import { displayPath } from '../../metrics/activity.ts';
 import type { Metrics } from '../../metrics/metrics.ts';

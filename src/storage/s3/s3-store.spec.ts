@@ -20,7 +20,7 @@ import { isHoardError } from '../../core/errors.ts';
 import { acKey, casKey, rawKey, type Key } from '../../core/keys.ts';
 import { PART_BYTES } from './bucket-upload.ts';
 import { objectKey } from './object-key.ts';
-import { openS3Store, S3Store, type S3StoreOptions } from './s3-store.ts';
+import { S3Store, type S3StoreOptions } from './s3-store.ts';
 
 const fixture = await rgwForFile();
 after(() => fixture.release());
@@ -211,9 +211,9 @@ describe('S3Store (Ceph RGW): what the conformance suite does not cover', { skip
       assert.ok(!inspect(e, { depth: 10 }).includes(secret), 'the secret is nowhere in the error');
       return true;
     };
-    await assert.rejects(openS3Store(options), refused);
     const store = new S3Store(options);
     try {
+      await assert.rejects(store.check(), refused);
       const data = Buffer.from('credentials');
       await assert.rejects(store.put(casKey(digestOf(data).hash), data, { size: data.length }), refused);
       await assert.rejects(store.get(rawKey('x')), refused);
@@ -243,10 +243,12 @@ describe('S3Store (Ceph RGW): what the conformance suite does not cover', { skip
     } finally {
       await store.close();
     }
-    await assert.rejects(
-      openS3Store({ ...optionsFor(rgw!, 'x'), bucket: uniqueBucketName('missing') }),
-      (e) => isHoardError(e, 'unavailable') && /does not exist/.test(e.message),
-    );
+    const missing = new S3Store({ ...optionsFor(rgw!, 'x'), bucket: uniqueBucketName('missing') });
+    try {
+      await assert.rejects(missing.check(), (e) => isHoardError(e, 'unavailable') && /does not exist/.test(e.message));
+    } finally {
+      await missing.close();
+    }
   });
 
   it('answers exists when another process published the blob while this put was receiving it', async () => {

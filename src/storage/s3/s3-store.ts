@@ -312,21 +312,6 @@ export class S3Store implements Store {
   }
 }
 
-/**
- * Opens a store over an existing bucket and checks that it answers (HeadBucket), so a wrong
- * bucket name, endpoint or key fails at start-up with its reason, not at the first request.
- */
-export async function openS3Store(options: S3StoreOptions): Promise<S3Store> {
-  const store = new S3Store(options);
-  try {
-    await store.check();
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  return store;
-}
-
 function isMiss(err: unknown): boolean {
   const code = codeOf(err);
   return code === 'NoSuchKey' || code === 'NotFound' || (statusOf(err) === 404 && code !== 'NoSuchBucket');
