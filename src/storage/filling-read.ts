@@ -3,25 +3,31 @@
 // a `fill` is given, the same chunks feed a put into the fast tier at the same time.
 //
 // Contracts:
-// - The caller's stream ends only once the bytes checked out and the fill (if any) has
-//   settled, and its last chunk is held back until then: a client that takes a response
-//   as whole at its Content-Length never gets every byte of a wrong entry. "The read ended"
-//   means "whole and verified", and a read that ended has
-//   landed in the fast tier unless that tier refused it. Wrong bytes (too few, too many, a
-//   bad hash) end the caller's stream with Corrupt instead: never a short body presented
-//   as whole.
+// - The caller's stream ends only once the bytes checked out, and its last chunk is held
+//   back until then: a client that takes a response as whole at its Content-Length never
+//   gets every byte of a wrong entry. "The read ended" means "whole and verified"; the
+//   fill may still be writing (or syncing) then, and `outcome` says when it settled.
+//   Wrong bytes (too few, too many, a bad hash) end the caller's stream with Corrupt
+//   instead: never a short body presented as whole.
 // - Nothing partial lands in the fast tier (rule 1): the fill is a put of the declared
-//   size, which verifies CAS itself, and its body fails with the read whenever the read
-//   fails (the caller stopped reading, the signal fired, the slow tier failed).
+//   size, its body ends only after the hash checked out (and fails with the read whenever
+//   the read fails: the caller stopped reading, the signal fired, the slow tier failed),
+//   and for CAS the put compares the hash computed here instead of hashing the bytes again.
 // - The fill is best effort: a fast tier that refuses the entry (full, closed) does not
 //   fail the caller's read; the bytes keep flowing to the caller, checked as before.
-// - Pace: one stream drives both, so the slower of the caller and the fast tier sets it;
-//   nothing buffers more than the streams' high-water marks.
+// - Pace: one stream drives both; the fill may fall FILL_BUFFER_BYTES behind the caller
+//   before it slows the read, so a disk write or sync in flight does not stall it.
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHasher } from '../core/digest.ts';
 import { ErrorCode, HoardError, toHoardError } from '../core/errors.ts';
 import type { Key } from '../core/keys.ts';
+
+/**
+ * How far the fill may fall behind the caller's stream: a disk write or sync in flight
+ * does not stall the read from the slow tier (the disk writes in 1 MiB batches).
+ */
+const FILL_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** How a filling read ended, for the single-flight followers waiting on it. */
 export type FillOutcome =
@@ -43,8 +49,12 @@ export interface FillingReadOptions {
   readonly source: Readable;
   /** For error messages: the slow tier's name. */
   readonly tierName: string;
-  /** Puts `body` (the entry's bytes, `size` of them) into the fast tier. */
-  readonly fill?: (body: AsyncIterable<Uint8Array>) => Promise<unknown>;
+  /**
+   * Puts `body` (the entry's bytes, `size` of them) into the fast tier. For CAS, `bodySha256`
+   * gives the hash this read computed once the body has ended (a body that does not hash to
+   * the key fails instead of ending), so the put need not hash the bytes again.
+   */
+  readonly fill?: (body: AsyncIterable<Uint8Array>, bodySha256: () => string | undefined) => Promise<unknown>;
   readonly signal?: AbortSignal;
 }
 
@@ -67,16 +77,18 @@ export function fillingRead(options: FillingReadOptions): FillingRead {
     if (!callerSideFailed) slowFailure ??= err;
   });
 
+  /** The bytes' sha256, once all of them have been read and hashed. */
+  let sha256: string | undefined;
   let fillBody: PassThrough | undefined;
   let filled: Promise<HoardError | undefined> = Promise.resolve(undefined);
   let fillSettled = false;
   const fillDone = new AbortController();
   if (fill !== undefined) {
-    fillBody = new PassThrough();
+    fillBody = new PassThrough({ highWaterMark: FILL_BUFFER_BYTES });
     // Failing the body is how a failed read reaches the put, which may have stopped
     // listening already (it refused the entry): the error must not go unhandled.
     fillBody.on('error', () => undefined);
-    filled = fill(fillBody).then(
+    filled = fill(fillBody, () => sha256).then(
       () => undefined,
       (err: unknown) => toHoardError(err),
     );
@@ -107,10 +119,9 @@ export function fillingRead(options: FillingReadOptions): FillingRead {
     });
   };
 
-  // The last chunk is held back until the entry checked out and the fill settled: a client
-  // that reads up to Content-Length takes the response as whole once it has the last byte,
-  // so wrong bytes must fail the read before it, and the response must not end (or the
-  // client go away) before the read has.
+  // The last chunk is held back until the entry checked out: a client that reads up to
+  // Content-Length takes the response as whole once it has the last byte, so wrong bytes
+  // must fail the read before it.
   let held: Buffer | undefined;
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -125,9 +136,12 @@ export function fillingRead(options: FillingReadOptions): FillingRead {
     },
     flush(callback) {
       if (received !== size) return callback(bad(`${received} of the ${size} bytes it declared`));
-      if (hasher !== undefined && hasher.digest('hex') !== key.id) return callback(bad('bytes that do not hash to it'));
+      if (hasher !== undefined) {
+        sha256 = hasher.digest('hex');
+        if (sha256 !== key.id) return callback(bad('bytes that do not hash to it'));
+      }
       fillBody?.end();
-      void filled.then(() => callback(null, held));
+      callback(null, held);
     },
   });
   stream.once('error', () => {

@@ -7,7 +7,7 @@
 // whole, and nothing partial or unverified lands in the fast tier (rule 1). Concurrent
 // misses of one key read the slow tier once: the first caller leads, the others wait for
 // its fill and then read the fast tier. A follower therefore gets its first byte when the
-// leader's read has ended, and the leader's read moves at its caller's pace.
+// leader's fill has settled, and the leader's read moves at its caller's pace.
 //
 // Range reads (offset or limit) that miss the fast tier are served by the slow tier
 // directly and fill nothing: a range cannot be hashed, and filling would mean reading the
@@ -254,7 +254,7 @@ export class ReadThroughStore implements Store {
       size,
       source: source.stream,
       tierName: this.#slow.name,
-      fill: fill ? (body) => this.#fast.store.put(key, body, { size }) : undefined,
+      fill: fill ? (body, bodySha256) => this.#fast.store.put(key, body, { size, bodySha256 }) : undefined,
       signal: signal === undefined ? this.#closing.signal : AbortSignal.any([signal, this.#closing.signal]),
     });
     void read.outcome.then((outcome) => {
