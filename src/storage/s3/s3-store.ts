@@ -51,6 +51,7 @@ import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsag
 import { BucketUpload } from './bucket-upload.ts';
 import { normalizePrefix, objectKey } from './object-key.ts';
 import { ExistenceCache } from './existence-cache.ts';
+import { HeadProbe } from './head-probe.ts';
 import { codeOf, s3Error, statusOf } from './s3-errors.ts';
 
 /** HeadObject requests one has() keeps in flight. */
@@ -88,6 +89,7 @@ export class S3Store implements Store {
   /** CAS uploads in flight in this process, by key string: later puts of a key wait. */
   readonly #casUploads = new Map<string, Promise<PutOutcome>>();
   readonly #existing = new ExistenceCache();
+  readonly #probe: HeadProbe;
   #closed = false;
 
   constructor(options: S3StoreOptions) {
@@ -110,6 +112,14 @@ export class S3Store implements Store {
         throwOnRequestTimeout: true,
         socketTimeout: timeout,
       },
+    });
+    this.#probe = new HeadProbe({
+      endpoint: options.endpoint,
+      region: options.region,
+      bucket: options.bucket,
+      forcePathStyle: options.forcePathStyle ?? false,
+      credentials: this.#client.config.credentials,
+      requestTimeoutMs: timeout,
     });
   }
 
@@ -210,6 +220,7 @@ export class S3Store implements Store {
     if (this.#closed) return;
     this.#closed = true;
     await this.#work.settled();
+    this.#probe.close();
     this.#client.destroy();
   }
 
@@ -277,18 +288,32 @@ export class S3Store implements Store {
     }
   }
 
-  /** HeadObject: the object's size, or undefined on a miss. */
+  /**
+   * HeadObject: the object's size, or undefined on a miss. The lean probe answers the
+   * everyday 200 and 404; anything else is asked again through the SDK (head-probe.ts).
+   */
   async #head(key: Key, signal?: AbortSignal): Promise<HeadResult> {
     const name = objectKey(this.#prefix, key);
+    const probing = this.#probe.enabled;
+    const probed = probing ? await this.#probe.head(name, signal) : undefined;
+    if (probed === null) return undefined;
+    if (probed !== undefined) {
+      this.#existing.present(key, probed.size);
+      return probed;
+    }
     try {
       const out = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: name }), {
         abortSignal: signal,
       });
+      if (probing) this.#probe.doubtResolved();
       const size = out.ContentLength ?? 0;
       this.#existing.present(key, size);
       return { size };
     } catch (err) {
-      if (isMiss(err)) return undefined;
+      if (isMiss(err)) {
+        if (probing) this.#probe.doubtResolved();
+        return undefined;
+      }
       throw s3Error(err, this.#bucket, `HeadObject ${name}`, signal?.aborted);
     }
   }
