@@ -1,4 +1,4 @@
-// The bucket goes away under a running server (issue 19), on a Ceph RGW of this file's own
+// The bucket goes away under a running server, on a Ceph RGW of this file's own
 // (the run's shared gateway must never be stopped). While radosgw is down: uploads are
 // still acknowledged and queue up, the disk still serves, and what only the bucket has is a
 // quick miss (the circuit breaker), never a 5xx or a hang. When it is back, the queue drains

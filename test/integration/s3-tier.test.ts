@@ -1,4 +1,4 @@
-// The S3 tier between hoard servers (issue 19): several servers over one bucket of the run's
+// The S3 tier between hoard servers: several servers over one bucket of the run's
 // Ceph RGW, each with a disk of its own. What one server is given over HTTP the others
 // serve once its upload queue has drained; the bucket never shows an action-cache entry
 // before the blobs it references (rule 6 across tiers), whatever order the client sends
@@ -121,7 +121,7 @@ describe('S3 tier: several servers, one bucket', { skip: fixture.skip }, () => {
 
     // B is read as Bazel reads: over kept-alive connections (fetch). A client that closes its
     // socket once it has Content-Length bytes can beat the end of a read that fills B's disk,
-    // and B then logs the hit as aborted and does not count it (see the report of issue 19).
+    // and B then logs the hit as aborted and does not count it.
     const get = async (path: string) => {
       const r = await fetch(`${b.url}${path}`);
       return { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
