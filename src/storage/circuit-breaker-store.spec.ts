@@ -125,3 +125,27 @@ test('writes pass through whatever the breaker says', async () => {
   tier.mode = 'ok';
   assert.deepEqual(await tier.getBytes(key), data);
 });
+
+test('a request that got through beside the breaker (an upload) closes it: the tier is back', async () => {
+  const tier = new FlakyTier();
+  await tier.put(key, data, { size: data.length });
+  const changes: string[] = [];
+  const store = new CircuitBreakerStore(tier, {
+    failuresToOpen: 2,
+    openMs: 60_000,
+    onStateChange: (s) => changes.push(s),
+  });
+  tier.mode = 'fail';
+  await store.has([key]);
+  await store.has([key]);
+  assert.equal(store.isOpen, true);
+  tier.mode = 'ok';
+  const asked = tier.reads;
+  assert.deepEqual(await store.has([key]), [false], 'still open: a miss without asking');
+  assert.equal(tier.reads, asked);
+  store.answeredElsewhere();
+  assert.equal(store.isOpen, false);
+  assert.equal(store.usage().health?.available, true);
+  assert.deepEqual(await store.has([key]), [true], 'reads go to the tier again at once');
+  assert.deepEqual(changes, ['open', 'closed']);
+});

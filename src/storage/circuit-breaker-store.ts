@@ -4,7 +4,8 @@
 // deadline is a miss (counted in `errors`); after FAILURES_TO_OPEN failures in a row the
 // breaker opens and every read is a miss at once, without asking the tier; after a pause
 // (doubling while failures go on, up to MAX_OPEN_MS) one read is let through as a probe,
-// and a success closes it again. Writes and deletes pass through untouched: the
+// and a success closes it again (as does any request the uploader got through,
+// `answeredElsewhere`). Writes and deletes pass through untouched: the
 // write-behind queue retries them (write-behind/), and a write-through put should fail
 // loudly rather than be dropped.
 //
@@ -61,6 +62,15 @@ export class CircuitBreakerStore implements Store {
   /** True while reads are answered as misses without asking the tier. */
   get isOpen(): boolean {
     return this.#open;
+  }
+
+  /**
+   * The tier answered a request made beside the breaker (the uploader's): it is reachable
+   * again, so an open breaker closes without waiting for a read to probe it. Otherwise a
+   * server whose bucket came back, and that reads nothing from it, would report it down.
+   */
+  answeredElsewhere(): void {
+    if (!this.#probing) this.#succeeded();
   }
 
   has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {

@@ -130,15 +130,13 @@ export async function createStore(config: StoreConfig, events: StoreEvents = {})
 async function composeStack(config: StoreConfig, tiers: readonly Tier[], events: StoreEvents): Promise<Store> {
   const [disk, bucket] = tiers;
   if (disk === undefined || bucket === undefined || tiers.length !== 2) return composeTiers(tiers);
-  const guarded: Tier = {
-    ...bucket,
-    store: new CircuitBreakerStore(bucket.store, {
-      onStateChange: (state, lastError) =>
-        state === 'open'
-          ? events.logger?.warn({ lastError }, 'the bucket keeps failing: its reads answer misses for a while')
-          : events.logger?.warn({}, 'the bucket answers again'),
-    }),
-  };
+  const breaker = new CircuitBreakerStore(bucket.store, {
+    onStateChange: (state, lastError) =>
+      state === 'open'
+        ? events.logger?.warn({ lastError }, 'the bucket keeps failing: its reads answer misses for a while')
+        : events.logger?.warn({}, 'the bucket answers again'),
+  });
+  const guarded: Tier = { ...bucket, store: breaker };
   if (config.s3Write === 'through') return new ReadThroughStore(disk, guarded);
   const writeBehind = await WriteBehind.open({
     dir: path.join(config.dir, 'upload-queue'),
@@ -149,6 +147,8 @@ async function composeStack(config: StoreConfig, tiers: readonly Tier[], events:
     maxBytes: Math.max(QUEUE_MIN_BYTES, config.maxSize * QUEUE_SHARE_OF_DISK),
     sync: config.durability === 'fsync',
     logger: events.logger,
+    // An upload that got through shows the bucket is back, even to a server reading nothing.
+    onDelivered: () => breaker.answeredElsewhere(),
   });
   return new ReadThroughStore(disk, guarded, { writeBehind });
 }

@@ -144,7 +144,9 @@ describe('S3 tier when the bucket goes away', { skip }, () => {
       `gateway back in ${Math.round(restartMs)} ms; ${during.length} queued uploads drained ${Math.round(drainMs)} ms later`,
     );
     await assertInBucket(access, [...local, ...during]);
-    // And the bucket answers reads again (the breaker closes on its next probe).
+    // The uploads that got through closed the breaker: no read had to probe it.
+    assert.equal((await bucketTier(s.url)).available, true, 'the bucket is reported available once uploads succeed');
+    // And the bucket answers reads again.
     const back = remote[0]!;
     const got = await waitFor(
       'a read of the bucket succeeds again',

@@ -45,6 +45,8 @@ export interface BucketUploaderOptions {
    * may send the entry before its outputs) before it is given up (default 60 s).
    */
   readonly patienceMs?: number;
+  /** Told each time an entry reached the bucket (it answers). */
+  readonly onDelivered?: () => void;
 }
 
 export interface UploaderStats {
@@ -59,6 +61,8 @@ export interface UploaderStats {
 }
 
 const MAX_RETRY_MS = 30_000;
+/** While uploads keep failing, how often the log says so again (the first failure is logged at once). */
+const OUTAGE_LOG_MS = 60_000;
 /** An AC entry waiting for its blobs looks again after this long (doubling, up to MAX_RETRY_MS). */
 const AC_WAIT_MS = 100;
 const DEFAULT_PATIENCE_MS = 60_000;
@@ -88,6 +92,8 @@ export class BucketUploader {
   #failures = 0;
   #lost = 0;
   #incomplete = 0;
+  /** While uploads fail: since when, how many failed, when the log last said so. */
+  #outage: { readonly since: number; failures: number; loggedAt: number } | undefined;
 
   constructor(options: BucketUploaderOptions) {
     this.#o = options;
@@ -192,36 +198,66 @@ export class BucketUploader {
         const verdict = await this.#sendActionResult(key, Date.now() - job.since, signal);
         if (verdict === 'wait') return this.#retryLater(job, AC_WAIT_MS);
       } else if (key.keyspace === 'cas' && (await target.has([key], [size]))[0]) {
-        this.#uploaded++;
+        this.#delivered();
       } else {
         const entry = await source.get(key, { signal });
         if (entry === undefined) {
           this.#lost++;
         } else {
           await target.put(key, entry.stream, { size: entry.size, signal });
-          this.#uploaded++;
+          this.#delivered();
         }
       }
       queue.complete(key);
     } catch (err) {
       if (signal.aborted) return; // stopping: it stays queued
       this.#failures++;
-      if (job.attempts === 0 || job.attempts % 10 === 0) {
-        const e = toHoardError(err);
-        this.#o.logger?.warn(
-          {
-            keyspace: key.keyspace,
-            namespace: key.namespace,
-            id: key.id,
-            code: e.code,
-            message: e.message,
-            attempts: job.attempts + 1,
-          },
-          'upload to the bucket failed: retrying',
-        );
-      }
+      this.#failed(key, err);
       this.#retryLater(job, this.#o.retryMs ?? 250);
     }
+  }
+
+  /** An entry reached the bucket (or it had the blob already): the bucket answers. */
+  #delivered(): void {
+    this.#uploaded++;
+    if (this.#outage !== undefined) {
+      const { since, failures } = this.#outage;
+      this.#outage = undefined;
+      this.#o.logger?.warn(
+        { failures, failingMs: Date.now() - since, pending: this.#o.queue.size },
+        'uploads to the bucket succeed again',
+      );
+    }
+    this.#o.onDelivered?.();
+  }
+
+  /**
+   * Logs a failed upload once when uploads start failing and once every OUTAGE_LOG_MS while
+   * they go on, not once per entry: an outage fails every queued entry, again and again.
+   */
+  #failed(key: Key, err: unknown): void {
+    const now = Date.now();
+    if (this.#outage !== undefined) {
+      this.#outage.failures++;
+      if (now - this.#outage.loggedAt < OUTAGE_LOG_MS) return;
+      this.#outage.loggedAt = now;
+    } else {
+      this.#outage = { since: now, failures: 1, loggedAt: now };
+    }
+    const e = toHoardError(err);
+    this.#o.logger?.warn(
+      {
+        keyspace: key.keyspace,
+        namespace: key.namespace,
+        id: key.id,
+        code: e.code,
+        message: e.message,
+        failures: this.#outage.failures,
+        failingMs: now - this.#outage.since,
+        pending: this.#o.queue.size,
+      },
+      'uploads to the bucket fail: the entries stay queued and are retried',
+    );
   }
 
   /**
@@ -267,7 +303,7 @@ export class BucketUploader {
       }
     }
     await target.put(key, bytes, { size: bytes.byteLength, signal });
-    this.#uploaded++;
+    this.#delivered();
     return 'sent';
   }
 }

@@ -14,7 +14,7 @@ import { protoType, REAPI } from '../../core/proto.ts';
 import { MemoryStore } from '../memory-store.ts';
 import { ReadThroughStore } from '../read-through-store.ts';
 import type { Body, PutOptions, PutOutcome } from '../store.ts';
-import { WriteBehind } from './write-behind.ts';
+import { WriteBehind, type WriteBehindOptions } from './write-behind.ts';
 
 /** A bucket stand-in that records the order puts land in, can fail, and can hold puts. */
 class RecordingStore extends MemoryStore {
@@ -50,8 +50,14 @@ let dir: string;
 beforeEach(async () => (dir = await mkdtemp(path.join(tmpdir(), 'hoard-wb-'))));
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-async function stack(fast: MemoryStore, slow: RecordingStore, bounds: { maxEntries?: number } = {}) {
+async function stack(
+  fast: MemoryStore,
+  slow: RecordingStore,
+  bounds: { maxEntries?: number } = {},
+  extra: Pick<WriteBehindOptions, 'logger' | 'onDelivered'> = {},
+) {
   const writeBehind = await WriteBehind.open({
+    ...extra,
     dir,
     source: fast,
     target: slow,
@@ -118,6 +124,39 @@ test('uploads that fail stay queued and land once the slow tier is back', async 
   slow.failing = false;
   await until(() => writeBehind.pending === 0, 'the queue drained');
   for (const b of blobs) assert.deepEqual(await slow.getBytes(b.key), b.data);
+  await store.close();
+});
+
+test('an outage is logged when uploads start failing and when they succeed again, not once per entry', async () => {
+  const fast = new MemoryStore();
+  const slow = new RecordingStore();
+  slow.failing = true;
+  const logged: { msg: string; obj: Record<string, unknown> }[] = [];
+  let delivered = 0;
+  const { store, writeBehind } = await stack(
+    fast,
+    slow,
+    {},
+    {
+      logger: { warn: (obj, msg) => logged.push({ msg, obj: obj as Record<string, unknown> }) },
+      onDelivered: () => delivered++,
+    },
+  );
+  const blobs = Array.from({ length: 20 }, (_, i) => blob(`outage ${i}`));
+  for (const b of blobs) await store.put(b.key, b.data, { size: b.data.length });
+  await until(() => writeBehind.stats().failures >= 60, 'every entry failed a few times');
+  assert.deepEqual(
+    logged.map((l) => l.msg),
+    ['uploads to the bucket fail: the entries stay queued and are retried'],
+  );
+  assert.equal(logged[0]!.obj['message'], 'the bucket is down');
+  assert.equal(delivered, 0);
+  slow.failing = false;
+  await until(() => writeBehind.pending === 0, 'the queue drained');
+  assert.equal(logged.length, 2);
+  assert.equal(logged[1]!.msg, 'uploads to the bucket succeed again');
+  assert.ok((logged[1]!.obj['failures'] as number) >= 60, JSON.stringify(logged[1]));
+  assert.equal(delivered, blobs.length, 'each entry that reached the bucket is told');
   await store.close();
 });
 

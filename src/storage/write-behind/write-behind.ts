@@ -25,6 +25,8 @@ export interface WriteBehindOptions {
   readonly logger?: UploaderLogger;
   readonly retryMs?: number;
   readonly patienceMs?: number;
+  /** Told each time an entry reached the target. */
+  readonly onDelivered?: () => void;
 }
 
 export const QUEUE_FILE = 'queue.jsonl';
@@ -56,6 +58,7 @@ export class WriteBehind {
       logger: o.logger,
       retryMs: o.retryMs,
       patienceMs: o.patienceMs,
+      onDelivered: o.onDelivered,
     });
     uploader.start();
     return new WriteBehind(queue, uploader);
