@@ -99,6 +99,7 @@ export const configSchema = z.strictObject({
   s3Prefix: z.string().prefault(''),
   s3PathStyle: onOff.prefault('off'),
   s3Write: oneOf(['behind', 'through']).prefault('behind'),
+  s3RefreshAfter: duration.prefault('24h'),
   s3AccessKeyId: z.string().prefault(''),
   s3SecretAccessKey: z.string().prefault(''),
 });
@@ -229,6 +230,11 @@ const DOCS = {
     arg: 'behind|through',
     description:
       'behind: an upload is acknowledged once on disk and queued for the bucket; through: once the bucket has it too (default behind)',
+  },
+  s3RefreshAfter: {
+    arg: 'duration',
+    description:
+      'a bucket object older than this is copied onto itself when a build uses it, so a lifecycle rule expiring by age spares what is in use; 0 never (default 24h)',
   },
   s3AccessKeyId: { description: 'the bucket access key id (config file only; else AWS_ACCESS_KEY_ID)', fileOnly: true },
   s3SecretAccessKey: {

@@ -35,12 +35,12 @@ export function parseSize(value: unknown): number {
   return bytes;
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Milliseconds from `30s`, `2m`, `1500ms`, `1h`; a plain number means seconds. */
+/** Milliseconds from `30s`, `2m`, `1500ms`, `1h`, `7d`; a plain number means seconds. */
 export function parseDuration(value: unknown): number {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.round(value * 1000);
-  const m = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value) : null;
+  const m = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value) : null;
   if (!m) throw new Error(`${JSON.stringify(value)} is not a duration: use e.g. 30s, 2m, 1500ms`);
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!);
 }

@@ -110,6 +110,11 @@ export class CircuitBreakerStore implements Store {
     return this.#inner.delete(key);
   }
 
+  /** Passed on unless the breaker is open (a renewal would fail too). */
+  refresh(keys: readonly Key[]): void {
+    if (!this.#open) this.#inner.refresh?.(keys);
+  }
+
   usage(): StoreUsage {
     const usage = this.#inner.usage();
     return { ...usage, health: { errors: this.#errors, available: !this.#open, lastError: this.#lastError } };

@@ -34,6 +34,7 @@ export type StoreConfig = Pick<Config, 'dir' | 'maxSize' | 'durability'> &
       | 's3Prefix'
       | 's3PathStyle'
       | 's3Write'
+      | 's3RefreshAfter'
       | 's3AccessKeyId'
       | 's3SecretAccessKey'
     >
@@ -80,6 +81,7 @@ function tierPlan(config: StoreConfig, events: StoreEvents): readonly TierOpener
               region: config.s3Region ?? 'us-east-1',
               prefix: config.s3Prefix,
               forcePathStyle: config.s3PathStyle,
+              refreshAfterMs: config.s3RefreshAfter,
               credentials:
                 config.s3AccessKeyId && config.s3SecretAccessKey
                   ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey }

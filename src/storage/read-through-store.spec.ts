@@ -259,6 +259,30 @@ describe('ReadThroughStore', () => {
     await s.close();
   });
 
+  it('tells the slow tier of every hit and every entry found present, whichever tier answered', async () => {
+    class Renewing extends MemoryStore {
+      readonly used: string[] = [];
+      refresh(keys: readonly Key[]): void {
+        this.used.push(...keys.map((k) => k.id));
+      }
+    }
+    const fast = new MemoryStore();
+    const slow = new Renewing();
+    const store = pair(fast, slow);
+    const local = Buffer.from('on the fast tier');
+    const remote = Buffer.from('only on the slow tier');
+    const [l, r] = [local, remote].map((b) => casKey(digestOf(b).hash)) as [Key, Key];
+    await fast.put(l, local, { size: local.length });
+    await slow.put(r, remote, { size: remote.length });
+    const absent = casKey('0'.repeat(64));
+    assert.deepEqual(await store.has([l, r, absent]), [true, true, false]);
+    assert.deepEqual(slow.used.splice(0), [l.id, r.id]);
+    assert.ok(await store.get(l));
+    assert.deepEqual(await store.getBytes(r), remote);
+    assert.equal(await store.get(absent), undefined);
+    assert.deepEqual(slow.used, [l.id, r.id], 'each hit, not the miss');
+  });
+
   it('answers has and stat from either tier, and writes through to both', async () => {
     const fast = new MemoryStore();
     const slow = new MemoryStore();

@@ -63,15 +63,25 @@ export class ReadThroughStore implements Store {
     const present = await this.#fast.store.has(keys, sizes);
     const rest: number[] = [];
     for (let i = 0; i < present.length; i++) if (!present[i]) rest.push(i);
-    if (rest.length === 0) return present;
-    const inSlow = await this.#onSlow(
-      this.#slow.store.has(
-        rest.map((i) => keys[i]!),
-        sizes && rest.map((i) => sizes[i]!),
-      ),
-    );
-    rest.forEach((i, j) => (present[i] = inSlow[j]!));
+    if (rest.length > 0) {
+      const inSlow = await this.#onSlow(
+        this.#slow.store.has(
+          rest.map((i) => keys[i]!),
+          sizes && rest.map((i) => sizes[i]!),
+        ),
+      );
+      rest.forEach((i, j) => (present[i] = inSlow[j]!));
+    }
+    // A build relies on what it was told is present (it does not upload it again).
+    if (this.#slow.store.refresh !== undefined) this.refresh(keys.filter((_, i) => present[i]));
     return present;
+  }
+
+  /** Passed on to both tiers: the slow one may renew what the fast one answers. */
+  refresh(keys: readonly Key[]): void {
+    if (keys.length === 0) return;
+    this.#fast.store.refresh?.(keys);
+    this.#slow.store.refresh?.(keys);
   }
 
   async stat(key: Key): Promise<number | undefined> {
@@ -79,6 +89,12 @@ export class ReadThroughStore implements Store {
   }
 
   async get(key: Key, options: ReadOptions = {}): Promise<Entry | undefined> {
+    const entry = await this.#get(key, options);
+    if (entry !== undefined) this.#slow.store.refresh?.([key]);
+    return entry;
+  }
+
+  async #get(key: Key, options: ReadOptions): Promise<Entry | undefined> {
     const hit = await this.#fast.store.get(key, options);
     if (hit !== undefined) return hit;
     if ((options.offset ?? 0) !== 0 || (options.limit ?? 0) !== 0) {
@@ -94,6 +110,12 @@ export class ReadThroughStore implements Store {
   }
 
   async getBytes(key: Key, options: { readonly signal?: AbortSignal } = {}): Promise<Buffer | undefined> {
+    const entry = await this.#getBytes(key, options);
+    if (entry !== undefined) this.#slow.store.refresh?.([key]);
+    return entry;
+  }
+
+  async #getBytes(key: Key, options: { readonly signal?: AbortSignal }): Promise<Buffer | undefined> {
     const hit = await this.#fast.store.getBytes(key, options);
     if (hit !== undefined) return hit;
     return this.#afterMiss(

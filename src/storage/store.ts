@@ -207,6 +207,13 @@ export interface Store {
   /** Removes an entry; false when it was not there. */
   delete(key: Key): Promise<boolean>;
 
+  /**
+   * Optional: builds used these entries (hits served by a tier in front, entries an
+   * existence check found), which a tier that expires by age renews in the background
+   * (the bucket: s3/object-refresher.ts). Never waits and never fails.
+   */
+  refresh?(keys: readonly Key[]): void;
+
   usage(): StoreUsage;
 
   /** Finishes in-flight writes, makes everything durable, releases files. */

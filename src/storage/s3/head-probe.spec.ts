@@ -45,7 +45,9 @@ describe('HeadProbe', { skip: fixture.skip }, () => {
     for (const [i, name] of names.entries()) {
       const sdk = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: name }));
       assert.equal(sdk.ContentLength, 100 + i);
-      assert.deepEqual(await probe.head(name), { size: 100 + i }, name);
+      const probed = await probe.head(name);
+      assert.equal(probed?.size, 100 + i, name);
+      assert.equal(probed?.lastModified, sdk.LastModified?.getTime(), `${name}: Last-Modified`);
       assert.equal(await probe.head(`${name}x`), null, `${name}x is absent`);
     }
     assert.equal(probe.enabled, true);

@@ -27,8 +27,8 @@ export interface HeadProbeOptions {
   readonly requestTimeoutMs: number;
 }
 
-/** Present with its size, absent, or undefined: ask the SDK. */
-export type ProbeAnswer = { readonly size: number } | null | undefined;
+/** Present with its size (and Last-Modified, epoch ms, when given), absent, or undefined: ask the SDK. */
+export type ProbeAnswer = { readonly size: number; readonly lastModified?: number } | null | undefined;
 
 /** Doubts the SDK then answered plainly, after which the probe stops asking. */
 const MAX_WRONG_DOUBTS = 3;
@@ -88,7 +88,7 @@ export class HeadProbe {
 
   /** HEAD of `objectKey`: its size, null when absent, undefined when the SDK must ask. */
   async head(objectKey: string, signal?: AbortSignal): Promise<ProbeAnswer> {
-    const path = this.#pathBase + objectKey.split('/').map(encodeSegment).join('/');
+    const path = this.#pathBase + encodeKeyPath(objectKey);
     let headers: Record<string, string>;
     try {
       const signed = await this.#signer.sign({
@@ -119,8 +119,10 @@ export class HeadProbe {
         (res) => {
           res.resume();
           const length = Number(res.headers['content-length']);
-          if (res.statusCode === 200 && Number.isSafeInteger(length) && length >= 0) resolve({ size: length });
-          else if (res.statusCode === 404) resolve(null);
+          const modified = Date.parse(res.headers['last-modified'] ?? '');
+          if (res.statusCode === 200 && Number.isSafeInteger(length) && length >= 0) {
+            resolve(Number.isNaN(modified) ? { size: length } : { size: length, lastModified: modified });
+          } else if (res.statusCode === 404) resolve(null);
           else resolve(undefined);
         },
       );
@@ -133,6 +135,11 @@ export class HeadProbe {
   close(): void {
     this.#agent.destroy();
   }
+}
+
+/** An object key as a URL path (and a CopySource) spells it: each segment encoded, '/' kept. */
+export function encodeKeyPath(objectKey: string): string {
+  return objectKey.split('/').map(encodeSegment).join('/');
 }
 
 /** One path segment as S3 signs it: every byte but A-Z a-z 0-9 - _ . ~ percent-encoded. */

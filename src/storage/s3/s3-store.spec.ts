@@ -288,4 +288,42 @@ describe('S3Store (Ceph RGW): what the conformance suite does not cover', { skip
       await store.close();
     }
   });
+
+  it('renews an object older than refreshAfterMs when it is used, keeping its bytes, and leaves a young one', async () => {
+    const prefix = `refresh-${Date.now().toString(36)}`;
+    // S3's Last-Modified has whole seconds: the object must be over a second old to be due.
+    const store = new S3Store({ ...optionsFor(rgw!, prefix), refreshAfterMs: 1000 });
+    try {
+      const data = Buffer.from('an output every build still fetches');
+      const key = casKey(digestOf(data).hash);
+      await store.put(key, data, { size: data.length });
+      const name = objectKey(prefix, key);
+      const modified = async () =>
+        (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: name }))).LastModified!.getTime();
+      const before = await modified();
+      store.refresh([key]);
+      await store.refreshed();
+      assert.deepEqual(store.refreshStats(), { checked: 1, renewed: 0, dropped: 0, failed: 0 }, 'young: only checked');
+      await new Promise((r) => setTimeout(r, 2100));
+      store.refresh([key]);
+      await store.refreshed();
+      assert.deepEqual(store.refreshStats(), { checked: 2, renewed: 1, dropped: 0, failed: 0 });
+      const after = await modified();
+      assert.ok(
+        after >= before + 2000,
+        `Last-Modified moved on: ${new Date(before).toISOString()} -> ${new Date(after).toISOString()}`,
+      );
+      assert.deepEqual(await store.getBytes(key), data, 'the same bytes');
+      // An odd raw key (percent signs, spaces) is copied onto itself at the right name too.
+      const raw = rawKey('id with %41 and spaces', 'team/a b');
+      await store.put(raw, data, { size: data.length });
+      await new Promise((r) => setTimeout(r, 2100));
+      store.refresh([raw]);
+      await store.refreshed();
+      assert.equal(store.refreshStats()?.renewed, 2, JSON.stringify(store.refreshStats()));
+      assert.deepEqual((await leftovers(client, prefix)).objects.sort(), [name, objectKey(prefix, raw)].sort());
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -18,18 +18,22 @@
 // the bytes it started with, as S3 serves them.
 //
 // Existence checks (has, stat) of a CAS blob this process saw present in the last minute
-// are answered from memory (existence-cache.ts); everything else asks HeadObject.
+// are answered from memory (existence-cache.ts); everything else asks HeadObject, through
+// a lean signed HEAD for the everyday answers (head-probe.ts).
 //
 // What a bucket cannot do: it has no bound and no cheap count, so usage() reports zeros
 // (bytes, entries, maxBytes: unbounded) rather than figures that would be wrong; the
-// bucket's own metrics are the operator's source for its size. It keeps no LRU order:
-// reads refresh nothing (a lifecycle rule expires objects, if anything does). `delete`
+// bucket's own metrics are the operator's source for its size. It keeps no LRU order of
+// its own: a lifecycle rule expires objects by age, and `refresh` (told of every use by the
+// tier in front) copies objects older than `refreshAfterMs` onto themselves
+// (object-refresher.ts), so what builds use stays young. `delete`
 // asks HeadObject first, as S3 answers a delete of a missing object with success too.
 //
 // Concurrency: every method may run concurrently with every other. close() refuses new
 // calls, waits for the ones in flight (a stream still being read is not waited for: it is
 // cut when the client is destroyed), then destroys the client.
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -51,7 +55,8 @@ import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsag
 import { BucketUpload } from './bucket-upload.ts';
 import { normalizePrefix, objectKey } from './object-key.ts';
 import { ExistenceCache } from './existence-cache.ts';
-import { HeadProbe } from './head-probe.ts';
+import { encodeKeyPath, HeadProbe } from './head-probe.ts';
+import { ObjectRefresher } from './object-refresher.ts';
 import { codeOf, s3Error, statusOf } from './s3-errors.ts';
 
 /** HeadObject requests one has() keeps in flight. */
@@ -77,9 +82,14 @@ export interface S3StoreOptions {
   readonly connectTimeoutMs?: number;
   /** Attempts per request (the SDK retries 5xx, throttling and network errors). Default 3. */
   readonly maxAttempts?: number;
+  /**
+   * Objects older than this many ms are copied onto themselves when used (`refresh`), so a
+   * lifecycle rule expiring by age spares what builds still use. 0 or absent: never.
+   */
+  readonly refreshAfterMs?: number;
 }
 
-type HeadResult = { readonly size: number } | undefined;
+type HeadResult = { readonly size: number; readonly lastModified?: number } | undefined;
 
 export class S3Store implements Store {
   readonly #client: S3Client;
@@ -90,6 +100,7 @@ export class S3Store implements Store {
   readonly #casUploads = new Map<string, Promise<PutOutcome>>();
   readonly #existing = new ExistenceCache();
   readonly #probe: HeadProbe;
+  readonly #refresher: ObjectRefresher | undefined;
   #closed = false;
 
   constructor(options: S3StoreOptions) {
@@ -121,6 +132,36 @@ export class S3Store implements Store {
       credentials: this.#client.config.credentials,
       requestTimeoutMs: timeout,
     });
+    const refreshAfterMs = options.refreshAfterMs ?? 0;
+    this.#refresher =
+      refreshAfterMs > 0
+        ? new ObjectRefresher({
+            refreshAfterMs,
+            target: {
+              lastModified: async (key) => {
+                const head = await this.#head(key);
+                return head === undefined ? null : (head.lastModified ?? Date.now());
+              },
+              renew: (key) => this.#renew(key),
+            },
+          })
+        : undefined;
+  }
+
+  /** Entries a build used: those older than `refreshAfterMs` are renewed in the background. */
+  refresh(keys: readonly Key[]): void {
+    if (this.#closed || this.#refresher === undefined) return;
+    this.#refresher.used(keys.filter((k) => !isEmptyBlobKey(k)));
+  }
+
+  /** What the refresher did so far; undefined when objects are not refreshed. */
+  refreshStats(): ReturnType<ObjectRefresher['stats']> | undefined {
+    return this.#refresher?.stats();
+  }
+
+  /** Resolves once the refresher has nothing queued or in flight. */
+  refreshed(): Promise<void> {
+    return this.#refresher?.idle() ?? Promise.resolve();
   }
 
   async has(keys: readonly Key[], sizes?: readonly number[]): Promise<boolean[]> {
@@ -219,6 +260,7 @@ export class S3Store implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#refresher?.close();
     await this.#work.settled();
     this.#probe.close();
     this.#client.destroy();
@@ -308,13 +350,30 @@ export class S3Store implements Store {
       if (probing) this.#probe.doubtResolved();
       const size = out.ContentLength ?? 0;
       this.#existing.present(key, size);
-      return { size };
+      return { size, lastModified: out.LastModified?.getTime() };
     } catch (err) {
       if (isMiss(err)) {
         if (probing) this.#probe.doubtResolved();
         return undefined;
       }
       throw s3Error(err, this.#bucket, `HeadObject ${name}`, signal?.aborted);
+    }
+  }
+
+  /** Copies an object onto itself (new metadata, same bytes): its Last-Modified becomes now. */
+  async #renew(key: Key): Promise<void> {
+    const name = objectKey(this.#prefix, key);
+    try {
+      await this.#client.send(
+        new CopyObjectCommand({
+          Bucket: this.#bucket,
+          Key: name,
+          CopySource: `${encodeKeyPath(this.#bucket)}/${encodeKeyPath(name)}`,
+          MetadataDirective: 'REPLACE',
+        }),
+      );
+    } catch (err) {
+      throw s3Error(err, this.#bucket, `CopyObject ${name} onto itself`);
     }
   }
 
