@@ -16,14 +16,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bucketAccess, bucketTier, drained, NO_AWS_ENV, statusOf, type BucketAccess } from '../helpers/bucket-tier.ts';
-import {
-  cephInstalled,
-  CEPH_INSTALL_HINT,
-  startCephRgw,
-  uniqueBucketName,
-  type RgwFixture,
-} from '../helpers/ceph-rgw.ts';
-import { spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
+import { ownRgwSkip, startCephRgw, uniqueBucketName, type RgwFixture } from '../helpers/ceph-rgw.ts';
+import { spawnHoardPair, type HoardProcess } from '../helpers/spawn-server.ts';
 import {
   coldDefault,
   reportedOptions,
@@ -36,10 +30,7 @@ import { createBazelWorkspace, type BazelWorkspace } from './bazel-workspace.ts'
 import type { ProcessSummary } from './build-summary.ts';
 import { findClient, newSalt, tail } from './clients.ts';
 
-const underCi = process.env.CI !== undefined && process.env.CI !== '';
-const installed = cephInstalled();
-if (!installed && underCi) throw new Error(`Ceph RGW is not installed (${CEPH_INSTALL_HINT}): .ci/run must install it`);
-const cephSkip = !installed && `Ceph RGW is not installed (${CEPH_INSTALL_HINT})`;
+const cephSkip = ownRgwSkip();
 const bazel = findClient('bazel', ['--version'], 'apt-get install bazel-bootstrap');
 
 /** Like two-servers.test.ts: the bucket tier lives on the store thread whatever --workers says. */
@@ -93,11 +84,7 @@ describe('the bucket goes away mid-build', { skip: secondPass || cephSkip || baz
     // No access log: the watcher reads /status every WATCH_EVERY_MS, and those lines would
     // bury the servers' warnings in a failure message.
     const args = [...access.args, '--access-log', 'off'];
-    const spawned = await Promise.allSettled([0, 1].map(() => spawnHoard(args, { env: NO_AWS_ENV })));
-    const [first, second] = spawned;
-    if (first?.status === 'fulfilled') a = first.value;
-    if (second?.status === 'fulfilled') b = second.value;
-    for (const r of spawned) if (r.status === 'rejected') throw r.reason;
+    [a, b] = await spawnHoardPair(args, { env: NO_AWS_ENV });
   });
   after(async () => {
     await Promise.allSettled([a?.dispose(), b?.dispose()]);

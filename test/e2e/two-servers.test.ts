@@ -16,7 +16,7 @@ import { hashBytes } from '../../src/core/digest.ts';
 import { observeActionCache } from '../helpers/bucket-observer.ts';
 import { bucketAccess, bucketTier, drained, NO_AWS_ENV, type BucketAccess } from '../helpers/bucket-tier.ts';
 import { rgwForFile, uniqueBucketName } from '../helpers/ceph-rgw.ts';
-import { REPO_ROOT, spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
+import { REPO_ROOT, spawnHoardPair, type HoardProcess } from '../helpers/spawn-server.ts';
 import { coldDefault, reportedOptions, warmDefault, type ScenarioOptions, type ServerLog } from './bazel-scenarios.ts';
 import type { ProcessSummary } from './build-summary.ts';
 import { createBazelWorkspace, type BazelWorkspace } from './bazel-workspace.ts';
@@ -56,12 +56,7 @@ describe('two hoard servers over one bucket', { skip: rgw.skip || secondPass }, 
     access = await bucketAccess(rgw.rgw!, bucket, 'hoard');
     // ccache's layout=bazel writes its own bytes under <prefix>/ac/: not ActionResults.
     const args = [...access.args, '--raw-ac-prefixes', 'ccache-bazel'];
-    // Both at once; one that started is kept for after() to stop when the other failed.
-    const spawned = await Promise.allSettled([0, 1].map(() => spawnHoard(args, { env: NO_AWS_ENV })));
-    const [first, second] = spawned;
-    if (first?.status === 'fulfilled') a = first.value;
-    if (second?.status === 'fulfilled') b = second.value;
-    for (const r of spawned) if (r.status === 'rejected') throw r.reason;
+    [a, b] = await spawnHoardPair(args, { env: NO_AWS_ENV });
   });
   after(async () => {
     await Promise.allSettled([a?.dispose(), b?.dispose()]);

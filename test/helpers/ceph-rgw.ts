@@ -133,6 +133,17 @@ export async function rgwForFile(): Promise<RgwForFile> {
   return { rgw: own, skip: false, release: () => own.stop() };
 }
 
+/**
+ * For a file that starts a gateway of its own (to stop it: the shared one must never be):
+ * a skip reason for node:test when Ceph is not installed, or false. Throws under CI.
+ */
+export function ownRgwSkip(): string | false {
+  if (cephInstalled()) return false;
+  const reason = `Ceph RGW is not installed (${CEPH_INSTALL_HINT})`;
+  if (underCi()) throw new Error(`${reason}: .ci/run must install it`);
+  return reason;
+}
+
 /** A bucket name no other test file or run uses (S3 rules: 3-63 lower-case letters, digits, '-'). */
 export function uniqueBucketName(label: string): string {
   const suffix = `${process.pid.toString(36)}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;

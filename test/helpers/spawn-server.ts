@@ -81,6 +81,20 @@ const HTTP_LINE = /^hoard: HTTP listening on (https?:\/\/\S+)$/m;
 const GRPC_LINE = /^hoard: gRPC listening on grpcs?:\/\/(\S+)$/m;
 const READY_LINE = /^hoard: ready$/m;
 
+/**
+ * Two servers started at once with the same flags (a fleet sharing one bucket), each with
+ * its own directory. When either fails to start, the other is stopped before this throws.
+ */
+export async function spawnHoardPair(
+  args: readonly string[],
+  opts: SpawnOptions = {},
+): Promise<[HoardProcess, HoardProcess]> {
+  const [first, second] = await Promise.allSettled([spawnHoard(args, opts), spawnHoard(args, opts)]);
+  if (first.status === 'fulfilled' && second.status === 'fulfilled') return [first.value, second.value];
+  await Promise.allSettled([first, second].map((r) => (r.status === 'fulfilled' ? r.value.dispose() : undefined)));
+  throw first.status === 'rejected' ? first.reason : (second as PromiseRejectedResult).reason;
+}
+
 export async function spawnHoard(args: readonly string[] = [], opts: SpawnOptions = {}): Promise<HoardProcess> {
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'hoard-test-')));

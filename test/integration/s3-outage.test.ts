@@ -23,20 +23,11 @@ import {
   waitFor,
   type BucketAccess,
 } from '../helpers/bucket-tier.ts';
-import {
-  cephInstalled,
-  CEPH_INSTALL_HINT,
-  startCephRgw,
-  uniqueBucketName,
-  type RgwFixture,
-} from '../helpers/ceph-rgw.ts';
+import { ownRgwSkip, startCephRgw, uniqueBucketName, type RgwFixture } from '../helpers/ceph-rgw.ts';
 import { spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
 import { rawRequest, startTestServer } from '../helpers/test-server.ts';
 
-const underCi = process.env.CI !== undefined && process.env.CI !== '';
-const installed = cephInstalled();
-if (!installed && underCi) throw new Error(`Ceph RGW is not installed (${CEPH_INSTALL_HINT}): .ci/run must install it`);
-const skip = !installed && `Ceph RGW is not installed (${CEPH_INSTALL_HINT})`;
+const skip = ownRgwSkip();
 
 /** How long a read of what only the bucket has may take while the gateway is down. */
 const MISS_MS = 2_000;
