@@ -44,6 +44,8 @@ export class BucketUpload {
   readonly #parts: CompletedPart[] = [];
   /** The part upload in flight, if any; a failure is read when the next part waits for it. */
   #uploading: Promise<void> | undefined;
+  /** The body of a single PutObject, kept for replace(). */
+  #single: Uint8Array | undefined;
 
   constructor(target: UploadTarget) {
     this.#target = target;
@@ -65,6 +67,7 @@ export class BucketUpload {
     const rest = this.#cut(this.#pendingBytes);
     const { client, bucket, key, signal } = this.#target;
     if (this.#uploadId === undefined) {
+      this.#single = rest;
       try {
         await client.send(
           new PutObjectCommand({
@@ -100,6 +103,30 @@ export class BucketUpload {
     }
     this.#uploadId = undefined;
     return 'created';
+  }
+
+  /**
+   * After a single PutObject answered `exists`: sends the same verified bytes again without
+   * the condition, replacing what is there (bytes of another size under a CAS key).
+   */
+  async replace(): Promise<void> {
+    const body = this.#single;
+    if (body === undefined) throw new Error('replace() follows a single PutObject only');
+    const { client, bucket, key, signal } = this.#target;
+    try {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.byteLength,
+          ContentType: 'application/octet-stream',
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      throw s3Error(err, bucket, `PutObject ${key}`, signal?.aborted);
+    }
   }
 
   /**

@@ -2,6 +2,7 @@
 // one of this file's own when it runs alone. Each store the tests make gets a prefix of its
 // own in this file's bucket, so they start empty and never see each other's objects.
 import {
+  GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
@@ -284,6 +285,21 @@ describe('S3Store (Ceph RGW): what the conformance suite does not cover', { skip
       assert.deepEqual(await store.has([casKey(d.hash), casKey(d.hash)], [data.length, 1]), [true, false]);
       assert.equal(await store.put(casKey(d.hash), data, { size: data.length }), 'exists');
       assert.equal(await store.delete(rawKey('never')), false);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('replaces bytes of another size found under a CAS key by its one conditional PutObject', async () => {
+    const { store, prefix } = freshStore();
+    try {
+      const data = Buffer.from('the real blob');
+      const key = casKey(digestOf(data).hash);
+      const name = objectKey(prefix, key);
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: name, Body: Buffer.from('torn') }));
+      assert.equal(await store.put(key, data, { size: data.length }), 'created');
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: name }));
+      assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), data);
     } finally {
       await store.close();
     }

@@ -5,11 +5,12 @@
 // Writes (rule 1: an object is visible only when whole and verified): bucket-upload.ts
 // holds a small body in memory, or streams a large one as a multipart upload, and
 // publishes only after receive() has checked the size and, for CAS, the hash; any failure
-// publishes nothing. A CAS put first asks HeadObject: a present blob of the declared size
-// is not uploaded again (its body is drained and verified, and the put answers `exists`),
-// which saves the bandwidth a conditional PUT would spend before its 412; a single PutObject
-// also carries `If-None-Match: *`, so a blob another process published meanwhile answers
-// `exists` too. A multipart upload of a CAS blob another process completed first simply
+// publishes nothing. A CAS blob small enough for one PutObject is sent with
+// `If-None-Match: *`: one request whether or not the bucket has it (412: `exists`; only
+// then is its size asked, and another size is replaced). A larger one first asks
+// HeadObject: a present blob of the declared size is not uploaded again (its body is
+// drained and verified, and the put answers `exists`), which saves the parts' bandwidth.
+// A multipart upload of a CAS blob another process completed first simply
 // replaces it with the same bytes. Puts of one CAS key in this process upload once; the
 // others wait for it and then drain and verify their own bodies. AC and raw puts replace.
 //
@@ -52,7 +53,7 @@ import { InFlight } from '../in-flight.ts';
 import { inMemoryEntry } from '../in-memory-entry.ts';
 import { resolveRange } from '../range.ts';
 import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsage } from '../store.ts';
-import { BucketUpload } from './bucket-upload.ts';
+import { BucketUpload, SINGLE_PUT_MAX_BYTES } from './bucket-upload.ts';
 import { normalizePrefix, objectKey } from './object-key.ts';
 import { ExistenceCache } from './existence-cache.ts';
 import { encodeKeyPath, HeadProbe } from './head-probe.ts';
@@ -299,6 +300,7 @@ export class S3Store implements Store {
         return verifyOnly();
     }
     const work = (async () => {
+      if (options.size! <= SINGLE_PUT_MAX_BYTES) return this.#putSmallCas(key, body, options);
       const present = await this.#head(key, options.signal);
       if (present !== undefined && present.size === options.size) return verifyOnly();
       return this.#upload(key, body, options, present === undefined);
@@ -310,6 +312,31 @@ export class S3Store implements Store {
       return outcome;
     } finally {
       this.#casUploads.delete(id);
+    }
+  }
+
+  /**
+   * A CAS blob sent in one PutObject: no HeadObject first, since `If-None-Match: *` answers
+   * "already there" in the same request (412). Only then is the object's size asked: bytes
+   * of another size under this digest are not the blob, and are replaced.
+   */
+  async #putSmallCas(key: Key, body: Body, options: PutOptions): Promise<PutOutcome> {
+    const upload = new BucketUpload({
+      client: this.#client,
+      bucket: this.#bucket,
+      key: objectKey(this.#prefix, key),
+      ifAbsent: true,
+      signal: options.signal,
+    });
+    try {
+      await receive(body, putReceiveOptions(key, options, 0), (chunk) => upload.take(chunk));
+      if ((await upload.publish()) === 'created') return 'created';
+      if ((await this.#head(key, options.signal))?.size === options.size) return 'exists';
+      await upload.replace();
+      return 'created';
+    } catch (err) {
+      await upload.discard();
+      throw err;
     }
   }
 
