@@ -73,15 +73,19 @@ export class ReadThroughStore implements Store {
       rest.forEach((i, j) => (present[i] = inSlow[j]!));
     }
     // A build relies on what it was told is present (it does not upload it again).
-    if (this.#slow.store.refresh !== undefined) this.refresh(keys.filter((_, i) => present[i]));
+    if (this.#slow.store.refresh !== undefined) this.#used(keys.filter((_, i) => present[i]));
     return present;
   }
 
   /** Passed on to both tiers: the slow one may renew what the fast one answers. */
   refresh(keys: readonly Key[]): void {
-    if (keys.length === 0) return;
     this.#fast.store.refresh?.(keys);
     this.#slow.store.refresh?.(keys);
+  }
+
+  /** Entries this store answered for, whichever tier had them: the slow tier may renew them. */
+  #used(keys: readonly Key[]): void {
+    if (keys.length > 0) this.#slow.store.refresh?.(keys);
   }
 
   async stat(key: Key): Promise<number | undefined> {
@@ -90,7 +94,7 @@ export class ReadThroughStore implements Store {
 
   async get(key: Key, options: ReadOptions = {}): Promise<Entry | undefined> {
     const entry = await this.#get(key, options);
-    if (entry !== undefined) this.#slow.store.refresh?.([key]);
+    if (entry !== undefined) this.#used([key]);
     return entry;
   }
 
@@ -111,7 +115,7 @@ export class ReadThroughStore implements Store {
 
   async getBytes(key: Key, options: { readonly signal?: AbortSignal } = {}): Promise<Buffer | undefined> {
     const entry = await this.#getBytes(key, options);
-    if (entry !== undefined) this.#slow.store.refresh?.([key]);
+    if (entry !== undefined) this.#used([key]);
     return entry;
   }
 

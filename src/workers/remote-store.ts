@@ -18,6 +18,7 @@ import type { Body, Entry, PutOptions, PutOutcome, ReadOptions, Store, StoreUsag
 import {
   fromWireError,
   Outbox,
+  joined,
   ownCopy,
   packDigestKeys,
   toWireError,
@@ -140,7 +141,7 @@ export class RemoteStore implements Store {
         return this.#streamPut(head, first, failing(err), options, undefined);
       }
       if (step.done) {
-        const whole = concat(first, firstBytes);
+        const whole = joined(first, firstBytes);
         const sha256 = cas ? hashBytes(whole) : undefined;
         return (await this.#call({ ...head, body: whole, sha256 }, options.signal, [whole.buffer])) as PutOutcome;
       }
@@ -355,14 +356,4 @@ function asBuffer(bytes: Uint8Array): Buffer {
 
 function failing(err: unknown): AsyncIterator<Uint8Array> {
   return { next: () => Promise.reject(err) };
-}
-
-function concat(chunks: readonly Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
-  const whole = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    whole.set(c, at);
-    at += c.byteLength;
-  }
-  return whole;
 }

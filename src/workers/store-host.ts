@@ -8,10 +8,9 @@ import type { Key } from '../core/keys.ts';
 import type { Store } from '../storage/store.ts';
 import {
   fromWireError,
-  ownCopy,
+  joined,
   Outbox,
   toWireError,
-  uninitialized,
   unpackDigestKeys,
   type StoreReply,
   type StoreRequest,
@@ -243,7 +242,7 @@ function streamLease(
    */
   const answer = () => {
     if (!asked) return;
-    if (queued >= BATCH_MIN_BYTES || (queued > 0 && (done || failure !== undefined || stream.isPaused()))) {
+    if (queued >= BATCH_MIN_BYTES || (queued > 0 && (done || failure !== undefined))) {
       asked = false;
       const batch = joined(queue.splice(0), queued);
       queued = 0;
@@ -296,18 +295,6 @@ const READ_AHEAD_BYTES = 1024 * 1024;
  * in well under a millisecond from a bucket that streams at hundreds of MB/s.
  */
 const BATCH_MIN_BYTES = 256 * 1024;
-
-/** One buffer of its own holding `chunks` (`bytes` of them): the one copy a pull makes. */
-function joined(chunks: readonly Uint8Array[], bytes: number): Uint8Array<ArrayBuffer> {
-  if (chunks.length === 1) return ownCopy(chunks[0]!);
-  const out = uninitialized(bytes);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
 
 /**
  * A put's body as it arrives from the request thread: the store iterates it like any body,

@@ -157,6 +157,18 @@ export function ownCopy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return copy;
 }
 
+/** `chunks` (`total` bytes of them) copied into one buffer of its own, to transfer. */
+export function joined(chunks: readonly Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
+  if (chunks.length === 1) return ownCopy(chunks[0]!);
+  const whole = uninitialized(total);
+  let at = 0;
+  for (const c of chunks) {
+    whole.set(c, at);
+    at += c.byteLength;
+  }
+  return whole;
+}
+
 /**
  * A buffer of its own (transferable) that is about to be overwritten whole: not zero-filled
  * first, which costs as much as the copy that follows.
