@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -60,6 +61,19 @@ test('a key already queued is queued once', async () => {
   await q.enqueue(casKey('f'.repeat(64)), 5);
   assert.equal(q.size, 1);
   assert.equal(q.bytes, 5);
+  await q.close();
+});
+
+test('a second add of a key still being committed resolves only once the key is on disk (rule 3)', async () => {
+  const q = await open();
+  const key = casKey('e'.repeat(64));
+  const first = q.enqueue(key, 7);
+  let onDiskWhenSecondResolved: boolean | undefined;
+  const second = q.enqueue(key, 7).then(() => {
+    onDiskWhenSecondResolved = readFileSync(file, 'utf8').includes('e'.repeat(64));
+  });
+  await Promise.all([first, second]);
+  assert.equal(onDiskWhenSecondResolved, true, 'the second put was acknowledged before its key was durable');
   await q.close();
 });
 

@@ -54,6 +54,8 @@ export class UploadQueue {
   /** Adds waiting for the next group commit. */
   #batch: string[] = [];
   #batchDone: Promise<void> | undefined;
+  /** Pending keys whose add is not durable yet, with the commit that makes it so. */
+  readonly #committing = new Map<string, Promise<void>>();
   #marks: string[] = [];
   #writing: Promise<void> = Promise.resolve();
   /** Enqueues waiting for room, in arrival order. */
@@ -128,7 +130,7 @@ export class UploadQueue {
   /**
    * Adds `key` and resolves once that is durable; waits first while the queue is full
    * (unless `overBound`: the uploader's own additions). A key already pending is not added
-   * twice (it resolves at once).
+   * twice: it resolves once its first add is durable.
    */
   async enqueue(
     key: Key,
@@ -136,7 +138,7 @@ export class UploadQueue {
     options: { readonly signal?: AbortSignal; readonly overBound?: boolean } = {},
   ): Promise<void> {
     const id = keyString(key);
-    if (this.#pending.has(id)) return;
+    if (this.#pending.has(id)) return this.#committing.get(id);
     while (!options.overBound && this.#full() && !this.#closed) {
       options.signal?.throwIfAborted();
       await new Promise<void>((resolve) => {
@@ -145,13 +147,23 @@ export class UploadQueue {
       });
     }
     this.#checkOpen();
-    if (this.#pending.has(id)) return;
+    if (this.#pending.has(id)) return this.#committing.get(id);
     const entry = { key, size };
     this.#pending.set(id, entry);
     this.#pendingBytes += size;
     this.#batch.push(JSON.stringify({ a: tupleOf(key), s: size }));
     const done = (this.#batchDone ??= this.#commitAdds());
-    await done;
+    this.#committing.set(id, done);
+    try {
+      await done;
+    } catch (err) {
+      // Not durable, so not pending: the put that asked fails, and nothing waits on it.
+      this.#pending.delete(id);
+      this.#pendingBytes -= size;
+      throw err;
+    } finally {
+      this.#committing.delete(id);
+    }
     // Uploaded only once durable here: a crash before that loses nothing acknowledged.
     for (const listener of this.#onAdd) listener(entry);
   }
@@ -164,7 +176,9 @@ export class UploadQueue {
     this.#pending.delete(id);
     this.#pendingBytes -= p.size;
     this.#marks.push(JSON.stringify({ d: tupleOf(key) }));
-    void this.#write(async () => this.#flushMarks());
+    // A mark that fails to reach the file only means the entry is sent again after a
+    // restart, and the uploader skips what the bucket has: not worth failing anything.
+    this.#write(async () => this.#flushMarks()).catch(() => undefined);
     while (!this.#full() && this.#roomWaiters.length > 0) this.#roomWaiters.shift()!();
   }
 
