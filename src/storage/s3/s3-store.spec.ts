@@ -290,6 +290,21 @@ describe('S3Store (Ceph RGW): what the conformance suite does not cover', { skip
     }
   });
 
+  it('answers a deleted blob as absent at once, not from its memory of it', async () => {
+    const { store } = freshStore();
+    try {
+      const data = Buffer.from('deleted soon');
+      const key = casKey(digestOf(data).hash);
+      await store.put(key, data, { size: data.length });
+      assert.deepEqual(await store.has([key]), [true]);
+      assert.equal(await store.delete(key), true);
+      assert.deepEqual(await store.has([key]), [false]);
+      assert.equal(await store.stat(key), undefined);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('replaces bytes of another size found under a CAS key by its one conditional PutObject', async () => {
     const { store, prefix } = freshStore();
     try {

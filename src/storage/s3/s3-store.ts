@@ -131,6 +131,7 @@ export class S3Store implements Store {
       bucket: options.bucket,
       forcePathStyle: options.forcePathStyle ?? false,
       credentials: this.#client.config.credentials,
+      sha256: this.#client.config.sha256,
       requestTimeoutMs: timeout,
     });
     const refreshAfterMs = options.refreshAfterMs ?? 0;
@@ -240,8 +241,10 @@ export class S3Store implements Store {
   async delete(key: Key): Promise<boolean> {
     if (isEmptyBlobKey(key)) return false;
     return this.#track(async () => {
+      const present = (await this.#head(key)) !== undefined;
+      // After the HEAD, which remembers what it finds: a deleted blob is not present.
       this.#existing.forget(key);
-      if ((await this.#head(key)) === undefined) return false;
+      if (!present) return false;
       const name = objectKey(this.#prefix, key);
       try {
         await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: name }));
