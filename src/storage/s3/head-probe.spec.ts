@@ -2,7 +2,7 @@
 // it must answer exactly what HeadObject through the SDK answers for the keys hoard writes
 // (percent signs, spaces and non-ASCII in prefixes and namespaces included), and hand
 // everything it cannot answer plainly back to the SDK rather than guess.
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { freePort, rgwForFile, uniqueBucketName } from '../../../test/helpers/ceph-rgw.ts';
@@ -22,6 +22,7 @@ function probeFor(overrides: Partial<HeadProbeOptions> = {}): HeadProbe {
     bucket,
     forcePathStyle: true,
     credentials: async () => ({ accessKeyId: rgw!.accessKeyId, secretAccessKey: rgw!.secretAccessKey }),
+    sha256: new S3Client({ region: rgw!.region }).config.sha256,
     requestTimeoutMs: 5_000,
     ...overrides,
   });

@@ -11,8 +11,8 @@
 // SDK keeps resolving (an endpoint this file addresses differently) turns itself off.
 import http from 'node:http';
 import https from 'node:https';
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { emptyHash } from '../../core/digest.ts';
 
 type SignerOptions = ConstructorParameters<typeof SignatureV4>[0];
 
@@ -24,18 +24,18 @@ export interface HeadProbeOptions {
   readonly forcePathStyle: boolean;
   /** The S3 client's resolved credentials (a provider that refreshes them). */
   readonly credentials: SignerOptions['credentials'];
+  /** The S3 client's hash constructor, which its own signer uses. */
+  readonly sha256: SignerOptions['sha256'];
   readonly requestTimeoutMs: number;
 }
 
 /** Present with its size (and Last-Modified, epoch ms, when given), absent, or undefined: ask the SDK. */
-export type ProbeAnswer = { readonly size: number; readonly lastModified?: number } | null | undefined;
+type ProbeAnswer = { readonly size: number; readonly lastModified?: number } | null | undefined;
 
 /** Doubts the SDK then answered plainly, after which the probe stops asking. */
 const MAX_WRONG_DOUBTS = 3;
 /** Connections kept to the bucket for probes (FindMissingBlobs keeps 32 HEADs in flight). */
 const MAX_SOCKETS = 64;
-/** The sha256 of an empty body, which a HEAD has: every S3 server accepts it signed. */
-const EMPTY_BODY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export class HeadProbe {
   readonly #signer: SignatureV4;
@@ -69,7 +69,7 @@ export class HeadProbe {
       service: 's3',
       region: options.region,
       credentials: options.credentials,
-      sha256: NodeSha256,
+      sha256: options.sha256,
       // The path is already encoded once, as S3 signs it.
       uriEscapePath: false,
       applyChecksum: false,
@@ -98,7 +98,7 @@ export class HeadProbe {
         port: this.#port,
         path,
         query: {},
-        headers: { host: this.#host, 'x-amz-content-sha256': EMPTY_BODY_SHA256 },
+        headers: { host: this.#host, 'x-amz-content-sha256': emptyHash('sha256') /* a HEAD's empty body */ },
       });
       headers = signed.headers;
     } catch {
@@ -145,35 +145,4 @@ export function encodeKeyPath(objectKey: string): string {
 /** One path segment as S3 signs it: every byte but A-Z a-z 0-9 - _ . ~ percent-encoded. */
 function encodeSegment(text: string): string {
   return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/** The signer's hash (and HMAC, given a secret) over node:crypto. */
-class NodeSha256 {
-  readonly #secret: string | Buffer | undefined;
-  #hash: Hash | Hmac;
-
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.#secret = secret === undefined || typeof secret === 'string' ? secret : bytesOf(secret);
-    this.#hash = this.#fresh();
-  }
-
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.#hash.update(typeof data === 'string' ? data : bytesOf(data));
-  }
-
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.#hash.digest()));
-  }
-
-  reset(): void {
-    this.#hash = this.#fresh();
-  }
-
-  #fresh(): Hash | Hmac {
-    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
-  }
-}
-
-function bytesOf(data: ArrayBuffer | ArrayBufferView): Buffer {
-  return ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
 }
