@@ -18,11 +18,11 @@ import { casKey } from '../src/core/keys.ts';
 import { openDiskStore } from '../src/storage/disk/disk-store.ts';
 import { hoardArgsOption, numberOption, runScript, UsageError, usageLine, workersOption } from './lib/args.ts';
 import { blobFamily, type BlobFamily } from './lib/blobs.ts';
-import { CORES, startCpuSampler, type CpuShares } from './lib/cpu.ts';
+import { CORES, type CpuShares } from './lib/cpu.ts';
 import { H2BenchClient } from './lib/grpc-h2-load.ts';
 import { BenchClient, type Digest } from './lib/grpc-load.ts';
-import { pool } from './lib/pool.ts';
-import { formatNumber, hoardsOf, summarizeLatency } from './lib/report.ts';
+import { measure, warn } from './lib/measure.ts';
+import { formatNumber, hoardsOf } from './lib/report.ts';
 import { formatSize, newSection, ratioGoal, renderSection, type Section, thresholdGoal } from './lib/section.ts';
 import {
   DISCARDING,
@@ -97,47 +97,6 @@ export const GRPC_QUICK: Partial<GrpcBenchOptions> = { fmbCalls: 40, batchCalls:
 
 /** What both generators offer. */
 type LoadClient = Pick<H2BenchClient, 'findMissing' | 'batchUpdate' | 'write' | 'read' | 'close'>;
-
-export interface Measured {
-  perSecond: number;
-  seconds: number;
-  failures: number;
-  firstError?: string;
-  p50: number;
-  p95: number;
-  cpu: CpuShares;
-}
-
-/** Runs count calls of `task` with `concurrency` in flight; failures are counted, not thrown. */
-export async function measure(
-  count: number,
-  concurrency: number,
-  serverPids: readonly number[],
-  task: (i: number, worker: number) => Promise<boolean>,
-): Promise<Measured> {
-  let failures = 0;
-  let firstError: string | undefined;
-  const sampler = startCpuSampler({ serverPids, generatorInProcess: true });
-  const t0 = performance.now();
-  const latencies = await pool(count, concurrency, async (i, worker) => {
-    try {
-      if (!(await task(i, worker))) failures++;
-    } catch (err) {
-      failures++;
-      firstError ??= (err as Error).message;
-    }
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = sampler.stop();
-  const lat = summarizeLatency(latencies);
-  // Only successful operations count toward the rate: a failing server must not look fast.
-  return { perSecond: (count - failures) / seconds, seconds, failures, firstError, p50: lat.p50, p95: lat.p95, cpu };
-}
-
-/** A row's warning for a measurement with failures (the first error's message), else undefined. */
-export function warn(m: Measured): string | undefined {
-  return m.failures ? `${m.failures} failed${m.firstError ? ` (${m.firstError.slice(0, 120)})` : ''}` : undefined;
-}
 
 export async function runGrpcBench(o: GrpcBenchOptions, log: (line: string) => void = console.error): Promise<Section> {
   const s = newSection('gRPC (REAPI CAS + ByteStream)');

@@ -37,12 +37,13 @@ import {
 } from '../test/helpers/ceph-rgw.ts';
 import { hoardArgsOption, numberOption, runScript, sizeOption, usageLine } from './lib/args.ts';
 import { blobFamily, type BlobFamily } from './lib/blobs.ts';
-import { cores, type CpuShares, startCpuSampler } from './lib/cpu.ts';
+import { cores, startCpuSampler } from './lib/cpu.ts';
 import { H2BenchClient } from './lib/grpc-h2-load.ts';
 import type { Digest } from './lib/grpc-load.ts';
 import { httpRequest, keepAliveAgent, prefill } from './lib/http-load.ts';
+import { measure, warn, type Measured } from './lib/measure.ts';
 import { pool } from './lib/pool.ts';
-import { formatNumber, percentile, type Row } from './lib/report.ts';
+import { formatNumber, type Row } from './lib/report.ts';
 import { formatSize, newSection, ratioGoal, renderSection, type Section } from './lib/section.ts';
 import { HOARD } from './lib/target-names.ts';
 import { startHoard, type Target } from './lib/targets.ts';
@@ -113,19 +114,8 @@ const PREFIX = 'hoard';
 
 type Workload = 'small' | 'large' | 'smallPut' | 'largePut' | 'hits' | 'fmb';
 
-interface Timed {
-  readonly perSecond: number;
-  readonly seconds: number;
-  readonly failures: number;
-  readonly firstError?: string;
-  readonly p50: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly max: number;
-  readonly cpu: CpuShares;
-  /** The bucket's daemons (radosgw, ceph-osd, ceph-mon) meanwhile, in cores. */
-  readonly bucketCores: number;
-}
+/** A measurement with the bucket daemons' CPU meanwhile, in cores. */
+type Timed = Measured & { readonly bucketCores: number };
 
 /** The bucket and what reaches it. */
 interface Bucket {
@@ -321,49 +311,18 @@ function objectName(hash: string): string {
   return objectKey(PREFIX, casKey(hash));
 }
 
-/** Runs `count` tasks, `concurrency` in flight; failures are counted, not thrown. */
+/** measure() with the bucket daemons' CPU sampled beside the server's. */
 async function timed(
   count: number,
   concurrency: number,
   serverPids: readonly number[],
   bucket: Bucket,
   task: (i: number, worker: number) => Promise<boolean>,
-  tail: () => Promise<void> = async () => undefined,
+  tail?: () => Promise<void>,
 ): Promise<Timed> {
-  let failures = 0;
-  let firstError: string | undefined;
-  const sampler = startCpuSampler({ serverPids, generatorInProcess: true });
   const bucketSampler = startCpuSampler({ serverPids: bucket.pids });
-  const t0 = performance.now();
-  const latencies = await pool(count, concurrency, async (i, worker) => {
-    try {
-      if (!(await task(i, worker))) failures++;
-    } catch (err) {
-      failures++;
-      firstError ??= (err as Error).message;
-    }
-  });
-  await tail();
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = sampler.stop();
-  const bucketCpu = bucketSampler.stop();
-  latencies.sort((a, b) => a - b);
-  return {
-    perSecond: (count - failures) / seconds,
-    seconds,
-    failures,
-    firstError,
-    p50: percentile(latencies, 50),
-    p95: percentile(latencies, 95),
-    p99: percentile(latencies, 99),
-    max: latencies.at(-1) ?? 0,
-    cpu,
-    bucketCores: cores(bucketCpu.server),
-  };
-}
-
-function warning(m: Timed): string | undefined {
-  return m.failures ? `${m.failures} failed${m.firstError ? ` (${m.firstError.slice(0, 120)})` : ''}` : undefined;
+  const m = await measure(count, concurrency, serverPids, task, tail);
+  return { ...m, bucketCores: cores(bucketSampler.stop().server) };
 }
 
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
@@ -386,7 +345,7 @@ function blobRow(workload: string, target: string, m: Timed, size: number, count
     unit: large ? 'MB/s' : 'blobs/s',
     cpu: m.cpu,
     detail: `${count} × ${formatSize(size)} in ${m.seconds.toFixed(2)} s; ${latencyDetail(m)}`,
-    warning: warning(m),
+    warning: warn(m),
   };
 }
 
@@ -624,7 +583,7 @@ async function fmbRound(
       unit: 'calls/s',
       cpu: m.cpu,
       detail: `${requests.length} calls; ${latencyDetail(m)}`,
-      warning: warning(m),
+      warning: warn(m),
     });
   };
   const a = () => run(HOARD, mixed);

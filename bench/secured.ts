@@ -17,7 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { measure, warn } from './grpc.ts';
+import { measure, warn } from './lib/measure.ts';
 import { hoardArgsOption, numberOption, runScript, usageLine } from './lib/args.ts';
 import { blobFamily, type BlobFamily } from './lib/blobs.ts';
 import { CallError, type H2Access, H2BenchClient } from './lib/grpc-h2-load.ts';
