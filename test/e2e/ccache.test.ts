@@ -4,23 +4,15 @@
 // (remote_storage_hit for every compile, no miss, no error), since ccache quietly compiles
 // locally when its remote storage fails.
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashBytes } from '../../src/core/digest.ts';
 import { makeAccessFixtures, type AccessFixtures } from '../helpers/access-fixtures.ts';
 import { spawnHoard, type HoardProcess } from '../helpers/spawn-server.ts';
-import { findClient, newSalt, runCommand, tail, tempDir } from './clients.ts';
+import { compileAll, SOURCES, stat, writeSources, type CcacheRun } from './ccache-run.ts';
+import { findClient, newSalt, tail, tempDir } from './clients.ts';
 
 const ccache = findClient('ccache', ['--version'], 'apt-get install ccache');
-const SOURCES = 4;
 const LAYOUTS = ['subdirs', 'flat', 'bazel'] as const;
-
-interface Run {
-  readonly stats: ReadonlyMap<string, number>;
-  readonly objects: ReadonlyMap<string, string>;
-  readonly log: string;
-}
 
 describe('ccache remote_only against hoard', { skip: ccache.skip }, () => {
   let hoard: HoardProcess;
@@ -46,7 +38,7 @@ describe('ccache remote_only against hoard', { skip: ccache.skip }, () => {
       const remote = `${hoard.httpUrl}/ccache|layout=${layout}`;
 
       const cold = await compileAll(src, 'cold', remote);
-      const explain = (run: Run, problem: string): string =>
+      const explain = (run: CcacheRun, problem: string): string =>
         `${problem}\nstats: ${JSON.stringify(Object.fromEntries([...run.stats].filter(([, v]) => v !== 0)))}\n` +
         `--- ccache:\n${tail(run.log, 30)}\n--- hoard:\n${tail(hoard.output(), 30)}`;
       assert.equal(stat(cold, 'remote_storage_error'), 0, explain(cold, 'cold run: remote storage errors'));
@@ -102,59 +94,3 @@ describe('ccache with a bearer token against a secured hoard', { skip: ccache.sk
     assert.deepEqual(warm.objects, cold.objects);
   });
 });
-
-function stat(run: Run, name: string): number {
-  const v = run.stats.get(name);
-  assert.ok(v !== undefined, `ccache --print-stats has no ${name}`);
-  return v;
-}
-
-/** C sources whose preprocessed text contains the salt (an unused -D would be ignored by ccache). */
-async function writeSources(dir: string, salt: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'salt.h'), `#define HOARD_SALT "${salt}"\n`);
-  for (let i = 0; i < SOURCES; i++) {
-    const body = [
-      '#include "salt.h"',
-      `const char *unit${i}_name(void) { return "unit ${i} " HOARD_SALT; }`,
-      `int unit${i}_sum(int n) { int s = 0; for (int k = 0; k < n; k++) s += k * ${i + 1}; return s; }`,
-      '',
-    ].join('\n');
-    await writeFile(join(dir, `unit${i}.c`), body);
-  }
-}
-
-/**
- * Compiles every source through ccache with a fresh private CCACHE_DIR and config (remote
- * only: no local cache to answer from), then reads the statistics of that directory.
- */
-async function compileAll(src: string, label: string, remote: string): Promise<Run> {
-  const ccacheDir = join(src, `ccache-${label}`);
-  const out = join(src, `out-${label}`);
-  await mkdir(ccacheDir, { recursive: true });
-  await mkdir(out, { recursive: true });
-  const conf = join(ccacheDir, 'ccache.conf');
-  await writeFile(conf, `remote_storage = ${remote}\nremote_only = true\nstats = true\n`);
-  const env: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CCACHE_')) env[k] = v;
-  Object.assign(env, { CCACHE_CONFIGPATH: conf, CCACHE_DIR: ccacheDir, CCACHE_LOGFILE: join(ccacheDir, 'ccache.log') });
-
-  let log = '';
-  const objects = new Map<string, string>();
-  for (let i = 0; i < SOURCES; i++) {
-    const obj = join(out, `unit${i}.o`);
-    const r = await runCommand('ccache', ['cc', '-O2', '-c', `unit${i}.c`, '-o', obj], src, env);
-    log += r.output;
-    assert.equal(r.code, 0, `ccache cc unit${i}.c (${label}) failed:\n${tail(r.output)}`);
-    objects.set(`unit${i}.o`, hashBytes(await readFile(obj)));
-  }
-  const s = await runCommand('ccache', ['--print-stats'], src, env);
-  assert.equal(s.code, 0, `ccache --print-stats failed:\n${s.output}`);
-  const stats = new Map<string, number>();
-  for (const line of s.output.split('\n')) {
-    const m = /^(\w+)\t(\d+)$/.exec(line.trim());
-    if (m !== null) stats.set(m[1] as string, Number(m[2]));
-  }
-  log += await readFile(join(ccacheDir, 'ccache.log'), 'utf8').catch(() => '');
-  return { stats, objects, log };
-}

@@ -9,22 +9,21 @@
 // The two servers live for the whole file; each case has its own salt (and URL prefix or
 // team), so no case can be answered by another's entries.
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { hashBytes } from '../../src/core/digest.ts';
 import { observeActionCache } from '../helpers/bucket-observer.ts';
 import { bucketAccess, bucketTier, drained, NO_AWS_ENV, type BucketAccess } from '../helpers/bucket-tier.ts';
 import { rgwForFile, uniqueBucketName } from '../helpers/ceph-rgw.ts';
-import { REPO_ROOT, spawnHoardPair, type HoardProcess } from '../helpers/spawn-server.ts';
+import { spawnHoardPair, type HoardProcess } from '../helpers/spawn-server.ts';
 import { coldDefault, reportedOptions, warmDefault, type ScenarioOptions, type ServerLog } from './bazel-scenarios.ts';
 import type { ProcessSummary } from './build-summary.ts';
 import { createBazelWorkspace, type BazelWorkspace } from './bazel-workspace.ts';
-import { findClient, newSalt, runCommand, tail, tempDir } from './clients.ts';
+import { compileAll, SOURCES, stat, writeSources, type CcacheRun } from './ccache-run.ts';
+import { findClient, newSalt, tail, tempDir } from './clients.ts';
+import { makeTurboWorkspace, PACKAGES, runTurbo, TURBO, type TurboRun } from './turbo-workspace.ts';
 
 const bazel = findClient('bazel', ['--version'], 'apt-get install bazel-bootstrap');
 const ccache = findClient('ccache', ['--version'], 'apt-get install ccache');
-const TURBO = join(REPO_ROOT, 'node_modules', '.bin', 'turbo');
 const turbo = findClient(TURBO, ['--version'], 'npm install (turbo is a devDependency)');
 const rgw = await rgwForFile();
 
@@ -178,31 +177,13 @@ describe('two hoard servers over one bucket', { skip: rgw.skip || secondPass }, 
   test('turbo: run through A, then every task a remote hit through B', { skip: turbo.skip }, async (t) => {
     const dir = join(tmp.path, 'turbo');
     await makeTurboWorkspace(dir, newSalt('two-servers-turbo'));
-    const run = async (h: HoardProcess): Promise<TurboRun> => {
-      await wipeTurbo(dir);
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        TURBO_TELEMETRY_DISABLED: '1',
-        DO_NOT_TRACK: '1',
-        TURBO_NO_UPDATE_NOTIFIER: '1',
-      };
-      const args = ['run', 'build', '--api', h.httpUrl, '--token', 'unused', '--team', 'two-servers', '--summarize'];
-      const r = await runCommand(TURBO, args, dir, env);
-      assert.equal(r.code, 0, `${tail(r.output)}\n${servers.output()}`);
-      const runs = join(dir, '.turbo', 'runs');
-      const [summary] = (await readdir(runs)).filter((f) => f.endsWith('.json'));
-      assert.ok(summary !== undefined, `no run summary\n${tail(r.output)}`);
-      const { tasks } = JSON.parse(await readFile(join(runs, summary), 'utf8')) as { tasks: TurboTask[] };
-      const statuses = Object.fromEntries(tasks.map((k) => [k.taskId, `${k.cache.status} ${k.cache.source ?? ''}`]));
-      const outputs = new Map<string, string>();
-      for (const p of PACKAGES) outputs.set(p, await readFile(join(dir, 'packages', p, 'dist', 'out.txt'), 'utf8'));
-      return { statuses, outputs, log: r.output };
-    };
+    const run = (h: HoardProcess): Promise<TurboRun> =>
+      runTurbo(dir, { api: h.httpUrl, token: 'unused', team: 'two-servers', context: () => servers.output() });
 
     const cold = await run(a);
     assert.deepEqual(
       cold.statuses,
-      Object.fromEntries(PACKAGES.map((p) => [`${p}#build`, 'MISS '])),
+      Object.fromEntries(PACKAGES.map((p) => [`${p}#build`, 'MISS'])),
       `cold run through A\n${tail(cold.log)}`,
     );
     await aDrained(t);
@@ -221,123 +202,4 @@ describe('two hoard servers over one bucket', { skip: rgw.skip || secondPass }, 
 function grpcTarget(h: HoardProcess): string {
   assert.ok(h.grpcTarget !== undefined, `hoard serve printed no gRPC listening line:\n${h.output()}`);
   return h.grpcTarget;
-}
-
-// ---- ccache -------------------------------------------------------------------------------
-
-const SOURCES = 4;
-
-interface CcacheRun {
-  readonly stats: ReadonlyMap<string, number>;
-  readonly objects: ReadonlyMap<string, string>;
-  readonly log: string;
-}
-
-function stat(run: CcacheRun, name: string): number {
-  const v = run.stats.get(name);
-  assert.ok(v !== undefined, `ccache --print-stats has no ${name}`);
-  return v;
-}
-
-/** C sources whose preprocessed text contains the salt (ccache ignores an unused -D). */
-async function writeSources(dir: string, salt: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'salt.h'), `#define HOARD_SALT "${salt}"\n`);
-  for (let i = 0; i < SOURCES; i++) {
-    const body = [
-      '#include "salt.h"',
-      `const char *unit${i}_name(void) { return "unit ${i} " HOARD_SALT; }`,
-      `int unit${i}_sum(int n) { int s = 0; for (int k = 0; k < n; k++) s += k * ${i + 1}; return s; }`,
-      '',
-    ].join('\n');
-    await writeFile(join(dir, `unit${i}.c`), body);
-  }
-}
-
-/** Compiles every source through ccache with a fresh private CCACHE_DIR, remote only; reads its stats. */
-async function compileAll(src: string, label: string, remote: string): Promise<CcacheRun> {
-  const ccacheDir = join(src, `ccache-${label}`);
-  const out = join(src, `out-${label}`);
-  await mkdir(ccacheDir, { recursive: true });
-  await mkdir(out, { recursive: true });
-  const conf = join(ccacheDir, 'ccache.conf');
-  await writeFile(conf, `remote_storage = ${remote}\nremote_only = true\nstats = true\n`);
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CCACHE_')) env[k] = v;
-  Object.assign(env, { CCACHE_CONFIGPATH: conf, CCACHE_DIR: ccacheDir, CCACHE_LOGFILE: join(ccacheDir, 'ccache.log') });
-
-  let log = '';
-  const objects = new Map<string, string>();
-  for (let i = 0; i < SOURCES; i++) {
-    const obj = join(out, `unit${i}.o`);
-    const r = await runCommand('ccache', ['cc', '-O2', '-c', `unit${i}.c`, '-o', obj], src, env);
-    log += r.output;
-    assert.equal(r.code, 0, `ccache cc unit${i}.c (${label}) failed:\n${tail(r.output)}`);
-    objects.set(`unit${i}.o`, hashBytes(await readFile(obj)));
-  }
-  const s = await runCommand('ccache', ['--print-stats'], src, env);
-  assert.equal(s.code, 0, `ccache --print-stats failed:\n${s.output}`);
-  const stats = new Map<string, number>();
-  for (const line of s.output.split('\n')) {
-    const m = /^(\w+)\t(\d+)$/.exec(line.trim());
-    if (m !== null) stats.set(m[1]!, Number(m[2]));
-  }
-  log += await readFile(join(ccacheDir, 'ccache.log'), 'utf8').catch(() => '');
-  return { stats, objects, log };
-}
-
-// ---- turbo --------------------------------------------------------------------------------
-
-const PACKAGES = ['a', 'b', 'c'] as const;
-
-interface TurboTask {
-  readonly taskId: string;
-  readonly cache: { readonly status: string; readonly source?: string };
-}
-
-interface TurboRun {
-  /** Task id -> `STATUS SOURCE` from turbo's run summary, e.g. 'HIT REMOTE'. */
-  readonly statuses: Readonly<Record<string, string>>;
-  readonly outputs: ReadonlyMap<string, string>;
-  readonly log: string;
-}
-
-const git = (cwd: string, ...args: string[]) =>
-  runCommand('git', ['-c', 'user.email=e2e@hoard.test', '-c', 'user.name=e2e', ...args], cwd);
-
-/** Three packages (b depends on a), each build writing its salt and the time it ran. */
-async function makeTurboWorkspace(dir: string, salt: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const json = (o: unknown) => `${JSON.stringify(o, null, 2)}\n`;
-  await writeFile(
-    join(dir, 'package.json'),
-    json({ name: 'hoard-e2e', private: true, packageManager: 'npm@10.0.0', workspaces: ['packages/*'] }),
-  );
-  await writeFile(join(dir, 'turbo.json'), json({ tasks: { build: { dependsOn: ['^build'], outputs: ['dist/**'] } } }));
-  // turbo hashes through git; its own logs under .turbo must not change the hash.
-  await writeFile(join(dir, '.gitignore'), '.turbo\nnode_modules\ndist\n');
-  for (const p of PACKAGES) {
-    await mkdir(join(dir, 'packages', p), { recursive: true });
-    await writeFile(join(dir, 'packages', p, 'salt.txt'), `${salt}\n`);
-    await writeFile(
-      join(dir, 'packages', p, 'package.json'),
-      json({
-        name: p,
-        version: '1.0.0',
-        ...(p === 'b' ? { dependencies: { a: '*' } } : {}),
-        scripts: { build: 'mkdir -p dist && (cat salt.txt; date +%s%N) > dist/out.txt' },
-      }),
-    );
-  }
-  assert.equal((await git(dir, 'init', '-q')).code, 0);
-  assert.equal((await git(dir, 'add', '-A')).code, 0);
-  const r = await git(dir, 'commit', '-q', '-m', 'e2e');
-  assert.equal(r.code, 0, r.output);
-}
-
-/** Every local trace of an earlier run: turbo's caches, logs and summaries, the outputs. */
-async function wipeTurbo(dir: string): Promise<void> {
-  await rm(join(dir, '.turbo'), { recursive: true, force: true });
-  await rm(join(dir, 'node_modules', '.cache', 'turbo'), { recursive: true, force: true });
-  for (const p of PACKAGES) await rm(join(dir, 'packages', p, 'dist'), { recursive: true, force: true });
 }
