@@ -149,3 +149,21 @@ test('a request that got through beside the breaker (an upload) closes it: the t
   assert.deepEqual(await store.has([key]), [true], 'reads go to the tier again at once');
   assert.deepEqual(changes, ['open', 'closed']);
 });
+
+test('passes uses on to a tier that renews entries, unless open; has no refresh over a tier without one', async () => {
+  assert.equal(new CircuitBreakerStore(new MemoryStore()).refresh, undefined);
+  class Renewing extends FlakyTier {
+    readonly used: string[] = [];
+    refresh(keys: readonly Key[]): void {
+      this.used.push(...keys.map((k) => k.id));
+    }
+  }
+  const tier = new Renewing();
+  const store = new CircuitBreakerStore(tier, { failuresToOpen: 1, openMs: 60_000 });
+  store.refresh!([key]);
+  tier.mode = 'fail';
+  await store.has([key]);
+  assert.equal(store.isOpen, true);
+  store.refresh!([key]);
+  assert.deepEqual(tier.used, [key.id]);
+});

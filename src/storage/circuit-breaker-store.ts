@@ -57,6 +57,12 @@ export class CircuitBreakerStore implements Store {
     this.#baseOpenMs = options.openMs ?? 2000;
     this.#openMs = this.#baseOpenMs;
     this.#onStateChange = options.onStateChange;
+    const refresh = inner.refresh?.bind(inner);
+    if (refresh !== undefined) {
+      this.refresh = (keys) => {
+        if (!this.#open) refresh(keys);
+      };
+    }
   }
 
   /** True while reads are answered as misses without asking the tier. */
@@ -110,10 +116,8 @@ export class CircuitBreakerStore implements Store {
     return this.#inner.delete(key);
   }
 
-  /** Passed on unless the breaker is open (a renewal would fail too). */
-  refresh(keys: readonly Key[]): void {
-    if (!this.#open) this.#inner.refresh?.(keys);
-  }
+  /** Passed on unless the breaker is open (a renewal would fail too); absent when the tier has none. */
+  readonly refresh?: (keys: readonly Key[]) => void;
 
   usage(): StoreUsage {
     const usage = this.#inner.usage();

@@ -332,11 +332,11 @@ describe('S3Store (Ceph RGW): what the conformance suite does not cover', { skip
       const modified = async () =>
         (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: name }))).LastModified!.getTime();
       const before = await modified();
-      store.refresh([key]);
+      store.refresh!([key]);
       await store.refreshed();
       assert.deepEqual(store.refreshStats(), { checked: 1, renewed: 0, dropped: 0, failed: 0 }, 'young: only checked');
       await new Promise((r) => setTimeout(r, 2100));
-      store.refresh([key]);
+      store.refresh!([key]);
       await store.refreshed();
       assert.deepEqual(store.refreshStats(), { checked: 2, renewed: 1, dropped: 0, failed: 0 });
       const after = await modified();
@@ -349,7 +349,7 @@ describe('S3Store (Ceph RGW): what the conformance suite does not cover', { skip
       const raw = rawKey('id with %41 and spaces', 'team/a b');
       await store.put(raw, data, { size: data.length });
       await new Promise((r) => setTimeout(r, 2100));
-      store.refresh([raw]);
+      store.refresh!([raw]);
       await store.refreshed();
       assert.equal(store.refreshStats()?.renewed, 2, JSON.stringify(store.refreshStats()));
       assert.deepEqual((await leftovers(client, prefix)).objects.sort(), [name, objectKey(prefix, raw)].sort());

@@ -148,13 +148,17 @@ export class S3Store implements Store {
             },
           })
         : undefined;
+    // Only with a refresher: a caller that finds no `refresh` skips collecting the keys.
+    if (this.#refresher !== undefined) {
+      const refresher = this.#refresher;
+      this.refresh = (keys) => {
+        if (!this.#closed) refresher.used(keys.filter((k) => !isEmptyBlobKey(k)));
+      };
+    }
   }
 
   /** Entries a build used: those older than `refreshAfterMs` are renewed in the background. */
-  refresh(keys: readonly Key[]): void {
-    if (this.#closed || this.#refresher === undefined) return;
-    this.#refresher.used(keys.filter((k) => !isEmptyBlobKey(k)));
-  }
+  readonly refresh?: (keys: readonly Key[]) => void;
 
   /** What the refresher did so far; undefined when objects are not refreshed. */
   refreshStats(): ReturnType<ObjectRefresher['stats']> | undefined {
