@@ -105,7 +105,7 @@ export const S3_QUICK: Partial<S3BenchOptions> = {
   fmbCalls: 4,
 };
 
-/** The issue's goals. */
+/** The goals the shared tier is measured against (bench/RESULTS.md). */
 const READ_THROUGH_GOAL = 0.8;
 const FMB_GOAL_TIMES = 4;
 /** Size of the blobs that are only in the bucket for FindMissingBlobs (a HeadObject does not depend on it). */
@@ -660,7 +660,7 @@ function judge(s: Section, w: Record<Workload, string>, o: S3BenchOptions, round
     { h: HOARD, below: ASKED_AGAIN },
   ];
   s.notes.push(
-    `Rows: "${HOARD}" is the server with the bucket. Read-through: ${o.smallCount} × ${formatSize(o.smallSize)} and ${o.largeCount} × ${formatSize(o.largeSize)} blobs a round, fresh each round, each read once over HTTP (keep-alive, node:http) from a hoard whose disk did not have it: every GET a local miss streamed from the bucket while it fills the disk and is hashed; "${SDK_GET}" reads the same objects with GetObject (AWS SDK v3, keep-alive) from this process. Written behind: the round's blobs PUT into a second hoard with the same bucket, timed from the first PUT until its /status shows an empty upload queue (its uploader: 4 at a time, HeadObject then PutObject, or a multipart upload of 8 MiB parts above 8 MiB); "${SDK_PUT}" puts as many other blobs with PutObject (one request each).`,
+    `Rows: "${HOARD}" is the server with the bucket. Read-through: ${o.smallCount} × ${formatSize(o.smallSize)} and ${o.largeCount} × ${formatSize(o.largeSize)} blobs a round, fresh each round, each read once over HTTP (keep-alive, node:http) from a hoard whose disk did not have it: every GET a local miss streamed from the bucket while it fills the disk and is hashed; "${SDK_GET}" reads the same objects with GetObject (AWS SDK v3, keep-alive) from this process. Written behind: the round's blobs PUT into a second hoard with the same bucket, timed from the first PUT until its /status shows an empty upload queue (its uploader: 16 at a time, an existence check then a conditional PutObject, or a HeadObject and a multipart upload of 8 MiB parts above 8 MiB); "${SDK_PUT}" puts as many other blobs with PutObject (one request each).`,
     `Local hits: wrk cycling over ${o.getBlobs} blobs on each server's disk (put before the rounds; the bucket server's queue was empty before the first run) for ${o.seconds} s a round.`,
     `FindMissingBlobs (gRPC, a lean node:http2 client, 1 connection): "${HOARD}": every other digest on the server's disk, the rest (${formatSize(FMB_BLOB_SIZE)} blobs put into the bucket with the SDK for the round) only in the bucket and never asked before, so one HeadObject each (at most 32 in flight per call); "${ALL_LOCAL}": the same number of digests all on its disk; "${ASKED_AGAIN}": the first kind's calls once more, right after. Every call must answer none missing. ${o.fmbCalls} calls a round and kind.`,
     `Order: all servers and the bucket ran throughout, idle but for the one measured; ${o.rounds} round${o.rounds === 1 ? '' : 's'}, who goes first alternating; a figure is the median round. Latencies are per request, measured by the client from sending to the last byte.`,

@@ -26,6 +26,9 @@ const bazel = findClient('bazel', ['--version'], 'apt-get install bazel-bootstra
 const ccache = findClient('ccache', ['--version'], 'apt-get install ccache');
 const turbo = findClient(TURBO, ['--version'], 'npm install (turbo is a devDependency)');
 const rgw = await rgwForFile();
+// At the top level: the describe below may be skipped, and a gateway of the file's own
+// (when it runs alone) must be stopped anyway.
+after(() => rgw.release());
 
 /** How long A may take to send its queue to the bucket after a client finished. */
 const DRAIN_TIMEOUT_MS = 60_000;
@@ -61,7 +64,6 @@ describe('two hoard servers over one bucket', { skip: rgw.skip || secondPass }, 
     await Promise.allSettled([a?.dispose(), b?.dispose()]);
     await access?.dispose();
     await tmp?.remove();
-    await rgw.release();
   });
 
   /** Waits until A has sent everything it acknowledged to the bucket. */

@@ -239,6 +239,16 @@ describe('S3 tier: wrong bytes in the bucket', { skip: fixture.skip }, () => {
     const s = await serverOn(t, access);
     const client = rgw!.client();
     t.after(() => client.destroy());
+    // The control: right bytes in the bucket are read through and kept, so a miss below is
+    // the refusal of wrong bytes, not a server that never asks the bucket.
+    const right = randomBytes(2000);
+    const rightHash = digestOf(right).hash;
+    await client.send(
+      new PutObjectCommand({ Bucket: access.bucket, Key: objectKey(access.prefix, casKey(rightHash)), Body: right }),
+    );
+    const control = await rawRequest(s.url, 'GET', `/cas/${rightHash}`);
+    assert.equal(control.status, 200);
+    assert.ok(control.body.equals(right));
     for (const size of [1000, 300_000]) {
       const good = randomBytes(size);
       const { hash } = digestOf(good);
@@ -254,6 +264,11 @@ describe('S3 tier: wrong bytes in the bucket', { skip: fixture.skip }, () => {
         assert.notEqual(got.status, 200, `read ${attempt} of a ${size}-byte blob with a wrong last byte: 200 in full`);
       }
     }
+    const disk = await waitFor('the control blob on the disk', async () => {
+      const { doc } = await statusOf(s.url);
+      return doc.store.tiers[0]!.entries >= 1 ? doc : undefined;
+    });
+    assert.equal(disk.store.tiers[0]!.entries, 1, 'the disk kept the control blob and none of the wrong ones');
   });
 });
 
@@ -274,8 +289,12 @@ describe('S3 tier: write-through', { skip: fixture.skip }, () => {
     const gradleKey = randomBytes(16).toString('hex');
     const body = randomBytes(5000);
     await put(s.url, `/gradle/${gradleKey}`, body);
-    const tier = await bucketTier(s.url);
-    assert.equal(tier.pending ?? 0, 0, 'no queue: nothing is pending');
+    assert.equal((await bucketTier(s.url)).pending, undefined, 'no queue at all');
+    // A raw entry too: a second server, whose disk is empty, reads it from the bucket.
+    const other = await serverOn(t, access);
+    const got = await rawRequest(other.url, 'GET', `/gradle/${gradleKey}`);
+    assert.equal(got.status, 200, 'the Gradle entry is in the bucket as its PUT is answered');
+    assert.ok(got.body.equals(body));
   });
 });
 
